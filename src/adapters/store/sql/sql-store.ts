@@ -1,0 +1,252 @@
+import { Migrator, type Kysely } from "kysely";
+import type { Agent } from "../../../core/agent.ts";
+import type { Crew, CrewState } from "../../../core/crew.ts";
+import type { FactoryEvent } from "../../../core/events.ts";
+import type { AgentQuery, EventQuery, Store, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import type { ProfileRecord } from "../../../core/schemas/profile.ts";
+import type { Task } from "../../../core/task.ts";
+import type { Wallet } from "../../../core/wallet.ts";
+import { FactoryError } from "../../../core/errors.ts";
+import { migrationProvider } from "./migrations.ts";
+
+export interface SqlDatabase {
+  profiles: { name: string; version: number; created_at: string; data: string };
+  agents: { id: string; state: string; role: string; profile: string; crew_id: string | null; spawned_at: string; data: string };
+  crews: { id: string; state: string; name: string; created_at: string; data: string };
+  tasks: { id: string; state: string; crew_id: string | null; created_at: string; data: string };
+  wallets: { address: string; owner_id: string; data: string };
+  events: { seq: number; type: string; at: string; agent_id: string | null; crew_id: string | null; task_id: string | null; data: string };
+  crew_context: { crew_id: string; key: string; updated_at: string; value: string };
+}
+
+/** Rows per multi-row insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const CHUNK = 200;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+const parse = <T>(row: { data: string }): T => JSON.parse(row.data) as T;
+
+/**
+ * The store over any Kysely dialect whose SQL accepts `insert … on conflict do update`
+ * (SQLite, PostgreSQL). Adapters differ only in how they open the connection.
+ */
+export class SqlStore implements Store {
+  readonly #db: Kysely<SqlDatabase>;
+
+  constructor(db: Kysely<SqlDatabase>) {
+    this.#db = db;
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.#db, provider: migrationProvider });
+    const { error } = await migrator.migrateToLatest();
+    if (error !== undefined) {
+      throw new FactoryError("STORE_UNAVAILABLE", `store migration failed: ${String(error)}`, { cause: error });
+    }
+  }
+
+  async apply(writes: readonly StoreWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    const byKind = groupByKind(writes);
+    await this.#db.transaction().execute(async (trx) => {
+      for (const part of chunks(byKind.profile)) {
+        await trx
+          .insertInto("profiles")
+          .values(part.map((p) => ({ name: p.name, version: p.version, created_at: p.createdAt, data: JSON.stringify(p) })))
+          .onConflict((oc) => oc.columns(["name", "version"]).doNothing())
+          .execute();
+      }
+      for (const part of chunks(byKind.agent)) {
+        await trx
+          .insertInto("agents")
+          .values(
+            part.map((a) => ({
+              id: a.id,
+              state: a.state,
+              role: a.role,
+              profile: a.profile,
+              crew_id: a.crewId,
+              spawned_at: a.spawnedAt,
+              data: JSON.stringify(a),
+            })),
+          )
+          .onConflict((oc) =>
+            oc.column("id").doUpdateSet((eb) => ({
+              state: eb.ref("excluded.state"),
+              crew_id: eb.ref("excluded.crew_id"),
+              data: eb.ref("excluded.data"),
+            })),
+          )
+          .execute();
+      }
+      for (const part of chunks(byKind.crew)) {
+        await trx
+          .insertInto("crews")
+          .values(part.map((c) => ({ id: c.id, state: c.state, name: c.name, created_at: c.createdAt, data: JSON.stringify(c) })))
+          .onConflict((oc) =>
+            oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), data: eb.ref("excluded.data") })),
+          )
+          .execute();
+      }
+      for (const part of chunks(byKind.task)) {
+        await trx
+          .insertInto("tasks")
+          .values(part.map((t) => ({ id: t.id, state: t.state, crew_id: t.crewId, created_at: t.createdAt, data: JSON.stringify(t) })))
+          .onConflict((oc) =>
+            oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), data: eb.ref("excluded.data") })),
+          )
+          .execute();
+      }
+      for (const part of chunks(byKind.wallet)) {
+        await trx
+          .insertInto("wallets")
+          .values(part.map((w) => ({ address: w.address, owner_id: w.ownerId, data: JSON.stringify(w) })))
+          .onConflict((oc) => oc.column("address").doUpdateSet((eb) => ({ data: eb.ref("excluded.data") })))
+          .execute();
+      }
+      for (const part of chunks(byKind.event)) {
+        await trx
+          .insertInto("events")
+          .values(
+            part.map((e) => ({
+              seq: e.seq,
+              type: e.type,
+              at: e.at,
+              agent_id: e.agentId ?? null,
+              crew_id: e.crewId ?? null,
+              task_id: e.taskId ?? null,
+              data: JSON.stringify(e),
+            })),
+          )
+          .onConflict((oc) => oc.column("seq").doNothing())
+          .execute();
+      }
+      for (const write of byKind.context) {
+        if (write.deleted) {
+          await trx.deleteFrom("crew_context").where("crew_id", "=", write.crewId).where("key", "=", write.key).execute();
+        } else {
+          await trx
+            .insertInto("crew_context")
+            .values({ crew_id: write.crewId, key: write.key, updated_at: new Date().toISOString(), value: JSON.stringify(write.value) })
+            .onConflict((oc) =>
+              oc.columns(["crew_id", "key"]).doUpdateSet((eb) => ({ value: eb.ref("excluded.value"), updated_at: eb.ref("excluded.updated_at") })),
+            )
+            .execute();
+        }
+      }
+    });
+  }
+
+  async listProfiles(): Promise<ProfileRecord[]> {
+    const rows = await this.#db.selectFrom("profiles").select("data").orderBy("name").orderBy("version").execute();
+    return rows.map(parse<ProfileRecord>);
+  }
+
+  async getAgent(id: string): Promise<Agent | undefined> {
+    const row = await this.#db.selectFrom("agents").select("data").where("id", "=", id).executeTakeFirst();
+    return row === undefined ? undefined : parse<Agent>(row);
+  }
+
+  async listAgents(query: AgentQuery): Promise<Agent[]> {
+    let q = this.#db.selectFrom("agents").select("data");
+    if (query.states !== undefined) q = q.where("state", "in", [...query.states]);
+    if (query.role !== undefined) q = q.where("role", "=", query.role);
+    if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
+    const rows = await q.orderBy("spawned_at", "desc").limit(query.limit ?? 1_000_000).execute();
+    return rows.map(parse<Agent>);
+  }
+
+  async getCrew(id: string): Promise<Crew | undefined> {
+    const row = await this.#db.selectFrom("crews").select("data").where("id", "=", id).executeTakeFirst();
+    return row === undefined ? undefined : parse<Crew>(row);
+  }
+
+  async listCrews(query: { states?: readonly CrewState[]; limit?: number }): Promise<Crew[]> {
+    let q = this.#db.selectFrom("crews").select("data");
+    if (query.states !== undefined) q = q.where("state", "in", [...query.states]);
+    const rows = await q.orderBy("created_at", "desc").limit(query.limit ?? 1_000_000).execute();
+    return rows.map(parse<Crew>);
+  }
+
+  async getTask(id: string): Promise<Task | undefined> {
+    const row = await this.#db.selectFrom("tasks").select("data").where("id", "=", id).executeTakeFirst();
+    return row === undefined ? undefined : parse<Task>(row);
+  }
+
+  async listTasks(query: TaskQuery): Promise<Task[]> {
+    let q = this.#db.selectFrom("tasks").select("data");
+    if (query.states !== undefined) q = q.where("state", "in", [...query.states]);
+    if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
+    const rows = await q.orderBy("created_at").limit(query.limit ?? 1_000_000).execute();
+    return rows.map(parse<Task>);
+  }
+
+  async getWallet(address: string): Promise<Wallet | undefined> {
+    const row = await this.#db.selectFrom("wallets").select("data").where("address", "=", address).executeTakeFirst();
+    return row === undefined ? undefined : parse<Wallet>(row);
+  }
+
+  async listEvents(query: EventQuery): Promise<FactoryEvent[]> {
+    let q = this.#db.selectFrom("events").select("data").where("seq", ">", query.afterSeq ?? 0);
+    if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
+    if (query.types !== undefined) q = q.where("type", "in", [...query.types]);
+    const rows = await q.orderBy("seq").limit(query.limit ?? 1000).execute();
+    return rows.map(parse<FactoryEvent>);
+  }
+
+  async lastEventSeq(): Promise<number> {
+    const row = await this.#db
+      .selectFrom("events")
+      .select((eb) => eb.fn.max("seq").as("seq"))
+      .executeTakeFirst();
+    return Number(row?.seq ?? 0);
+  }
+
+  async getContext(crewId: string): Promise<Record<string, unknown>> {
+    const rows = await this.#db.selectFrom("crew_context").select(["key", "value"]).where("crew_id", "=", crewId).orderBy("key").execute();
+    return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+}
+
+interface Grouped {
+  profile: ProfileRecord[];
+  agent: Agent[];
+  crew: Crew[];
+  task: Task[];
+  wallet: Wallet[];
+  event: FactoryEvent[];
+  context: Extract<StoreWrite, { kind: "context" }>[];
+}
+
+/** Keeps the last write per id (records are whole) and the order of first appearance. */
+function groupByKind(writes: readonly StoreWrite[]): Grouped {
+  const last = new Map<string, StoreWrite>();
+  for (const w of writes) {
+    const key =
+      w.kind === "context"
+        ? `context:${w.crewId}:${w.key}`
+        : w.kind === "profile"
+          ? `profile:${w.value.name}:${w.value.version}`
+          : w.kind === "wallet"
+            ? `wallet:${w.value.address}`
+            : w.kind === "event"
+              ? `event:${w.value.seq}`
+              : `${w.kind}:${w.value.id}`;
+    last.delete(key);
+    last.set(key, w);
+  }
+  const out: Grouped = { profile: [], agent: [], crew: [], task: [], wallet: [], event: [], context: [] };
+  for (const w of last.values()) {
+    if (w.kind === "context") out.context.push(w);
+    else (out[w.kind] as unknown[]).push(w.value);
+  }
+  return out;
+}

@@ -1,0 +1,28 @@
+/** ASSEMBLING → ACTIVE ⇄ PAUSED → DISBANDING → DISBANDED. */
+export type CrewState = "ASSEMBLING" | "ACTIVE" | "PAUSED" | "DISBANDING" | "DISBANDED";
+
+export interface Crew {
+  id: string;
+  name: string;
+  description: string | null;
+  state: CrewState;
+  /** Member agent ids, in manifest order. */
+  agentIds: string[];
+  budget: number | null;
+  walletAddress: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One message on a crew's bus: a broadcast signal or a publish to a topic. */
+export interface CrewMessage {
+  id: string;
+  crewId: string;
+  topic: string;
+  /** Set for broadcasts (topic `signals`). */
+  signal: string | null;
+  payload: unknown;
+  /** How many members it reached. */
+  delivered: number;
+  at: string;
+}

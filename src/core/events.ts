@@ -1,0 +1,28 @@
+/**
+ * Every state change is an event: kept in the store, streamed over SSE, shown by the CLI.
+ * `seq` is assigned by the factory in order of emission and is what SSE clients resume from.
+ */
+export type FactoryEventType =
+  | "profile.registered"
+  | "agent.state"
+  | "agent.signal"
+  | "crew.state"
+  | "crew.assembly.progress"
+  | "crew.message"
+  | "crew.context"
+  | "task.state";
+
+export interface FactoryEvent {
+  seq: number;
+  type: FactoryEventType;
+  at: string;
+  agentId?: string;
+  crewId?: string;
+  taskId?: string;
+  /** Previous and new state, for `*.state` events. */
+  from?: string;
+  to?: string;
+  data?: Record<string, unknown>;
+}
+
+export type FactoryEventInput = Omit<FactoryEvent, "seq" | "at">;

@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { NameSchema, ProfileSchema } from "./profile.ts";
+
+export const CrewMemberSchema = z
+  .strictObject({
+    /** A registered profile's name, or an inline profile. */
+    profile: z.union([NameSchema, ProfileSchema]).optional(),
+    /** An inline profile (same as giving an object as `profile`). */
+    config: ProfileSchema.optional(),
+    count: z.number().int().min(1).max(10_000).default(1),
+  })
+  .refine((m) => (m.profile === undefined) !== (m.config === undefined), {
+    message: "give exactly one of 'profile' (a name or an inline profile) and 'config'",
+    path: ["profile"],
+  });
+
+export const CrewManifestSchema = z
+  .strictObject({
+    name: NameSchema,
+    description: z.string().max(4_000).optional(),
+    members: z.array(CrewMemberSchema).min(1).max(1_000),
+    /** Credits granted to the crew's wallet on assembly. */
+    budget: z.number().nonnegative().optional(),
+  })
+  .meta({ id: "CrewManifest" });
+
+export type CrewManifestInput = z.input<typeof CrewManifestSchema>;
+export type CrewManifest = z.output<typeof CrewManifestSchema>;

@@ -1,0 +1,69 @@
+import { z } from "zod";
+
+/** Names of profiles, crews and topics: short, URL-safe, starting with a letter or digit. */
+export const NameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+/** Roles are open (CEO, Coder, ChiefOfStaff …); they become a segment of wallet addresses. */
+export const RoleSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, "must be 1-64 letters, digits or '_', starting with a letter");
+
+const CapabilitySchema = z.string().min(1).max(128);
+
+/**
+ * Pool settings; defaults are seed 003's. They are validated and stored with the profile now;
+ * the scheduler (queue depth, warm size, idle timeout, spawn rate) honours them as it grows.
+ */
+export const PoolSettingsSchema = z.strictObject({
+  /** Most agents of this profile alive at once. */
+  maxSize: z.number().int().min(1).max(10_000_000).default(16),
+  /** Agents kept READY with no work. */
+  warmSize: z.number().int().min(0).max(1_000_000).default(3),
+  /** READY with no work this long → IDLE. */
+  idleTimeoutMs: z.number().int().min(0).default(60_000),
+  /** Token-bucket rate for on-demand spawns. */
+  spawnRatePerSec: z.number().positive().max(1_000_000).default(10),
+  /** How often health is checked. */
+  healthIntervalMs: z.number().int().min(10).default(5_000),
+  /** A task running this long without progress is stuck. */
+  stuckThresholdMs: z.number().int().min(10).default(30_000),
+  /** Most tasks waiting for this profile's agents. */
+  queueDepth: z.number().int().min(1).max(10_000_000).default(100),
+});
+export type PoolSettings = z.infer<typeof PoolSettingsSchema>;
+
+export const FunctionRuntimeSchema = z.strictObject({
+  kind: z.literal("function"),
+  /** Name of a handler registered with the factory (built in: echo, sleep, fail). */
+  handler: z.string().min(1).max(128),
+});
+
+export const RuntimeSchema = z.discriminatedUnion("kind", [FunctionRuntimeSchema]);
+export type RuntimeSpec = z.infer<typeof RuntimeSchema>;
+
+export const ProfileSchema = z
+  .strictObject({
+    name: NameSchema,
+    role: RoleSchema,
+    description: z.string().max(4_000).optional(),
+    capabilities: z.array(CapabilitySchema).max(256).default([]),
+    /** Max concurrent tasks; an agent at this load is BUSY. */
+    cognitiveLoadLimit: z.number().int().min(1).max(100_000).default(1),
+    runtime: RuntimeSchema.default({ kind: "function", handler: "echo" }),
+    scopes: z.array(z.string().min(1).max(64)).max(64).default([]),
+    pool: PoolSettingsSchema.default(PoolSettingsSchema.parse({})),
+  })
+  .meta({ id: "Profile" });
+
+/** A profile as written by a user (defaults not yet applied). */
+export type ProfileInput = z.input<typeof ProfileSchema>;
+/** A validated profile with every default applied. */
+export type Profile = z.output<typeof ProfileSchema>;
+
+/** A registered profile: one immutable version of a name. */
+export interface ProfileRecord extends Profile {
+  version: number;
+  createdAt: string;
+}

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { NameSchema, RoleSchema } from "./profile.ts";
+
+export const TaskSubmitSchema = z
+  .strictObject({
+    input: z.unknown().optional(),
+    /** Any agent of this role may take it. */
+    role: RoleSchema.optional(),
+    /** Only agents spawned from this profile may take it. */
+    profile: NameSchema.optional(),
+    /** Only agents having every one of these capabilities may take it. */
+    capabilities: z.array(z.string().min(1).max(128)).max(64).optional(),
+    /** Only members of this crew may take it; without it, only agents in no crew. */
+    crewId: z.string().min(1).max(64).optional(),
+    /** 0 is the highest; within a priority, first in first out. */
+    priority: z.number().int().min(0).max(9).default(5),
+    /** The run is aborted and the task fails with TASK_TIMEOUT after this long. */
+    timeoutMs: z.number().int().min(1).max(86_400_000).optional(),
+    /** Runs before the task is FAILED (a failure marked non-retryable ends it at once). */
+    maxAttempts: z.number().int().min(1).max(100).default(1),
+  })
+  .refine((t) => t.role !== undefined || t.profile !== undefined || (t.capabilities?.length ?? 0) > 0, {
+    message: "name who may run the task: 'role', 'profile' or 'capabilities'",
+    path: ["role"],
+  })
+  .meta({ id: "TaskSubmit" });
+
+export type TaskSubmitInput = z.input<typeof TaskSubmitSchema>;
+export type TaskSubmit = z.output<typeof TaskSubmitSchema>;

@@ -1,0 +1,106 @@
+import type { Agent } from "../core/agent.ts";
+import { FactoryError } from "../core/errors.ts";
+import type { EventLog } from "./event-log.ts";
+import type { Journal } from "./journal.ts";
+import { assertTransition, type AgentState } from "../core/lifecycle.ts";
+import type { AgentHandle } from "../core/ports/runtime.ts";
+
+/** Called after every state or load change, so the scheduler can react. */
+export type AgentListener = (agent: Agent, from: AgentState | null) => void;
+
+/**
+ * The agents this factory holds in memory (every agent not TERMINATED), their runtime handles,
+ * and the one place their state changes: `transition` checks the lifecycle table, persists the
+ * agent through the journal and emits the event.
+ */
+export class AgentRegistry {
+  readonly #agents = new Map<string, Agent>();
+  readonly #handles = new Map<string, AgentHandle>();
+  readonly #journal: Journal;
+  readonly #events: EventLog;
+  readonly #listeners: AgentListener[] = [];
+
+  constructor(journal: Journal, events: EventLog) {
+    this.#journal = journal;
+    this.#events = events;
+  }
+
+  onChange(listener: AgentListener): void {
+    this.#listeners.push(listener);
+  }
+
+  get size(): number {
+    return this.#agents.size;
+  }
+
+  get(id: string): Agent | undefined {
+    return this.#agents.get(id);
+  }
+
+  values(): IterableIterator<Agent> {
+    return this.#agents.values();
+  }
+
+  handle(id: string): AgentHandle | undefined {
+    return this.#handles.get(id);
+  }
+
+  setHandle(id: string, handle: AgentHandle | undefined): void {
+    if (handle === undefined) this.#handles.delete(id);
+    else this.#handles.set(id, handle);
+  }
+
+  /** Adds an agent (new, or restored from the store) and announces its current state. */
+  add(agent: Agent, reason: string): void {
+    this.#agents.set(agent.id, agent);
+    this.persist(agent);
+    this.#events.emit({ type: "agent.state", agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), to: agent.state, data: { reason } });
+    this.#notify(agent, null);
+  }
+
+  /** Moves an agent along the lifecycle; throws ILLEGAL_TRANSITION (409) for a move not in the table. */
+  transition(agent: Agent, to: AgentState, reason: string): void {
+    const from = agent.state;
+    assertTransition(from, to, agent.id);
+    agent.state = to;
+    agent.updatedAt = new Date().toISOString();
+    this.persist(agent);
+    this.#events.emit({
+      type: "agent.state",
+      agentId: agent.id,
+      ...(agent.crewId === null ? {} : { crewId: agent.crewId }),
+      from,
+      to,
+      data: { reason },
+    });
+    if (to === "TERMINATED") {
+      this.#agents.delete(agent.id);
+      const handle = this.#handles.get(agent.id);
+      this.#handles.delete(agent.id);
+      if (handle !== undefined) void handle.stop().catch(() => {});
+    }
+    this.#notify(agent, from);
+  }
+
+  /** Records a change that is not a transition (load, stats, context). */
+  touch(agent: Agent): void {
+    agent.updatedAt = new Date().toISOString();
+    this.persist(agent);
+    this.#notify(agent, agent.state);
+  }
+
+  persist(agent: Agent): void {
+    // A snapshot: the journal may write it a tick later, after further changes.
+    this.#journal.put({ kind: "agent", value: { ...agent, stats: { ...agent.stats } } });
+  }
+
+  require(id: string): Agent {
+    const agent = this.#agents.get(id);
+    if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent with id '${id}'`);
+    return agent;
+  }
+
+  #notify(agent: Agent, from: AgentState | null): void {
+    for (const listener of this.#listeners) listener(agent, from);
+  }
+}

@@ -1,0 +1,71 @@
+import { join, resolve } from "node:path";
+import { MemoryBus } from "../adapters/bus/memory/memory-bus.ts";
+import { createSqliteStore } from "../adapters/store/sqlite/sqlite-store.ts";
+import type { LoadBalancer } from "../core/ports/balancer.ts";
+import type { Bus } from "../core/ports/bus.ts";
+import type { AgentRuntime } from "../core/ports/runtime.ts";
+import type { Store } from "../core/ports/store.ts";
+import { FunctionRuntime } from "../runtimes/function/function-runtime.ts";
+import type { FunctionHandler } from "../runtimes/function/function-handler.ts";
+import { leastLoaded } from "../scheduler/balancers/least-loaded.ts";
+import { Factory, type Logger } from "./factory.ts";
+
+export interface FactoryOptions {
+  /** Folder of the embedded store (`factory.db`); default `./.agent-factory`. `":memory:"` keeps nothing. */
+  dataDir?: string;
+  /** A ready store; overrides `dataDir`. */
+  store?: Store;
+  /** A ready bus; default in-memory. */
+  bus?: Bus;
+  /** Function handlers profiles may name, besides the built-in echo, sleep and fail. */
+  handlers?: Record<string, FunctionHandler>;
+  /** More runtimes (process, llm …), by kind. */
+  runtimes?: AgentRuntime[];
+  /** Default least-loaded. */
+  balancer?: LoadBalancer;
+  /** Most agents one crew manifest may ask for; default 10,000. */
+  maxCrewSize?: number;
+  /** How long `close()` waits for running tasks; default 10 s. */
+  shutdownGraceMs?: number;
+  /** Finished tasks kept in memory; default 10,000. */
+  recentTaskLimit?: number;
+  /** Default: warnings and errors to stderr. */
+  logger?: Logger;
+}
+
+export const DEFAULT_DATA_DIR = ".agent-factory";
+
+const consoleLogger: Logger = {
+  info: () => {},
+  warn: (message) => console.warn(`[agent-factory] ${message}`),
+  error: (message, error) => console.error(`[agent-factory] ${message}`, error ?? ""),
+};
+
+/**
+ * The composition root: picks the default adapters (SQLite store, memory bus, function
+ * runtime), builds the factory and restores what the store holds.
+ *
+ * ```ts
+ * const factory = await createFactory({ dataDir: "./data" });
+ * const agent = await factory.spawnAgent({ config: { name: "echoer", role: "Coder" } });
+ * await factory.close();
+ * ```
+ */
+export async function createFactory(options: FactoryOptions = {}): Promise<Factory> {
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  const store =
+    options.store ?? (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db") }));
+  const runtimes: AgentRuntime[] = [new FunctionRuntime(options.handlers ?? {}), ...(options.runtimes ?? [])];
+  const factory = new Factory({
+    store,
+    bus: options.bus ?? new MemoryBus(),
+    runtimes,
+    balancer: options.balancer ?? leastLoaded,
+    logger: options.logger ?? consoleLogger,
+    maxCrewSize: options.maxCrewSize ?? 10_000,
+    shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+    recentTaskLimit: options.recentTaskLimit ?? 10_000,
+  });
+  await factory.start();
+  return factory;
+}

@@ -1,0 +1,306 @@
+import type { Agent } from "../core/agent.ts";
+import type { Crew, CrewMessage, CrewState } from "../core/crew.ts";
+import { FactoryError, isFactoryError } from "../core/errors.ts";
+import { newCrewId, newMessageId, newWalletAddress } from "../core/ids.ts";
+import { LIVE_STATES } from "../core/lifecycle.ts";
+import type { Bus, Unsubscribe } from "../core/ports/bus.ts";
+import type { CrewAccess } from "../core/ports/runtime.ts";
+import type { Store } from "../core/ports/store.ts";
+import type { CrewManifest } from "../core/schemas/manifest.ts";
+import type { ProfileRecord } from "../core/schemas/profile.ts";
+import type { AgentRegistry } from "./agent-registry.ts";
+import type { EventLog } from "./event-log.ts";
+import type { Journal } from "./journal.ts";
+import type { Spawner } from "./spawner.ts";
+
+export interface CrewManagerDeps {
+  registry: AgentRegistry;
+  spawner: Spawner;
+  journal: Journal;
+  events: EventLog;
+  bus: Bus;
+  store: Store;
+  /** Resolves a manifest member to a registered profile version (registering inline ones). */
+  resolveProfile(member: CrewManifest["members"][number], field: string): ProfileRecord;
+  /** Cancels the crew's tasks that have not started. */
+  cancelQueuedTasks(crewId: string, reason: string): void;
+  /** Called when the crew's members may take work again (or no longer). */
+  onCrewAvailabilityChanged(crew: Crew): void;
+  maxCrewSize: number;
+}
+
+/** Topic names: like other names, plus '/' for hierarchy (`plans/draft`). */
+const TOPIC_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+const SIGNAL_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const CONTEXT_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$/;
+
+export const crewChannel = (crewId: string, topic: string): string => `crew:${crewId}:${topic}`;
+
+/** Crews: atomic assembly, broadcast (PAUSE/RESUME), their bus and shared context, disbanding. */
+export class CrewManager {
+  readonly #deps: CrewManagerDeps;
+  readonly #crews = new Map<string, Crew>();
+
+  constructor(deps: CrewManagerDeps) {
+    this.#deps = deps;
+    deps.registry.onChange((agent) => {
+      if (agent.state === "TERMINATED" && agent.crewId !== null) {
+        const crew = this.#crews.get(agent.crewId);
+        if (crew?.state === "DISBANDING") this.#completeDisband(crew);
+      }
+    });
+  }
+
+  /** Takes crews read from the store at start-up. */
+  load(crews: readonly Crew[]): void {
+    for (const crew of crews) this.#crews.set(crew.id, crew);
+  }
+
+  /** After a restart: crews caught assembling are dropped, crews caught disbanding finish it. */
+  finishInterrupted(): void {
+    for (const crew of [...this.#crews.values()]) {
+      if (crew.state !== "ASSEMBLING" && crew.state !== "DISBANDING") continue;
+      this.#deps.cancelQueuedTasks(crew.id, `crew ${crew.id} was ${crew.state} when the factory stopped`);
+      for (const id of crew.agentIds) {
+        const agent = this.#deps.registry.get(id);
+        if (agent !== undefined && agent.state !== "DRAINING") this.#deps.spawner.terminate(agent, "crew ended by restart");
+      }
+      if (crew.state === "ASSEMBLING") this.#setState(crew, "DISBANDED", "assembly interrupted by restart");
+      else this.#completeDisband(crew);
+    }
+  }
+
+  values(): IterableIterator<Crew> {
+    return this.#crews.values();
+  }
+
+  get(id: string): Crew | undefined {
+    return this.#crews.get(id);
+  }
+
+  /** Members may take tasks only while the crew is ACTIVE. */
+  acceptsWork(crewId: string): boolean {
+    return this.#crews.get(crewId)?.state === "ACTIVE";
+  }
+
+  /** A crew that can still be addressed (not disbanding or disbanded), else 404/409. */
+  requireOpen(crewId: string, field = "crewId"): Crew {
+    const crew = this.#crews.get(crewId);
+    if (crew === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`, { field });
+    if (crew.state === "DISBANDING" || crew.state === "DISBANDED") {
+      throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is ${crew.state}`, { field, details: { current: crew.state } });
+    }
+    return crew;
+  }
+
+  async assemble(manifest: CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
+    const { registry, spawner, events } = this.#deps;
+    // Resolve and validate everything before anything is spawned.
+    const named = manifest.members.map((m, i) => (typeof m.profile === "string" ? this.#deps.resolveProfile(m, `members.${i}.profile`) : undefined));
+    const plan = manifest.members.map((m, i) => ({ profile: named[i] ?? this.#deps.resolveProfile(m, `members.${i}`), count: m.count }));
+    const total = plan.reduce((sum, p) => sum + p.count, 0);
+    if (total > this.#deps.maxCrewSize) {
+      throw new FactoryError("VALIDATION_FAILED", `members: a crew may have at most ${this.#deps.maxCrewSize} agents, this manifest asks for ${total}`, {
+        field: "members",
+      });
+    }
+    const now = new Date().toISOString();
+    const crew: Crew = {
+      id: newCrewId(),
+      name: manifest.name,
+      description: manifest.description ?? null,
+      state: "ASSEMBLING",
+      agentIds: [],
+      budget: manifest.budget ?? null,
+      walletAddress: newWalletAddress("CREW"),
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#crews.set(crew.id, crew);
+    this.#deps.journal.put({
+      kind: "wallet",
+      value: { address: crew.walletAddress, ownerKind: "crew", ownerId: crew.id, balance: manifest.budget ?? 0, tokens: 0, createdAt: now },
+    });
+    this.#persist(crew);
+    events.emit({ type: "crew.state", crewId: crew.id, to: "ASSEMBLING", data: { name: crew.name, total, requestId: options.requestId ?? null } });
+
+    const seen = new Map<string, number>();
+    const specs = plan.flatMap(({ profile, count }) =>
+      Array.from({ length: count }, () => {
+        const n = (seen.get(profile.name) ?? 0) + 1;
+        seen.set(profile.name, n);
+        return { profile, name: `${profile.name}-${n}` };
+      }),
+    );
+    let ready = 0;
+    const results = await Promise.allSettled(
+      specs.map(async (spec) => {
+        const agent = await spawner.spawn(spec.profile, { crewId: crew.id, name: spec.name });
+        ready++;
+        events.emit({ type: "crew.assembly.progress", crewId: crew.id, data: { requestId: options.requestId ?? null, ready, total } });
+        return agent;
+      }),
+    );
+    const agents = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    crew.agentIds = agents.map((a) => a.id);
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure !== undefined) {
+      for (const agent of agents) if (agent.state !== "TERMINATED") spawner.terminate(agent, "crew assembly failed");
+      this.#setState(crew, "DISBANDED", "assembly failed");
+      const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
+      throw new FactoryError("CREW_ASSEMBLY_FAILED", `crew '${manifest.name}' was not assembled (nothing of it remains): ${reason}`, {
+        cause: failure.reason,
+        ...(isFactoryError(failure.reason) && failure.reason.field !== undefined ? { field: failure.reason.field } : {}),
+      });
+    }
+    this.#setState(crew, "ACTIVE", "every member READY");
+    return { crew, agents: agents.map((a) => registry.get(a.id) ?? a) };
+  }
+
+  /** Delivers a signal to every live member and records it on the crew bus. */
+  async broadcast(crewId: string, signal: string, payload: unknown): Promise<CrewMessage> {
+    const crew = this.requireOpen(crewId, "crewId");
+    if (!SIGNAL_PATTERN.test(signal)) {
+      throw new FactoryError("VALIDATION_FAILED", "signal: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter", { field: "signal" });
+    }
+    if (crew.state === "ASSEMBLING") throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is still ASSEMBLING`, { details: { current: crew.state } });
+    if (signal === "PAUSE" && crew.state === "ACTIVE") this.#setState(crew, "PAUSED", "PAUSE broadcast");
+    if (signal === "RESUME" && crew.state === "PAUSED") this.#setState(crew, "ACTIVE", "RESUME broadcast");
+    const at = new Date().toISOString();
+    let delivered = 0;
+    await Promise.all(
+      crew.agentIds.map(async (id) => {
+        const agent = this.#deps.registry.get(id);
+        if (agent === undefined || !LIVE_STATES.has(agent.state)) return;
+        const handle = this.#deps.registry.handle(id);
+        if (handle === undefined) return;
+        try {
+          await handle.signal(signal, payload);
+        } catch {
+          return;
+        }
+        agent.lastSignal = { signal, payload, at };
+        this.#deps.registry.touch(agent);
+        delivered++;
+      }),
+    );
+    return this.#record(crew, "signals", signal, payload, delivered, at);
+  }
+
+  /** Publishes to a crew topic: subscribers get it at once, and it is kept with the crew's messages. */
+  async publish(crewId: string, topic: string, payload: unknown): Promise<CrewMessage> {
+    const crew = this.requireOpen(crewId, "crewId");
+    if (!TOPIC_PATTERN.test(topic)) {
+      throw new FactoryError("VALIDATION_FAILED", "topic: must be 1-128 letters, digits, '.', '_', '-' or '/', starting with a letter or digit", { field: "topic" });
+    }
+    return this.#record(crew, topic, null, payload, 0, new Date().toISOString());
+  }
+
+  subscribe(crewId: string, topic: string, handler: (message: CrewMessage) => void): Unsubscribe {
+    this.requireOpen(crewId);
+    return this.#deps.bus.subscribe(crewChannel(crewId, topic), (m) => handler(m as CrewMessage));
+  }
+
+  async listMessages(crewId: string, options: { topic?: string; afterSeq?: number; limit?: number } = {}): Promise<Array<CrewMessage & { seq: number }>> {
+    await this.#deps.journal.commit();
+    const events = await this.#deps.store.listEvents({
+      crewId,
+      types: ["crew.message"],
+      ...(options.afterSeq === undefined ? {} : { afterSeq: options.afterSeq }),
+      limit: options.topic === undefined ? (options.limit ?? 100) : 100_000,
+    });
+    const out = events.map((e) => ({ ...(e.data as unknown as CrewMessage), seq: e.seq }));
+    const filtered = options.topic === undefined ? out : out.filter((m) => m.topic === options.topic);
+    return filtered.slice(0, options.limit ?? 100);
+  }
+
+  async getContext(crewId: string): Promise<Record<string, unknown>> {
+    this.#requireKnown(crewId);
+    await this.#deps.journal.commit();
+    return this.#deps.store.getContext(crewId);
+  }
+
+  async setContext(crewId: string, key: string, value: unknown): Promise<void> {
+    this.requireOpen(crewId);
+    this.#checkKey(key);
+    if (value === undefined) throw new FactoryError("VALIDATION_FAILED", "value: required (use delete to remove a key)", { field: "value" });
+    this.#deps.journal.put({ kind: "context", crewId, key, value, deleted: false });
+    this.#deps.events.emit({ type: "crew.context", crewId, data: { key, op: "set" } });
+    await this.#deps.journal.commit();
+  }
+
+  async deleteContext(crewId: string, key: string): Promise<void> {
+    this.requireOpen(crewId);
+    this.#checkKey(key);
+    this.#deps.journal.put({ kind: "context", crewId, key, value: null, deleted: true });
+    this.#deps.events.emit({ type: "crew.context", crewId, data: { key, op: "delete" } });
+    await this.#deps.journal.commit();
+  }
+
+  /** What an agent of the crew sees of it. */
+  access(crewId: string): CrewAccess {
+    return {
+      crewId,
+      get: async (key) => (await this.getContext(crewId))[key],
+      set: (key, value) => this.setContext(crewId, key, value),
+      publish: async (topic, payload) => {
+        await this.publish(crewId, topic, payload);
+      },
+    };
+  }
+
+  /** Drains and terminates the members; the crew is DISBANDED when the last one is gone. */
+  disband(crewId: string, reason = "disbanded"): Crew {
+    const crew = this.#crews.get(crewId);
+    if (crew === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`);
+    if (crew.state === "DISBANDED") throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is already DISBANDED`, { details: { current: crew.state } });
+    if (crew.state === "DISBANDING") return crew;
+    this.#setState(crew, "DISBANDING", reason);
+    this.#deps.cancelQueuedTasks(crewId, `crew ${crewId} was disbanded`);
+    for (const id of crew.agentIds) {
+      const agent = this.#deps.registry.get(id);
+      if (agent !== undefined && agent.state !== "DRAINING") this.#deps.spawner.terminate(agent, `crew ${reason}`);
+    }
+    this.#completeDisband(crew);
+    return crew;
+  }
+
+  #completeDisband(crew: Crew): void {
+    if (crew.agentIds.every((id) => this.#deps.registry.get(id) === undefined)) this.#setState(crew, "DISBANDED", "every member terminated");
+  }
+
+  #record(crew: Crew, topic: string, signal: string | null, payload: unknown, delivered: number, at: string): CrewMessage {
+    const message: CrewMessage = { id: newMessageId(), crewId: crew.id, topic, signal, payload: payload ?? null, delivered, at };
+    this.#deps.events.emit({ type: "crew.message", crewId: crew.id, data: message as unknown as Record<string, unknown> });
+    this.#deps.bus.publish(crewChannel(crew.id, topic), message);
+    return message;
+  }
+
+  #requireKnown(crewId: string): Crew {
+    const crew = this.#crews.get(crewId);
+    if (crew === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`);
+    return crew;
+  }
+
+  #checkKey(key: string): void {
+    if (!CONTEXT_KEY_PATTERN.test(key)) {
+      throw new FactoryError("VALIDATION_FAILED", "key: must be 1-256 letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit", {
+        field: "key",
+      });
+    }
+  }
+
+  #setState(crew: Crew, to: CrewState, reason: string): void {
+    const from = crew.state;
+    crew.state = to;
+    crew.updatedAt = new Date().toISOString();
+    this.#persist(crew);
+    this.#deps.events.emit({ type: "crew.state", crewId: crew.id, from, to, data: { reason } });
+    if (to === "DISBANDED") this.#crews.delete(crew.id);
+    this.#deps.onCrewAvailabilityChanged(crew);
+  }
+
+  #persist(crew: Crew): void {
+    this.#deps.journal.put({ kind: "crew", value: { ...crew, agentIds: [...crew.agentIds] } });
+  }
+}

@@ -1,0 +1,622 @@
+import type { Agent } from "../core/agent.ts";
+import type { Crew, CrewMessage, CrewState } from "../core/crew.ts";
+import { FactoryError } from "../core/errors.ts";
+import type { FactoryEvent } from "../core/events.ts";
+import { newTaskId } from "../core/ids.ts";
+import type { AgentState } from "../core/lifecycle.ts";
+import type { LoadBalancer } from "../core/ports/balancer.ts";
+import type { Bus, Unsubscribe } from "../core/ports/bus.ts";
+import type { AgentRuntime } from "../core/ports/runtime.ts";
+import type { Store } from "../core/ports/store.ts";
+import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from "../core/schemas/manifest.ts";
+import { parseWith } from "../core/schemas/parse.ts";
+import { ProfileSchema, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
+import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
+import type { Task } from "../core/task.ts";
+import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
+import type { Wallet } from "../core/wallet.ts";
+import { Dispatcher } from "../scheduler/dispatcher.ts";
+import { AgentRegistry } from "./agent-registry.ts";
+import { CrewManager } from "./crew-manager.ts";
+import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
+import { Journal } from "./journal.ts";
+import { ProfileRegistry } from "./profile-registry.ts";
+import { Spawner } from "./spawner.ts";
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+export interface FactoryDeps {
+  store: Store;
+  bus: Bus;
+  runtimes: readonly AgentRuntime[];
+  balancer: LoadBalancer;
+  logger: Logger;
+  /** Most agents one crew manifest may ask for. */
+  maxCrewSize: number;
+  /** How long `close()` lets running tasks finish before it re-queues them. */
+  shutdownGraceMs: number;
+  /** Finished tasks kept in memory for fast reads; older ones are read from the store. */
+  recentTaskLimit: number;
+}
+
+export interface SpawnRequest {
+  /** A registered profile's name. */
+  profile?: string;
+  /** An inline profile: registered (as a new version if it changed), then spawned. */
+  config?: ProfileInput;
+  /** Instance name; defaults to the profile's name. */
+  name?: string;
+}
+
+export interface AgentFilter {
+  state?: AgentState;
+  role?: string;
+  crewId?: string;
+  limit?: number;
+}
+
+export interface TaskFilter {
+  state?: TaskState;
+  crewId?: string;
+  limit?: number;
+}
+
+export interface EventFilter {
+  types?: readonly string[];
+  crewId?: string;
+  agentId?: string;
+  taskId?: string;
+}
+
+/** Counts for /ready and the CLI. */
+export interface FactoryStats {
+  agents: number;
+  availableAgents: number;
+  crews: number;
+  queuedTasks: number;
+  runningTasks: number;
+  lateResults: number;
+  lastEventSeq: number;
+}
+
+/**
+ * The factory facade: every operation the HTTP API, the CLI and library users have. Build it
+ * with `createFactory()`; the constructor does no I/O and `start()` restores from the store.
+ */
+export class Factory {
+  readonly #deps: FactoryDeps;
+  readonly #journal: Journal;
+  readonly #profiles = new ProfileRegistry();
+  #events!: EventLog;
+  #registry!: AgentRegistry;
+  #spawner!: Spawner;
+  #crews!: CrewManager;
+  #dispatcher!: Dispatcher;
+  readonly #runtimes: ReadonlyMap<string, AgentRuntime>;
+  /** Tasks not yet final. */
+  readonly #tasks = new Map<string, Task>();
+  /** Recently finished tasks, oldest first. */
+  readonly #recent = new Map<string, Task>();
+  readonly #waiters = new Map<string, Set<(task: Task) => void>>();
+  #state: "new" | "started" | "closing" | "closed" = "new";
+  #closing: Promise<void> | undefined;
+
+  constructor(deps: FactoryDeps) {
+    this.#deps = deps;
+    this.#runtimes = new Map(deps.runtimes.map((r) => [r.kind, r]));
+    this.#journal = new Journal(deps.store, (error) => deps.logger.error("store write failed; will retry", error));
+  }
+
+  /** Loads state from the store and brings back what was live; idempotent. */
+  async start(): Promise<void> {
+    if (this.#state !== "new") return;
+    const { store } = this.#deps;
+    const [profiles, lastSeq, crews, agents, tasks] = await Promise.all([
+      store.listProfiles(),
+      store.lastEventSeq(),
+      store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
+      store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "HIBERNATING", "DRAINING", "UNHEALTHY"] }),
+      store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
+    ]);
+    this.#wire(lastSeq);
+    this.#profiles.load(profiles);
+    this.#crews.load(crews);
+    this.#state = "started";
+    await this.#restore(crews, agents, tasks);
+  }
+
+  #wire(lastSeq: number): void {
+    const { bus } = this.#deps;
+    this.#events = new EventLog(this.#journal, bus, lastSeq);
+    this.#registry = new AgentRegistry(this.#journal, this.#events);
+    this.#spawner = new Spawner({
+      registry: this.#registry,
+      journal: this.#journal,
+      runtimes: this.#runtimes,
+      crewAccess: (crewId) => this.#crews.access(crewId),
+    });
+    this.#crews = new CrewManager({
+      registry: this.#registry,
+      spawner: this.#spawner,
+      journal: this.#journal,
+      events: this.#events,
+      bus,
+      store: this.#deps.store,
+      resolveProfile: (member, field) => {
+        const inline = member.config ?? (typeof member.profile === "object" ? member.profile : undefined);
+        if (inline !== undefined) return this.#registerValidated(inline, `${field}.${member.config === undefined ? "profile" : "config"}`).profile;
+        return this.#profiles.require(member.profile as string, field);
+      },
+      cancelQueuedTasks: (crewId, reason) => {
+        for (const task of [...this.#tasks.values()]) if (task.crewId === crewId && task.state === "QUEUED") this.#dispatcher.cancel(task, reason);
+      },
+      onCrewAvailabilityChanged: (crew) => {
+        for (const id of crew.agentIds) {
+          const agent = this.#registry.get(id);
+          if (agent !== undefined) this.#dispatcher.refresh(agent);
+        }
+      },
+      maxCrewSize: this.#deps.maxCrewSize,
+    });
+    this.#dispatcher = new Dispatcher({
+      registry: this.#registry,
+      journal: this.#journal,
+      events: this.#events,
+      balancer: this.#deps.balancer,
+      crewAcceptsWork: (crewId) => this.#crews.acceptsWork(crewId),
+      onFinal: (task) => this.#onFinal(task),
+    });
+  }
+
+  /**
+   * After a restart every agent's runtime is gone. Live agents are brought back under the same
+   * id, wallet, crew and saved context (UNHEALTHY → PROVISIONING → … → READY, `restarts` + 1);
+   * DRAINING ones finish terminating; HIBERNATING ones stay asleep. Tasks that were running go
+   * back to the queue (attempts counted) and run again: delivery is at-least-once.
+   */
+  async #restore(crews: readonly Crew[], agents: readonly Agent[], tasks: readonly Task[]): Promise<void> {
+    for (const task of tasks) {
+      this.#tasks.set(task.id, task);
+      if (task.state !== "QUEUED") {
+        const from = task.state;
+        task.state = "QUEUED";
+        task.agentId = null;
+        task.updatedAt = new Date().toISOString();
+        this.#journal.put({ kind: "task", value: { ...task } });
+        this.#events.emit({ type: "task.state", taskId: task.id, from, to: "QUEUED", data: { reason: "factory restarted", attempts: task.attempts } });
+      }
+      this.#dispatcher.enqueue(task);
+    }
+    // Members of a crew caught mid-assembly or mid-disband are not brought back: assembly is
+    // atomic and a disband was asked for.
+    const ending = new Set(crews.filter((c) => c.state === "ASSEMBLING" || c.state === "DISBANDING").map((c) => c.id));
+    const revived: Promise<void>[] = [];
+    // Oldest first, so the registry keeps spawn order.
+    for (const agent of [...agents].reverse()) {
+      agent.load = 0;
+      this.#registry.add(agent, "restored from store");
+      if (agent.state === "HIBERNATING") continue;
+      const profile = this.#profiles.version(agent.profile, agent.profileVersion);
+      const gone =
+        agent.state === "DRAINING"
+          ? "factory restarted while draining"
+          : agent.crewId !== null && ending.has(agent.crewId)
+            ? "its crew was ending when the factory stopped"
+            : profile === undefined
+              ? `profile ${agent.profile} v${agent.profileVersion} is gone`
+              : undefined;
+      if (agent.state !== "UNHEALTHY" && agent.state !== "DRAINING") this.#registry.transition(agent, "UNHEALTHY", "factory restarted: runtime lost");
+      if (gone !== undefined || profile === undefined) {
+        this.#registry.transition(agent, "TERMINATED", gone ?? "profile missing");
+        continue;
+      }
+      revived.push(
+        this.#spawner.reprovision(agent, profile, "factory restarted").catch((error: unknown) => {
+          this.#deps.logger.error(`agent ${agent.id} could not be restored`, error);
+          if (agent.state !== "TERMINATED") this.#registry.transition(agent, "TERMINATED", "restore failed");
+        }),
+      );
+    }
+    this.#crews.finishInterrupted();
+    await Promise.all(revived);
+    await this.#journal.commit();
+  }
+
+  // ---------------------------------------------------------------- profiles
+
+  /** Registers a profile; a changed one becomes a new version. */
+  registerProfile(input: unknown): { profile: ProfileRecord; created: boolean } {
+    this.#assertOpen();
+    return this.#registerValidated(parseWith(ProfileSchema, input, "profile"), undefined);
+  }
+
+  #registerValidated(profile: Profile, fieldPrefix: string | undefined): { profile: ProfileRecord; created: boolean } {
+    try {
+      this.#spawner.runtimeFor(profile).validate(profile);
+    } catch (error) {
+      if (fieldPrefix !== undefined && error instanceof FactoryError && error.field !== undefined) {
+        throw new FactoryError(error.code, `${fieldPrefix}.${error.message}`, { field: `${fieldPrefix}.${error.field}` });
+      }
+      throw error;
+    }
+    const { record, created } = this.#profiles.register(profile);
+    if (created) {
+      this.#journal.put({ kind: "profile", value: record });
+      this.#events.emit({ type: "profile.registered", data: { name: record.name, version: record.version } });
+    }
+    return { profile: record, created };
+  }
+
+  /** The latest version of each profile. */
+  listProfiles(): ProfileRecord[] {
+    return this.#profiles.list();
+  }
+
+  /** A profile's latest version, or the given one. */
+  getProfile(name: string, version?: number): ProfileRecord {
+    const record = version === undefined ? this.#profiles.latest(name) : this.#profiles.version(name, version);
+    if (record === undefined) {
+      throw new FactoryError("PROFILE_NOT_FOUND", version === undefined ? `no profile named '${name}'` : `profile '${name}' has no version ${version}`);
+    }
+    return record;
+  }
+
+  profileVersions(name: string): readonly ProfileRecord[] {
+    this.getProfile(name);
+    return this.#profiles.versions(name);
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  /** Spawns one agent outside any crew and resolves when it is READY. */
+  async spawnAgent(request: SpawnRequest): Promise<Agent> {
+    this.#assertOpen();
+    if ((request.profile === undefined) === (request.config === undefined)) {
+      throw new FactoryError("VALIDATION_FAILED", "give exactly one of 'profile' (a name) and 'config' (an inline profile)", { field: "profile" });
+    }
+    const profile =
+      request.config !== undefined
+        ? this.#registerValidated(parseWith(ProfileSchema, request.config, "config"), "config").profile
+        : this.#profiles.require(request.profile as string);
+    return this.#spawner.spawn(profile, request.name === undefined ? {} : { name: request.name });
+  }
+
+  /** Live agents (all but TERMINATED), newest first; `state: "TERMINATED"` reads the store. */
+  async listAgents(filter: AgentFilter = {}): Promise<Agent[]> {
+    const limit = filter.limit ?? 1000;
+    if (filter.state === "TERMINATED") {
+      await this.#journal.commit();
+      return this.#deps.store.listAgents({
+        states: ["TERMINATED"],
+        ...(filter.role === undefined ? {} : { role: filter.role }),
+        ...(filter.crewId === undefined ? {} : { crewId: filter.crewId }),
+        limit,
+      });
+    }
+    const out: Agent[] = [];
+    for (const agent of this.#registry.values()) {
+      if (filter.state !== undefined && agent.state !== filter.state) continue;
+      if (filter.role !== undefined && agent.role !== filter.role) continue;
+      if (filter.crewId !== undefined && agent.crewId !== filter.crewId) continue;
+      out.push(agent);
+    }
+    out.reverse();
+    return out.slice(0, limit);
+  }
+
+  async getAgent(id: string): Promise<Agent> {
+    const live = this.#registry.get(id);
+    if (live !== undefined) return live;
+    await this.#journal.commit();
+    const stored = await this.#deps.store.getAgent(id);
+    if (stored === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no agent with id '${id}'`);
+    return stored;
+  }
+
+  /** Drains and terminates an agent (at once if it runs nothing). Terminating a TERMINATED agent is a 409. */
+  async terminateAgent(id: string): Promise<Agent> {
+    const agent = this.#registry.get(id);
+    if (agent === undefined) {
+      const stored = await this.getAgent(id);
+      throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} cannot go from ${stored.state} to DRAINING`, {
+        details: { current: stored.state, requested: "DRAINING" },
+      });
+    }
+    if (agent.state === "DRAINING") return agent;
+    this.#spawner.terminate(agent, "terminated by request");
+    return agent;
+  }
+
+  async getWallet(address: string): Promise<Wallet> {
+    await this.#journal.commit();
+    const wallet = await this.#deps.store.getWallet(address);
+    if (wallet === undefined) throw new FactoryError("NOT_FOUND", `no wallet with address '${address}'`);
+    return wallet;
+  }
+
+  // ---------------------------------------------------------------- crews
+
+  /** Spawns every member; resolves when all are READY. On any failure nothing of the crew remains. */
+  async assembleCrew(manifest: CrewManifestInput | CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
+    this.#assertOpen();
+    return this.#crews.assemble(parseWith(CrewManifestSchema, manifest, "manifest"), options);
+  }
+
+  async getCrew(id: string): Promise<Crew> {
+    const live = this.#crews.get(id);
+    if (live !== undefined) return live;
+    await this.#journal.commit();
+    const stored = await this.#deps.store.getCrew(id);
+    if (stored === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${id}'`);
+    return stored;
+  }
+
+  /** Crews not yet disbanded, newest first; `state: "DISBANDED"` reads the store. */
+  async listCrews(filter: { state?: CrewState; limit?: number } = {}): Promise<Crew[]> {
+    const limit = filter.limit ?? 1000;
+    if (filter.state === "DISBANDED") {
+      await this.#journal.commit();
+      return this.#deps.store.listCrews({ states: ["DISBANDED"], limit });
+    }
+    const out = [...this.#crews.values()].filter((c) => filter.state === undefined || c.state === filter.state).reverse();
+    return out.slice(0, limit);
+  }
+
+  /** The crew's members as they are now (live or as last stored). */
+  async crewAgents(crew: Crew): Promise<Agent[]> {
+    return Promise.all(crew.agentIds.map((id) => this.getAgent(id)));
+  }
+
+  /** Delivers `signal` to every member; PAUSE stops the crew taking tasks, RESUME restarts it. */
+  async broadcast(crewId: string, signal: string, payload?: unknown): Promise<CrewMessage> {
+    this.#assertOpen();
+    return this.#crews.broadcast(crewId, signal, payload ?? null);
+  }
+
+  async publish(crewId: string, topic: string, payload?: unknown): Promise<CrewMessage> {
+    this.#assertOpen();
+    const message = await this.#crews.publish(crewId, topic, payload ?? null);
+    await this.#journal.commit();
+    return message;
+  }
+
+  /** Subscribes to a crew topic (`signals` carries broadcasts). */
+  subscribe(crewId: string, topic: string, handler: (message: CrewMessage) => void): Unsubscribe {
+    return this.#crews.subscribe(crewId, topic, handler);
+  }
+
+  async listMessages(crewId: string, options: { topic?: string; afterSeq?: number; limit?: number } = {}): Promise<Array<CrewMessage & { seq: number }>> {
+    await this.getCrew(crewId);
+    return this.#crews.listMessages(crewId, options);
+  }
+
+  async getContext(crewId: string): Promise<Record<string, unknown>> {
+    await this.getCrew(crewId);
+    await this.#journal.commit();
+    return this.#deps.store.getContext(crewId);
+  }
+
+  setContext(crewId: string, key: string, value: unknown): Promise<void> {
+    this.#assertOpen();
+    return this.#crews.setContext(crewId, key, value);
+  }
+
+  deleteContext(crewId: string, key: string): Promise<void> {
+    this.#assertOpen();
+    return this.#crews.deleteContext(crewId, key);
+  }
+
+  /** Cancels the crew's queued tasks, drains and terminates its members. */
+  async disbandCrew(id: string): Promise<Crew> {
+    if (this.#crews.get(id) === undefined) {
+      const stored = await this.getCrew(id);
+      throw new FactoryError("CREW_NOT_ACTIVE", `crew ${id} is already ${stored.state}`, { details: { current: stored.state } });
+    }
+    const crew = this.#crews.disband(id);
+    await this.#journal.commit();
+    return crew;
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /** Accepts a task durably (it is in the store when this resolves), then dispatches it. */
+  async submitTask(input: TaskSubmitInput | unknown): Promise<Task> {
+    this.#assertOpen();
+    const request = parseWith(TaskSubmitSchema, input, "task");
+    if (request.crewId !== undefined) this.#crews.requireOpen(request.crewId);
+    if (request.profile !== undefined) this.#profiles.require(request.profile);
+    const now = new Date().toISOString();
+    const task: Task = {
+      id: newTaskId(),
+      state: "QUEUED",
+      input: request.input ?? null,
+      role: request.role ?? null,
+      profile: request.profile ?? null,
+      capabilities: request.capabilities ?? [],
+      crewId: request.crewId ?? null,
+      priority: request.priority,
+      timeoutMs: request.timeoutMs ?? null,
+      maxAttempts: request.maxAttempts,
+      attempts: 0,
+      agentId: null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: now,
+    };
+    this.#tasks.set(task.id, task);
+    this.#journal.put({ kind: "task", value: { ...task } });
+    this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
+    try {
+      await this.#journal.commit();
+    } catch (error) {
+      // Not durable, so not accepted: take it back out rather than run a task the caller was told failed.
+      this.#tasks.delete(task.id);
+      throw error;
+    }
+    if (this.#state === "started") this.#dispatcher.enqueue(task);
+    return { ...task };
+  }
+
+  async getTask(id: string): Promise<Task> {
+    const task = this.#tasks.get(id) ?? this.#recent.get(id);
+    if (task !== undefined) return { ...task };
+    const stored = await this.#deps.store.getTask(id);
+    if (stored === undefined) throw new FactoryError("TASK_NOT_FOUND", `no task with id '${id}'`);
+    return stored;
+  }
+
+  /** Resolves with the task once it is final, or as it is after `waitMs`. */
+  async waitForTask(id: string, waitMs: number): Promise<Task> {
+    const task = await this.getTask(id);
+    if (isFinalTaskState(task.state) || waitMs <= 0) return task;
+    return new Promise<Task>((resolve) => {
+      let set = this.#waiters.get(id);
+      if (set === undefined) {
+        set = new Set();
+        this.#waiters.set(id, set);
+      }
+      const waiter = (final: Task): void => {
+        clearTimeout(timer);
+        resolve({ ...final });
+      };
+      const timer = setTimeout(() => {
+        set.delete(waiter);
+        if (set.size === 0) this.#waiters.delete(id);
+        resolve({ ...(this.#tasks.get(id) ?? this.#recent.get(id) ?? task) });
+      }, waitMs);
+      set.add(waiter);
+    });
+  }
+
+  /** Tasks by state and crew, oldest first (read from the store). */
+  async listTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    await this.#journal.commit();
+    return this.#deps.store.listTasks({
+      ...(filter.state === undefined ? {} : { states: [filter.state] }),
+      ...(filter.crewId === undefined ? {} : { crewId: filter.crewId }),
+      limit: filter.limit ?? 100,
+    });
+  }
+
+  /** Cancels a queued or running task (a running handler's AbortSignal fires). */
+  async cancelTask(id: string): Promise<Task> {
+    const task = this.#tasks.get(id);
+    if (task === undefined) {
+      const stored = await this.getTask(id);
+      throw new FactoryError("TASK_ALREADY_FINAL", `task ${id} is already ${stored.state}`, { details: { current: stored.state } });
+    }
+    this.#dispatcher.cancel(task, "cancelled by request");
+    await this.#journal.commit();
+    return { ...task };
+  }
+
+  #onFinal(task: Task): void {
+    this.#tasks.delete(task.id);
+    this.#recent.set(task.id, task);
+    if (this.#recent.size > this.#deps.recentTaskLimit) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+    const waiters = this.#waiters.get(task.id);
+    if (waiters !== undefined) {
+      this.#waiters.delete(task.id);
+      for (const waiter of waiters) waiter(task);
+    }
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Calls `listener` with every event from now on that passes the filter. */
+  onEvent(listener: (event: FactoryEvent) => void, filter: EventFilter = {}): Unsubscribe {
+    return this.#deps.bus.subscribe(EVENTS_CHANNEL, (message) => {
+      const event = message as FactoryEvent;
+      if (matchesFilter(event, filter)) listener(event);
+    });
+  }
+
+  /** Stored events after `afterSeq`, in order. */
+  async listEvents(options: { afterSeq?: number; limit?: number } & EventFilter = {}): Promise<FactoryEvent[]> {
+    await this.#journal.commit();
+    const events = await this.#deps.store.listEvents({
+      afterSeq: options.afterSeq ?? 0,
+      ...(options.crewId === undefined ? {} : { crewId: options.crewId }),
+      ...(options.types === undefined ? {} : { types: options.types }),
+      limit: options.limit ?? 1000,
+    });
+    return events.filter((e) => matchesFilter(e, options));
+  }
+
+  // ---------------------------------------------------------------- lifecycle of the factory
+
+  get isOpen(): boolean {
+    return this.#state === "started";
+  }
+
+  stats(): FactoryStats {
+    return {
+      agents: this.#registry.size,
+      availableAgents: this.#dispatcher.availableAgents,
+      crews: [...this.#crews.values()].length,
+      queuedTasks: this.#dispatcher.queued,
+      runningTasks: this.#dispatcher.running,
+      lateResults: this.#dispatcher.lateResults,
+      lastEventSeq: this.#events.lastSeq,
+    };
+  }
+
+  /**
+   * Stops intake, lets running tasks finish for `shutdownGraceMs` (not with `force`), puts
+   * what is still running back in the queue for the next start, writes everything, closes
+   * the store. Agents keep their stored state, so the next start brings them back.
+   */
+  close(options: { force?: boolean } = {}): Promise<void> {
+    if (this.#closing !== undefined) {
+      if (options.force === true) this.#dispatcher?.abandonRunning("forced shutdown");
+      return this.#closing;
+    }
+    this.#closing = this.#close(options.force === true);
+    return this.#closing;
+  }
+
+  async #close(force: boolean): Promise<void> {
+    const wasStarted = this.#state === "started";
+    this.#state = "closing";
+    if (wasStarted) {
+      this.#dispatcher.stop();
+      if (!force) await this.#dispatcher.waitIdle(this.#deps.shutdownGraceMs);
+      const abandoned = this.#dispatcher.abandonRunning("factory shut down before the task finished");
+      if (abandoned > 0) this.#deps.logger.warn(`${abandoned} running task(s) re-queued for the next start`);
+      for (const [id, waiters] of this.#waiters) {
+        const task = this.#tasks.get(id);
+        if (task !== undefined) for (const waiter of waiters) waiter(task);
+      }
+      this.#waiters.clear();
+      await this.#journal.drain();
+    }
+    this.#journal.close();
+    await this.#deps.store.close();
+    await this.#deps.bus.close();
+    this.#state = "closed";
+  }
+
+  #assertOpen(): void {
+    if (this.#state !== "started") {
+      throw new FactoryError("SHUTTING_DOWN", this.#state === "new" ? "the factory has not started" : "the factory is shutting down and takes no new work");
+    }
+  }
+}
+
+function matchesFilter(event: FactoryEvent, filter: EventFilter): boolean {
+  if (filter.types !== undefined && filter.types.length > 0 && !filter.types.some((t) => event.type === t || (t.endsWith(".*") && event.type.startsWith(t.slice(0, -1))))) {
+    return false;
+  }
+  if (filter.crewId !== undefined && event.crewId !== filter.crewId) return false;
+  if (filter.agentId !== undefined && event.agentId !== filter.agentId) return false;
+  if (filter.taskId !== undefined && event.taskId !== filter.taskId) return false;
+  return true;
+}

@@ -1,0 +1,61 @@
+import { isDeepStrictEqual } from "node:util";
+import { FactoryError } from "../core/errors.ts";
+import type { Profile, ProfileRecord } from "../core/schemas/profile.ts";
+
+/**
+ * Every version of every profile. Registering a profile equal to the latest version of its
+ * name is a no-op; a changed one becomes version n+1. Versions are immutable, so agents keep
+ * the one they were spawned from.
+ */
+export class ProfileRegistry {
+  readonly #versions = new Map<string, ProfileRecord[]>();
+
+  load(records: readonly ProfileRecord[]): void {
+    for (const record of records) {
+      const list = this.#versions.get(record.name) ?? [];
+      list.push(record);
+      list.sort((a, b) => a.version - b.version);
+      this.#versions.set(record.name, list);
+    }
+  }
+
+  /** Returns the version `profile` corresponds to, and whether it is new. */
+  register(profile: Profile): { record: ProfileRecord; created: boolean } {
+    const list = this.#versions.get(profile.name) ?? [];
+    const latest = list.at(-1);
+    if (latest !== undefined && isDeepStrictEqual(strip(latest), profile)) return { record: latest, created: false };
+    const record: ProfileRecord = { ...profile, version: (latest?.version ?? 0) + 1, createdAt: new Date().toISOString() };
+    list.push(record);
+    this.#versions.set(profile.name, list);
+    return { record, created: true };
+  }
+
+  latest(name: string): ProfileRecord | undefined {
+    return this.#versions.get(name)?.at(-1);
+  }
+
+  /** The latest version, or PROFILE_NOT_FOUND. */
+  require(name: string, field = "profile"): ProfileRecord {
+    const record = this.latest(name);
+    if (record === undefined) throw new FactoryError("PROFILE_NOT_FOUND", `no profile named '${name}'`, { field });
+    return record;
+  }
+
+  version(name: string, version: number): ProfileRecord | undefined {
+    return this.#versions.get(name)?.find((r) => r.version === version);
+  }
+
+  versions(name: string): readonly ProfileRecord[] {
+    return this.#versions.get(name) ?? [];
+  }
+
+  /** The latest version of each name, by name. */
+  list(): ProfileRecord[] {
+    return [...this.#versions.values()].map((list) => list.at(-1) as ProfileRecord).sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
+
+function strip(record: ProfileRecord): Profile {
+  const { version: _v, createdAt: _c, ...profile } = record;
+  return profile;
+}

@@ -1,0 +1,136 @@
+import type { Agent } from "../core/agent.ts";
+import { FactoryError, isFactoryError } from "../core/errors.ts";
+import { newAgentId, newWalletAddress } from "../core/ids.ts";
+import type { AgentRuntime, AgentServices, CrewAccess } from "../core/ports/runtime.ts";
+import type { ProfileRecord } from "../core/schemas/profile.ts";
+import { STARTING_TOKENS } from "../core/wallet.ts";
+import type { AgentRegistry } from "./agent-registry.ts";
+import type { Journal } from "./journal.ts";
+
+export interface SpawnerDeps {
+  registry: AgentRegistry;
+  journal: Journal;
+  runtimes: ReadonlyMap<string, AgentRuntime>;
+  /** The crew context an agent of this crew sees. */
+  crewAccess(crewId: string): CrewAccess;
+}
+
+export interface SpawnOptions {
+  crewId?: string | null;
+  name?: string;
+}
+
+/**
+ * Brings agents to READY and takes them down: PROVISIONING (id, wallet, store row) →
+ * WARMING (the runtime starts it) → READY.
+ */
+export class Spawner {
+  readonly #deps: SpawnerDeps;
+
+  constructor(deps: SpawnerDeps) {
+    this.#deps = deps;
+  }
+
+  runtimeFor(profile: Pick<ProfileRecord, "runtime">): AgentRuntime {
+    const runtime = this.#deps.runtimes.get(profile.runtime.kind);
+    if (runtime === undefined) {
+      throw new FactoryError("VALIDATION_FAILED", `runtime.kind: no runtime '${profile.runtime.kind}' in this factory`, { field: "runtime.kind" });
+    }
+    return runtime;
+  }
+
+  /** Creates a new agent of `profile` and waits until it is READY. */
+  async spawn(profile: ProfileRecord, options: SpawnOptions = {}): Promise<Agent> {
+    const runtime = this.runtimeFor(profile);
+    const now = new Date().toISOString();
+    const agent: Agent = {
+      id: newAgentId(),
+      name: options.name ?? profile.name,
+      profile: profile.name,
+      profileVersion: profile.version,
+      role: profile.role,
+      capabilities: [...profile.capabilities],
+      scopes: [...profile.scopes],
+      cognitiveLoadLimit: profile.cognitiveLoadLimit,
+      state: "PROVISIONING",
+      crewId: options.crewId ?? null,
+      walletAddress: newWalletAddress(profile.role),
+      spawnedAt: now,
+      load: 0,
+      stats: { completed: 0, failed: 0 },
+      restarts: 0,
+      lastHeartbeatAt: null,
+      lastSignal: null,
+      context: {},
+      updatedAt: now,
+    };
+    this.#deps.journal.put({
+      kind: "wallet",
+      value: { address: agent.walletAddress, ownerKind: "agent", ownerId: agent.id, balance: 0, tokens: STARTING_TOKENS, createdAt: now },
+    });
+    this.#deps.registry.add(agent, "spawned");
+    await this.#start(agent, profile, runtime);
+    return agent;
+  }
+
+  /**
+   * Starts an existing agent again under the same id, wallet, crew and saved context — after
+   * a factory restart now, and for the watchdog later. The agent must be UNHEALTHY.
+   */
+  async reprovision(agent: Agent, profile: ProfileRecord, reason: string): Promise<void> {
+    const registry = this.#deps.registry;
+    registry.transition(agent, "PROVISIONING", reason);
+    agent.restarts++;
+    agent.load = 0;
+    await this.#start(agent, profile, this.runtimeFor(profile));
+  }
+
+  /**
+   * Takes an agent out of service: straight to TERMINATED when it runs nothing that could be
+   * drained, otherwise DRAINING until its running tasks end.
+   */
+  terminate(agent: Agent, reason: string): void {
+    const registry = this.#deps.registry;
+    switch (agent.state) {
+      case "PROVISIONING":
+      case "WARMING":
+      case "HIBERNATING":
+      case "UNHEALTHY":
+        registry.transition(agent, "TERMINATED", reason);
+        return;
+      default:
+        registry.transition(agent, "DRAINING", reason);
+        if (agent.load === 0) registry.transition(agent, "TERMINATED", "drained");
+    }
+  }
+
+  async #start(agent: Agent, profile: ProfileRecord, runtime: AgentRuntime): Promise<void> {
+    const registry = this.#deps.registry;
+    registry.transition(agent, "WARMING", `starting ${runtime.kind} runtime`);
+    const services: AgentServices = {
+      crew: agent.crewId === null ? null : this.#deps.crewAccess(agent.crewId),
+      saveContext: (context) => {
+        agent.context = context;
+        registry.touch(agent);
+      },
+    };
+    let handle;
+    try {
+      handle = await runtime.start(agent, profile, services);
+    } catch (error) {
+      if (agent.state === "WARMING") registry.transition(agent, "TERMINATED", "failed to start");
+      const message = error instanceof Error ? error.message : String(error);
+      throw new FactoryError("AGENT_START_FAILED", `agent ${agent.id} (${profile.name}) failed to start: ${message}`, {
+        cause: error,
+        ...(isFactoryError(error) && error.field !== undefined ? { field: error.field } : {}),
+      });
+    }
+    if (agent.state !== "WARMING") {
+      // Terminated while it was starting (e.g. an aborted crew assembly).
+      await handle.stop();
+      throw new FactoryError("AGENT_START_FAILED", `agent ${agent.id} was ${agent.state} before it finished starting`);
+    }
+    registry.setHandle(agent.id, handle);
+    registry.transition(agent, "READY", "started");
+  }
+}

@@ -1,0 +1,20 @@
+/** The public library surface of agent-factory. */
+export { createFactory, DEFAULT_DATA_DIR, type FactoryOptions } from "./factory/create-factory.ts";
+export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type Logger, type SpawnRequest, type TaskFilter } from "./factory/factory.ts";
+export { FactoryError, isFactoryError, type ErrorCode } from "./core/errors.ts";
+export { AGENT_STATES, AGENT_TRANSITIONS, canTransition, type AgentState } from "./core/lifecycle.ts";
+export { TASK_STATES, type TaskState } from "./core/task-states.ts";
+export type { Agent } from "./core/agent.ts";
+export type { Crew, CrewMessage, CrewState } from "./core/crew.ts";
+export type { Task, TaskError } from "./core/task.ts";
+export type { Wallet } from "./core/wallet.ts";
+export type { FactoryEvent, FactoryEventType } from "./core/events.ts";
+export type { Profile, ProfileInput, ProfileRecord, PoolSettings } from "./core/schemas/profile.ts";
+export type { CrewManifest, CrewManifestInput } from "./core/schemas/manifest.ts";
+export type { TaskSubmitInput } from "./core/schemas/task.ts";
+export type { FunctionHandler, HandlerContext } from "./runtimes/function/function-handler.ts";
+export type { Store, StoreWrite } from "./core/ports/store.ts";
+export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
+export type { AgentRuntime, AgentHandle, CrewAccess } from "./core/ports/runtime.ts";
+export type { LoadBalancer } from "./core/ports/balancer.ts";
+export { createApp, type AppOptions } from "./api/app.ts";
