@@ -1,0 +1,110 @@
+import { timingSafeEqual } from "node:crypto";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { FactoryError } from "../core/errors.ts";
+import { describeIssue } from "../core/schemas/parse.ts";
+import type { Factory } from "../factory/factory.ts";
+import { toErrorResponse } from "./http-errors.ts";
+import { agentRoutes } from "./routes/agents.ts";
+import { crewRoutes } from "./routes/crews.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { profileRoutes } from "./routes/profiles.ts";
+import { taskRoutes } from "./routes/tasks.ts";
+
+export interface AppOptions {
+  /** When set, every `/v1` route needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Largest request body; default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Aborted when the server shuts down: open event streams end. */
+  closing?: AbortSignal;
+  /** Where unexpected errors are reported; default stderr. */
+  onUnexpectedError?: (error: unknown) => void;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The HTTP API as a Hono app: `app.fetch` serves it, `app.request()` tests it in-process.
+ * Bodies are validated by the same zod schemas that produce `/openapi.json`.
+ */
+export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHono {
+  const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const onUnexpected = options.onUnexpectedError ?? ((error) => console.error("[agent-factory] unexpected error", error));
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const { field, message } = describeIssue(result.error);
+      const where = result.target === "json" ? "body" : result.target;
+      return c.json({ error: { code: "VALIDATION_FAILED", message: `invalid ${where}: ${message}`, ...(field === undefined ? {} : { field }) } }, 400);
+    },
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const malformed = error.status === 400 && /json/i.test(error.message);
+      const code = malformed
+        ? "MALFORMED_JSON"
+        : error.status === 415
+          ? "UNSUPPORTED_MEDIA_TYPE"
+          : error.status === 413
+            ? "PAYLOAD_TOO_LARGE"
+            : "VALIDATION_FAILED";
+      const message = malformed
+        ? "the body is not valid JSON"
+        : error.status === 415
+          ? `content-type: the body must be application/json, got '${c.req.header("content-type") ?? "none"}'`
+          : error.message || "bad request";
+      return c.json({ error: { code, message } }, error.status);
+    }
+    const { status, body } = toErrorResponse(error);
+    if (status >= 500 && body.error.code === "INTERNAL") onUnexpected(error);
+    return c.json(body, status);
+  });
+  app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.get("/health", (c) => c.json({ status: "ok" }, 200));
+  app.get("/ready", (c) =>
+    factory.isOpen ? c.json({ status: "ready", ...factory.stats() }, 200) : c.json({ status: "shutting-down" }, 503),
+  );
+
+  if (options.apiKey !== undefined && options.apiKey.length > 0) {
+    const expected = Buffer.from(options.apiKey);
+    app.use("/v1/*", async (c, next) => {
+      const header = c.req.header("authorization") ?? "";
+      const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new FactoryError("UNAUTHORIZED", "this route needs 'Authorization: Bearer <key>' with the server's AGENT_FACTORY_API_KEY");
+      }
+      await next();
+    });
+    app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
+  }
+
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new FactoryError("PAYLOAD_TOO_LARGE", `the body is larger than the limit of ${limit} bytes`);
+      },
+    }),
+  );
+  profileRoutes(app, factory);
+  agentRoutes(app, factory);
+  crewRoutes(app, factory);
+  taskRoutes(app, factory);
+  eventRoutes(app, factory, options.closing ?? new AbortController().signal);
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Agent Factory",
+      version: "1",
+      description: "Control plane for fleets of AI agents. Errors are `{ error: { code, message, field? } }` with a 4xx status.",
+    },
+    ...(options.apiKey === undefined || options.apiKey.length === 0 ? {} : { security: [{ apiKey: [] }] }),
+  });
+  return app;
+}

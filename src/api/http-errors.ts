@@ -1,0 +1,44 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isFactoryError, type ErrorCode } from "../core/errors.ts";
+
+/** The one map from error codes to HTTP statuses. */
+const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  UNKNOWN_HANDLER: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  PROFILE_NOT_FOUND: 404,
+  AGENT_NOT_FOUND: 404,
+  CREW_NOT_FOUND: 404,
+  TASK_NOT_FOUND: 404,
+  ILLEGAL_TRANSITION: 409,
+  CREW_NOT_ACTIVE: 409,
+  TASK_ALREADY_FINAL: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  AGENT_START_FAILED: 422,
+  CREW_ASSEMBLY_FAILED: 422,
+  TASK_FAILED: 422,
+  TASK_TIMEOUT: 422,
+  TASK_CANCELLED: 409,
+  RESULT_NOT_SERIALIZABLE: 422,
+  AGENT_LOST: 503,
+  SHUTTING_DOWN: 503,
+  STORE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string; details?: Record<string, unknown> };
+}
+
+export function statusFor(code: string): ContentfulStatusCode {
+  return STATUS[code as ErrorCode] ?? 500;
+}
+
+/** Maps anything thrown to a status and the wire body; unknown errors are 500 INTERNAL without internals. */
+export function toErrorResponse(error: unknown): { status: ContentfulStatusCode; body: ErrorBody } {
+  if (isFactoryError(error)) return { status: statusFor(error.code), body: { error: error.toJSON() } };
+  return { status: 500, body: { error: { code: "INTERNAL", message: "internal error; see the server log" } } };
+}

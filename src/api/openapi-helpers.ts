@@ -1,0 +1,27 @@
+import type { z } from "zod";
+import { ErrorSchema } from "./schemas.ts";
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid input: the message and `field` name what is wrong",
+  401: "Missing or wrong API key",
+  404: "No such resource",
+  409: "Not allowed in the resource's current state",
+  413: "Body larger than the limit",
+  422: "Well-formed but could not be carried out",
+  503: "Shutting down, or the store is unavailable",
+};
+
+/** A JSON body or response of `schema`. */
+export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } } as const;
+}
+
+/** A required JSON request body. */
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { body: { required: true, content: { "application/json": { schema } } } } as const;
+}
+
+/** The error responses a route can give, documented with the common error body. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, jsonContent(ErrorSchema, DESCRIPTIONS[s] ?? "Error")]));
+}

@@ -1,0 +1,210 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import type { Crew } from "../../core/crew.ts";
+import { CrewManifestSchema } from "../../core/schemas/manifest.ts";
+import { FactoryError } from "../../core/errors.ts";
+import type { Factory } from "../../factory/factory.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
+import { CrewMessageSchema, CrewSchema, CrewStateSchema, IdParam, itemsOf, LimitQuery } from "../schemas.ts";
+
+const tags = ["crews"];
+
+const AssembleSchema = z
+  .strictObject({
+    manifest: CrewManifestSchema,
+    requestId: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .meta({ description: "Echoed in the `crew.assembly.progress` events, so a client can follow its own assembly" }),
+  })
+  .meta({ id: "AssembleRequest" });
+
+const BroadcastSchema = z.strictObject({ signal: z.string().min(1).max(64), payload: z.unknown().optional() }).meta({ id: "BroadcastRequest" });
+const PublishSchema = z.strictObject({ topic: z.string().min(1).max(128), payload: z.unknown().optional() }).meta({ id: "PublishRequest" });
+const KeyParams = z.object({ id: z.string().min(1).max(128), key: z.string().min(1).max(256) });
+const ContextEntrySchema = z.object({ key: z.string(), value: z.unknown() }).meta({ id: "ContextEntry" });
+
+export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
+  const view = async (crew: Crew) => ({ ...crew, agents: await factory.crewAgents(crew) });
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/crews/assemble",
+      tags,
+      summary: "Assemble a crew from a manifest; answers when every member is READY",
+      description: "Atomic: if any member fails to start, every member already started is terminated and the crew is DISBANDED.",
+      request: jsonBody(AssembleSchema),
+      responses: { 201: jsonContent(CrewSchema, "The ACTIVE crew and its agents"), ...errorResponses(400, 401, 404, 413, 422, 503) },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { crew, agents } = await factory.assembleCrew(body.manifest, body.requestId === undefined ? {} : { requestId: body.requestId });
+      return c.json({ ...crew, agents }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/crews",
+      tags,
+      summary: "Crews, newest first (not disbanded unless `state=DISBANDED`)",
+      request: { query: z.object({ state: CrewStateSchema.optional(), limit: LimitQuery }) },
+      responses: { 200: jsonContent(itemsOf(CrewSchema), "Crews"), ...errorResponses(400, 401) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const crews = await factory.listCrews({
+        ...(q.state === undefined ? {} : { state: q.state }),
+        ...(q.limit === undefined ? {} : { limit: q.limit }),
+      });
+      return c.json({ items: await Promise.all(crews.map(view)) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/crews/{id}",
+      tags,
+      summary: "One crew with its agents",
+      request: { params: IdParam },
+      responses: { 200: jsonContent(CrewSchema, "The crew"), ...errorResponses(401, 404) },
+    }),
+    async (c) => c.json(await view(await factory.getCrew(c.req.valid("param").id)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/crews/{id}",
+      tags,
+      summary: "Disband a crew: cancel its queued tasks, drain and terminate its members",
+      request: { params: IdParam },
+      responses: { 202: jsonContent(CrewSchema, "The crew, DISBANDING or DISBANDED"), ...errorResponses(401, 404, 409) },
+    }),
+    async (c) => c.json(await view(await factory.disbandCrew(c.req.valid("param").id)), 202),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/crews/{id}/broadcast",
+      tags,
+      summary: "Send a signal to every member (PAUSE stops the crew taking tasks, RESUME restarts it)",
+      request: { params: IdParam, ...jsonBody(BroadcastSchema) },
+      responses: {
+        202: jsonContent(z.object({ delivered: z.number().int(), message: CrewMessageSchema }), "How many members got it"),
+        ...errorResponses(400, 401, 404, 409, 413),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const message = await factory.broadcast(c.req.valid("param").id, body.signal, body.payload);
+      return c.json({ delivered: message.delivered, message }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/crews/{id}/messages",
+      tags,
+      summary: "Messages on the crew bus, oldest first (broadcasts are on topic `signals`)",
+      request: {
+        params: IdParam,
+        query: z.object({ topic: z.string().max(128).optional(), after: z.coerce.number().int().min(0).optional(), limit: LimitQuery }),
+      },
+      responses: { 200: jsonContent(itemsOf(CrewMessageSchema), "Messages"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const items = await factory.listMessages(c.req.valid("param").id, {
+        ...(q.topic === undefined ? {} : { topic: q.topic }),
+        ...(q.after === undefined ? {} : { afterSeq: q.after }),
+        ...(q.limit === undefined ? {} : { limit: q.limit }),
+      });
+      return c.json({ items }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/crews/{id}/messages",
+      tags,
+      summary: "Publish a message to a crew topic",
+      request: { params: IdParam, ...jsonBody(PublishSchema) },
+      responses: { 202: jsonContent(CrewMessageSchema, "The recorded message"), ...errorResponses(400, 401, 404, 409, 413) },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      return c.json(await factory.publish(c.req.valid("param").id, body.topic, body.payload), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/crews/{id}/context",
+      tags,
+      summary: "The crew's shared key/value context",
+      request: { params: IdParam },
+      responses: { 200: jsonContent(z.object({ context: z.record(z.string(), z.unknown()) }), "Every key"), ...errorResponses(401, 404) },
+    }),
+    async (c) => c.json({ context: await factory.getContext(c.req.valid("param").id) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/crews/{id}/context/{key}",
+      tags,
+      summary: "One key of the crew's context",
+      request: { params: KeyParams },
+      responses: { 200: jsonContent(ContextEntrySchema, "The value"), ...errorResponses(401, 404) },
+    }),
+    async (c) => {
+      const { id, key } = c.req.valid("param");
+      const context = await factory.getContext(id);
+      if (!Object.hasOwn(context, key)) throw new FactoryError("NOT_FOUND", `crew ${id} has no context key '${key}'`, { field: "key" });
+      return c.json({ key, value: context[key] }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/crews/{id}/context/{key}",
+      tags,
+      summary: "Set one key of the crew's context",
+      request: { params: KeyParams, ...jsonBody(z.strictObject({ value: z.unknown() }).meta({ id: "ContextValue" })) },
+      responses: { 200: jsonContent(ContextEntrySchema, "Stored"), ...errorResponses(400, 401, 404, 409, 413) },
+    }),
+    async (c) => {
+      const { id, key } = c.req.valid("param");
+      const { value } = c.req.valid("json");
+      await factory.setContext(id, key, value);
+      return c.json({ key, value }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/crews/{id}/context/{key}",
+      tags,
+      summary: "Remove one key of the crew's context",
+      request: { params: KeyParams },
+      responses: { 204: { description: "Removed (or was not there)" }, ...errorResponses(400, 401, 404, 409) },
+    }),
+    async (c) => {
+      const { id, key } = c.req.valid("param");
+      await factory.deleteContext(id, key);
+      return c.body(null, 204);
+    },
+  );
+}

@@ -1,0 +1,77 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import { TaskSubmitSchema } from "../../core/schemas/task.ts";
+import { TASK_STATES } from "../../core/task-states.ts";
+import type { Factory } from "../../factory/factory.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
+import { IdParam, itemsOf, LimitQuery, TaskSchema } from "../schemas.ts";
+
+const tags = ["tasks"];
+
+/** Longest a single GET may wait for a task to finish. */
+export const MAX_WAIT_MS = 60_000;
+
+export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/tasks",
+      tags,
+      summary: "Submit a task; it is stored before this answers",
+      request: jsonBody(TaskSubmitSchema),
+      responses: { 202: jsonContent(TaskSchema, "Accepted (QUEUED, or already ASSIGNED)"), ...errorResponses(400, 401, 404, 409, 413, 503) },
+    }),
+    async (c) => c.json(await factory.submitTask(c.req.valid("json")), 202),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/tasks",
+      tags,
+      summary: "Tasks, oldest first",
+      request: { query: z.object({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery }) },
+      responses: { 200: jsonContent(itemsOf(TaskSchema), "Tasks"), ...errorResponses(400, 401) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const items = await factory.listTasks({
+        ...(q.state === undefined ? {} : { state: q.state }),
+        ...(q.crewId === undefined ? {} : { crewId: q.crewId }),
+        ...(q.limit === undefined ? {} : { limit: q.limit }),
+      });
+      return c.json({ items }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/tasks/{id}",
+      tags,
+      summary: "A task; with `waitMs` the answer waits (long-poll) until the task is final or the time is up",
+      request: {
+        params: IdParam,
+        query: z.object({ waitMs: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional() }),
+      },
+      responses: { 200: jsonContent(TaskSchema, "The task"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { waitMs } = c.req.valid("query");
+      return c.json(waitMs === undefined ? await factory.getTask(id) : await factory.waitForTask(id, waitMs), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/tasks/{id}/cancel",
+      tags,
+      summary: "Cancel a queued or running task",
+      request: { params: IdParam },
+      responses: { 202: jsonContent(TaskSchema, "The task, CANCELLED"), ...errorResponses(401, 404, 409) },
+    }),
+    async (c) => c.json(await factory.cancelTask(c.req.valid("param").id), 202),
+  );
+}

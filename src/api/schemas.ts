@@ -1,0 +1,114 @@
+import { z } from "zod";
+import { AGENT_STATES } from "../core/lifecycle.ts";
+import { ProfileSchema } from "../core/schemas/profile.ts";
+import { TASK_STATES } from "../core/task-states.ts";
+
+/** Response and parameter schemas: they document the API in /openapi.json. */
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: "PROFILE_NOT_FOUND" }),
+      message: z.string(),
+      field: z.string().optional(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .meta({ id: "Error" });
+
+export const ProfileRecordSchema = ProfileSchema.extend({ version: z.number().int(), createdAt: z.string() }).meta({ id: "ProfileRecord" });
+
+export const AgentSchema = z
+  .object({
+    id: z.string().meta({ example: "agent_1f2e3d4c5b6a7988" }),
+    name: z.string(),
+    profile: z.string(),
+    profileVersion: z.number().int(),
+    role: z.string(),
+    capabilities: z.array(z.string()),
+    scopes: z.array(z.string()),
+    cognitiveLoadLimit: z.number().int(),
+    state: z.enum(AGENT_STATES),
+    crewId: z.string().nullable(),
+    walletAddress: z.string().meta({ example: "0x371_CODER_0123456789abcdef0123456789abcdef" }),
+    spawnedAt: z.string(),
+    load: z.number().int(),
+    stats: z.object({ completed: z.number().int(), failed: z.number().int() }),
+    restarts: z.number().int(),
+    lastHeartbeatAt: z.string().nullable(),
+    lastSignal: z.object({ signal: z.string(), payload: z.unknown(), at: z.string() }).nullable(),
+    context: z.record(z.string(), z.unknown()),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Agent" });
+
+export const CrewStateSchema = z.enum(["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING", "DISBANDED"]);
+
+export const CrewSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    state: CrewStateSchema,
+    agentIds: z.array(z.string()),
+    budget: z.number().nullable(),
+    walletAddress: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    agents: z.array(AgentSchema),
+  })
+  .meta({ id: "Crew" });
+
+export const CrewMessageSchema = z
+  .object({
+    id: z.string(),
+    crewId: z.string(),
+    topic: z.string(),
+    signal: z.string().nullable(),
+    payload: z.unknown(),
+    delivered: z.number().int(),
+    at: z.string(),
+    seq: z.number().int().optional(),
+  })
+  .meta({ id: "CrewMessage" });
+
+export const TaskSchema = z
+  .object({
+    id: z.string(),
+    state: z.enum(TASK_STATES),
+    input: z.unknown(),
+    role: z.string().nullable(),
+    profile: z.string().nullable(),
+    capabilities: z.array(z.string()),
+    crewId: z.string().nullable(),
+    priority: z.number().int(),
+    timeoutMs: z.number().int().nullable(),
+    maxAttempts: z.number().int(),
+    attempts: z.number().int(),
+    agentId: z.string().nullable(),
+    result: z.unknown().optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Task" });
+
+export const WalletSchema = z
+  .object({
+    address: z.string(),
+    ownerKind: z.enum(["agent", "crew"]),
+    ownerId: z.string(),
+    balance: z.number(),
+    tokens: z.number(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "Wallet" });
+
+export const itemsOf = <T extends z.ZodType>(schema: T) => z.object({ items: z.array(schema) });
+
+/** Query `limit`: 1 to 10,000. */
+export const LimitQuery = z.coerce.number().int().min(1).max(10_000).optional();
+
+export const IdParam = z.object({ id: z.string().min(1).max(128) });

@@ -1,0 +1,68 @@
+import type { Command } from "commander";
+import type { Agent } from "../../core/agent.ts";
+import { readDocument } from "../../factory/load-profiles.ts";
+import { cliContext, intOption, UsageError } from "../context.ts";
+import { details, printJson, table } from "../output.ts";
+
+export const AGENT_COLUMNS = ["id", "name", "role", "state", "load", "crewId", "walletAddress"];
+const AGENT_DETAILS = ["id", "name", "profile", "profileVersion", "role", "state", "capabilities", "cognitiveLoadLimit", "load", "crewId", "walletAddress", "spawnedAt", "restarts", "stats", "lastSignal"];
+
+export function agentCommands(program: Command): void {
+  program
+    .command("spawn [profile]")
+    .description("spawn agents from a registered profile (or -f an inline profile file)")
+    .option("-f, --file <path>", "an inline profile (YAML/JSON) instead of a name")
+    .option("-n, --count <n>", "how many", intOption("--count", 1, 10_000), 1)
+    .option("--name <name>", "instance name")
+    .action(async (profile: string | undefined, opts: { file?: string; count: number; name?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      if ((profile === undefined) === (opts.file === undefined)) throw new UsageError("give a profile name or -f FILE (not both)");
+      const body = opts.file === undefined ? { profile } : { config: await readDocument(opts.file) };
+      const agents: Agent[] = [];
+      for (let i = 0; i < opts.count; i++) {
+        agents.push(await client.request<Agent>("POST", "/v1/agents", { ...body, ...(opts.name === undefined ? {} : { name: opts.name }) }));
+        if (!json && opts.count > 1) process.stderr.write(`\rspawned ${i + 1}/${opts.count}`);
+      }
+      if (!json && opts.count > 1) process.stderr.write("\n");
+      if (json) return printJson(opts.count === 1 ? agents[0] : agents);
+      console.log(table(agents as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+    });
+
+  const agents = program.command("agents").description("list, read and terminate agents");
+  agents
+    .command("list", { isDefault: true })
+    .description("live agents, newest first")
+    .option("--state <state>", "only this state (TERMINATED lists ended agents)")
+    .option("--role <role>", "only this role")
+    .option("--crew <id>", "only this crew's members")
+    .option("--limit <n>", "at most this many", intOption("--limit", 1, 10_000))
+    .action(async (opts: { state?: string; role?: string; crew?: string; limit?: number }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const query = new URLSearchParams();
+      if (opts.state !== undefined) query.set("state", opts.state.toUpperCase());
+      if (opts.role !== undefined) query.set("role", opts.role);
+      if (opts.crew !== undefined) query.set("crewId", opts.crew);
+      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
+      const { items } = await client.request<{ items: Agent[] }>("GET", `/v1/agents?${query}`);
+      if (json) return printJson(items);
+      console.log(table(items as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+    });
+  agents
+    .command("get <id>")
+    .description("one agent")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const agent = await client.request<Agent>("GET", `/v1/agents/${encodeURIComponent(id)}`);
+      if (json) return printJson(agent);
+      console.log(details(agent as unknown as Record<string, unknown>, AGENT_DETAILS));
+    });
+  agents
+    .command("terminate <id>")
+    .description("drain and terminate an agent")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const agent = await client.request<Agent>("DELETE", `/v1/agents/${encodeURIComponent(id)}`);
+      if (json) return printJson(agent);
+      console.log(`${agent.id} ${agent.state}`);
+    });
+}

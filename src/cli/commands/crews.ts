@@ -1,0 +1,165 @@
+import { randomUUID } from "node:crypto";
+import type { Command } from "commander";
+import ora from "ora";
+import type { Agent } from "../../core/agent.ts";
+import type { Crew, CrewMessage } from "../../core/crew.ts";
+import { readDocument } from "../../factory/load-profiles.ts";
+import { cliContext, intOption } from "../context.ts";
+import { details, printJson, table } from "../output.ts";
+import { AGENT_COLUMNS } from "./agents.ts";
+import { parseJsonArg } from "./tasks.ts";
+
+type CrewView = Crew & { agents: Agent[] };
+
+export function crewCommands(program: Command): void {
+  const crew = program.command("crew").description("assemble, signal and disband crews");
+
+  crew
+    .command("assemble")
+    .description("assemble a crew from a manifest file; shows progress until every member is READY")
+    .requiredOption("-f, --file <path>", "crew manifest (YAML or JSON)")
+    .action(async (opts: { file: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const manifest = await readDocument(opts.file);
+      const name = (manifest as { name?: unknown } | null)?.name;
+      const requestId = randomUUID();
+      const label = `crew '${String(name)}'`;
+      // A spinner on a terminal; plain progress lines (at most one a second) otherwise.
+      const spinner = !json && process.stderr.isTTY === true ? ora({ text: `assembling ${label}`, stream: process.stderr }).start() : undefined;
+      let lastLine = 0;
+      let done = (): void => {};
+      const complete = new Promise<void>((resolve) => (done = resolve));
+      const follow = new AbortController();
+      const opened = new Promise<void>((resolve) => {
+        void client
+          .events(
+            "?types=crew.assembly.progress",
+            (event) => {
+              const data = event.data as { requestId?: string; ready?: number; total?: number } | undefined;
+              if (data?.requestId !== requestId) return;
+              const text = `assembling ${label}: ${data.ready}/${data.total} READY`;
+              if (spinner !== undefined) spinner.text = text;
+              else if (!json && (Date.now() - lastLine >= 1_000 || data.ready === data.total)) {
+                lastLine = Date.now();
+                process.stderr.write(`${text}\n`);
+              }
+              if (data.ready === data.total) done();
+            },
+            follow.signal,
+            resolve,
+          )
+          .catch(() => resolve());
+      });
+      // The POST goes out once our event stream is open, so no progress is missed.
+      await Promise.race([opened, new Promise((r) => setTimeout(r, 2_000))]);
+      let view: CrewView;
+      try {
+        view = await client.request<CrewView>("POST", "/v1/crews/assemble", { manifest, requestId });
+        await Promise.race([complete, new Promise((r) => setTimeout(r, 250))]);
+      } catch (error) {
+        spinner?.fail(`${label} was not assembled`);
+        throw error;
+      } finally {
+        follow.abort();
+      }
+      if (json) return printJson(view);
+      const summary = `crew '${view.name}' ${view.state}: ${view.agents.length} agent(s) READY — id ${view.id}`;
+      if (spinner !== undefined) spinner.succeed(summary);
+      else console.error(summary);
+      console.log(table(view.agents as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+    });
+
+  crew
+    .command("list")
+    .description("crews not yet disbanded")
+    .option("--state <state>", "only this state (DISBANDED lists ended crews)")
+    .action(async (opts: { state?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const { items } = await client.request<{ items: CrewView[] }>("GET", `/v1/crews${opts.state === undefined ? "" : `?state=${encodeURIComponent(opts.state.toUpperCase())}`}`);
+      if (json) return printJson(items);
+      console.log(table(items.map((c) => ({ ...c, members: c.agents.length })), ["id", "name", "state", "members", "budget", "walletAddress"]));
+    });
+
+  crew
+    .command("get <id>")
+    .description("one crew and its members")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const view = await client.request<CrewView>("GET", `/v1/crews/${encodeURIComponent(id)}`);
+      if (json) return printJson(view);
+      console.log(details(view as unknown as Record<string, unknown>, ["id", "name", "state", "budget", "walletAddress", "createdAt"]));
+      console.log();
+      console.log(table(view.agents as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+    });
+
+  crew
+    .command("broadcast <id> <signal>")
+    .description("send a signal to every member (PAUSE / RESUME also stop and restart task intake)")
+    .option("--payload <json>", "payload (JSON; plain text is sent as a string)")
+    .action(async (id: string, signal: string, opts: { payload?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const result = await client.request<{ delivered: number; message: CrewMessage }>("POST", `/v1/crews/${encodeURIComponent(id)}/broadcast`, {
+        signal,
+        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload) }),
+      });
+      if (json) return printJson(result);
+      console.log(`${signal} delivered to ${result.delivered} agent(s)`);
+    });
+
+  crew
+    .command("publish <id> <topic>")
+    .description("publish a message to a crew topic")
+    .option("--payload <json>", "payload (JSON; plain text is sent as a string)")
+    .action(async (id: string, topic: string, opts: { payload?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const message = await client.request<CrewMessage>("POST", `/v1/crews/${encodeURIComponent(id)}/messages`, {
+        topic,
+        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload) }),
+      });
+      if (json) return printJson(message);
+      console.log(`published ${message.id} on ${topic}`);
+    });
+
+  crew
+    .command("messages <id>")
+    .description("messages on the crew bus, oldest first")
+    .option("--topic <topic>", "only this topic (broadcasts are on 'signals')")
+    .option("--limit <n>", "at most this many", intOption("--limit", 1, 10_000))
+    .action(async (id: string, opts: { topic?: string; limit?: number }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const query = new URLSearchParams();
+      if (opts.topic !== undefined) query.set("topic", opts.topic);
+      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
+      const { items } = await client.request<{ items: CrewMessage[] }>("GET", `/v1/crews/${encodeURIComponent(id)}/messages?${query}`);
+      if (json) return printJson(items);
+      console.log(table(items as unknown as Record<string, unknown>[], ["at", "topic", "signal", "delivered", "payload"]));
+    });
+
+  crew
+    .command("context <id> [key]")
+    .description("read the crew's shared context, or one key; --set JSON writes the key")
+    .option("--set <json>", "value to store under <key> (JSON; plain text is stored as a string)")
+    .action(async (id: string, key: string | undefined, opts: { set?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const base = `/v1/crews/${encodeURIComponent(id)}/context`;
+      if (key === undefined) {
+        const { context } = await client.request<{ context: Record<string, unknown> }>("GET", base);
+        return json ? printJson(context) : console.log(table(Object.entries(context).map(([k, value]) => ({ key: k, value })), ["key", "value"]));
+      }
+      const entry =
+        opts.set === undefined
+          ? await client.request<{ key: string; value: unknown }>("GET", `${base}/${encodeURIComponent(key)}`)
+          : await client.request<{ key: string; value: unknown }>("PUT", `${base}/${encodeURIComponent(key)}`, { value: parseJsonArg(opts.set) });
+      return json ? printJson(entry) : console.log(`${entry.key} = ${JSON.stringify(entry.value)}`);
+    });
+
+  crew
+    .command("disband <id>")
+    .description("cancel queued tasks, drain and terminate every member")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const view = await client.request<CrewView>("DELETE", `/v1/crews/${encodeURIComponent(id)}`);
+      if (json) return printJson(view);
+      console.log(`crew ${view.id} ${view.state}`);
+    });
+}

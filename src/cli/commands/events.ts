@@ -1,0 +1,27 @@
+import type { Command } from "commander";
+import { cliContext, intOption } from "../context.ts";
+
+export function eventCommands(program: Command): void {
+  program
+    .command("events")
+    .description("follow the factory's events (Ctrl-C to stop)")
+    .option("--types <list>", "comma-separated types, e.g. agent.state,task.*")
+    .option("--crew <id>", "only this crew's events")
+    .option("--after <seq>", "replay stored events after this seq first", intOption("--after", 0, Number.MAX_SAFE_INTEGER))
+    .action(async (opts: { types?: string; crew?: string; after?: number }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const query = new URLSearchParams();
+      if (opts.types !== undefined) query.set("types", opts.types);
+      if (opts.crew !== undefined) query.set("crewId", opts.crew);
+      if (opts.after !== undefined) query.set("after", String(opts.after));
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      await client.events(`?${query}`, (event) => {
+        if (json) return void process.stdout.write(`${JSON.stringify(event)}\n`);
+        const subject = event.taskId ?? event.agentId ?? event.crewId ?? "";
+        const change = event.to === undefined ? "" : `${event.from ?? "∅"} → ${event.to}`;
+        const reason = typeof event.data?.reason === "string" ? `  (${event.data.reason})` : "";
+        console.log(`${String(event.seq).padStart(6)}  ${event.at.slice(11, 23)}  ${event.type.padEnd(22)} ${subject}  ${change}${reason}`);
+      }, stop.signal);
+    });
+}

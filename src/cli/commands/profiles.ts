@@ -1,0 +1,52 @@
+import { stat } from "node:fs/promises";
+import type { Command } from "commander";
+import type { ProfileRecord } from "../../core/schemas/profile.ts";
+import { documentFiles, readDocument } from "../../factory/load-profiles.ts";
+import { cliContext } from "../context.ts";
+import { details, printJson, table } from "../output.ts";
+
+const COLUMNS = ["name", "version", "role", "capabilities", "cognitiveLoadLimit", "runtime"];
+
+export function profileCommands(program: Command): void {
+  const profiles = program.command("profiles").description("register and read profiles");
+
+  profiles
+    .command("list", { isDefault: true })
+    .description("the latest version of every profile")
+    .action(async (_opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const { items } = await client.request<{ items: ProfileRecord[] }>("GET", "/v1/profiles");
+      if (json) return printJson(items);
+      console.log(table(items.map((p) => ({ ...p, runtime: `${p.runtime.kind}:${p.runtime.handler}` })), COLUMNS));
+    });
+
+  profiles
+    .command("apply")
+    .description("register profiles from a YAML/JSON file or a folder of them")
+    .requiredOption("-f, --file <path>", "a profile file, or a folder")
+    .action(async (opts: { file: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const files = (await stat(opts.file).catch(() => undefined))?.isDirectory() === true ? await documentFiles(opts.file) : [opts.file];
+      const results: Array<ProfileRecord & { created: boolean }> = [];
+      for (const file of files) {
+        const doc = await readDocument(file);
+        for (const profile of Array.isArray(doc) ? doc : [doc]) {
+          const { status, body } = await client.send<ProfileRecord>("POST", "/v1/profiles", profile);
+          results.push({ ...body, created: status === 201 });
+        }
+      }
+      if (json) return printJson(results);
+      for (const r of results) console.log(`${r.created ? "registered" : "unchanged "} ${r.name} v${r.version}`);
+    });
+
+  profiles
+    .command("get <name>")
+    .description("one profile (latest version unless --version)")
+    .option("--version <n>", "a specific version")
+    .action(async (name: string, opts: { version?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const record = await client.request<ProfileRecord>("GET", `/v1/profiles/${encodeURIComponent(name)}${opts.version === undefined ? "" : `?version=${encodeURIComponent(opts.version)}`}`);
+      if (json) return printJson(record);
+      console.log(details(record as unknown as Record<string, unknown>, ["name", "version", "role", "description", "capabilities", "cognitiveLoadLimit", "runtime", "scopes", "pool", "createdAt"]));
+    });
+}

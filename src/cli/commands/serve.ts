@@ -1,0 +1,60 @@
+import type { Command } from "commander";
+import { startServer } from "../../api/server.ts";
+import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
+import { loadProfileFolder } from "../../factory/load-profiles.ts";
+import { intOption } from "../context.ts";
+
+export const DEFAULT_PORT = 7371;
+
+export function serveCommand(program: Command): void {
+  program
+    .command("serve")
+    .description("run the factory server (embedded SQLite store, in-memory bus)")
+    .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65_535), DEFAULT_PORT)
+    .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
+    .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
+    .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string }) => {
+      const apiKey = process.env.AGENT_FACTORY_API_KEY;
+      const secured = apiKey !== undefined && apiKey.length > 0;
+      const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
+      if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
+        throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
+      }
+      const factory = await createFactory({ dataDir: opts.data });
+      if (opts.profiles !== undefined) {
+        try {
+          const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
+          console.log(`profiles: ${files} file(s) in ${opts.profiles}, ${created} new version(s)`);
+        } catch (error) {
+          await factory.close();
+          throw error;
+        }
+      }
+      const server = await startServer(factory, { port: opts.port, host, ...(secured ? { apiKey } : {}) });
+      const stats = factory.stats();
+      console.log(`agent-factory listening on ${server.url} (data: ${opts.data}; ${stats.agents} agent(s), ${stats.queuedTasks} queued task(s) restored)`);
+      console.log(
+        secured
+          ? `API key required on /v1 (AGENT_FACTORY_API_KEY); bound to ${host}`
+          : "no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs no key",
+      );
+      console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
+      let signals = 0;
+      const shutdown = (signal: string): void => {
+        signals++;
+        if (signals === 1) {
+          console.log(`${signal}: shutting down — draining running tasks (send it again to force)`);
+          void server.close().then(() => {
+            console.log("stopped; queued tasks and agents are kept for the next start");
+            process.exit(0);
+          });
+        } else {
+          console.log(`${signal}: forcing shutdown`);
+          void server.close({ force: true }).finally(() => process.exit(130));
+        }
+      };
+      process.on("SIGINT", () => shutdown("SIGINT"));
+      process.on("SIGTERM", () => shutdown("SIGTERM"));
+    });
+}

@@ -1,0 +1,120 @@
+import type { Command } from "commander";
+import type { Task } from "../../core/task.ts";
+import { readDocument } from "../../factory/load-profiles.ts";
+import { cliContext, intOption, UsageError } from "../context.ts";
+import { details, printJson, table } from "../output.ts";
+
+const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "priority", "attempts", "maxAttempts", "createdAt", "startedAt", "finishedAt", "result", "error"];
+const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "DEAD"]);
+/** The server caps one long-poll at 60 s; longer waits are several polls. */
+const POLL_MS = 60_000;
+
+/** A JSON argument; text that is not JSON is taken as a plain string. */
+export function parseJsonArg(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+async function waitFor(client: ReturnType<typeof cliContext>["client"], id: string, totalMs: number): Promise<Task> {
+  const deadline = Date.now() + totalMs;
+  for (;;) {
+    const left = Math.max(0, Math.min(POLL_MS, deadline - Date.now()));
+    const task = await client.request<Task>("GET", `/v1/tasks/${encodeURIComponent(id)}?waitMs=${left}`);
+    if (FINAL.has(task.state) || Date.now() >= deadline) return task;
+  }
+}
+
+function show(task: Task, json: boolean): void {
+  if (json) return printJson(task);
+  console.log(details(task as unknown as Record<string, unknown>, TASK_DETAILS));
+}
+
+export function taskCommands(program: Command): void {
+  const task = program.command("task").description("submit, read and cancel tasks");
+
+  task
+    .command("submit")
+    .description("submit a task for a role, a profile or capabilities")
+    .option("--role <role>", "any agent of this role")
+    .option("--profile <name>", "only agents of this profile")
+    .option("--capability <cap...>", "only agents with every one of these capabilities")
+    .option("--crew <id>", "only members of this crew")
+    .option("--input <json>", "the task's input (JSON; plain text is sent as a string)")
+    .option("--input-file <path>", "the task's input from a YAML/JSON file")
+    .option("--priority <n>", "0 (highest) to 9", intOption("--priority", 0, 9))
+    .option("--timeout <ms>", "fail the task after this long", intOption("--timeout", 1, 86_400_000))
+    .option("--max-attempts <n>", "runs before it fails", intOption("--max-attempts", 1, 100))
+    .option("--wait [ms]", "wait for the result (default 30000 ms)")
+    .action(async (opts: Record<string, unknown>, command: Command) => {
+      const { client, json } = cliContext(command);
+      if (opts.input !== undefined && opts.inputFile !== undefined) throw new UsageError("give --input or --input-file, not both");
+      if (opts.role === undefined && opts.profile === undefined && opts.capability === undefined) {
+        throw new UsageError("say who may run it: --role, --profile or --capability");
+      }
+      const input = opts.inputFile !== undefined ? await readDocument(opts.inputFile as string) : opts.input !== undefined ? parseJsonArg(opts.input as string) : undefined;
+      const body = {
+        ...(input === undefined ? {} : { input }),
+        ...(opts.role === undefined ? {} : { role: opts.role }),
+        ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+        ...(opts.capability === undefined ? {} : { capabilities: opts.capability }),
+        ...(opts.crew === undefined ? {} : { crewId: opts.crew }),
+        ...(opts.priority === undefined ? {} : { priority: opts.priority }),
+        ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout }),
+        ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
+      };
+      let submitted = await client.request<Task>("POST", "/v1/tasks", body);
+      if (opts.wait !== undefined) {
+        const ms = opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(String(opts.wait));
+        if (!json) process.stderr.write(`submitted ${submitted.id}; waiting for it…\n`);
+        submitted = await waitFor(client, submitted.id, ms);
+        show(submitted, json);
+        if (submitted.state !== "SUCCEEDED") process.exitCode = 1;
+        return;
+      }
+      if (json) return printJson(submitted);
+      console.log(`${submitted.id} ${submitted.state}`);
+    });
+
+  task
+    .command("get <id>")
+    .description("a task's state, result or error")
+    .option("--wait [ms]", "wait until it is final (default 30000 ms)")
+    .action(async (id: string, opts: { wait?: string | true }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const found =
+        opts.wait === undefined
+          ? await client.request<Task>("GET", `/v1/tasks/${encodeURIComponent(id)}`)
+          : await waitFor(client, id, opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(opts.wait));
+      show(found, json);
+    });
+
+  task
+    .command("list")
+    .description("tasks, oldest first")
+    .option("--state <state>", "only this state")
+    .option("--crew <id>", "only this crew's tasks")
+    .option("--limit <n>", "at most this many (default 100)", intOption("--limit", 1, 10_000))
+    .action(async (opts: { state?: string; crew?: string; limit?: number }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const query = new URLSearchParams();
+      if (opts.state !== undefined) query.set("state", opts.state.toUpperCase());
+      if (opts.crew !== undefined) query.set("crewId", opts.crew);
+      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
+      const { items } = await client.request<{ items: Task[] }>("GET", `/v1/tasks?${query}`);
+      if (json) return printJson(items);
+      console.log(table(items as unknown as Record<string, unknown>[], ["id", "state", "role", "crewId", "agentId", "attempts", "createdAt"]));
+    });
+
+  task
+    .command("cancel <id>")
+    .description("cancel a queued or running task")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const cancelled = await client.request<Task>("POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+      if (json) return printJson(cancelled);
+      console.log(`${cancelled.id} ${cancelled.state}`);
+    });
+}
