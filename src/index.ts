@@ -12,7 +12,7 @@ export type { FactoryEvent, FactoryEventType } from "./core/events.ts";
 export type { Profile, ProfileInput, ProfileRecord, PoolSettings } from "./core/schemas/profile.ts";
 export type { CrewManifest, CrewManifestInput } from "./core/schemas/manifest.ts";
 export type { TaskSubmitInput } from "./core/schemas/task.ts";
-export type { FunctionHandler, HandlerContext } from "./runtimes/function/function-handler.ts";
+export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHandlerFn, HandlerContext } from "./runtimes/function/function-handler.ts";
 export type { Store, StoreWrite } from "./core/ports/store.ts";
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
 export type { AgentRuntime, AgentHandle, CrewAccess } from "./core/ports/runtime.ts";

@@ -340,6 +340,18 @@ export class Factory {
 
   // ---------------------------------------------------------------- crews
 
+  /** Throws CREW_NOT_ACTIVE (409) for a crew that exists but is disbanded, CREW_NOT_FOUND (404) otherwise. */
+  async #requireOpenCrew(crewId: string): Promise<void> {
+    if (this.#crews.get(crewId) !== undefined) {
+      this.#crews.requireOpen(crewId);
+      return;
+    }
+    await this.#journal.commit();
+    const stored = await this.#deps.store.getCrew(crewId);
+    if (stored === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`, { field: "crewId" });
+    throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is ${stored.state}`, { field: "crewId", details: { current: stored.state } });
+  }
+
   /** Spawns every member; resolves when all are READY. On any failure nothing of the crew remains. */
   async assembleCrew(manifest: CrewManifestInput | CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
     this.#assertOpen();
@@ -374,11 +386,13 @@ export class Factory {
   /** Delivers `signal` to every member; PAUSE stops the crew taking tasks, RESUME restarts it. */
   async broadcast(crewId: string, signal: string, payload?: unknown): Promise<CrewMessage> {
     this.#assertOpen();
+    await this.#requireOpenCrew(crewId);
     return this.#crews.broadcast(crewId, signal, payload ?? null);
   }
 
   async publish(crewId: string, topic: string, payload?: unknown): Promise<CrewMessage> {
     this.#assertOpen();
+    await this.#requireOpenCrew(crewId);
     const message = await this.#crews.publish(crewId, topic, payload ?? null);
     await this.#journal.commit();
     return message;
@@ -400,13 +414,15 @@ export class Factory {
     return this.#deps.store.getContext(crewId);
   }
 
-  setContext(crewId: string, key: string, value: unknown): Promise<void> {
+  async setContext(crewId: string, key: string, value: unknown): Promise<void> {
     this.#assertOpen();
+    await this.#requireOpenCrew(crewId);
     return this.#crews.setContext(crewId, key, value);
   }
 
-  deleteContext(crewId: string, key: string): Promise<void> {
+  async deleteContext(crewId: string, key: string): Promise<void> {
     this.#assertOpen();
+    await this.#requireOpenCrew(crewId);
     return this.#crews.deleteContext(crewId, key);
   }
 
@@ -427,7 +443,7 @@ export class Factory {
   async submitTask(input: TaskSubmitInput | unknown): Promise<Task> {
     this.#assertOpen();
     const request = parseWith(TaskSubmitSchema, input, "task");
-    if (request.crewId !== undefined) this.#crews.requireOpen(request.crewId);
+    if (request.crewId !== undefined) await this.#requireOpenCrew(request.crewId);
     if (request.profile !== undefined) this.#profiles.require(request.profile);
     const now = new Date().toISOString();
     const task: Task = {

@@ -14,8 +14,27 @@ export interface HandlerContext {
   saveContext(context: Record<string, unknown>): void;
 }
 
+/** What a function agent's optional hooks are given. */
+export interface AgentContext {
+  agent: Readonly<Agent>;
+  crew: CrewAccess | null;
+  saveContext(context: Record<string, unknown>): void;
+}
+
 /**
  * An in-process agent body: `(input, ctx) => result`. A thrown FactoryError keeps its code;
  * `nonRetryable: true` ends the task without another attempt.
  */
-export type FunctionHandler = (input: unknown, context: HandlerContext) => unknown;
+export type FunctionHandlerFn = (input: unknown, context: HandlerContext) => unknown;
+
+/** A handler with lifecycle hooks: `init` runs while the agent is WARMING (a throw fails the spawn). */
+export interface FunctionAgentDefinition {
+  init?(context: AgentContext): unknown;
+  run: FunctionHandlerFn;
+  /** Receives crew broadcasts. */
+  signal?(signal: string, payload: unknown, context: AgentContext): unknown;
+  /** Runs when the agent terminates. */
+  stop?(context: AgentContext): unknown;
+}
+
+export type FunctionHandler = FunctionHandlerFn | FunctionAgentDefinition;

@@ -3,7 +3,7 @@ import { FactoryError } from "../../core/errors.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
 import type { ProfileRecord } from "../../core/schemas/profile.ts";
 import { builtinHandlers } from "./builtin-handlers.ts";
-import type { FunctionHandler } from "./function-handler.ts";
+import type { AgentContext, FunctionHandler } from "./function-handler.ts";
 
 /**
  * Agents whose body is a function in the factory's process: an agent costs one small object,
@@ -34,11 +34,21 @@ export class FunctionRuntime implements AgentRuntime {
   async start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
     this.validate(profile);
     const handler = this.#handlers.get(profile.runtime.handler) as FunctionHandler;
+    const definition = typeof handler === "function" ? { run: handler } : handler;
+    const context: AgentContext = { agent, crew: services.crew, saveContext: services.saveContext };
+    await definition.init?.(context);
+    let stopped = false;
     return {
       run: async (input: unknown, { task, signal }: RunContext) =>
-        handler(input, { agent, task, signal, crew: services.crew, saveContext: services.saveContext }),
-      signal: async () => {},
-      stop: async () => {},
+        definition.run(input, { agent, task, signal, crew: services.crew, saveContext: services.saveContext }),
+      signal: async (name: string, payload: unknown) => {
+        await definition.signal?.(name, payload, context);
+      },
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await definition.stop?.(context);
+      },
     };
   }
 }

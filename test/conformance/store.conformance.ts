@@ -1,0 +1,187 @@
+// The promises every Store adapter keeps; run by each adapter's test file.
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { Agent } from "../../src/core/agent.ts";
+import type { Crew } from "../../src/core/crew.ts";
+import type { Store } from "../../src/core/ports/store.ts";
+import type { Task } from "../../src/core/task.ts";
+
+export interface StoreUnderTest {
+  store: Store;
+  /** Closes and reopens the same database (for durability checks). */
+  reopen?(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const now = (offsetMs = 0): string => new Date(Date.UTC(2026, 0, 1) + offsetMs).toISOString();
+
+export function agent(id: string, patch: Partial<Agent> = {}): Agent {
+  return {
+    id,
+    name: "coder",
+    profile: "coder",
+    profileVersion: 1,
+    role: "Coder",
+    capabilities: ["ts"],
+    scopes: [],
+    cognitiveLoadLimit: 1,
+    state: "READY",
+    crewId: null,
+    walletAddress: `0x371_CODER_${id.padEnd(32, "0").slice(0, 32)}`,
+    spawnedAt: now(),
+    load: 0,
+    stats: { completed: 0, failed: 0 },
+    restarts: 0,
+    lastHeartbeatAt: null,
+    lastSignal: null,
+    context: {},
+    updatedAt: now(),
+    ...patch,
+  };
+}
+
+export function task(id: string, patch: Partial<Task> = {}): Task {
+  return {
+    id,
+    state: "QUEUED",
+    input: { n: id },
+    role: "Coder",
+    profile: null,
+    capabilities: [],
+    crewId: null,
+    priority: 5,
+    timeoutMs: null,
+    maxAttempts: 1,
+    attempts: 0,
+    agentId: null,
+    createdAt: now(),
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: now(),
+    ...patch,
+  };
+}
+
+function crew(id: string, patch: Partial<Crew> = {}): Crew {
+  return { id, name: "team", description: null, state: "ACTIVE", agentIds: [], budget: null, walletAddress: "0x371_CREW_x", createdAt: now(), updatedAt: now(), ...patch };
+}
+
+export function storeConformance(adapter: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`Store conformance: ${adapter}`, () => {
+    let sut: StoreUnderTest;
+    beforeEach(async () => {
+      sut = await open();
+    });
+    afterEach(async () => {
+      await sut.cleanup();
+    });
+
+    it("migrates idempotently", async () => {
+      await sut.store.migrate();
+      await sut.store.migrate();
+      assert.deepEqual(await sut.store.listProfiles(), []);
+    });
+
+    it("upserts records whole: the last write of an id wins, within a batch and across batches", async () => {
+      await sut.store.apply([
+        { kind: "agent", value: agent("a1", { state: "PROVISIONING" }) },
+        { kind: "agent", value: agent("a1", { state: "WARMING" }) },
+      ]);
+      assert.equal((await sut.store.getAgent("a1"))?.state, "WARMING");
+      await sut.store.apply([{ kind: "agent", value: agent("a1", { state: "READY", load: 0, stats: { completed: 3, failed: 1 } }) }]);
+      const stored = await sut.store.getAgent("a1");
+      assert.equal(stored?.state, "READY");
+      assert.deepEqual(stored?.stats, { completed: 3, failed: 1 });
+      assert.equal(await sut.store.getAgent("missing"), undefined);
+    });
+
+    it("filters agents by state, role and crew, newest first", async () => {
+      await sut.store.apply([
+        { kind: "agent", value: agent("a1", { spawnedAt: now(1) }) },
+        { kind: "agent", value: agent("a2", { spawnedAt: now(2), state: "TERMINATED" }) },
+        { kind: "agent", value: agent("a3", { spawnedAt: now(3), role: "Reviewer", crewId: "c1" }) },
+      ]);
+      assert.deepEqual((await sut.store.listAgents({})).map((a) => a.id), ["a3", "a2", "a1"]);
+      assert.deepEqual((await sut.store.listAgents({ states: ["TERMINATED"] })).map((a) => a.id), ["a2"]);
+      assert.deepEqual((await sut.store.listAgents({ role: "Reviewer" })).map((a) => a.id), ["a3"]);
+      assert.deepEqual((await sut.store.listAgents({ crewId: "c1" })).map((a) => a.id), ["a3"]);
+      assert.deepEqual((await sut.store.listAgents({ limit: 1 })).map((a) => a.id), ["a3"]);
+    });
+
+    it("keeps every profile version, ignoring a re-write of one", async () => {
+      const base = { role: "Coder", capabilities: [], cognitiveLoadLimit: 1, runtime: { kind: "function" as const, handler: "echo" }, scopes: [], pool: { maxSize: 16, warmSize: 3, idleTimeoutMs: 1, spawnRatePerSec: 1, healthIntervalMs: 10, stuckThresholdMs: 10, queueDepth: 1 } };
+      await sut.store.apply([
+        { kind: "profile", value: { ...base, name: "p", version: 1, createdAt: now() } },
+        { kind: "profile", value: { ...base, name: "p", version: 2, createdAt: now(1), cognitiveLoadLimit: 4 } },
+      ]);
+      await sut.store.apply([{ kind: "profile", value: { ...base, name: "p", version: 1, createdAt: now(), cognitiveLoadLimit: 99 } }]);
+      const profiles = await sut.store.listProfiles();
+      assert.deepEqual(profiles.map((p) => [p.version, p.cognitiveLoadLimit]), [[1, 1], [2, 4]]);
+    });
+
+    it("lists tasks by state and crew, oldest first", async () => {
+      await sut.store.apply([
+        { kind: "task", value: task("t2", { createdAt: now(2) }) },
+        { kind: "task", value: task("t1", { createdAt: now(1), state: "SUCCEEDED", result: { ok: true } }) },
+        { kind: "task", value: task("t3", { createdAt: now(3), crewId: "c1" }) },
+      ]);
+      assert.deepEqual((await sut.store.listTasks({})).map((t) => t.id), ["t1", "t2", "t3"]);
+      assert.deepEqual((await sut.store.listTasks({ states: ["QUEUED"] })).map((t) => t.id), ["t2", "t3"]);
+      assert.deepEqual((await sut.store.listTasks({ crewId: "c1" })).map((t) => t.id), ["t3"]);
+      assert.deepEqual((await sut.store.getTask("t1"))?.result, { ok: true });
+    });
+
+    it("stores crews, wallets and crew context (set, overwrite, delete)", async () => {
+      await sut.store.apply([
+        { kind: "crew", value: crew("c1") },
+        { kind: "wallet", value: { address: "0x371_CREW_x", ownerKind: "crew", ownerId: "c1", balance: 500, tokens: 0, createdAt: now() } },
+        { kind: "context", crewId: "c1", key: "plan", value: { step: 1 }, deleted: false },
+        { kind: "context", crewId: "c1", key: "goal", value: "ship", deleted: false },
+        { kind: "context", crewId: "c2", key: "plan", value: "other crew", deleted: false },
+      ]);
+      await sut.store.apply([
+        { kind: "context", crewId: "c1", key: "plan", value: { step: 2 }, deleted: false },
+        { kind: "context", crewId: "c1", key: "goal", value: null, deleted: true },
+        { kind: "crew", value: crew("c1", { state: "PAUSED" }) },
+      ]);
+      assert.deepEqual(await sut.store.getContext("c1"), { plan: { step: 2 } });
+      assert.deepEqual(await sut.store.getContext("c2"), { plan: "other crew" });
+      assert.equal((await sut.store.getCrew("c1"))?.state, "PAUSED");
+      assert.deepEqual((await sut.store.listCrews({ states: ["PAUSED"] })).map((c) => c.id), ["c1"]);
+      assert.equal((await sut.store.getWallet("0x371_CREW_x"))?.balance, 500);
+    });
+
+    it("keeps events in seq order and filters them", async () => {
+      await sut.store.apply([
+        { kind: "event", value: { seq: 2, type: "crew.message", at: now(), crewId: "c1", data: { topic: "a" } } },
+        { kind: "event", value: { seq: 1, type: "agent.state", at: now(), agentId: "a1", from: "READY", to: "BUSY" } },
+        { kind: "event", value: { seq: 3, type: "crew.message", at: now(), crewId: "c2" } },
+      ]);
+      assert.equal(await sut.store.lastEventSeq(), 3);
+      assert.deepEqual((await sut.store.listEvents({})).map((e) => e.seq), [1, 2, 3]);
+      assert.deepEqual((await sut.store.listEvents({ afterSeq: 1 })).map((e) => e.seq), [2, 3]);
+      assert.deepEqual((await sut.store.listEvents({ crewId: "c1", types: ["crew.message"] })).map((e) => e.seq), [2]);
+      assert.deepEqual((await sut.store.listEvents({ limit: 2 })).map((e) => e.seq), [1, 2]);
+    });
+
+    it("writes a batch of 5,000 rows in one apply", async () => {
+      const writes = Array.from({ length: 5_000 }, (_, i) => ({ kind: "agent" as const, value: agent(`bulk${i}`) }));
+      await sut.store.apply(writes);
+      assert.equal((await sut.store.listAgents({ limit: 10_000 })).length, 5_000);
+    });
+
+    it("applies a batch atomically: a failing write leaves nothing of the batch", async () => {
+      const bad = agent("b2");
+      (bad as unknown as { state: unknown }).state = null; // violates NOT NULL
+      await assert.rejects(sut.store.apply([{ kind: "agent", value: agent("b1") }, { kind: "agent", value: bad }]));
+      assert.equal(await sut.store.getAgent("b1"), undefined);
+    });
+
+    it("keeps what was applied across a close and reopen", async (t) => {
+      if (sut.reopen === undefined) return t.skip("this adapter has no durable backing to reopen");
+      await sut.store.apply([{ kind: "task", value: task("durable") }]);
+      sut.store = await sut.reopen();
+      assert.equal((await sut.store.getTask("durable"))?.state, "QUEUED");
+    });
+  });
+}

@@ -1,0 +1,362 @@
+// Pins the CLI driving a real `serve` child process end to end: crew assembly, tasks, a SIGTERM restart that restores agents and tasks, and CLI error codes.
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const BIN = "bin/agent-factory.js";
+const WALLET = /^0x371_[A-Z0-9]+_[0-9a-f]{32}$/;
+const T = { timeout: 60_000 };
+
+/** Neither child may pick up a key or URL from the developer's shell. */
+const ENV: NodeJS.ProcessEnv = { ...process.env };
+delete ENV.AGENT_FACTORY_API_KEY;
+delete ENV.AGENT_FACTORY_URL;
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  /** Everything the server printed so far. */
+  stdout: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface AgentView {
+  id: string;
+  name: string;
+  role: string;
+  state: string;
+  crewId: string | null;
+  walletAddress: string;
+  restarts: number;
+}
+
+interface CrewView {
+  id: string;
+  name: string;
+  state: string;
+  agentIds: string[];
+  agents: AgentView[];
+}
+
+interface TaskView {
+  id: string;
+  state: string;
+  input: unknown;
+  result?: unknown;
+  error?: { code: string; message: string };
+  crewId: string | null;
+  agentId: string | null;
+  attempts: number;
+}
+
+const servers: Server[] = [];
+const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-e2e-"));
+
+/** Starts `serve` on a free port over `dataDir`; resolves once it printed its URL (it accepts requests then). */
+function startServer(): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data", dataDir, "--profiles", "examples/profiles"], {
+    cwd: ROOT,
+    env: ENV,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once("exit", (code, signal) => done({ code, signal })));
+  const server: Server = { child, url: "", stdout: () => out, exited };
+  servers.push(server);
+  return new Promise<Server>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start in 15 s\nstdout: ${out}\nstderr: ${err}`)), 15_000);
+    child.stderr.on("data", (chunk: string) => (err += chunk));
+    child.stdout.on("data", (chunk: string) => {
+      out += chunk;
+      const match = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(out);
+      if (match !== null && server.url === "") {
+        clearTimeout(timer);
+        server.url = match[1] as string;
+        ready(server);
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      if (server.url === "") fail(new Error(`server exited (${code ?? signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
+    });
+  });
+}
+
+/** Runs the CLI against `url`; never rejects: the exit code is part of the answer. */
+function cli(url: string, ...args: string[]): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, "--url", url, ...args], { cwd: ROOT, env: ENV, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The CLI with `--json`, asserting exit 0, parsed. */
+async function cliJson<T>(url: string, ...args: string[]): Promise<T> {
+  const result = await cli(url, "--json", ...args);
+  assert.equal(result.code, 0, `agent-factory ${args.join(" ")} exited ${result.code}\nstderr: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+const waitForLine = async (server: Server, pattern: RegExp, ms: number): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!pattern.test(server.stdout())) {
+    if (Date.now() > deadline) throw new Error(`server never printed ${pattern}; stdout:\n${server.stdout()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+const EXPECTED_MEMBERS = [
+  { name: "planner-1", role: "Planner", segment: "PLANNER" },
+  { name: "coder-1", role: "Coder", segment: "CODER" },
+  { name: "coder-2", role: "Coder", segment: "CODER" },
+  { name: "reviewer-1", role: "Reviewer", segment: "REVIEWER" },
+  { name: "doc-agent-1", role: "DocAgent", segment: "DOCAGENT" },
+];
+
+describe("agent-factory CLI against a real server, across a restart", T, () => {
+  let server: Server;
+  let crew: CrewView;
+  const succeeded: TaskView[] = [];
+  let reviewTask: TaskView;
+  let lonelyTask: TaskView;
+  let forcedShutdownMs = Number.NaN;
+
+  before(async () => {
+    server = await startServer();
+  });
+
+  after(async () => {
+    for (const s of servers) {
+      if (s.child.exitCode === null && s.child.signalCode === null) {
+        s.child.kill("SIGKILL");
+        await s.exited;
+      }
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("crew assemble --json brings up launch-team: ACTIVE, 5 READY agents with role wallets", T, async () => {
+    crew = await cliJson<CrewView>(server.url, "crew", "assemble", "-f", "examples/crews/launch-team.yaml");
+    assert.match(crew.id, /^crew_[0-9a-f]{16}$/);
+    assert.equal(crew.name, "launch-team");
+    assert.equal(crew.state, "ACTIVE");
+    assert.equal(crew.agents.length, 5);
+    assert.deepEqual(
+      crew.agents.map((a) => a.name),
+      EXPECTED_MEMBERS.map((m) => m.name),
+    );
+    assert.deepEqual(
+      crew.agents.map((a) => a.id),
+      crew.agentIds,
+    );
+    assert.equal(new Set(crew.agentIds).size, 5);
+    for (const [i, agent] of crew.agents.entries()) {
+      const expected = EXPECTED_MEMBERS[i] as (typeof EXPECTED_MEMBERS)[number];
+      assert.equal(agent.state, "READY", agent.name);
+      assert.equal(agent.role, expected.role, agent.name);
+      assert.equal(agent.crewId, crew.id, agent.name);
+      assert.equal(agent.restarts, 0, agent.name);
+      assert.match(agent.walletAddress, WALLET, agent.name);
+      assert.ok(agent.walletAddress.startsWith(`0x371_${expected.segment}_`), `${agent.name}: ${agent.walletAddress}`);
+    }
+    assert.equal(new Set(crew.agents.map((a) => a.walletAddress)).size, 5);
+  });
+
+  test("task submit --wait runs crew tasks to SUCCEEDED; a long one stays RUNNING; one nobody can take stays QUEUED", T, async () => {
+    for (const n of [1, 2]) {
+      const input = { n };
+      const task = await cliJson<TaskView>(server.url, "task", "submit", "--role", "Coder", "--crew", crew.id, "--input", JSON.stringify(input), "--wait");
+      assert.equal(task.state, "SUCCEEDED");
+      assert.deepEqual(task.result, input);
+      assert.deepEqual(task.input, input);
+      assert.equal(task.crewId, crew.id);
+      assert.equal(task.attempts, 1);
+      assert.ok(crew.agents.some((a) => a.id === task.agentId && a.role === "Coder"), `ran on ${task.agentId}`);
+      succeeded.push(task);
+    }
+
+    const reviewer = crew.agents.find((a) => a.name === "reviewer-1") as AgentView;
+    reviewTask = await cliJson<TaskView>(server.url, "task", "submit", "--role", "Reviewer", "--crew", crew.id, "--input", '{"ms":60000}');
+    assert.equal(reviewTask.state, "RUNNING");
+    assert.equal(reviewTask.agentId, reviewer.id);
+    assert.equal(reviewTask.attempts, 1);
+
+    // A task without --crew only runs on agents in no crew, and there are none yet.
+    lonelyTask = await cliJson<TaskView>(server.url, "task", "submit", "--role", "Coder", "--input", '{"n":3}');
+    assert.equal(lonelyTask.state, "QUEUED");
+    assert.equal(lonelyTask.crewId, null);
+    assert.equal(lonelyTask.attempts, 0);
+
+    const again = await cliJson<TaskView>(server.url, "task", "get", lonelyTask.id);
+    assert.equal(again.state, "QUEUED");
+    const busy = await cliJson<AgentView>(server.url, "agents", "get", reviewer.id);
+    assert.equal(busy.state, "BUSY");
+  });
+
+  test("SIGTERM twice stops the server; a new one on the same data dir restores crew, agents and tasks", T, async () => {
+    const old = server;
+    const stoppedAt = Date.now();
+    assert.equal(old.child.kill("SIGTERM"), true);
+    // Wait until the first signal was handled: two signals sent back to back may arrive as one.
+    await waitForLine(old, /SIGTERM: shutting down/, 5_000);
+    assert.equal(old.child.kill("SIGTERM"), true);
+    await waitForLine(old, /SIGTERM: forcing shutdown/, 5_000);
+    const { code, signal } = await old.exited;
+    forcedShutdownMs = Date.now() - stoppedAt;
+    // The process ends on its own (not killed by the signal). Today the drain's exit(0) wins
+    // the race with the forced path's exit(130); either is a clean stop.
+    assert.equal(signal, null);
+    assert.ok(code === 0 || code === 130, `exit code ${code}`);
+
+    server = await startServer();
+    assert.notEqual(server.url, "");
+    assert.match(server.stdout(), /\(data: .*; 5 agent\(s\), 1 queued task\(s\) restored\)/);
+
+    const [restored, list] = await Promise.all([
+      cliJson<CrewView>(server.url, "crew", "get", crew.id),
+      cliJson<CrewView[]>(server.url, "crew", "list"),
+    ]);
+    assert.equal(restored.id, crew.id);
+    assert.equal(restored.state, "ACTIVE");
+    assert.deepEqual(restored.agentIds, crew.agentIds);
+    assert.deepEqual(
+      restored.agents.map((a) => [a.id, a.name, a.walletAddress, a.crewId, a.restarts]),
+      crew.agents.map((a) => [a.id, a.name, a.walletAddress, crew.id, 1]),
+    );
+    // The reviewer took its re-queued task straight back, so it is BUSY; the rest are READY.
+    assert.deepEqual(
+      restored.agents.map((a) => [a.name, a.state]),
+      EXPECTED_MEMBERS.map((m) => [m.name, m.name === "reviewer-1" ? "BUSY" : "READY"]),
+    );
+    assert.deepEqual(
+      list.map((c) => [c.id, c.state]),
+      [[crew.id, "ACTIVE"]],
+    );
+  });
+
+  test("after the restart: finished tasks keep their result, the interrupted one runs again and can be cancelled", T, async () => {
+    const [first, second, review, lonely] = await Promise.all([
+      cliJson<TaskView>(server.url, "task", "get", (succeeded[0] as TaskView).id),
+      cliJson<TaskView>(server.url, "task", "get", (succeeded[1] as TaskView).id),
+      cliJson<TaskView>(server.url, "task", "get", reviewTask.id),
+      cliJson<TaskView>(server.url, "task", "get", lonelyTask.id),
+    ]);
+    assert.equal(first.state, "SUCCEEDED");
+    assert.deepEqual(first.result, { n: 1 });
+    assert.equal(second.state, "SUCCEEDED");
+    assert.deepEqual(second.result, { n: 2 });
+
+    // Re-queued at start, then handed back to the revived reviewer: a second attempt.
+    assert.equal(review.state, "RUNNING");
+    assert.equal(review.attempts, 2);
+    assert.equal(review.agentId, reviewTask.agentId);
+    assert.deepEqual(review.input, { ms: 60_000 });
+
+    assert.equal(lonely.state, "QUEUED");
+    assert.equal(lonely.attempts, 0);
+    assert.equal(lonely.agentId, null);
+
+    const cancelled = await cliJson<TaskView>(server.url, "task", "cancel", reviewTask.id);
+    assert.equal(cancelled.id, reviewTask.id);
+    assert.equal(cancelled.state, "CANCELLED");
+    assert.equal(cancelled.error?.code, "TASK_CANCELLED");
+    const [reread, view] = await Promise.all([
+      cliJson<TaskView>(server.url, "task", "get", reviewTask.id),
+      cliJson<CrewView>(server.url, "crew", "get", crew.id),
+    ]);
+    assert.equal(reread.state, "CANCELLED");
+    assert.equal(reread.attempts, 2);
+    assert.deepEqual(
+      view.agents.map((a) => [a.name, a.state, a.restarts]),
+      EXPECTED_MEMBERS.map((m) => [m.name, "READY", 1]),
+    );
+
+    const again = await cli(server.url, "task", "cancel", reviewTask.id);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /\[TASK_ALREADY_FINAL\]/);
+  });
+
+  test("spawn coder --json gives the QUEUED crewless task an agent: it SUCCEEDS", T, async () => {
+    const coder = await cliJson<AgentView>(server.url, "spawn", "coder");
+    assert.match(coder.id, /^agent_[0-9a-f]{16}$/);
+    assert.equal(coder.name, "coder");
+    assert.equal(coder.role, "Coder");
+    assert.equal(coder.state, "READY");
+    assert.equal(coder.crewId, null);
+    assert.equal(coder.restarts, 0);
+    assert.match(coder.walletAddress, WALLET);
+    assert.ok(coder.walletAddress.startsWith("0x371_CODER_"));
+
+    const done = await cliJson<TaskView>(server.url, "task", "get", lonelyTask.id, "--wait", "5000");
+    assert.equal(done.state, "SUCCEEDED");
+    assert.deepEqual(done.result, { n: 3 });
+    assert.equal(done.agentId, coder.id);
+    assert.equal(done.attempts, 1);
+
+    const agents = await cliJson<AgentView[]>(server.url, "agents");
+    assert.equal(agents.length, 6);
+    assert.equal(agents[0]?.id, coder.id, "newest first");
+  });
+
+  test("bad input through the CLI: exit codes and error codes; a failed assembly leaves nothing behind", T, async () => {
+    const before = await cliJson<AgentView[]>(server.url, "agents");
+    assert.equal(before.length, 6);
+
+    const noCrew = await cli(server.url, "task", "submit", "--role", "Coder", "--crew", "nope");
+    assert.equal(noCrew.code, 1);
+    assert.match(noCrew.stderr, /\[CREW_NOT_FOUND\]/);
+    assert.equal(noCrew.stdout, "");
+
+    const badPriority = await cli(server.url, "task", "submit", "--priority", "12", "--role", "Coder");
+    assert.equal(badPriority.code, 2);
+    assert.match(badPriority.stderr, /--priority must be a whole number from 0 to 9, got '12'/);
+    assert.equal(badPriority.stdout, "");
+
+    const manifest = join(dataDir, "ghost-crew.yaml");
+    writeFileSync(manifest, ["name: ghost-crew", "members:", "  - profile: coder", "    count: 2", "  - profile: ghost", ""].join("\n"));
+    const ghost = await cli(server.url, "crew", "assemble", "-f", manifest);
+    assert.equal(ghost.code, 1);
+    assert.match(ghost.stderr, /\[PROFILE_NOT_FOUND\]/);
+    assert.match(ghost.stderr, /ghost/);
+    assert.equal(ghost.stdout, "");
+
+    const [agents, crews, terminated] = await Promise.all([
+      cliJson<AgentView[]>(server.url, "agents"),
+      cliJson<CrewView[]>(server.url, "crew", "list"),
+      cliJson<AgentView[]>(server.url, "agents", "--state", "TERMINATED"),
+    ]);
+    assert.deepEqual(
+      agents.map((a) => a.id).sort(),
+      before.map((a) => a.id).sort(),
+    );
+    assert.deepEqual(
+      crews.map((c) => c.id),
+      [crew.id],
+    );
+    assert.equal(terminated.length, 0, "no member was even started");
+
+    const missing = await cli(server.url, "agents", "get", "agent_nope");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\[AGENT_NOT_FOUND\]/);
+    assert.equal(missing.stdout, "");
+  });
+
+  test("a forced (second) SIGTERM shuts down promptly instead of waiting out the drain grace", { ...T, todo: "forced shutdown still waits the 10 s grace (Dispatcher.abandonRunning leaves waitIdle pending)" }, () => {
+    assert.ok(forcedShutdownMs < 3_000, `forced shutdown took ${forcedShutdownMs} ms`);
+  });
+});

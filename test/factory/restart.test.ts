@@ -1,0 +1,90 @@
+// Pins what survives a restart: profiles, crews, agents (same ids, restarted), wallets, events, and every accepted task.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { join } from "node:path";
+import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
+import { createFactory } from "../../src/factory/create-factory.ts";
+import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
+import { silentLogger, tempDir } from "../helpers.ts";
+
+// Waits until released (or aborted), so a test can hold a task RUNNING across a shutdown.
+let release: () => void = () => {};
+const handlers = {
+  hold: async (input: unknown, ctx: HandlerContext) => {
+    await new Promise<void>((resolve, reject) => {
+      release = resolve;
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+    });
+    return input;
+  },
+};
+
+describe("restart", () => {
+  const dir = tempDir();
+  after(() => dir.cleanup());
+  const open = () => createFactory({ dataDir: dir.path, handlers, logger: silentLogger, shutdownGraceMs: 50 });
+
+  it("brings back profiles, crews, agents and tasks; runs what was queued or running", async () => {
+    const first = await open();
+    first.registerProfile({ name: "coder", role: "Coder" });
+    first.registerProfile({ name: "holder", role: "Holder", runtime: { kind: "function", handler: "hold" } });
+    const { crew, agents } = await first.assembleCrew({ name: "team", budget: 10, members: [{ profile: "coder", count: 2 }, { profile: "holder" }] });
+    const done = await first.waitForTask((await first.submitTask({ role: "Coder", crewId: crew.id, input: "before" })).id, 1_000);
+    assert.equal(done.state, "SUCCEEDED");
+    const running = await first.submitTask({ role: "Holder", crewId: crew.id, input: "held" });
+    const queued = await first.submitTask({ role: "Planner", input: "later" });
+    assert.equal((await first.getTask(running.id)).state, "RUNNING");
+    const lastSeq = first.stats().lastEventSeq;
+    await first.close(); // the grace period passes; the held task is put back in the queue
+
+    const second = await open();
+    try {
+      assert.deepEqual(second.listProfiles().map((p) => `${p.name}@${p.version}`), ["coder@1", "holder@1"]);
+      const crewAfter = await second.getCrew(crew.id);
+      assert.deepEqual([crewAfter.state, crewAfter.agentIds], ["ACTIVE", crew.agentIds]);
+      for (const before of agents) {
+        const now = await second.getAgent(before.id);
+        // The holder is BUSY at once: it picked the interrupted task up again.
+        const expected = before.profile === "holder" ? "BUSY" : "READY";
+        assert.deepEqual([now.state, now.restarts, now.walletAddress, now.crewId], [expected, 1, before.walletAddress, crew.id]);
+      }
+      assert.deepEqual((await second.getTask(done.id)).result, "before");
+      assert.ok(second.stats().lastEventSeq > lastSeq, "event numbering continues");
+      // The interrupted task runs again on the restored holder (a second attempt).
+      const rerun = await second.getTask(running.id);
+      assert.deepEqual([rerun.state, rerun.attempts], ["RUNNING", 2]);
+      release();
+      assert.equal((await second.waitForTask(running.id, 1_000)).state, "SUCCEEDED");
+      // The queued task waited for a Planner and runs once one exists.
+      assert.equal((await second.getTask(queued.id)).state, "QUEUED");
+      await second.spawnAgent({ config: { name: "planner", role: "Planner" } });
+      assert.deepEqual((await second.waitForTask(queued.id, 1_000)).result, "later");
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("drops a crew caught mid-assembly by a crash, and finishes one caught disbanding", async () => {
+    const first = await open();
+    const { crew: assembling } = await first.assembleCrew({ name: "assembling", members: [{ profile: "coder" }] });
+    const { crew: disbanding } = await first.assembleCrew({ name: "disbanding", members: [{ profile: "coder" }] });
+    await first.close();
+    // Rewrite the stored crews as a crash would have left them.
+    const store = await createSqliteStore({ filename: join(dir.path, "factory.db") });
+    await store.apply([
+      { kind: "crew", value: { ...assembling, state: "ASSEMBLING" } },
+      { kind: "crew", value: { ...disbanding, state: "DISBANDING" } },
+    ]);
+    await store.close();
+    const second = await open();
+    try {
+      for (const crew of [assembling, disbanding]) {
+        assert.equal((await second.getCrew(crew.id)).state, "DISBANDED", crew.name);
+        assert.equal((await second.getAgent(crew.agentIds[0] as string)).state, "TERMINATED", crew.name);
+      }
+      assert.equal((await second.listAgents()).filter((a) => a.crewId !== null).length, 3, "only the team crew's three members were restored");
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,136 @@
+// Pins the first task path: matching, load limits, priority order, retries, timeouts, cancellation.
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { Factory } from "../../src/factory/factory.ts";
+import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
+import { testFactory, until } from "../helpers.ts";
+
+describe("tasks", () => {
+  let factory: Factory;
+  let close: () => Promise<void>;
+  const started: string[] = [];
+  const aborted: string[] = [];
+  beforeEach(async () => {
+    started.length = 0;
+    aborted.length = 0;
+    ({ factory, close } = await testFactory({
+      handlers: {
+        // Records the order tasks start in, then sleeps input.ms.
+        record: async (input: unknown, ctx: HandlerContext) => {
+          started.push((input as { tag: string }).tag);
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(resolve, (input as { ms?: number }).ms ?? 0);
+            ctx.signal.addEventListener("abort", () => {
+              clearTimeout(timer);
+              aborted.push((input as { tag: string }).tag);
+              reject(ctx.signal.reason);
+            });
+          });
+          return { tag: (input as { tag: string }).tag };
+        },
+        bigint: () => 1n,
+      },
+    }));
+    factory.registerProfile({ name: "worker", role: "Worker", capabilities: ["a", "b"], runtime: { kind: "function", handler: "record" } });
+  });
+  afterEach(async () => close());
+
+  it("runs a task on a matching agent and records result, agent and timings", async () => {
+    const agent = await factory.spawnAgent({ profile: "worker" });
+    const submitted = await factory.submitTask({ role: "Worker", input: { tag: "t1" } });
+    const done = await factory.waitForTask(submitted.id, 2_000);
+    assert.equal(done.state, "SUCCEEDED");
+    assert.deepEqual(done.result, { tag: "t1" });
+    assert.equal(done.agentId, agent.id);
+    assert.equal(done.attempts, 1);
+    assert.ok(done.startedAt !== null && done.finishedAt !== null && done.finishedAt >= done.startedAt);
+    assert.deepEqual((await factory.getAgent(agent.id)).stats, { completed: 1, failed: 0 });
+  });
+
+  it("matches on role, profile and every capability", async () => {
+    const worker = await factory.spawnAgent({ profile: "worker" });
+    await factory.spawnAgent({ config: { name: "other", role: "Other", capabilities: ["a"] } });
+    const byCaps = await factory.waitForTask((await factory.submitTask({ capabilities: ["a", "b"], input: { tag: "c" } })).id, 2_000);
+    const byProfile = await factory.waitForTask((await factory.submitTask({ profile: "worker", input: { tag: "p" } })).id, 2_000);
+    assert.equal(byCaps.agentId, worker.id);
+    assert.equal(byProfile.agentId, worker.id);
+    const nobody = await factory.submitTask({ capabilities: ["a", "z"], input: { tag: "z" } });
+    assert.equal((await factory.waitForTask(nobody.id, 50)).state, "QUEUED");
+  });
+
+  it("makes an agent BUSY at its cognitiveLoadLimit and READY again when capacity frees", async () => {
+    const agent = await factory.spawnAgent({ config: { name: "duo", role: "Duo", cognitiveLoadLimit: 2, runtime: { kind: "function", handler: "record" } } });
+    const a = await factory.submitTask({ role: "Duo", input: { tag: "a", ms: 80 } });
+    assert.equal((await factory.getAgent(agent.id)).state, "READY");
+    await factory.submitTask({ role: "Duo", input: { tag: "b", ms: 80 } });
+    const live = await factory.getAgent(agent.id);
+    assert.deepEqual([live.state, live.load], ["BUSY", 2]);
+    const c = await factory.submitTask({ role: "Duo", input: { tag: "c", ms: 0 } });
+    assert.equal((await factory.getTask(c.id)).state, "QUEUED");
+    await factory.waitForTask(a.id, 2_000);
+    assert.equal((await factory.waitForTask(c.id, 2_000)).state, "SUCCEEDED");
+    await until(async () => (await factory.getAgent(agent.id)).state === "READY", "agent READY");
+    assert.equal((await factory.getAgent(agent.id)).load, 0);
+  });
+
+  it("starts a priority-0 task submitted after ten priority-5 tasks before all of them", async () => {
+    await factory.spawnAgent({ profile: "worker" });
+    const first = await factory.submitTask({ role: "Worker", input: { tag: "busy", ms: 50 } });
+    const low = [];
+    for (let i = 0; i < 10; i++) low.push(await factory.submitTask({ role: "Worker", priority: 5, input: { tag: `p5-${i}` } }));
+    const high = await factory.submitTask({ role: "Worker", priority: 0, input: { tag: "p0" } });
+    for (const t of [first, ...low, high]) assert.equal((await factory.waitForTask(t.id, 3_000)).state, "SUCCEEDED");
+    assert.deepEqual(started, ["busy", "p0", ...low.map((_, i) => `p5-${i}`)]);
+  });
+
+  it("retries a failing task up to maxAttempts, and not at all when the failure is non-retryable", async () => {
+    await factory.spawnAgent({ config: { name: "f", role: "Failer", runtime: { kind: "function", handler: "fail" } } });
+    const retried = await factory.waitForTask((await factory.submitTask({ role: "Failer", maxAttempts: 3, input: { message: "boom" } })).id, 2_000);
+    assert.deepEqual([retried.state, retried.attempts, retried.error], ["FAILED", 3, { code: "TASK_FAILED", message: "boom" }]);
+    const final = await factory.waitForTask((await factory.submitTask({ role: "Failer", maxAttempts: 3, input: { message: "no", retryable: false } })).id, 2_000);
+    assert.deepEqual([final.state, final.attempts], ["FAILED", 1]);
+  });
+
+  it("fails a task past its timeout with TASK_TIMEOUT and aborts the handler", async () => {
+    await factory.spawnAgent({ profile: "worker" });
+    const task = await factory.submitTask({ role: "Worker", timeoutMs: 30, input: { tag: "slow", ms: 5_000 } });
+    const done = await factory.waitForTask(task.id, 2_000);
+    assert.equal(done.state, "FAILED");
+    assert.equal(done.error?.code, "TASK_TIMEOUT");
+    assert.deepEqual(aborted, ["slow"]);
+  });
+
+  it("cancels a queued task and a running one (whose handler sees its signal abort)", async () => {
+    await factory.spawnAgent({ profile: "worker" });
+    const running = await factory.submitTask({ role: "Worker", input: { tag: "run", ms: 5_000 } });
+    const queued = await factory.submitTask({ role: "Worker", input: { tag: "wait" } });
+    assert.equal((await factory.cancelTask(queued.id)).state, "CANCELLED");
+    await until(async () => (await factory.getTask(running.id)).state === "RUNNING", "running");
+    const cancelled = await factory.cancelTask(running.id);
+    assert.deepEqual([cancelled.state, cancelled.error?.code], ["CANCELLED", "TASK_CANCELLED"]);
+    await until(() => aborted.includes("run"), "handler aborted");
+    assert.deepEqual(started, ["run"]);
+    await assert.rejects(factory.cancelTask(running.id), { code: "TASK_ALREADY_FINAL" });
+  });
+
+  it("fails a task whose result is not JSON, without harming the agent", async () => {
+    const agent = await factory.spawnAgent({ config: { name: "big", role: "Big", runtime: { kind: "function", handler: "bigint" } } });
+    const done = await factory.waitForTask((await factory.submitTask({ role: "Big", maxAttempts: 3 })).id, 2_000);
+    assert.deepEqual([done.state, done.error?.code, done.attempts], ["FAILED", "RESULT_NOT_SERIALIZABLE", 1]);
+    assert.equal((await factory.getAgent(agent.id)).state, "READY");
+  });
+
+  it("rejects a task for an unknown crew or profile, and one naming nobody", async () => {
+    await assert.rejects(factory.submitTask({ role: "Worker", crewId: "crew_nope" }), { code: "CREW_NOT_FOUND", field: "crewId" });
+    await assert.rejects(factory.submitTask({ profile: "ghost" }), { code: "PROFILE_NOT_FOUND" });
+    await assert.rejects(factory.submitTask({ input: 1 }), { code: "VALIDATION_FAILED", field: "role" });
+    assert.equal((await factory.listTasks()).length, 0);
+  });
+
+  it("lists tasks by state", async () => {
+    await factory.submitTask({ role: "Nobody" });
+    await factory.submitTask({ role: "Nobody" });
+    assert.equal((await factory.listTasks({ state: "QUEUED" })).length, 2);
+    assert.equal((await factory.listTasks({ state: "SUCCEEDED" })).length, 0);
+  });
+});
