@@ -103,6 +103,7 @@ export class Factory {
   readonly #recent = new Map<string, Task>();
   readonly #waiters = new Map<string, Set<(task: Task) => void>>();
   #state: "new" | "started" | "closing" | "closed" = "new";
+  readonly #closingController = new AbortController();
   #closing: Promise<void> | undefined;
 
   constructor(deps: FactoryDeps) {
@@ -569,6 +570,11 @@ export class Factory {
 
   // ---------------------------------------------------------------- lifecycle of the factory
 
+  /** Aborted when `close()` begins: long-lived readers (event streams) end with it. */
+  get closing(): AbortSignal {
+    return this.#closingController.signal;
+  }
+
   get isOpen(): boolean {
     return this.#state === "started";
   }
@@ -602,6 +608,7 @@ export class Factory {
   async #close(force: boolean): Promise<void> {
     const wasStarted = this.#state === "started";
     this.#state = "closing";
+    this.#closingController.abort();
     if (wasStarted) {
       this.#dispatcher.stop();
       if (!force) await this.#dispatcher.waitIdle(this.#deps.shutdownGraceMs);

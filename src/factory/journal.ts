@@ -2,20 +2,29 @@ import { FactoryError } from "../core/errors.ts";
 import type { Store, StoreWrite } from "../core/ports/store.ts";
 
 interface Waiter {
+  /** Durable once every write up to this sequence number is in the store. */
+  upTo: number;
   resolve(): void;
   reject(error: unknown): void;
 }
 
+/** Writes per store transaction: bounds how long one synchronous SQLite commit holds the event loop. */
+const MAX_BATCH = 2_000;
+
 /**
  * Write-behind to the store with group commit. Writes made in the same turn of the event loop
- * go to the store as one transaction; `commit()` resolves once everything written before it is
- * durable, so a caller that must not lose a write (an accepted task) awaits it, and the hot
- * path (agent state changes) does not.
+ * go to the store together (at most MAX_BATCH per transaction); `commit()` resolves once
+ * everything written before it is durable, so a caller that must not lose a write (an accepted
+ * task) awaits it, and the hot path (agent state changes) does not. A caller that writes a lot
+ * without yielding triggers a flush itself, so pending writes stay bounded.
  */
 export class Journal {
   readonly #store: Store;
   readonly #onError: (error: unknown) => void;
   #pending: StoreWrite[] = [];
+  /** Sequence number of the last write put, and of the last one known durable. */
+  #putSeq = 0;
+  #durableSeq = 0;
   #waiters: Waiter[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
@@ -29,14 +38,16 @@ export class Journal {
 
   put(write: StoreWrite): void {
     this.#pending.push(write);
-    this.#schedule();
+    this.#putSeq++;
+    if (this.#pending.length >= MAX_BATCH && this.#flushing === undefined && this.#retryDelayMs === 0) void this.#flush();
+    else this.#schedule();
   }
 
   /** Resolves when every write put so far is in the store. */
   commit(): Promise<void> {
-    if (this.#pending.length === 0 && this.#flushing === undefined) return Promise.resolve();
+    if (this.#durableSeq >= this.#putSeq) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+      this.#waiters.push({ upTo: this.#putSeq, resolve, reject });
       this.#schedule();
     });
   }
@@ -65,26 +76,19 @@ export class Journal {
   }
 
   async #flush(): Promise<void> {
-    if (this.#flushing !== undefined) {
-      await this.#flushing.catch(() => {});
-      if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule();
-      return;
-    }
+    if (this.#flushing !== undefined) return; // the running flush reschedules what is left
     if (this.#pending.length === 0) {
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const w of waiters) w.resolve();
+      this.#settleWaiters();
       return;
     }
-    const batch = this.#pending;
-    const waiters = this.#waiters;
-    this.#pending = [];
-    this.#waiters = [];
+    const batch = this.#pending.splice(0, MAX_BATCH);
+    const lastSeq = this.#putSeq - this.#pending.length;
     this.#flushing = this.#store.apply(batch);
     try {
       await this.#flushing;
       this.#retryDelayMs = 0;
-      for (const w of waiters) w.resolve();
+      this.#durableSeq = lastSeq;
+      this.#settleWaiters();
     } catch (error) {
       // Keep the batch (ahead of newer writes, which supersede it) and retry with backoff;
       // callers waiting on durability learn now that it is not there yet.
@@ -94,10 +98,22 @@ export class Journal {
       const failure = new FactoryError("STORE_UNAVAILABLE", `the store rejected a write: ${error instanceof Error ? error.message : String(error)}`, {
         cause: error,
       });
+      const waiters = this.#waiters;
+      this.#waiters = [];
       for (const w of waiters) w.reject(failure);
     } finally {
       this.#flushing = undefined;
     }
     if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule();
+  }
+
+  #settleWaiters(): void {
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.upTo <= this.#durableSeq) w.resolve();
+      else still.push(w);
+    }
+    this.#waiters = still;
   }
 }

@@ -24,7 +24,8 @@ const KEEPALIVE_MS = 15_000;
  * With `after` or `Last-Event-ID` the stored events after it are replayed first, so a client
  * that reconnects misses nothing.
  */
-export function eventRoutes(app: OpenAPIHono, factory: Factory, closing: AbortSignal): void {
+export function eventRoutes(app: OpenAPIHono, factory: Factory, serverClosing: AbortSignal): void {
+  const closing = AbortSignal.any([serverClosing, factory.closing]);
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/v1/events",
@@ -64,6 +65,7 @@ export function eventRoutes(app: OpenAPIHono, factory: Factory, closing: AbortSi
       closing.addEventListener("abort", stop);
       stream.onAbort(stop);
       const keepalive = setInterval(() => void stream.write(": keepalive\n\n").catch(() => {}), KEEPALIVE_MS);
+      keepalive.unref();
       try {
         let lastSent = after ?? 0;
         if (after !== undefined) {
