@@ -104,6 +104,7 @@ export class Factory {
   readonly #waiters = new Map<string, Set<(task: Task) => void>>();
   #state: "new" | "started" | "closing" | "closed" = "new";
   readonly #closingController = new AbortController();
+  #restored = { agents: 0, tasks: 0 };
   #closing: Promise<void> | undefined;
 
   constructor(deps: FactoryDeps) {
@@ -128,6 +129,7 @@ export class Factory {
     this.#crews.load(crews);
     this.#state = "started";
     await this.#restore(crews, agents, tasks);
+    this.#restored = { agents: this.#registry.size, tasks: tasks.length };
   }
 
   #wire(lastSeq: number): void {
@@ -569,6 +571,11 @@ export class Factory {
   }
 
   // ---------------------------------------------------------------- lifecycle of the factory
+
+  /** What the last `start()` brought back from the store: live agents and unfinished tasks. */
+  get restored(): { agents: number; tasks: number } {
+    return { ...this.#restored };
+  }
 
   /** Aborted when `close()` begins: long-lived readers (event streams) end with it. */
   get closing(): AbortSignal {

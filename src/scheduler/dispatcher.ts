@@ -143,6 +143,7 @@ export class Dispatcher {
       if (run.task.state === "RUNNING" || run.task.state === "ASSIGNED") this.#setState(run.task, "QUEUED", reason, { agentId: null });
       run.controller.abort(new FactoryError("SHUTTING_DOWN", reason));
     }
+    this.#wakeIdleWaiters();
     return runs.length;
   }
 
@@ -229,11 +230,14 @@ export class Dispatcher {
       }
     }
     this.#release(agent);
-    if (this.#running.size === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    this.#wakeIdleWaiters();
+  }
+
+  #wakeIdleWaiters(): void {
+    if (this.#running.size > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   #release(agent: Agent): void {

@@ -11,6 +11,9 @@ import { parseJsonArg } from "./tasks.ts";
 
 type CrewView = Crew & { agents: Agent[] };
 
+/** A wait that does not keep the process alive once the command is done. */
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 export function crewCommands(program: Command): void {
   const crew = program.command("crew").description("assemble, signal and disband crews");
 
@@ -51,11 +54,11 @@ export function crewCommands(program: Command): void {
           .catch(() => resolve());
       });
       // The POST goes out once our event stream is open, so no progress is missed.
-      await Promise.race([opened, new Promise((r) => setTimeout(r, 2_000))]);
+      await Promise.race([opened, delay(2_000)]);
       let view: CrewView;
       try {
         view = await client.request<CrewView>("POST", "/v1/crews/assemble", { manifest, requestId });
-        await Promise.race([complete, new Promise((r) => setTimeout(r, 250))]);
+        await Promise.race([complete, delay(250)]);
       } catch (error) {
         spinner?.fail(`${label} was not assembled`);
         throw error;

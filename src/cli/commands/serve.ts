@@ -32,8 +32,8 @@ export function serveCommand(program: Command): void {
         }
       }
       const server = await startServer(factory, { port: opts.port, host, ...(secured ? { apiKey } : {}) });
-      const stats = factory.stats();
-      console.log(`agent-factory listening on ${server.url} (data: ${opts.data}; ${stats.agents} agent(s), ${stats.queuedTasks} queued task(s) restored)`);
+      const { agents, tasks } = factory.restored;
+      console.log(`agent-factory listening on ${server.url} (data: ${opts.data}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);
       console.log(
         secured
           ? `API key required on /v1 (AGENT_FACTORY_API_KEY); bound to ${host}`
@@ -41,17 +41,20 @@ export function serveCommand(program: Command): void {
       );
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
       let signals = 0;
+      let forced = false;
       const shutdown = (signal: string): void => {
         signals++;
         if (signals === 1) {
           console.log(`${signal}: shutting down — draining running tasks (send it again to force)`);
           void server.close().then(() => {
             console.log("stopped; queued tasks and agents are kept for the next start");
-            process.exit(0);
+            // 128 + signal number, as shells report a process ended by a signal, when forced.
+            process.exit(forced ? 128 + (signal === "SIGINT" ? 2 : 15) : 0);
           });
         } else {
-          console.log(`${signal}: forcing shutdown`);
-          void server.close({ force: true }).finally(() => process.exit(130));
+          forced = true;
+          console.log(`${signal}: forcing shutdown — running tasks go back to the queue`);
+          void server.close({ force: true });
         }
       };
       process.on("SIGINT", () => shutdown("SIGINT"));
