@@ -5,7 +5,9 @@ import { HTTPException } from "hono/http-exception";
 import { FactoryError } from "../core/errors.ts";
 import { describeIssue } from "../core/schemas/parse.ts";
 import type { Factory } from "../factory/factory.ts";
+import { z } from "zod";
 import { toErrorResponse } from "./http-errors.ts";
+import { jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { crewRoutes } from "./routes/crews.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -64,10 +66,29 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   });
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/health",
+    tags: ["health"],
+    summary: "Liveness: the process answers",
+    responses: { 200: jsonContent(z.object({ status: z.literal("ok") }), "Alive") },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/ready",
+    tags: ["health"],
+    summary: "Readiness: takes work (counts of agents, crews, queued and running tasks)",
+    responses: {
+      200: jsonContent(z.object({ status: z.literal("ready") }).passthrough(), "Taking work"),
+      503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable"]) }).passthrough(), "Not taking work"),
+    },
+  });
   app.get("/health", (c) => c.json({ status: "ok" }, 200));
-  app.get("/ready", (c) =>
-    factory.isOpen ? c.json({ status: "ready", ...factory.stats() }, 200) : c.json({ status: "shutting-down" }, 503),
-  );
+  app.get("/ready", (c) => {
+    if (!factory.isOpen) return c.json({ status: "shutting-down" }, 503);
+    if (!factory.storeHealthy) return c.json({ status: "store-unavailable", ...factory.stats() }, 503);
+    return c.json({ status: "ready", ...factory.stats() }, 200);
+  });
 
   if (options.apiKey !== undefined && options.apiKey.length > 0) {
     const expected = Buffer.from(options.apiKey);
@@ -102,7 +123,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     info: {
       title: "Agent Factory",
       version: "1",
-      description: "Control plane for fleets of AI agents. Errors are `{ error: { code, message, field? } }` with a 4xx status.",
+      description:
+        "Control plane for fleets of AI agents. Errors are `{ error: { code, message, field?, details? } }`: 4xx for bad input or state, 503 while shutting down or when the store is unavailable.",
     },
     ...(options.apiKey === undefined || options.apiKey.length === 0 ? {} : { security: [{ apiKey: [] }] }),
   });

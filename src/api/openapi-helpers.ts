@@ -7,6 +7,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: "No such resource",
   409: "Not allowed in the resource's current state",
   413: "Body larger than the limit",
+  415: "The body is not application/json",
   422: "Well-formed but could not be carried out",
   503: "Shutting down, or the store is unavailable",
 };
@@ -21,7 +22,11 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
   return { body: { required: true, content: { "application/json": { schema } } } } as const;
 }
 
-/** The error responses a route can give, documented with the common error body. */
+/**
+ * The error responses a route can give, documented with the common error body. Every route can
+ * answer 503 (shutting down, store unavailable); every route with a body can answer 415.
+ */
 export function errorResponses(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((s) => [s, jsonContent(ErrorSchema, DESCRIPTIONS[s] ?? "Error")]));
+  const all = new Set([...statuses, 503, ...(statuses.includes(413) ? [415] : [])]);
+  return Object.fromEntries([...all].sort().map((s) => [s, jsonContent(ErrorSchema, DESCRIPTIONS[s] ?? "Error")]));
 }

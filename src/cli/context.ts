@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { isFactoryError } from "../core/errors.ts";
+import { readDocument } from "../factory/load-profiles.ts";
 import { FactoryClient } from "./client.ts";
 
 export interface GlobalOptions {
@@ -10,14 +12,33 @@ export interface GlobalOptions {
 /** The client and output mode for a subcommand, from the root's global options. */
 export function cliContext(command: Command): { client: FactoryClient; json: boolean } {
   const opts = command.optsWithGlobals<GlobalOptions>();
+  let url: URL;
+  try {
+    url = new URL(opts.url);
+  } catch {
+    throw new UsageError(`--url must be a URL such as http://127.0.0.1:7371, got '${opts.url}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url must be http:// or https://, got '${opts.url}'`);
   return { client: new FactoryClient(opts.url, opts.apiKey), json: opts.json === true };
+}
+
+/** Reads a YAML/JSON file named on the command line; a missing, empty or broken file is a usage error naming it. */
+export async function readFileArg(path: string): Promise<unknown> {
+  let doc: unknown;
+  try {
+    doc = await readDocument(path);
+  } catch (error) {
+    throw new UsageError(isFactoryError(error) ? error.message : String(error));
+  }
+  if (doc === null || doc === undefined) throw new UsageError(`${path} is empty`);
+  return doc;
 }
 
 /** Parses a whole number option, naming the flag when it is not one. */
 export function intOption(flag: string, min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${value}'`);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${value}'`);
     return n;
   };
 }

@@ -2,15 +2,17 @@
  * Every state change is an event: kept in the store, streamed over SSE, shown by the CLI.
  * `seq` is assigned by the factory in order of emission and is what SSE clients resume from.
  */
-export type FactoryEventType =
-  | "profile.registered"
-  | "agent.state"
-  | "agent.signal"
-  | "crew.state"
-  | "crew.assembly.progress"
-  | "crew.message"
-  | "crew.context"
-  | "task.state";
+export const EVENT_TYPES = [
+  "profile.registered",
+  "agent.state",
+  "crew.state",
+  "crew.assembly.progress",
+  "crew.message",
+  "crew.context",
+  "task.state",
+] as const;
+
+export type FactoryEventType = (typeof EVENT_TYPES)[number];
 
 export interface FactoryEvent {
   seq: number;

@@ -6,6 +6,7 @@ import { LIVE_STATES } from "../core/lifecycle.ts";
 import type { Bus, Unsubscribe } from "../core/ports/bus.ts";
 import type { CrewAccess } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
+import { jsonDepth, MAX_JSON_DEPTH } from "../core/schemas/json-value.ts";
 import type { CrewManifest } from "../core/schemas/manifest.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import type { AgentRegistry } from "./agent-registry.ts";
@@ -31,8 +32,13 @@ export interface CrewManagerDeps {
 
 /** Topic names: like other names, plus '/' for hierarchy (`plans/draft`). */
 const TOPIC_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
-const SIGNAL_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+/** Signals are UPPER_CASE so that `pause` cannot be mistaken for PAUSE and silently do nothing. */
+const SIGNAL_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/;
 const CONTEXT_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$/;
+
+function checkJson(value: unknown, field: string): void {
+  if (jsonDepth(value) > MAX_JSON_DEPTH) throw new FactoryError("VALIDATION_FAILED", `${field}: nested deeper than ${MAX_JSON_DEPTH} levels`, { field });
+}
 
 export const crewChannel = (crewId: string, topic: string): string => `crew:${crewId}:${topic}`;
 
@@ -161,8 +167,11 @@ export class CrewManager {
   async broadcast(crewId: string, signal: string, payload: unknown): Promise<CrewMessage> {
     const crew = this.requireOpen(crewId, "crewId");
     if (!SIGNAL_PATTERN.test(signal)) {
-      throw new FactoryError("VALIDATION_FAILED", "signal: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter", { field: "signal" });
+      throw new FactoryError("VALIDATION_FAILED", `signal: must be UPPER_CASE letters, digits and '_' (e.g. PAUSE, RESUME, MISSION_START), got '${signal.slice(0, 64)}'`, {
+        field: "signal",
+      });
     }
+    checkJson(payload, "payload");
     if (crew.state === "ASSEMBLING") throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is still ASSEMBLING`, { details: { current: crew.state } });
     if (signal === "PAUSE" && crew.state === "ACTIVE") this.#setState(crew, "PAUSED", "PAUSE broadcast");
     if (signal === "RESUME" && crew.state === "PAUSED") this.#setState(crew, "ACTIVE", "RESUME broadcast");
@@ -193,6 +202,7 @@ export class CrewManager {
     if (!TOPIC_PATTERN.test(topic)) {
       throw new FactoryError("VALIDATION_FAILED", "topic: must be 1-128 letters, digits, '.', '_', '-' or '/', starting with a letter or digit", { field: "topic" });
     }
+    checkJson(payload, "payload");
     return this.#record(crew, topic, null, payload, 0, new Date().toISOString());
   }
 
@@ -224,6 +234,7 @@ export class CrewManager {
     this.requireOpen(crewId);
     this.#checkKey(key);
     if (value === undefined) throw new FactoryError("VALIDATION_FAILED", "value: required (use delete to remove a key)", { field: "value" });
+    checkJson(value, "value");
     this.#deps.journal.put({ kind: "context", crewId, key, value, deleted: false });
     this.#deps.events.emit({ type: "crew.context", crewId, data: { key, op: "set" } });
     await this.#deps.journal.commit();

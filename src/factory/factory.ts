@@ -586,6 +586,11 @@ export class Factory {
     return this.#state === "started";
   }
 
+  /** False while the store refuses writes; `/ready` reports it. */
+  get storeHealthy(): boolean {
+    return this.#journal.healthy;
+  }
+
   stats(): FactoryStats {
     return {
       agents: this.#registry.size,
@@ -626,7 +631,8 @@ export class Factory {
         if (task !== undefined) for (const waiter of waiters) waiter(task);
       }
       this.#waiters.clear();
-      await this.#journal.drain();
+      const lost = await this.#journal.drain(this.#deps.shutdownGraceMs);
+      if (lost > 0) this.#deps.logger.error(`the store refused ${lost} write(s) until shutdown; they are lost`);
     }
     this.#journal.close();
     await this.#deps.store.close();

@@ -8,6 +8,13 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+/** Errors that come from the data, not from the store: the same write would fail again. */
+function isPoison(error: unknown): boolean {
+  return error instanceof RangeError || error instanceof TypeError;
+}
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /** Writes per store transaction: bounds how long one synchronous SQLite commit holds the event loop. */
 const MAX_BATCH = 2_000;
 
@@ -27,7 +34,7 @@ export class Journal {
   #durableSeq = 0;
   #waiters: Waiter[] = [];
   #scheduled = false;
-  #flushing: Promise<void> | undefined;
+  #flushing: Promise<StoreWrite[]> | undefined;
   #retryDelayMs = 0;
   #closed = false;
 
@@ -52,12 +59,26 @@ export class Journal {
     });
   }
 
-  /** Writes everything pending now and waits for it; used at shutdown. */
-  async drain(): Promise<void> {
+  /**
+   * Writes everything pending and waits for it (used at shutdown), retrying a refusing store
+   * with backoff until `timeoutMs`; returns how many writes could not be stored.
+   */
+  async drain(timeoutMs = 10_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
     while (this.#pending.length > 0 || this.#flushing !== undefined) {
+      if (Date.now() > deadline) return this.#pending.length;
       if (this.#flushing !== undefined) await this.#flushing.catch(() => {});
-      else await this.#flush();
+      else {
+        if (this.#retryDelayMs > 0) await new Promise((r) => setTimeout(r, Math.min(this.#retryDelayMs, Math.max(0, deadline - Date.now()))));
+        await this.#flush();
+      }
     }
+    return 0;
+  }
+
+  /** False while the store refuses writes (they are kept and retried). */
+  get healthy(): boolean {
+    return this.#retryDelayMs === 0;
   }
 
   close(): void {
@@ -83,15 +104,16 @@ export class Journal {
     }
     const batch = this.#pending.splice(0, MAX_BATCH);
     const lastSeq = this.#putSeq - this.#pending.length;
-    this.#flushing = this.#store.apply(batch);
+    this.#flushing = this.#applyIsolating(batch);
     try {
-      await this.#flushing;
+      const dropped = await this.#flushing;
       this.#retryDelayMs = 0;
       this.#durableSeq = lastSeq;
-      this.#settleWaiters();
+      this.#settleWaiters(dropped);
     } catch (error) {
-      // Keep the batch (ahead of newer writes, which supersede it) and retry with backoff;
-      // callers waiting on durability learn now that it is not there yet.
+      // The store itself refused (not one bad write): keep the batch ahead of newer writes,
+      // which supersede it, and retry with backoff; waiting callers learn now that it is not
+      // durable yet.
       this.#pending = batch.concat(this.#pending);
       this.#retryDelayMs = Math.min(5_000, Math.max(50, this.#retryDelayMs * 2));
       this.#onError(error);
@@ -107,12 +129,44 @@ export class Journal {
     if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule();
   }
 
-  #settleWaiters(): void {
+  /**
+   * Applies a batch; if it fails, applies its writes one by one so that a single write the
+   * store cannot take (it would fail every time) is dropped and reported instead of blocking
+   * every write after it. Throws only when the store takes none of them (it is down).
+   */
+  async #applyIsolating(batch: StoreWrite[]): Promise<StoreWrite[]> {
+    try {
+      await this.#store.apply(batch);
+      return [];
+    } catch (batchError) {
+      const dropped: StoreWrite[] = [];
+      let applied = 0;
+      let lastError: unknown = batchError;
+      for (const write of batch) {
+        try {
+          await this.#store.apply([write]);
+          applied++;
+        } catch (error) {
+          dropped.push(write);
+          lastError = error;
+        }
+      }
+      if (applied === 0 && batch.length > 1) throw lastError;
+      if (applied === 0 && dropped.length === 1 && !isPoison(lastError)) throw lastError;
+      for (const write of dropped) this.#onError(new Error(`dropped a ${write.kind} write the store cannot take: ${describe(lastError)}`));
+      return dropped;
+    }
+  }
+
+  #settleWaiters(dropped: readonly StoreWrite[] = []): void {
     if (this.#waiters.length === 0) return;
     const still: Waiter[] = [];
+    const failure =
+      dropped.length === 0 ? undefined : new FactoryError("STORE_UNAVAILABLE", `the store could not take ${dropped.length} write(s); they were dropped`);
     for (const w of this.#waiters) {
-      if (w.upTo <= this.#durableSeq) w.resolve();
-      else still.push(w);
+      if (w.upTo > this.#durableSeq) still.push(w);
+      else if (failure !== undefined) w.reject(failure);
+      else w.resolve();
     }
     this.#waiters = still;
   }

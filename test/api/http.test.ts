@@ -106,7 +106,7 @@ describe("HTTP API", () => {
       assert.equal(doc.openapi, "3.1.0");
       const documented = Object.entries(doc.paths as Record<string, Json>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
       const served = app.routes
-        .filter((r) => r.path.startsWith("/v1/") && r.method !== "ALL")
+        .filter((r) => (r.path.startsWith("/v1/") || r.path === "/health" || r.path === "/ready") && r.method !== "ALL")
         .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
       assert.deepEqual([...new Set(documented)].sort(), [...new Set(served)].sort());
       assert.ok(doc.components.schemas.Profile, "Profile schema is documented");
@@ -170,6 +170,34 @@ describe("HTTP API", () => {
       await expectError("/v1/profiles", post({ name: "x", role: "X", runtime: { kind: "function", handler: "gpt" } }), 400, "UNKNOWN_HANDLER", "runtime.handler");
       const crew = (await call("/v1/crews/assemble", post({ manifest: { name: "t", members: [{ config: { name: "c", role: "C" } }] } }))).body;
       await expectError(`/v1/crews/${crew.id}/broadcast`, post({ signal: "no spaces" }), 400, "VALIDATION_FAILED", "signal");
+    });
+
+    it("JSON nested deeper than 64 levels → 400 naming the field, and the store keeps working", async () => {
+      const deep = (n: number): unknown => (n === 0 ? 1 : [deep(n - 1)]);
+      const bomb = `{"role":"Coder","input":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+      await expectError("/v1/tasks", { method: "POST", headers: { "content-type": "application/json" }, body: bomb }, 400, "VALIDATION_FAILED", "input");
+      await expectError("/v1/tasks", post({ role: "Coder", input: deep(65) }), 400, "VALIDATION_FAILED", "input");
+      assert.equal((await call("/v1/tasks", post({ role: "Coder", input: deep(60) }))).status, 202);
+      const crew = (await call("/v1/crews/assemble", post({ manifest: { name: "t", members: [{ config: { name: "c", role: "C" } }] } }))).body;
+      const put = { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ value: deep(70) }) };
+      await expectError(`/v1/crews/${crew.id}/context/k`, put, 400, "VALIDATION_FAILED", "value");
+      await expectError(`/v1/crews/${crew.id}/messages`, post({ topic: "t", payload: deep(70) }), 400, "VALIDATION_FAILED", "payload");
+      assert.equal((await call("/ready")).status, 200);
+      assert.equal((await call("/v1/tasks", post({ role: "Coder", input: 1 }))).status, 202);
+    });
+
+    it("unknown query parameters, unknown event types and lower-case signals → 400 naming them", async () => {
+      await expectError("/v1/agents?stat=READY", undefined, 400, "VALIDATION_FAILED", "stat");
+      await expectError("/v1/events?types=bogus", undefined, 400, "VALIDATION_FAILED", "types");
+      const crew = (await call("/v1/crews/assemble", post({ manifest: { name: "t", members: [{ config: { name: "c", role: "C" } }] } }))).body;
+      const error = await expectError(`/v1/crews/${crew.id}/broadcast`, post({ signal: "pause" }), 400, "VALIDATION_FAILED", "signal");
+      assert.match(error.message, /UPPER_CASE/);
+      assert.equal((await call(`/v1/crews/${crew.id}`)).body.state, "ACTIVE");
+    });
+
+    it("a typo in a manifest's top-level field is named (not the field it hides)", async () => {
+      const error = await expectError("/v1/crews/assemble", post({ manifest: { name: "t", memebers: [] } }), 400, "VALIDATION_FAILED", "manifest.memebers");
+      assert.match(error.message, /unknown field 'memebers'/);
     });
 
     it("keeps what was accepted when bad requests arrive in between", async () => {

@@ -370,4 +370,21 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     );
     assert.equal(terminated.length, 0, "no member was even started");
   });
+
+  test("CLI mistakes are usage errors (exit 2) naming the flag or file; a wait that runs out exits 124", T, async () => {
+    const [badJson, noFile, badUrl, waited] = await Promise.all([
+      cli(server.url, "task", "submit", "--role", "Coder", "--input", "{feature:login}"),
+      cli(server.url, "crew", "assemble", "-f", join(dataDir, "nope.yaml")),
+      cli("notaurl", "agents"),
+      cli(server.url, "task", "submit", "--role", "Nobody", "--wait", "100"),
+    ]);
+    assert.equal(badJson.code, 2);
+    assert.match(badJson.stderr, /--input is not valid JSON/);
+    assert.equal(noFile.code, 2);
+    assert.match(noFile.stderr, /cannot read .*nope\.yaml/);
+    assert.equal(badUrl.code, 2);
+    assert.match(badUrl.stderr, /--url must be a URL/);
+    assert.equal(waited.code, 124);
+    assert.match(waited.stderr, /is still QUEUED after 100 ms/);
+  });
 });

@@ -48,7 +48,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
       tags,
       summary: "Agents, newest first (live ones unless `state=TERMINATED`)",
       request: {
-        query: z.object({
+        query: z.strictObject({
           state: z.enum(AGENT_STATES).optional(),
           role: RoleSchema.optional(),
           crewId: z.string().max(128).optional(),

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { Crew } from "../../core/crew.ts";
+import { JsonValueSchema } from "../../core/schemas/json-value.ts";
 import { CrewManifestSchema } from "../../core/schemas/manifest.ts";
 import { FactoryError } from "../../core/errors.ts";
 import type { Factory } from "../../factory/factory.ts";
@@ -21,8 +22,8 @@ const AssembleSchema = z
   })
   .meta({ id: "AssembleRequest" });
 
-const BroadcastSchema = z.strictObject({ signal: z.string().min(1).max(64), payload: z.unknown().optional() }).meta({ id: "BroadcastRequest" });
-const PublishSchema = z.strictObject({ topic: z.string().min(1).max(128), payload: z.unknown().optional() }).meta({ id: "PublishRequest" });
+const BroadcastSchema = z.strictObject({ signal: z.string().min(1).max(64), payload: JsonValueSchema.optional() }).meta({ id: "BroadcastRequest" });
+const PublishSchema = z.strictObject({ topic: z.string().min(1).max(128), payload: JsonValueSchema.optional() }).meta({ id: "PublishRequest" });
 const KeyParams = z.object({ id: z.string().min(1).max(128), key: z.string().min(1).max(256) });
 const ContextEntrySchema = z.object({ key: z.string(), value: z.unknown() }).meta({ id: "ContextEntry" });
 
@@ -52,7 +53,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/crews",
       tags,
       summary: "Crews, newest first (not disbanded unless `state=DISBANDED`)",
-      request: { query: z.object({ state: CrewStateSchema.optional(), limit: LimitQuery }) },
+      request: { query: z.strictObject({ state: CrewStateSchema.optional(), limit: LimitQuery }) },
       responses: { 200: jsonContent(itemsOf(CrewSchema), "Crews"), ...errorResponses(400, 401) },
     }),
     async (c) => {
@@ -116,7 +117,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
       summary: "Messages on the crew bus, oldest first (broadcasts are on topic `signals`)",
       request: {
         params: IdParam,
-        query: z.object({ topic: z.string().max(128).optional(), after: z.coerce.number().int().min(0).optional(), limit: LimitQuery }),
+        query: z.strictObject({ topic: z.string().max(128).optional(), after: z.coerce.number().int().min(0).optional(), limit: LimitQuery }),
       },
       responses: { 200: jsonContent(itemsOf(CrewMessageSchema), "Messages"), ...errorResponses(400, 401, 404) },
     }),
@@ -181,7 +182,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/crews/{id}/context/{key}",
       tags,
       summary: "Set one key of the crew's context",
-      request: { params: KeyParams, ...jsonBody(z.strictObject({ value: z.unknown() }).meta({ id: "ContextValue" })) },
+      request: { params: KeyParams, ...jsonBody(z.strictObject({ value: JsonValueSchema }).meta({ id: "ContextValue" })) },
       responses: { 200: jsonContent(ContextEntrySchema, "Stored"), ...errorResponses(400, 401, 404, 409, 413) },
     }),
     async (c) => {

@@ -2,12 +2,12 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { FactoryError } from "../../core/errors.ts";
-import type { FactoryEvent } from "../../core/events.ts";
+import { EVENT_TYPES, type FactoryEvent } from "../../core/events.ts";
 import { parseWith } from "../../core/schemas/parse.ts";
 import type { EventFilter, Factory } from "../../factory/factory.ts";
 import { errorResponses } from "../openapi-helpers.ts";
 
-const EventsQuery = z.object({
+const EventsQuery = z.strictObject({
   types: z.string().max(1_000).optional().meta({ description: "Comma-separated event types; `agent.*` matches a family" }),
   crewId: z.string().max(128).optional(),
   agentId: z.string().max(128).optional(),
@@ -46,8 +46,15 @@ export function eventRoutes(app: OpenAPIHono, factory: Factory, serverClosing: A
       after = Number(lastEventId);
       if (!Number.isInteger(after) || after < 0) throw new FactoryError("VALIDATION_FAILED", "Last-Event-ID: must be an event seq (a whole number)", { field: "Last-Event-ID" });
     }
+    const types = query.types?.split(",").map((t) => t.trim()).filter((t) => t.length > 0);
+    for (const type of types ?? []) {
+      const family = type.endsWith(".*") ? type.slice(0, -2) : undefined;
+      if (family !== undefined ? !EVENT_TYPES.some((t) => t.startsWith(`${family}.`)) : !(EVENT_TYPES as readonly string[]).includes(type)) {
+        throw new FactoryError("VALIDATION_FAILED", `types: unknown event type '${type}' (known: ${EVENT_TYPES.join(", ")}; 'agent.*' matches a family)`, { field: "types" });
+      }
+    }
     const filter: EventFilter = {
-      ...(query.types === undefined ? {} : { types: query.types.split(",").map((t) => t.trim()).filter((t) => t.length > 0) }),
+      ...(types === undefined ? {} : { types }),
       ...(query.crewId === undefined ? {} : { crewId: query.crewId }),
       ...(query.agentId === undefined ? {} : { agentId: query.agentId }),
       ...(query.taskId === undefined ? {} : { taskId: query.taskId }),

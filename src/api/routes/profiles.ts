@@ -46,7 +46,7 @@ export function profileRoutes(app: OpenAPIHono, factory: Factory): void {
       summary: "A profile's latest version, or `?version=N`",
       request: {
         params: z.object({ name: NameSchema }),
-        query: z.object({ version: z.coerce.number().int().min(1).optional() }),
+        query: z.strictObject({ version: z.coerce.number().int().min(1).optional() }),
       },
       responses: { 200: jsonContent(ProfileRecordSchema, "The profile"), ...errorResponses(400, 401, 404) },
     }),

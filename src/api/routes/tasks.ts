@@ -30,7 +30,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/tasks",
       tags,
       summary: "Tasks, oldest first",
-      request: { query: z.object({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery }) },
+      request: { query: z.strictObject({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery }) },
       responses: { 200: jsonContent(itemsOf(TaskSchema), "Tasks"), ...errorResponses(400, 401) },
     }),
     async (c) => {
@@ -52,7 +52,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       summary: "A task; with `waitMs` the answer waits (long-poll) until the task is final or the time is up",
       request: {
         params: IdParam,
-        query: z.object({ waitMs: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional() }),
+        query: z.strictObject({ waitMs: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional() }),
       },
       responses: { 200: jsonContent(TaskSchema, "The task"), ...errorResponses(400, 401, 404) },
     }),

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import type { Agent } from "../../core/agent.ts";
-import { readDocument } from "../../factory/load-profiles.ts";
-import { cliContext, intOption, UsageError } from "../context.ts";
+import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 export const AGENT_COLUMNS = ["id", "name", "role", "state", "load", "crewId", "walletAddress"];
@@ -17,13 +16,13 @@ export function agentCommands(program: Command): void {
     .action(async (profile: string | undefined, opts: { file?: string; count: number; name?: string }, command: Command) => {
       const { client, json } = cliContext(command);
       if ((profile === undefined) === (opts.file === undefined)) throw new UsageError("give a profile name or -f FILE (not both)");
-      const body = opts.file === undefined ? { profile } : { config: await readDocument(opts.file) };
+      const body = opts.file === undefined ? { profile } : { config: await readFileArg(opts.file) };
       const agents: Agent[] = [];
       for (let i = 0; i < opts.count; i++) {
         agents.push(await client.request<Agent>("POST", "/v1/agents", { ...body, ...(opts.name === undefined ? {} : { name: opts.name }) }));
-        if (!json && opts.count > 1) process.stderr.write(`\rspawned ${i + 1}/${opts.count}`);
+        if (!json && opts.count > 1 && process.stderr.isTTY === true) process.stderr.write(`\rspawned ${i + 1}/${opts.count}`);
       }
-      if (!json && opts.count > 1) process.stderr.write("\n");
+      if (!json && opts.count > 1 && process.stderr.isTTY === true) process.stderr.write("\n");
       if (json) return printJson(opts.count === 1 ? agents[0] : agents);
       console.log(table(agents as unknown as Record<string, unknown>[], AGENT_COLUMNS));
     });

@@ -3,8 +3,7 @@ import type { Command } from "commander";
 import ora from "ora";
 import type { Agent } from "../../core/agent.ts";
 import type { Crew, CrewMessage } from "../../core/crew.ts";
-import { readDocument } from "../../factory/load-profiles.ts";
-import { cliContext, intOption } from "../context.ts";
+import { cliContext, intOption, readFileArg } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 import { AGENT_COLUMNS } from "./agents.ts";
 import { parseJsonArg } from "./tasks.ts";
@@ -23,7 +22,7 @@ export function crewCommands(program: Command): void {
     .requiredOption("-f, --file <path>", "crew manifest (YAML or JSON)")
     .action(async (opts: { file: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const manifest = await readDocument(opts.file);
+      const manifest = await readFileArg(opts.file);
       const name = (manifest as { name?: unknown } | null)?.name;
       const requestId = randomUUID();
       const label = `crew '${String(name)}'`;
@@ -103,7 +102,7 @@ export function crewCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const result = await client.request<{ delivered: number; message: CrewMessage }>("POST", `/v1/crews/${encodeURIComponent(id)}/broadcast`, {
         signal,
-        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload) }),
+        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload, "--payload") }),
       });
       if (json) return printJson(result);
       console.log(`${signal} delivered to ${result.delivered} agent(s)`);
@@ -117,7 +116,7 @@ export function crewCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const message = await client.request<CrewMessage>("POST", `/v1/crews/${encodeURIComponent(id)}/messages`, {
         topic,
-        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload) }),
+        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload, "--payload") }),
       });
       if (json) return printJson(message);
       console.log(`published ${message.id} on ${topic}`);
@@ -152,7 +151,7 @@ export function crewCommands(program: Command): void {
       const entry =
         opts.set === undefined
           ? await client.request<{ key: string; value: unknown }>("GET", `${base}/${encodeURIComponent(key)}`)
-          : await client.request<{ key: string; value: unknown }>("PUT", `${base}/${encodeURIComponent(key)}`, { value: parseJsonArg(opts.set) });
+          : await client.request<{ key: string; value: unknown }>("PUT", `${base}/${encodeURIComponent(key)}`, { value: parseJsonArg(opts.set, "--set") });
       return json ? printJson(entry) : console.log(`${entry.key} = ${JSON.stringify(entry.value)}`);
     });
 

@@ -16,12 +16,15 @@ export function eventCommands(program: Command): void {
       if (opts.after !== undefined) query.set("after", String(opts.after));
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());
+      const ready = (): void => {
+        if (!json) process.stderr.write(`following events from ${client.baseUrl} (Ctrl-C to stop; --after 0 replays the stored ones)\n`);
+      };
       await client.events(`?${query}`, (event) => {
         if (json) return void process.stdout.write(`${JSON.stringify(event)}\n`);
-        const subject = event.taskId ?? event.agentId ?? event.crewId ?? "";
+        const subject = event.taskId ?? event.agentId ?? event.crewId ?? (typeof event.data?.name === "string" ? `${event.data.name}@${String(event.data.version)}` : "");
         const change = event.to === undefined ? "" : `${event.from ?? "∅"} → ${event.to}`;
         const reason = typeof event.data?.reason === "string" ? `  (${event.data.reason})` : "";
         console.log(`${String(event.seq).padStart(6)}  ${event.at.slice(11, 23)}  ${event.type.padEnd(22)} ${subject}  ${change}${reason}`);
-      }, stop.signal);
+      }, stop.signal, ready);
     });
 }

@@ -1,8 +1,9 @@
 import { stat } from "node:fs/promises";
 import type { Command } from "commander";
 import type { ProfileRecord } from "../../core/schemas/profile.ts";
-import { documentFiles, readDocument } from "../../factory/load-profiles.ts";
-import { cliContext } from "../context.ts";
+import { documentFiles } from "../../factory/load-profiles.ts";
+import { ClientError } from "../client.ts";
+import { cliContext, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 const COLUMNS = ["name", "version", "role", "capabilities", "cognitiveLoadLimit", "runtime"];
@@ -26,13 +27,21 @@ export function profileCommands(program: Command): void {
     .requiredOption("-f, --file <path>", "a profile file, or a folder")
     .action(async (opts: { file: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const files = (await stat(opts.file).catch(() => undefined))?.isDirectory() === true ? await documentFiles(opts.file) : [opts.file];
+      const info = await stat(opts.file).catch(() => undefined);
+      if (info === undefined) throw new UsageError(`cannot read ${opts.file}: no such file or folder`);
+      const files = info.isDirectory() ? await documentFiles(opts.file) : [opts.file];
       const results: Array<ProfileRecord & { created: boolean }> = [];
       for (const file of files) {
-        const doc = await readDocument(file);
+        const doc = await readFileArg(file);
         for (const profile of Array.isArray(doc) ? doc : [doc]) {
-          const { status, body } = await client.send<ProfileRecord>("POST", "/v1/profiles", profile);
-          results.push({ ...body, created: status === 201 });
+          try {
+            const { status, body } = await client.send<ProfileRecord>("POST", "/v1/profiles", profile);
+            results.push({ ...body, created: status === 201 });
+          } catch (error) {
+            // Name the file: with a folder of profiles the server's message alone does not say which.
+            if (error instanceof ClientError) throw new ClientError(error.code, `${file}: ${error.message}`, error.status, error.field);
+            throw error;
+          }
         }
       }
       if (json) return printJson(results);

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import type { Task } from "../../core/task.ts";
-import { readDocument } from "../../factory/load-profiles.ts";
-import { cliContext, intOption, UsageError } from "../context.ts";
+import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "priority", "attempts", "maxAttempts", "createdAt", "startedAt", "finishedAt", "result", "error"];
@@ -9,11 +8,15 @@ const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "DEAD"]);
 /** The server caps one long-poll at 60 s; longer waits are several polls. */
 const POLL_MS = 60_000;
 
-/** A JSON argument; text that is not JSON is taken as a plain string. */
-export function parseJsonArg(text: string): unknown {
+/**
+ * A JSON argument. Plain text (`hello`) is taken as a string, but text that looks like JSON
+ * (starts with `{`, `[` or `"`) and does not parse is a mistake, not a string.
+ */
+export function parseJsonArg(text: string, flag: string): unknown {
   try {
     return JSON.parse(text) as unknown;
-  } catch {
+  } catch (error) {
+    if (/^\s*[[{"]/.test(text)) throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
     return text;
   }
 }
@@ -24,6 +27,18 @@ async function waitFor(client: ReturnType<typeof cliContext>["client"], id: stri
     const left = Math.max(0, Math.min(POLL_MS, deadline - Date.now()));
     const task = await client.request<Task>("GET", `/v1/tasks/${encodeURIComponent(id)}?waitMs=${left}`);
     if (FINAL.has(task.state) || Date.now() >= deadline) return task;
+  }
+}
+
+/** After a wait: exit 0 if it SUCCEEDED, 1 if it ended otherwise, 124 (as timeout(1)) if it is not final yet. */
+function reportOutcome(task: Task, waitedMs: number): void {
+  if (task.state === "SUCCEEDED") return;
+  if (FINAL.has(task.state)) {
+    console.error(`error: task ${task.id} ended ${task.state}${task.error === undefined ? "" : `: ${task.error.message} [${task.error.code}]`}`);
+    process.exitCode = 1;
+  } else {
+    console.error(`task ${task.id} is still ${task.state} after ${waitedMs} ms (wait again with: agent-factory task get ${task.id} --wait)`);
+    process.exitCode = 124;
   }
 }
 
@@ -54,7 +69,7 @@ export function taskCommands(program: Command): void {
       if (opts.role === undefined && opts.profile === undefined && opts.capability === undefined) {
         throw new UsageError("say who may run it: --role, --profile or --capability");
       }
-      const input = opts.inputFile !== undefined ? await readDocument(opts.inputFile as string) : opts.input !== undefined ? parseJsonArg(opts.input as string) : undefined;
+      const input = opts.inputFile !== undefined ? await readFileArg(opts.inputFile as string) : opts.input !== undefined ? parseJsonArg(opts.input as string, "--input") : undefined;
       const body = {
         ...(input === undefined ? {} : { input }),
         ...(opts.role === undefined ? {} : { role: opts.role }),
@@ -71,7 +86,7 @@ export function taskCommands(program: Command): void {
         if (!json) process.stderr.write(`submitted ${submitted.id}; waiting for it…\n`);
         submitted = await waitFor(client, submitted.id, ms);
         show(submitted, json);
-        if (submitted.state !== "SUCCEEDED") process.exitCode = 1;
+        reportOutcome(submitted, ms);
         return;
       }
       if (json) return printJson(submitted);
@@ -89,6 +104,7 @@ export function taskCommands(program: Command): void {
           ? await client.request<Task>("GET", `/v1/tasks/${encodeURIComponent(id)}`)
           : await waitFor(client, id, opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(opts.wait));
       show(found, json);
+      if (opts.wait !== undefined) reportOutcome(found, opts.wait === true ? 30_000 : Number(opts.wait));
     });
 
   task

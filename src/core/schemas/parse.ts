@@ -3,7 +3,8 @@ import { FactoryError } from "../errors.ts";
 
 /** Formats the first issue of a zod error as "field: message". */
 export function describeIssue(error: z.ZodError): { field: string | undefined; message: string } {
-  const issue = error.issues[0];
+  // An unknown key usually explains a missing one (a typo), so it is the more useful report.
+  const issue = error.issues.find((i) => i.code === "unrecognized_keys") ?? error.issues[0];
   if (issue === undefined) return { field: undefined, message: "invalid input" };
   let field = issue.path.length > 0 ? issue.path.map(String).join(".") : undefined;
   let message = issue.message;

@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { JsonValueSchema } from "./json-value.ts";
 import { NameSchema, RoleSchema } from "./profile.ts";
 
 export const TaskSubmitSchema = z
   .strictObject({
-    input: z.unknown().optional(),
+    input: JsonValueSchema.optional(),
     /** Any agent of this role may take it. */
     role: RoleSchema.optional(),
     /** Only agents spawned from this profile may take it. */

@@ -1,0 +1,62 @@
+// Pins the journal's group commit: commit() means durable, and one write the store cannot take is dropped, not retried forever.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
+import type { Store } from "../../src/core/ports/store.ts";
+import { Journal } from "../../src/factory/journal.ts";
+import { task } from "../conformance/store.conformance.ts";
+import { tempDir } from "../helpers.ts";
+
+describe("journal", () => {
+  let store: Store;
+  let dir: ReturnType<typeof tempDir>;
+  const errors: string[] = [];
+  beforeEach(async () => {
+    dir = tempDir();
+    store = await createSqliteStore({ filename: join(dir.path, "j.db") });
+    errors.length = 0;
+  });
+  afterEach(async () => {
+    await store.close();
+    dir.cleanup();
+  });
+
+  it("resolves commit() only once the writes are in the store", async () => {
+    const journal = new Journal(store, (e) => errors.push(String(e)));
+    for (let i = 0; i < 4_500; i++) journal.put({ kind: "task", value: task(`t${i}`) });
+    await journal.commit();
+    assert.equal((await store.listTasks({ limit: 10_000 })).length, 4_500);
+    assert.deepEqual(errors, []);
+  });
+
+  it("drops a write the store cannot take, keeps the rest of its batch, and stays healthy", async () => {
+    const journal = new Journal(store, (e) => errors.push(String(e)));
+    journal.put({ kind: "task", value: task("good1") });
+    journal.put({ kind: "task", value: task("poison", { input: 1n }) }); // JSON.stringify throws on a BigInt
+    journal.put({ kind: "task", value: task("good2") });
+    await assert.rejects(journal.commit(), { code: "STORE_UNAVAILABLE" });
+    assert.equal((await store.getTask("good1"))?.id, "good1");
+    assert.equal((await store.getTask("good2"))?.id, "good2");
+    assert.equal(await store.getTask("poison"), undefined);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0] as string, /dropped a task write/);
+    journal.put({ kind: "task", value: task("after") });
+    await journal.commit();
+    assert.equal((await store.getTask("after"))?.id, "after");
+    assert.equal(journal.healthy, true);
+  });
+
+  it("keeps writes while the store refuses them and gives up on drain() at its deadline", async () => {
+    const journal = new Journal(store, (e) => errors.push(String(e)));
+    await store.close(); // every apply now fails
+    journal.put({ kind: "task", value: task("a") });
+    journal.put({ kind: "task", value: task("b") });
+    await assert.rejects(journal.commit(), { code: "STORE_UNAVAILABLE" });
+    assert.equal(journal.healthy, false);
+    const started = Date.now();
+    assert.equal(await journal.drain(200), 2);
+    assert.ok(Date.now() - started < 2_000);
+    store = await createSqliteStore({ filename: join(dir.path, "j.db") }); // for afterEach
+  });
+});
