@@ -27,3 +27,8 @@ export interface Agent {
   context: Record<string, unknown>;
   updatedAt: string;
 }
+
+/** A copy safe to hand out or keep: changing it cannot change the live agent. */
+export function snapshotAgent(agent: Agent): Agent {
+  return { ...agent, capabilities: [...agent.capabilities], scopes: [...agent.scopes], stats: { ...agent.stats } };
+}

@@ -26,3 +26,8 @@ export interface CrewMessage {
   delivered: number;
   at: string;
 }
+
+/** A copy safe to hand out or keep: changing it cannot change the live crew. */
+export function snapshotCrew(crew: Crew): Crew {
+  return { ...crew, agentIds: [...crew.agentIds] };
+}

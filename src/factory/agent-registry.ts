@@ -1,5 +1,4 @@
-import type { Agent } from "../core/agent.ts";
-import { FactoryError } from "../core/errors.ts";
+import { snapshotAgent, type Agent } from "../core/agent.ts";
 import type { EventLog } from "./event-log.ts";
 import type { Journal } from "./journal.ts";
 import { assertTransition, type AgentState } from "../core/lifecycle.ts";
@@ -91,13 +90,7 @@ export class AgentRegistry {
 
   persist(agent: Agent): void {
     // A snapshot: the journal may write it a tick later, after further changes.
-    this.#journal.put({ kind: "agent", value: { ...agent, stats: { ...agent.stats } } });
-  }
-
-  require(id: string): Agent {
-    const agent = this.#agents.get(id);
-    if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent with id '${id}'`);
-    return agent;
+    this.#journal.put({ kind: "agent", value: snapshotAgent(agent) });
   }
 
   #notify(agent: Agent, from: AgentState | null): void {

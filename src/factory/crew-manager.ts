@@ -1,12 +1,12 @@
 import type { Agent } from "../core/agent.ts";
-import type { Crew, CrewMessage, CrewState } from "../core/crew.ts";
+import { snapshotCrew, type Crew, type CrewMessage, type CrewState } from "../core/crew.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newCrewId, newMessageId, newWalletAddress } from "../core/ids.ts";
 import { LIVE_STATES } from "../core/lifecycle.ts";
 import type { Bus, Unsubscribe } from "../core/ports/bus.ts";
 import type { CrewAccess } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
-import { jsonDepth, MAX_JSON_DEPTH } from "../core/schemas/json-value.ts";
+import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { CrewManifest } from "../core/schemas/manifest.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import type { AgentRegistry } from "./agent-registry.ts";
@@ -37,7 +37,15 @@ const SIGNAL_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/;
 const CONTEXT_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$/;
 
 function checkJson(value: unknown, field: string): void {
-  if (jsonDepth(value) > MAX_JSON_DEPTH) throw new FactoryError("VALIDATION_FAILED", `${field}: nested deeper than ${MAX_JSON_DEPTH} levels`, { field });
+  const problem = jsonProblem(value);
+  if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `${field}: ${problem}`, { field });
+}
+
+/** How long one member may take to accept a broadcast signal. */
+const SIGNAL_TIMEOUT_MS = 5_000;
+
+function rejectAfter(ms: number): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), ms).unref());
 }
 
 export const crewChannel = (crewId: string, topic: string): string => `crew:${crewId}:${topic}`;
@@ -102,14 +110,15 @@ export class CrewManager {
   async assemble(manifest: CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
     const { registry, spawner, events } = this.#deps;
     // Resolve and validate everything before anything is spawned.
-    const named = manifest.members.map((m, i) => (typeof m.profile === "string" ? this.#deps.resolveProfile(m, `members.${i}.profile`) : undefined));
-    const plan = manifest.members.map((m, i) => ({ profile: named[i] ?? this.#deps.resolveProfile(m, `members.${i}`), count: m.count }));
-    const total = plan.reduce((sum, p) => sum + p.count, 0);
+    const total = manifest.members.reduce((sum, m) => sum + m.count, 0);
     if (total > this.#deps.maxCrewSize) {
       throw new FactoryError("VALIDATION_FAILED", `members: a crew may have at most ${this.#deps.maxCrewSize} agents, this manifest asks for ${total}`, {
         field: "members",
       });
     }
+    // Named profiles first, so a bad name leaves no inline profile registered.
+    const named = manifest.members.map((m, i) => (typeof m.profile === "string" ? this.#deps.resolveProfile(m, `members.${i}.profile`) : undefined));
+    const plan = manifest.members.map((m, i) => ({ profile: named[i] ?? this.#deps.resolveProfile(m, `members.${i}`), count: m.count }));
     const now = new Date().toISOString();
     const crew: Crew = {
       id: newCrewId(),
@@ -152,6 +161,7 @@ export class CrewManager {
     const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failure !== undefined) {
       for (const agent of agents) if (agent.state !== "TERMINATED") spawner.terminate(agent, "crew assembly failed");
+      this.#deps.cancelQueuedTasks(crew.id, `crew ${crew.id} failed to assemble`);
       this.#setState(crew, "DISBANDED", "assembly failed");
       const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
       throw new FactoryError("CREW_ASSEMBLY_FAILED", `crew '${manifest.name}' was not assembled (nothing of it remains): ${reason}`, {
@@ -184,7 +194,8 @@ export class CrewManager {
         const handle = this.#deps.registry.handle(id);
         if (handle === undefined) return;
         try {
-          await handle.signal(signal, payload);
+          // One agent that never takes the signal must not hold the broadcast (it counts as not delivered).
+          await Promise.race([handle.signal(signal, payload), rejectAfter(SIGNAL_TIMEOUT_MS)]);
         } catch {
           return;
         }
@@ -266,6 +277,9 @@ export class CrewManager {
     if (crew === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`);
     if (crew.state === "DISBANDED") throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is already DISBANDED`, { details: { current: crew.state } });
     if (crew.state === "DISBANDING") return crew;
+    if (crew.state === "ASSEMBLING") {
+      throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is still ASSEMBLING; disband it once assembly has ended`, { details: { current: crew.state } });
+    }
     this.#setState(crew, "DISBANDING", reason);
     this.#deps.cancelQueuedTasks(crewId, `crew ${crewId} was disbanded`);
     for (const id of crew.agentIds) {
@@ -277,6 +291,7 @@ export class CrewManager {
   }
 
   #completeDisband(crew: Crew): void {
+    if (crew.state !== "DISBANDING") return;
     if (crew.agentIds.every((id) => this.#deps.registry.get(id) === undefined)) this.#setState(crew, "DISBANDED", "every member terminated");
   }
 
@@ -312,6 +327,6 @@ export class CrewManager {
   }
 
   #persist(crew: Crew): void {
-    this.#deps.journal.put({ kind: "crew", value: { ...crew, agentIds: [...crew.agentIds] } });
+    this.#deps.journal.put({ kind: "crew", value: snapshotCrew(crew) });
   }
 }

@@ -11,10 +11,15 @@ export class EventLog {
   readonly #bus: Bus;
   #seq: number;
 
-  constructor(journal: Journal, bus: Bus, lastSeq: number) {
+  constructor(journal: Journal, bus: Bus) {
     this.#journal = journal;
     this.#bus = bus;
-    this.#seq = lastSeq;
+    this.#seq = 0;
+  }
+
+  /** Continues numbering after the last stored event (at start-up). */
+  resumeAfter(lastSeq: number): void {
+    this.#seq = Math.max(this.#seq, lastSeq);
   }
 
   get lastSeq(): number {

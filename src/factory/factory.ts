@@ -1,5 +1,5 @@
-import type { Agent } from "../core/agent.ts";
-import type { Crew, CrewMessage, CrewState } from "../core/crew.ts";
+import { snapshotAgent, type Agent } from "../core/agent.ts";
+import { snapshotCrew, type Crew, type CrewMessage, type CrewState } from "../core/crew.ts";
 import { FactoryError } from "../core/errors.ts";
 import type { FactoryEvent } from "../core/events.ts";
 import { newTaskId } from "../core/ids.ts";
@@ -91,11 +91,11 @@ export class Factory {
   readonly #deps: FactoryDeps;
   readonly #journal: Journal;
   readonly #profiles = new ProfileRegistry();
-  #events!: EventLog;
-  #registry!: AgentRegistry;
-  #spawner!: Spawner;
-  #crews!: CrewManager;
-  #dispatcher!: Dispatcher;
+  readonly #events: EventLog;
+  readonly #registry: AgentRegistry;
+  readonly #spawner: Spawner;
+  readonly #crews: CrewManager;
+  readonly #dispatcher: Dispatcher;
   readonly #runtimes: ReadonlyMap<string, AgentRuntime>;
   /** Tasks not yet final. */
   readonly #tasks = new Map<string, Task>();
@@ -111,30 +111,8 @@ export class Factory {
     this.#deps = deps;
     this.#runtimes = new Map(deps.runtimes.map((r) => [r.kind, r]));
     this.#journal = new Journal(deps.store, (error) => deps.logger.error("store write failed; will retry", error));
-  }
-
-  /** Loads state from the store and brings back what was live; idempotent. */
-  async start(): Promise<void> {
-    if (this.#state !== "new") return;
-    const { store } = this.#deps;
-    const [profiles, lastSeq, crews, agents, tasks] = await Promise.all([
-      store.listProfiles(),
-      store.lastEventSeq(),
-      store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
-      store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "HIBERNATING", "DRAINING", "UNHEALTHY"] }),
-      store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
-    ]);
-    this.#wire(lastSeq);
-    this.#profiles.load(profiles);
-    this.#crews.load(crews);
-    this.#state = "started";
-    await this.#restore(crews, agents, tasks);
-    this.#restored = { agents: this.#registry.size, tasks: tasks.length };
-  }
-
-  #wire(lastSeq: number): void {
-    const { bus } = this.#deps;
-    this.#events = new EventLog(this.#journal, bus, lastSeq);
+    const bus = deps.bus;
+    this.#events = new EventLog(this.#journal, bus);
     this.#registry = new AgentRegistry(this.#journal, this.#events);
     this.#spawner = new Spawner({
       registry: this.#registry,
@@ -148,7 +126,7 @@ export class Factory {
       journal: this.#journal,
       events: this.#events,
       bus,
-      store: this.#deps.store,
+      store: deps.store,
       resolveProfile: (member, field) => {
         const inline = member.config ?? (typeof member.profile === "object" ? member.profile : undefined);
         if (inline !== undefined) return this.#registerValidated(inline, `${field}.${member.config === undefined ? "profile" : "config"}`).profile;
@@ -163,16 +141,35 @@ export class Factory {
           if (agent !== undefined) this.#dispatcher.refresh(agent);
         }
       },
-      maxCrewSize: this.#deps.maxCrewSize,
+      maxCrewSize: deps.maxCrewSize,
     });
     this.#dispatcher = new Dispatcher({
       registry: this.#registry,
       journal: this.#journal,
       events: this.#events,
-      balancer: this.#deps.balancer,
+      balancer: deps.balancer,
       crewAcceptsWork: (crewId) => this.#crews.acceptsWork(crewId),
       onFinal: (task) => this.#onFinal(task),
     });
+  }
+
+  /** Loads state from the store and brings back what was live; idempotent. */
+  async start(): Promise<void> {
+    if (this.#state !== "new") return;
+    const { store } = this.#deps;
+    const [profiles, lastSeq, crews, agents, tasks] = await Promise.all([
+      store.listProfiles(),
+      store.lastEventSeq(),
+      store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
+      store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "HIBERNATING", "DRAINING", "UNHEALTHY"] }),
+      store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
+    ]);
+    this.#events.resumeAfter(lastSeq);
+    this.#profiles.load(profiles);
+    this.#crews.load(crews);
+    this.#state = "started";
+    await this.#restore(crews, agents, tasks);
+    this.#restored = { agents: this.#registry.size, tasks: tasks.length };
   }
 
   /**
@@ -192,13 +189,13 @@ export class Factory {
         this.#journal.put({ kind: "task", value: { ...task } });
         this.#events.emit({ type: "task.state", taskId: task.id, from, to: "QUEUED", data: { reason: "factory restarted", attempts: task.attempts } });
       }
-      this.#dispatcher.enqueue(task);
     }
     // Members of a crew caught mid-assembly or mid-disband are not brought back: assembly is
     // atomic and a disband was asked for.
     const ending = new Set(crews.filter((c) => c.state === "ASSEMBLING" || c.state === "DISBANDING").map((c) => c.id));
-    const revived: Promise<void>[] = [];
-    // Oldest first, so the registry keeps spawn order.
+    const revive: Array<{ agent: Agent; profile: ProfileRecord }> = [];
+    // Oldest first, so the registry keeps spawn order. No agent has a runtime yet, so none can
+    // take work until it is re-provisioned below.
     for (const agent of [...agents].reverse()) {
       agent.load = 0;
       this.#registry.add(agent, "restored from store");
@@ -213,19 +210,19 @@ export class Factory {
               ? `profile ${agent.profile} v${agent.profileVersion} is gone`
               : undefined;
       if (agent.state !== "UNHEALTHY" && agent.state !== "DRAINING") this.#registry.transition(agent, "UNHEALTHY", "factory restarted: runtime lost");
-      if (gone !== undefined || profile === undefined) {
-        this.#registry.transition(agent, "TERMINATED", gone ?? "profile missing");
-        continue;
-      }
-      revived.push(
+      if (gone !== undefined || profile === undefined) this.#registry.transition(agent, "TERMINATED", gone ?? "profile missing");
+      else revive.push({ agent, profile });
+    }
+    this.#crews.finishInterrupted();
+    for (const task of this.#tasks.values()) if (task.state === "QUEUED") this.#dispatcher.enqueue(task);
+    await Promise.all(
+      revive.map(({ agent, profile }) =>
         this.#spawner.reprovision(agent, profile, "factory restarted").catch((error: unknown) => {
           this.#deps.logger.error(`agent ${agent.id} could not be restored`, error);
           if (agent.state !== "TERMINATED") this.#registry.transition(agent, "TERMINATED", "restore failed");
         }),
-      );
-    }
-    this.#crews.finishInterrupted();
-    await Promise.all(revived);
+      ),
+    );
     await this.#journal.commit();
   }
 
@@ -285,7 +282,7 @@ export class Factory {
       request.config !== undefined
         ? this.#registerValidated(parseWith(ProfileSchema, request.config, "config"), "config").profile
         : this.#profiles.require(request.profile as string);
-    return this.#spawner.spawn(profile, request.name === undefined ? {} : { name: request.name });
+    return snapshotAgent(await this.#spawner.spawn(profile, request.name === undefined ? {} : { name: request.name }));
   }
 
   /** Live agents (all but TERMINATED), newest first; `state: "TERMINATED"` reads the store. */
@@ -308,12 +305,12 @@ export class Factory {
       out.push(agent);
     }
     out.reverse();
-    return out.slice(0, limit);
+    return out.slice(0, limit).map(snapshotAgent);
   }
 
   async getAgent(id: string): Promise<Agent> {
     const live = this.#registry.get(id);
-    if (live !== undefined) return live;
+    if (live !== undefined) return snapshotAgent(live);
     await this.#journal.commit();
     const stored = await this.#deps.store.getAgent(id);
     if (stored === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no agent with id '${id}'`);
@@ -322,6 +319,7 @@ export class Factory {
 
   /** Drains and terminates an agent (at once if it runs nothing). Terminating a TERMINATED agent is a 409. */
   async terminateAgent(id: string): Promise<Agent> {
+    this.#assertOpen();
     const agent = this.#registry.get(id);
     if (agent === undefined) {
       const stored = await this.getAgent(id);
@@ -329,9 +327,8 @@ export class Factory {
         details: { current: stored.state, requested: "DRAINING" },
       });
     }
-    if (agent.state === "DRAINING") return agent;
-    this.#spawner.terminate(agent, "terminated by request");
-    return agent;
+    if (agent.state !== "DRAINING") this.#spawner.terminate(agent, "terminated by request");
+    return snapshotAgent(agent);
   }
 
   async getWallet(address: string): Promise<Wallet> {
@@ -358,12 +355,13 @@ export class Factory {
   /** Spawns every member; resolves when all are READY. On any failure nothing of the crew remains. */
   async assembleCrew(manifest: CrewManifestInput | CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
     this.#assertOpen();
-    return this.#crews.assemble(parseWith(CrewManifestSchema, manifest, "manifest"), options);
+    const { crew, agents } = await this.#crews.assemble(parseWith(CrewManifestSchema, manifest, "manifest"), options);
+    return { crew: snapshotCrew(crew), agents: agents.map(snapshotAgent) };
   }
 
   async getCrew(id: string): Promise<Crew> {
     const live = this.#crews.get(id);
-    if (live !== undefined) return live;
+    if (live !== undefined) return snapshotCrew(live);
     await this.#journal.commit();
     const stored = await this.#deps.store.getCrew(id);
     if (stored === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${id}'`);
@@ -378,7 +376,7 @@ export class Factory {
       return this.#deps.store.listCrews({ states: ["DISBANDED"], limit });
     }
     const out = [...this.#crews.values()].filter((c) => filter.state === undefined || c.state === filter.state).reverse();
-    return out.slice(0, limit);
+    return out.slice(0, limit).map(snapshotCrew);
   }
 
   /** The crew's members as they are now (live or as last stored). */
@@ -431,11 +429,12 @@ export class Factory {
 
   /** Cancels the crew's queued tasks, drains and terminates its members. */
   async disbandCrew(id: string): Promise<Crew> {
+    this.#assertOpen();
     if (this.#crews.get(id) === undefined) {
       const stored = await this.getCrew(id);
       throw new FactoryError("CREW_NOT_ACTIVE", `crew ${id} is already ${stored.state}`, { details: { current: stored.state } });
     }
-    const crew = this.#crews.disband(id);
+    const crew = snapshotCrew(this.#crews.disband(id));
     await this.#journal.commit();
     return crew;
   }
@@ -473,8 +472,15 @@ export class Factory {
     try {
       await this.#journal.commit();
     } catch (error) {
-      // Not durable, so not accepted: take it back out rather than run a task the caller was told failed.
+      // Not durable, so not accepted. The write is still pending and may yet reach the store:
+      // supersede it with a final state so that no restart ever runs a task whose caller was
+      // told it failed.
       this.#tasks.delete(task.id);
+      const now = new Date().toISOString();
+      this.#journal.put({
+        kind: "task",
+        value: { ...task, state: "CANCELLED", error: { code: "STORE_UNAVAILABLE", message: "not accepted: the store was unavailable" }, finishedAt: now, updatedAt: now },
+      });
       throw error;
     }
     if (this.#state === "started") this.#dispatcher.enqueue(task);
@@ -494,6 +500,15 @@ export class Factory {
     const task = await this.getTask(id);
     if (isFinalTaskState(task.state) || waitMs <= 0) return task;
     return new Promise<Task>((resolve) => {
+      // It may have finished while getTask() was awaited.
+      const live = this.#tasks.get(id);
+      if (live === undefined) {
+        const finished = this.#recent.get(id);
+        if (finished !== undefined) return resolve({ ...finished });
+        void this.getTask(id).then(resolve, () => resolve(task));
+        return;
+      }
+      if (isFinalTaskState(live.state)) return resolve({ ...live });
       let set = this.#waiters.get(id);
       if (set === undefined) {
         set = new Set();
@@ -524,6 +539,7 @@ export class Factory {
 
   /** Cancels a queued or running task (a running handler's AbortSignal fires). */
   async cancelTask(id: string): Promise<Task> {
+    this.#assertOpen();
     const task = this.#tasks.get(id);
     if (task === undefined) {
       const stored = await this.getTask(id);
@@ -561,13 +577,14 @@ export class Factory {
   /** Stored events after `afterSeq`, in order. */
   async listEvents(options: { afterSeq?: number; limit?: number } & EventFilter = {}): Promise<FactoryEvent[]> {
     await this.#journal.commit();
-    const events = await this.#deps.store.listEvents({
+    return this.#deps.store.listEvents({
       afterSeq: options.afterSeq ?? 0,
       ...(options.crewId === undefined ? {} : { crewId: options.crewId }),
+      ...(options.agentId === undefined ? {} : { agentId: options.agentId }),
+      ...(options.taskId === undefined ? {} : { taskId: options.taskId }),
       ...(options.types === undefined ? {} : { types: options.types }),
       limit: options.limit ?? 1000,
     });
-    return events.filter((e) => matchesFilter(e, options));
   }
 
   // ---------------------------------------------------------------- lifecycle of the factory

@@ -8,13 +8,6 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-/** Errors that come from the data, not from the store: the same write would fail again. */
-function isPoison(error: unknown): boolean {
-  return error instanceof RangeError || error instanceof TypeError;
-}
-
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
 /** Writes per store transaction: bounds how long one synchronous SQLite commit holds the event loop. */
 const MAX_BATCH = 2_000;
 
@@ -34,7 +27,8 @@ export class Journal {
   #durableSeq = 0;
   #waiters: Waiter[] = [];
   #scheduled = false;
-  #flushing: Promise<StoreWrite[]> | undefined;
+  #flushing: Promise<void> | undefined;
+  #droppedAfterClose = 0;
   #retryDelayMs = 0;
   #closed = false;
 
@@ -44,6 +38,11 @@ export class Journal {
   }
 
   put(write: StoreWrite): void {
+    if (this.#closed) {
+      // A handler that returns after shutdown: the store is gone, say so once.
+      if (this.#droppedAfterClose++ === 0) this.#onError(new Error(`a ${write.kind} write arrived after the store was closed; it is not kept`));
+      return;
+    }
     this.#pending.push(write);
     this.#putSeq++;
     if (this.#pending.length >= MAX_BATCH && this.#flushing === undefined && this.#retryDelayMs === 0) void this.#flush();
@@ -53,6 +52,7 @@ export class Journal {
   /** Resolves when every write put so far is in the store. */
   commit(): Promise<void> {
     if (this.#durableSeq >= this.#putSeq) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new FactoryError("SHUTTING_DOWN", "the store is closed"));
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ upTo: this.#putSeq, resolve, reject });
       this.#schedule();
@@ -83,6 +83,9 @@ export class Journal {
 
   close(): void {
     this.#closed = true;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(new FactoryError("SHUTTING_DOWN", "the store was closed before this write was stored"));
   }
 
   #schedule(): void {
@@ -104,16 +107,16 @@ export class Journal {
     }
     const batch = this.#pending.splice(0, MAX_BATCH);
     const lastSeq = this.#putSeq - this.#pending.length;
-    this.#flushing = this.#applyIsolating(batch);
+    this.#flushing = this.#store.apply(batch);
     try {
-      const dropped = await this.#flushing;
+      await this.#flushing;
       this.#retryDelayMs = 0;
       this.#durableSeq = lastSeq;
-      this.#settleWaiters(dropped);
+      this.#settleWaiters();
     } catch (error) {
-      // The store itself refused (not one bad write): keep the batch ahead of newer writes,
-      // which supersede it, and retry with backoff; waiting callers learn now that it is not
-      // durable yet.
+      // Values are checked where they enter (json-value.ts), so a refusal is the store's, not
+      // one write's: keep the batch ahead of newer writes, which supersede it, and retry with
+      // backoff; waiting callers learn now that it is not durable yet.
       this.#pending = batch.concat(this.#pending);
       this.#retryDelayMs = Math.min(5_000, Math.max(50, this.#retryDelayMs * 2));
       this.#onError(error);
@@ -129,43 +132,11 @@ export class Journal {
     if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule();
   }
 
-  /**
-   * Applies a batch; if it fails, applies its writes one by one so that a single write the
-   * store cannot take (it would fail every time) is dropped and reported instead of blocking
-   * every write after it. Throws only when the store takes none of them (it is down).
-   */
-  async #applyIsolating(batch: StoreWrite[]): Promise<StoreWrite[]> {
-    try {
-      await this.#store.apply(batch);
-      return [];
-    } catch (batchError) {
-      const dropped: StoreWrite[] = [];
-      let applied = 0;
-      let lastError: unknown = batchError;
-      for (const write of batch) {
-        try {
-          await this.#store.apply([write]);
-          applied++;
-        } catch (error) {
-          dropped.push(write);
-          lastError = error;
-        }
-      }
-      if (applied === 0 && batch.length > 1) throw lastError;
-      if (applied === 0 && dropped.length === 1 && !isPoison(lastError)) throw lastError;
-      for (const write of dropped) this.#onError(new Error(`dropped a ${write.kind} write the store cannot take: ${describe(lastError)}`));
-      return dropped;
-    }
-  }
-
-  #settleWaiters(dropped: readonly StoreWrite[] = []): void {
+  #settleWaiters(): void {
     if (this.#waiters.length === 0) return;
     const still: Waiter[] = [];
-    const failure =
-      dropped.length === 0 ? undefined : new FactoryError("STORE_UNAVAILABLE", `the store could not take ${dropped.length} write(s); they were dropped`);
     for (const w of this.#waiters) {
       if (w.upTo > this.#durableSeq) still.push(w);
-      else if (failure !== undefined) w.reject(failure);
       else w.resolve();
     }
     this.#waiters = still;

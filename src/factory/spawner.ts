@@ -2,7 +2,7 @@ import type { Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newAgentId, newWalletAddress } from "../core/ids.ts";
 import type { AgentRuntime, AgentServices, CrewAccess } from "../core/ports/runtime.ts";
-import { jsonDepth, MAX_JSON_DEPTH } from "../core/schemas/json-value.ts";
+import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { STARTING_TOKENS } from "../core/wallet.ts";
 import type { AgentRegistry } from "./agent-registry.ts";
@@ -111,9 +111,8 @@ export class Spawner {
     const services: AgentServices = {
       crew: agent.crewId === null ? null : this.#deps.crewAccess(agent.crewId),
       saveContext: (context) => {
-        if (typeof context !== "object" || context === null || Array.isArray(context) || jsonDepth(context) > MAX_JSON_DEPTH) {
-          throw new FactoryError("VALIDATION_FAILED", `context: must be an object nested at most ${MAX_JSON_DEPTH} levels deep`, { field: "context" });
-        }
+        const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
+        if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context" });
         agent.context = JSON.parse(JSON.stringify(context)) as Record<string, unknown>;
         registry.touch(agent);
       },

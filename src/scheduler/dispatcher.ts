@@ -20,13 +20,15 @@ export interface DispatcherDeps {
   onFinal(task: Task): void;
 }
 
+/** One attempt of a task on an agent. */
 interface Run {
   task: Task;
   agent: Agent;
   attempt: number;
   controller: AbortController;
   timer: NodeJS.Timeout | undefined;
-  timedOut: boolean;
+  /** The task's outcome for this attempt is decided (by the handler, a timeout or a cancel). */
+  concluded: boolean;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -42,7 +44,10 @@ export class Dispatcher {
   readonly #queue = new TaskQueue();
   /** Available agents, in the order they became available. */
   readonly #available = new Set<Agent>();
-  readonly #running = new Map<string, Run>();
+  /** Attempts whose handler has not returned yet; each holds one unit of its agent's load. */
+  readonly #running = new Set<Run>();
+  /** The current attempt of each task that is ASSIGNED or RUNNING. */
+  readonly #current = new Map<string, Run>();
   #filling = false;
   readonly #deferred = new Set<Agent>();
   #stopped = false;
@@ -108,9 +113,15 @@ export class Dispatcher {
   /** Cancels a task that is not final; a running handler sees its AbortSignal fire. */
   cancel(task: Task, reason = "cancelled"): void {
     if (task.state === "QUEUED") this.#queue.remove(task.id);
-    const run = this.#running.get(task.id);
+    const run = this.#current.get(task.id);
     this.#finish(task, "CANCELLED", { error: { code: "TASK_CANCELLED", message: reason } });
-    run?.controller.abort(new FactoryError("TASK_CANCELLED", reason));
+    if (run !== undefined) {
+      // The agent stays loaded until its handler returns; the task is final now.
+      run.concluded = true;
+      clearTimeout(run.timer);
+      this.#current.delete(task.id);
+      run.controller.abort(new FactoryError("TASK_CANCELLED", reason));
+    }
   }
 
   /** Stops handing out work (at shutdown); queued tasks stay QUEUED. */
@@ -136,11 +147,13 @@ export class Dispatcher {
    * attempt counted) so the next start runs it again; handlers see their signal abort.
    */
   abandonRunning(reason: string): number {
-    const runs = [...this.#running.values()];
+    const runs = [...this.#running];
     this.#running.clear();
+    this.#current.clear();
     for (const run of runs) {
       clearTimeout(run.timer);
-      if (run.task.state === "RUNNING" || run.task.state === "ASSIGNED") this.#setState(run.task, "QUEUED", reason, { agentId: null });
+      if (!run.concluded && (run.task.state === "RUNNING" || run.task.state === "ASSIGNED")) this.#setState(run.task, "QUEUED", reason, { agentId: null });
+      run.concluded = true;
       run.controller.abort(new FactoryError("SHUTTING_DOWN", reason));
     }
     this.#wakeIdleWaiters();
@@ -151,6 +164,8 @@ export class Dispatcher {
     return (
       !this.#stopped &&
       (agent.state === "READY" || agent.state === "IDLE") &&
+      // Only an agent whose runtime is running can take work (a restored agent has none yet).
+      this.#deps.registry.handle(agent.id) !== undefined &&
       agent.load < agent.cognitiveLoadLimit &&
       (agent.crewId === null || this.#deps.crewAcceptsWork(agent.crewId))
     );
@@ -176,18 +191,22 @@ export class Dispatcher {
 
   async #run(task: Task, agent: Agent, attempt: number): Promise<void> {
     const controller = new AbortController();
-    const run: Run = { task, agent, attempt, controller, timer: undefined, timedOut: false };
-    this.#running.set(task.id, run);
+    const run: Run = { task, agent, attempt, controller, timer: undefined, concluded: false };
+    this.#running.add(run);
+    this.#current.set(task.id, run);
     const handle = this.#deps.registry.handle(agent.id);
     if (handle === undefined) {
-      this.#settle(task, attempt, { ok: false, error: new FactoryError("AGENT_LOST", `agent ${agent.id} has no running handler`) });
+      this.#settle(run, { ok: false, error: new FactoryError("AGENT_LOST", `agent ${agent.id} has no running handler`) });
       return;
     }
     this.#setState(task, "RUNNING", `agent ${agent.id}`, { startedAt: new Date().toISOString() });
     if (task.timeoutMs !== null) {
       run.timer = setTimeout(() => {
-        run.timedOut = true;
-        controller.abort(new FactoryError("TASK_TIMEOUT", `task ${task.id} ran past its timeout of ${task.timeoutMs} ms`));
+        const error = new FactoryError("TASK_TIMEOUT", `task ${task.id} ran past its timeout of ${task.timeoutMs} ms`);
+        // Decide now: a handler that ignores its signal must not hold the task (it still holds
+        // its agent's slot until it returns, which is the truth about that agent).
+        this.#conclude(run, { ok: false, error });
+        controller.abort(error);
       }, task.timeoutMs);
     }
     let outcome: Outcome;
@@ -197,40 +216,43 @@ export class Dispatcher {
     } catch (error) {
       outcome = { ok: false, error };
     }
-    this.#settle(task, attempt, outcome);
+    this.#settle(run, outcome);
   }
 
-  #settle(task: Task, attempt: number, outcome: Outcome): void {
-    const run = this.#running.get(task.id);
-    if (run === undefined || run.attempt !== attempt) {
-      this.lateResults++;
+  /** The handler returned (or could not start): record the outcome unless already decided, and free the slot. */
+  #settle(run: Run, outcome: Outcome): void {
+    if (!this.#running.delete(run)) {
+      this.lateResults++; // abandoned at shutdown
       return;
     }
-    this.#running.delete(task.id);
     clearTimeout(run.timer);
-    const { agent } = run;
-    if (task.state === "RUNNING" || task.state === "ASSIGNED") {
-      if (outcome.ok && !run.timedOut) {
-        agent.stats.completed++;
-        this.#finish(task, "SUCCEEDED", { result: outcome.value });
-      } else {
-        agent.stats.failed++;
-        const error = run.timedOut
-          ? new FactoryError("TASK_TIMEOUT", `task ${task.id} ran past its timeout of ${task.timeoutMs} ms`)
-          : outcome.ok
-            ? new FactoryError("TASK_FAILED", "failed")
-            : outcome.error;
-        const finalError = isFactoryError(error) && error.nonRetryable;
-        if (!finalError && task.attempts < task.maxAttempts) {
-          this.#setState(task, "QUEUED", `attempt ${task.attempts} failed: ${describe(error).message}`, { agentId: null });
-          this.enqueue(task);
-        } else {
-          this.#finish(task, "FAILED", { error: describe(error) });
-        }
-      }
-    }
-    this.#release(agent);
+    if (run.concluded) this.lateResults++;
+    else this.#conclude(run, outcome);
+    this.#release(run.agent);
     this.#wakeIdleWaiters();
+  }
+
+  /** Decides the task's outcome for this attempt: SUCCEEDED, FAILED, or QUEUED again for a retry. */
+  #conclude(run: Run, outcome: Outcome): void {
+    if (run.concluded) return;
+    run.concluded = true;
+    const { task, agent } = run;
+    if (this.#current.get(task.id) === run) this.#current.delete(task.id);
+    if (task.state !== "RUNNING" && task.state !== "ASSIGNED") return;
+    if (outcome.ok) {
+      agent.stats.completed++;
+      this.#finish(task, "SUCCEEDED", { result: outcome.value });
+      return;
+    }
+    agent.stats.failed++;
+    const error = outcome.error;
+    const finalError = isFactoryError(error) && error.nonRetryable;
+    if (!finalError && task.attempts < task.maxAttempts) {
+      this.#setState(task, "QUEUED", `attempt ${task.attempts} failed: ${describe(error).message}`, { agentId: null });
+      this.enqueue(task);
+    } else {
+      this.#finish(task, "FAILED", { error: describe(error) });
+    }
   }
 
   #wakeIdleWaiters(): void {
@@ -241,7 +263,7 @@ export class Dispatcher {
   }
 
   #release(agent: Agent): void {
-    agent.load = Math.max(0, agent.load - 1);
+    agent.load--;
     const registry = this.#deps.registry;
     if (agent.state === "BUSY" && agent.load < agent.cognitiveLoadLimit) registry.transition(agent, "READY", "capacity freed");
     else if (agent.state === "DRAINING" && agent.load === 0) registry.transition(agent, "TERMINATED", "drained");

@@ -162,6 +162,10 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.deepEqual((await sut.store.listEvents({ afterSeq: 1 })).map((e) => e.seq), [2, 3]);
       assert.deepEqual((await sut.store.listEvents({ crewId: "c1", types: ["crew.message"] })).map((e) => e.seq), [2]);
       assert.deepEqual((await sut.store.listEvents({ limit: 2 })).map((e) => e.seq), [1, 2]);
+      assert.deepEqual((await sut.store.listEvents({ types: ["crew.*"] })).map((e) => e.seq), [2, 3]);
+      assert.deepEqual((await sut.store.listEvents({ types: ["agent.state", "crew.*"] })).map((e) => e.seq), [1, 2, 3]);
+      assert.deepEqual((await sut.store.listEvents({ types: [] })).map((e) => e.seq), [1, 2, 3]);
+      assert.deepEqual((await sut.store.listEvents({ agentId: "a1" })).map((e) => e.seq), [1]);
     });
 
     it("writes a batch of 5,000 rows in one apply", async () => {

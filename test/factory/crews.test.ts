@@ -10,6 +10,8 @@ describe("crews", () => {
   let factory: Factory;
   let close: () => Promise<void>;
   let inits = 0;
+  let openGate: () => void = () => {};
+  let gate: Promise<void> = Promise.resolve();
   const signals: string[] = [];
   beforeEach(async () => {
     inits = 0;
@@ -18,11 +20,15 @@ describe("crews", () => {
       handlers: {
         // The third agent started with this handler fails to start.
         flaky: {
-          init: () => {
-            if (++inits === 3) throw new Error("third one fails");
+          init: async () => {
+            const n = ++inits;
+            await gate;
+            if (n === 3) throw new Error("third one fails");
           },
           run: (input) => input,
         },
+        // Starts only when released, to hold a crew in ASSEMBLING.
+        gated: { init: () => gate, run: (input) => input },
         listener: { run: (input) => input, signal: (signal, payload) => void signals.push(`${signal}:${JSON.stringify(payload)}`) },
         // Writes to the crew context and publishes, to show agents reach their crew's bus.
         scribe: async (input, ctx) => {
@@ -83,11 +89,37 @@ describe("crews", () => {
   it("keeps crews isolated: crew members take only their crew's tasks, and crew tasks only run in the crew", async () => {
     const { crew } = await factory.assembleCrew({ name: "a", members: [{ profile: "coder" }] });
     const outside = await factory.submitTask({ role: "Coder", input: 1 });
-    assert.equal((await factory.waitForTask(outside.id, 50)).state, "QUEUED");
+    assert.equal((await factory.waitForTask(outside.id, 50)).state, "QUEUED", "the idle crew member did not take it");
     const loner = await factory.spawnAgent({ profile: "coder" });
     assert.equal((await factory.waitForTask(outside.id, 1_000)).agentId, loner.id);
-    const inside = await factory.waitForTask((await factory.submitTask({ role: "Coder", crewId: crew.id, input: 2 })).id, 1_000);
-    assert.equal(inside.agentId, crew.agentIds[0]);
+    // With the crew paused, its task waits although a matching crewless agent is idle.
+    await factory.broadcast(crew.id, "PAUSE");
+    const inside = await factory.submitTask({ role: "Coder", crewId: crew.id, input: 2 });
+    assert.equal((await factory.waitForTask(inside.id, 50)).state, "QUEUED", "the idle crewless agent did not take it");
+    await factory.broadcast(crew.id, "RESUME");
+    assert.equal((await factory.waitForTask(inside.id, 1_000)).agentId, crew.agentIds[0]);
+  });
+
+  it("refuses to disband a crew that is still assembling, and cancels its queued tasks if assembly fails", async () => {
+    gate = new Promise<void>((resolve) => (openGate = resolve));
+    const pending = factory.assembleCrew({ name: "slow", members: [{ config: { name: "g", role: "G", runtime: { kind: "function", handler: "gated" } } }] });
+    await until(async () => (await factory.listCrews({ state: "ASSEMBLING" })).length === 1, "crew ASSEMBLING");
+    const [assembling] = await factory.listCrews({ state: "ASSEMBLING" });
+    await assert.rejects(factory.disbandCrew(assembling?.id as string), { code: "CREW_NOT_ACTIVE" });
+    openGate();
+    const { crew } = await pending;
+    assert.equal(crew.state, "ACTIVE");
+
+    inits = 0;
+    gate = new Promise<void>((resolve) => (openGate = resolve));
+    const failing = factory.assembleCrew({ name: "doomed", members: [{ config: { name: "f", role: "Flaky", runtime: { kind: "function", handler: "flaky" } }, count: 3 }] });
+    await until(async () => (await factory.listCrews({ state: "ASSEMBLING" })).length === 1, "second crew ASSEMBLING");
+    const [doomed] = await factory.listCrews({ state: "ASSEMBLING" });
+    const early = await factory.submitTask({ role: "Flaky", crewId: doomed?.id as string });
+    assert.equal((await factory.getTask(early.id)).state, "QUEUED");
+    openGate();
+    await assert.rejects(failing, { code: "CREW_ASSEMBLY_FAILED" });
+    assert.equal((await factory.getTask(early.id)).state, "CANCELLED");
   });
 
   it("delivers a broadcast to every member and records it on the crew bus", async () => {

@@ -1,4 +1,4 @@
-// Pins the journal's group commit: commit() means durable, and one write the store cannot take is dropped, not retried forever.
+// Pins the journal's group commit: commit() means durable; a refusing store is retried, and drain() gives up at its deadline.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -30,21 +30,16 @@ describe("journal", () => {
     assert.deepEqual(errors, []);
   });
 
-  it("drops a write the store cannot take, keeps the rest of its batch, and stays healthy", async () => {
+  it("after close, rejects commit() with SHUTTING_DOWN and ignores late writes, reporting them once", async () => {
     const journal = new Journal(store, (e) => errors.push(String(e)));
-    journal.put({ kind: "task", value: task("good1") });
-    journal.put({ kind: "task", value: task("poison", { input: 1n }) }); // JSON.stringify throws on a BigInt
-    journal.put({ kind: "task", value: task("good2") });
-    await assert.rejects(journal.commit(), { code: "STORE_UNAVAILABLE" });
-    assert.equal((await store.getTask("good1"))?.id, "good1");
-    assert.equal((await store.getTask("good2"))?.id, "good2");
-    assert.equal(await store.getTask("poison"), undefined);
-    assert.equal(errors.length, 1);
-    assert.match(errors[0] as string, /dropped a task write/);
-    journal.put({ kind: "task", value: task("after") });
+    journal.put({ kind: "task", value: task("before") });
     await journal.commit();
-    assert.equal((await store.getTask("after"))?.id, "after");
-    assert.equal(journal.healthy, true);
+    journal.close();
+    journal.put({ kind: "task", value: task("late1") });
+    journal.put({ kind: "task", value: task("late2") });
+    assert.equal(errors.length, 1);
+    assert.match(errors[0] as string, /after the store was closed/);
+    assert.equal(await store.getTask("late1"), undefined);
   });
 
   it("keeps writes while the store refuses them and gives up on drain() at its deadline", async () => {

@@ -10,6 +10,7 @@ describe("tasks", () => {
   let close: () => Promise<void>;
   const started: string[] = [];
   const aborted: string[] = [];
+  let finishStubborn: () => void = () => {};
   beforeEach(async () => {
     started.length = 0;
     aborted.length = 0;
@@ -29,6 +30,12 @@ describe("tasks", () => {
           return { tag: (input as { tag: string }).tag };
         },
         bigint: () => 1n,
+        // Ignores its AbortSignal: keeps running until told to stop.
+        stubborn: () => new Promise((resolve) => (finishStubborn = () => resolve("late"))),
+        saver: (_input, ctx) => {
+          ctx.saveContext({ n: 1n } as unknown as Record<string, unknown>);
+          return "saved";
+        },
       },
     }));
     factory.registerProfile({ name: "worker", role: "Worker", capabilities: ["a", "b"], runtime: { kind: "function", handler: "record" } });
@@ -98,6 +105,39 @@ describe("tasks", () => {
     assert.equal(done.state, "FAILED");
     assert.equal(done.error?.code, "TASK_TIMEOUT");
     assert.deepEqual(aborted, ["slow"]);
+  });
+
+  it("fails a timed-out task at once even when its handler ignores the signal; the agent stays BUSY until the handler returns", async () => {
+    const agent = await factory.spawnAgent({ config: { name: "st", role: "Stubborn", runtime: { kind: "function", handler: "stubborn" } } });
+    const task = await factory.submitTask({ role: "Stubborn", timeoutMs: 20 });
+    const started = Date.now();
+    const done = await factory.waitForTask(task.id, 2_000);
+    assert.deepEqual([done.state, done.error?.code], ["FAILED", "TASK_TIMEOUT"]);
+    assert.ok(Date.now() - started < 1_000);
+    assert.deepEqual([(await factory.getAgent(agent.id)).state, (await factory.getAgent(agent.id)).load], ["BUSY", 1]);
+    finishStubborn();
+    await until(async () => (await factory.getAgent(agent.id)).state === "READY", "agent freed");
+    assert.equal((await factory.getTask(task.id)).state, "FAILED", "the late result is discarded");
+    assert.equal(factory.stats().lateResults, 1);
+  });
+
+  it("rejects input that is not JSON where it enters, and fails a task whose handler saves unstorable context", async () => {
+    await assert.rejects(factory.submitTask({ role: "Worker", input: { big: 1n } }), { code: "VALIDATION_FAILED", field: "input" });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await assert.rejects(factory.submitTask({ role: "Worker", input: cyclic }), { code: "VALIDATION_FAILED", field: "input" });
+    await factory.spawnAgent({ config: { name: "sv", role: "Saver", runtime: { kind: "function", handler: "saver" } } });
+    const done = await factory.waitForTask((await factory.submitTask({ role: "Saver" })).id, 1_000);
+    assert.deepEqual([done.state, done.error?.code], ["FAILED", "VALIDATION_FAILED"]);
+    assert.equal(factory.storeHealthy, true);
+  });
+
+  it("refuses work after close with SHUTTING_DOWN", async () => {
+    const queued = await factory.submitTask({ role: "Nobody" });
+    await factory.close();
+    await assert.rejects(factory.submitTask({ role: "Worker" }), { code: "SHUTTING_DOWN" });
+    await assert.rejects(factory.cancelTask(queued.id), { code: "SHUTTING_DOWN" });
+    await assert.rejects(factory.spawnAgent({ profile: "worker" }), { code: "SHUTTING_DOWN" });
   });
 
   it("cancels a queued task and a running one (whose handler sees its signal abort)", async () => {

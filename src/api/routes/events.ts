@@ -54,7 +54,7 @@ export function eventRoutes(app: OpenAPIHono, factory: Factory, serverClosing: A
       }
     }
     const filter: EventFilter = {
-      ...(types === undefined ? {} : { types }),
+      ...(types === undefined || types.length === 0 ? {} : { types }),
       ...(query.crewId === undefined ? {} : { crewId: query.crewId }),
       ...(query.agentId === undefined ? {} : { agentId: query.agentId }),
       ...(query.taskId === undefined ? {} : { taskId: query.taskId }),

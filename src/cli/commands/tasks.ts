@@ -1,10 +1,11 @@
 import type { Command } from "commander";
 import type { Task } from "../../core/task.ts";
+import { FINAL_TASK_STATES } from "../../core/task-states.ts";
 import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "priority", "attempts", "maxAttempts", "createdAt", "startedAt", "finishedAt", "result", "error"];
-const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "DEAD"]);
+const FINAL: ReadonlySet<string> = FINAL_TASK_STATES;
 /** The server caps one long-poll at 60 s; longer waits are several polls. */
 const POLL_MS = 60_000;
 
@@ -80,9 +81,10 @@ export function taskCommands(program: Command): void {
         ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout }),
         ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
       };
+      // Check --wait before submitting, so a typo in it does not leave a task behind.
+      const ms = opts.wait === undefined || opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(String(opts.wait));
       let submitted = await client.request<Task>("POST", "/v1/tasks", body);
       if (opts.wait !== undefined) {
-        const ms = opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(String(opts.wait));
         if (!json) process.stderr.write(`submitted ${submitted.id}; waiting for it…\n`);
         submitted = await waitFor(client, submitted.id, ms);
         show(submitted, json);

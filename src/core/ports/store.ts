@@ -33,6 +33,9 @@ export interface TaskQuery {
 export interface EventQuery {
   afterSeq?: number;
   crewId?: string;
+  agentId?: string;
+  taskId?: string;
+  /** Exact types, or families as `agent.*`; empty or absent means every type. */
   types?: readonly string[];
   limit?: number;
 }

@@ -27,7 +27,20 @@ export function jsonDepth(value: unknown, limit = MAX_JSON_DEPTH): number {
  * in depth: anything deeper could not be stored or serialised safely.
  */
 export const JsonValueSchema = z.unknown().superRefine((value, ctx) => {
-  if (jsonDepth(value) > MAX_JSON_DEPTH) {
-    ctx.addIssue({ code: "custom", message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
-  }
+  const problem = jsonProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
 });
+
+/**
+ * Why `value` cannot be carried as JSON (too deep, a cycle, a BigInt …), or undefined if it
+ * can. Checked where values enter, so nothing unstorable ever reaches the store.
+ */
+export function jsonProblem(value: unknown): string | undefined {
+  if (jsonDepth(value) > MAX_JSON_DEPTH) return `nested deeper than ${MAX_JSON_DEPTH} levels`;
+  try {
+    JSON.stringify(value);
+  } catch (error) {
+    return `not JSON: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  return undefined;
+}

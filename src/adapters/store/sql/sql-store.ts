@@ -193,7 +193,14 @@ export class SqlStore implements Store {
   async listEvents(query: EventQuery): Promise<FactoryEvent[]> {
     let q = this.#db.selectFrom("events").select("data").where("seq", ">", query.afterSeq ?? 0);
     if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
-    if (query.types !== undefined) q = q.where("type", "in", [...query.types]);
+    if (query.agentId !== undefined) q = q.where("agent_id", "=", query.agentId);
+    if (query.taskId !== undefined) q = q.where("task_id", "=", query.taskId);
+    const types = query.types ?? [];
+    if (types.length > 0) {
+      const exact = types.filter((t) => !t.endsWith(".*"));
+      const families = types.filter((t) => t.endsWith(".*")).map((t) => `${t.slice(0, -1)}%`);
+      q = q.where((eb) => eb.or([...(exact.length > 0 ? [eb("type", "in", exact)] : []), ...families.map((f) => eb("type", "like", f))]));
+    }
     const rows = await q.orderBy("seq").limit(query.limit ?? 1000).execute();
     return rows.map(parse<FactoryEvent>);
   }
