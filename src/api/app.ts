@@ -62,6 +62,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     }
     const { status, body } = toErrorResponse(error);
     if (status >= 500 && body.error.code === "INTERNAL") onUnexpected(error);
+    const retryAfter = body.error.details?.retryAfterSec;
+    if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
     return c.json(body, status);
   });
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404));

@@ -9,6 +9,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: "Body larger than the limit",
   415: "The body is not application/json",
   422: "Well-formed but could not be carried out",
+  429: "The queue is full: retry after the `Retry-After` header's seconds",
   503: "Shutting down, or the store is unavailable",
 };
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AGENT_STATES } from "../core/lifecycle.ts";
-import { ProfileSchema } from "../core/schemas/profile.ts";
+import { BALANCERS, ProfileSchema } from "../core/schemas/profile.ts";
 import { TASK_STATES } from "../core/task-states.ts";
 
 /** Response and parameter schemas: they document the API in /openapi.json. */
@@ -33,7 +33,7 @@ export const AgentSchema = z
     walletAddress: z.string().meta({ example: "0x371_CODER_0123456789abcdef0123456789abcdef" }),
     spawnedAt: z.string(),
     load: z.number().int(),
-    stats: z.object({ completed: z.number().int(), failed: z.number().int() }),
+    stats: z.object({ completed: z.number().int(), failed: z.number().int(), successRate: z.number() }),
     restarts: z.number().int(),
     lastHeartbeatAt: z.string().nullable(),
     lastSignal: z.object({ signal: z.string(), payload: z.unknown(), at: z.string() }).nullable(),
@@ -85,6 +85,13 @@ export const TaskSchema = z
     timeoutMs: z.number().int().nullable(),
     maxAttempts: z.number().int(),
     attempts: z.number().int(),
+    retryBackoffMs: z.number().int(),
+    retryAt: z.string().nullable(),
+    redrives: z.number().int(),
+    affinityKey: z.string().nullable(),
+    idempotencyKey: z.string().nullable(),
+    balancer: z.enum(BALANCERS).nullable(),
+    targetAgentId: z.string().nullable(),
     agentId: z.string().nullable(),
     result: z.unknown().optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),

@@ -17,7 +17,8 @@ export interface Agent {
   spawnedAt: string;
   /** Tasks running now. */
   load: number;
-  stats: { completed: number; failed: number };
+  /** Outcomes so far; `successRate` is a moving average of recent ones (1 = all succeeded). */
+  stats: { completed: number; failed: number; successRate: number };
   /** Times the agent was provisioned again under the same id (after a restart, or by the watchdog). */
   restarts: number;
   lastHeartbeatAt: string | null;

@@ -7,7 +7,8 @@ export type TaskState = (typeof TASK_STATES)[number];
 export const FINAL_TASK_STATES: ReadonlySet<TaskState> = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "DEAD"]);
 
 /**
- * ASSIGNED|RUNNING → QUEUED is a re-queue: the agent died, drained or the factory restarted,
+ * DEAD is a dead letter: a task whose retries ran out. It is final until re-driven
+ * (DEAD → QUEUED). ASSIGNED|RUNNING → QUEUED is a re-queue: a retry, the agent died or drained, or the factory restarted,
  * and delivery is at-least-once.
  */
 export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
@@ -17,7 +18,7 @@ export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>>
   SUCCEEDED: [],
   FAILED: [],
   CANCELLED: [],
-  DEAD: [],
+  DEAD: ["QUEUED"],
 };
 
 export function isFinalTaskState(state: TaskState): boolean {

@@ -1,3 +1,4 @@
+import type { BalancerName } from "./schemas/profile.ts";
 import type { TaskState } from "./task-states.ts";
 
 export interface TaskError {
@@ -17,7 +18,23 @@ export interface Task {
   priority: number;
   timeoutMs: number | null;
   maxAttempts: number;
+  /** Runs started (a run cut short by a restart counts). */
   attempts: number;
+  /** Base delay before a retry; doubled per attempt, with jitter. */
+  retryBackoffMs: number;
+  /** When a failed task waiting for its retry becomes eligible again. */
+  retryAt: string | null;
+  /** Times it was re-driven out of the dead letters. */
+  redrives: number;
+  /** Tasks with the same key (within a crew) go to the same agent while it lives. */
+  affinityKey: string | null;
+  /** A second submit with the same key returns this task. */
+  idempotencyKey: string | null;
+  /** Load balancer for this task; null means the profile's. */
+  balancer: BalancerName | null;
+  /** Addressed to this agent only. */
+  targetAgentId: string | null;
+  /** The agent running it, or that ran it last. */
   agentId: string | null;
   result?: unknown;
   error?: TaskError;

@@ -5,9 +5,12 @@ import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { Bus } from "../core/ports/bus.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
+import type { BalancerName } from "../core/schemas/profile.ts";
 import { FunctionRuntime } from "../runtimes/function/function-runtime.ts";
 import type { FunctionHandler } from "../runtimes/function/function-handler.ts";
-import { leastLoaded } from "../scheduler/balancers/least-loaded.ts";
+import { LeastLoaded } from "../scheduler/balancers/least-loaded.ts";
+import { RoundRobin } from "../scheduler/balancers/round-robin.ts";
+import { SkillAware } from "../scheduler/balancers/skill-aware.ts";
 import { Factory, type Logger } from "./factory.ts";
 
 export interface FactoryOptions {
@@ -21,8 +24,10 @@ export interface FactoryOptions {
   handlers?: Record<string, FunctionHandler>;
   /** More runtimes (process, llm …), by kind. */
   runtimes?: AgentRuntime[];
-  /** Default least-loaded. */
-  balancer?: LoadBalancer;
+  /** Replaces built-in balancers by name (round-robin, least-loaded, skill-aware). */
+  balancers?: LoadBalancer[];
+  /** Affinity bindings: idle lifetime (default 10 min) and how many are kept (default 100,000). */
+  affinity?: { ttlMs?: number; maxBindings?: number };
   /** Most agents one crew manifest may ask for; default 10,000. */
   maxCrewSize?: number;
   /** How long `close()` waits for running tasks; default 10 s. */
@@ -60,7 +65,10 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     store,
     bus: options.bus ?? new MemoryBus(),
     runtimes,
-    balancer: options.balancer ?? leastLoaded,
+    balancers: new Map(
+      [new RoundRobin(), new LeastLoaded(), new SkillAware(), ...(options.balancers ?? [])].map((b) => [b.name as BalancerName, b] as const),
+    ),
+    affinity: { ttlMs: options.affinity?.ttlMs ?? 600_000, maxBindings: options.affinity?.maxBindings ?? 100_000 },
     logger: options.logger ?? consoleLogger,
     maxCrewSize: options.maxCrewSize ?? 10_000,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,

@@ -10,7 +10,8 @@ import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
 import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from "../core/schemas/manifest.ts";
 import { parseWith } from "../core/schemas/parse.ts";
-import { ProfileSchema, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
+import { ProfileSchema, type BalancerName, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
+import type { LaneTarget } from "../scheduler/lane.ts";
 import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
@@ -23,6 +24,9 @@ import { Journal } from "./journal.ts";
 import { ProfileRegistry } from "./profile-registry.ts";
 import { Spawner } from "./spawner.ts";
 
+/** Queue depth for tasks no registered profile can serve (seed 003's default). */
+const DEFAULT_QUEUE_DEPTH = 100;
+
 export interface Logger {
   info(message: string): void;
   warn(message: string): void;
@@ -33,7 +37,10 @@ export interface FactoryDeps {
   store: Store;
   bus: Bus;
   runtimes: readonly AgentRuntime[];
-  balancer: LoadBalancer;
+  /** One balancer per name; tasks and profiles choose by name. */
+  balancers: ReadonlyMap<BalancerName, LoadBalancer>;
+  /** Affinity bindings: how long one lives unused, and how many are kept (least recently used go first). */
+  affinity: { ttlMs: number; maxBindings: number };
   logger: Logger;
   /** Most agents one crew manifest may ask for. */
   maxCrewSize: number;
@@ -102,6 +109,8 @@ export class Factory {
   /** Recently finished tasks, oldest first. */
   readonly #recent = new Map<string, Task>();
   readonly #waiters = new Map<string, Set<(task: Task) => void>>();
+  /** Idempotency keys of the tasks held in memory; older ones are looked up in the store. */
+  readonly #byIdempotencyKey = new Map<string, Task>();
   #state: "new" | "started" | "closing" | "closed" = "new";
   readonly #closingController = new AbortController();
   #restored = { agents: 0, tasks: 0 };
@@ -147,7 +156,13 @@ export class Factory {
       registry: this.#registry,
       journal: this.#journal,
       events: this.#events,
-      balancer: deps.balancer,
+      balancers: deps.balancers,
+      defaultBalancer: (target) => {
+        const names = new Set(this.#profilesFor(target).map((p) => p.pool.balancer));
+        return names.size === 1 ? ([...names][0] as BalancerName) : "least-loaded";
+      },
+      queueDepth: (target) => Math.max(0, ...this.#profilesFor(target).map((p) => p.pool.queueDepth)) || DEFAULT_QUEUE_DEPTH,
+      affinity: deps.affinity,
       crewAcceptsWork: (crewId) => this.#crews.acceptsWork(crewId),
       onFinal: (task) => this.#onFinal(task),
     });
@@ -181,6 +196,7 @@ export class Factory {
   async #restore(crews: readonly Crew[], agents: readonly Agent[], tasks: readonly Task[]): Promise<void> {
     for (const task of tasks) {
       this.#tasks.set(task.id, task);
+      if (task.idempotencyKey !== null) this.#byIdempotencyKey.set(task.idempotencyKey, task);
       if (task.state !== "QUEUED") {
         const from = task.state;
         task.state = "QUEUED";
@@ -443,10 +459,33 @@ export class Factory {
 
   /** Accepts a task durably (it is in the store when this resolves), then dispatches it. */
   async submitTask(input: TaskSubmitInput | unknown): Promise<Task> {
+    return (await this.submit(input)).task;
+  }
+
+  /**
+   * Like `submitTask`, and says whether the task is new: with an `idempotencyKey` already
+   * used, the first task comes back (`created: false`) and nothing is submitted.
+   */
+  async submit(input: TaskSubmitInput | unknown): Promise<{ task: Task; created: boolean }> {
     this.#assertOpen();
     const request = parseWith(TaskSubmitSchema, input, "task");
+    if (request.idempotencyKey !== undefined) {
+      const known = this.#byIdempotencyKey.get(request.idempotencyKey) ?? (await this.#deps.store.getTaskByIdempotencyKey(request.idempotencyKey));
+      if (known !== undefined) return { task: { ...known }, created: false };
+    }
     if (request.crewId !== undefined) await this.#requireOpenCrew(request.crewId);
     if (request.profile !== undefined) this.#profiles.require(request.profile);
+    if (request.agentId !== undefined) {
+      const agent = this.#registry.get(request.agentId);
+      if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent with id '${request.agentId}'`, { field: "agentId" });
+      if (agent.crewId !== (request.crewId ?? null)) {
+        throw new FactoryError(
+          "VALIDATION_FAILED",
+          agent.crewId === null ? `agentId: agent ${agent.id} is in no crew; drop crewId` : `agentId: agent ${agent.id} is in crew ${agent.crewId}; give that crewId`,
+          { field: "agentId" },
+        );
+      }
+    }
     const now = new Date().toISOString();
     const task: Task = {
       id: newTaskId(),
@@ -460,12 +499,27 @@ export class Factory {
       timeoutMs: request.timeoutMs ?? null,
       maxAttempts: request.maxAttempts,
       attempts: 0,
+      retryBackoffMs: request.retryBackoffMs,
+      retryAt: null,
+      redrives: 0,
+      affinityKey: request.affinityKey ?? null,
+      idempotencyKey: request.idempotencyKey ?? null,
+      balancer: request.balancer ?? null,
+      targetAgentId: request.agentId ?? null,
       agentId: null,
       createdAt: now,
       startedAt: null,
       finishedAt: null,
       updatedAt: now,
     };
+    this.#dispatcher.assertCapacity(task);
+    if (task.idempotencyKey !== null) {
+      // A concurrent submit with the same key may have got here first while this one awaited.
+      const raced = this.#byIdempotencyKey.get(task.idempotencyKey);
+      if (raced !== undefined) return { task: { ...raced }, created: false };
+      // Claimed before the commit, so a later submit with the same key gets this task.
+      this.#byIdempotencyKey.set(task.idempotencyKey, task);
+    }
     this.#tasks.set(task.id, task);
     this.#journal.put({ kind: "task", value: { ...task } });
     this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
@@ -476,6 +530,7 @@ export class Factory {
       // supersede it with a final state so that no restart ever runs a task whose caller was
       // told it failed.
       this.#tasks.delete(task.id);
+      if (task.idempotencyKey !== null) this.#byIdempotencyKey.delete(task.idempotencyKey);
       const now = new Date().toISOString();
       this.#journal.put({
         kind: "task",
@@ -484,7 +539,33 @@ export class Factory {
       throw error;
     }
     if (this.#state === "started") this.#dispatcher.enqueue(task);
+    return { task: { ...task }, created: true };
+  }
+
+  /** Re-drives a dead-lettered task: QUEUED again with a fresh set of attempts. */
+  async retryTask(id: string): Promise<Task> {
+    this.#assertOpen();
+    const task = this.#recent.get(id) ?? (await this.#deps.store.getTask(id));
+    if (task === undefined) throw new FactoryError("TASK_NOT_FOUND", `no task with id '${id}'`);
+    if (task.state !== "DEAD") {
+      throw new FactoryError("TASK_NOT_DEAD", `task ${id} is ${task.state}; only DEAD tasks can be re-driven`, { details: { current: task.state } });
+    }
+    this.#recent.delete(id);
+    this.#tasks.set(id, task);
+    if (task.idempotencyKey !== null) this.#byIdempotencyKey.set(task.idempotencyKey, task);
+    this.#dispatcher.redrive(task);
+    await this.#journal.commit();
     return { ...task };
+  }
+
+  /** The latest profiles whose agents could serve a target (for queue depth and the default balancer). */
+  #profilesFor(target: LaneTarget): ProfileRecord[] {
+    return this.#profiles.list().filter(
+      (p) =>
+        (target.profile === null || p.name === target.profile) &&
+        (target.role === null || p.role === target.role) &&
+        target.capabilities.every((c) => p.capabilities.includes(c)),
+    );
   }
 
   async getTask(id: string): Promise<Task> {
@@ -555,7 +636,11 @@ export class Factory {
     this.#recent.set(task.id, task);
     if (this.#recent.size > this.#deps.recentTaskLimit) {
       const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
+      if (oldest !== undefined) {
+        const evicted = this.#recent.get(oldest);
+        this.#recent.delete(oldest);
+        if (evicted?.idempotencyKey != null && this.#byIdempotencyKey.get(evicted.idempotencyKey) === evicted) this.#byIdempotencyKey.delete(evicted.idempotencyKey);
+      }
     }
     const waiters = this.#waiters.get(task.id);
     if (waiters !== undefined) {

@@ -58,7 +58,7 @@ export class Spawner {
       walletAddress: newWalletAddress(profile.role),
       spawnedAt: now,
       load: 0,
-      stats: { completed: 0, failed: 0 },
+      stats: { completed: 0, failed: 0, successRate: 1 },
       restarts: 0,
       lastHeartbeatAt: null,
       lastSignal: null,
@@ -112,7 +112,7 @@ export class Spawner {
       crew: agent.crewId === null ? null : this.#deps.crewAccess(agent.crewId),
       saveContext: (context) => {
         const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
-        if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context" });
+        if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context", nonRetryable: true });
         agent.context = JSON.parse(JSON.stringify(context)) as Record<string, unknown>;
         registry.touch(agent);
       },

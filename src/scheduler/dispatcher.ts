@@ -1,23 +1,34 @@
 import type { Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
+import type { BalancerName } from "../core/schemas/profile.ts";
 import type { Task, TaskError } from "../core/task.ts";
 import { assertTaskTransition, type TaskState } from "../core/task-states.ts";
 import type { AgentRegistry } from "../factory/agent-registry.ts";
 import type { EventLog } from "../factory/event-log.ts";
 import type { Journal } from "../factory/journal.ts";
-import { agentMatches } from "./agent-matches.ts";
-import { TaskQueue } from "./task-queue.ts";
+import { AffinityTable } from "./affinity-table.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import { Lane, laneKey, targetMatches, type LaneTarget } from "./lane.ts";
 
 export interface DispatcherDeps {
   registry: AgentRegistry;
   journal: Journal;
   events: EventLog;
-  balancer: LoadBalancer;
+  balancers: ReadonlyMap<BalancerName, LoadBalancer>;
+  /** The balancer for tasks of a lane that name none: the profile's. */
+  defaultBalancer(target: LaneTarget): BalancerName;
+  /** Most tasks a lane may hold: the queue depth of the profiles that can serve it. */
+  queueDepth(target: LaneTarget): number;
   /** Whether members of this crew may take work now (the crew is ACTIVE). */
   crewAcceptsWork(crewId: string): boolean;
   /** Called once when a task reaches a final state. */
   onFinal(task: Task): void;
+  /** A task found no free agent and waits (on-demand spawning listens here). */
+  onWaiting?(task: Task, lane: Lane): void;
+  /** A task went to an agent after waiting `waitedMs` (for pool metrics). */
+  onAssigned?(task: Task, agent: Agent, waitedMs: number): void;
+  affinity?: { ttlMs: number; maxBindings: number };
 }
 
 /** One attempt of a task on an agent. */
@@ -31,23 +42,45 @@ interface Run {
   concluded: boolean;
 }
 
+/** Free agents of one (crew, profile version): they are interchangeable for matching. */
+interface Group {
+  sample: Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">;
+  agents: Set<Agent>;
+  lanesEpoch: number;
+  lanes: Lane[];
+}
+
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+const groupKey = (agent: Agent): string => `${agent.crewId ?? ""}|${agent.profile}|${agent.profileVersion}`;
+
+/** The weight of the latest outcome in an agent's moving success rate. */
+const SUCCESS_ALPHA = 0.2;
+
 /**
- * Matches queued tasks to available agents and runs them. It keeps one invariant: no queued
- * task matches an available agent. So a new task either goes straight to an available agent
- * (chosen by the load balancer) or waits, and an agent that becomes available pulls the first
- * waiting task it matches, in priority order.
+ * Matches waiting tasks to free agents and runs them. Tasks wait in lanes, one per target
+ * (crew, role, profile, capabilities — or one agent); free agents sit in groups, one per
+ * crew and profile version. It keeps one invariant: no waiting task matches a free agent. So a
+ * new task either goes straight to a free agent (chosen by the load balancer) or waits, and an
+ * agent that becomes free takes the oldest highest-priority task of the lanes it can serve.
  */
 export class Dispatcher {
   readonly #deps: DispatcherDeps;
-  readonly #queue = new TaskQueue();
-  /** Available agents, in the order they became available. */
-  readonly #available = new Set<Agent>();
+  readonly #lanes = new Map<string, Lane>();
+  #lanesEpoch = 0;
+  readonly #groups = new Map<string, Group>();
+  #groupsEpoch = 0;
+  #available = 0;
   /** Attempts whose handler has not returned yet; each holds one unit of its agent's load. */
   readonly #running = new Set<Run>();
   /** The current attempt of each task that is ASSIGNED or RUNNING. */
   readonly #current = new Map<string, Run>();
+  /** Tasks waiting out a retry backoff. */
+  readonly #retryTimers = new Map<string, { task: Task; timer: NodeJS.Timeout }>();
+  /** When each waiting task started to wait (for wait-time metrics). */
+  readonly #waitingSince = new WeakMap<Task, number>();
+  readonly affinity: AffinityTable;
+  #seq = 0;
   #filling = false;
   readonly #deferred = new Set<Agent>();
   #stopped = false;
@@ -57,11 +90,18 @@ export class Dispatcher {
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
-    deps.registry.onChange((agent) => this.refresh(agent));
+    this.affinity = new AffinityTable(deps.affinity ?? { ttlMs: 600_000, maxBindings: 100_000 });
+    deps.registry.onChange((agent) => {
+      if (agent.state === "TERMINATED") this.#agentGone(agent);
+      this.refresh(agent);
+    });
   }
 
+  /** Tasks waiting in lanes or for a retry. */
   get queued(): number {
-    return this.#queue.size;
+    let n = this.#retryTimers.size;
+    for (const lane of this.#lanes.values()) n += lane.size;
+    return n;
   }
 
   get running(): number {
@@ -69,16 +109,25 @@ export class Dispatcher {
   }
 
   get availableAgents(): number {
-    return this.#available.size;
+    return this.#available;
+  }
+
+  /** Every lane (for pool views). */
+  lanes(): IterableIterator<Lane> {
+    return this.#lanes.values();
   }
 
   /** Re-evaluates whether `agent` may take work, and gives it work if so. */
   refresh(agent: Agent): void {
+    const group = this.#group(agent);
     if (!this.#isAvailable(agent)) {
-      this.#available.delete(agent);
+      if (group.agents.delete(agent)) this.#available--;
       return;
     }
-    this.#available.add(agent);
+    if (!group.agents.has(agent)) {
+      group.agents.add(agent);
+      this.#available++;
+    }
     if (this.#filling) {
       this.#deferred.add(agent);
       return;
@@ -96,23 +145,47 @@ export class Dispatcher {
     }
   }
 
-  /** Hands a QUEUED task to an agent now, or queues it. */
+  /** Throws QUEUE_FULL (429) when the task would wait in a lane that is at its depth. */
+  assertCapacity(task: Task): void {
+    const target = this.#targetOf(task);
+    const lane = this.#lanes.get(laneKey(target));
+    if (lane === undefined) return;
+    const depth = this.#deps.queueDepth({ ...target, agentId: null });
+    if (lane.size >= depth) {
+      const retryAfterSec = lane.retryAfterSeconds();
+      throw new FactoryError("QUEUE_FULL", `the queue for this task already holds ${lane.size} task(s), its limit; retry in ${retryAfterSec} s`, {
+        details: { depth, retryAfterSec },
+      });
+    }
+  }
+
+  /** Hands a QUEUED task to an agent now, or lets it wait. */
   enqueue(task: Task): void {
-    if (!this.#stopped && this.#available.size > 0) {
-      const candidates: Agent[] = [];
-      for (const agent of this.#available) if (agentMatches(agent, task)) candidates.push(agent);
-      const agent = candidates.length === 0 ? undefined : this.#deps.balancer.pick(candidates, task);
+    if (task.retryAt !== null && Date.parse(task.retryAt) > Date.now()) {
+      this.#scheduleRetry(task, Date.parse(task.retryAt) - Date.now());
+      return;
+    }
+    if (!this.#stopped) {
+      const agent = this.#choose(task);
       if (agent !== undefined) {
-        this.#assign(task, agent);
+        this.#assign(task, agent, 0);
         return;
       }
     }
-    this.#queue.push(task);
+    const lane = this.#waitLaneFor(task) ?? this.#lane(this.#targetOf(task));
+    lane.push(task, ++this.#seq);
+    this.#waitingSince.set(task, Date.now());
+    if (!this.#stopped) this.#deps.onWaiting?.(task, lane);
   }
 
   /** Cancels a task that is not final; a running handler sees its AbortSignal fire. */
   cancel(task: Task, reason = "cancelled"): void {
-    if (task.state === "QUEUED") this.#queue.remove(task.id);
+    if (task.state === "QUEUED") {
+      if (this.#lanes.get(laneKey(this.#targetOf(task)))?.remove(task.id) === undefined) {
+        for (const lane of this.#lanes.values()) if (lane.target.agentId !== null && lane.remove(task.id) !== undefined) break;
+      }
+      this.#clearRetry(task.id);
+    }
     const run = this.#current.get(task.id);
     this.#finish(task, "CANCELLED", { error: { code: "TASK_CANCELLED", message: reason } });
     if (run !== undefined) {
@@ -124,10 +197,26 @@ export class Dispatcher {
     }
   }
 
-  /** Stops handing out work (at shutdown); queued tasks stay QUEUED. */
+  /** Puts a dead-lettered task back in the queue with a fresh set of attempts. */
+  redrive(task: Task): void {
+    this.#setState(task, "QUEUED", "re-driven from the dead letters", {
+      attempts: 0,
+      redrives: task.redrives + 1,
+      retryAt: null,
+      agentId: null,
+      error: undefined,
+      finishedAt: null,
+    });
+    this.enqueue(task);
+  }
+
+  /** Stops handing out work (at shutdown); waiting tasks stay QUEUED. */
   stop(): void {
     this.#stopped = true;
-    this.#available.clear();
+    for (const group of this.#groups.values()) group.agents.clear();
+    this.#available = 0;
+    for (const { timer } of this.#retryTimers.values()) clearTimeout(timer);
+    this.#retryTimers.clear();
   }
 
   /** Resolves when nothing runs, or after `timeoutMs`. */
@@ -160,6 +249,97 @@ export class Dispatcher {
     return runs.length;
   }
 
+  // ------------------------------------------------------------------ matching
+
+  #targetOf(task: Task): LaneTarget {
+    return { crewId: task.crewId, role: task.role, profile: task.profile, capabilities: task.capabilities, agentId: task.targetAgentId };
+  }
+
+  #lane(target: LaneTarget): Lane {
+    const key = laneKey(target);
+    let lane = this.#lanes.get(key);
+    if (lane === undefined) {
+      lane = new Lane(target);
+      this.#lanes.set(key, lane);
+      this.#lanesEpoch++;
+    }
+    return lane;
+  }
+
+  #group(agent: Agent): Group {
+    const key = groupKey(agent);
+    let group = this.#groups.get(key);
+    if (group === undefined) {
+      group = {
+        sample: { id: agent.id, crewId: agent.crewId, role: agent.role, profile: agent.profile, capabilities: [...agent.capabilities] },
+        agents: new Set(),
+        lanesEpoch: -1,
+        lanes: [],
+      };
+      this.#groups.set(key, group);
+      this.#groupsEpoch++;
+    }
+    return group;
+  }
+
+  /** Groups whose agents can serve a (non-agent) lane; cached until a group appears. */
+  #groupsFor(lane: Lane): ReadonlyArray<{ agents: ReadonlySet<Agent> }> {
+    if (lane.groupsEpoch !== this.#groupsEpoch) {
+      lane.groups = [...this.#groups.values()].filter((g) => targetMatches(lane.target, g.sample));
+      lane.groupsEpoch = this.#groupsEpoch;
+    }
+    return lane.groups;
+  }
+
+  /** Lanes an agent of this group can serve; cached until a lane appears. */
+  #lanesFor(group: Group): readonly Lane[] {
+    if (group.lanesEpoch !== this.#lanesEpoch) {
+      group.lanes = [...this.#lanes.values()].filter((l) => l.target.agentId === null && targetMatches(l.target, group.sample));
+      group.lanesEpoch = this.#lanesEpoch;
+    }
+    return group.lanes;
+  }
+
+  #usesAffinity(task: Task): boolean {
+    return task.affinityKey !== null && (task.balancer === null || task.balancer === "affinity");
+  }
+
+  #affinityKey(task: Task): string {
+    return `${task.crewId ?? ""}|${task.affinityKey ?? ""}`;
+  }
+
+  /** A free agent for the task now, or undefined. */
+  #choose(task: Task): Agent | undefined {
+    if (task.targetAgentId !== null) {
+      const agent = this.#deps.registry.get(task.targetAgentId);
+      return agent !== undefined && this.#isAvailable(agent) ? agent : undefined;
+    }
+    if (this.#usesAffinity(task)) {
+      const bound = this.affinity.get(this.#affinityKey(task));
+      const agent = bound === undefined ? undefined : this.#deps.registry.get(bound);
+      if (agent !== undefined && agent.state !== "TERMINATED" && targetMatches(this.#targetOf(task), agent)) {
+        // Bound to a live agent: that one or none (if busy, the task waits for it).
+        return this.#isAvailable(agent) ? agent : undefined;
+      }
+    }
+    if (this.#available === 0) return undefined;
+    const lane = this.#lane(this.#targetOf(task));
+    const groups = this.#groupsFor(lane);
+    const name = task.balancer ?? this.#deps.defaultBalancer(lane.target);
+    const balancer = this.#deps.balancers.get(name === "affinity" ? "least-loaded" : name) as LoadBalancer;
+    return balancer.pick(candidatesOf(groups), task, { laneKey: lane.key });
+  }
+
+  /** Where a waiting task with affinity to a busy agent waits: that agent's own lane. */
+  #waitLaneFor(task: Task): Lane | undefined {
+    if (!this.#usesAffinity(task)) return undefined;
+    const bound = this.affinity.get(this.#affinityKey(task));
+    if (bound === undefined) return undefined;
+    const agent = this.#deps.registry.get(bound);
+    if (agent === undefined || agent.state === "TERMINATED") return undefined;
+    return this.#lane({ crewId: task.crewId, role: null, profile: null, capabilities: [], agentId: bound });
+  }
+
   #isAvailable(agent: Agent): boolean {
     return (
       !this.#stopped &&
@@ -171,23 +351,56 @@ export class Dispatcher {
     );
   }
 
+  /** Feeds a free agent the oldest highest-priority tasks of the lanes it can serve. */
   #fill(agent: Agent): void {
-    while (this.#queue.size > 0 && this.#isAvailable(agent)) {
-      const task = this.#queue.take((t) => agentMatches(agent, t));
-      if (task === undefined) return;
-      this.#assign(task, agent);
+    const group = this.#group(agent);
+    while (this.#isAvailable(agent)) {
+      let best: Lane | undefined;
+      let bestHead: { task: Task; seq: number } | undefined;
+      const own = this.#lanes.get(`agent:${agent.id}`);
+      for (const lane of own === undefined ? this.#lanesFor(group) : [own, ...this.#lanesFor(group)]) {
+        const head = lane.peek();
+        if (head === undefined) continue;
+        if (bestHead === undefined || head.task.priority < bestHead.task.priority || (head.task.priority === bestHead.task.priority && head.seq < bestHead.seq)) {
+          best = lane;
+          bestHead = head;
+        }
+      }
+      if (best === undefined) return;
+      const task = best.shift() as Task;
+      const since = this.#waitingSince.get(task);
+      this.#assign(task, agent, since === undefined ? 0 : Date.now() - since);
     }
   }
 
-  #assign(task: Task, agent: Agent): void {
+  #assign(task: Task, agent: Agent, waitedMs: number): void {
     task.attempts++;
-    this.#setState(task, "ASSIGNED", `agent ${agent.id}`, { agentId: agent.id });
+    this.#setState(task, "ASSIGNED", `agent ${agent.id}`, { agentId: agent.id, retryAt: null });
+    if (this.#usesAffinity(task)) this.affinity.bind(this.#affinityKey(task), agent.id);
     agent.load++;
+    this.#deps.onAssigned?.(task, agent, waitedMs);
     if (agent.load >= agent.cognitiveLoadLimit) this.#deps.registry.transition(agent, "BUSY", `at load limit ${agent.cognitiveLoadLimit}`);
     else if (agent.state === "IDLE") this.#deps.registry.transition(agent, "READY", "work arrived");
     else this.#deps.registry.touch(agent);
     void this.#run(task, agent, task.attempts);
   }
+
+  /** An agent terminated: tasks waiting for it either follow their affinity elsewhere or fail. */
+  #agentGone(agent: Agent): void {
+    this.affinity.forgetAgent(agent.id);
+    const lane = this.#lanes.get(`agent:${agent.id}`);
+    if (lane === undefined) return;
+    this.#lanes.delete(lane.key);
+    for (const task of lane.drain()) {
+      if (task.targetAgentId === agent.id) {
+        this.#finish(task, "FAILED", { error: { code: "AGENT_NOT_FOUND", message: `agent ${agent.id}, which the task was addressed to, terminated` } });
+      } else {
+        this.enqueue(task);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ running
 
   async #run(task: Task, agent: Agent, attempt: number): Promise<void> {
     const controller = new AbortController();
@@ -232,13 +445,17 @@ export class Dispatcher {
     this.#wakeIdleWaiters();
   }
 
-  /** Decides the task's outcome for this attempt: SUCCEEDED, FAILED, or QUEUED again for a retry. */
+  /**
+   * Decides the task's outcome for this attempt: SUCCEEDED; QUEUED again after a backoff;
+   * DEAD when the attempts are used up; FAILED when the error says retrying cannot help.
+   */
   #conclude(run: Run, outcome: Outcome): void {
     if (run.concluded) return;
     run.concluded = true;
     const { task, agent } = run;
     if (this.#current.get(task.id) === run) this.#current.delete(task.id);
     if (task.state !== "RUNNING" && task.state !== "ASSIGNED") return;
+    agent.stats.successRate = (1 - SUCCESS_ALPHA) * agent.stats.successRate + SUCCESS_ALPHA * (outcome.ok ? 1 : 0);
     if (outcome.ok) {
       agent.stats.completed++;
       this.#finish(task, "SUCCEEDED", { result: outcome.value });
@@ -246,13 +463,36 @@ export class Dispatcher {
     }
     agent.stats.failed++;
     const error = outcome.error;
-    const finalError = isFactoryError(error) && error.nonRetryable;
-    if (!finalError && task.attempts < task.maxAttempts) {
-      this.#setState(task, "QUEUED", `attempt ${task.attempts} failed: ${describe(error).message}`, { agentId: null });
-      this.enqueue(task);
+    const described = describe(error);
+    if (isFactoryError(error) && error.nonRetryable) {
+      this.#finish(task, "FAILED", { error: described });
+    } else if (task.attempts >= task.maxAttempts) {
+      this.#finish(task, "DEAD", { error: described });
     } else {
-      this.#finish(task, "FAILED", { error: describe(error) });
+      const delayMs = backoffDelayMs(task.retryBackoffMs, task.attempts);
+      const retryAt = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
+      this.#setState(task, "QUEUED", `attempt ${task.attempts} failed: ${described.message}`, { agentId: null, retryAt, error: described });
+      if (delayMs > 0) this.#scheduleRetry(task, delayMs);
+      else this.enqueue(task);
     }
+  }
+
+  #scheduleRetry(task: Task, delayMs: number): void {
+    this.#clearRetry(task.id);
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(task.id);
+      if (task.state !== "QUEUED") return;
+      task.retryAt = null;
+      this.enqueue(task);
+    }, delayMs);
+    this.#retryTimers.set(task.id, { task, timer });
+  }
+
+  #clearRetry(taskId: string): void {
+    const entry = this.#retryTimers.get(taskId);
+    if (entry === undefined) return;
+    clearTimeout(entry.timer);
+    this.#retryTimers.delete(taskId);
   }
 
   #wakeIdleWaiters(): void {
@@ -271,7 +511,7 @@ export class Dispatcher {
   }
 
   #finish(task: Task, state: TaskState, patch: { result?: unknown; error?: TaskError }): void {
-    this.#setState(task, state, patch.error?.message ?? "done", { ...patch, finishedAt: new Date().toISOString() });
+    this.#setState(task, state, patch.error?.message ?? "done", { ...patch, retryAt: null, finishedAt: new Date().toISOString() });
     this.#deps.onFinal(task);
   }
 
@@ -279,6 +519,7 @@ export class Dispatcher {
     const from = task.state;
     assertTaskTransition(from, state, task.id);
     Object.assign(task, patch);
+    if (patch.error === undefined && "error" in patch) delete task.error;
     task.state = state;
     task.updatedAt = new Date().toISOString();
     this.#deps.journal.put({ kind: "task", value: { ...task } });
@@ -292,6 +533,11 @@ export class Dispatcher {
       data: { reason, attempts: task.attempts },
     });
   }
+}
+
+/** The free agents of some groups, lazily, in the order they became free. */
+function* candidatesOf(groups: ReadonlyArray<{ agents: ReadonlySet<Agent> }>): Generator<Agent> {
+  for (const group of groups) yield* group.agents;
 }
 
 function describe(error: unknown): TaskError {

@@ -30,7 +30,7 @@ export function agent(id: string, patch: Partial<Agent> = {}): Agent {
     walletAddress: `0x371_CODER_${id.padEnd(32, "0").slice(0, 32)}`,
     spawnedAt: now(),
     load: 0,
-    stats: { completed: 0, failed: 0 },
+    stats: { completed: 0, failed: 0, successRate: 1 },
     restarts: 0,
     lastHeartbeatAt: null,
     lastSignal: null,
@@ -53,6 +53,13 @@ export function task(id: string, patch: Partial<Task> = {}): Task {
     timeoutMs: null,
     maxAttempts: 1,
     attempts: 0,
+    retryBackoffMs: 200,
+    retryAt: null,
+    redrives: 0,
+    affinityKey: null,
+    idempotencyKey: null,
+    balancer: null,
+    targetAgentId: null,
     agentId: null,
     createdAt: now(),
     startedAt: null,
@@ -88,10 +95,10 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
         { kind: "agent", value: agent("a1", { state: "WARMING" }) },
       ]);
       assert.equal((await sut.store.getAgent("a1"))?.state, "WARMING");
-      await sut.store.apply([{ kind: "agent", value: agent("a1", { state: "READY", load: 0, stats: { completed: 3, failed: 1 } }) }]);
+      await sut.store.apply([{ kind: "agent", value: agent("a1", { state: "READY", load: 0, stats: { completed: 3, failed: 1, successRate: 0.75 } }) }]);
       const stored = await sut.store.getAgent("a1");
       assert.equal(stored?.state, "READY");
-      assert.deepEqual(stored?.stats, { completed: 3, failed: 1 });
+      assert.deepEqual(stored?.stats, { completed: 3, failed: 1, successRate: 0.75 });
       assert.equal(await sut.store.getAgent("missing"), undefined);
     });
 
@@ -109,7 +116,7 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
     });
 
     it("keeps every profile version, ignoring a re-write of one", async () => {
-      const base = { role: "Coder", capabilities: [], cognitiveLoadLimit: 1, runtime: { kind: "function" as const, handler: "echo" }, scopes: [], pool: { maxSize: 16, warmSize: 3, idleTimeoutMs: 1, spawnRatePerSec: 1, healthIntervalMs: 10, stuckThresholdMs: 10, queueDepth: 1 } };
+      const base = { role: "Coder", capabilities: [], cognitiveLoadLimit: 1, runtime: { kind: "function" as const, handler: "echo" }, scopes: [], pool: { maxSize: 16, warmSize: 3, idleTimeoutMs: 1, spawnRatePerSec: 1, healthIntervalMs: 10, stuckThresholdMs: 10, queueDepth: 1, balancer: "least-loaded" as const, spawnStrategy: "manual" as const } };
       await sut.store.apply([
         { kind: "profile", value: { ...base, name: "p", version: 1, createdAt: now() } },
         { kind: "profile", value: { ...base, name: "p", version: 2, createdAt: now(1), cognitiveLoadLimit: 4 } },
@@ -149,6 +156,14 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.equal((await sut.store.getCrew("c1"))?.state, "PAUSED");
       assert.deepEqual((await sut.store.listCrews({ states: ["PAUSED"] })).map((c) => c.id), ["c1"]);
       assert.equal((await sut.store.getWallet("0x371_CREW_x"))?.balance, 500);
+    });
+
+    it("finds a task by its idempotency key, and refuses a second task with the same key", async () => {
+      await sut.store.apply([{ kind: "task", value: task("k1", { idempotencyKey: "order-42" }) }, { kind: "task", value: task("k2") }]);
+      assert.equal((await sut.store.getTaskByIdempotencyKey("order-42"))?.id, "k1");
+      assert.equal(await sut.store.getTaskByIdempotencyKey("order-43"), undefined);
+      await assert.rejects(sut.store.apply([{ kind: "task", value: task("k3", { idempotencyKey: "order-42" }) }]));
+      assert.equal(await sut.store.getTask("k3"), undefined);
     });
 
     it("keeps events in seq order and filters them", async () => {

@@ -28,7 +28,17 @@ describe("profile schema", () => {
       cognitiveLoadLimit: 1,
       runtime: { kind: "function", handler: "echo" },
       scopes: [],
-      pool: { maxSize: 16, warmSize: 3, idleTimeoutMs: 60_000, spawnRatePerSec: 10, healthIntervalMs: 5_000, stuckThresholdMs: 30_000, queueDepth: 100 },
+      pool: {
+        maxSize: 16,
+        warmSize: 3,
+        idleTimeoutMs: 60_000,
+        spawnRatePerSec: 10,
+        healthIntervalMs: 5_000,
+        stuckThresholdMs: 30_000,
+        queueDepth: 100,
+        balancer: "least-loaded",
+        spawnStrategy: "on-demand",
+      },
     });
   });
 
@@ -80,7 +90,7 @@ describe("task schema", () => {
   it("needs someone to run it", () => {
     const { field, message } = fieldOf(() => parseWith(TaskSubmitSchema, { input: 1 }, "task"));
     assert.equal(field, "role");
-    assert.match(message, /'role', 'profile' or 'capabilities'/);
+    assert.match(message, /'role', 'profile', 'capabilities' or 'agentId'/);
   });
 
   it("defaults priority 5 and one attempt, and bounds priority to 0-9", () => {

@@ -51,7 +51,7 @@ describe("tasks", () => {
     assert.equal(done.agentId, agent.id);
     assert.equal(done.attempts, 1);
     assert.ok(done.startedAt !== null && done.finishedAt !== null && done.finishedAt >= done.startedAt);
-    assert.deepEqual((await factory.getAgent(agent.id)).stats, { completed: 1, failed: 0 });
+    assert.deepEqual((await factory.getAgent(agent.id)).stats, { completed: 1, failed: 0, successRate: 1 });
   });
 
   it("matches on role, profile and every capability", async () => {
@@ -90,10 +90,10 @@ describe("tasks", () => {
     assert.deepEqual(started, ["busy", "p0", ...low.map((_, i) => `p5-${i}`)]);
   });
 
-  it("retries a failing task up to maxAttempts, and not at all when the failure is non-retryable", async () => {
+  it("retries a failing task up to maxAttempts then dead-letters it, and fails a non-retryable one at once", async () => {
     await factory.spawnAgent({ config: { name: "f", role: "Failer", runtime: { kind: "function", handler: "fail" } } });
-    const retried = await factory.waitForTask((await factory.submitTask({ role: "Failer", maxAttempts: 3, input: { message: "boom" } })).id, 2_000);
-    assert.deepEqual([retried.state, retried.attempts, retried.error], ["FAILED", 3, { code: "TASK_FAILED", message: "boom" }]);
+    const retried = await factory.waitForTask((await factory.submitTask({ role: "Failer", maxAttempts: 3, retryBackoffMs: 1, input: { message: "boom" } })).id, 2_000);
+    assert.deepEqual([retried.state, retried.attempts, retried.error], ["DEAD", 3, { code: "TASK_FAILED", message: "boom" }]);
     const final = await factory.waitForTask((await factory.submitTask({ role: "Failer", maxAttempts: 3, input: { message: "no", retryable: false } })).id, 2_000);
     assert.deepEqual([final.state, final.attempts], ["FAILED", 1]);
   });
@@ -102,7 +102,7 @@ describe("tasks", () => {
     await factory.spawnAgent({ profile: "worker" });
     const task = await factory.submitTask({ role: "Worker", timeoutMs: 30, input: { tag: "slow", ms: 5_000 } });
     const done = await factory.waitForTask(task.id, 2_000);
-    assert.equal(done.state, "FAILED");
+    assert.equal(done.state, "DEAD", "a timeout is retryable; with one attempt it is dead-lettered");
     assert.equal(done.error?.code, "TASK_TIMEOUT");
     assert.deepEqual(aborted, ["slow"]);
   });
@@ -112,12 +112,12 @@ describe("tasks", () => {
     const task = await factory.submitTask({ role: "Stubborn", timeoutMs: 20 });
     const started = Date.now();
     const done = await factory.waitForTask(task.id, 2_000);
-    assert.deepEqual([done.state, done.error?.code], ["FAILED", "TASK_TIMEOUT"]);
+    assert.deepEqual([done.state, done.error?.code], ["DEAD", "TASK_TIMEOUT"]);
     assert.ok(Date.now() - started < 1_000);
     assert.deepEqual([(await factory.getAgent(agent.id)).state, (await factory.getAgent(agent.id)).load], ["BUSY", 1]);
     finishStubborn();
     await until(async () => (await factory.getAgent(agent.id)).state === "READY", "agent freed");
-    assert.equal((await factory.getTask(task.id)).state, "FAILED", "the late result is discarded");
+    assert.equal((await factory.getTask(task.id)).state, "DEAD", "the late result is discarded");
     assert.equal(factory.stats().lateResults, 1);
   });
 

@@ -18,10 +18,18 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/tasks",
       tags,
       summary: "Submit a task; it is stored before this answers",
+      description: "A full queue answers 429 QUEUE_FULL with `Retry-After`; nothing is dropped silently. With an `idempotencyKey` already used, the first task comes back with 200.",
       request: jsonBody(TaskSubmitSchema),
-      responses: { 202: jsonContent(TaskSchema, "Accepted (QUEUED, or already ASSIGNED)"), ...errorResponses(400, 401, 404, 409, 413, 503) },
+      responses: {
+        202: jsonContent(TaskSchema, "Accepted (QUEUED, or already ASSIGNED)"),
+        200: jsonContent(TaskSchema, "The task first submitted with this idempotencyKey"),
+        ...errorResponses(400, 401, 404, 409, 413, 429, 503),
+      },
     }),
-    async (c) => c.json(await factory.submitTask(c.req.valid("json")), 202),
+    async (c) => {
+      const { task, created } = await factory.submit(c.req.valid("json"));
+      return created ? c.json(task, 202) : c.json(task, 200);
+    },
   );
 
   app.openapi(
@@ -29,7 +37,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       method: "get",
       path: "/v1/tasks",
       tags,
-      summary: "Tasks, oldest first",
+      summary: "Tasks, oldest first (`state=DEAD` lists the dead letters)",
       request: { query: z.strictObject({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery }) },
       responses: { 200: jsonContent(itemsOf(TaskSchema), "Tasks"), ...errorResponses(400, 401) },
     }),
@@ -61,6 +69,18 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       const { waitMs } = c.req.valid("query");
       return c.json(waitMs === undefined ? await factory.getTask(id) : await factory.waitForTask(id, waitMs), 200);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/tasks/{id}/retry",
+      tags,
+      summary: "Re-drive a dead-lettered task: QUEUED again with a fresh set of attempts",
+      request: { params: IdParam },
+      responses: { 202: jsonContent(TaskSchema, "The task, QUEUED again (or already ASSIGNED)"), ...errorResponses(401, 404, 409) },
+    }),
+    async (c) => c.json(await factory.retryTask(c.req.valid("param").id), 202),
   );
 
   app.openapi(

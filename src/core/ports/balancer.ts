@@ -1,8 +1,17 @@
 import type { Agent } from "../agent.ts";
 import type { Task } from "../task.ts";
 
-/** Chooses among agents that may take a task (all are available and match). */
+export interface BalancerContext {
+  /** The queue lane the task belongs to: balancers that keep state keep it per lane. */
+  laneKey: string;
+}
+
+/**
+ * Chooses among agents that may take a task now (each is available and matches). Candidates
+ * come in the order they became available and are produced lazily: a balancer that can decide
+ * early should stop iterating.
+ */
 export interface LoadBalancer {
   readonly name: string;
-  pick(candidates: readonly Agent[], task: Readonly<Task>): Agent | undefined;
+  pick(candidates: Iterable<Agent>, task: Readonly<Task>, context: BalancerContext): Agent | undefined;
 }

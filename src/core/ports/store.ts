@@ -58,6 +58,7 @@ export interface Store {
   getCrew(id: string): Promise<Crew | undefined>;
   listCrews(query: { states?: readonly CrewState[]; limit?: number }): Promise<Crew[]>;
   getTask(id: string): Promise<Task | undefined>;
+  getTaskByIdempotencyKey(key: string): Promise<Task | undefined>;
   /** Oldest first. */
   listTasks(query: TaskQuery): Promise<Task[]>;
   getWallet(address: string): Promise<Wallet | undefined>;

@@ -12,6 +12,18 @@ export const RoleSchema = z
 
 const CapabilitySchema = z.string().min(1).max(128);
 
+export const BALANCERS = ["round-robin", "least-loaded", "skill-aware", "affinity"] as const;
+export type BalancerName = (typeof BALANCERS)[number];
+
+/**
+ * How a pool gets agents: `on-demand` spawns when a task finds no free agent; `warm-pool` keeps
+ * `warmSize` READY ahead of work; `predictive` forecasts arrivals and sizes the warm pool to
+ * them; `clone` grows the pool by cloning a live agent with its saved context; `manual` never
+ * spawns by itself.
+ */
+export const SPAWN_STRATEGIES = ["on-demand", "warm-pool", "predictive", "clone", "manual"] as const;
+export type SpawnStrategy = (typeof SPAWN_STRATEGIES)[number];
+
 /**
  * Pool settings; defaults are seed 003's. They are validated and stored with the profile now;
  * the scheduler (queue depth, warm size, idle timeout, spawn rate) honours them as it grows.
@@ -29,8 +41,11 @@ export const PoolSettingsSchema = z.strictObject({
   healthIntervalMs: z.number().int().min(10).default(5_000),
   /** A task running this long without progress is stuck. */
   stuckThresholdMs: z.number().int().min(10).default(30_000),
-  /** Most tasks waiting for this profile's agents. */
+  /** Most tasks waiting for this profile's agents (per crew); past it a submit gets 429. */
   queueDepth: z.number().int().min(1).max(10_000_000).default(100),
+  /** How a task picks among free agents; a task may override it. */
+  balancer: z.enum(BALANCERS).default("least-loaded"),
+  spawnStrategy: z.enum(SPAWN_STRATEGIES).default("on-demand"),
 });
 export type PoolSettings = z.infer<typeof PoolSettingsSchema>;
 

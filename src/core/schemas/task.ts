@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { JsonValueSchema } from "./json-value.ts";
-import { NameSchema, RoleSchema } from "./profile.ts";
+import { BALANCERS, NameSchema, RoleSchema } from "./profile.ts";
 
 export const TaskSubmitSchema = z
   .strictObject({
@@ -17,11 +17,21 @@ export const TaskSubmitSchema = z
     priority: z.number().int().min(0).max(9).default(5),
     /** The run is aborted and the task fails with TASK_TIMEOUT after this long. */
     timeoutMs: z.number().int().min(1).max(86_400_000).optional(),
-    /** Runs before the task is FAILED (a failure marked non-retryable ends it at once). */
+    /** Runs before the task is dead-lettered (a failure marked non-retryable ends it FAILED at once). */
     maxAttempts: z.number().int().min(1).max(100).default(1),
+    /** Base delay before a retry: doubled per attempt (capped at 60 s), with jitter. */
+    retryBackoffMs: z.number().int().min(0).max(600_000).default(200),
+    /** Tasks with the same key (within a crew) go to the same agent while it lives. */
+    affinityKey: z.string().min(1).max(256).optional(),
+    /** A second submit with the same key returns the first task instead of a new one. */
+    idempotencyKey: z.string().min(1).max(256).optional(),
+    /** Overrides the profile's load balancer for this task. */
+    balancer: z.enum(BALANCERS).optional(),
+    /** Only this agent may run it. */
+    agentId: z.string().min(1).max(128).optional(),
   })
-  .refine((t) => t.role !== undefined || t.profile !== undefined || (t.capabilities?.length ?? 0) > 0, {
-    message: "name who may run the task: 'role', 'profile' or 'capabilities'",
+  .refine((t) => t.role !== undefined || t.profile !== undefined || (t.capabilities?.length ?? 0) > 0 || t.agentId !== undefined, {
+    message: "name who may run the task: 'role', 'profile', 'capabilities' or 'agentId'",
     path: ["role"],
   })
   .meta({ id: "TaskSubmit" });

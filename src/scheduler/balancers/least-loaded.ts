@@ -2,12 +2,13 @@ import type { Agent } from "../../core/agent.ts";
 import type { LoadBalancer } from "../../core/ports/balancer.ts";
 
 /**
- * The lowest load relative to the agent's limit wins; ties go to the agent that has been
- * waiting longest (candidates arrive in the order they became available).
+ * The lowest load relative to the agent's limit wins; ties go to the agent that has been free
+ * longest (candidates arrive in the order they became available). An idle agent ends the search.
  */
-export const leastLoaded: LoadBalancer = {
-  name: "least-loaded",
-  pick(candidates: readonly Agent[]): Agent | undefined {
+export class LeastLoaded implements LoadBalancer {
+  readonly name = "least-loaded";
+
+  pick(candidates: Iterable<Agent>): Agent | undefined {
     let best: Agent | undefined;
     let bestRatio = Infinity;
     for (const agent of candidates) {
@@ -19,5 +20,5 @@ export const leastLoaded: LoadBalancer = {
       }
     }
     return best;
-  },
-};
+  }
+}

@@ -19,6 +19,11 @@ const MIGRATIONS: Record<string, readonly string[]> = {
     `create index events_crew on events (crew_id, type, seq)`,
     `create table crew_context (crew_id text not null, key text not null, updated_at text not null, value text not null, primary key (crew_id, key))`,
   ],
+  // Idempotency keys are unique among tasks that have one.
+  "0002_task_idempotency": [
+    `alter table tasks add column idempotency_key text`,
+    `create unique index tasks_idempotency_key on tasks (idempotency_key) where idempotency_key is not null`,
+  ],
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -13,7 +13,7 @@ export interface SqlDatabase {
   profiles: { name: string; version: number; created_at: string; data: string };
   agents: { id: string; state: string; role: string; profile: string; crew_id: string | null; spawned_at: string; data: string };
   crews: { id: string; state: string; name: string; created_at: string; data: string };
-  tasks: { id: string; state: string; crew_id: string | null; created_at: string; data: string };
+  tasks: { id: string; state: string; crew_id: string | null; created_at: string; idempotency_key: string | null; data: string };
   wallets: { address: string; owner_id: string; data: string };
   events: { seq: number; type: string; at: string; agent_id: string | null; crew_id: string | null; task_id: string | null; data: string };
   crew_context: { crew_id: string; key: string; updated_at: string; value: string };
@@ -95,7 +95,9 @@ export class SqlStore implements Store {
       for (const part of chunks(byKind.task)) {
         await trx
           .insertInto("tasks")
-          .values(part.map((t) => ({ id: t.id, state: t.state, crew_id: t.crewId, created_at: t.createdAt, data: JSON.stringify(t) })))
+          .values(
+            part.map((t) => ({ id: t.id, state: t.state, crew_id: t.crewId, created_at: t.createdAt, idempotency_key: t.idempotencyKey ?? null, data: JSON.stringify(t) })),
+          )
           .onConflict((oc) =>
             oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), data: eb.ref("excluded.data") })),
           )
@@ -174,6 +176,11 @@ export class SqlStore implements Store {
 
   async getTask(id: string): Promise<Task | undefined> {
     const row = await this.#db.selectFrom("tasks").select("data").where("id", "=", id).executeTakeFirst();
+    return row === undefined ? undefined : parse<Task>(row);
+  }
+
+  async getTaskByIdempotencyKey(key: string): Promise<Task | undefined> {
+    const row = await this.#db.selectFrom("tasks").select("data").where("idempotency_key", "=", key).executeTakeFirst();
     return row === undefined ? undefined : parse<Task>(row);
   }
 
