@@ -11,6 +11,7 @@ import { jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { crewRoutes } from "./routes/crews.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { poolRoutes } from "./routes/pools.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 
@@ -118,6 +119,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   agentRoutes(app, factory);
   crewRoutes(app, factory);
   taskRoutes(app, factory);
+  poolRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
 
   app.doc31("/openapi.json", {

@@ -5,6 +5,7 @@ import { UsageError } from "./context.ts";
 import { agentCommands } from "./commands/agents.ts";
 import { crewCommands } from "./commands/crews.ts";
 import { eventCommands } from "./commands/events.ts";
+import { poolCommands } from "./commands/pools.ts";
 import { profileCommands } from "./commands/profiles.ts";
 import { DEFAULT_PORT, serveCommand } from "./commands/serve.ts";
 import { taskCommands } from "./commands/tasks.ts";
@@ -22,6 +23,7 @@ profileCommands(program);
 agentCommands(program);
 crewCommands(program);
 taskCommands(program);
+poolCommands(program);
 eventCommands(program);
 
 try {

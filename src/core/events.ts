@@ -10,6 +10,7 @@ export const EVENT_TYPES = [
   "crew.message",
   "crew.context",
   "task.state",
+  "pool.scaled",
 ] as const;
 
 export type FactoryEventType = (typeof EVENT_TYPES)[number];

@@ -8,6 +8,7 @@ import type { Store } from "../core/ports/store.ts";
 import type { BalancerName } from "../core/schemas/profile.ts";
 import { FunctionRuntime } from "../runtimes/function/function-runtime.ts";
 import type { FunctionHandler } from "../runtimes/function/function-handler.ts";
+import { DEFAULT_POLICIES, type ScalingPolicy } from "../scheduler/autoscaler.ts";
 import { LeastLoaded } from "../scheduler/balancers/least-loaded.ts";
 import { RoundRobin } from "../scheduler/balancers/round-robin.ts";
 import { SkillAware } from "../scheduler/balancers/skill-aware.ts";
@@ -28,6 +29,12 @@ export interface FactoryOptions {
   balancers?: LoadBalancer[];
   /** Affinity bindings: idle lifetime (default 10 min) and how many are kept (default 100,000). */
   affinity?: { ttlMs?: number; maxBindings?: number };
+  /**
+   * Pool sizing: how often pools are sized and idle agents retired (default 1 s), the
+   * autoscaling policies (default seed 002's four), and the scale-down stabilization window
+   * (default 30 s).
+   */
+  scaling?: { tickMs?: number; policies?: readonly ScalingPolicy[]; stabilizationMs?: number };
   /** Most agents one crew manifest may ask for; default 10,000. */
   maxCrewSize?: number;
   /** How long `close()` waits for running tasks; default 10 s. */
@@ -69,6 +76,11 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
       [new RoundRobin(), new LeastLoaded(), new SkillAware(), ...(options.balancers ?? [])].map((b) => [b.name as BalancerName, b] as const),
     ),
     affinity: { ttlMs: options.affinity?.ttlMs ?? 600_000, maxBindings: options.affinity?.maxBindings ?? 100_000 },
+    scaling: {
+      tickMs: options.scaling?.tickMs ?? 1_000,
+      policies: options.scaling?.policies ?? DEFAULT_POLICIES,
+      stabilizationMs: options.scaling?.stabilizationMs ?? 30_000,
+    },
     logger: options.logger ?? consoleLogger,
     maxCrewSize: options.maxCrewSize ?? 10_000,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,

@@ -173,6 +173,15 @@ export class CrewManager {
     return { crew, agents: agents.map((a) => registry.get(a.id) ?? a) };
   }
 
+  /** Adds an agent spawned for the crew after assembly (a clone). */
+  addMember(crewId: string, agentId: string): void {
+    const crew = this.requireOpen(crewId);
+    crew.agentIds.push(agentId);
+    crew.updatedAt = new Date().toISOString();
+    this.#persist(crew);
+    this.#deps.onCrewAvailabilityChanged(crew);
+  }
+
   /** Delivers a signal to every live member and records it on the crew bus. */
   async broadcast(crewId: string, signal: string, payload: unknown): Promise<CrewMessage> {
     const crew = this.requireOpen(crewId, "crewId");

@@ -11,7 +11,9 @@ import type { Store } from "../core/ports/store.ts";
 import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from "../core/schemas/manifest.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { ProfileSchema, type BalancerName, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
+import type { ScalingPolicy } from "../scheduler/autoscaler.ts";
 import type { LaneTarget } from "../scheduler/lane.ts";
+import { PoolManager, type PoolView } from "../scheduler/pool-manager.ts";
 import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
@@ -41,6 +43,8 @@ export interface FactoryDeps {
   balancers: ReadonlyMap<BalancerName, LoadBalancer>;
   /** Affinity bindings: how long one lives unused, and how many are kept (least recently used go first). */
   affinity: { ttlMs: number; maxBindings: number };
+  /** The pool sizer's round, the autoscaling policies and the scale-down stabilization window. */
+  scaling: { tickMs: number; policies: readonly ScalingPolicy[]; stabilizationMs: number };
   logger: Logger;
   /** Most agents one crew manifest may ask for. */
   maxCrewSize: number;
@@ -103,6 +107,7 @@ export class Factory {
   readonly #spawner: Spawner;
   readonly #crews: CrewManager;
   readonly #dispatcher: Dispatcher;
+  readonly #pools: PoolManager;
   readonly #runtimes: ReadonlyMap<string, AgentRuntime>;
   /** Tasks not yet final. */
   readonly #tasks = new Map<string, Task>();
@@ -164,7 +169,25 @@ export class Factory {
       queueDepth: (target) => Math.max(0, ...this.#profilesFor(target).map((p) => p.pool.queueDepth)) || DEFAULT_QUEUE_DEPTH,
       affinity: deps.affinity,
       crewAcceptsWork: (crewId) => this.#crews.acceptsWork(crewId),
-      onFinal: (task) => this.#onFinal(task),
+      onFinal: (task) => {
+        this.#pools.onFinished(task);
+        this.#onFinal(task);
+      },
+      onWaiting: (task, lane) => this.#pools.onWaiting(task, lane),
+      onAssigned: (_task, agent, waitedMs) => this.#pools.onAssigned(agent, waitedMs),
+    });
+    this.#pools = new PoolManager({
+      profiles: this.#profiles,
+      registry: this.#registry,
+      dispatcher: () => this.#dispatcher,
+      events: this.#events,
+      spawn: (profile, reason) => this.#spawner.spawn(profile, { reason }),
+      clone: (source, reason) => this.#clone(source, reason),
+      terminate: (agent, reason) => this.#spawner.terminate(agent, reason),
+      onError: (message, error) => deps.logger.error(message, error),
+      policies: deps.scaling.policies,
+      tickMs: deps.scaling.tickMs,
+      stabilizationMs: deps.scaling.stabilizationMs,
     });
   }
 
@@ -185,6 +208,7 @@ export class Factory {
     this.#state = "started";
     await this.#restore(crews, agents, tasks);
     this.#restored = { agents: this.#registry.size, tasks: tasks.length };
+    this.#pools.start();
   }
 
   /**
@@ -345,6 +369,36 @@ export class Factory {
     }
     if (agent.state !== "DRAINING") this.#spawner.terminate(agent, "terminated by request");
     return snapshotAgent(agent);
+  }
+
+  /**
+   * Clones a live agent for fan-out: a new agent of the same profile version, in the same crew,
+   * starting from the source's saved context. (What the source is computing right now is not
+   * copied: only what it saved with `saveContext`.)
+   */
+  async cloneAgent(id: string): Promise<Agent> {
+    this.#assertOpen();
+    const source = this.#registry.get(id);
+    if (source === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent with id '${id}'`);
+    return snapshotAgent(await this.#clone(source, `clone of ${source.id}`));
+  }
+
+  async #clone(source: Agent, reason: string): Promise<Agent> {
+    const profile = this.#profiles.version(source.profile, source.profileVersion);
+    if (profile === undefined) throw new FactoryError("PROFILE_NOT_FOUND", `profile ${source.profile} v${source.profileVersion} is gone`);
+    if (source.crewId !== null) this.#crews.requireOpen(source.crewId);
+    const clone = await this.#spawner.spawn(profile, { crewId: source.crewId, reason, context: source.context, name: `${source.name}-clone` });
+    if (source.crewId !== null) this.#crews.addMember(source.crewId, clone.id);
+    return clone;
+  }
+
+  /** Every pool (one per profile): size, states, queue, wait times, target and scaling decisions. */
+  listPools(): PoolView[] {
+    return this.#pools.views();
+  }
+
+  getPool(profile: string): PoolView {
+    return this.#pools.view(this.getProfile(profile));
   }
 
   async getWallet(address: string): Promise<Wallet> {
@@ -724,6 +778,7 @@ export class Factory {
     this.#state = "closing";
     this.#closingController.abort();
     if (wasStarted) {
+      this.#pools.stop();
       this.#dispatcher.stop();
       if (!force) await this.#dispatcher.waitIdle(this.#deps.shutdownGraceMs);
       const abandoned = this.#dispatcher.abandonRunning("factory shut down before the task finished");

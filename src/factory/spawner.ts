@@ -19,6 +19,10 @@ export interface SpawnerDeps {
 export interface SpawnOptions {
   crewId?: string | null;
   name?: string;
+  /** Why it is spawned (shown in its first event): "spawned", "on-demand: …", "clone of …". */
+  reason?: string;
+  /** Saved context it starts from (a clone's). */
+  context?: Record<string, unknown>;
 }
 
 /**
@@ -62,14 +66,14 @@ export class Spawner {
       restarts: 0,
       lastHeartbeatAt: null,
       lastSignal: null,
-      context: {},
+      context: options.context === undefined ? {} : (JSON.parse(JSON.stringify(options.context)) as Record<string, unknown>),
       updatedAt: now,
     };
     this.#deps.journal.put({
       kind: "wallet",
       value: { address: agent.walletAddress, ownerKind: "agent", ownerId: agent.id, balance: 0, tokens: STARTING_TOKENS, createdAt: now },
     });
-    this.#deps.registry.add(agent, "spawned");
+    this.#deps.registry.add(agent, options.reason ?? "spawned");
     await this.#start(agent, profile, runtime);
     return agent;
   }

@@ -201,7 +201,7 @@ describe("HTTP API", () => {
     });
 
     it("keeps what was accepted when bad requests arrive in between", async () => {
-      await call("/v1/profiles", post({ name: "c", role: "Coder" }));
+      await call("/v1/profiles", post({ name: "c", role: "Coder", pool: { spawnStrategy: "manual" } }));
       const task = (await call("/v1/tasks", post({ role: "Coder" }))).body;
       await call("/v1/tasks", { method: "POST", headers: { "content-type": "application/json" }, body: "[" });
       await call("/v1/tasks", post({ role: 7 }));

@@ -34,6 +34,7 @@ interface AgentView {
   id: string;
   name: string;
   role: string;
+  profile: string;
   state: string;
   crewId: string | null;
   walletAddress: string;
@@ -177,7 +178,7 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.equal(new Set(crew.agents.map((a) => a.walletAddress)).size, 5);
   });
 
-  test("task submit --wait runs crew tasks to SUCCEEDED; a long one stays RUNNING; one nobody can take stays QUEUED", T, async () => {
+  test("task submit --wait runs crew tasks to SUCCEEDED; a long one stays RUNNING; one for a manual pool with no free agent stays QUEUED", T, async () => {
     const reviewer = crew.agents.find((a) => a.name === "reviewer-1") as AgentView;
     const inputs = [{ n: 1 }, { n: 2 }] as const;
     const submitWaiting = (input: unknown): Promise<TaskView> =>
@@ -186,8 +187,9 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
       submitWaiting(inputs[0]),
       submitWaiting(inputs[1]),
       cliJson<TaskView>(server.url, "task", "submit", "--role", "Reviewer", "--crew", crew.id, "--input", '{"ms":60000}'),
-      // A task without --crew only runs on agents in no crew, and there are none yet.
-      cliJson<TaskView>(server.url, "task", "submit", "--role", "Coder", "--input", '{"n":3}'),
+      // A task without --crew only runs on agents in no crew; there is no crewless Planner, and
+      // the planner pool is manual, so nothing spawns one.
+      cliJson<TaskView>(server.url, "task", "submit", "--role", "Planner", "--input", '{"n":3}'),
     ]);
     for (const [i, task] of [waited1, waited2].entries()) {
       assert.equal(task.state, "SUCCEEDED");
@@ -300,29 +302,34 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.match(again.stderr, /\[TASK_ALREADY_FINAL\]/);
   });
 
-  test("spawn coder --json gives the QUEUED crewless task an agent: it SUCCEEDS", T, async () => {
-    const coder = await cliJson<AgentView>(server.url, "spawn", "coder");
-    assert.match(coder.id, /^agent_[0-9a-f]{16}$/);
-    assert.equal(coder.name, "coder");
-    assert.equal(coder.role, "Coder");
-    assert.equal(coder.state, "READY");
-    assert.equal(coder.crewId, null);
-    assert.equal(coder.restarts, 0);
-    assert.match(coder.walletAddress, WALLET);
-    assert.ok(coder.walletAddress.startsWith("0x371_CODER_"));
+  test("spawn planner --json gives the QUEUED crewless task an agent; a crewless Coder task gets one on demand", T, async () => {
+    const planner = await cliJson<AgentView>(server.url, "spawn", "planner");
+    assert.match(planner.id, /^agent_[0-9a-f]{16}$/);
+    assert.equal(planner.name, "planner");
+    assert.equal(planner.role, "Planner");
+    assert.equal(planner.state, "READY");
+    assert.equal(planner.crewId, null);
+    assert.equal(planner.restarts, 0);
+    assert.match(planner.walletAddress, WALLET);
+    assert.ok(planner.walletAddress.startsWith("0x371_PLANNER_"));
 
     const done = await cliJson<TaskView>(server.url, "task", "get", lonelyTask.id, "--wait", "5000");
     assert.equal(done.state, "SUCCEEDED");
     assert.deepEqual(done.result, { n: 3 });
-    assert.equal(done.agentId, coder.id);
+    assert.equal(done.agentId, planner.id);
     assert.equal(done.attempts, 1);
 
+    // The coder pool is on-demand: a crewless Coder task spawns its agent.
+    const onDemand = await cliJson<TaskView>(server.url, "task", "submit", "--role", "Coder", "--input", '{"n":4}', "--wait", "5000");
+    assert.equal(onDemand.state, "SUCCEEDED");
+    const coder = await cliJson<AgentView>(server.url, "agents", "get", onDemand.agentId as string);
+    assert.deepEqual([coder.role, coder.crewId, coder.profile], ["Coder", null, "coder"]);
+
     const agents = await cliJson<AgentView[]>(server.url, "agents");
-    assert.equal(agents.length, 6);
-    assert.equal(agents[0]?.id, coder.id, "newest first");
+    assert.equal(agents.length, 7);
     assert.deepEqual(
       agents.map((a) => a.id).sort(),
-      [coder.id, ...crew.agentIds].sort(),
+      [planner.id, coder.id, ...crew.agentIds].sort(),
     );
     liveAgentIds = agents.map((a) => a.id).sort();
   });
@@ -359,7 +366,7 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
       cliJson<CrewView[]>(server.url, "crew", "list"),
       cliJson<AgentView[]>(server.url, "agents", "--state", "TERMINATED"),
     ]);
-    assert.equal(liveAgentIds.length, 6);
+    assert.equal(liveAgentIds.length, 7);
     assert.deepEqual(
       agents.map((a) => a.id).sort(),
       liveAgentIds,

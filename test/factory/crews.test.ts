@@ -38,7 +38,7 @@ describe("crews", () => {
         },
       },
     }));
-    factory.registerProfile({ name: "coder", role: "Coder", capabilities: ["ts"] });
+    factory.registerProfile({ name: "coder", role: "Coder", capabilities: ["ts"], pool: { spawnStrategy: "manual" } });
     factory.registerProfile({ name: "sleeper", role: "Sleeper", runtime: { kind: "function", handler: "sleep" } });
   });
   afterEach(async () => close());

@@ -38,7 +38,7 @@ describe("tasks", () => {
         },
       },
     }));
-    factory.registerProfile({ name: "worker", role: "Worker", capabilities: ["a", "b"], runtime: { kind: "function", handler: "record" } });
+    factory.registerProfile({ name: "worker", role: "Worker", capabilities: ["a", "b"], runtime: { kind: "function", handler: "record" }, pool: { spawnStrategy: "manual" } });
   });
   afterEach(async () => close());
 
@@ -66,7 +66,7 @@ describe("tasks", () => {
   });
 
   it("makes an agent BUSY at its cognitiveLoadLimit and READY again when capacity frees", async () => {
-    const agent = await factory.spawnAgent({ config: { name: "duo", role: "Duo", cognitiveLoadLimit: 2, runtime: { kind: "function", handler: "record" } } });
+    const agent = await factory.spawnAgent({ config: { name: "duo", role: "Duo", cognitiveLoadLimit: 2, runtime: { kind: "function", handler: "record" }, pool: { spawnStrategy: "manual" } } });
     const a = await factory.submitTask({ role: "Duo", input: { tag: "a", ms: 80 } });
     assert.equal((await factory.getAgent(agent.id)).state, "READY");
     await factory.submitTask({ role: "Duo", input: { tag: "b", ms: 80 } });

@@ -98,6 +98,18 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
 
   app.openapi(
     createRoute({
+      method: "post",
+      path: "/v1/agents/{id}/clone",
+      tags,
+      summary: "Clone a live agent for fan-out: same profile version and crew, starting from its saved context",
+      request: { params: IdParam },
+      responses: { 201: jsonContent(AgentSchema, "The READY clone"), ...errorResponses(401, 404, 409, 422) },
+    }),
+    async (c) => c.json(await factory.cloneAgent(c.req.valid("param").id), 201),
+  );
+
+  app.openapi(
+    createRoute({
       method: "get",
       path: "/v1/wallets/{address}",
       tags: ["wallets"],

@@ -56,6 +56,15 @@ export function agentCommands(program: Command): void {
       console.log(details(agent as unknown as Record<string, unknown>, AGENT_DETAILS));
     });
   agents
+    .command("clone <id>")
+    .description("clone a live agent (same profile version and crew, its saved context)")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const agent = await client.request<Agent>("POST", `/v1/agents/${encodeURIComponent(id)}/clone`);
+      if (json) return printJson(agent);
+      console.log(table([agent as unknown as Record<string, unknown>], AGENT_COLUMNS));
+    });
+  agents
     .command("terminate <id>")
     .description("drain and terminate an agent")
     .action(async (id: string, _opts, command: Command) => {

@@ -62,13 +62,18 @@ export function taskCommands(program: Command): void {
     .option("--input-file <path>", "the task's input from a YAML/JSON file")
     .option("--priority <n>", "0 (highest) to 9", intOption("--priority", 0, 9))
     .option("--timeout <ms>", "fail the task after this long", intOption("--timeout", 1, 86_400_000))
-    .option("--max-attempts <n>", "runs before it fails", intOption("--max-attempts", 1, 100))
+    .option("--max-attempts <n>", "runs before it is dead-lettered", intOption("--max-attempts", 1, 100))
+    .option("--backoff <ms>", "base delay before a retry (doubles per attempt)", intOption("--backoff", 0, 600_000))
+    .option("--affinity <key>", "tasks with the same key go to the same agent")
+    .option("--idempotency-key <key>", "a second submit with this key returns the first task")
+    .option("--balancer <name>", "round-robin | least-loaded | skill-aware | affinity")
+    .option("--agent <id>", "only this agent may run it")
     .option("--wait [ms]", "wait for the result (default 30000 ms)")
     .action(async (opts: Record<string, unknown>, command: Command) => {
       const { client, json } = cliContext(command);
       if (opts.input !== undefined && opts.inputFile !== undefined) throw new UsageError("give --input or --input-file, not both");
-      if (opts.role === undefined && opts.profile === undefined && opts.capability === undefined) {
-        throw new UsageError("say who may run it: --role, --profile or --capability");
+      if (opts.role === undefined && opts.profile === undefined && opts.capability === undefined && opts.agent === undefined) {
+        throw new UsageError("say who may run it: --role, --profile, --capability or --agent");
       }
       const input = opts.inputFile !== undefined ? await readFileArg(opts.inputFile as string) : opts.input !== undefined ? parseJsonArg(opts.input as string, "--input") : undefined;
       const body = {
@@ -80,6 +85,11 @@ export function taskCommands(program: Command): void {
         ...(opts.priority === undefined ? {} : { priority: opts.priority }),
         ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout }),
         ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
+        ...(opts.backoff === undefined ? {} : { retryBackoffMs: opts.backoff }),
+        ...(opts.affinity === undefined ? {} : { affinityKey: opts.affinity }),
+        ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
+        ...(opts.balancer === undefined ? {} : { balancer: opts.balancer }),
+        ...(opts.agent === undefined ? {} : { agentId: opts.agent }),
       };
       // Check --wait before submitting, so a typo in it does not leave a task behind.
       const ms = opts.wait === undefined || opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(String(opts.wait));
@@ -124,6 +134,16 @@ export function taskCommands(program: Command): void {
       const { items } = await client.request<{ items: Task[] }>("GET", `/v1/tasks?${query}`);
       if (json) return printJson(items);
       console.log(table(items as unknown as Record<string, unknown>[], ["id", "state", "role", "crewId", "agentId", "attempts", "createdAt"]));
+    });
+
+  task
+    .command("retry <id>")
+    .description("re-drive a dead-lettered (DEAD) task with a fresh set of attempts")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const task = await client.request<Task>("POST", `/v1/tasks/${encodeURIComponent(id)}/retry`);
+      if (json) return printJson(task);
+      console.log(`${task.id} ${task.state} (re-driven ${task.redrives} time(s))`);
     });
 
   task

@@ -1,0 +1,372 @@
+import type { Agent } from "../core/agent.ts";
+import type { ProfileRecord, SpawnStrategy } from "../core/schemas/profile.ts";
+import type { Task } from "../core/task.ts";
+import type { AgentRegistry } from "../factory/agent-registry.ts";
+import type { EventLog } from "../factory/event-log.ts";
+import { evaluatePolicies, newAutoscalerState, type AutoscalerState, type PoolMetrics, type ScaleDecision, type ScalingPolicy } from "./autoscaler.ts";
+import type { Dispatcher } from "./dispatcher.ts";
+import { ArrivalForecast } from "./forecast.ts";
+import { targetMatches, type Lane, type LaneTarget } from "./lane.ts";
+import { TokenBucket } from "./token-bucket.ts";
+
+export interface PoolManagerDeps {
+  profiles: { list(): ProfileRecord[]; latest(name: string): ProfileRecord | undefined };
+  registry: AgentRegistry;
+  dispatcher: () => Dispatcher;
+  events: EventLog;
+  /** Spawns a crewless agent of the profile's latest version. */
+  spawn(profile: ProfileRecord, reason: string): Promise<Agent>;
+  /** Spawns a copy of a live agent with its saved context. */
+  clone(source: Agent, reason: string): Promise<Agent>;
+  terminate(agent: Agent, reason: string): void;
+  onError(message: string, error: unknown): void;
+  policies: readonly ScalingPolicy[];
+  /** How often pools are sized, idle agents retired and policies evaluated. */
+  tickMs: number;
+  /** A scale-down never goes below the highest target recommended this long ago. */
+  stabilizationMs: number;
+}
+
+/** What a pool looks like from outside (GET /v1/pools). */
+export interface PoolView {
+  profile: string;
+  version: number;
+  spawnStrategy: SpawnStrategy;
+  balancer: string;
+  settings: ProfileRecord["pool"];
+  /** Crewless live agents of the profile, by state. */
+  size: number;
+  states: Record<string, number>;
+  /** Agents of the profile in crews (sized by their manifests, not by the pool). */
+  inCrews: number;
+  spawning: number;
+  /** The size the pool is kept at (warm size, forecast or the autoscaler's). */
+  target: number;
+  queued: number;
+  running: number;
+  utilization: number;
+  dispatchRatePerSec: number;
+  forecastRatePerSec: number;
+  wait: { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
+  decisions: Array<ScaleDecision & { at: string }>;
+}
+
+interface Pool {
+  name: string;
+  members: Set<Agent>;
+  bucket: TokenBucket;
+  spawning: number;
+  /** Desired size set by the autoscaler (starts at the warm size for warm pools). */
+  target: number;
+  /** Desired size from the arrival forecast (predictive pools). */
+  predicted: number;
+  autoscaler: AutoscalerState;
+  forecast: ArrivalForecast;
+  dispatchedThisTick: number;
+  dispatchRate: number;
+  /** Moving average of how long a task takes, in ms. */
+  serviceMs: number;
+  waits: number[];
+  decisions: Array<ScaleDecision & { at: string }>;
+  retryTimer: NodeJS.Timeout | undefined;
+  idleSince: Map<Agent, number>;
+}
+
+const WAIT_SAMPLES = 512;
+const DECISIONS_KEPT = 20;
+
+/**
+ * The pools: one per profile, made of the profile's agents that are in no crew. It spawns on
+ * demand (within maxSize and a token-bucket spawn rate), keeps warm pools warm, sizes
+ * predictive pools from an arrival forecast, retires agents idle past `idleTimeoutMs` down to
+ * the pool's target, and runs the autoscaling policies. Scale-down only ever retires IDLE
+ * agents — never a busy one, and agents holding affinity bindings last — so the scaler cannot
+ * take work away from the load balancer.
+ */
+export class PoolManager {
+  readonly #deps: PoolManagerDeps;
+  readonly #pools = new Map<string, Pool>();
+  #ticker: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(deps: PoolManagerDeps) {
+    this.#deps = deps;
+    deps.registry.onChange((agent) => this.#track(agent));
+  }
+
+  start(): void {
+    if (this.#ticker !== undefined || this.#stopped) return;
+    this.#ticker = setInterval(() => this.tick(), this.#deps.tickMs);
+    this.#ticker.unref();
+    this.tick();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    for (const pool of this.#pools.values()) clearTimeout(pool.retryTimer);
+  }
+
+  /** A task found no free agent: spawn for it if a pool can serve it (crewless tasks only). */
+  onWaiting(task: Task, lane: Lane): void {
+    if (this.#stopped || task.crewId !== null || task.targetAgentId !== null) return;
+    const profile = this.#bestProfileFor(lane.target);
+    if (profile === undefined) return;
+    this.#spawnForDemand(this.#pool(profile.name), profile, lane.size);
+  }
+
+  /** A task was dispatched to an agent after waiting `waitedMs`. */
+  onAssigned(agent: Agent, waitedMs: number): void {
+    if (agent.crewId !== null) return;
+    const pool = this.#pool(agent.profile);
+    pool.dispatchedThisTick++;
+    pool.waits.push(waitedMs);
+    if (pool.waits.length > WAIT_SAMPLES) pool.waits.shift();
+  }
+
+  /** A task ended: its run time feeds the pool's service-time average. */
+  onFinished(task: Task): void {
+    if (task.agentId === null || task.startedAt === null || task.finishedAt === null || task.crewId !== null) return;
+    const agent = this.#deps.registry.get(task.agentId);
+    if (agent === undefined) return;
+    const pool = this.#pool(agent.profile);
+    const ms = Date.parse(task.finishedAt) - Date.parse(task.startedAt);
+    pool.serviceMs = pool.serviceMs === 0 ? ms : 0.8 * pool.serviceMs + 0.2 * ms;
+  }
+
+  /** One round: forecast, autoscale, pre-spawn to target, retire idle agents. */
+  tick(now = Date.now()): void {
+    if (this.#stopped) return;
+    for (const profile of this.#deps.profiles.list()) {
+      if (profile.pool.spawnStrategy === "manual") continue;
+      const pool = this.#pool(profile.name);
+      pool.bucket.setRate(profile.pool.spawnRatePerSec);
+      const seconds = this.#deps.tickMs / 1000;
+      pool.dispatchRate = pool.dispatchedThisTick / seconds;
+      pool.forecast.observe(pool.dispatchRate);
+      pool.dispatchedThisTick = 0;
+      const metrics = this.#metrics(pool, profile);
+      if (profile.pool.spawnStrategy === "predictive") {
+        // Little's law: agents needed ≈ arrival rate × service time / tasks per agent, plus headroom.
+        const busy = (pool.forecast.forecast(3) * Math.max(pool.serviceMs, 1)) / 1000 / profile.cognitiveLoadLimit;
+        pool.predicted = Math.min(profile.pool.maxSize, Math.ceil(busy * 1.25));
+      }
+      const decision = evaluatePolicies({
+        policies: this.#deps.policies,
+        metrics,
+        current: Math.max(pool.members.size, this.#target(pool, profile)),
+        baseline: Math.max(1, profile.pool.warmSize),
+        maxSize: profile.pool.maxSize,
+        now,
+        stabilizationMs: this.#deps.stabilizationMs,
+        state: pool.autoscaler,
+      });
+      if (decision !== undefined) {
+        pool.target = decision.to;
+        pool.decisions.push({ ...decision, at: new Date(now).toISOString() });
+        if (pool.decisions.length > DECISIONS_KEPT) pool.decisions.shift();
+        this.#deps.events.emit({
+          type: "pool.scaled",
+          data: { profile: profile.name, policy: decision.policy, from: decision.from, to: decision.to, reason: decision.reason, metrics: { ...decision.metrics } },
+        });
+      }
+      this.#prespawn(pool, profile);
+      this.#retireIdle(pool, profile, now);
+    }
+  }
+
+  views(): PoolView[] {
+    return this.#deps.profiles.list().map((p) => this.view(p));
+  }
+
+  view(profile: ProfileRecord): PoolView {
+    const pool = this.#pool(profile.name);
+    const states: Record<string, number> = {};
+    let running = 0;
+    for (const agent of pool.members) {
+      states[agent.state] = (states[agent.state] ?? 0) + 1;
+      running += agent.load;
+    }
+    let inCrews = 0;
+    for (const agent of this.#deps.registry.values()) if (agent.crewId !== null && agent.profile === profile.name) inCrews++;
+    const metrics = this.#metrics(pool, profile);
+    const sorted = [...pool.waits].sort((a, b) => a - b);
+    const at = (q: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number));
+    return {
+      profile: profile.name,
+      version: profile.version,
+      spawnStrategy: profile.pool.spawnStrategy,
+      balancer: profile.pool.balancer,
+      settings: profile.pool,
+      size: pool.members.size,
+      states,
+      inCrews,
+      spawning: pool.spawning,
+      target: this.#target(pool, profile),
+      queued: metrics.queued,
+      running,
+      utilization: round(metrics.utilization),
+      dispatchRatePerSec: round(pool.dispatchRate),
+      forecastRatePerSec: round(pool.forecast.forecast(1)),
+      wait: { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 },
+      decisions: [...pool.decisions],
+    };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #pool(name: string): Pool {
+    let pool = this.#pools.get(name);
+    if (pool === undefined) {
+      const profile = this.#deps.profiles.latest(name);
+      pool = {
+        name,
+        members: new Set(),
+        bucket: new TokenBucket(profile?.pool.spawnRatePerSec ?? 10),
+        spawning: 0,
+        target: profile?.pool.spawnStrategy === "warm-pool" ? profile.pool.warmSize : 0,
+        predicted: 0,
+        autoscaler: newAutoscalerState(),
+        forecast: new ArrivalForecast(),
+        dispatchedThisTick: 0,
+        dispatchRate: 0,
+        serviceMs: 0,
+        waits: [],
+        decisions: [],
+        retryTimer: undefined,
+        idleSince: new Map(),
+      };
+      this.#pools.set(name, pool);
+    }
+    return pool;
+  }
+
+  /** The size a pool is kept at: the autoscaler's target, the forecast, and for warm pools the warm size. */
+  #target(pool: Pool, profile: ProfileRecord): number {
+    const warm = profile.pool.spawnStrategy === "warm-pool" ? profile.pool.warmSize : 0;
+    return Math.min(profile.pool.maxSize, Math.max(pool.target, pool.predicted, warm));
+  }
+
+  #track(agent: Agent): void {
+    if (agent.crewId !== null) return;
+    const pool = this.#pools.get(agent.profile) ?? this.#pool(agent.profile);
+    if (agent.state === "TERMINATED") {
+      pool.members.delete(agent);
+      pool.idleSince.delete(agent);
+      return;
+    }
+    pool.members.add(agent);
+    if (agent.load === 0 && (agent.state === "READY" || agent.state === "IDLE")) {
+      if (!pool.idleSince.has(agent)) pool.idleSince.set(agent, Date.now());
+    } else {
+      pool.idleSince.delete(agent);
+    }
+  }
+
+  #metrics(pool: Pool, profile: ProfileRecord): PoolMetrics {
+    let capacity = 0;
+    let running = 0;
+    for (const agent of pool.members) {
+      if (agent.state === "TERMINATED" || agent.state === "DRAINING") continue;
+      capacity += agent.cognitiveLoadLimit;
+      running += agent.load;
+    }
+    let queued = 0;
+    const target = { crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities, agentId: null, id: "" };
+    for (const lane of this.#deps.dispatcher().lanes()) {
+      if (lane.size > 0 && lane.target.agentId === null && targetMatches(lane.target, target)) queued += lane.size;
+    }
+    const demand = (pool.forecast.forecast(3) * Math.max(pool.serviceMs, 1)) / 1000;
+    return {
+      utilization: capacity === 0 ? (queued > 0 ? 1 : 0) : running / capacity,
+      queued,
+      queueFill: queued / profile.pool.queueDepth,
+      forecastRatio: capacity === 0 ? (demand > 0 ? 2 : 0) : demand / capacity,
+    };
+  }
+
+  /** The latest profile whose agents fit a crewless target best (fewest capabilities beyond those asked). */
+  #bestProfileFor(target: LaneTarget): ProfileRecord | undefined {
+    let best: ProfileRecord | undefined;
+    for (const profile of this.#deps.profiles.list()) {
+      if (profile.pool.spawnStrategy === "manual") continue;
+      const sample = { id: "", crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities };
+      if (!targetMatches(target, sample)) continue;
+      if (best === undefined || profile.capabilities.length < best.capabilities.length) best = profile;
+    }
+    return best;
+  }
+
+  /** Spawns enough agents for `waiting` tasks, within maxSize and the spawn rate; re-checks when a token is due. */
+  #spawnForDemand(pool: Pool, profile: ProfileRecord, waiting: number): void {
+    const needed = Math.ceil(waiting / profile.cognitiveLoadLimit);
+    while (pool.spawning < needed && pool.members.size + pool.spawning < profile.pool.maxSize) {
+      if (!pool.bucket.tryTake()) {
+        this.#retryLater(pool);
+        return;
+      }
+      this.#startSpawn(pool, profile, "on-demand: tasks waiting");
+    }
+  }
+
+  #retryLater(pool: Pool): void {
+    if (pool.retryTimer !== undefined || this.#stopped) return;
+    pool.retryTimer = setTimeout(() => {
+      pool.retryTimer = undefined;
+      const profile = this.#deps.profiles.latest(pool.name);
+      if (profile === undefined || this.#stopped) return;
+      const target = { crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities, agentId: null, id: "" };
+      let waiting = 0;
+      for (const lane of this.#deps.dispatcher().lanes()) {
+        if (lane.size > 0 && lane.target.crewId === null && lane.target.agentId === null && targetMatches(lane.target, target)) waiting += lane.size;
+      }
+      if (waiting > 0) this.#spawnForDemand(pool, profile, waiting);
+    }, Math.max(1, pool.bucket.msUntilToken()));
+    pool.retryTimer.unref();
+  }
+
+  #prespawn(pool: Pool, profile: ProfileRecord): void {
+    const target = this.#target(pool, profile);
+    while (pool.members.size + pool.spawning < target) {
+      if (!pool.bucket.tryTake()) return; // the next tick goes on
+      this.#startSpawn(pool, profile, `${profile.pool.spawnStrategy}: keeping ${target} ready`);
+    }
+  }
+
+  #startSpawn(pool: Pool, profile: ProfileRecord, reason: string): void {
+    pool.spawning++;
+    let source: Agent | undefined;
+    if (profile.pool.spawnStrategy === "clone") {
+      for (const agent of pool.members) if (agent.state === "READY" || agent.state === "BUSY" || agent.state === "IDLE") source = agent;
+    }
+    const started = source === undefined ? this.#deps.spawn(profile, reason) : this.#deps.clone(source, `clone of ${source.id}: ${reason}`);
+    started
+      .catch((error: unknown) => this.#deps.onError(`pool ${profile.name} could not spawn`, error))
+      .finally(() => {
+        pool.spawning--;
+      });
+  }
+
+  /** READY agents idle past idleTimeoutMs become IDLE; IDLE ones above the pool's target are retired. */
+  #retireIdle(pool: Pool, profile: ProfileRecord, now: number): void {
+    const idleAfter = profile.pool.idleTimeoutMs;
+    const idle: Agent[] = [];
+    for (const [agent, since] of pool.idleSince) {
+      if (now - since < idleAfter || agent.load > 0) continue;
+      if (agent.state === "READY") this.#deps.registry.transition(agent, "IDLE", `no work for ${idleAfter} ms`);
+      if (agent.state === "IDLE") idle.push(agent);
+    }
+    const keep = Math.max(this.#target(pool, profile), profile.pool.warmSize);
+    let excess = pool.members.size - keep;
+    if (excess <= 0) return;
+    const affinity = this.#deps.dispatcher().affinity;
+    // Longest idle first; agents that hold affinity bindings last.
+    idle.sort((a, b) => affinity.countFor(a.id, now) - affinity.countFor(b.id, now) || (pool.idleSince.get(a) ?? 0) - (pool.idleSince.get(b) ?? 0));
+    for (const agent of idle) {
+      if (excess-- <= 0) break;
+      this.#deps.terminate(agent, `idle for ${now - (pool.idleSince.get(agent) ?? now)} ms, above the pool's ${keep}`);
+    }
+  }
+}
+
+const round = (n: number): number => Math.round(n * 100) / 100;
