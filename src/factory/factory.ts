@@ -92,6 +92,8 @@ export interface FactoryStats {
   runningTasks: number;
   lateResults: number;
   lastEventSeq: number;
+  /** Recent direct dispatches to a free agent: enqueue → handler started, in µs. */
+  dispatch: { samples: number; p50Us: number; p99Us: number };
 }
 
 /**
@@ -756,6 +758,7 @@ export class Factory {
       runningTasks: this.#dispatcher.running,
       lateResults: this.#dispatcher.lateResults,
       lastEventSeq: this.#events.lastSeq,
+      dispatch: this.#dispatcher.dispatchLatency(),
     };
   }
 
