@@ -32,12 +32,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const agent = await factory.spawnAgent({
-        ...(body.profile === undefined ? {} : { profile: body.profile }),
-        ...(body.config === undefined ? {} : { config: body.config }),
-        ...(body.name === undefined ? {} : { name: body.name }),
-      });
-      return c.json(agent, 201);
+      return c.json(await factory.spawnAgent({ profile: body.profile, config: body.config, name: body.name }), 201);
     },
   );
 
@@ -58,14 +53,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
       responses: { 200: jsonContent(itemsOf(AgentSchema), "Agents"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const q = c.req.valid("query");
-      const items = await factory.listAgents({
-        ...(q.state === undefined ? {} : { state: q.state }),
-        ...(q.role === undefined ? {} : { role: q.role }),
-        ...(q.crewId === undefined ? {} : { crewId: q.crewId }),
-        ...(q.limit === undefined ? {} : { limit: q.limit }),
-      });
-      return c.json({ items }, 200);
+      return c.json({ items: await factory.listAgents(c.req.valid("query")) }, 200);
     },
   );
 

@@ -42,7 +42,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { crew, agents } = await factory.assembleCrew(body.manifest, body.requestId === undefined ? {} : { requestId: body.requestId });
+      const { crew, agents } = await factory.assembleCrew(body.manifest, { requestId: body.requestId });
       return c.json({ ...crew, agents }, 201);
     },
   );
@@ -57,11 +57,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
       responses: { 200: jsonContent(itemsOf(CrewSchema), "Crews"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const q = c.req.valid("query");
-      const crews = await factory.listCrews({
-        ...(q.state === undefined ? {} : { state: q.state }),
-        ...(q.limit === undefined ? {} : { limit: q.limit }),
-      });
+      const crews = await factory.listCrews(c.req.valid("query"));
       return c.json({ items: await Promise.all(crews.map(view)) }, 200);
     },
   );
@@ -123,12 +119,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const items = await factory.listMessages(c.req.valid("param").id, {
-        ...(q.topic === undefined ? {} : { topic: q.topic }),
-        ...(q.after === undefined ? {} : { afterSeq: q.after }),
-        ...(q.limit === undefined ? {} : { limit: q.limit }),
-      });
-      return c.json({ items }, 200);
+      return c.json({ items: await factory.listMessages(c.req.valid("param").id, { topic: q.topic, afterSeq: q.after, limit: q.limit }) }, 200);
     },
   );
 

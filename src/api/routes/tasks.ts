@@ -42,13 +42,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       responses: { 200: jsonContent(itemsOf(TaskSchema), "Tasks"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const q = c.req.valid("query");
-      const items = await factory.listTasks({
-        ...(q.state === undefined ? {} : { state: q.state }),
-        ...(q.crewId === undefined ? {} : { crewId: q.crewId }),
-        ...(q.limit === undefined ? {} : { limit: q.limit }),
-      });
-      return c.json({ items }, 200);
+      return c.json({ items: await factory.listTasks(c.req.valid("query")) }, 200);
     },
   );
 
