@@ -210,6 +210,38 @@ describe("HTTP API", () => {
     });
   });
 
+  describe("scheduling", () => {
+    it("a full queue → 429 QUEUE_FULL with Retry-After; an idempotency key repeated → 200 with the first task", async () => {
+      await call("/v1/profiles", post({ name: "q", role: "Q", pool: { spawnStrategy: "manual", queueDepth: 1 } }));
+      assert.equal((await call("/v1/tasks", post({ role: "Q" }))).status, 202);
+      const response = await app.request("/v1/tasks", post({ role: "Q" }));
+      assert.equal(response.status, 429);
+      assert.match(response.headers.get("retry-after") ?? "", /^\d+$/);
+      assert.equal(((await response.json()) as Json).error.code, "QUEUE_FULL");
+      const first = await call("/v1/tasks", post({ role: "Q", capabilities: ["x"], idempotencyKey: "k-1" }));
+      const again = await call("/v1/tasks", post({ role: "Q", capabilities: ["x"], idempotencyKey: "k-1" }));
+      assert.deepEqual([first.status, again.status, again.body.id], [202, 200, first.body.id]);
+    });
+
+    it("lists dead letters and re-drives one; clones an agent; shows pools", async () => {
+      const agent = (await call("/v1/agents", post({ config: { name: "f", role: "F", runtime: { kind: "function", handler: "fail" }, pool: { spawnStrategy: "manual" } } }))).body;
+      const task = (await call("/v1/tasks", post({ role: "F", input: { message: "nope" } }))).body;
+      assert.equal((await call(`/v1/tasks/${task.id}?waitMs=2000`)).body.state, "DEAD");
+      assert.deepEqual((await call("/v1/tasks?state=DEAD")).body.items.map((t: Json) => t.id), [task.id]);
+      const redriven = await call(`/v1/tasks/${task.id}/retry`, { method: "POST" });
+      assert.deepEqual([redriven.status, redriven.body.redrives], [202, 1]);
+      const waiting = (await call("/v1/tasks", post({ role: "Nobody" }))).body;
+      const notDead = await call(`/v1/tasks/${waiting.id}/retry`, { method: "POST" });
+      assert.deepEqual([notDead.status, notDead.body.error.code], [409, "TASK_NOT_DEAD"]);
+      const clone = await call(`/v1/agents/${agent.id}/clone`, { method: "POST" });
+      assert.deepEqual([clone.status, clone.body.profile, clone.body.state], [201, "f", "READY"]);
+      const pools = await call("/v1/pools");
+      assert.deepEqual(pools.body.items.map((p: Json) => [p.profile, p.spawnStrategy, p.size]), [["f", "manual", 2]]);
+      assert.equal((await call("/v1/pools/f")).body.size, 2);
+      assert.equal((await call("/v1/pools/ghost")).status, 404);
+    });
+  });
+
   describe("auth", () => {
     it("requires the bearer key on /v1 when one is set, and not on /health", async () => {
       const secured = createApp(factory, { apiKey: "s3cret" });
