@@ -1,10 +1,10 @@
 /**
- * The benchmark entry (`npm run bench`): runs each case of bench/spawn.ts in its own Node
- * process (with `--expose-gc`, so memory is read after a collection), prints a table of
- * measured figures beside the seeds' claims, and writes bench/results/latest.json with the
- * machine it ran on.
+ * The benchmark entry (`npm run bench`): runs each case of bench/spawn.ts and
+ * bench/scheduler.ts in its own Node process (with `--expose-gc`, so memory is read after a
+ * collection), prints a table of measured figures beside the seeds' and issue 3's claims, and
+ * writes bench/results/latest.json with the machine it ran on.
  *
- *   node bench/run.ts [--quick]
+ *   node bench/run.ts [--quick] [--only dispatch,piscina]
  */
 import { execFileSync, fork } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -12,34 +12,50 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { CaseName, CaseResult } from "./spawn.ts";
-import { formatMs, MiB, type Metric } from "./stats.ts";
+import type { CaseName } from "./spawn.ts";
+import { dispatchTasks, IN_FLIGHT, SCHEDULER_CLAIMS } from "./scheduler-claims.ts";
+import type { SchedulerCaseName } from "./scheduler.ts";
+import { formatMs, formatNumber, metric, MiB, type Metric } from "./stats.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SPAWN_TS = join(here, "spawn.ts");
+const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts") };
 const RESULTS = join(here, "results", "latest.json");
 
-interface Step {
-  name: CaseName;
-  args: string[];
+/** What a case sends back (bench/spawn.ts and bench/scheduler.ts share the shape). */
+interface CaseResult {
+  name: string;
+  title: string;
+  metrics: Metric[];
+  details: Record<string, unknown>;
+  durationMs: number;
+  gcExposed: boolean;
 }
+
+type Step =
+  | { script: "spawn"; name: CaseName; args: string[] }
+  | { script: "scheduler"; name: SchedulerCaseName; args: string[] };
 
 function plan(quick: boolean): Step[] {
   const mode = quick ? ["--quick"] : [];
   return [
-    { name: "sequential", args: mode },
-    { name: "concurrent", args: ["--agents", "10000", ...mode] },
+    { script: "spawn", name: "sequential", args: mode },
+    { script: "spawn", name: "concurrent", args: ["--agents", "10000", ...mode] },
     // The seeds speak of 50,000 agents; the full run checks that spawn and restore stay linear.
-    ...(quick ? [] : [{ name: "concurrent" as const, args: ["--agents", "50000"] }]),
-    { name: "crew", args: mode },
-    { name: "http", args: mode },
+    ...(quick ? [] : [{ script: "spawn" as const, name: "concurrent" as const, args: ["--agents", "50000"] }]),
+    { script: "spawn", name: "crew", args: mode },
+    { script: "spawn", name: "http", args: mode },
+    { script: "scheduler", name: "dispatch", args: mode },
+    { script: "scheduler", name: "piscina", args: mode },
+    { script: "scheduler", name: "http-tasks", args: mode },
+    // Quick: 100,000 agents; full: on to 1,000,000 (within a time budget).
+    { script: "scheduler", name: "resident", args: mode },
   ];
 }
 
 /** Runs one case in a child process and resolves with what it sends back. */
 function runStep(step: Step): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(SPAWN_TS, ["--case", step.name, ...step.args], {
+    const child = fork(SCRIPTS[step.script], ["--case", step.name, ...step.args], {
       execArgv: ["--expose-gc", "--disable-warning=ExperimentalWarning"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -54,6 +70,20 @@ function runStep(step: Step): Promise<CaseResult> {
     });
   });
 }
+
+const NOTES = (quick: boolean): string[] => [
+  "Latencies 'to READY' end when spawnAgent/assembleCrew resolve; the store write follows (write-behind journal). Rows marked 'stored' or 'durable' include the commit.",
+  "Every case runs in its own process against a fresh SQLite file (WAL, synchronous=normal) in the OS temp dir.",
+  "HTTP clients run in the same process as the server, so they share its event loop and the machine's cores.",
+  `Dispatch vs Piscina: both run the same ${formatNumber(dispatchTasks(quick))} echo tasks with ${formatNumber(IN_FLIGHT)} in flight, each case in its own process. ` +
+    "Ours: submitTask validates the task and does not resolve until the task is committed to SQLite; then every state change (QUEUED, ASSIGNED, RUNNING, SUCCEEDED) " +
+    "and the agents' load is written through the journal and emitted as events, and the handler runs in-process on the main thread. " +
+    `Piscina (default options except minThreads = maxThreads = the core count, ${os.availableParallelism()} here): nothing is stored; each task crosses to a worker thread and back.`,
+  "Submit → result latency with a window of N in flight is bounded below by N ÷ throughput (Little's law); the 'one at a time' rows show latency without queueing.",
+  "Warm dispatch is the factory's own stats().dispatch: enqueue → handler started, for tasks handed straight to a free READY agent, after sequential submits.",
+  "Resident agents: function agents (echo), crewless, manual pool; batches are awaited until stored before the next, so RSS does not include a backlog of unwritten journal entries. " +
+    "RSS after gc varies by about ±10% from run to run at the same JS heap; what RSS holds above the committed heap sits in 256 KiB anonymous mappings (V8's page size), i.e. heap pages V8 freed but kept, not in SQLite or malloc.",
+];
 
 function machineFacts(): Record<string, unknown> {
   const cpus = os.cpus();
@@ -79,8 +109,33 @@ function machineFacts(): Record<string, unknown> {
   };
 }
 
+/**
+ * Ours against the peer, from the dispatch and piscina cases (each ran in its own process on
+ * the same machine, with the same tasks and in-flight window).
+ */
+function comparison(results: readonly CaseResult[]): CaseResult | undefined {
+  const ours = results.find((r) => r.name === "dispatch");
+  const peer = results.find((r) => r.name === "piscina");
+  if (ours === undefined || peer === undefined) return undefined;
+  const value = (r: CaseResult, id: string): number => r.metrics.find((m) => m.id === id)?.value ?? Number.NaN;
+  const ratio = value(ours, "dispatch.rate") / value(peer, "piscina.rate");
+  const seqRatio = value(ours, "dispatch.seq.rate") / value(peer, "piscina.seq.rate");
+  return {
+    name: "vs-piscina",
+    title: "Dispatch against the Piscina peer (ours ÷ Piscina)",
+    metrics: [
+      metric("vsPiscina.rate", `tasks/s, best shape, ${formatNumber(IN_FLIGHT)} in flight`, ratio, "×", SCHEDULER_CLAIMS.vsPiscina),
+      metric("vsPiscina.p50", "  latency p50 (Piscina ÷ ours: above 1 means ours is faster)", value(peer, "piscina.p50") / value(ours, "dispatch.p50"), "×"),
+      metric("vsPiscina.seq.rate", "tasks/s, one at a time", seqRatio, "×"),
+    ],
+    details: {},
+    durationMs: 0,
+    gcExposed: ours.gcExposed && peer.gcExposed,
+  };
+}
+
 function table(results: readonly CaseResult[]): string {
-  const header = ["metric", "measured", "seed claim", "verdict"];
+  const header = ["metric", "measured", "claim (source)", "verdict"];
   const rows: Array<string[] | string> = [];
   for (const result of results) {
     rows.push(result.title);
@@ -99,19 +154,22 @@ function table(results: readonly CaseResult[]): string {
 const claimText = (m: Metric): string => (m.claim === null ? "" : `${m.claim.text} (${m.claim.source})`);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
   const quick = values.quick;
+  const only = values.only === undefined ? undefined : new Set(values.only.split(",").map((s) => s.trim()));
   const started = performance.now();
   const date = new Date().toISOString();
   const machine = machineFacts();
   process.stderr.write(`agent-factory bench (${quick ? "quick" : "full"}): ${String(machine.cpuModel)} ×${String(machine.cpuCount)}, node ${process.version}\n`);
 
   const results: CaseResult[] = [];
-  for (const step of plan(quick)) {
+  for (const step of plan(quick).filter((s) => only === undefined || only.has(s.name))) {
     process.stderr.write(`▶ ${step.name} ${step.args.join(" ")}\n`);
     results.push(await runStep(step));
   }
   const durationMs = performance.now() - started;
+  const versus = comparison(results);
+  if (versus !== undefined) results.push(versus);
 
   const flagged = (test: (m: Metric) => boolean): string[] =>
     results.flatMap((r) => r.metrics.filter(test).map((m) => `${r.name}: ${m.label.trim()} = ${m.display}${m.claim === null ? "" : ` (claim: ${m.claim.text})`}`));
@@ -119,16 +177,12 @@ async function main(): Promise<void> {
   const failures = flagged((m) => m.verdict === "MISMATCH");
   const misses = flagged((m) => m.verdict.startsWith("MISSES"));
   const report = {
-    suite: "spawn-and-crew",
+    suite: "spawn-crew-scheduler",
     mode: quick ? "quick" : "full",
     date,
     durationMs,
     machine,
-    notes: [
-      "Latencies 'to READY' end when spawnAgent/assembleCrew resolve; the store write follows (write-behind journal). Rows marked 'stored' or 'durable' include the commit.",
-      "Every case runs in its own process against a fresh SQLite file (WAL, synchronous=normal) in the OS temp dir.",
-      "HTTP clients run in the same process as the server, so they share its cores.",
-    ],
+    notes: NOTES(quick),
     metrics: Object.fromEntries(results.flatMap((r) => r.metrics.map((m) => [m.id, m]))),
     cases: results,
     failures,
@@ -142,9 +196,10 @@ async function main(): Promise<void> {
     `node ${process.version} (sqlite ${String(machine.sqlite)}), ${date}${machine.commit === null ? "" : `, commit ${String(machine.commit)}`}`,
     `mode: ${quick ? "quick" : "full"}, took ${formatMs(durationMs)}${results.every((r) => r.gcExposed) ? "" : " (memory read without gc)"}`,
   ];
-  process.stdout.write(`\nAgent Factory: spawn and crew benchmarks\n${facts.join("\n")}\n\n${table(results)}\n\n`);
+  process.stdout.write(`\nAgent Factory benchmarks: spawn, crew, scheduler\n${facts.join("\n")}\n\n${table(results)}\n\n`);
+  process.stdout.write(`notes:\n${NOTES(quick).map((n) => `  - ${n}`).join("\n")}\n\n`);
   process.stdout.write(`results: ${RESULTS}\n`);
-  if (misses.length > 0) process.stdout.write(`\n${misses.length} figure(s) miss a seed's claim:\n${misses.map((f) => `  - ${f}`).join("\n")}\n`);
+  if (misses.length > 0) process.stdout.write(`\n${misses.length} figure(s) miss a claim (seeds or issue 3):\n${misses.map((f) => `  - ${f}`).join("\n")}\n`);
   if (failures.length > 0) {
     process.stdout.write(`\n${failures.length} count(s) do not match (the run is not valid):\n${failures.map((f) => `  - ${f}`).join("\n")}\n`);
     process.exitCode = 1;

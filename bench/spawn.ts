@@ -78,7 +78,7 @@ const log = (message: string): void => void process.stderr.write(`  · ${message
 
 // ------------------------------------------------------------------ helpers
 
-async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "agent-factory-bench-"));
   try {
     return await fn(dir);
@@ -135,12 +135,12 @@ function storeCounts(dir: string): StoreCounts {
   }
 }
 
-interface MemorySample {
+export interface MemorySample {
   rss: number;
   heapUsed: number;
 }
 
-function memory(): MemorySample {
+export function memory(): MemorySample {
   gc?.();
   gc?.();
   const { rss, heapUsed } = process.memoryUsage();

@@ -105,6 +105,8 @@ export function formatMs(ms: number): string {
 
 export function formatValue(value: number, unit: string): string {
   if (unit === "ms") return formatMs(value);
+  if (unit === "µs") return `${value >= 100 ? formatNumber(value) : value.toFixed(1)} µs`;
+  if (unit === "×") return `${value.toFixed(2)}×`;
   if (unit === "MiB") return `${value.toFixed(1)} MiB`;
   if (unit === "bytes") return `${formatNumber(value)} bytes`;
   return `${formatNumber(value)} ${unit}`;
@@ -112,7 +114,9 @@ export function formatValue(value: number, unit: string): string {
 
 function formatFactor(factor: number): string {
   if (!Number.isFinite(factor)) return "∞";
-  return factor >= 10 ? formatNumber(factor) : factor.toFixed(1);
+  if (factor >= 10) return formatNumber(factor);
+  // Far misses keep two significant digits, so ×0.05 does not print as ×0.0.
+  return factor >= 1 ? factor.toFixed(1) : factor.toPrecision(2);
 }
 
 export const MiB = 1024 * 1024;
