@@ -1,4 +1,4 @@
-import { snapshotAgent, type Agent } from "../core/agent.ts";
+import type { Agent } from "../core/agent.ts";
 import type { EventLog } from "./event-log.ts";
 import type { Journal } from "./journal.ts";
 import { assertTransition, type AgentState } from "../core/lifecycle.ts";
@@ -62,7 +62,6 @@ export class AgentRegistry {
     const from = agent.state;
     assertTransition(from, to, agent.id);
     agent.state = to;
-    agent.updatedAt = new Date().toISOString();
     this.persist(agent);
     this.#events.emit({
       type: "agent.state",
@@ -81,16 +80,19 @@ export class AgentRegistry {
     this.#notify(agent, from);
   }
 
-  /** Records a change that is not a transition (load, stats, context). */
+  /**
+   * Announces a change that is not a transition (load, stats) to the scheduler. Not written to
+   * the store here: load starts from 0 after a restart anyway, and stats go with the agent's
+   * next write (a transition, a saved context, a signal, or the factory's close).
+   */
   touch(agent: Agent): void {
-    agent.updatedAt = new Date().toISOString();
-    this.persist(agent);
     this.#notify(agent, agent.state);
   }
 
   persist(agent: Agent): void {
-    // A snapshot: the journal may write it a tick later, after further changes.
-    this.#journal.put({ kind: "agent", value: snapshotAgent(agent) });
+    agent.updatedAt = new Date().toISOString();
+    // The live record: the journal writes whatever state it holds at flush time, which is newer.
+    this.#journal.put({ kind: "agent", value: agent });
   }
 
   #notify(agent: Agent, from: AgentState | null): void {

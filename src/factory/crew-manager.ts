@@ -1,5 +1,5 @@
 import type { Agent } from "../core/agent.ts";
-import { snapshotCrew, type Crew, type CrewMessage, type CrewState } from "../core/crew.ts";
+import type { Crew, CrewMessage, CrewState } from "../core/crew.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newCrewId, newMessageId, newWalletAddress } from "../core/ids.ts";
 import { LIVE_STATES } from "../core/lifecycle.ts";
@@ -209,7 +209,7 @@ export class CrewManager {
           return;
         }
         agent.lastSignal = { signal, payload, at };
-        this.#deps.registry.touch(agent);
+        this.#deps.registry.persist(agent);
         delivered++;
       }),
     );
@@ -268,8 +268,19 @@ export class CrewManager {
     await this.#deps.journal.commit();
   }
 
-  /** What an agent of the crew sees of it. */
+  readonly #access = new Map<string, CrewAccess>();
+
+  /** What an agent of the crew sees of it (one object per crew, shared by its members). */
   access(crewId: string): CrewAccess {
+    let access = this.#access.get(crewId);
+    if (access === undefined) {
+      access = this.#newAccess(crewId);
+      this.#access.set(crewId, access);
+    }
+    return access;
+  }
+
+  #newAccess(crewId: string): CrewAccess {
     return {
       crewId,
       get: async (key) => (await this.getContext(crewId))[key],
@@ -331,11 +342,14 @@ export class CrewManager {
     crew.updatedAt = new Date().toISOString();
     this.#persist(crew);
     this.#deps.events.emit({ type: "crew.state", crewId: crew.id, from, to, data: { reason } });
-    if (to === "DISBANDED") this.#crews.delete(crew.id);
+    if (to === "DISBANDED") {
+      this.#crews.delete(crew.id);
+      this.#access.delete(crew.id);
+    }
     this.#deps.onCrewAvailabilityChanged(crew);
   }
 
   #persist(crew: Crew): void {
-    this.#deps.journal.put({ kind: "crew", value: snapshotCrew(crew) });
+    this.#deps.journal.put({ kind: "crew", value: crew });
   }
 }

@@ -115,6 +115,9 @@ export class Factory {
   readonly #tasks = new Map<string, Task>();
   /** Recently finished tasks, oldest first. */
   readonly #recent = new Map<string, Task>();
+  /** Insertion order of #recent as a ring: evicting through a Map's keys() gets slower as deletes pile up. */
+  readonly #recentRing: Array<string | undefined>;
+  #recentNext = 0;
   readonly #waiters = new Map<string, Set<(task: Task) => void>>();
   /** Idempotency keys of the tasks held in memory; older ones are looked up in the store. */
   readonly #byIdempotencyKey = new Map<string, Task>();
@@ -127,6 +130,7 @@ export class Factory {
     this.#deps = deps;
     this.#runtimes = new Map(deps.runtimes.map((r) => [r.kind, r]));
     this.#journal = new Journal(deps.store, (error) => deps.logger.error("store write failed; will retry", error));
+    this.#recentRing = new Array<string | undefined>(Math.max(1, deps.recentTaskLimit));
     const bus = deps.bus;
     this.#events = new EventLog(this.#journal, bus);
     this.#registry = new AgentRegistry(this.#journal, this.#events);
@@ -577,7 +581,7 @@ export class Factory {
       this.#byIdempotencyKey.set(task.idempotencyKey, task);
     }
     this.#tasks.set(task.id, task);
-    this.#journal.put({ kind: "task", value: { ...task } });
+    this.#journal.put({ kind: "task", value: task });
     this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
     try {
       await this.#journal.commit();
@@ -689,15 +693,19 @@ export class Factory {
 
   #onFinal(task: Task): void {
     this.#tasks.delete(task.id);
-    this.#recent.set(task.id, task);
-    if (this.#recent.size > this.#deps.recentTaskLimit) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) {
-        const evicted = this.#recent.get(oldest);
+    const slot = this.#recentNext;
+    this.#recentNext = (slot + 1) % this.#recentRing.length;
+    const oldest = this.#recentRing[slot];
+    this.#recentRing[slot] = task.id;
+    if (oldest !== undefined && oldest !== task.id) {
+      const evicted = this.#recent.get(oldest);
+      // A re-driven task left #recent and may be back under a newer slot: only evict what this slot holds.
+      if (evicted !== undefined && isFinalTaskState(evicted.state)) {
         this.#recent.delete(oldest);
-        if (evicted?.idempotencyKey != null && this.#byIdempotencyKey.get(evicted.idempotencyKey) === evicted) this.#byIdempotencyKey.delete(evicted.idempotencyKey);
+        if (evicted.idempotencyKey !== null && this.#byIdempotencyKey.get(evicted.idempotencyKey) === evicted) this.#byIdempotencyKey.delete(evicted.idempotencyKey);
       }
     }
+    this.#recent.set(task.id, task);
     const waiters = this.#waiters.get(task.id);
     if (waiters !== undefined) {
       this.#waiters.delete(task.id);
@@ -785,6 +793,8 @@ export class Factory {
       this.#dispatcher.stop();
       if (!force) await this.#dispatcher.waitIdle(this.#deps.shutdownGraceMs);
       const abandoned = this.#dispatcher.abandonRunning("factory shut down before the task finished");
+      // Stats change without a state transition and are written with the next one; write them all now.
+      for (const agent of this.#registry.values()) this.#registry.persist(agent);
       if (abandoned > 0) this.#deps.logger.warn(`${abandoned} running task(s) re-queued for the next start`);
       for (const [id, waiters] of this.#waiters) {
         const task = this.#tasks.get(id);

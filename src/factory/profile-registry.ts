@@ -24,7 +24,14 @@ export class ProfileRegistry {
     const list = this.#versions.get(profile.name) ?? [];
     const latest = list.at(-1);
     if (latest !== undefined && isDeepStrictEqual(strip(latest), profile)) return { record: latest, created: false };
-    const record: ProfileRecord = { ...profile, version: (latest?.version ?? 0) + 1, createdAt: new Date().toISOString() };
+    // Frozen: versions are immutable, and agents share their arrays.
+    const record: ProfileRecord = {
+      ...profile,
+      capabilities: Object.freeze([...profile.capabilities]) as string[],
+      scopes: Object.freeze([...profile.scopes]) as string[],
+      version: (latest?.version ?? 0) + 1,
+      createdAt: new Date().toISOString(),
+    };
     list.push(record);
     this.#versions.set(profile.name, list);
     return { record, created: true };

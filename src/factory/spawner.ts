@@ -8,6 +8,9 @@ import { STARTING_TOKENS } from "../core/wallet.ts";
 import type { AgentRegistry } from "./agent-registry.ts";
 import type { Journal } from "./journal.ts";
 
+/** The context of an agent that saved none; shared, never mutated (saving replaces it). */
+const EMPTY_CONTEXT: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
 export interface SpawnerDeps {
   registry: AgentRegistry;
   journal: Journal;
@@ -54,8 +57,9 @@ export class Spawner {
       profile: profile.name,
       profileVersion: profile.version,
       role: profile.role,
-      capabilities: [...profile.capabilities],
-      scopes: [...profile.scopes],
+      // Shared with the (immutable) profile version: a fleet of agents needs one copy.
+      capabilities: profile.capabilities,
+      scopes: profile.scopes,
       cognitiveLoadLimit: profile.cognitiveLoadLimit,
       state: "PROVISIONING",
       crewId: options.crewId ?? null,
@@ -66,7 +70,7 @@ export class Spawner {
       restarts: 0,
       lastHeartbeatAt: null,
       lastSignal: null,
-      context: options.context === undefined ? {} : (JSON.parse(JSON.stringify(options.context)) as Record<string, unknown>),
+      context: options.context === undefined ? EMPTY_CONTEXT : (JSON.parse(JSON.stringify(options.context)) as Record<string, unknown>),
       updatedAt: now,
     };
     this.#deps.journal.put({
@@ -118,7 +122,7 @@ export class Spawner {
         const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
         if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context", nonRetryable: true });
         agent.context = JSON.parse(JSON.stringify(context)) as Record<string, unknown>;
-        registry.touch(agent);
+        registry.persist(agent);
       },
     };
     let handle;

@@ -537,7 +537,8 @@ export class Dispatcher {
     if (patch.error === undefined && "error" in patch) delete task.error;
     task.state = state;
     task.updatedAt = new Date().toISOString();
-    this.#deps.journal.put({ kind: "task", value: { ...task } });
+    // The live record: the journal writes whatever state it is in at flush time, which is newer.
+    this.#deps.journal.put({ kind: "task", value: task });
     this.#deps.events.emit({
       type: "task.state",
       taskId: task.id,

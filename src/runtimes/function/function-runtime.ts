@@ -3,7 +3,7 @@ import { FactoryError } from "../../core/errors.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
 import type { ProfileRecord } from "../../core/schemas/profile.ts";
 import { builtinHandlers } from "./builtin-handlers.ts";
-import type { AgentContext, FunctionHandler } from "./function-handler.ts";
+import type { AgentContext, FunctionAgentDefinition, FunctionHandler } from "./function-handler.ts";
 
 /**
  * Agents whose body is a function in the factory's process: an agent costs one small object,
@@ -33,22 +33,57 @@ export class FunctionRuntime implements AgentRuntime {
 
   async start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
     this.validate(profile);
-    const handler = this.#handlers.get(profile.runtime.handler) as FunctionHandler;
-    const definition = typeof handler === "function" ? { run: handler } : handler;
-    const context: AgentContext = { agent, crew: services.crew, saveContext: services.saveContext };
-    await definition.init?.(context);
-    let stopped = false;
-    return {
-      run: async (input: unknown, { task, signal }: RunContext) =>
-        definition.run(input, { agent, task, signal, crew: services.crew, saveContext: services.saveContext }),
-      signal: async (name: string, payload: unknown) => {
-        await definition.signal?.(name, payload, context);
-      },
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        await definition.stop?.(context);
-      },
-    };
+    const definition = this.#definition(profile.runtime.handler);
+    const handle = new FunctionAgentHandle(agent, definition, services);
+    if (definition.init !== undefined) await definition.init(handle.context());
+    return handle;
+  }
+
+  readonly #definitions = new Map<string, FunctionAgentDefinition>();
+
+  /** One definition object per handler, shared by every agent that uses it. */
+  #definition(name: string): FunctionAgentDefinition {
+    let definition = this.#definitions.get(name);
+    if (definition === undefined) {
+      const handler = this.#handlers.get(name) as FunctionHandler;
+      definition = typeof handler === "function" ? { run: handler } : handler;
+      this.#definitions.set(name, definition);
+    }
+    return definition;
+  }
+}
+
+/**
+ * A started function agent: three references and prototype methods, so 100,000s of agents
+ * cost little (closures per agent would cost several hundred bytes each).
+ */
+class FunctionAgentHandle implements AgentHandle {
+  readonly #agent: Readonly<Agent>;
+  readonly #definition: FunctionAgentDefinition;
+  readonly #services: AgentServices;
+  #stopped = false;
+
+  constructor(agent: Readonly<Agent>, definition: FunctionAgentDefinition, services: AgentServices) {
+    this.#agent = agent;
+    this.#definition = definition;
+    this.#services = services;
+  }
+
+  context(): AgentContext {
+    return { agent: this.#agent, crew: this.#services.crew, saveContext: this.#services.saveContext };
+  }
+
+  async run(input: unknown, { task, signal }: RunContext): Promise<unknown> {
+    return this.#definition.run(input, { agent: this.#agent, task, signal, crew: this.#services.crew, saveContext: this.#services.saveContext });
+  }
+
+  async signal(name: string, payload: unknown): Promise<void> {
+    await this.#definition.signal?.(name, payload, this.context());
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#definition.stop?.(this.context());
   }
 }

@@ -15,7 +15,8 @@ export class MemoryBus implements Bus {
   publish(channel: string, message: unknown): void {
     const handlers = this.#channels.get(channel);
     if (handlers === undefined) return;
-    for (const handler of [...handlers]) {
+    // A Set tolerates handlers unsubscribing while it is iterated; no copy per message.
+    for (const handler of handlers) {
       try {
         handler(message);
       } catch (error) {

@@ -1,4 +1,4 @@
-import { Migrator, type Kysely } from "kysely";
+import { Migrator, sql, type Kysely } from "kysely";
 import type { Agent } from "../../../core/agent.ts";
 import type { Crew, CrewState } from "../../../core/crew.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
@@ -223,6 +223,11 @@ export class SqlStore implements Store {
   async getContext(crewId: string): Promise<Record<string, unknown>> {
     const rows = await this.#db.selectFrom("crew_context").select(["key", "value"]).where("crew_id", "=", crewId).orderBy("key").execute();
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
+  }
+
+  /** Runs a dialect-specific maintenance statement, in turn with transactions (e.g. a WAL checkpoint). */
+  async maintain(statement: string): Promise<void> {
+    await sql.raw(statement).execute(this.#db);
   }
 
   async close(): Promise<void> {
