@@ -18,6 +18,8 @@ export class AgentRegistry {
   readonly #journal: Journal;
   readonly #events: EventLog;
   readonly #listeners: AgentListener[] = [];
+  /** Agents changed (load, stats) since they were last written. */
+  readonly #dirty = new Set<Agent>();
 
   constructor(journal: Journal, events: EventLog) {
     this.#journal = journal;
@@ -73,6 +75,7 @@ export class AgentRegistry {
     });
     if (to === "TERMINATED") {
       this.#agents.delete(agent.id);
+      this.#dirty.delete(agent);
       const handle = this.#handles.get(agent.id);
       this.#handles.delete(agent.id);
       if (handle !== undefined) void handle.stop().catch(() => {});
@@ -86,10 +89,20 @@ export class AgentRegistry {
    * next write (a transition, a saved context, a signal, or the factory's close).
    */
   touch(agent: Agent): void {
+    this.#dirty.add(agent);
     this.#notify(agent, agent.state);
   }
 
+  /** Writes every agent with unwritten stats (at shutdown). */
+  persistDirty(): number {
+    const n = this.#dirty.size;
+    for (const agent of [...this.#dirty]) if (agent.state !== "TERMINATED") this.persist(agent);
+    this.#dirty.clear();
+    return n;
+  }
+
   persist(agent: Agent): void {
+    this.#dirty.delete(agent);
     agent.updatedAt = new Date().toISOString();
     // The live record: the journal writes whatever state it holds at flush time, which is newer.
     this.#journal.put({ kind: "agent", value: agent });

@@ -793,8 +793,8 @@ export class Factory {
       this.#dispatcher.stop();
       if (!force) await this.#dispatcher.waitIdle(this.#deps.shutdownGraceMs);
       const abandoned = this.#dispatcher.abandonRunning("factory shut down before the task finished");
-      // Stats change without a state transition and are written with the next one; write them all now.
-      for (const agent of this.#registry.values()) this.#registry.persist(agent);
+      // Stats change without a state transition and are written with the next one; write the unwritten now.
+      this.#registry.persistDirty();
       if (abandoned > 0) this.#deps.logger.warn(`${abandoned} running task(s) re-queued for the next start`);
       for (const [id, waiters] of this.#waiters) {
         const task = this.#tasks.get(id);

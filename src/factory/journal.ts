@@ -60,12 +60,14 @@ export class Journal {
   }
 
   /**
-   * Writes everything pending and waits for it (used at shutdown), retrying a refusing store
-   * with backoff until `timeoutMs`; returns how many writes could not be stored.
+   * Writes everything pending and waits for it (used at shutdown). While the store takes the
+   * writes this goes on to the end; once it refuses, it retries with backoff for at most
+   * `timeoutMs` and returns how many writes could not be stored.
    */
   async drain(timeoutMs = 10_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = Infinity;
     while (this.#pending.length > 0 || this.#flushing !== undefined) {
+      if (this.#retryDelayMs > 0 && deadline === Infinity) deadline = Date.now() + timeoutMs;
       if (Date.now() > deadline) return this.#pending.length;
       if (this.#flushing !== undefined) await this.#flushing.catch(() => {});
       else {
@@ -100,6 +102,7 @@ export class Journal {
   }
 
   async #flush(): Promise<void> {
+    if (this.#closed) return; // a flush scheduled before close(): the store is gone
     if (this.#flushing !== undefined) return; // the running flush reschedules what is left
     if (this.#pending.length === 0) {
       this.#settleWaiters();

@@ -324,6 +324,8 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.equal(onDemand.state, "SUCCEEDED");
     const coder = await cliJson<AgentView>(server.url, "agents", "get", onDemand.agentId as string);
     assert.deepEqual([coder.role, coder.crewId, coder.profile], ["Coder", null, "coder"]);
+    const pool = await cliJson<{ profile: string; spawnStrategy: string; size: number; inCrews: number }>(server.url, "pools", "coder");
+    assert.deepEqual([pool.profile, pool.spawnStrategy, pool.size, pool.inCrews], ["coder", "on-demand", 1, 2]);
 
     const agents = await cliJson<AgentView[]>(server.url, "agents");
     assert.equal(agents.length, 7);
