@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { ErrorSchema } from "./schemas.ts";
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -22,6 +22,11 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { body: { required: true, content: { "application/json": { schema } } } } as const;
 }
+
+/** For action routes (cancel, retry, clone): no body, or an empty JSON object — anything else is a 400. */
+export const noBody = {
+  body: { required: false, content: { "application/json": { schema: z.strictObject({}) } } },
+} as const;
 
 /**
  * The error responses a route can give, documented with the common error body. Every route can

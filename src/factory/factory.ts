@@ -12,7 +12,7 @@ import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from ".
 import { parseWith } from "../core/schemas/parse.ts";
 import { ProfileSchema, type BalancerName, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
 import type { ScalingPolicy } from "../scheduler/autoscaler.ts";
-import type { LaneTarget } from "../scheduler/lane.ts";
+import { laneKey, type LaneTarget } from "../scheduler/lane.ts";
 import { PoolManager, type PoolView } from "../scheduler/pool-manager.ts";
 import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
@@ -121,6 +121,7 @@ export class Factory {
   readonly #waiters = new Map<string, Set<(task: Task) => void>>();
   /** Idempotency keys of the tasks held in memory; older ones are looked up in the store. */
   readonly #byIdempotencyKey = new Map<string, Task>();
+  readonly #balancerCache = new Map<string, { epoch: number; name: BalancerName }>();
   #state: "new" | "started" | "closing" | "closed" = "new";
   readonly #closingController = new AbortController();
   #restored = { agents: 0, tasks: 0 };
@@ -169,10 +170,22 @@ export class Factory {
       events: this.#events,
       balancers: deps.balancers,
       defaultBalancer: (target) => {
+        // Per lane, until a profile is registered: this is on the dispatch path.
+        const key = laneKey(target);
+        const cached = this.#balancerCache.get(key);
+        if (cached !== undefined && cached.epoch === this.#profiles.epoch) return cached.name;
         const names = new Set(this.#profilesFor(target).map((p) => p.pool.balancer));
-        return names.size === 1 ? ([...names][0] as BalancerName) : "least-loaded";
+        const name: BalancerName = names.size === 1 ? ([...names][0] as BalancerName) : "least-loaded";
+        this.#balancerCache.set(key, { epoch: this.#profiles.epoch, name });
+        return name;
       },
-      queueDepth: (target) => Math.max(0, ...this.#profilesFor(target).map((p) => p.pool.queueDepth)) || DEFAULT_QUEUE_DEPTH,
+      queueDepth: (target) => {
+        if (target.agentId !== null) {
+          const agent = this.#registry.get(target.agentId);
+          return (agent === undefined ? undefined : this.#profiles.latest(agent.profile)?.pool.queueDepth) ?? DEFAULT_QUEUE_DEPTH;
+        }
+        return Math.max(0, ...this.#profilesFor(target).map((p) => p.pool.queueDepth)) || DEFAULT_QUEUE_DEPTH;
+      },
       affinity: deps.affinity,
       crewAcceptsWork: (crewId) => this.#crews.acceptsWork(crewId),
       onFinal: (task) => {
@@ -572,11 +585,13 @@ export class Factory {
       finishedAt: null,
       updatedAt: now,
     };
-    this.#dispatcher.assertCapacity(task);
     if (task.idempotencyKey !== null) {
       // A concurrent submit with the same key may have got here first while this one awaited.
       const raced = this.#byIdempotencyKey.get(task.idempotencyKey);
       if (raced !== undefined) return { task: { ...raced }, created: false };
+    }
+    this.#dispatcher.reserve(task);
+    if (task.idempotencyKey !== null) {
       // Claimed before the commit, so a later submit with the same key gets this task.
       this.#byIdempotencyKey.set(task.idempotencyKey, task);
     }
@@ -590,6 +605,7 @@ export class Factory {
       // supersede it with a final state so that no restart ever runs a task whose caller was
       // told it failed.
       this.#tasks.delete(task.id);
+      this.#dispatcher.unreserve(task);
       if (task.idempotencyKey !== null) this.#byIdempotencyKey.delete(task.idempotencyKey);
       const now = new Date().toISOString();
       this.#journal.put({
@@ -599,6 +615,7 @@ export class Factory {
       throw error;
     }
     if (this.#state === "started") this.#dispatcher.enqueue(task);
+    else this.#dispatcher.unreserve(task);
     return { task: { ...task }, created: true };
   }
 
@@ -607,6 +624,9 @@ export class Factory {
     this.#assertOpen();
     const task = this.#recent.get(id) ?? (await this.#deps.store.getTask(id));
     if (task === undefined) throw new FactoryError("TASK_NOT_FOUND", `no task with id '${id}'`);
+    // Another re-drive may have taken it while the store was read.
+    const live = this.#tasks.get(id);
+    if (live !== undefined) throw new FactoryError("TASK_NOT_DEAD", `task ${id} is ${live.state}; only DEAD tasks can be re-driven`, { details: { current: live.state } });
     if (task.state !== "DEAD") {
       throw new FactoryError("TASK_NOT_DEAD", `task ${id} is ${task.state}; only DEAD tasks can be re-driven`, { details: { current: task.state } });
     }

@@ -9,6 +9,8 @@ import type { Profile, ProfileRecord } from "../core/schemas/profile.ts";
  */
 export class ProfileRegistry {
   readonly #versions = new Map<string, ProfileRecord[]>();
+  /** Bumped whenever a version is added, so caches of derived facts know to refresh. */
+  epoch = 0;
 
   load(records: readonly ProfileRecord[]): void {
     for (const record of records) {
@@ -17,6 +19,7 @@ export class ProfileRegistry {
       list.sort((a, b) => a.version - b.version);
       this.#versions.set(record.name, list);
     }
+    this.epoch++;
   }
 
   /** Returns the version `profile` corresponds to, and whether it is new. */
@@ -34,6 +37,7 @@ export class ProfileRegistry {
     };
     list.push(record);
     this.#versions.set(profile.name, list);
+    this.epoch++;
     return { record, created: true };
   }
 

@@ -7,6 +7,8 @@ export class AffinityTable {
   readonly #max: number;
   /** Map order is recency: a use moves the entry to the end. */
   readonly #bindings = new Map<string, { agentId: string; expiresAt: number }>();
+  /** Keys bound to each agent, so forgetting or counting an agent's bindings does not scan them all. */
+  readonly #byAgent = new Map<string, Set<string>>();
   evictions = 0;
 
   constructor(options: { ttlMs: number; maxBindings: number }) {
@@ -23,31 +25,51 @@ export class AffinityTable {
     const binding = this.#bindings.get(key);
     if (binding === undefined) return undefined;
     this.#bindings.delete(key);
-    if (binding.expiresAt <= now) return undefined;
+    if (binding.expiresAt <= now) {
+      this.#unindex(key, binding.agentId);
+      return undefined;
+    }
     binding.expiresAt = now + this.#ttlMs;
     this.#bindings.set(key, binding);
     return binding.agentId;
   }
 
   bind(key: string, agentId: string, now = Date.now()): void {
-    this.#bindings.delete(key);
+    const previous = this.#bindings.get(key);
+    if (previous !== undefined) {
+      this.#bindings.delete(key);
+      this.#unindex(key, previous.agentId);
+    }
     this.#bindings.set(key, { agentId, expiresAt: now + this.#ttlMs });
+    let keys = this.#byAgent.get(agentId);
+    if (keys === undefined) {
+      keys = new Set();
+      this.#byAgent.set(agentId, keys);
+    }
+    keys.add(key);
     while (this.#bindings.size > this.#max) {
-      const oldest = this.#bindings.keys().next().value as string;
+      const [oldest, binding] = this.#bindings.entries().next().value as [string, { agentId: string }];
       this.#bindings.delete(oldest);
+      this.#unindex(oldest, binding.agentId);
       this.evictions++;
     }
   }
 
   /** Drops every binding to an agent that is gone. */
   forgetAgent(agentId: string): void {
-    for (const [key, binding] of this.#bindings) if (binding.agentId === agentId) this.#bindings.delete(key);
+    for (const key of this.#byAgent.get(agentId) ?? []) this.#bindings.delete(key);
+    this.#byAgent.delete(agentId);
   }
 
-  /** How many bindings point at this agent (the scaler leaves such agents alone). */
-  countFor(agentId: string, now = Date.now()): number {
-    let n = 0;
-    for (const binding of this.#bindings.values()) if (binding.agentId === agentId && binding.expiresAt > now) n++;
-    return n;
+  /** How many bindings point at this agent (the scaler retires such agents last). Expired ones may still count until used. */
+  countFor(agentId: string): number {
+    return this.#byAgent.get(agentId)?.size ?? 0;
+  }
+
+  #unindex(key: string, agentId: string): void {
+    const keys = this.#byAgent.get(agentId);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.#byAgent.delete(agentId);
   }
 }

@@ -79,6 +79,8 @@ export function evaluatePolicies(input: {
   now: number;
   stabilizationMs: number;
   state: AutoscalerState;
+  /** The pool never goes below this (its warm size or forecast): a decision under it is no decision. */
+  floor?: number;
 }): ScaleDecision | undefined {
   const { policies, metrics, current, baseline, maxSize, now, stabilizationMs, state } = input;
   state.history = state.history.filter((h) => now - h.at <= stabilizationMs);
@@ -94,18 +96,23 @@ export function evaluatePolicies(input: {
     if (now - since < policy.trigger.forMs) continue;
     const lastActed = state.lastActed.get(policy.name) ?? -Infinity;
     if (now - lastActed < policy.cooldownMs || now - state.lastChange < policy.cooldownMs) return undefined;
+    const up = policy.factor > 1;
     let target = Math.round(Math.max(current, 1) * policy.factor);
-    if (policy.factor > 1 && target <= current) target = current + 1;
-    if (policy.factor < 1 && target >= current) target = current - 1;
-    if (policy.maxScale !== undefined) target = Math.min(target, Math.floor(baseline * policy.maxScale));
-    if (policy.minScale !== undefined) target = Math.max(target, Math.ceil(baseline * policy.minScale));
-    target = Math.max(0, Math.min(maxSize, target));
-    if (target < current) {
+    if (up && target <= current) target = current + 1;
+    if (!up && target >= current) target = current - 1;
+    // Bounds only ever hold a policy back: a scale-up never lowers the target, a scale-down never raises it.
+    if (up && policy.maxScale !== undefined) target = Math.min(target, Math.floor(baseline * policy.maxScale));
+    if (!up && policy.minScale !== undefined) target = Math.max(target, Math.ceil(baseline * policy.minScale));
+    target = Math.max(input.floor ?? 0, Math.min(maxSize, target));
+    if (!up) {
       const recent = Math.max(0, ...state.history.map((h) => h.target));
       target = Math.max(target, Math.min(current, recent));
     }
+    if (up ? target <= current : target >= current) {
+      state.history.push({ at: now, target: current });
+      return undefined;
+    }
     state.history.push({ at: now, target: Math.max(target, current) });
-    if (target === current) return undefined;
     state.lastActed.set(policy.name, now);
     state.lastChange = now;
     const shown = `${policy.trigger.metric} ${policy.trigger.op} ${policy.trigger.value}`;

@@ -40,17 +40,24 @@ interface Run {
   timer: NodeJS.Timeout | undefined;
   /** The task's outcome for this attempt is decided (by the handler, a timeout or a cancel). */
   concluded: boolean;
+  /** A retry decided while the handler still runs: started when it returns (never two runs at once). */
+  heldRetry: { delayMs: number; cap: NodeJS.Timeout } | undefined;
 }
 
 /** Free agents of one (crew, profile version): they are interchangeable for matching. */
 interface Group {
   sample: Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">;
   agents: Set<Agent>;
+  /** The agent of the group that became free last. */
+  lastFreed: Agent | undefined;
   lanesEpoch: number;
   lanes: Lane[];
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** States in which an agent takes (or will take again) work. */
+const WORKING: ReadonlySet<string> = new Set(["READY", "BUSY", "IDLE"]);
 
 const groupKey = (agent: Agent): string => `${agent.crewId ?? ""}|${agent.profile}|${agent.profileVersion}`;
 
@@ -77,6 +84,10 @@ export class Dispatcher {
   readonly #current = new Map<string, Run>();
   /** Tasks waiting out a retry backoff. */
   readonly #retryTimers = new Map<string, { task: Task; timer: NodeJS.Timeout }>();
+  /** Tasks holding a reserved place in their lane until they are enqueued. */
+  readonly #reserved = new Set<Task>();
+  /** For tasks waiting in an agent's lane by affinity: the lane whose depth they count against. */
+  readonly #affinityOrigin = new WeakMap<Task, Lane>();
   /** When each waiting task started to wait (for wait-time metrics). */
   readonly #waitingSince = new WeakMap<Task, number>();
   readonly affinity: AffinityTable;
@@ -96,6 +107,7 @@ export class Dispatcher {
     this.affinity = new AffinityTable(deps.affinity ?? { ttlMs: 600_000, maxBindings: 100_000 });
     deps.registry.onChange((agent) => {
       if (agent.state === "TERMINATED") this.#agentGone(agent);
+      else if (agent.state === "DRAINING" || agent.state === "UNHEALTHY") this.#releaseAffinity(agent);
       this.refresh(agent);
     });
   }
@@ -138,6 +150,7 @@ export class Dispatcher {
     }
     if (!group.agents.has(agent)) {
       group.agents.add(agent);
+      group.lastFreed = agent;
       this.#available++;
     }
     if (this.#filling) {
@@ -157,22 +170,47 @@ export class Dispatcher {
     }
   }
 
-  /** Throws QUEUE_FULL (429) when the task would wait in a lane that is at its depth. */
-  assertCapacity(task: Task): void {
+  /**
+   * Admits a task to its lane or throws QUEUE_FULL (429) when the lane is at its depth. The
+   * place is reserved at once (released by `enqueue`, or by `unreserve` when the task is not
+   * accepted after all), so a burst of concurrent submits cannot overshoot the depth. Tasks that
+   * wait for an agent by affinity count toward the lane they came from.
+   */
+  reserve(task: Task): void {
     const target = this.#targetOf(task);
-    const lane = this.#lanes.get(laneKey(target));
-    if (lane === undefined) return;
-    const depth = this.#deps.queueDepth({ ...target, agentId: null });
-    if (lane.size >= depth) {
+    const lane = this.#lane(target);
+    const depth = this.#deps.queueDepth(target);
+    if (lane.size + lane.reserved + lane.affinityWaiting >= depth) {
       const retryAfterSec = lane.retryAfterSeconds();
       throw new FactoryError("QUEUE_FULL", `the queue for this task already holds ${lane.size} task(s), its limit; retry in ${retryAfterSec} s`, {
         details: { depth, retryAfterSec },
       });
     }
+    lane.reserved++;
+    this.#reserved.add(task);
+  }
+
+  /** Gives back a place reserved by `reserve` (the task was not accepted). */
+  unreserve(task: Task): void {
+    this.#unreserve(task);
+  }
+
+  #unreserve(task: Task): void {
+    if (!this.#reserved.delete(task)) return;
+    const lane = this.#lanes.get(laneKey(this.#targetOf(task)));
+    if (lane !== undefined) lane.reserved--;
   }
 
   /** Hands a QUEUED task to an agent now, or lets it wait. */
   enqueue(task: Task): void {
+    this.#unreserve(task);
+    if (task.targetAgentId !== null) {
+      const target = this.#deps.registry.get(task.targetAgentId);
+      if (target === undefined || target.state === "TERMINATED") {
+        this.#finish(task, "FAILED", { error: { code: "AGENT_NOT_FOUND", message: `agent ${task.targetAgentId}, which the task was addressed to, is gone` } });
+        return;
+      }
+    }
     if (task.retryAt !== null && Date.parse(task.retryAt) > Date.now()) {
       this.#scheduleRetry(task, Date.parse(task.retryAt) - Date.now());
       return;
@@ -187,8 +225,14 @@ export class Dispatcher {
         return;
       }
     }
-    const lane = this.#waitLaneFor(task) ?? this.#lane(this.#targetOf(task));
+    const waitLane = this.#waitLaneFor(task);
+    const lane = waitLane ?? this.#lane(this.#targetOf(task));
     lane.push(task, ++this.#seq);
+    if (waitLane !== undefined) {
+      const origin = this.#lane(this.#targetOf(task));
+      origin.affinityWaiting++;
+      this.#affinityOrigin.set(task, origin);
+    }
     this.#waitingSince.set(task, Date.now());
     if (!this.#stopped) this.#deps.onWaiting?.(task, lane);
   }
@@ -198,6 +242,7 @@ export class Dispatcher {
     if (task.state === "QUEUED") {
       if (this.#lanes.get(laneKey(this.#targetOf(task)))?.remove(task.id) === undefined) {
         for (const lane of this.#lanes.values()) if (lane.target.agentId !== null && lane.remove(task.id) !== undefined) break;
+        this.#leaveAffinityWait(task);
       }
       this.#clearRetry(task.id);
     }
@@ -288,6 +333,7 @@ export class Dispatcher {
       group = {
         sample: { id: agent.id, crewId: agent.crewId, role: agent.role, profile: agent.profile, capabilities: [...agent.capabilities] },
         agents: new Set(),
+        lastFreed: undefined,
         lanesEpoch: -1,
         lanes: [],
       };
@@ -298,7 +344,7 @@ export class Dispatcher {
   }
 
   /** Groups whose agents can serve a (non-agent) lane; cached until a group appears. */
-  #groupsFor(lane: Lane): ReadonlyArray<{ agents: ReadonlySet<Agent> }> {
+  #groupsFor(lane: Lane): ReadonlyArray<{ agents: ReadonlySet<Agent>; lastFreed: Agent | undefined }> {
     if (lane.groupsEpoch !== this.#groupsEpoch) {
       lane.groups = [...this.#groups.values()].filter((g) => targetMatches(lane.target, g.sample));
       lane.groupsEpoch = this.#groupsEpoch;
@@ -329,30 +375,35 @@ export class Dispatcher {
       const agent = this.#deps.registry.get(task.targetAgentId);
       return agent !== undefined && this.#isAvailable(agent) ? agent : undefined;
     }
-    if (this.#usesAffinity(task)) {
-      const bound = this.affinity.get(this.#affinityKey(task));
-      const agent = bound === undefined ? undefined : this.#deps.registry.get(bound);
-      if (agent !== undefined && agent.state !== "TERMINATED" && targetMatches(this.#targetOf(task), agent)) {
-        // Bound to a live agent: that one or none (if busy, the task waits for it).
-        return this.#isAvailable(agent) ? agent : undefined;
-      }
-    }
+    const bound = this.#boundAgent(task);
+    // Bound to a working agent: that one or none (if busy, the task waits for it).
+    if (bound !== undefined) return this.#isAvailable(bound) ? bound : undefined;
     if (this.#available === 0) return undefined;
     const lane = this.#lane(this.#targetOf(task));
     const groups = this.#groupsFor(lane);
     const name = task.balancer ?? this.#deps.defaultBalancer(lane.target);
     const balancer = this.#deps.balancers.get(name === "affinity" ? "least-loaded" : name) as LoadBalancer;
-    return balancer.pick(candidatesOf(groups), task, { laneKey: lane.key });
+    const recent: Agent[] = [];
+    for (const group of groups) if (group.lastFreed !== undefined && group.agents.has(group.lastFreed)) recent.push(group.lastFreed);
+    return balancer.pick(candidatesOf(groups), task, { laneKey: lane.key, recent });
+  }
+
+  /**
+   * The agent a task's affinity key is bound to, if it can still serve it: it matches the task
+   * and is working (READY, BUSY or IDLE — not draining, unhealthy or gone).
+   */
+  #boundAgent(task: Task): Agent | undefined {
+    if (!this.#usesAffinity(task)) return undefined;
+    const bound = this.affinity.get(this.#affinityKey(task));
+    const agent = bound === undefined ? undefined : this.#deps.registry.get(bound);
+    if (agent === undefined || !WORKING.has(agent.state) || !targetMatches(this.#targetOf(task), agent)) return undefined;
+    return agent;
   }
 
   /** Where a waiting task with affinity to a busy agent waits: that agent's own lane. */
   #waitLaneFor(task: Task): Lane | undefined {
-    if (!this.#usesAffinity(task)) return undefined;
-    const bound = this.affinity.get(this.#affinityKey(task));
-    if (bound === undefined) return undefined;
-    const agent = this.#deps.registry.get(bound);
-    if (agent === undefined || agent.state === "TERMINATED") return undefined;
-    return this.#lane({ crewId: task.crewId, role: null, profile: null, capabilities: [], agentId: bound });
+    const agent = this.#boundAgent(task);
+    return agent === undefined ? undefined : this.#lane({ crewId: task.crewId, role: null, profile: null, capabilities: [], agentId: agent.id });
   }
 
   #isAvailable(agent: Agent): boolean {
@@ -383,6 +434,7 @@ export class Dispatcher {
       }
       if (best === undefined) return;
       const task = best.shift() as Task;
+      this.#leaveAffinityWait(task);
       const since = this.#waitingSince.get(task);
       this.#assign(task, agent, since === undefined ? 0 : Date.now() - since);
     }
@@ -400,6 +452,27 @@ export class Dispatcher {
     void this.#run(task, agent, task.attempts);
   }
 
+  #leaveAffinityWait(task: Task): void {
+    const origin = this.#affinityOrigin.get(task);
+    if (origin === undefined) return;
+    origin.affinityWaiting--;
+    this.#affinityOrigin.delete(task);
+  }
+
+  /** An agent stopped taking work for now: tasks that wait for it only by affinity go elsewhere. */
+  #releaseAffinity(agent: Agent): void {
+    const lane = this.#lanes.get(`agent:${agent.id}`);
+    if (lane === undefined || lane.size === 0) return;
+    this.affinity.forgetAgent(agent.id);
+    const addressed = lane.drain().filter((task) => {
+      if (task.targetAgentId === agent.id) return true;
+      this.#leaveAffinityWait(task);
+      this.enqueue(task);
+      return false;
+    });
+    for (const task of addressed) lane.push(task, ++this.#seq);
+  }
+
   /** An agent terminated: tasks waiting for it either follow their affinity elsewhere or fail. */
   #agentGone(agent: Agent): void {
     this.affinity.forgetAgent(agent.id);
@@ -407,6 +480,7 @@ export class Dispatcher {
     if (lane === undefined) return;
     this.#lanes.delete(lane.key);
     for (const task of lane.drain()) {
+      this.#leaveAffinityWait(task);
       if (task.targetAgentId === agent.id) {
         this.#finish(task, "FAILED", { error: { code: "AGENT_NOT_FOUND", message: `agent ${agent.id}, which the task was addressed to, terminated` } });
       } else {
@@ -419,7 +493,7 @@ export class Dispatcher {
 
   async #run(task: Task, agent: Agent, attempt: number): Promise<void> {
     const controller = new AbortController();
-    const run: Run = { task, agent, attempt, controller, timer: undefined, concluded: false };
+    const run: Run = { task, agent, attempt, controller, timer: undefined, concluded: false, heldRetry: undefined };
     this.#running.add(run);
     this.#current.set(task.id, run);
     const handle = this.#deps.registry.handle(agent.id);
@@ -456,8 +530,19 @@ export class Dispatcher {
     clearTimeout(run.timer);
     if (run.concluded) this.lateResults++;
     else this.#conclude(run, outcome);
+    if (run.heldRetry !== undefined) this.#startHeldRetry(run);
     this.#release(run.agent);
     this.#wakeIdleWaiters();
+  }
+
+  #startHeldRetry(run: Run): void {
+    const held = run.heldRetry;
+    if (held === undefined) return;
+    run.heldRetry = undefined;
+    clearTimeout(held.cap);
+    if (run.task.state !== "QUEUED") return;
+    if (held.delayMs > 0) this.#scheduleRetry(run.task, held.delayMs);
+    else this.enqueue(run.task);
   }
 
   /**
@@ -487,13 +572,21 @@ export class Dispatcher {
       const delayMs = backoffDelayMs(task.retryBackoffMs, task.attempts);
       const retryAt = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
       this.#setState(task, "QUEUED", `attempt ${task.attempts} failed: ${described.message}`, { agentId: null, retryAt, error: described });
-      if (delayMs > 0) this.#scheduleRetry(task, delayMs);
+      if (this.#running.has(run)) {
+        // Timed out while the handler still runs: retry once it returns, so the task never runs
+        // twice at once — or after a cap, if it never does (that handler is then on its own).
+        const cap = setTimeout(() => this.#startHeldRetry(run), Math.max(delayMs, task.timeoutMs ?? 0, 1_000));
+        cap.unref();
+        run.heldRetry = { delayMs, cap };
+      } else if (delayMs > 0) this.#scheduleRetry(task, delayMs);
       else this.enqueue(task);
     }
   }
 
   #scheduleRetry(task: Task, delayMs: number): void {
     this.#clearRetry(task.id);
+    // Stopped (shutting down): the task keeps its retryAt, and the next start arms it again.
+    if (this.#stopped) return;
     const timer = setTimeout(() => {
       this.#retryTimers.delete(task.id);
       if (task.state !== "QUEUED") return;

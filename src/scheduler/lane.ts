@@ -40,11 +40,15 @@ export class Lane {
   #size = 0;
   /** Dispatches out of this lane. */
   taken = 0;
+  /** Places held for admitted tasks not yet enqueued. */
+  reserved = 0;
+  /** Tasks of this target waiting in an agent's lane by affinity (they count toward this depth). */
+  affinityWaiting = 0;
   /** When the most recent dispatches happened (a ring), for the Retry-After estimate. */
   readonly #takenAt: number[] = [];
   /** Cache of which agent groups can serve the lane, and the epoch it was computed in. */
   groupsEpoch = -1;
-  groups: ReadonlyArray<{ agents: ReadonlySet<Agent> }> = [];
+  groups: ReadonlyArray<{ agents: ReadonlySet<Agent>; lastFreed: Agent | undefined }> = [];
 
   constructor(target: LaneTarget) {
     this.target = target;

@@ -154,12 +154,13 @@ export class PoolManager {
       const decision = evaluatePolicies({
         policies: this.#deps.policies,
         metrics,
-        current: Math.max(pool.members.size, this.#target(pool, profile)),
+        current: Math.max(this.#live(pool).total, this.#target(pool, profile)),
         baseline: Math.max(1, profile.pool.warmSize),
         maxSize: profile.pool.maxSize,
         now,
         stabilizationMs: this.#deps.stabilizationMs,
         state: pool.autoscaler,
+        floor: this.#floor(pool, profile),
       });
       if (decision !== undefined) {
         pool.target = decision.to;
@@ -241,10 +242,45 @@ export class PoolManager {
     return pool;
   }
 
-  /** The size a pool is kept at: the autoscaler's target, the forecast, and for warm pools the warm size. */
-  #target(pool: Pool, profile: ProfileRecord): number {
+  /** What the pool is never sized below: the forecast (predictive) and the warm size (warm pools). */
+  #floor(pool: Pool, profile: ProfileRecord): number {
     const warm = profile.pool.spawnStrategy === "warm-pool" ? profile.pool.warmSize : 0;
-    return Math.min(profile.pool.maxSize, Math.max(pool.target, pool.predicted, warm));
+    return Math.min(profile.pool.maxSize, Math.max(pool.predicted, warm));
+  }
+
+  /** The size a pool is kept at: the autoscaler's target, never below the floor. */
+  #target(pool: Pool, profile: ProfileRecord): number {
+    return Math.min(profile.pool.maxSize, Math.max(pool.target, this.#floor(pool, profile)));
+  }
+
+  /**
+   * The pool's working agents (starting ones included: a spawn is in `members` from its first
+   * state), and of those the ones free or about to be (READY, IDLE, starting).
+   */
+  #live(pool: Pool): { total: number; spare: number; starting: number } {
+    let total = 0;
+    let spare = 0;
+    let starting = 0;
+    for (const agent of pool.members) {
+      switch (agent.state) {
+        case "PROVISIONING":
+        case "WARMING":
+          starting++;
+          spare++;
+          total++;
+          break;
+        case "READY":
+        case "IDLE":
+          spare++;
+          total++;
+          break;
+        case "BUSY":
+          total++;
+          break;
+        default:
+      }
+    }
+    return { total, spare, starting };
   }
 
   #track(agent: Agent): void {
@@ -300,36 +336,55 @@ export class PoolManager {
   /** Spawns enough agents for `waiting` tasks, within maxSize and the spawn rate; re-checks when a token is due. */
   #spawnForDemand(pool: Pool, profile: ProfileRecord, waiting: number): void {
     const needed = Math.ceil(waiting / profile.cognitiveLoadLimit);
-    while (pool.spawning < needed && pool.members.size + pool.spawning < profile.pool.maxSize) {
+    let { total, starting } = this.#live(pool);
+    while (starting < needed && total < profile.pool.maxSize) {
       if (!pool.bucket.tryTake()) {
         this.#retryLater(pool);
         return;
       }
       this.#startSpawn(pool, profile, "on-demand: tasks waiting");
+      starting++;
+      total++;
     }
+  }
+
+  /** Tasks waiting (crewless, not addressed) that this pool's agents could take. */
+  #waitingFor(profile: ProfileRecord): number {
+    const sample = { id: "", crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities };
+    let waiting = 0;
+    for (const lane of this.#deps.dispatcher().lanes()) {
+      if (lane.size > 0 && lane.target.crewId === null && lane.target.agentId === null && targetMatches(lane.target, sample)) waiting += lane.size;
+    }
+    return waiting;
+  }
+
+  /** After a spawn or when a token is due: spawn again if tasks still wait. */
+  #recheckDemand(pool: Pool): void {
+    const profile = this.#deps.profiles.latest(pool.name);
+    if (profile === undefined || this.#stopped || profile.pool.spawnStrategy === "manual") return;
+    const waiting = this.#waitingFor(profile);
+    if (waiting > 0) this.#spawnForDemand(pool, profile, waiting);
   }
 
   #retryLater(pool: Pool): void {
     if (pool.retryTimer !== undefined || this.#stopped) return;
     pool.retryTimer = setTimeout(() => {
       pool.retryTimer = undefined;
-      const profile = this.#deps.profiles.latest(pool.name);
-      if (profile === undefined || this.#stopped) return;
-      const target = { crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities, agentId: null, id: "" };
-      let waiting = 0;
-      for (const lane of this.#deps.dispatcher().lanes()) {
-        if (lane.size > 0 && lane.target.crewId === null && lane.target.agentId === null && targetMatches(lane.target, target)) waiting += lane.size;
-      }
-      if (waiting > 0) this.#spawnForDemand(pool, profile, waiting);
+      this.#recheckDemand(pool);
     }, Math.max(1, pool.bucket.msUntilToken()));
     pool.retryTimer.unref();
   }
 
+  /** Grows the pool to its target; a warm pool also keeps `warmSize` agents free (READY, IDLE or starting). */
   #prespawn(pool: Pool, profile: ProfileRecord): void {
     const target = this.#target(pool, profile);
-    while (pool.members.size + pool.spawning < target) {
+    const warm = profile.pool.spawnStrategy === "warm-pool" ? profile.pool.warmSize : 0;
+    let { total, spare } = this.#live(pool);
+    while (total < profile.pool.maxSize && (total < target || spare < warm)) {
       if (!pool.bucket.tryTake()) return; // the next tick goes on
-      this.#startSpawn(pool, profile, `${profile.pool.spawnStrategy}: keeping ${target} ready`);
+      this.#startSpawn(pool, profile, total < target ? `${profile.pool.spawnStrategy}: growing to ${target}` : `warm-pool: keeping ${warm} free`);
+      total++;
+      spare++;
     }
   }
 
@@ -344,6 +399,7 @@ export class PoolManager {
       .catch((error: unknown) => this.#deps.onError(`pool ${profile.name} could not spawn`, error))
       .finally(() => {
         pool.spawning--;
+        this.#recheckDemand(pool);
       });
   }
 
@@ -357,11 +413,12 @@ export class PoolManager {
       if (agent.state === "IDLE") idle.push(agent);
     }
     const keep = Math.max(this.#target(pool, profile), profile.pool.warmSize);
-    let excess = pool.members.size - keep;
+    let excess = this.#live(pool).total - keep;
     if (excess <= 0) return;
     const affinity = this.#deps.dispatcher().affinity;
     // Longest idle first; agents that hold affinity bindings last.
-    idle.sort((a, b) => affinity.countFor(a.id, now) - affinity.countFor(b.id, now) || (pool.idleSince.get(a) ?? 0) - (pool.idleSince.get(b) ?? 0));
+    const bound = new Map(idle.map((a) => [a, affinity.countFor(a.id)]));
+    idle.sort((a, b) => (bound.get(a) ?? 0) - (bound.get(b) ?? 0) || (pool.idleSince.get(a) ?? 0) - (pool.idleSince.get(b) ?? 0));
     for (const agent of idle) {
       if (excess-- <= 0) break;
       this.#deps.terminate(agent, `idle for ${now - (pool.idleSince.get(agent) ?? now)} ms, above the pool's ${keep}`);

@@ -30,22 +30,56 @@ describe("autoscaler", () => {
     assert.deepEqual([capped?.policy, capped?.to], ["emergency-scaling", 9], "2 × 8 = 16, capped at 3 × baseline 3");
   });
 
-  it("changes size at most once per cooldown under an oscillating load", () => {
+  it("changes size at most once per cooldown under an oscillating load, in both directions", () => {
     const state = newAutoscalerState();
+    // Up and down policies that fire at once (no forMs), with a 20 s cooldown each.
+    const policies = [
+      { name: "up", trigger: { metric: "utilization" as const, op: ">" as const, value: 0.8, forMs: 0 }, factor: 1.5, cooldownMs: 20_000 },
+      { name: "down", trigger: { metric: "utilization" as const, op: "<" as const, value: 0.3, forMs: 0 }, factor: 0.5, cooldownMs: 20_000 },
+    ];
     let current = 4;
-    const changes: number[] = [];
-    // Utilization flips between 0.95 and 0.1 every second for ten minutes.
+    const changes: Array<{ at: number; to: number }> = [];
+    // Utilization flips between 0.95 and 0.1 every 30 s for ten minutes (a 10 s stabilization
+    // window; with flips faster than the window it would rightly never scale down at all).
     for (let t = 0; t <= 600_000; t += 1_000) {
-      const utilization = (t / 1_000) % 2 === 0 ? 0.95 : 0.1;
-      const d = evaluatePolicies({ policies: DEFAULT_POLICIES, metrics: { ...calm, utilization }, current, baseline: 4, maxSize: 16, now: t, stabilizationMs: 30_000, state });
+      const utilization = Math.floor(t / 30_000) % 2 === 0 ? 0.95 : 0.1;
+      const d = evaluatePolicies({ policies, metrics: { ...calm, utilization }, current, baseline: 4, maxSize: 16, now: t, stabilizationMs: 10_000, state });
       if (d !== undefined) {
-        changes.push(t);
+        changes.push({ at: t, to: d.to });
         current = d.to;
       }
     }
-    assert.ok(changes.length >= 1, "it does act");
-    for (let i = 1; i < changes.length; i++) assert.ok((changes[i] as number) - (changes[i - 1] as number) >= 60_000, `changes at ${changes.join(", ")} ms`);
-    assert.ok(changes.length <= 11, `${changes.length} changes in 10 minutes`);
+    assert.ok(changes.some((c, i) => i > 0 && c.to < (changes[i - 1] as { to: number }).to), `it scales down too: ${JSON.stringify(changes)}`);
+    for (let i = 1; i < changes.length; i++) {
+      const gap = (changes[i] as { at: number }).at - (changes[i - 1] as { at: number }).at;
+      assert.ok(gap >= 20_000, `changes ${JSON.stringify(changes)}`);
+    }
+    assert.ok(changes.length <= 31, `${changes.length} changes in 10 minutes`);
+  });
+
+  it("never lets a scale-up policy lower the target, nor a scale-down policy raise it", () => {
+    const up = evaluatePolicies({ policies: DEFAULT_POLICIES, metrics: { ...calm, utilization: 1 }, current: 12, baseline: 3, maxSize: 16, now: 0, stabilizationMs: 0, state: newAutoscalerState() });
+    assert.equal(up, undefined, "12 is already past 2 × baseline 3: high-demand holds, it does not cut to 6");
+    const args = { policies: DEFAULT_POLICIES, metrics: { ...calm, utilization: 0 }, current: 0, baseline: 3, maxSize: 16, stabilizationMs: 0, state: newAutoscalerState() };
+    evaluatePolicies({ ...args, now: 0 });
+    assert.equal(evaluatePolicies({ ...args, now: 60_000 }), undefined, "an empty, idle pool is not grown by cost-optimization");
+  });
+
+  it("never scales down while the load flips faster than the stabilization window", () => {
+    const state = newAutoscalerState();
+    const policies = [
+      { name: "up", trigger: { metric: "utilization" as const, op: ">" as const, value: 0.8, forMs: 0 }, factor: 1.5, cooldownMs: 20_000 },
+      { name: "down", trigger: { metric: "utilization" as const, op: "<" as const, value: 0.3, forMs: 0 }, factor: 0.5, cooldownMs: 20_000 },
+    ];
+    let current = 4;
+    const downs: number[] = [];
+    for (let t = 0; t <= 300_000; t += 1_000) {
+      const utilization = Math.floor(t / 5_000) % 2 === 0 ? 0.95 : 0.1;
+      const d = evaluatePolicies({ policies, metrics: { ...calm, utilization }, current, baseline: 4, maxSize: 16, now: t, stabilizationMs: 30_000, state });
+      if (d !== undefined && d.to < current) downs.push(t);
+      if (d !== undefined) current = d.to;
+    }
+    assert.deepEqual(downs, []);
   });
 
   it("does not scale down within the stabilization window after a scale-up", () => {

@@ -106,17 +106,19 @@ describe("dispatch", () => {
     assert.equal(moved.state, "SUCCEEDED");
   });
 
-  it("a task overrides its profile's balancer", async () => {
+  it("a task overrides its profile's balancer; least-loaded reuses the agent freed last", async () => {
     profile("w", { pool: { balancer: "round-robin" } });
     await spawn("a");
     await spawn("b");
-    // least-loaded with both idle picks the one free longest, every time, when run one by one.
-    for (let i = 0; i < 4; i++) await factory.waitForTask((await factory.submitTask({ role: "Worker", balancer: "least-loaded", input: { tag: `t${i}` } })).id, 1_000);
-    assert.equal(new Set(runs.map((r) => r.agent)).size, 2, "least-loaded alternates as agents free up in turn");
-    runs.length = 0;
+    // The profile's round-robin alternates between the two agents.
     for (let i = 0; i < 4; i++) await factory.waitForTask((await factory.submitTask({ role: "Worker", input: { tag: `r${i}` } })).id, 1_000);
-    const names = runs.map((r) => r.agent);
-    assert.deepEqual([names[0] !== names[1], names[0] === names[2], names[1] === names[3]], [true, true, true], "round-robin alternates");
+    const rr = runs.map((r) => r.agent);
+    assert.deepEqual([rr[0] !== rr[1], rr[0] === rr[2], rr[1] === rr[3]], [true, true, true], `round-robin: ${rr.join(",")}`);
+    // Overridden by least-loaded, one task at a time, it keeps reusing the agent freed last, so the
+    // other one can go idle and be retired.
+    runs.length = 0;
+    for (let i = 0; i < 4; i++) await factory.waitForTask((await factory.submitTask({ role: "Worker", balancer: "least-loaded", input: { tag: `l${i}` } })).id, 1_000);
+    assert.equal(new Set(runs.map((r) => r.agent)).size, 1, `least-loaded: ${runs.map((r) => r.agent).join(",")}`);
   });
 
   it("refuses a task with QUEUE_FULL once its lane holds the profile's queueDepth; nothing already queued is lost", async () => {

@@ -33,12 +33,22 @@ describe("pools", () => {
     await open();
     factory.registerProfile({ name: "od", role: "Od", runtime: { kind: "function", handler: "held" }, pool: { maxSize: 3, spawnRatePerSec: 1_000, warmSize: 0 } });
     holdAll();
-    const tasks = [];
-    for (let i = 0; i < 5; i++) tasks.push(await factory.submitTask({ role: "Od" }));
+    // A burst: all submitted at once.
+    const tasks = await Promise.all(Array.from({ length: 5 }, () => factory.submitTask({ role: "Od" })));
     await until(async () => (await factory.listAgents({ role: "Od", state: "BUSY" })).length === 3, "three agents busy");
     await new Promise((r) => setTimeout(r, 60));
     const pool = factory.getPool("od");
     assert.deepEqual([pool.size, pool.queued, pool.running], [3, 2, 3], "no fourth agent: maxSize is 3");
+    release();
+    for (const t of tasks) assert.equal((await factory.waitForTask(t.id, 2_000)).state, "SUCCEEDED");
+  });
+
+  it("reaches maxSize under a burst (starting agents are not counted twice)", async () => {
+    await open();
+    factory.registerProfile({ name: "burst", role: "Burst", runtime: { kind: "function", handler: "held" }, pool: { maxSize: 8, spawnRatePerSec: 1_000, warmSize: 0 } });
+    holdAll();
+    const tasks = await Promise.all(Array.from({ length: 20 }, () => factory.submitTask({ role: "Burst" })));
+    await until(async () => (await factory.listAgents({ role: "Burst", state: "BUSY" })).length === 8, "eight agents busy", 2_000);
     release();
     for (const t of tasks) assert.equal((await factory.waitForTask(t.id, 2_000)).state, "SUCCEEDED");
   });

@@ -1,4 +1,4 @@
-// Property: whatever the interleaving of submits, spawns, terminations and cancels, no task is lost, none runs twice at once, and each reaches exactly one final state.
+// Property: whatever the interleaving of submits (with timeouts, retries, affinity), spawns, terminations, cancels and re-drives, no task is lost, none runs twice at once, and each reaches one final state per life.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -9,7 +9,8 @@ import type { HandlerContext } from "../../src/runtimes/function/function-handle
 import { silentLogger, until } from "../helpers.ts";
 
 type Op =
-  | { kind: "submit"; role: "A" | "B"; priority: number; work: number; maxAttempts: number }
+  | { kind: "submit"; role: "A" | "B"; priority: number; work: number; maxAttempts: number; timeout: boolean; affinity: number | null }
+  | { kind: "redrive"; pick: number }
   | { kind: "spawn"; role: "A" | "B"; limit: number }
   | { kind: "terminate"; pick: number }
   | { kind: "cancel"; pick: number }
@@ -17,7 +18,20 @@ type Op =
 
 const role = fc.constantFrom("A" as const, "B" as const);
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant("submit" as const), role, priority: fc.integer({ min: 0, max: 9 }), work: fc.integer({ min: 0, max: 5 }), maxAttempts: fc.integer({ min: 1, max: 3 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("submit" as const),
+      role,
+      priority: fc.integer({ min: 0, max: 9 }),
+      work: fc.integer({ min: 0, max: 5 }),
+      maxAttempts: fc.integer({ min: 1, max: 3 }),
+      // A 1 ms timeout fires while the handler still works: its retry must wait for it.
+      timeout: fc.boolean(),
+      affinity: fc.option(fc.integer({ min: 0, max: 2 })),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("redrive" as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("spawn" as const), role, limit: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("terminate" as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }) },
@@ -63,8 +77,20 @@ describe("scheduler properties", () => {
           const agentIds: string[] = [];
           for (const o of ops) {
             if (o.kind === "submit") {
-              const t = await factory.submitTask({ role: o.role, priority: o.priority, maxAttempts: o.maxAttempts, retryBackoffMs: 0, input: { work: o.work, flaky: o.work % 2 === 1 } });
+              const t = await factory.submitTask({
+                role: o.role,
+                priority: o.priority,
+                maxAttempts: o.maxAttempts,
+                retryBackoffMs: 0,
+                ...(o.timeout ? { timeoutMs: 1 } : {}),
+                ...(o.affinity === null ? {} : { affinityKey: `k${o.affinity}` }),
+                input: { work: o.work, flaky: o.work % 2 === 1 },
+              });
               taskIds.push(t.id);
+            } else if (o.kind === "redrive" && taskIds.length > 0) {
+              await factory.retryTask(taskIds[o.pick % taskIds.length] as string).catch((e: { code?: string }) => {
+                if (e.code !== "TASK_NOT_DEAD") throw e;
+              });
             } else if (o.kind === "spawn") {
               agentIds.push((await factory.spawnAgent({ config: { name: `p${o.role}`, role: o.role, cognitiveLoadLimit: o.limit, runtime: { kind: "function", handler: "job" }, pool: { spawnStrategy: "manual" } } })).id);
             } else if (o.kind === "terminate" && agentIds.length > 0) {
@@ -83,7 +109,8 @@ describe("scheduler properties", () => {
           for (const id of taskIds) {
             const t = await factory.waitForTask(id, 5_000);
             assert.ok(FINAL_TASK_STATES.has(t.state), `task ${id} ended ${t.state}`);
-            assert.equal(finals.get(id), 1, `task ${id} reached a final state exactly once`);
+            // Re-driven tasks reach a final state once per life.
+            assert.equal(finals.get(id), 1 + t.redrives, `task ${id} reached a final state once per life`);
           }
           // Handlers of cancelled tasks may still be finishing their turns; then nothing runs.
           await until(() => factory.stats().runningTasks === 0, "every handler returned");

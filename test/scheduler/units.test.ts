@@ -31,7 +31,7 @@ describe("affinity table", () => {
     table.bind("a", "agent_1", 0);
     table.bind("b", "agent_1", 0);
     table.bind("c", "agent_2", 0);
-    assert.equal(table.countFor("agent_1", 1), 2);
+    assert.equal(table.countFor("agent_1"), 2);
     table.forgetAgent("agent_1");
     assert.deepEqual([table.get("a", 1), table.get("b", 1), table.get("c", 1)], [undefined, undefined, "agent_2"]);
   });

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AGENT_STATES } from "../../core/lifecycle.ts";
 import { NameSchema, ProfileSchema, RoleSchema } from "../../core/schemas/profile.ts";
 import type { Factory } from "../../factory/factory.ts";
-import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
+import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
 import { AgentSchema, IdParam, itemsOf, LimitQuery, WalletSchema } from "../schemas.ts";
 
 const tags = ["agents"];
@@ -90,7 +90,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/agents/{id}/clone",
       tags,
       summary: "Clone a live agent for fan-out: same profile version and crew, starting from its saved context",
-      request: { params: IdParam },
+      request: { params: IdParam, ...noBody },
       responses: { 201: jsonContent(AgentSchema, "The READY clone"), ...errorResponses(401, 404, 409, 422) },
     }),
     async (c) => c.json(await factory.cloneAgent(c.req.valid("param").id), 201),

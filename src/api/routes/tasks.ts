@@ -3,7 +3,7 @@ import { z } from "zod";
 import { TaskSubmitSchema } from "../../core/schemas/task.ts";
 import { TASK_STATES } from "../../core/task-states.ts";
 import type { Factory } from "../../factory/factory.ts";
-import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
+import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
 import { IdParam, itemsOf, LimitQuery, TaskSchema } from "../schemas.ts";
 
 const tags = ["tasks"];
@@ -71,7 +71,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/tasks/{id}/retry",
       tags,
       summary: "Re-drive a dead-lettered task: QUEUED again with a fresh set of attempts",
-      request: { params: IdParam },
+      request: { params: IdParam, ...noBody },
       responses: { 202: jsonContent(TaskSchema, "The task, QUEUED again (or already ASSIGNED)"), ...errorResponses(401, 404, 409) },
     }),
     async (c) => c.json(await factory.retryTask(c.req.valid("param").id), 202),
@@ -83,7 +83,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/tasks/{id}/cancel",
       tags,
       summary: "Cancel a queued or running task",
-      request: { params: IdParam },
+      request: { params: IdParam, ...noBody },
       responses: { 202: jsonContent(TaskSchema, "The task, CANCELLED"), ...errorResponses(401, 404, 409) },
     }),
     async (c) => c.json(await factory.cancelTask(c.req.valid("param").id), 202),

@@ -21,8 +21,13 @@ export function eventCommands(program: Command): void {
       };
       await client.events(`?${query}`, (event) => {
         if (json) return void process.stdout.write(`${JSON.stringify(event)}\n`);
-        const subject = event.taskId ?? event.agentId ?? event.crewId ?? (typeof event.data?.name === "string" ? `${event.data.name}@${String(event.data.version)}` : "");
-        const change = event.to === undefined ? "" : `${event.from ?? "∅"} → ${event.to}`;
+        const data = event.data ?? {};
+        const subject =
+          event.taskId ??
+          event.agentId ??
+          event.crewId ??
+          (event.type === "pool.scaled" ? `pool ${String(data.profile)} ${String(data.policy)}` : typeof data.name === "string" ? `${data.name}@${String(data.version)}` : "");
+        const change = event.to !== undefined ? `${event.from ?? "∅"} → ${event.to}` : event.type === "pool.scaled" ? `${String(data.from)} → ${String(data.to)}` : "";
         const reason = typeof event.data?.reason === "string" ? `  (${event.data.reason})` : "";
         console.log(`${String(event.seq).padStart(6)}  ${event.at.slice(11, 23)}  ${event.type.padEnd(22)} ${subject}  ${change}${reason}`);
       }, stop.signal, ready);

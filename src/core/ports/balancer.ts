@@ -4,6 +4,8 @@ import type { Task } from "../task.ts";
 export interface BalancerContext {
   /** The queue lane the task belongs to: balancers that keep state keep it per lane. */
   laneKey: string;
+  /** Candidates that became free most recently (one per agent group), most recent first. */
+  recent?: readonly Agent[];
 }
 
 /**

@@ -46,7 +46,7 @@ export const PoolSettingsSchema = z.strictObject({
   /** How a task picks among free agents; a task may override it. */
   balancer: z.enum(BALANCERS).default("least-loaded"),
   spawnStrategy: z.enum(SPAWN_STRATEGIES).default("on-demand"),
-});
+}).refine((p) => p.warmSize <= p.maxSize, { message: "warmSize cannot exceed maxSize", path: ["warmSize"] });
 export type PoolSettings = z.infer<typeof PoolSettingsSchema>;
 
 export const FunctionRuntimeSchema = z.strictObject({
