@@ -36,6 +36,7 @@ export const AgentSchema = z
     stats: z.object({ completed: z.number().int(), failed: z.number().int(), successRate: z.number() }),
     restarts: z.number().int(),
     lastHeartbeatAt: z.string().nullable(),
+    pid: z.number().int().nullable().meta({ description: "Host process id of a process agent" }),
     lastSignal: z.object({ signal: z.string(), payload: z.unknown(), at: z.string() }).nullable(),
     context: z.record(z.string(), z.unknown()),
     updatedAt: z.string(),

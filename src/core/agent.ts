@@ -22,6 +22,8 @@ export interface Agent {
   /** Times the agent was provisioned again under the same id (after a restart, or by the watchdog). */
   restarts: number;
   lastHeartbeatAt: string | null;
+  /** Host process id (process agents), null otherwise. */
+  pid: number | null;
   /** The latest signal broadcast to it. */
   lastSignal: { signal: string; payload: unknown; at: string } | null;
   /** Context the agent saved; what a replacement or a woken agent starts from. */

@@ -10,6 +10,8 @@ export const EVENT_TYPES = [
   "crew.message",
   "crew.context",
   "task.state",
+  "task.progress",
+  "agent.log",
   "pool.scaled",
 ] as const;
 

@@ -1,4 +1,9 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { BubblewrapSandbox } from "../adapters/sandbox/bubblewrap/bubblewrap-sandbox.ts";
+import { NoSandbox } from "../adapters/sandbox/none/no-sandbox.ts";
+import { ProcessRuntime } from "../runtimes/process/process-runtime.ts";
 import { MemoryBus } from "../adapters/bus/memory/memory-bus.ts";
 import { createSqliteStore } from "../adapters/store/sqlite/sqlite-store.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
@@ -67,7 +72,17 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const store =
     options.store ?? (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db") }));
-  const runtimes: AgentRuntime[] = [new FunctionRuntime(options.handlers ?? {}), ...(options.runtimes ?? [])];
+  const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
+  const runtimes: AgentRuntime[] = [
+    new FunctionRuntime(options.handlers ?? {}),
+    new ProcessRuntime({
+      sandboxes: [new BubblewrapSandbox(), new NoSandbox()],
+      workspaceRoot: join(dataRoot, "workspaces"),
+      // Agents never see the factory's own data (the store, other agents' workspaces).
+      hidden: [dataRoot],
+    }),
+    ...(options.runtimes ?? []),
+  ];
   const factory = new Factory({
     store,
     bus: options.bus ?? new MemoryBus(),

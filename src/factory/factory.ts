@@ -122,6 +122,8 @@ export class Factory {
   /** Idempotency keys of the tasks held in memory; older ones are looked up in the store. */
   readonly #byIdempotencyKey = new Map<string, Task>();
   readonly #balancerCache = new Map<string, { epoch: number; name: BalancerName }>();
+  /** When each agent's runtime was lost recently (crash-loop guard). */
+  readonly #losses = new Map<string, number[]>();
   #state: "new" | "started" | "closing" | "closed" = "new";
   readonly #closingController = new AbortController();
   #restored = { agents: 0, tasks: 0 };
@@ -140,6 +142,10 @@ export class Factory {
       journal: this.#journal,
       runtimes: this.#runtimes,
       crewAccess: (crewId) => this.#crews.access(crewId),
+      onLost: (agent, reason) => this.#onLost(agent, reason),
+      onProgress: (agent, taskId, message, fraction) =>
+        this.#events.emit({ type: "task.progress", taskId, agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), data: { message: message ?? null, fraction: fraction ?? null } }),
+      onLog: (agent, level, message) => deps.logger.info(`[${agent.id} ${level}] ${message}`),
     });
     this.#crews = new CrewManager({
       registry: this.#registry,
@@ -283,6 +289,41 @@ export class Factory {
       ),
     );
     await this.#journal.commit();
+  }
+
+  /**
+   * A started agent's runtime died (its process exited or crashed). Its running tasks come back
+   * as AGENT_LOST and are re-queued; the agent goes UNHEALTHY and is provisioned again under the
+   * same id, wallet, crew and saved context. A draining agent just ends. An agent that keeps
+   * dying (5 times within a minute) is given up on.
+   */
+  #onLost(agent: Agent, reason: string): void {
+    if (this.#state !== "started" || agent.state === "TERMINATED" || agent.state === "UNHEALTHY") return;
+    this.#registry.setHandle(agent.id, undefined);
+    agent.pid = null;
+    if (agent.state === "DRAINING") {
+      this.#registry.transition(agent, "TERMINATED", reason);
+      return;
+    }
+    this.#registry.transition(agent, "UNHEALTHY", reason);
+    const now = Date.now();
+    const recent = (this.#losses.get(agent.id) ?? []).filter((t) => now - t < 60_000);
+    recent.push(now);
+    this.#losses.set(agent.id, recent);
+    const profile = this.#profiles.version(agent.profile, agent.profileVersion);
+    if (profile === undefined || recent.length > 5) {
+      this.#registry.transition(agent, "TERMINATED", profile === undefined ? "its profile version is gone" : "lost 5 times within a minute: given up");
+      this.#losses.delete(agent.id);
+      return;
+    }
+    // After this turn, so the lost runs settle (and free their load) before the replacement starts.
+    setImmediate(() => {
+      if (agent.state !== "UNHEALTHY" || this.#state !== "started") return;
+      this.#spawner.reprovision(agent, profile, `replacing: ${reason}`).catch((error: unknown) => {
+        this.#deps.logger.error(`agent ${agent.id} could not be replaced`, error);
+        if (agent.state !== "TERMINATED") this.#registry.transition(agent, agent.state === "UNHEALTHY" || agent.state === "PROVISIONING" || agent.state === "WARMING" ? "TERMINATED" : "DRAINING", "replacement failed");
+      });
+    });
   }
 
   // ---------------------------------------------------------------- profiles
@@ -815,6 +856,8 @@ export class Factory {
       const abandoned = this.#dispatcher.abandonRunning("factory shut down before the task finished");
       // Stats change without a state transition and are written with the next one; write the unwritten now.
       this.#registry.persistDirty();
+      // End agent processes (their workspaces stay for the next start).
+      await Promise.all(this.#deps.runtimes.map((r) => r.close?.().catch((error: unknown) => this.#deps.logger.error(`closing the ${r.kind} runtime failed`, error))));
       if (abandoned > 0) this.#deps.logger.warn(`${abandoned} running task(s) re-queued for the next start`);
       for (const [id, waiters] of this.#waiters) {
         const task = this.#tasks.get(id);

@@ -17,6 +17,10 @@ export interface SpawnerDeps {
   runtimes: ReadonlyMap<string, AgentRuntime>;
   /** The crew context an agent of this crew sees. */
   crewAccess(crewId: string): CrewAccess;
+  /** A started agent's runtime is gone (its process exited): the factory replaces it. */
+  onLost(agent: Agent, reason: string): void;
+  onProgress(agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined): void;
+  onLog(agent: Agent, level: string, message: string): void;
 }
 
 export interface SpawnOptions {
@@ -69,6 +73,7 @@ export class Spawner {
       stats: { completed: 0, failed: 0, successRate: 1 },
       restarts: 0,
       lastHeartbeatAt: null,
+      pid: null,
       lastSignal: null,
       context: options.context === undefined ? EMPTY_CONTEXT : (JSON.parse(JSON.stringify(options.context)) as Record<string, unknown>),
       updatedAt: now,
@@ -90,7 +95,6 @@ export class Spawner {
     const registry = this.#deps.registry;
     registry.transition(agent, "PROVISIONING", reason);
     agent.restarts++;
-    agent.load = 0;
     await this.#start(agent, profile, this.runtimeFor(profile));
   }
 
@@ -116,8 +120,18 @@ export class Spawner {
   async #start(agent: Agent, profile: ProfileRecord, runtime: AgentRuntime): Promise<void> {
     const registry = this.#deps.registry;
     registry.transition(agent, "WARMING", `starting ${runtime.kind} runtime`);
+    let started = false;
     const services: AgentServices = {
       crew: agent.crewId === null ? null : this.#deps.crewAccess(agent.crewId),
+      // Before READY a lost runtime is a failed start, which the start itself reports.
+      lost: (reason) => {
+        if (started) this.#deps.onLost(agent, reason);
+      },
+      heartbeat: () => {
+        agent.lastHeartbeatAt = new Date().toISOString();
+      },
+      progress: (taskId, message, fraction) => this.#deps.onProgress(agent, taskId, message, fraction),
+      log: (level, message) => this.#deps.onLog(agent, level, message),
       saveContext: (context) => {
         const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
         if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context", nonRetryable: true });
@@ -142,6 +156,8 @@ export class Spawner {
       throw new FactoryError("AGENT_START_FAILED", `agent ${agent.id} was ${agent.state} before it finished starting`);
     }
     registry.setHandle(agent.id, handle);
+    agent.pid = handle.pid ?? null;
+    started = true;
     registry.transition(agent, "READY", "started");
   }
 }

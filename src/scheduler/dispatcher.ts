@@ -564,12 +564,15 @@ export class Dispatcher {
     agent.stats.failed++;
     const error = outcome.error;
     const described = describe(error);
+    // An agent lost mid-task (its process died) is not the task's failure: it goes back to the
+    // queue at once, up to at least 3 attempts, so one crash does not dead-letter it.
+    const lost = isFactoryError(error) && error.code === "AGENT_LOST";
     if (isFactoryError(error) && error.nonRetryable) {
       this.#finish(task, "FAILED", { error: described });
-    } else if (task.attempts >= task.maxAttempts) {
+    } else if (task.attempts >= (lost ? Math.max(task.maxAttempts, 3) : task.maxAttempts)) {
       this.#finish(task, "DEAD", { error: described });
     } else {
-      const delayMs = backoffDelayMs(task.retryBackoffMs, task.attempts);
+      const delayMs = lost ? 0 : backoffDelayMs(task.retryBackoffMs, task.attempts);
       const retryAt = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
       this.#setState(task, "QUEUED", `attempt ${task.attempts} failed: ${described.message}`, { agentId: null, retryAt, error: described });
       if (this.#running.has(run)) {

@@ -18,7 +18,7 @@ export function profileCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const { items } = await client.request<{ items: ProfileRecord[] }>("GET", "/v1/profiles");
       if (json) return printJson(items);
-      console.log(table(items.map((p) => ({ ...p, runtime: `${p.runtime.kind}:${p.runtime.handler}` })), COLUMNS));
+      console.log(table(items.map((p) => ({ ...p, runtime: p.runtime.kind === "function" ? `function:${p.runtime.handler}` : `process:${p.runtime.command.join(" ").slice(0, 40)}` })), COLUMNS));
     });
 
   profiles

@@ -55,8 +55,41 @@ export const FunctionRuntimeSchema = z.strictObject({
   handler: z.string().min(1).max(128),
 });
 
-export const RuntimeSchema = z.discriminatedUnion("kind", [FunctionRuntimeSchema]);
+export const ProcessRuntimeSchema = z.strictObject({
+  kind: z.literal("process"),
+  /** The program and its arguments; it speaks JSON-RPC 2.0, one message per line, on stdin/stdout. */
+  command: z.array(z.string().min(1).max(4_096)).min(1).max(256),
+  /** Environment of the agent (the factory's own environment is not passed on). */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"), z.string().max(32_768)).default({}),
+  /** Working directory inside the sandbox; default /workspace. */
+  cwd: z.string().min(1).max(4_096).optional(),
+  /** Host files or folders (the agent's code, a skill pack) mounted read-only at /agent/<name>. */
+  files: z.array(z.string().min(1).max(4_096)).max(64).default([]),
+  /** How long the agent has to answer `initialize`. */
+  initializeTimeoutMs: z.number().int().min(10).max(600_000).default(10_000),
+});
+
+export const RuntimeSchema = z.discriminatedUnion("kind", [FunctionRuntimeSchema, ProcessRuntimeSchema]);
 export type RuntimeSpec = z.infer<typeof RuntimeSchema>;
+
+/**
+ * How a process agent is isolated. `bubblewrap` (default): read-only root, private /workspace
+ * and /tmp, its own PID namespace, no network unless `allowEgress`. `none` runs the program
+ * as a plain child process, only when a profile asks for it.
+ */
+export const SandboxSchema = z.strictObject({
+  kind: z.enum(["bubblewrap", "none"]).default("bubblewrap"),
+  allowEgress: z.boolean().default(false),
+  /** Address-space limit (RLIMIT_AS). */
+  memoryMb: z.number().int().min(16).max(1_048_576).optional(),
+  /** CPU time limit (RLIMIT_CPU). */
+  cpuSeconds: z.number().int().min(1).max(31_536_000).optional(),
+  /** Open files limit (RLIMIT_NOFILE). */
+  openFiles: z.number().int().min(16).max(1_048_576).default(256),
+  /** Processes limit (RLIMIT_NPROC; not enforced for root). */
+  processes: z.number().int().min(1).max(1_048_576).optional(),
+});
+export type SandboxSpec = z.output<typeof SandboxSchema>;
 
 export const ProfileSchema = z
   .strictObject({
@@ -69,6 +102,8 @@ export const ProfileSchema = z
     runtime: RuntimeSchema.default({ kind: "function", handler: "echo" }),
     scopes: z.array(z.string().min(1).max(64)).max(64).default([]),
     pool: PoolSettingsSchema.default(PoolSettingsSchema.parse({})),
+    /** For process agents: how they are isolated (bubblewrap, no egress, when absent). */
+    sandbox: SandboxSchema.optional(),
   })
   .meta({ id: "Profile" });
 

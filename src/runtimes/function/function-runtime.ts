@@ -23,6 +23,7 @@ export class FunctionRuntime implements AgentRuntime {
   }
 
   validate(profile: Pick<ProfileRecord, "runtime">): void {
+    if (profile.runtime.kind !== "function") throw new FactoryError("VALIDATION_FAILED", "runtime.kind: not a function runtime", { field: "runtime.kind" });
     const name = profile.runtime.handler;
     if (!this.#handlers.has(name)) {
       throw new FactoryError("UNKNOWN_HANDLER", `runtime.handler: no function handler named '${name}' (known: ${this.handlerNames().join(", ")})`, {
@@ -33,7 +34,7 @@ export class FunctionRuntime implements AgentRuntime {
 
   async start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
     this.validate(profile);
-    const definition = this.#definition(profile.runtime.handler);
+    const definition = this.#definition((profile.runtime as { handler: string }).handler);
     const handle = new FunctionAgentHandle(agent, definition, services);
     if (definition.init !== undefined) await definition.init(handle.context());
     return handle;

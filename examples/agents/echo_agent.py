@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""A process agent in Python (standard library only): JSON-RPC 2.0, one message per line on stdio.
+
+task/run input {"text": ...} -> {"upper": TEXT, "by": "python", "runs": n}; input {"crash": true}
+exits mid-task ({"crashOn": AGENT_ID} only on that agent); {"sleepMs": N} sleeps first; input {"write": PATH} tries to write there; {"connect": [HOST, PORT]} tries to
+connect; {"read": PATH} reads a file. See docs/process-agents.md.
+"""
+import json
+import os
+import socket
+import sys
+
+runs = 0
+context = {}
+
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def run(params):
+    global runs
+    runs += 1
+    data = params.get("input") or {}
+    if data.get("crash") or data.get("crashOn") == os.environ.get("AGENT_ID"):
+        os._exit(3)
+    if "sleepMs" in data:
+        import time
+        time.sleep(data["sleepMs"] / 1000)
+    if "write" in data:
+        with open(data["write"], "w") as f:
+            f.write("x")
+        return {"wrote": data["write"]}
+    if "read" in data:
+        with open(data["read"]) as f:
+            return {"read": f.read()}
+    if "connect" in data:
+        host, port = data["connect"]
+        socket.create_connection((host, port), timeout=2).close()
+        return {"connected": True}
+    context["runs"] = context.get("runs", 0) + 1
+    send({"jsonrpc": "2.0", "id": "save-%d" % runs, "method": "context/save", "params": {"context": context}})
+    return {"upper": str(data.get("text", "")).upper(), "by": "python", "runs": runs}
+
+
+for line in sys.stdin:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        continue
+    method, mid = message.get("method"), message.get("id")
+    if method is None:
+        continue  # a response to our context/save, or a notification we ignore
+    if method == "initialize":
+        context = (message.get("params") or {}).get("context") or {}
+        send({"jsonrpc": "2.0", "id": mid, "result": {"ready": True, "pid": os.getpid()}})
+    elif method == "task/run":
+        try:
+            send({"jsonrpc": "2.0", "id": mid, "result": run(message.get("params") or {})})
+        except Exception as error:  # the task fails; the agent lives on
+            send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32000, "message": "%s: %s" % (type(error).__name__, error)}})
+    elif method == "shutdown":
+        send({"jsonrpc": "2.0", "id": mid, "result": None})
+        break
+    elif mid is not None:
+        send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "method not found: %s" % method}})

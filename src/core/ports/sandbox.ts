@@ -1,0 +1,35 @@
+import type { SandboxSpec } from "../schemas/profile.ts";
+
+/** What to run, and where, for one process agent. */
+export interface SandboxRequest {
+  agentId: string;
+  /** Program and arguments, as the agent sees its filesystem. */
+  command: readonly string[];
+  env: Readonly<Record<string, string>>;
+  /** Working directory inside the sandbox; default the workspace. */
+  cwd: string | undefined;
+  /** Host paths mounted read-only at /agent/<basename>. */
+  files: readonly string[];
+  /** The agent's private writable folder on the host (seen as /workspace). */
+  workspace: string;
+  /** Host folders the agent must not see at all (the factory's data). */
+  hidden: readonly string[];
+  spec: SandboxSpec;
+}
+
+/** The host command that starts the agent inside its sandbox. */
+export interface SandboxLaunch {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Host working directory for the launcher itself. */
+  cwd: string;
+}
+
+/** Isolation for process agents: turns a request into the host command that runs it isolated. */
+export interface Sandbox {
+  readonly kind: string;
+  /** Throws (SANDBOX_UNAVAILABLE, saying how to fix it) when this sandbox cannot run here. */
+  check(): void;
+  launch(request: SandboxRequest): SandboxLaunch;
+}
