@@ -33,6 +33,7 @@ export function agent(id: string, patch: Partial<Agent> = {}): Agent {
     stats: { completed: 0, failed: 0, successRate: 1 },
     restarts: 0,
     lastHeartbeatAt: null,
+    pid: null,
     lastSignal: null,
     context: {},
     updatedAt: now(),
