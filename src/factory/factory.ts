@@ -94,6 +94,8 @@ export interface FactoryStats {
   lastEventSeq: number;
   /** Recent direct dispatches to a free agent: enqueue → handler started, in µs. */
   dispatch: { samples: number; p50Us: number; p99Us: number };
+  /** Per runtime kind, what it reports (process: live processes, warm sandboxes, lease times). */
+  runtimes: Record<string, Record<string, unknown>>;
 }
 
 /**
@@ -828,6 +830,7 @@ export class Factory {
       lateResults: this.#dispatcher.lateResults,
       lastEventSeq: this.#events.lastSeq,
       dispatch: this.#dispatcher.dispatchLatency(),
+      runtimes: Object.fromEntries(this.#deps.runtimes.filter((r) => r.stats !== undefined).map((r) => [r.kind, (r.stats as () => Record<string, unknown>)()])),
     };
   }
 

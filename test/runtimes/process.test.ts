@@ -52,6 +52,7 @@ describe("process agents", () => {
   afterEach(async () => {
     await close();
     assert.deepEqual(processesWith(marker), [], "no agent process outlives the factory");
+    assert.deepEqual(processesWith("/warm/warm."), [], "no warm sandbox outlives the factory");
   });
 
   const pyAgent = (name = "py", extra: Record<string, unknown> = {}) => ({
@@ -128,6 +129,23 @@ describe("process agents", () => {
     // kill -9 of an idle agent: replaced the same way.
     process.kill(back.pid as number, "SIGKILL");
     await until(async () => (await factory.getAgent(a.id)).restarts === 2 && (await factory.getAgent(a.id)).state === "READY", "replaced after kill -9", 10_000);
+  });
+
+  it("starts the next agent of a profile from a warm sandbox: specialized in well under a second, same isolation", async () => {
+    factory.registerProfile(pyAgent());
+    const cold = await factory.spawnAgent({ profile: "py" });
+    await until(() => (factory.stats().runtimes.process as { warmReady: number }).warmReady >= 1, "a warm sandbox ready", 5_000);
+    const warm = await factory.spawnAgent({ profile: "py" });
+    const stats = factory.stats().runtimes.process as { warmLeases: number; leaseP99Ms: number };
+    assert.equal(stats.warmLeases, 1);
+    assert.ok(stats.leaseP99Ms < 1_000);
+    assert.notEqual(warm.pid, cold.pid);
+    const t = await factory.waitForTask((await factory.submitTask({ agentId: warm.id, input: { text: "warm" } })).id, 5_000);
+    assert.deepEqual(t.result, { upper: "WARM", by: "python", runs: 1 });
+    const escape = await factory.waitForTask((await factory.submitTask({ agentId: warm.id, input: { write: "/usr/x" } })).id, 5_000);
+    assert.equal(escape.state, "DEAD");
+    assert.equal((await factory.waitForTask((await factory.submitTask({ agentId: warm.id, input: { write: "/workspace/w" } })).id, 5_000)).state, "SUCCEEDED");
+    assert.equal(existsSync(join(dataDir, "workspaces", warm.id, "w")), true, "the renamed slot is the agent's workspace");
   });
 
   it("assembles and disbands a crew of 50 process agents with no process left behind", { timeout: 120_000 }, async () => {

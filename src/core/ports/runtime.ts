@@ -50,4 +50,6 @@ export interface AgentRuntime {
   start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle>;
   /** At factory shutdown: ends what the runtime runs without wiping what a restart brings back. */
   close?(): Promise<void>;
+  /** Counters worth showing operators (processes, warm sandboxes …). */
+  stats?(): Record<string, unknown>;
 }

@@ -15,6 +15,8 @@ export interface SandboxRequest {
   /** Host folders the agent must not see at all (the factory's data). */
   hidden: readonly string[];
   spec: SandboxSpec;
+  /** A warm sandbox: /agent is a private writable tmpfs (the code arrives later), and these host files are mounted read-only. */
+  warm?: { readOnly: ReadonlyArray<{ host: string; path: string }> };
 }
 
 /** The host command that starts the agent inside its sandbox. */

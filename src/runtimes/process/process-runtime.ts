@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Agent } from "../../core/agent.ts";
 import { FactoryError } from "../../core/errors.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
 import type { Sandbox } from "../../core/ports/sandbox.ts";
-import { SandboxSchema, type ProfileRecord } from "../../core/schemas/profile.ts";
+import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
 import { JsonRpcChannel } from "./json-rpc-channel.ts";
 
 export interface ProcessRuntimeOptions {
@@ -19,6 +21,11 @@ export interface ProcessRuntimeOptions {
   maxLineBytes?: number;
   /** How long `shutdown` may take before the process is killed. */
   shutdownGraceMs?: number;
+  /**
+   * Warm sandboxes kept per interpreter and sandbox settings (default 2; 0 disables): started
+   * generic, specialized at spawn by handing them the profile's code.
+   */
+  warmPerKind?: number;
 }
 
 /**
@@ -60,6 +67,11 @@ export class ProcessRuntime implements AgentRuntime {
       if (!existsSync(file)) throw new FactoryError("AGENT_START_FAILED", `runtime.files.${i}: ${file} does not exist`, { field: `runtime.files.${i}` });
     }
     const workspace = join(resolve(this.#options.workspaceRoot), agent.id);
+    const key = warmKey(runtime, spec, files);
+    if (key !== undefined && !existsSync(workspace)) {
+      const leased = await this.#leaseWarm(key, agent, profile, services, workspace, files, runtime);
+      if (leased !== undefined) return leased;
+    }
     mkdirSync(workspace, { recursive: true });
     const launch = sandbox.launch({
       agentId: agent.id,
@@ -80,20 +92,137 @@ export class ProcessRuntime implements AgentRuntime {
     });
     this.#live.add(handle);
     try {
-      await handle.initialize(
-        { agentId: agent.id, profile: { name: profile.name, version: profile.version, role: profile.role, capabilities: profile.capabilities }, context: agent.context, workspace: sandbox.kind === "none" ? workspace : "/workspace" },
-        runtime.initializeTimeoutMs,
-      );
+      await handle.initialize(initializeParams(agent, profile, sandbox.kind === "none" ? workspace : "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
       handle.kill();
       throw error;
     }
+    if (key !== undefined) this.#refill(key, sandbox, spec);
     return handle;
   }
 
-  /** Ends every agent process (shutdown, then kill), keeping workspaces for the next start. */
+  // ---------------------------------------------------------------- warm sandboxes
+
+  readonly #warm = new Map<string, { ready: ProcessAgentHandle[]; starting: number }>();
+  /** Milliseconds each warm lease took: take a ready sandbox, hand it the code, hear it accept. */
+  readonly leaseMs: number[] = [];
+
+  async #leaseWarm(
+    key: string,
+    agent: Readonly<Agent>,
+    profile: ProfileRecord,
+    services: AgentServices,
+    workspace: string,
+    files: readonly string[],
+    runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>,
+  ): Promise<AgentHandle | undefined> {
+    const pool = this.#warm.get(key);
+    const handle = pool?.ready.shift();
+    if (pool === undefined || handle === undefined) return undefined;
+    const started = performance.now();
+    // The sandbox was started on a slot folder; renaming it keeps the bind mount.
+    renameSync(handle.workspace, workspace);
+    handle.adopt(services, workspace);
+    try {
+      await handle.specialize(
+        {
+          files: Object.fromEntries(files.map((file) => [basename(file), readFileSync(file, "utf8")])),
+          env: { AGENT_ID: agent.id, ...runtime.env },
+          cwd: runtime.cwd ?? "/workspace",
+          argv: runtime.command.slice(1),
+        },
+        runtime.initializeTimeoutMs,
+      );
+      this.leaseMs.push(performance.now() - started);
+      if (this.leaseMs.length > 4_096) this.leaseMs.shift();
+      await handle.initialize(initializeParams(agent, profile, "/workspace"), runtime.initializeTimeoutMs);
+    } catch (error) {
+      handle.kill();
+      throw error;
+    } finally {
+      const [sandbox, spec] = this.#warmSource(profile);
+      if (sandbox !== undefined) this.#refill(key, sandbox, spec);
+    }
+    return handle;
+  }
+
+  #warmSource(profile: ProfileRecord): [Sandbox | undefined, SandboxSpec] {
+    const spec = SandboxSchema.parse(profile.sandbox ?? {});
+    return [this.#sandboxes.get(spec.kind), spec];
+  }
+
+  /** Starts generic sandboxes for `key` until `warmPerKind` are ready or starting. */
+  #refill(key: string, sandbox: Sandbox, spec: SandboxSpec): void {
+    const target = this.#options.warmPerKind ?? 2;
+    if (target <= 0 || this.#closing) return;
+    let pool = this.#warm.get(key);
+    if (pool === undefined) {
+      pool = { ready: [], starting: 0 };
+      this.#warm.set(key, pool);
+    }
+    const interpreter = key.split("|")[0] as "python3" | "node";
+    while (pool.ready.length + pool.starting < target) {
+      pool.starting++;
+      const slot = join(resolve(this.#options.workspaceRoot), `.warm-${randomUUID()}`);
+      mkdirSync(slot, { recursive: true });
+      const bootstrap = BOOTSTRAP[interpreter];
+      const launch = sandbox.launch({
+        agentId: "warm",
+        command: [interpreter, `/warm/${basename(bootstrap)}`],
+        env: {},
+        cwd: undefined,
+        files: [],
+        workspace: slot,
+        hidden: this.#options.hidden,
+        spec,
+        warm: { readOnly: [{ host: bootstrap, path: `/warm/${basename(bootstrap)}` }] },
+      });
+      const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"] });
+      const current = pool;
+      const handle: ProcessAgentHandle = new ProcessAgentHandle(child, slot, warmServices(() => {
+        current.ready = current.ready.filter((h) => h !== handle);
+        rmSync(slot, { recursive: true, force: true });
+      }), {
+        maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
+        shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
+        onMalformed: () => this.malformedLines++,
+        onExit: () => this.#live.delete(handle),
+      });
+      this.#live.add(handle);
+      handle.warmReady.then(
+        () => {
+          current.starting--;
+          if (this.#closing) handle.kill();
+          else current.ready.push(handle);
+        },
+        () => {
+          current.starting--;
+        },
+      );
+    }
+  }
+
+  #closing = false;
+
+  /** Ends every agent process (shutdown, then kill), keeping workspaces for the next start; warm slots go. */
   async close(): Promise<void> {
+    this.#closing = true;
+    const warm = [...this.#warm.values()].flatMap((pool) => pool.ready);
+    this.#warm.clear();
+    for (const handle of warm) handle.kill();
     await Promise.all([...this.#live].map((handle) => handle.shutdown()));
+    // Warm slots (ready or still starting) have no agent to come back to.
+    const root = resolve(this.#options.workspaceRoot);
+    for (const entry of existsSync(root) ? readdirSync(root) : []) if (entry.startsWith(".warm-")) rmSync(join(root, entry), { recursive: true, force: true });
+  }
+
+  /** Counters for /ready and the benchmarks. */
+  stats(): Record<string, unknown> {
+    const sorted = [...this.leaseMs].sort((a, b) => a - b);
+    const at = (q: number): number => (sorted.length === 0 ? 0 : Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) * 1000) / 1000);
+    let warm = 0;
+    for (const pool of this.#warm.values()) warm += pool.ready.length;
+    return { processes: this.#live.size, warmReady: warm, warmLeases: sorted.length, leaseP50Ms: at(0.5), leaseP99Ms: at(0.99), malformedLines: this.malformedLines };
   }
 }
 
@@ -108,8 +237,11 @@ interface HandleOptions {
 class ProcessAgentHandle implements AgentHandle {
   readonly #child: ChildProcess;
   readonly #channel: JsonRpcChannel;
-  readonly #workspace: string;
-  readonly #services: AgentServices;
+  #workspace: string;
+  #services: AgentServices;
+  /** Resolves when a warm bootstrap says it is ready (never, for an agent started cold). */
+  readonly warmReady: Promise<void>;
+  #onWarmReady: () => void = () => {};
   readonly #options: HandleOptions;
   readonly #exited: Promise<void>;
   #stopping = false;
@@ -120,35 +252,37 @@ class ProcessAgentHandle implements AgentHandle {
     this.#workspace = workspace;
     this.#services = services;
     this.#options = options;
+    this.warmReady = new Promise<void>((resolveReady) => (this.#onWarmReady = resolveReady));
     this.#channel = new JsonRpcChannel(child.stdout!, child.stdin!, {
       request: (method, params) => {
         if (method === "context/save") {
           const context = (params as { context?: unknown } | null)?.context;
           if (typeof context !== "object" || context === null || Array.isArray(context)) return Promise.reject(new Error("params.context must be an object"));
-          services.saveContext(context as Record<string, unknown>);
+          this.#services.saveContext(context as Record<string, unknown>);
           return Promise.resolve(null);
         }
         return undefined;
       },
       notification: (method, params) => {
         const p = (params ?? {}) as Record<string, unknown>;
-        if (method === "heartbeat") services.heartbeat();
+        if (method === "heartbeat") this.#services.heartbeat();
         else if (method === "progress" && typeof p.taskId === "string") {
-          services.progress(p.taskId, typeof p.message === "string" ? p.message : undefined, typeof p.fraction === "number" ? p.fraction : undefined);
-        } else if (method === "log") services.log(LEVELS.has(p.level as string) ? (p.level as "info") : "info", String(p.message ?? ""));
+          this.#services.progress(p.taskId, typeof p.message === "string" ? p.message : undefined, typeof p.fraction === "number" ? p.fraction : undefined);
+        } else if (method === "log") this.#services.log(LEVELS.has(p.level as string) ? (p.level as "info") : "info", String(p.message ?? ""));
+        else if (method === "warm/ready") this.#onWarmReady();
         else {
           options.onMalformed();
-          services.log("warn", `unknown notification '${method}' ignored`);
+          this.#services.log("warn", `unknown notification '${method}' ignored`);
         }
       },
       malformed: (reason, line) => {
         options.onMalformed();
-        services.log("warn", `malformed line from the agent (${reason}): ${line}`);
+        this.#services.log("warn", `malformed line from the agent (${reason}): ${line}`);
       },
     }, { maxLineBytes: options.maxLineBytes });
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (text: string) => {
-      for (const line of text.split("\n")) if (line.trim().length > 0) services.log("info", line.slice(0, 4_000));
+      for (const line of text.split("\n")) if (line.trim().length > 0) this.#services.log("info", line.slice(0, 4_000));
     });
     this.#exited = new Promise<void>((resolveExit) => {
       child.once("error", (error) => {
@@ -164,6 +298,21 @@ class ProcessAgentHandle implements AgentHandle {
 
   get pid(): number | undefined {
     return this.#child.pid;
+  }
+
+  get workspace(): string {
+    return this.#workspace;
+  }
+
+  /** A warm sandbox becomes an agent's: its services and (renamed) workspace. */
+  adopt(services: AgentServices, workspace: string): void {
+    this.#services = services;
+    this.#workspace = workspace;
+  }
+
+  /** Hands a warm bootstrap the agent's code and settings; it runs them in place. */
+  async specialize(params: unknown, timeoutMs: number): Promise<void> {
+    await this.#channel.request("warm/specialize", params, timeoutMs);
   }
 
   async initialize(params: unknown, timeoutMs: number): Promise<void> {
@@ -224,3 +373,35 @@ class ProcessAgentHandle implements AgentHandle {
 }
 
 const LEVELS = new Set(["debug", "info", "warn", "error"]);
+
+const BOOTSTRAP = {
+  python3: fileURLToPath(new URL("./bootstrap/warm.py", import.meta.url)),
+  node: fileURLToPath(new URL("./bootstrap/warm.mjs", import.meta.url)),
+} as const;
+
+/** Largest agent file a warm sandbox is handed inline; bigger code starts cold. */
+const WARM_FILE_LIMIT = 1024 * 1024;
+
+/**
+ * Which warm pool can run a profile: `python3` or `node` running one of its files under /agent,
+ * in bubblewrap, with small files. Sandboxes are shared only between identical sandbox settings.
+ */
+function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>, spec: SandboxSpec, files: readonly string[]): string | undefined {
+  const [interpreter, main] = runtime.command;
+  if ((interpreter !== "python3" && interpreter !== "node") || main === undefined || !main.startsWith("/agent/") || spec.kind !== "bubblewrap") return undefined;
+  if (!files.some((f) => `/agent/${basename(f)}` === main)) return undefined;
+  for (const file of files) {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat === undefined || !stat.isFile() || stat.size > WARM_FILE_LIMIT) return undefined;
+  }
+  return `${interpreter}|${JSON.stringify(spec)}`;
+}
+
+function initializeParams(agent: Readonly<Agent>, profile: ProfileRecord, workspace: string): unknown {
+  return { agentId: agent.id, profile: { name: profile.name, version: profile.version, role: profile.role, capabilities: profile.capabilities }, context: agent.context, workspace };
+}
+
+/** What a warm sandbox reports to before it belongs to an agent: only that it is gone. */
+function warmServices(gone: () => void): AgentServices {
+  return { crew: null, saveContext: () => {}, lost: gone, heartbeat: () => {}, progress: () => {}, log: () => {} };
+}

@@ -48,6 +48,10 @@ export class BubblewrapSandbox implements Sandbox {
     for (const hidden of request.hidden) args.push("--tmpfs", hidden);
     args.push("--bind", request.workspace, "/workspace");
     for (const file of request.files) args.push("--ro-bind", file, join("/agent", basename(file)));
+    if (request.warm !== undefined) {
+      args.push("--tmpfs", "/agent");
+      for (const { host, path } of request.warm.readOnly) args.push("--ro-bind", host, path);
+    }
     args.push("--unshare-all");
     if (spec.allowEgress) args.push("--share-net");
     args.push("--die-with-parent", "--new-session", "--chdir", request.cwd ?? "/workspace", "--clearenv");
