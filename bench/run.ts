@@ -18,7 +18,7 @@ import type { SchedulerCaseName } from "./scheduler.ts";
 import { formatMs, formatNumber, metric, MiB, type Metric } from "./stats.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts") };
+const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts") };
 const RESULTS = join(here, "results", "latest.json");
 
 /** What a case sends back (bench/spawn.ts and bench/scheduler.ts share the shape). */
@@ -33,7 +33,8 @@ interface CaseResult {
 
 type Step =
   | { script: "spawn"; name: CaseName; args: string[] }
-  | { script: "scheduler"; name: SchedulerCaseName; args: string[] };
+  | { script: "scheduler"; name: SchedulerCaseName; args: string[] }
+  | { script: "process"; name: "process"; args: string[] };
 
 function plan(quick: boolean): Step[] {
   const mode = quick ? ["--quick"] : [];
@@ -49,6 +50,7 @@ function plan(quick: boolean): Step[] {
     { script: "scheduler", name: "http-tasks", args: mode },
     // Quick: 100,000 agents; full: on to 1,000,000 (within a time budget).
     { script: "scheduler", name: "resident", args: mode },
+    { script: "process", name: "process", args: mode },
   ];
 }
 

@@ -40,6 +40,8 @@ export interface FactoryOptions {
    * (default 30 s).
    */
   scaling?: { tickMs?: number; policies?: readonly ScalingPolicy[]; stabilizationMs?: number };
+  /** Process agents: warm sandboxes kept per interpreter and sandbox settings (default 2; 0: always start cold). */
+  processes?: { warmPerKind?: number };
   /** Most agents one crew manifest may ask for; default 10,000. */
   maxCrewSize?: number;
   /** How long `close()` waits for running tasks; default 10 s. */
@@ -80,6 +82,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
       workspaceRoot: join(dataRoot, "workspaces"),
       // Agents never see the factory's own data (the store, other agents' workspaces).
       hidden: [dataRoot],
+      ...(options.processes?.warmPerKind === undefined ? {} : { warmPerKind: options.processes.warmPerKind }),
     }),
     ...(options.runtimes ?? []),
   ];
