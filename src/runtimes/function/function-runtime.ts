@@ -71,11 +71,13 @@ class FunctionAgentHandle implements AgentHandle {
   }
 
   context(): AgentContext {
-    return { agent: this.#agent, crew: this.#services.crew, saveContext: this.#services.saveContext };
+    const services = this.#services;
+    return { agent: this.#agent, crew: services.crew, saveContext: (context) => services.saveContext(context) };
   }
 
   async run(input: unknown, { task, signal }: RunContext): Promise<unknown> {
-    return this.#definition.run(input, { agent: this.#agent, task, signal, crew: this.#services.crew, saveContext: this.#services.saveContext });
+    const services = this.#services;
+    return this.#definition.run(input, { agent: this.#agent, task, signal, crew: services.crew, saveContext: (context) => services.saveContext(context) });
   }
 
   async signal(name: string, payload: unknown): Promise<void> {
