@@ -35,6 +35,11 @@ def run(params):
     if "read" in data:
         with open(data["read"]) as f:
             return {"read": f.read()}
+    if "open" in data:  # opens that many files at once (the sandbox limits open files)
+        handles = [open("/workspace/f%d" % i, "w") for i in range(data["open"])]
+        for h in handles:
+            h.close()
+        return {"opened": len(handles)}
     if "connect" in data:
         host, port = data["connect"]
         socket.create_connection((host, port), timeout=2).close()

@@ -116,6 +116,27 @@ describe("process agents", () => {
     await until(() => !existsSync(hostWorkspace), "workspace wiped", 5_000);
   });
 
+  it("applies the profile's limits, and runs unsandboxed only when the profile says kind: none", async () => {
+    const limited = await factory.spawnAgent({ config: pyAgent("py-limited", { sandbox: { openFiles: 32 } }) });
+    const many = await factory.waitForTask((await factory.submitTask({ agentId: limited.id, input: { open: 64 } })).id, 5_000);
+    assert.equal(many.state, "DEAD");
+    assert.match(many.error?.message ?? "", /Too many open files/);
+    assert.equal((await factory.waitForTask((await factory.submitTask({ agentId: limited.id, input: { open: 16 } })).id, 5_000)).state, "SUCCEEDED");
+    // kind: none — a plain child process: the host's loopback is reachable.
+    const server = createServer((socket) => socket.end()).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    try {
+      const plain = await factory.spawnAgent({
+        config: { name: "py-plain", role: "Py", runtime: { kind: "process", command: ["python3", py] }, sandbox: { kind: "none" }, pool: { spawnStrategy: "manual" } },
+      });
+      const port = (server.address() as { port: number }).port;
+      const t = await factory.waitForTask((await factory.submitTask({ agentId: plain.id, input: { connect: ["127.0.0.1", port] } })).id, 5_000);
+      assert.deepEqual([t.state, t.result], ["SUCCEEDED", { connected: true }]);
+    } finally {
+      server.close();
+    }
+  });
+
   it("re-queues the task of an agent that crashes mid-task; it completes elsewhere and the agent comes back under its id", async () => {
     factory.registerProfile(pyAgent());
     const b = await factory.spawnAgent({ profile: "py" });
