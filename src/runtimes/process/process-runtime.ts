@@ -45,10 +45,6 @@ export class ProcessRuntime implements AgentRuntime {
   constructor(options: ProcessRuntimeOptions) {
     this.#options = options;
     this.#sandboxes = new Map(options.sandboxes.map((s) => [s.kind, s]));
-    // Nothing may outlive the factory: bubblewrap dies with it, a plain child is killed here.
-    process.once("exit", () => {
-      for (const handle of this.#live) handle.kill();
-    });
   }
 
   validate(profile: Pick<ProfileRecord, "runtime" | "sandbox">): void {
@@ -92,6 +88,7 @@ export class ProcessRuntime implements AgentRuntime {
       onExit: () => this.#live.delete(handle),
     });
     this.#live.add(handle);
+    track(handle);
     try {
       await handle.initialize(initializeParams(agent, profile, sandbox.kind === "none" ? workspace : "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
@@ -207,6 +204,7 @@ export class ProcessRuntime implements AgentRuntime {
         onExit: () => this.#live.delete(handle),
       });
       this.#live.add(handle);
+      track(handle);
       handle.warmReady.then(
         () => {
           current.starting--;
@@ -325,6 +323,11 @@ class ProcessAgentHandle implements AgentHandle {
     return this.#child.pid;
   }
 
+  /** Resolves when the process has exited. */
+  get exited(): Promise<void> {
+    return this.#exited;
+  }
+
   get workspace(): string {
     return this.#workspace;
   }
@@ -398,6 +401,25 @@ class ProcessAgentHandle implements AgentHandle {
 }
 
 const LEVELS = new Set(["debug", "info", "warn", "error"]);
+
+/**
+ * Every agent process of every factory in this Node process, so that nothing outlives it:
+ * bubblewrap dies with its parent anyway, a plain (`kind: none`) child is killed here. One
+ * exit hook for all factories.
+ */
+const ALL = new Set<ProcessAgentHandle>();
+let exitHook = false;
+
+function track(handle: ProcessAgentHandle): void {
+  ALL.add(handle);
+  void handle.exited.then(() => ALL.delete(handle));
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const h of ALL) h.kill();
+    });
+  }
+}
 
 /** Keeps the last 4,096 samples. */
 function record(samples: number[], value: number): void {
