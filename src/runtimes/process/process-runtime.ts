@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { Agent } from "../../core/agent.ts";
 import { FactoryError } from "../../core/errors.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
-import type { Sandbox } from "../../core/ports/sandbox.ts";
+import type { Sandbox, SandboxLaunch } from "../../core/ports/sandbox.ts";
 import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
 import { JsonRpcChannel } from "./json-rpc-channel.ts";
 
@@ -80,15 +80,7 @@ export class ProcessRuntime implements AgentRuntime {
       hidden: this.#options.hidden,
       spec,
     });
-    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"], detached: false });
-    const handle = new ProcessAgentHandle(child, workspace, services, {
-      maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
-      shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
-      onMalformed: () => this.malformedLines++,
-      onExit: () => this.#live.delete(handle),
-    });
-    this.#live.add(handle);
-    track(handle);
+    const handle = this.#launch(launch, workspace, services);
     try {
       await handle.initialize(initializeParams(agent, profile, sandbox.kind === "none" ? workspace : "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
@@ -96,6 +88,20 @@ export class ProcessRuntime implements AgentRuntime {
       throw error;
     }
     if (key !== undefined) this.#refill(key, sandbox, spec);
+    return handle;
+  }
+
+  /** Starts a launched program and keeps track of it until it exits. */
+  #launch(launch: SandboxLaunch, workspace: string, services: AgentServices): ProcessAgentHandle {
+    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const handle: ProcessAgentHandle = new ProcessAgentHandle(child, workspace, services, {
+      maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
+      shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
+      onMalformed: () => this.malformedLines++,
+      onExit: () => this.#live.delete(handle),
+    });
+    this.#live.add(handle);
+    track(handle);
     return handle;
   }
 
@@ -192,19 +198,15 @@ export class ProcessRuntime implements AgentRuntime {
         spec,
         warm: { readOnly: [{ host: bootstrap, path: `/warm/${basename(bootstrap)}` }] },
       });
-      const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"] });
       const current = pool;
-      const handle: ProcessAgentHandle = new ProcessAgentHandle(child, slot, warmServices(() => {
-        current.ready = current.ready.filter((h) => h !== handle);
-        rmSync(slot, { recursive: true, force: true });
-      }), {
-        maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
-        shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
-        onMalformed: () => this.malformedLines++,
-        onExit: () => this.#live.delete(handle),
-      });
-      this.#live.add(handle);
-      track(handle);
+      const handle: ProcessAgentHandle = this.#launch(
+        launch,
+        slot,
+        warmServices(() => {
+          current.ready = current.ready.filter((h) => h !== handle);
+          rmSync(slot, { recursive: true, force: true });
+        }),
+      );
       handle.warmReady.then(
         () => {
           current.starting--;
