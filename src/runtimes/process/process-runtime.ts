@@ -108,7 +108,7 @@ export class ProcessRuntime implements AgentRuntime {
   // ---------------------------------------------------------------- warm sandboxes
 
   readonly #warm = new Map<string, { ready: ProcessAgentHandle[]; starting: number }>();
-  /** Milliseconds each warm lease took: take a ready sandbox, rename its slot, send it the code. */
+  /** Milliseconds each warm lease took: take a ready sandbox, send it the code. */
   readonly leaseMs: number[] = [];
   /** Milliseconds from the lease's start until the sandbox accepted the code. */
   readonly specializeMs: number[] = [];
