@@ -11,7 +11,6 @@ export const EVENT_TYPES = [
   "crew.context",
   "task.state",
   "task.progress",
-  "agent.log",
   "pool.scaled",
 ] as const;
 

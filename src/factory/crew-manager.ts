@@ -295,7 +295,6 @@ export class CrewManager {
   disband(crewId: string, reason = "disbanded"): Crew {
     const crew = this.#crews.get(crewId);
     if (crew === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`);
-    if (crew.state === "DISBANDED") throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is already DISBANDED`, { details: { current: crew.state } });
     if (crew.state === "DISBANDING") return crew;
     if (crew.state === "ASSEMBLING") {
       throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is still ASSEMBLING; disband it once assembly has ended`, { details: { current: crew.state } });

@@ -38,8 +38,6 @@ export class Lane {
   readonly target: LaneTarget;
   readonly #buckets: Array<Array<{ task: Task; seq: number }>> = Array.from({ length: PRIORITIES }, () => []);
   #size = 0;
-  /** Dispatches out of this lane. */
-  taken = 0;
   /** Places held for admitted tasks not yet enqueued. */
   reserved = 0;
   /** Tasks of this target waiting in an agent's lane by affinity (they count toward this depth). */
@@ -76,7 +74,6 @@ export class Lane {
       const entry = bucket.shift();
       if (entry !== undefined) {
         this.#size--;
-        this.taken++;
         this.#takenAt.push(Date.now());
         if (this.#takenAt.length > 64) this.#takenAt.shift();
         return entry.task;

@@ -285,7 +285,7 @@ export class PoolManager {
 
   #track(agent: Agent): void {
     if (agent.crewId !== null) return;
-    const pool = this.#pools.get(agent.profile) ?? this.#pool(agent.profile);
+    const pool = this.#pool(agent.profile);
     if (agent.state === "TERMINATED") {
       pool.members.delete(agent);
       pool.idleSince.delete(agent);
@@ -308,7 +308,7 @@ export class PoolManager {
       running += agent.load;
     }
     let queued = 0;
-    const target = { crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities, agentId: null, id: "" };
+    const target = sampleOf(profile);
     for (const lane of this.#deps.dispatcher().lanes()) {
       if (lane.size > 0 && lane.target.agentId === null && targetMatches(lane.target, target)) queued += lane.size;
     }
@@ -326,7 +326,7 @@ export class PoolManager {
     let best: ProfileRecord | undefined;
     for (const profile of this.#deps.profiles.list()) {
       if (profile.pool.spawnStrategy === "manual") continue;
-      const sample = { id: "", crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities };
+      const sample = sampleOf(profile);
       if (!targetMatches(target, sample)) continue;
       if (best === undefined || profile.capabilities.length < best.capabilities.length) best = profile;
     }
@@ -350,7 +350,7 @@ export class PoolManager {
 
   /** Tasks waiting (crewless, not addressed) that this pool's agents could take. */
   #waitingFor(profile: ProfileRecord): number {
-    const sample = { id: "", crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities };
+    const sample = sampleOf(profile);
     let waiting = 0;
     for (const lane of this.#deps.dispatcher().lanes()) {
       if (lane.size > 0 && lane.target.crewId === null && lane.target.agentId === null && targetMatches(lane.target, sample)) waiting += lane.size;
@@ -427,3 +427,6 @@ export class PoolManager {
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;
+
+/** A crewless agent of the profile, as lane matching sees it. */
+const sampleOf = (profile: ProfileRecord) => ({ id: "", crewId: null, role: profile.role, profile: profile.name, capabilities: profile.capabilities });
