@@ -271,6 +271,8 @@ class ProcessAgentHandle implements AgentHandle {
   readonly #exited: Promise<void>;
   #stopping = false;
   #gone = false;
+  /** The agent's last line of stderr: says why a process that never started exited. */
+  #lastStderr: string | undefined;
 
   constructor(child: ChildProcess, workspace: string, services: AgentServices, options: HandleOptions) {
     this.#child = child;
@@ -307,15 +309,21 @@ class ProcessAgentHandle implements AgentHandle {
     }, { maxLineBytes: options.maxLineBytes });
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (text: string) => {
-      for (const line of text.split("\n")) if (line.trim().length > 0) this.#services.log("info", line.slice(0, 4_000));
+      for (const line of text.split("\n")) {
+        if (line.trim().length === 0) continue;
+        this.#lastStderr = line.slice(0, 300);
+        this.#services.log("info", line.slice(0, 4_000));
+      }
     });
     this.#exited = new Promise<void>((resolveExit) => {
       child.once("error", (error) => {
         this.#onGone(`could not start: ${error.message}`);
         resolveExit();
       });
-      child.once("exit", (code, signal) => {
-        this.#onGone(signal !== null ? `killed by ${signal}` : `exited with code ${code}`);
+      // "close", not "exit": by then stderr is read, so the reason can quote its last line.
+      child.once("close", (code, signal) => {
+        const said = this.#lastStderr === undefined ? "" : ` (its last words: ${this.#lastStderr})`;
+        this.#onGone(`${signal !== null ? `killed by ${signal}` : `exited with code ${code}`}${said}`);
         resolveExit();
       });
     });
