@@ -33,9 +33,18 @@ export const AgentSchema = z
     walletAddress: z.string().meta({ example: "0x371_CODER_0123456789abcdef0123456789abcdef" }),
     spawnedAt: z.string(),
     load: z.number().int(),
-    stats: z.object({ completed: z.number().int(), failed: z.number().int(), successRate: z.number() }),
-    restarts: z.number().int(),
-    lastHeartbeatAt: z.string().nullable(),
+    stats: z.object({ completed: z.number().int(), failed: z.number().int() }),
+    restarts: z.number().int().meta({ description: "Times it was provisioned again under the same id (restart, watchdog replacement)" }),
+    health: z
+      .object({
+        lastHeartbeatAt: z.string().nullable(),
+        missed: z.number().int().meta({ description: "Heartbeat intervals (or probes) missed in a row; ≥ 1: not ready" }),
+        successRate: z.number().meta({ description: "Moving average of recent outcomes (1 = all succeeded)" }),
+        latencyMs: z.number().nullable().meta({ description: "Moving average of recent run times" }),
+        samples: z.number().int().meta({ description: "Outcomes since it was last provisioned" }),
+        suspect: z.string().nullable().meta({ description: "Why it takes no new work for now (a stuck task, poor quality)" }),
+      })
+      .meta({ id: "AgentHealth" }),
     pid: z.number().int().nullable().meta({ description: "Host process id of a process agent" }),
     lastSignal: z.object({ signal: z.string(), payload: z.unknown(), at: z.string() }).nullable(),
     context: z.record(z.string(), z.unknown()),

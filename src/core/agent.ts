@@ -17,11 +17,12 @@ export interface Agent {
   spawnedAt: string;
   /** Tasks running now. */
   load: number;
-  /** Outcomes so far; `successRate` is a moving average of recent ones (1 = all succeeded). */
-  stats: { completed: number; failed: number; successRate: number };
+  /** Outcomes over the agent's whole life. */
+  stats: { completed: number; failed: number };
   /** Times the agent was provisioned again under the same id (after a restart, or by the watchdog). */
   restarts: number;
-  lastHeartbeatAt: string | null;
+  /** What the watchdog knows about it (see AgentHealth). */
+  health: AgentHealth;
   /** Host process id (process agents), null otherwise. */
   pid: number | null;
   /** The latest signal broadcast to it. */
@@ -31,7 +32,38 @@ export interface Agent {
   updatedAt: string;
 }
 
+/**
+ * Liveness and quality, as the watchdog sees them. `missed` counts heartbeat intervals (or
+ * probes) missed in a row: one makes the agent not ready (it takes no new work), the profile's
+ * `health.missedHeartbeats` make it UNHEALTHY. `successRate` and `latencyMs` are moving averages
+ * over about `health.qualityWindow` recent outcomes; `samples` counts outcomes since the agent
+ * was last provisioned. `suspect` says why the agent takes no new work for now (a stuck task).
+ */
+export interface AgentHealth {
+  lastHeartbeatAt: string | null;
+  missed: number;
+  successRate: number;
+  latencyMs: number | null;
+  samples: number;
+  suspect: string | null;
+}
+
+export function freshHealth(): AgentHealth {
+  return { lastHeartbeatAt: null, missed: 0, successRate: 1, latencyMs: null, samples: 0, suspect: null };
+}
+
 /** A copy safe to hand out or keep: changing it cannot change the live agent. */
 export function snapshotAgent(agent: Agent): Agent {
-  return { ...agent, capabilities: [...agent.capabilities], scopes: [...agent.scopes], stats: { ...agent.stats } };
+  return { ...agent, capabilities: [...agent.capabilities], scopes: [...agent.scopes], stats: { ...agent.stats }, health: { ...agent.health } };
+}
+
+/** Brings a stored agent written by an older version up to this shape (health was added later). */
+export function upgradeAgent(agent: Agent): Agent {
+  if (agent.health === undefined) {
+    const legacy = agent as Agent & { lastHeartbeatAt?: string | null; stats: { successRate?: number } };
+    agent.health = { ...freshHealth(), lastHeartbeatAt: legacy.lastHeartbeatAt ?? null };
+    delete legacy.lastHeartbeatAt;
+    delete legacy.stats.successRate;
+  }
+  return agent;
 }

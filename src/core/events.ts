@@ -5,6 +5,7 @@
 export const EVENT_TYPES = [
   "profile.registered",
   "agent.state",
+  "agent.health",
   "crew.state",
   "crew.assembly.progress",
   "crew.message",

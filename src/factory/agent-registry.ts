@@ -84,6 +84,17 @@ export class AgentRegistry {
   }
 
   /**
+   * Lets go of a hibernated agent: its store row (written on its way to HIBERNATING) is all
+   * that remains of it until it is woken.
+   */
+  evict(agent: Agent): void {
+    if (this.#agents.get(agent.id) !== agent) return;
+    this.#agents.delete(agent.id);
+    this.#handles.delete(agent.id);
+    this.#dirty.delete(agent);
+  }
+
+  /**
    * Announces a change that is not a transition (load, stats) to the scheduler. Not written to
    * the store here: load starts from 0 after a restart anyway, and stats go with the agent's
    * next write (a transition, a saved context, a signal, or the factory's close).

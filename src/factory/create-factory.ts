@@ -48,6 +48,10 @@ export interface FactoryOptions {
   shutdownGraceMs?: number;
   /** Finished tasks kept in memory; default 10,000. */
   recentTaskLimit?: number;
+  /** How often the watchdog checks heartbeats and running tasks; default 100 ms. */
+  watchdogTickMs?: number;
+  /** Allows chaos actions (kill, freeze, injected latency): for test runs only; default false. */
+  chaos?: boolean;
   /** Default: warnings and errors to stderr. */
   logger?: Logger;
 }
@@ -103,6 +107,8 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     maxCrewSize: options.maxCrewSize ?? 10_000,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     recentTaskLimit: options.recentTaskLimit ?? 10_000,
+    watchdogTickMs: options.watchdogTickMs ?? 100,
+    chaos: options.chaos ?? false,
   });
   await factory.start();
   return factory;

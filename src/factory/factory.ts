@@ -19,6 +19,7 @@ import type { Task } from "../core/task.ts";
 import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
 import type { Wallet } from "../core/wallet.ts";
 import { Dispatcher } from "../scheduler/dispatcher.ts";
+import { Watchdog } from "../health/watchdog.ts";
 import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
@@ -28,6 +29,9 @@ import { Spawner } from "./spawner.ts";
 
 /** Queue depth for tasks no registered profile can serve (seed 003's default). */
 const DEFAULT_QUEUE_DEPTH = 100;
+/** A crash loop: an agent that dies this soon after starting, this many times in a row. */
+const CRASH_LOOP_UPTIME_MS = 3_000;
+const CRASH_LOOP_LIMIT = 5;
 
 export interface Logger {
   info(message: string): void;
@@ -52,6 +56,28 @@ export interface FactoryDeps {
   shutdownGraceMs: number;
   /** Finished tasks kept in memory for fast reads; older ones are read from the store. */
   recentTaskLimit: number;
+  /** How often the watchdog checks heartbeats and running tasks. */
+  watchdogTickMs: number;
+  /** Chaos actions (kill, freeze, latency) are allowed: only for servers started to be tested. */
+  chaos: boolean;
+}
+
+/** How the factory has healed and slept its agents since it started. */
+export interface HealingStats {
+  /** Agents watched for heartbeats or probes now. */
+  watched: number;
+  /** Replacements under the same id, by cause. */
+  replaced: Record<"lost" | "silent" | "stuck" | "quality", number>;
+  /** Agents given up on (crash loop). */
+  givenUp: number;
+  /** Silent agents: from their last sign of life to UNHEALTHY, ms. */
+  detectionMs: { samples: number; p50: number; p99: number };
+  /** From UNHEALTHY to the replacement READY, ms. */
+  replacementMs: { samples: number; p50: number; p99: number };
+  hibernated: number;
+  woken: number;
+  /** From a wake request to READY, ms. */
+  wakeMs: { samples: number; p50: number; p99: number };
 }
 
 export interface SpawnRequest {
@@ -96,6 +122,7 @@ export interface FactoryStats {
   dispatch: { samples: number; p50Us: number; p99Us: number };
   /** Per runtime kind, what it reports (process: live processes, warm sandboxes, lease times). */
   runtimes: Record<string, Record<string, unknown>>;
+  health: HealingStats;
 }
 
 /**
@@ -124,8 +151,24 @@ export class Factory {
   /** Idempotency keys of the tasks held in memory; older ones are looked up in the store. */
   readonly #byIdempotencyKey = new Map<string, Task>();
   readonly #balancerCache = new Map<string, { epoch: number; name: BalancerName }>();
-  /** When each agent's runtime was lost recently (crash-loop guard). */
-  readonly #losses = new Map<string, number[]>();
+  /** Losses in a row, each soon after the agent started (crash-loop guard). */
+  readonly #youngLosses = new Map<string, number>();
+  /** When each agent last became READY. */
+  readonly #readyAt = new Map<string, number>();
+  readonly #watchdog: Watchdog;
+  /** Wakes under way, by agent id (a second wake joins the first). */
+  readonly #waking = new Map<string, Promise<Agent>>();
+  /** Hibernated agents that affinity keys are bound to: a task with such a key wakes its agent. */
+  readonly #asleep = new Set<string>();
+  readonly #healing = {
+    replaced: { lost: 0, silent: 0, stuck: 0, quality: 0 },
+    givenUp: 0,
+    detectionMs: [] as number[],
+    replacementMs: [] as number[],
+    hibernated: 0,
+    woken: 0,
+    wakeMs: [] as number[],
+  };
   #state: "new" | "started" | "closing" | "closed" = "new";
   readonly #closingController = new AbortController();
   #restored = { agents: 0, tasks: 0 };
@@ -144,10 +187,20 @@ export class Factory {
       journal: this.#journal,
       runtimes: this.#runtimes,
       crewAccess: (crewId) => this.#crews.access(crewId),
-      onLost: (agent, reason) => this.#onLost(agent, reason),
-      onProgress: (agent, taskId, message, fraction) =>
-        this.#events.emit({ type: "task.progress", taskId, agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), data: { message: message ?? null, fraction: fraction ?? null } }),
-      onLog: (agent, level, message) => deps.logger.info(`[${agent.id} ${level}] ${message}`),
+      onLost: (agent, reason) => this.#replace(agent, reason, "lost"),
+      onProgress: (agent, taskId, message, fraction) => {
+        this.#dispatcher.progressed(taskId);
+        this.#events.emit({ type: "task.progress", taskId, agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), data: { message: message ?? null, fraction: fraction ?? null } });
+      },
+      onLog: (agent, level, message) => {
+        this.#dispatcher.agentOutput(agent);
+        deps.logger.info(`[${agent.id} ${level}] ${message}`);
+      },
+      onHeartbeat: (agent) => this.#watchdog.heard(agent),
+      onStarted: (agent, handle, profile) => {
+        this.#readyAt.set(agent.id, Date.now());
+        this.#watchdog.attach(agent, handle, profile);
+      },
     });
     this.#crews = new CrewManager({
       registry: this.#registry,
@@ -202,6 +255,27 @@ export class Factory {
       },
       onWaiting: (task, lane) => this.#pools.onWaiting(task, lane),
       onAssigned: (_task, agent, waitedMs) => this.#pools.onAssigned(agent, waitedMs),
+      onOutcome: (agent, ok, latencyMs) => this.#watchdog.onOutcome(agent, ok, latencyMs),
+      isAsleep: (agentId) => this.#asleep.has(agentId),
+      wake: (agentId) => {
+        this.#wake(agentId, "a task bound to it by affinity").catch((error: unknown) => {
+          this.#asleep.delete(agentId);
+          this.#dispatcher.releaseAgentLane(agentId);
+          deps.logger.error(`agent ${agentId} could not be woken`, error);
+        });
+      },
+    });
+    this.#watchdog = new Watchdog({
+      registry: this.#registry,
+      dispatcher: this.#dispatcher,
+      events: this.#events,
+      profileOf: (agent) => this.#profiles.version(agent.profile, agent.profileVersion),
+      replace: (agent, reason, kind) => this.#replace(agent, reason, kind),
+      hibernate: (agent, reason) => {
+        this.#hibernate(agent, reason).catch((error: unknown) => deps.logger.error(`agent ${agent.id} could not hibernate`, error));
+      },
+      onError: (message, error) => deps.logger.error(message, error),
+      tickMs: deps.watchdogTickMs,
     });
     this.#pools = new PoolManager({
       profiles: this.#profiles,
@@ -226,7 +300,8 @@ export class Factory {
       store.listProfiles(),
       store.lastEventSeq(),
       store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
-      store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "HIBERNATING", "DRAINING", "UNHEALTHY"] }),
+      // Hibernated agents stay in the store (a row each) until something wakes them.
+      store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "DRAINING", "UNHEALTHY"] }),
       store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
     ]);
     this.#events.resumeAfter(lastSeq);
@@ -236,12 +311,13 @@ export class Factory {
     await this.#restore(crews, agents, tasks);
     this.#restored = { agents: this.#registry.size, tasks: tasks.length };
     this.#pools.start();
+    this.#watchdog.start();
   }
 
   /**
    * After a restart every agent's runtime is gone. Live agents are brought back under the same
    * id, wallet, crew and saved context (UNHEALTHY → PROVISIONING → … → READY, `restarts` + 1);
-   * DRAINING ones finish terminating; HIBERNATING ones stay asleep. Tasks that were running go
+   * DRAINING ones finish terminating; HIBERNATING ones stay asleep in the store. Tasks that were running go
    * back to the queue (attempts counted) and run again: delivery is at-least-once.
    */
   async #restore(crews: readonly Crew[], agents: readonly Agent[], tasks: readonly Task[]): Promise<void> {
@@ -265,8 +341,9 @@ export class Factory {
     // take work until it is re-provisioned below.
     for (const agent of [...agents].reverse()) {
       agent.load = 0;
+      agent.health.missed = 0;
+      agent.health.suspect = null;
       this.#registry.add(agent, "restored from store");
-      if (agent.state === "HIBERNATING") continue;
       const profile = this.#profiles.version(agent.profile, agent.profileVersion);
       const gone =
         agent.state === "DRAINING"
@@ -294,38 +371,216 @@ export class Factory {
   }
 
   /**
-   * A started agent's runtime died (its process exited or crashed). Its running tasks come back
-   * as AGENT_LOST and are re-queued; the agent goes UNHEALTHY and is provisioned again under the
-   * same id, wallet, crew and saved context. A draining agent just ends. An agent that keeps
-   * dying (5 times within a minute) is given up on.
+   * Takes a dead or hopeless agent down and brings it back under the same id, wallet, crew and
+   * saved context (`restarts` + 1). `lost`: its runtime died (the process exited); `silent`: it
+   * missed its heartbeats; `stuck`: a handler stayed stuck after it was cancelled; `quality`: its
+   * success rate fell below the profile's minimum (it was drained first). Its running tasks go
+   * back to the queue at once (attempts counted); what is left of the old runtime is killed
+   * before the replacement starts (they share the workspace), and anything it still says is
+   * ignored. A draining agent just ends. An agent that dies young 5 times in a row (a crash
+   * loop) is given up on.
    */
-  #onLost(agent: Agent, reason: string): void {
-    if (this.#state !== "started" || agent.state === "TERMINATED" || agent.state === "UNHEALTHY") return;
+  #replace(agent: Agent, reason: string, kind: "lost" | "silent" | "stuck" | "quality"): void {
+    if (this.#state !== "started") return;
+    if (agent.state !== "READY" && agent.state !== "BUSY" && agent.state !== "IDLE" && agent.state !== "DRAINING") return;
+    const detectedAt = Date.now();
+    const handle = this.#registry.handle(agent.id);
     this.#registry.setHandle(agent.id, undefined);
+    this.#spawner.retire(agent);
     agent.pid = null;
+    this.#dispatcher.abandonAgent(agent, `agent ${agent.id} ${kind === "lost" ? "was lost" : "is being replaced"}: ${reason}`);
+    const gone = handle === undefined ? Promise.resolve() : (handle.kill?.() ?? handle.stop()).catch((error: unknown) => this.#deps.logger.error(`ending agent ${agent.id}'s runtime failed`, error));
     if (agent.state === "DRAINING") {
       this.#registry.transition(agent, "TERMINATED", reason);
+      // Terminated, so its workspace goes too.
+      void gone.then(() => handle?.stop()).catch(() => {});
       return;
+    }
+    if (kind === "silent") {
+      const lastSeen = agent.health.lastHeartbeatAt === null ? this.#readyAt.get(agent.id) : Date.parse(agent.health.lastHeartbeatAt);
+      if (lastSeen !== undefined) record(this.#healing.detectionMs, detectedAt - lastSeen);
     }
     this.#registry.transition(agent, "UNHEALTHY", reason);
-    const now = Date.now();
-    const recent = (this.#losses.get(agent.id) ?? []).filter((t) => now - t < 60_000);
-    recent.push(now);
-    this.#losses.set(agent.id, recent);
+    this.#healing.replaced[kind]++;
+    const young = kind !== "quality" && detectedAt - (this.#readyAt.get(agent.id) ?? 0) < CRASH_LOOP_UPTIME_MS;
+    const inARow = young ? (this.#youngLosses.get(agent.id) ?? 0) + 1 : 0;
+    this.#youngLosses.set(agent.id, inARow);
     const profile = this.#profiles.version(agent.profile, agent.profileVersion);
-    if (profile === undefined || recent.length > 5) {
-      this.#registry.transition(agent, "TERMINATED", profile === undefined ? "its profile version is gone" : "lost 5 times within a minute: given up");
-      this.#losses.delete(agent.id);
+    if (profile === undefined || inARow >= CRASH_LOOP_LIMIT) {
+      this.#registry.transition(agent, "TERMINATED", profile === undefined ? "its profile version is gone" : `died within ${CRASH_LOOP_UPTIME_MS} ms of starting ${inARow} times in a row: given up`);
+      this.#youngLosses.delete(agent.id);
+      this.#healing.givenUp++;
       return;
     }
-    // After this turn, so the lost runs settle (and free their load) before the replacement starts.
-    setImmediate(() => {
+    void gone.then(async () => {
       if (agent.state !== "UNHEALTHY" || this.#state !== "started") return;
-      this.#spawner.reprovision(agent, profile, `replacing: ${reason}`).catch((error: unknown) => {
+      try {
+        await this.#spawner.reprovision(agent, profile, `replacing: ${reason}`);
+        record(this.#healing.replacementMs, Date.now() - detectedAt);
+      } catch (error) {
         this.#deps.logger.error(`agent ${agent.id} could not be replaced`, error);
-        if (agent.state !== "TERMINATED") this.#registry.transition(agent, agent.state === "UNHEALTHY" || agent.state === "PROVISIONING" || agent.state === "WARMING" ? "TERMINATED" : "DRAINING", "replacement failed");
-      });
+        // A failed start already ended it; anything else still standing is ended here.
+        const now = agent.state as AgentState;
+        if (now !== "TERMINATED") this.#registry.transition(agent, now === "UNHEALTHY" || now === "PROVISIONING" || now === "WARMING" ? "TERMINATED" : "DRAINING", "replacement failed");
+      }
     });
+  }
+
+  // ---------------------------------------------------------------- chaos
+
+  /** Throws CHAOS_DISABLED (404) unless the factory was created with `chaos: true`. */
+  #assertChaos(): void {
+    this.#assertOpen();
+    if (!this.#deps.chaos) throw new FactoryError("CHAOS_DISABLED", "chaos actions are off; start the server with --chaos to allow them");
+  }
+
+  /**
+   * Chaos: kills an agent the hard way. A process agent gets `kill -9` from outside, and the
+   * factory finds out as it would in real life (the process is gone); a function agent's
+   * runtime is dropped as if it had crashed.
+   */
+  chaosKill(id: string): { agentId: string; pid: number | null; at: string } {
+    this.#assertChaos();
+    const agent = this.#requireWorking(id);
+    const pid = agent.pid;
+    const at = new Date().toISOString();
+    if (pid !== null) process.kill(pid, "SIGKILL");
+    else this.#replace(agent, "chaos: killed", "lost");
+    return { agentId: id, pid, at };
+  }
+
+  /** Chaos: freezes a process agent (SIGSTOP) for `ms`, then lets it go on (SIGCONT). */
+  chaosFreeze(id: string, ms: number): { agentId: string; pid: number | null; at: string } {
+    this.#assertChaos();
+    const agent = this.#requireWorking(id);
+    const handle = this.#registry.handle(id);
+    if (handle?.freeze === undefined) {
+      throw new FactoryError("VALIDATION_FAILED", `agent ${id} is a ${this.#profiles.version(agent.profile, agent.profileVersion)?.runtime.kind ?? "?"} agent; only process agents can be frozen`, { field: "agentId" });
+    }
+    const at = new Date().toISOString();
+    handle.freeze(ms);
+    return { agentId: id, pid: agent.pid, at };
+  }
+
+  /** Chaos: adds `ms` before every task's handler starts (0 turns it off). */
+  chaosLatency(ms: number): { latencyMs: number } {
+    this.#assertChaos();
+    this.#dispatcher.injectedLatencyMs = ms;
+    return { latencyMs: ms };
+  }
+
+  #requireWorking(id: string): Agent {
+    const agent = this.#registry.get(id);
+    if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent with id '${id}'`, { field: "agentId" });
+    if (agent.state !== "READY" && agent.state !== "BUSY" && agent.state !== "IDLE") {
+      throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} is ${agent.state}; chaos picks READY, BUSY or IDLE agents`, { details: { current: agent.state } });
+    }
+    return agent;
+  }
+
+  get chaosEnabled(): boolean {
+    return this.#deps.chaos;
+  }
+
+  // ---------------------------------------------------------------- hibernation
+
+  /**
+   * Puts an agent to sleep: it must be READY or IDLE with nothing running. Its context is
+   * saved with its row, its runtime is stopped (a process is asked to exit and may save its
+   * context first; the workspace stays) and it leaves memory: a hibernated agent costs one store
+   * row. A task addressed to it (by id or by an affinity key bound to it) wakes it.
+   */
+  async hibernateAgent(id: string): Promise<Agent> {
+    this.#assertOpen();
+    const agent = this.#registry.get(id);
+    if (agent === undefined) {
+      const stored = await this.getAgent(id);
+      if (stored.state === "HIBERNATING") return stored;
+      throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} cannot go from ${stored.state} to HIBERNATING`, { details: { current: stored.state, requested: "HIBERNATING" } });
+    }
+    await this.#hibernate(agent, "hibernated by request");
+    return snapshotAgent(agent);
+  }
+
+  async #hibernate(agent: Agent, reason: string): Promise<void> {
+    if (agent.load > 0 || (agent.state !== "READY" && agent.state !== "IDLE")) {
+      throw new FactoryError("AGENT_BUSY", `agent ${agent.id} is ${agent.state} with ${agent.load} task(s) running; only an idle agent can hibernate`, {
+        details: { current: agent.state, load: agent.load },
+      });
+    }
+    if (agent.state === "READY") this.#registry.transition(agent, "IDLE", "going to sleep");
+    const handle = this.#registry.handle(agent.id);
+    this.#registry.setHandle(agent.id, undefined);
+    this.#spawner.retire(agent);
+    agent.pid = null;
+    if (this.#dispatcher.affinity.countFor(agent.id) > 0) this.#asleep.add(agent.id);
+    this.#registry.transition(agent, "HIBERNATING", reason);
+    this.#healing.hibernated++;
+    try {
+      await (handle?.suspend?.() ?? handle?.stop());
+    } finally {
+      // Out of memory: from here on it is its store row (with whatever context it saved on the way out).
+      if ((agent.state as AgentState) === "HIBERNATING") this.#registry.evict(agent);
+      this.#readyAt.delete(agent.id);
+      this.#youngLosses.delete(agent.id);
+      await this.#journal.commit();
+    }
+  }
+
+  /** Wakes a hibernated agent and resolves when it is READY; an awake agent comes back as it is. */
+  async wakeAgent(id: string): Promise<Agent> {
+    this.#assertOpen();
+    return snapshotAgent(await this.#wake(id, "woken by request"));
+  }
+
+  /**
+   * Brings a hibernated agent back: its row is read, it rejoins memory (HIBERNATING → WARMING)
+   * and its runtime starts with its saved context. `registered` resolves once it is in memory
+   * (tasks for it can then wait in its lane); the promise itself when it is READY.
+   */
+  #wake(id: string, reason: string, registered?: (agent: Agent) => void): Promise<Agent> {
+    const live = this.#registry.get(id);
+    if (live !== undefined && live.state !== "HIBERNATING") {
+      registered?.(live);
+      return this.#waking.get(id) ?? Promise.resolve(live);
+    }
+    const pending = this.#waking.get(id);
+    if (pending !== undefined) {
+      if (live !== undefined) registered?.(live);
+      else void pending.then((agent) => registered?.(agent), () => {});
+      return pending;
+    }
+    const started = Date.now();
+    const waking = (async (): Promise<Agent> => {
+      await this.#journal.commit();
+      const stored = await this.#deps.store.getAgent(id);
+      if (stored === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no agent with id '${id}'`);
+      // Woken meanwhile by another path, or never asleep.
+      const again = this.#registry.get(id);
+      if (again !== undefined) return again;
+      if (stored.state !== "HIBERNATING") {
+        throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} is ${stored.state}; only a HIBERNATING agent can be woken`, { details: { current: stored.state, requested: "WARMING" } });
+      }
+      const profile = this.#profiles.version(stored.profile, stored.profileVersion);
+      stored.load = 0;
+      this.#registry.add(stored, `waking: ${reason}`);
+      registered?.(stored);
+      if (profile === undefined) {
+        this.#registry.transition(stored, "TERMINATED", `profile ${stored.profile} v${stored.profileVersion} is gone`);
+        throw new FactoryError("PROFILE_NOT_FOUND", `agent ${id} cannot wake: profile ${stored.profile} v${stored.profileVersion} is gone`);
+      }
+      await this.#spawner.wake(stored, profile);
+      this.#asleep.delete(id);
+      this.#healing.woken++;
+      record(this.#healing.wakeMs, Date.now() - started);
+      return stored;
+    })();
+    this.#waking.set(id, waking);
+    const forget = (): void => {
+      this.#waking.delete(id);
+    };
+    waking.then(forget, forget);
+    return waking;
   }
 
   // ---------------------------------------------------------------- profiles
@@ -387,13 +642,14 @@ export class Factory {
     return snapshotAgent(await this.#spawner.spawn(profile, request.name === undefined ? {} : { name: request.name }));
   }
 
-  /** Live agents (all but TERMINATED), newest first; `state: "TERMINATED"` reads the store. */
+  /** Agents in memory (all but TERMINATED and HIBERNATING), newest first; those two states are read from the store. */
   async listAgents(filter: AgentFilter = {}): Promise<Agent[]> {
     const limit = filter.limit ?? 1000;
-    if (filter.state === "TERMINATED") {
+    if (filter.state === "TERMINATED" || filter.state === "HIBERNATING") {
+      // These live in the store only.
       await this.#journal.commit();
       return this.#deps.store.listAgents({
-        states: ["TERMINATED"],
+        states: [filter.state],
         ...(filter.role === undefined ? {} : { role: filter.role }),
         ...(filter.crewId === undefined ? {} : { crewId: filter.crewId }),
         limit,
@@ -425,12 +681,26 @@ export class Factory {
     const agent = this.#registry.get(id);
     if (agent === undefined) {
       const stored = await this.getAgent(id);
+      if (stored.state === "HIBERNATING") {
+        // Asleep: nothing runs, so it ends at once (its workspace goes with it).
+        this.#terminateSleeping(stored, "terminated by request");
+        await this.#journal.commit();
+        return (await this.#deps.store.getAgent(id)) ?? stored;
+      }
       throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} cannot go from ${stored.state} to DRAINING`, {
         details: { current: stored.state, requested: "DRAINING" },
       });
     }
     if (agent.state !== "DRAINING") this.#spawner.terminate(agent, "terminated by request");
     return snapshotAgent(agent);
+  }
+
+  /** Ends a hibernated agent that is not in memory: its row becomes TERMINATED. */
+  #terminateSleeping(agent: Agent, reason: string): void {
+    this.#asleep.delete(agent.id);
+    this.#registry.add(agent, "terminating a hibernated agent");
+    this.#registry.transition(agent, "TERMINATED", reason);
+    for (const runtime of this.#deps.runtimes) runtime.forget?.(agent.id);
   }
 
   /**
@@ -566,7 +836,14 @@ export class Factory {
       const stored = await this.getCrew(id);
       throw new FactoryError("CREW_NOT_ACTIVE", `crew ${id} is already ${stored.state}`, { details: { current: stored.state } });
     }
+    const members = [...(this.#crews.get(id)?.agentIds ?? [])];
     const crew = snapshotCrew(this.#crews.disband(id));
+    // Members asleep in the store end too.
+    for (const agentId of members) {
+      if (this.#registry.get(agentId) !== undefined) continue;
+      const stored = await this.#deps.store.getAgent(agentId);
+      if (stored?.state === "HIBERNATING") this.#terminateSleeping(stored, "its crew was disbanded");
+    }
     await this.#journal.commit();
     return crew;
   }
@@ -592,8 +869,9 @@ export class Factory {
     if (request.crewId !== undefined) await this.#requireOpenCrew(request.crewId);
     if (request.profile !== undefined) this.#profiles.require(request.profile);
     if (request.agentId !== undefined) {
-      const agent = this.#registry.get(request.agentId);
-      if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent with id '${request.agentId}'`, { field: "agentId" });
+      let agent = this.#registry.get(request.agentId);
+      if (agent === undefined) agent = await this.#wakeFor(request.agentId);
+      if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live or hibernating agent with id '${request.agentId}'`, { field: "agentId" });
       if (agent.crewId !== (request.crewId ?? null)) {
         throw new FactoryError(
           "VALIDATION_FAILED",
@@ -660,6 +938,23 @@ export class Factory {
     if (this.#state === "started") this.#dispatcher.enqueue(task);
     else this.#dispatcher.unreserve(task);
     return { task: { ...task }, created: true };
+  }
+
+  /**
+   * A task is addressed to an agent not in memory: if it is hibernating, wake it, and return it
+   * once it is back in memory (still starting: the task waits in its lane until it is READY).
+   */
+  async #wakeFor(id: string): Promise<Agent | undefined> {
+    await this.#journal.commit();
+    const stored = await this.#deps.store.getAgent(id);
+    if (stored === undefined || stored.state !== "HIBERNATING") return this.#registry.get(id);
+    return new Promise<Agent | undefined>((resolve, reject) => {
+      this.#wake(id, "a task addressed to it", resolve).catch((error: unknown) => {
+        this.#deps.logger.error(`agent ${id} could not be woken`, error);
+        // It never got into memory: say so to the submitter.
+        reject(error);
+      });
+    });
   }
 
   /** Re-drives a dead-lettered task: QUEUED again with a fresh set of attempts. */
@@ -831,6 +1126,16 @@ export class Factory {
       lastEventSeq: this.#events.lastSeq,
       dispatch: this.#dispatcher.dispatchLatency(),
       runtimes: Object.fromEntries(this.#deps.runtimes.filter((r) => r.stats !== undefined).map((r) => [r.kind, (r.stats as () => Record<string, unknown>)()])),
+      health: {
+        watched: this.#watchdog.watched,
+        replaced: { ...this.#healing.replaced },
+        givenUp: this.#healing.givenUp,
+        detectionMs: summary(this.#healing.detectionMs),
+        replacementMs: summary(this.#healing.replacementMs),
+        hibernated: this.#healing.hibernated,
+        woken: this.#healing.woken,
+        wakeMs: summary(this.#healing.wakeMs),
+      },
     };
   }
 
@@ -852,6 +1157,7 @@ export class Factory {
     const wasStarted = this.#state === "started";
     this.#state = "closing";
     this.#closingController.abort();
+    this.#watchdog.stop();
     if (wasStarted) {
       this.#pools.stop();
       this.#dispatcher.stop();
@@ -891,4 +1197,17 @@ function matchesFilter(event: FactoryEvent, filter: EventFilter): boolean {
   if (filter.agentId !== undefined && event.agentId !== filter.agentId) return false;
   if (filter.taskId !== undefined && event.taskId !== filter.taskId) return false;
   return true;
+}
+
+/** Keeps the last 1,024 samples. */
+function record(samples: number[], value: number): void {
+  samples.push(value);
+  if (samples.length > 1_024) samples.shift();
+}
+
+function summary(samples: readonly number[]): { samples: number; p50: number; p99: number } {
+  if (samples.length === 0) return { samples: 0, p50: 0, p99: 0 };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  return { samples: sorted.length, p50: at(0.5), p99: at(0.99) };
 }

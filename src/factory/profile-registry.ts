@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { FactoryError } from "../core/errors.ts";
-import type { Profile, ProfileRecord } from "../core/schemas/profile.ts";
+import { HealthSettingsSchema, type Profile, type ProfileRecord } from "../core/schemas/profile.ts";
 
 /**
  * Every version of every profile. Registering a profile equal to the latest version of its
@@ -13,7 +13,9 @@ export class ProfileRegistry {
   epoch = 0;
 
   load(records: readonly ProfileRecord[]): void {
-    for (const record of records) {
+    for (const stored of records) {
+      // Versions stored before a settings block existed get its defaults.
+      const record: ProfileRecord = stored.health === undefined ? { ...stored, health: HealthSettingsSchema.parse({}) } : stored;
       const list = this.#versions.get(record.name) ?? [];
       list.push(record);
       list.sort((a, b) => a.version - b.version);

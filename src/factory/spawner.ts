@@ -1,7 +1,7 @@
-import type { Agent } from "../core/agent.ts";
+import { freshHealth, type Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newAgentId, newWalletAddress } from "../core/ids.ts";
-import type { AgentRuntime, AgentServices, CrewAccess } from "../core/ports/runtime.ts";
+import type { AgentHandle, AgentRuntime, AgentServices, CrewAccess } from "../core/ports/runtime.ts";
 import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { STARTING_TOKENS } from "../core/wallet.ts";
@@ -21,6 +21,10 @@ export interface SpawnerDeps {
   onLost(agent: Agent, reason: string): void;
   onProgress(agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined): void;
   onLog(agent: Agent, level: string, message: string): void;
+  /** The agent said something: it is alive. */
+  onHeartbeat(agent: Agent): void;
+  /** The agent is READY with a running handle (spawned, replaced or woken). */
+  onStarted(agent: Agent, handle: AgentHandle, profile: ProfileRecord): void;
 }
 
 export interface SpawnOptions {
@@ -38,6 +42,8 @@ export interface SpawnOptions {
  */
 export class Spawner {
   readonly #deps: SpawnerDeps;
+  /** Each agent's current services: a new start retires the previous ones, so a replaced runtime that lingers cannot speak for the agent. */
+  readonly #services = new WeakMap<Agent, AgentServicesFor>();
 
   constructor(deps: SpawnerDeps) {
     this.#deps = deps;
@@ -70,9 +76,9 @@ export class Spawner {
       walletAddress: newWalletAddress(profile.role),
       spawnedAt: now,
       load: 0,
-      stats: { completed: 0, failed: 0, successRate: 1 },
+      stats: { completed: 0, failed: 0 },
       restarts: 0,
-      lastHeartbeatAt: null,
+      health: freshHealth(),
       pid: null,
       lastSignal: null,
       context: options.context === undefined ? EMPTY_CONTEXT : (JSON.parse(JSON.stringify(options.context)) as Record<string, unknown>),
@@ -95,6 +101,14 @@ export class Spawner {
     const registry = this.#deps.registry;
     registry.transition(agent, "PROVISIONING", reason);
     agent.restarts++;
+    // A new start is judged afresh (the last heartbeat stays, for the record).
+    agent.health = { ...freshHealth(), lastHeartbeatAt: agent.health?.lastHeartbeatAt ?? null };
+    await this.#start(agent, profile, this.runtimeFor(profile));
+  }
+
+  /** Wakes a HIBERNATING agent (HIBERNATING → WARMING → READY) with its saved context. */
+  async wake(agent: Agent, profile: ProfileRecord): Promise<void> {
+    agent.health = { ...freshHealth(), lastHeartbeatAt: agent.health?.lastHeartbeatAt ?? null };
     await this.#start(agent, profile, this.runtimeFor(profile));
   }
 
@@ -117,10 +131,19 @@ export class Spawner {
     }
   }
 
+  /** What the agent's current runtime reports from now on is ignored (it was replaced or put to sleep). */
+  retire(agent: Agent): void {
+    const previous = this.#services.get(agent);
+    if (previous !== undefined) previous.retired = true;
+    this.#services.delete(agent);
+  }
+
   async #start(agent: Agent, profile: ProfileRecord, runtime: AgentRuntime): Promise<void> {
     const registry = this.#deps.registry;
-    registry.transition(agent, "WARMING", `starting ${runtime.kind} runtime`);
+    registry.transition(agent, "WARMING", agent.state === "HIBERNATING" ? "waking" : `starting ${runtime.kind} runtime`);
     const services = new AgentServicesFor(agent, this.#deps);
+    this.retire(agent);
+    this.#services.set(agent, services);
     let handle;
     try {
       handle = await runtime.start(agent, profile, services);
@@ -140,6 +163,7 @@ export class Spawner {
     registry.setHandle(agent.id, handle);
     agent.pid = handle.pid ?? null;
     services.started = true;
+    this.#deps.onStarted(agent, handle, profile);
     registry.transition(agent, "READY", "started");
   }
 }
@@ -154,6 +178,8 @@ class AgentServicesFor implements AgentServices {
   readonly crew: CrewAccess | null;
   /** Before READY a lost runtime is a failed start, which the start itself reports. */
   started = false;
+  /** The agent has a newer runtime (or none): this one's reports are ignored. */
+  retired = false;
 
   constructor(agent: Agent, deps: SpawnerDeps) {
     this.#agent = agent;
@@ -162,6 +188,7 @@ class AgentServicesFor implements AgentServices {
   }
 
   saveContext(context: Record<string, unknown>): void {
+    if (this.retired && this.#agent.state !== "HIBERNATING") return;
     const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
     if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context", nonRetryable: true });
     this.#agent.context = JSON.parse(JSON.stringify(context)) as Record<string, unknown>;
@@ -169,14 +196,15 @@ class AgentServicesFor implements AgentServices {
   }
 
   lost(reason: string): void {
-    if (this.started) this.#deps.onLost(this.#agent, reason);
+    if (this.started && !this.retired) this.#deps.onLost(this.#agent, reason);
   }
 
   heartbeat(): void {
-    this.#agent.lastHeartbeatAt = new Date().toISOString();
+    if (this.started && !this.retired) this.#deps.onHeartbeat(this.#agent);
   }
 
   progress(taskId: string, message: string | undefined, fraction: number | undefined): void {
+    if (this.retired) return;
     this.#deps.onProgress(this.#agent, taskId, message, fraction);
   }
 

@@ -28,7 +28,13 @@ export interface DispatcherDeps {
   onWaiting?(task: Task, lane: Lane): void;
   /** A task went to an agent after waiting `waitedMs` (for pool metrics). */
   onAssigned?(task: Task, agent: Agent, waitedMs: number): void;
+  /** An attempt ended with this outcome after `latencyMs` (for quality trends). */
+  onOutcome?(agent: Agent, ok: boolean, latencyMs: number): void;
   affinity?: { ttlMs: number; maxBindings: number };
+  /** Whether an agent an affinity key is bound to is hibernating (not in memory). */
+  isAsleep?(agentId: string): boolean;
+  /** Wakes a hibernating agent a waiting task is bound to (its tasks wait in its lane meanwhile). */
+  wake?(agentId: string): void;
 }
 
 /** One attempt of a task on an agent. */
@@ -42,6 +48,20 @@ interface Run {
   concluded: boolean;
   /** A retry decided while the handler still runs: started when it returns (never two runs at once). */
   heldRetry: { delayMs: number; cap: NodeJS.Timeout } | undefined;
+  startedAt: number;
+  /** Last sign of progress (start, a progress report, output of the agent), for stuck detection. */
+  lastProgressAt: number;
+  /** Given up on as stuck: its agent is suspect until the handler returns. */
+  stuck: boolean;
+}
+
+/** A running attempt as the watchdog sees it. */
+export interface RunView {
+  readonly task: Readonly<Task>;
+  readonly agent: Agent;
+  readonly startedAt: number;
+  readonly lastProgressAt: number;
+  readonly stuck: boolean;
 }
 
 /** Free agents of one (crew, profile version): they are interchangeable for matching. */
@@ -61,8 +81,8 @@ const WORKING: ReadonlySet<string> = new Set(["READY", "BUSY", "IDLE"]);
 
 const groupKey = (agent: Agent): string => `${agent.crewId ?? ""}|${agent.profile}|${agent.profileVersion}`;
 
-/** The weight of the latest outcome in an agent's moving success rate. */
-const SUCCESS_ALPHA = 0.2;
+/** Errors that end an attempt from the factory's side: a handler's answer after one of them is not a result. */
+const ABANDONED = new Set(["AGENT_LOST", "TASK_CANCELLED", "TASK_TIMEOUT", "TASK_STUCK", "SHUTTING_DOWN"]);
 
 /**
  * Matches waiting tasks to free agents and runs them. Tasks wait in lanes, one per target
@@ -82,6 +102,8 @@ export class Dispatcher {
   readonly #running = new Set<Run>();
   /** The current attempt of each task that is ASSIGNED or RUNNING. */
   readonly #current = new Map<string, Run>();
+  /** Each agent's attempts whose handler has not returned. */
+  readonly #byAgent = new Map<Agent, Set<Run>>();
   /** Tasks waiting out a retry backoff. */
   readonly #retryTimers = new Map<string, { task: Task; timer: NodeJS.Timeout }>();
   /** Tasks holding a reserved place in their lane until they are enqueued. */
@@ -96,8 +118,10 @@ export class Dispatcher {
   readonly #deferred = new Set<Agent>();
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
-  /** Results that arrived for an attempt that was no longer current; discarded. */
+  /** Results that arrived for an attempt that was no longer current (timed out, stuck, lost, replaced); discarded. */
   lateResults = 0;
+  /** Chaos: a delay added before every handler starts (latency injection); 0 normally. */
+  injectedLatencyMs = 0;
   /** Microseconds from enqueue to the handler's start, for tasks handed straight to a free agent (a ring). */
   readonly #dispatchUs = new Float64Array(4096);
   #dispatchCount = 0;
@@ -215,6 +239,17 @@ export class Dispatcher {
       this.#scheduleRetry(task, Date.parse(task.retryAt) - Date.now());
       return;
     }
+    const sleeping = this.#sleepingBound(task);
+    if (sleeping !== undefined) {
+      // Bound to an agent that sleeps: wait for it in its lane, and wake it.
+      this.#lane({ crewId: task.crewId, role: null, profile: null, capabilities: [], agentId: sleeping }).push(task, ++this.#seq);
+      const origin = this.#lane(this.#targetOf(task));
+      origin.affinityWaiting++;
+      this.#affinityOrigin.set(task, origin);
+      this.#waitingSince.set(task, Date.now());
+      this.#deps.wake?.(sleeping);
+      return;
+    }
     if (!this.#stopped) {
       const started = performance.now();
       const agent = this.#choose(task);
@@ -299,6 +334,7 @@ export class Dispatcher {
     const runs = [...this.#running];
     this.#running.clear();
     this.#current.clear();
+    this.#byAgent.clear();
     for (const run of runs) {
       clearTimeout(run.timer);
       if (!run.concluded && (run.task.state === "RUNNING" || run.task.state === "ASSIGNED")) this.#setState(run.task, "QUEUED", reason, { agentId: null });
@@ -307,6 +343,73 @@ export class Dispatcher {
     }
     this.#wakeIdleWaiters();
     return runs.length;
+  }
+
+  /** Running attempts (for the watchdog's stuck scan). */
+  runs(): Iterable<RunView> {
+    return this.#running;
+  }
+
+  /** A sign of progress on a task: pushes its stuck deadline back. */
+  progressed(taskId: string): void {
+    const run = this.#current.get(taskId);
+    if (run !== undefined) run.lastProgressAt = Date.now();
+  }
+
+  /** The agent wrote output (a log line): progress on everything it runs. */
+  agentOutput(agent: Agent): void {
+    const runs = this.#byAgent.get(agent);
+    if (runs === undefined) return;
+    const now = Date.now();
+    for (const run of runs) run.lastProgressAt = now;
+  }
+
+  /**
+   * Gives up on a stuck attempt: the task goes back to the queue at once (attempt counted) to
+   * run elsewhere, the handler is told to stop (cancel), and its agent is suspect — it takes
+   * no new work until that handler returns (its late answer is discarded) or it is replaced.
+   */
+  unstick(view: RunView, reason: string): void {
+    const run = view as Run;
+    if (!this.#running.has(run) || run.concluded) return;
+    run.stuck = true;
+    run.agent.health.suspect = reason;
+    const error = new FactoryError("TASK_STUCK", reason);
+    clearTimeout(run.timer);
+    this.#conclude(run, { ok: false, error });
+    run.controller.abort(error);
+    this.refresh(run.agent);
+  }
+
+  /**
+   * The agent is declared dead (its process died, went silent, or failed its probes): each of
+   * its attempts goes back to the queue at once as AGENT_LOST (attempts counted) and frees its
+   * slot now; a handler that answers later is discarded and counted as a late result.
+   */
+  abandonAgent(agent: Agent, reason: string): number {
+    const runs = this.#byAgent.get(agent);
+    if (runs === undefined) return 0;
+    this.#byAgent.delete(agent);
+    let n = 0;
+    for (const run of runs) {
+      if (!this.#running.delete(run)) continue;
+      n++;
+      clearTimeout(run.timer);
+      agent.load = Math.max(0, agent.load - 1);
+      const error = new FactoryError("AGENT_LOST", reason);
+      if (!run.concluded) this.#conclude(run, { ok: false, error });
+      if (run.heldRetry !== undefined) this.#startHeldRetry(run);
+      run.controller.abort(error);
+    }
+    this.#wakeIdleWaiters();
+    return n;
+  }
+
+  #forget(run: Run): void {
+    const runs = this.#byAgent.get(run.agent);
+    if (runs === undefined) return;
+    runs.delete(run);
+    if (runs.size === 0) this.#byAgent.delete(run.agent);
   }
 
   // ------------------------------------------------------------------ matching
@@ -400,6 +503,15 @@ export class Dispatcher {
     return agent;
   }
 
+  /** The hibernating (or waking) agent the task's affinity key is bound to, if any. */
+  #sleepingBound(task: Task): string | undefined {
+    if (this.#deps.isAsleep === undefined || !this.#usesAffinity(task)) return undefined;
+    const bound = this.affinity.get(this.#affinityKey(task));
+    if (bound === undefined || !this.#deps.isAsleep(bound)) return undefined;
+    const agent = this.#deps.registry.get(bound);
+    return agent === undefined || agent.state === "HIBERNATING" || agent.state === "WARMING" || agent.state === "PROVISIONING" ? bound : undefined;
+  }
+
   /** Where a waiting task with affinity to a busy agent waits: that agent's own lane. */
   #waitLaneFor(task: Task): Lane | undefined {
     const agent = this.#boundAgent(task);
@@ -413,6 +525,9 @@ export class Dispatcher {
       // Only an agent whose runtime is running can take work (a restored agent has none yet).
       this.#deps.registry.handle(agent.id) !== undefined &&
       agent.load < agent.cognitiveLoadLimit &&
+      // Readiness: an agent that missed a heartbeat, or is suspect, takes no new work.
+      agent.health.missed === 0 &&
+      agent.health.suspect === null &&
       (agent.crewId === null || this.#deps.crewAcceptsWork(agent.crewId))
     );
   }
@@ -473,8 +588,13 @@ export class Dispatcher {
     for (const task of addressed) lane.push(task, ++this.#seq);
   }
 
+  /** A sleeping agent could not be woken: tasks waiting for it go elsewhere (or fail, if addressed to it). */
+  releaseAgentLane(agentId: string): void {
+    this.#agentGone({ id: agentId });
+  }
+
   /** An agent terminated: tasks waiting for it either follow their affinity elsewhere or fail. */
-  #agentGone(agent: Agent): void {
+  #agentGone(agent: Pick<Agent, "id">): void {
     this.affinity.forgetAgent(agent.id);
     const lane = this.#lanes.get(`agent:${agent.id}`);
     if (lane === undefined) return;
@@ -493,9 +613,16 @@ export class Dispatcher {
 
   async #run(task: Task, agent: Agent, attempt: number): Promise<void> {
     const controller = new AbortController();
-    const run: Run = { task, agent, attempt, controller, timer: undefined, concluded: false, heldRetry: undefined };
+    const now = Date.now();
+    const run: Run = { task, agent, attempt, controller, timer: undefined, concluded: false, heldRetry: undefined, startedAt: now, lastProgressAt: now, stuck: false };
     this.#running.add(run);
     this.#current.set(task.id, run);
+    let mine = this.#byAgent.get(agent);
+    if (mine === undefined) {
+      mine = new Set();
+      this.#byAgent.set(agent, mine);
+    }
+    mine.add(run);
     const handle = this.#deps.registry.handle(agent.id);
     if (handle === undefined) {
       this.#settle(run, { ok: false, error: new FactoryError("AGENT_LOST", `agent ${agent.id} has no running handler`) });
@@ -513,6 +640,8 @@ export class Dispatcher {
     }
     let outcome: Outcome;
     try {
+      if (this.injectedLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.injectedLatencyMs));
+      if (run.concluded) throw new FactoryError("TASK_CANCELLED", "decided during injected latency");
       const value = await handle.run(task.input, { task, signal: controller.signal });
       outcome = { ok: true, value: toJson(value) };
     } catch (error) {
@@ -524,12 +653,19 @@ export class Dispatcher {
   /** The handler returned (or could not start): record the outcome unless already decided, and free the slot. */
   #settle(run: Run, outcome: Outcome): void {
     if (!this.#running.delete(run)) {
-      this.lateResults++; // abandoned at shutdown
+      // Abandoned (shutdown, or its agent was declared dead): whatever it says is discarded.
+      if (isResult(outcome)) this.lateResults++;
       return;
     }
+    this.#forget(run);
     clearTimeout(run.timer);
-    if (run.concluded) this.lateResults++;
-    else this.#conclude(run, outcome);
+    if (run.concluded) {
+      if (isResult(outcome)) this.lateResults++;
+    } else this.#conclude(run, outcome);
+    if (run.stuck && run.agent.health.suspect?.startsWith("stuck") === true && ![...(this.#byAgent.get(run.agent) ?? [])].some((r) => r.stuck)) {
+      // The stuck handler returned after all: the agent is trusted with work again.
+      run.agent.health.suspect = null;
+    }
     if (run.heldRetry !== undefined) this.#startHeldRetry(run);
     this.#release(run.agent);
     this.#wakeIdleWaiters();
@@ -555,7 +691,7 @@ export class Dispatcher {
     const { task, agent } = run;
     if (this.#current.get(task.id) === run) this.#current.delete(task.id);
     if (task.state !== "RUNNING" && task.state !== "ASSIGNED") return;
-    agent.stats.successRate = (1 - SUCCESS_ALPHA) * agent.stats.successRate + SUCCESS_ALPHA * (outcome.ok ? 1 : 0);
+    this.#deps.onOutcome?.(agent, outcome.ok, Date.now() - run.startedAt);
     if (outcome.ok) {
       agent.stats.completed++;
       this.#finish(task, "SUCCEEDED", { result: outcome.value });
@@ -564,9 +700,9 @@ export class Dispatcher {
     agent.stats.failed++;
     const error = outcome.error;
     const described = describe(error);
-    // An agent lost mid-task (its process died) is not the task's failure: it goes back to the
-    // queue at once, up to at least 3 attempts, so one crash does not dead-letter it.
-    const lost = isFactoryError(error) && error.code === "AGENT_LOST";
+    // An agent lost mid-task (its process died) or stuck is not the task's failure: it goes
+    // back to the queue at once, up to at least 3 attempts, so one crash does not dead-letter it.
+    const lost = isFactoryError(error) && (error.code === "AGENT_LOST" || error.code === "TASK_STUCK");
     if (isFactoryError(error) && error.nonRetryable) {
       this.#finish(task, "FAILED", { error: described });
     } else if (task.attempts >= (lost ? Math.max(task.maxAttempts, 3) : task.maxAttempts)) {
@@ -575,7 +711,7 @@ export class Dispatcher {
       const delayMs = lost ? 0 : backoffDelayMs(task.retryBackoffMs, task.attempts);
       const retryAt = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
       this.#setState(task, "QUEUED", `attempt ${task.attempts} failed: ${described.message}`, { agentId: null, retryAt, error: described });
-      if (this.#running.has(run)) {
+      if (this.#running.has(run) && !run.stuck) {
         // Timed out while the handler still runs: retry once it returns, so the task never runs
         // twice at once — or after a cap, if it never does (that handler is then on its own).
         const cap = setTimeout(() => this.#startHeldRetry(run), Math.max(delayMs, task.timeoutMs ?? 0, 1_000));
@@ -645,6 +781,11 @@ export class Dispatcher {
       data: { reason, attempts: task.attempts },
     });
   }
+}
+
+/** Whether a handler's late answer is one (a value or its own error), not the echo of the factory aborting it. */
+function isResult(outcome: Outcome): boolean {
+  return outcome.ok || !(isFactoryError(outcome.error) && ABANDONED.has(outcome.error.code));
 }
 
 /** The free agents of some groups, lazily, in the order they became free. */

@@ -286,7 +286,7 @@ export class PoolManager {
   #track(agent: Agent): void {
     if (agent.crewId !== null) return;
     const pool = this.#pool(agent.profile);
-    if (agent.state === "TERMINATED") {
+    if (agent.state === "TERMINATED" || agent.state === "HIBERNATING") {
       pool.members.delete(agent);
       pool.idleSince.delete(agent);
       return;

@@ -30,9 +30,9 @@ export function agent(id: string, patch: Partial<Agent> = {}): Agent {
     walletAddress: `0x371_CODER_${id.padEnd(32, "0").slice(0, 32)}`,
     spawnedAt: now(),
     load: 0,
-    stats: { completed: 0, failed: 0, successRate: 1 },
+    stats: { completed: 0, failed: 0 },
     restarts: 0,
-    lastHeartbeatAt: null,
+    health: { lastHeartbeatAt: null, missed: 0, successRate: 1, latencyMs: null, samples: 0, suspect: null },
     pid: null,
     lastSignal: null,
     context: {},
@@ -96,10 +96,11 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
         { kind: "agent", value: agent("a1", { state: "WARMING" }) },
       ]);
       assert.equal((await sut.store.getAgent("a1"))?.state, "WARMING");
-      await sut.store.apply([{ kind: "agent", value: agent("a1", { state: "READY", load: 0, stats: { completed: 3, failed: 1, successRate: 0.75 } }) }]);
+      await sut.store.apply([{ kind: "agent", value: agent("a1", { state: "READY", load: 0, stats: { completed: 3, failed: 1 }, health: { lastHeartbeatAt: null, missed: 0, successRate: 0.75, latencyMs: 12, samples: 4, suspect: null } }) }]);
       const stored = await sut.store.getAgent("a1");
       assert.equal(stored?.state, "READY");
-      assert.deepEqual(stored?.stats, { completed: 3, failed: 1, successRate: 0.75 });
+      assert.deepEqual(stored?.stats, { completed: 3, failed: 1 });
+      assert.deepEqual(stored?.health, { lastHeartbeatAt: null, missed: 0, successRate: 0.75, latencyMs: 12, samples: 4, suspect: null });
       assert.equal(await sut.store.getAgent("missing"), undefined);
     });
 
@@ -117,7 +118,7 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
     });
 
     it("keeps every profile version, ignoring a re-write of one", async () => {
-      const base = { role: "Coder", capabilities: [], cognitiveLoadLimit: 1, runtime: { kind: "function" as const, handler: "echo" }, scopes: [], pool: { maxSize: 16, warmSize: 3, idleTimeoutMs: 1, spawnRatePerSec: 1, healthIntervalMs: 10, stuckThresholdMs: 10, queueDepth: 1, balancer: "least-loaded" as const, spawnStrategy: "manual" as const } };
+      const base = { role: "Coder", capabilities: [], cognitiveLoadLimit: 1, runtime: { kind: "function" as const, handler: "echo" }, scopes: [], pool: { maxSize: 16, warmSize: 3, idleTimeoutMs: 1, spawnRatePerSec: 1, healthIntervalMs: 10, stuckThresholdMs: 10, queueDepth: 1, balancer: "least-loaded" as const, spawnStrategy: "manual" as const }, health: { heartbeatIntervalMs: 1000, missedHeartbeats: 3, minSuccessRate: 0.5, qualityWindow: 20 } };
       await sut.store.apply([
         { kind: "profile", value: { ...base, name: "p", version: 1, createdAt: now() } },
         { kind: "profile", value: { ...base, name: "p", version: 2, createdAt: now(1), cognitiveLoadLimit: 4 } },

@@ -39,6 +39,8 @@ describe("profile schema", () => {
         balancer: "least-loaded",
         spawnStrategy: "on-demand",
       },
+      // Heartbeat every second, three missed → UNHEALTHY (issue 5); quality over 20 outcomes.
+      health: { heartbeatIntervalMs: 1_000, missedHeartbeats: 3, minSuccessRate: 0.5, qualityWindow: 20 },
     });
   });
 

@@ -51,7 +51,10 @@ describe("tasks", () => {
     assert.equal(done.agentId, agent.id);
     assert.equal(done.attempts, 1);
     assert.ok(done.startedAt !== null && done.finishedAt !== null && done.finishedAt >= done.startedAt);
-    assert.deepEqual((await factory.getAgent(agent.id)).stats, { completed: 1, failed: 0, successRate: 1 });
+    const after = await factory.getAgent(agent.id);
+    assert.deepEqual(after.stats, { completed: 1, failed: 0 });
+    assert.deepEqual([after.health.successRate, after.health.samples, after.health.missed, after.health.suspect], [1, 1, 0, null]);
+    assert.ok(after.health.latencyMs !== null && after.health.latencyMs >= 0);
   });
 
   it("matches on role, profile and every capability", async () => {

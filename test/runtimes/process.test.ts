@@ -77,7 +77,7 @@ describe("process agents", () => {
     assert.deepEqual([b.state, b.result], ["SUCCEEDED", { reversed: "cba", by: "node" }]);
     assert.deepEqual((await factory.getAgent(python.id)).context, { runs: 1 });
     assert.deepEqual(progress.map((e) => [e.taskId, (e.data as { fraction: number }).fraction]), [[b.id, 1]]);
-    await until(async () => (await factory.getAgent(node.id)).lastHeartbeatAt !== null, "a heartbeat", 3_000);
+    await until(async () => (await factory.getAgent(node.id)).health.lastHeartbeatAt !== null, "a heartbeat", 3_000);
   });
 
   it("keeps agents in their sandbox: read-only root, private workspace, no network without egress", async () => {

@@ -65,7 +65,8 @@ describe("dispatch", () => {
 
   it("skill-aware prefers the specialist, and the agent that does not keep failing", async () => {
     factory.registerProfile({ name: "generalist", role: "Worker", capabilities: ["ts", "py", "go", "sql"], runtime: { kind: "function", handler: "work" }, pool: { spawnStrategy: "manual" } });
-    factory.registerProfile({ name: "specialist", role: "Worker", capabilities: ["ts"], runtime: { kind: "function", handler: "work" }, pool: { spawnStrategy: "manual" } });
+    // A short quality window, so three outcomes move the moving success rate a lot.
+    factory.registerProfile({ name: "specialist", role: "Worker", capabilities: ["ts"], runtime: { kind: "function", handler: "work" }, pool: { spawnStrategy: "manual" }, health: { qualityWindow: 5 } });
     await spawn("gen", "generalist");
     await spawn("spec", "specialist");
     const done = await factory.waitForTask((await factory.submitTask({ capabilities: ["ts"], balancer: "skill-aware", input: { tag: "x" } })).id, 1_000);
@@ -75,7 +76,7 @@ describe("dispatch", () => {
     // Two equal specialists; one keeps failing what it is given, and loses the work.
     const bad = await spawn("bad", "specialist");
     for (let i = 0; i < 3; i++) await factory.waitForTask((await factory.submitTask({ agentId: bad.id, input: { tag: `b${i}` } })).id, 1_000);
-    assert.ok((await factory.getAgent(bad.id)).stats.successRate < 0.6);
+    assert.ok((await factory.getAgent(bad.id)).health.successRate < 0.6);
     runs.length = 0;
     for (let i = 0; i < 3; i++) await factory.waitForTask((await factory.submitTask({ capabilities: ["ts"], balancer: "skill-aware", input: { tag: `s${i}` } })).id, 1_000);
     assert.deepEqual(runs.map((r) => r.agent), ["spec", "spec", "spec"]);

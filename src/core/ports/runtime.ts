@@ -17,11 +17,11 @@ export interface AgentServices {
   saveContext(context: Record<string, unknown>): void;
   /** The agent is gone (its process exited or crashed): the factory replaces it. */
   lost(reason: string): void;
-  /** The agent said it is alive. */
+  /** The agent said it is alive (a heartbeat, or any message at all). */
   heartbeat(): void;
-  /** The agent reported progress on a task. */
+  /** The agent reported progress on a task (what stuck detection counts as progress). */
   progress(taskId: string, message: string | undefined, fraction: number | undefined): void;
-  /** A line of the agent's log (its stderr, or `log` notifications). */
+  /** A line of the agent's log (its stderr, or `log` notifications); counts as output for stuck detection. */
   log(level: "debug" | "info" | "warn" | "error", message: string): void;
 }
 
@@ -40,6 +40,20 @@ export interface AgentHandle {
   signal(signal: string, payload: unknown): Promise<void>;
   /** Releases what the agent holds; idempotent. */
   stop(): Promise<void>;
+  /**
+   * How the watchdog knows it is alive: `heartbeat` (it must call `services.heartbeat()` at
+   * the profile's interval), `probe` (the watchdog calls `probe()`), or absent: it lives as long
+   * as the factory does (an in-process function without a probe).
+   */
+  readonly liveness?: "heartbeat" | "probe";
+  /** Answers whether the agent is alive; a throw or `false` is a missed probe. */
+  probe?(): Promise<boolean>;
+  /** Releases resources but keeps what a woken agent needs (its workspace): hibernation. Default: `stop`. */
+  suspend?(): Promise<void>;
+  /** Ends it at once, without asking (a silent or frozen process); resolves when it is gone. */
+  kill?(): Promise<void>;
+  /** Stops it cold for `ms` (SIGSTOP, then SIGCONT), for chaos runs. */
+  freeze?(ms: number): void;
 }
 
 /** How agents of one `runtime.kind` execute. */
@@ -50,6 +64,8 @@ export interface AgentRuntime {
   start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle>;
   /** At factory shutdown: ends what the runtime runs without wiping what a restart brings back. */
   close?(): Promise<void>;
+  /** An agent ended while it had no running handle (it was hibernating): wipe what is kept for it (a workspace). */
+  forget?(agentId: string): void;
   /** Counters worth showing operators (processes, warm sandboxes …). */
   stats?(): Record<string, unknown>;
 }

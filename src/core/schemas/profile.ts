@@ -37,10 +37,12 @@ export const PoolSettingsSchema = z.strictObject({
   idleTimeoutMs: z.number().int().min(0).default(60_000),
   /** Token-bucket rate for on-demand spawns. */
   spawnRatePerSec: z.number().positive().max(1_000_000).default(10),
-  /** How often health is checked. */
+  /** How often agents that are probed rather than heard from (function agents with a `probe` hook) are probed. */
   healthIntervalMs: z.number().int().min(10).default(5_000),
-  /** A task running this long without progress is stuck. */
+  /** A task running this long without progress is stuck: cancelled, run elsewhere, its agent suspect. */
   stuckThresholdMs: z.number().int().min(10).default(30_000),
+  /** IDLE this long → HIBERNATING (context saved, resources freed; a task addressed to it wakes it). Absent: never. */
+  hibernateAfterMs: z.number().int().min(0).max(31_536_000_000).optional(),
   /** Most tasks waiting for this profile's agents (per crew); past it a submit gets 429. */
   queueDepth: z.number().int().min(1).max(10_000_000).default(100),
   /** How a task picks among free agents; a task may override it. */
@@ -48,6 +50,24 @@ export const PoolSettingsSchema = z.strictObject({
   spawnStrategy: z.enum(SPAWN_STRATEGIES).default("on-demand"),
 }).refine((p) => p.warmSize <= p.maxSize, { message: "warmSize cannot exceed maxSize", path: ["warmSize"] });
 export type PoolSettings = z.infer<typeof PoolSettingsSchema>;
+
+/**
+ * Liveness and quality. Process agents say they are alive (a `heartbeat`, or any other message)
+ * at least every `heartbeatIntervalMs`; `missedHeartbeats` intervals of silence make the agent
+ * UNHEALTHY, and it is replaced under the same id (a silent process is killed first). One missed
+ * interval already takes it out of the balancer (not ready). An agent whose moving success rate
+ * falls below `minSuccessRate` after `qualityWindow` outcomes is drained and replaced.
+ */
+export const HealthSettingsSchema = z.strictObject({
+  /** 0 turns heartbeat watching off (a crashed process is still noticed at once). */
+  heartbeatIntervalMs: z.number().int().min(0).max(3_600_000).default(1_000),
+  missedHeartbeats: z.number().int().min(1).max(1_000).default(3),
+  /** 0 turns quality replacement off. */
+  minSuccessRate: z.number().min(0).max(1).default(0.5),
+  /** Outcomes the moving averages span, and how many an agent needs before it is judged. */
+  qualityWindow: z.number().int().min(1).max(100_000).default(20),
+});
+export type HealthSettings = z.output<typeof HealthSettingsSchema>;
 
 export const FunctionRuntimeSchema = z.strictObject({
   kind: z.literal("function"),
@@ -102,6 +122,7 @@ export const ProfileSchema = z
     runtime: RuntimeSchema.default({ kind: "function", handler: "echo" }),
     scopes: z.array(z.string().min(1).max(64)).max(64).default([]),
     pool: PoolSettingsSchema.default(PoolSettingsSchema.parse({})),
+    health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
     /** For process agents: how they are isolated (bubblewrap, no egress, when absent). */
     sandbox: SandboxSchema.optional(),
   })

@@ -10,8 +10,8 @@ function field(input: unknown, name: string): unknown {
 export const builtinHandlers: Readonly<Record<string, FunctionHandler>> = {
   /** Returns its input. */
   echo: (input) => input,
-  /** Waits `input.ms` (default 0, at most 1 h), then returns its input; honours cancellation. */
-  sleep: async (input, { signal }) => {
+  /** Waits `input.ms` (default 0, at most 1 h), then returns its input; honours cancellation; reports progress every second. */
+  sleep: async (input, { signal, progress }) => {
     const raw = field(input, "ms");
     const ms = raw === undefined ? 0 : Number(raw);
     if (!Number.isFinite(ms) || ms < 0 || ms > 3_600_000) {
@@ -20,7 +20,11 @@ export const builtinHandlers: Readonly<Record<string, FunctionHandler>> = {
         nonRetryable: true,
       });
     }
-    await sleep(ms, undefined, { signal });
+    const until = Date.now() + ms;
+    for (let left = ms; left > 0; left = until - Date.now()) {
+      await sleep(Math.min(left, 1_000), undefined, { signal });
+      if (until - Date.now() > 0) progress(undefined, 1 - (until - Date.now()) / ms);
+    }
     return input;
   },
   /** Throws `input.message`; `input.retryable: false` makes the failure final. */

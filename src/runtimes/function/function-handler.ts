@@ -12,6 +12,12 @@ export interface HandlerContext {
   crew: CrewAccess | null;
   /** Replaces the agent's saved context. */
   saveContext(context: Record<string, unknown>): void;
+  /**
+   * Reports progress on this task (a `task.progress` event). This is what stuck detection counts
+   * as progress for a function agent: a handler that runs past the profile's `stuckThresholdMs`
+   * without calling it is stuck.
+   */
+  progress(message?: string, fraction?: number): void;
 }
 
 /** What a function agent's optional hooks are given. */
@@ -33,8 +39,14 @@ export interface FunctionAgentDefinition {
   run: FunctionHandlerFn;
   /** Receives crew broadcasts. */
   signal?(signal: string, payload: unknown, context: AgentContext): unknown;
-  /** Runs when the agent terminates. */
+  /** Runs when the agent terminates, hibernates or is replaced: the moment to save context. */
   stop?(context: AgentContext): unknown;
+  /**
+   * Liveness probe, called every `pool.healthIntervalMs`: `false`, a throw, or no answer within
+   * the interval is a miss, and `health.missedHeartbeats` misses in a row make the agent
+   * UNHEALTHY (it is replaced). Without it a function agent lives as long as the factory.
+   */
+  probe?(context: AgentContext): boolean | Promise<boolean>;
 }
 
 export type FunctionHandler = FunctionHandlerFn | FunctionAgentDefinition;

@@ -75,9 +75,24 @@ class FunctionAgentHandle implements AgentHandle {
     return { agent: this.#agent, crew: services.crew, saveContext: (context) => services.saveContext(context) };
   }
 
+  get liveness(): "probe" | undefined {
+    return this.#definition.probe === undefined ? undefined : "probe";
+  }
+
+  async probe(): Promise<boolean> {
+    return (await this.#definition.probe?.(this.context())) !== false;
+  }
+
   async run(input: unknown, { task, signal }: RunContext): Promise<unknown> {
     const services = this.#services;
-    return this.#definition.run(input, { agent: this.#agent, task, signal, crew: services.crew, saveContext: (context) => services.saveContext(context) });
+    return this.#definition.run(input, {
+      agent: this.#agent,
+      task,
+      signal,
+      crew: services.crew,
+      saveContext: (context) => services.saveContext(context),
+      progress: (message, fraction) => services.progress(task.id, message, fraction),
+    });
   }
 
   async signal(name: string, payload: unknown): Promise<void> {

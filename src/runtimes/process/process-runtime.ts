@@ -84,7 +84,7 @@ export class ProcessRuntime implements AgentRuntime {
     try {
       await handle.initialize(initializeParams(agent, profile, sandbox.kind === "none" ? workspace : "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
-      handle.kill();
+      handle.killNow();
       throw error;
     }
     if (key !== undefined) this.#refill(key, sandbox, spec);
@@ -146,7 +146,7 @@ export class ProcessRuntime implements AgentRuntime {
       record(this.specializeMs, performance.now() - started);
       await handle.initialize(initializeParams(agent, profile, "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
-      handle.kill();
+      handle.killNow();
       throw error;
     } finally {
       const [sandbox, spec] = this.#warmSource(profile);
@@ -210,7 +210,7 @@ export class ProcessRuntime implements AgentRuntime {
       handle.warmReady.then(
         () => {
           current.starting--;
-          if (this.#closing) handle.kill();
+          if (this.#closing) handle.killNow();
           else current.ready.push(handle);
         },
         () => {
@@ -222,12 +222,18 @@ export class ProcessRuntime implements AgentRuntime {
 
   #closing = false;
 
+  /** A hibernated agent ended: its kept workspace goes. */
+  forget(agentId: string): void {
+    if (!/^[A-Za-z0-9_-]+$/.test(agentId)) return;
+    rmSync(join(resolve(this.#options.workspaceRoot), agentId), { recursive: true, force: true });
+  }
+
   /** Ends every agent process (shutdown, then kill), keeping workspaces for the next start; warm slots go. */
   async close(): Promise<void> {
     this.#closing = true;
     const warm = [...this.#warm.values()].flatMap((pool) => pool.ready);
     this.#warm.clear();
-    for (const handle of warm) handle.kill();
+    for (const handle of warm) handle.killNow();
     await Promise.all([...this.#live].map((handle) => handle.shutdown()));
     // Warm slots (ready or still starting) have no agent to come back to.
     const root = resolve(this.#options.workspaceRoot);
@@ -260,6 +266,8 @@ interface HandleOptions {
 
 /** One running agent process and its JSON-RPC channel. */
 class ProcessAgentHandle implements AgentHandle {
+  /** It must say something (a `heartbeat`, or any message) every heartbeat interval. */
+  readonly liveness = "heartbeat";
   readonly #child: ChildProcess;
   readonly #channel: JsonRpcChannel;
   #workspace: string;
@@ -307,6 +315,8 @@ class ProcessAgentHandle implements AgentHandle {
         this.#services.log("warn", `malformed line from the agent (${reason}): ${line}`);
       },
     }, { maxLineBytes: options.maxLineBytes });
+    // Any line from the agent shows it is alive, not only `heartbeat`.
+    child.stdout!.on("data", () => this.#services.heartbeat());
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (text: string) => {
       for (const line of text.split("\n")) {
@@ -391,14 +401,37 @@ class ProcessAgentHandle implements AgentHandle {
     this.#stopping = true;
     if (!this.#gone) {
       void this.#channel.request("shutdown", null, this.#options.shutdownGraceMs).catch(() => {});
-      const timer = setTimeout(() => this.kill(), this.#options.shutdownGraceMs);
+      const timer = setTimeout(() => this.killNow(), this.#options.shutdownGraceMs);
       await this.#exited;
       clearTimeout(timer);
     }
   }
 
-  kill(): void {
+  killNow(): void {
     if (!this.#gone) this.#child.kill("SIGKILL");
+  }
+
+  /** kill -9, resolved once the process is gone (the workspace stays: a replacement gets it). */
+  async kill(): Promise<void> {
+    this.#stopping = true;
+    this.killNow();
+    await this.#exited;
+  }
+
+  /** Hibernation: the agent is asked to exit (it may save its context first); the workspace stays. */
+  async suspend(): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** SIGSTOP to the sandbox and everything in it, SIGCONT after `ms`: a frozen agent, for chaos runs. */
+  freeze(ms: number): void {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#gone) return;
+    const tree = processTree(pid);
+    for (const p of tree) signalQuietly(p, "SIGSTOP");
+    setTimeout(() => {
+      for (const p of tree) signalQuietly(p, "SIGCONT");
+    }, ms).unref();
   }
 
   #onGone(reason: string): void {
@@ -411,6 +444,36 @@ class ProcessAgentHandle implements AgentHandle {
 }
 
 const LEVELS = new Set(["debug", "info", "warn", "error"]);
+
+/** A process and its descendants (Linux /proc), parents first. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i] as number;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ")) if (child.trim() !== "") out.push(Number(child));
+      } catch {
+        // the task ended meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
 
 /**
  * Every agent process of every factory in this Node process, so that nothing outlives it:
@@ -426,7 +489,7 @@ function track(handle: ProcessAgentHandle): void {
   if (!exitHook) {
     exitHook = true;
     process.once("exit", () => {
-      for (const h of ALL) h.kill();
+      for (const h of ALL) h.killNow();
     });
   }
 }

@@ -29,6 +29,6 @@ export class SkillAware implements LoadBalancer {
     const asked = task.capabilities.length;
     const fit = asked === 0 || agent.capabilities.length === 0 ? 1 : Math.min(1, asked / agent.capabilities.length);
     const spare = 1 - agent.load / agent.cognitiveLoadLimit;
-    return 0.5 * fit + 0.4 * agent.stats.successRate + 0.1 * spare;
+    return 0.5 * fit + 0.4 * agent.health.successRate + 0.1 * spare;
   }
 }

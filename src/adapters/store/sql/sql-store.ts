@@ -1,5 +1,5 @@
 import { Migrator, sql, type Kysely } from "kysely";
-import type { Agent } from "../../../core/agent.ts";
+import { upgradeAgent, type Agent } from "../../../core/agent.ts";
 import type { Crew, CrewState } from "../../../core/crew.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
 import type { AgentQuery, EventQuery, Store, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
@@ -150,7 +150,7 @@ export class SqlStore implements Store {
 
   async getAgent(id: string): Promise<Agent | undefined> {
     const row = await this.#db.selectFrom("agents").select("data").where("id", "=", id).executeTakeFirst();
-    return row === undefined ? undefined : parse<Agent>(row);
+    return row === undefined ? undefined : upgradeAgent(parse<Agent>(row));
   }
 
   async listAgents(query: AgentQuery): Promise<Agent[]> {
@@ -159,7 +159,7 @@ export class SqlStore implements Store {
     if (query.role !== undefined) q = q.where("role", "=", query.role);
     if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
     const rows = await q.orderBy("spawned_at", "desc").limit(query.limit ?? 1_000_000).execute();
-    return rows.map(parse<Agent>);
+    return rows.map((row) => upgradeAgent(parse<Agent>(row)));
   }
 
   async getCrew(id: string): Promise<Crew | undefined> {
