@@ -41,7 +41,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
       method: "get",
       path: "/v1/agents",
       tags,
-      summary: "Agents, newest first (live ones unless `state=TERMINATED`)",
+      summary: "Agents, newest first (those in memory, unless `state=TERMINATED` or `state=HIBERNATING`, which read the store)",
       request: {
         query: z.strictObject({
           state: z.enum(AGENT_STATES).optional(),
@@ -94,6 +94,32 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
       responses: { 201: jsonContent(AgentSchema, "The READY clone"), ...errorResponses(401, 404, 409, 422) },
     }),
     async (c) => c.json(await factory.cloneAgent(c.req.valid("param").id), 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/agents/{id}/hibernate",
+      tags,
+      summary: "Put an idle agent to sleep: context saved to the store, runtime stopped, memory released",
+      description:
+        "The agent must be READY or IDLE with nothing running (else 409 AGENT_BUSY). A hibernated agent is only a store row; a task addressed to it (`agentId`, or an affinity key bound to it) or `POST /v1/agents/{id}/wake` wakes it with its context.",
+      request: { params: IdParam, ...noBody },
+      responses: { 200: jsonContent(AgentSchema, "The agent, HIBERNATING"), ...errorResponses(401, 404, 409) },
+    }),
+    async (c) => c.json(await factory.hibernateAgent(c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/agents/{id}/wake",
+      tags,
+      summary: "Wake a hibernated agent; answers when it is READY (an awake agent is returned as it is)",
+      request: { params: IdParam, ...noBody },
+      responses: { 200: jsonContent(AgentSchema, "The READY agent"), ...errorResponses(401, 404, 409, 422) },
+    }),
+    async (c) => c.json(await factory.wakeAgent(c.req.valid("param").id), 200),
   );
 
   app.openapi(

@@ -14,14 +14,15 @@ export function serveCommand(program: Command): void {
     .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string }) => {
+    .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
-      const factory = await createFactory({ dataDir: opts.data });
+      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
@@ -40,6 +41,7 @@ export function serveCommand(program: Command): void {
           : "no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs no key",
       );
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
+      if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
       let signals = 0;
       let forced = false;
       const shutdown = (signal: string): void => {
