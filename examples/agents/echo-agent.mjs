@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 
 const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 const cancelled = new Set();
-const heartbeat = setInterval(() => send({ jsonrpc: "2.0", method: "heartbeat", params: {} }), 1000);
+let heartbeat;
 
 async function run({ taskId, input }) {
   const data = input ?? {};
@@ -26,7 +26,11 @@ for await (const line of createInterface({ input: process.stdin })) {
     continue;
   }
   const { id, method, params } = message;
-  if (method === "initialize") send({ jsonrpc: "2.0", id, result: { ready: true } });
+  if (method === "initialize") {
+    // The factory says how often it wants to hear from us (default 1 s).
+    heartbeat = setInterval(() => send({ jsonrpc: "2.0", method: "heartbeat", params: {} }), params?.heartbeatIntervalMs || 1000);
+    send({ jsonrpc: "2.0", id, result: { ready: true } });
+  }
   else if (method === "task/run") {
     run(params).then(
       (result) => send({ jsonrpc: "2.0", id, result }),

@@ -2,7 +2,8 @@
 """A process agent in Python (standard library only): JSON-RPC 2.0, one message per line on stdio.
 
 task/run input {"text": ...} -> {"upper": TEXT, "by": "python", "runs": n}; input {"crash": true}
-exits mid-task ({"crashOn": AGENT_ID} only on that agent); {"sleepMs": N} sleeps first; input {"write": PATH} tries to write there; {"connect": [HOST, PORT]} tries to
+exits mid-task ({"crashOn": AGENT_ID} only on that agent); {"sleepMs": N} sleeps first (with {"sleepOn": AGENT_ID}
+only on that agent); input {"write": PATH} tries to write there; {"connect": [HOST, PORT]} tries to
 connect; {"read": PATH} reads a file. See docs/process-agents.md.
 """
 import json
@@ -23,14 +24,14 @@ def send(message):
         sys.stdout.flush()
 
 
+beat = 1.0  # seconds; initialize says how often the factory wants to hear from us
+
+
 def heartbeat():
     # From a thread, so the agent stays alive in the factory's eyes while a task runs.
     while True:
-        threading.Event().wait(1.0)
+        threading.Event().wait(beat)
         send({"jsonrpc": "2.0", "method": "heartbeat", "params": {}})
-
-
-threading.Thread(target=heartbeat, daemon=True).start()
 
 
 def run(params):
@@ -39,7 +40,7 @@ def run(params):
     data = params.get("input") or {}
     if data.get("crash") or data.get("crashOn") == os.environ.get("AGENT_ID"):
         os._exit(3)
-    if "sleepMs" in data:
+    if "sleepMs" in data and data.get("sleepOn", os.environ.get("AGENT_ID")) == os.environ.get("AGENT_ID"):
         import time
         time.sleep(data["sleepMs"] / 1000)
     if "write" in data:
@@ -72,7 +73,11 @@ for line in sys.stdin:
     if method is None:
         continue  # a response to our context/save, or a notification we ignore
     if method == "initialize":
-        context = (message.get("params") or {}).get("context") or {}
+        params = message.get("params") or {}
+        context = params.get("context") or {}
+        if params.get("heartbeatIntervalMs"):
+            beat = params["heartbeatIntervalMs"] / 1000
+        threading.Thread(target=heartbeat, daemon=True).start()
         send({"jsonrpc": "2.0", "id": mid, "result": {"ready": True, "pid": os.getpid()}})
     elif method == "task/run":
         try:

@@ -530,7 +530,14 @@ function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>
 }
 
 function initializeParams(agent: Readonly<Agent>, profile: ProfileRecord, workspace: string): unknown {
-  return { agentId: agent.id, profile: { name: profile.name, version: profile.version, role: profile.role, capabilities: profile.capabilities }, context: agent.context, workspace };
+  return {
+    agentId: agent.id,
+    profile: { name: profile.name, version: profile.version, role: profile.role, capabilities: profile.capabilities },
+    context: agent.context,
+    workspace,
+    // How often the agent must say it is alive (0: it is not watched).
+    heartbeatIntervalMs: profile.health.heartbeatIntervalMs,
+  };
 }
 
 /** What a warm sandbox reports to before it belongs to an agent: only that it is gone. */
