@@ -15,10 +15,11 @@ import { parseArgs } from "node:util";
 import type { CaseName } from "./spawn.ts";
 import { dispatchTasks, IN_FLIGHT, SCHEDULER_CLAIMS } from "./scheduler-claims.ts";
 import type { SchedulerCaseName } from "./scheduler.ts";
+import type { HealthCaseName } from "./health.ts";
 import { formatMs, formatNumber, metric, MiB, type Metric } from "./stats.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts") };
+const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts"), health: join(here, "health.ts") };
 const RESULTS = join(here, "results", "latest.json");
 
 /** What a case sends back (bench/spawn.ts and bench/scheduler.ts share the shape). */
@@ -34,7 +35,8 @@ interface CaseResult {
 type Step =
   | { script: "spawn"; name: CaseName; args: string[] }
   | { script: "scheduler"; name: SchedulerCaseName; args: string[] }
-  | { script: "process"; name: "process"; args: string[] };
+  | { script: "process"; name: "process"; args: string[] }
+  | { script: "health"; name: HealthCaseName; args: string[] };
 
 function plan(quick: boolean): Step[] {
   const mode = quick ? ["--quick"] : [];
@@ -51,6 +53,11 @@ function plan(quick: boolean): Step[] {
     // Quick: 100,000 agents; full: on to 1,000,000 (within a time budget).
     { script: "scheduler", name: "resident", args: mode },
     { script: "process", name: "process", args: mode },
+    // Issue 5: quick puts 100,000 agents to sleep, full 1,000,000.
+    { script: "health", name: "hibernation", args: mode },
+    { script: "health", name: "healing", args: mode },
+    // The peer needs Redis on 127.0.0.1:6379 and takes about a minute per sample.
+    { script: "health", name: "bullmq-stalled", args: mode },
   ];
 }
 
@@ -85,6 +92,8 @@ const NOTES = (quick: boolean): string[] => [
   "Warm dispatch is the factory's own stats().dispatch: enqueue → handler started, for tasks handed straight to a free READY agent, after sequential submits.",
   "Resident agents: function agents (echo), crewless, manual pool; batches are awaited until stored before the next, so RSS does not include a backlog of unwritten journal entries. " +
     "RSS after gc varies by about ±10% from run to run at the same JS heap; what RSS holds above the committed heap sits in 256 KiB anonymous mappings (V8's page size), i.e. heap pages V8 freed but kept, not in SQLite or malloc.",
+  "Healing: detection is from the chaos action (kill -9 / SIGSTOP) to the agent's UNHEALTHY event; a frozen agent is declared dead after 3 heartbeat intervals (3 s) of silence counted from the last thing it said, plus up to one watchdog round (100 ms). " +
+    "BullMQ peer: a Worker with default settings (lockDuration 30 s, stalledInterval 30 s) in a child process takes a job and is killed with kill -9; a second Worker in the bench process gets the job back through BullMQ's stalled-job check.",
 ];
 
 function machineFacts(): Record<string, unknown> {
@@ -136,6 +145,22 @@ function comparison(results: readonly CaseResult[]): CaseResult | undefined {
   };
 }
 
+/** Task recovery after kill -9 of a busy worker: ours against BullMQ's stalled-job handling. */
+function healingComparison(results: readonly CaseResult[]): CaseResult | undefined {
+  const ours = results.find((r) => r.name === "healing");
+  const peer = results.find((r) => r.name === "bullmq-stalled");
+  if (ours === undefined || peer === undefined) return undefined;
+  const value = (r: CaseResult, id: string): number => r.metrics.find((m) => m.id === id)?.value ?? Number.NaN;
+  return {
+    name: "vs-bullmq",
+    title: "Recovery against the BullMQ peer (BullMQ ÷ ours: above 1 means ours is faster)",
+    metrics: [metric("vsBullmq.rerun", "killed worker's task running again, p50", value(peer, "bullmq.rerun.p50") / value(ours, "heal.rerun.p50"), "×")],
+    details: {},
+    durationMs: 0,
+    gcExposed: ours.gcExposed && peer.gcExposed,
+  };
+}
+
 function table(results: readonly CaseResult[]): string {
   const header = ["metric", "measured", "claim (source)", "verdict"];
   const rows: Array<string[] | string> = [];
@@ -172,6 +197,8 @@ async function main(): Promise<void> {
   const durationMs = performance.now() - started;
   const versus = comparison(results);
   if (versus !== undefined) results.push(versus);
+  const healing = healingComparison(results);
+  if (healing !== undefined) results.push(healing);
 
   const flagged = (test: (m: Metric) => boolean): string[] =>
     results.flatMap((r) => r.metrics.filter(test).map((m) => `${r.name}: ${m.label.trim()} = ${m.display}${m.claim === null ? "" : ` (claim: ${m.claim.text})`}`));
@@ -179,7 +206,7 @@ async function main(): Promise<void> {
   const failures = flagged((m) => m.verdict === "MISMATCH");
   const misses = flagged((m) => m.verdict.startsWith("MISSES"));
   const report = {
-    suite: "spawn-crew-scheduler",
+    suite: "spawn-crew-scheduler-health",
     mode: quick ? "quick" : "full",
     date,
     durationMs,
@@ -198,7 +225,7 @@ async function main(): Promise<void> {
     `node ${process.version} (sqlite ${String(machine.sqlite)}), ${date}${machine.commit === null ? "" : `, commit ${String(machine.commit)}`}`,
     `mode: ${quick ? "quick" : "full"}, took ${formatMs(durationMs)}${results.every((r) => r.gcExposed) ? "" : " (memory read without gc)"}`,
   ];
-  process.stdout.write(`\nAgent Factory benchmarks: spawn, crew, scheduler\n${facts.join("\n")}\n\n${table(results)}\n\n`);
+  process.stdout.write(`\nAgent Factory benchmarks: spawn, crew, scheduler, process agents, health\n${facts.join("\n")}\n\n${table(results)}\n\n`);
   process.stdout.write(`notes:\n${NOTES(quick).map((n) => `  - ${n}`).join("\n")}\n\n`);
   process.stdout.write(`results: ${RESULTS}\n`);
   if (misses.length > 0) process.stdout.write(`\n${misses.length} figure(s) miss a claim (seeds or issue 3):\n${misses.map((f) => `  - ${f}`).join("\n")}\n`);
