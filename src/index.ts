@@ -1,15 +1,15 @@
 /** The public library surface of agent-factory. */
 export { createFactory, DEFAULT_DATA_DIR, type FactoryOptions } from "./factory/create-factory.ts";
-export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type Logger, type SpawnRequest, type TaskFilter } from "./factory/factory.ts";
+export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter } from "./factory/factory.ts";
 export { FactoryError, isFactoryError, type ErrorCode } from "./core/errors.ts";
 export { AGENT_STATES, AGENT_TRANSITIONS, canTransition, type AgentState } from "./core/lifecycle.ts";
 export { TASK_STATES, type TaskState } from "./core/task-states.ts";
-export type { Agent } from "./core/agent.ts";
+export type { Agent, AgentHealth } from "./core/agent.ts";
 export type { Crew, CrewMessage, CrewState } from "./core/crew.ts";
 export type { Task, TaskError } from "./core/task.ts";
 export type { Wallet } from "./core/wallet.ts";
 export type { FactoryEvent, FactoryEventType } from "./core/events.ts";
-export type { Profile, ProfileInput, ProfileRecord, PoolSettings } from "./core/schemas/profile.ts";
+export type { Profile, ProfileInput, ProfileRecord, PoolSettings, HealthSettings } from "./core/schemas/profile.ts";
 export type { CrewManifest, CrewManifestInput } from "./core/schemas/manifest.ts";
 export type { TaskSubmitInput } from "./core/schemas/task.ts";
 export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHandlerFn, HandlerContext } from "./runtimes/function/function-handler.ts";

@@ -3,6 +3,7 @@ import { isFactoryError } from "../core/errors.ts";
 import { ClientError } from "./client.ts";
 import { UsageError } from "./context.ts";
 import { agentCommands } from "./commands/agents.ts";
+import { chaosCommand } from "./commands/chaos.ts";
 import { crewCommands } from "./commands/crews.ts";
 import { eventCommands } from "./commands/events.ts";
 import { poolCommands } from "./commands/pools.ts";
@@ -25,6 +26,7 @@ crewCommands(program);
 taskCommands(program);
 poolCommands(program);
 eventCommands(program);
+chaosCommand(program);
 
 try {
   await program.parseAsync(process.argv);

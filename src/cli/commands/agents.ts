@@ -4,7 +4,7 @@ import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 export const AGENT_COLUMNS = ["id", "name", "role", "state", "load", "crewId", "walletAddress"];
-const AGENT_DETAILS = ["id", "name", "profile", "profileVersion", "role", "state", "capabilities", "cognitiveLoadLimit", "load", "crewId", "walletAddress", "spawnedAt", "restarts", "stats", "lastSignal"];
+const AGENT_DETAILS = ["id", "name", "profile", "profileVersion", "role", "state", "capabilities", "cognitiveLoadLimit", "load", "crewId", "walletAddress", "spawnedAt", "pid", "restarts", "stats", "health", "lastSignal"];
 
 export function agentCommands(program: Command): void {
   program
@@ -31,7 +31,7 @@ export function agentCommands(program: Command): void {
   agents
     .command("list", { isDefault: true })
     .description("live agents, newest first")
-    .option("--state <state>", "only this state (TERMINATED lists ended agents)")
+    .option("--state <state>", "only this state (TERMINATED and HIBERNATING read the store)")
     .option("--role <role>", "only this role")
     .option("--crew <id>", "only this crew's members")
     .option("--limit <n>", "at most this many", intOption("--limit", 1, 10_000))
@@ -63,6 +63,25 @@ export function agentCommands(program: Command): void {
       const agent = await client.request<Agent>("POST", `/v1/agents/${encodeURIComponent(id)}/clone`);
       if (json) return printJson(agent);
       console.log(table([agent as unknown as Record<string, unknown>], AGENT_COLUMNS));
+    });
+  agents
+    .command("hibernate <id>")
+    .description("put an idle agent to sleep: context to the store, runtime stopped, memory freed")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const agent = await client.request<Agent>("POST", `/v1/agents/${encodeURIComponent(id)}/hibernate`);
+      if (json) return printJson(agent);
+      console.log(`${agent.id} ${agent.state}`);
+    });
+  agents
+    .command("wake <id>")
+    .description("wake a hibernated agent (answers when it is READY)")
+    .action(async (id: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const started = performance.now();
+      const agent = await client.request<Agent>("POST", `/v1/agents/${encodeURIComponent(id)}/wake`);
+      if (json) return printJson(agent);
+      console.log(`${agent.id} ${agent.state} (${(performance.now() - started).toFixed(1)} ms)`);
     });
   agents
     .command("terminate <id>")
