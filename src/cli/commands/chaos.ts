@@ -434,12 +434,14 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
   let latencySet = false;
   let loadMs = 0;
   const stopLoad = new AbortController();
-  const onSigint = (): void => {
-    if (stopLoad.signal.aborted) process.exit(130);
-    say(`${runId}: interrupted; ending the load (Ctrl-C again to quit at once)`);
+  // Ctrl-C (or SIGTERM) ends the load early; the run still waits, reports and cleans up. A second one quits at once.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopLoad.signal.aborted) process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+    say(`${runId}: ${signal}: ending the load (send it again to quit at once)`);
     stopLoad.abort();
   };
-  process.on("SIGINT", onSigint);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   const finals = new Map<string, Task | null>();
   let health: unknown = null;
@@ -617,7 +619,8 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
       clearInterval(progress);
     }
   } finally {
-    process.off("SIGINT", onSigint);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     stopLoad.abort();
     if (latencySet) await client.request("PUT", "/v1/chaos/latency", { ms: 0 }).catch(() => {});
     await recorder.stop();
