@@ -1,6 +1,6 @@
 import { snapshotAgent, type Agent } from "../core/agent.ts";
 import { snapshotCrew, type Crew, type CrewMessage, type CrewState } from "../core/crew.ts";
-import { FactoryError } from "../core/errors.ts";
+import { FactoryError, isFactoryError } from "../core/errors.ts";
 import type { FactoryEvent } from "../core/events.ts";
 import { newTaskId } from "../core/ids.ts";
 import type { AgentState } from "../core/lifecycle.ts";
@@ -12,7 +12,7 @@ import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from ".
 import { parseWith } from "../core/schemas/parse.ts";
 import { ProfileSchema, type BalancerName, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
 import type { ScalingPolicy } from "../scheduler/autoscaler.ts";
-import { laneKey, type LaneTarget } from "../scheduler/lane.ts";
+import { laneKey, targetMatches, type LaneTarget } from "../scheduler/lane.ts";
 import { PoolManager, type PoolView } from "../scheduler/pool-manager.ts";
 import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
@@ -160,6 +160,12 @@ export class Factory {
   readonly #waking = new Map<string, Promise<Agent>>();
   /** Hibernated agents that affinity keys are bound to: a task with such a key wakes its agent. */
   readonly #asleep = new Set<string>();
+  /** Hibernations under way (the runtime is stopping), by agent id: a wake waits for them. */
+  readonly #sleeping = new Map<string, Promise<void>>();
+  /** Wakes to abandon after their store read: the sleeper was terminated meanwhile. */
+  readonly #wakeAborted = new Set<string>();
+  /** Sleeping members of each crew, so that a crew task no awake member takes can wake one. */
+  readonly #crewSleepers = new Map<string, Map<string, Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">>>();
   readonly #healing = {
     replaced: { lost: 0, silent: 0, stuck: 0, quality: 0 },
     givenUp: 0,
@@ -253,25 +259,36 @@ export class Factory {
         this.#pools.onFinished(task);
         this.#onFinal(task);
       },
-      onWaiting: (task, lane) => this.#pools.onWaiting(task, lane),
+      onWaiting: (task, lane) => {
+        this.#pools.onWaiting(task, lane);
+        if (task.crewId !== null && lane.target.agentId === null) this.#wakeCrewSleeperFor(task.crewId, lane.target);
+      },
       onAssigned: (_task, agent, waitedMs) => this.#pools.onAssigned(agent, waitedMs),
       onOutcome: (agent, ok, latencyMs) => this.#watchdog.onOutcome(agent, ok, latencyMs),
       isAsleep: (agentId) => this.#asleep.has(agentId),
       wake: (agentId) => {
-        this.#wake(agentId, "a task bound to it by affinity").catch((error: unknown) => {
+        this.#wake(agentId, "a task waits for it").catch((error: unknown) => {
+          // It ended (or never was): tasks addressed to it fail, tasks bound to it go elsewhere.
           this.#asleep.delete(agentId);
           this.#dispatcher.releaseAgentLane(agentId);
-          deps.logger.error(`agent ${agentId} could not be woken`, error);
+          if (!(isFactoryError(error) && (error.code === "ILLEGAL_TRANSITION" || error.code === "AGENT_NOT_FOUND"))) deps.logger.error(`agent ${agentId} could not be woken`, error);
         });
       },
+    });
+    this.#registry.onChange((agent) => {
+      if (agent.state !== "TERMINATED") return;
+      this.#readyAt.delete(agent.id);
+      this.#youngLosses.delete(agent.id);
+      this.#asleep.delete(agent.id);
     });
     this.#watchdog = new Watchdog({
       registry: this.#registry,
       dispatcher: this.#dispatcher,
       events: this.#events,
       profileOf: (agent) => this.#profiles.version(agent.profile, agent.profileVersion),
-      replace: (agent, reason, kind) => this.#replace(agent, reason, kind),
+      replace: (agent, reason, kind, silence) => this.#replace(agent, reason, kind, silence),
       hibernate: (agent, reason) => {
+        if (this.#whyAwake(agent) !== undefined) return; // not now; the watchdog asks again later
         this.#hibernate(agent, reason).catch((error: unknown) => deps.logger.error(`agent ${agent.id} could not hibernate`, error));
       },
       onError: (message, error) => deps.logger.error(message, error),
@@ -358,6 +375,11 @@ export class Factory {
       else revive.push({ agent, profile });
     }
     this.#crews.finishInterrupted();
+    // Sleeping members of live crews, so that crew work can wake them.
+    for (const crew of crews) {
+      if (ending.has(crew.id)) continue;
+      for (const sleeper of await this.#deps.store.listAgents({ states: ["HIBERNATING"], crewId: crew.id })) this.#crewSleeper(crew.id, sleeper, true);
+    }
     for (const task of this.#tasks.values()) if (task.state === "QUEUED") this.#dispatcher.enqueue(task);
     await Promise.all(
       revive.map(({ agent, profile }) =>
@@ -380,7 +402,7 @@ export class Factory {
    * ignored. A draining agent just ends. An agent that dies young 5 times in a row (a crash
    * loop) is given up on.
    */
-  #replace(agent: Agent, reason: string, kind: "lost" | "silent" | "stuck" | "quality"): void {
+  #replace(agent: Agent, reason: string, kind: "lost" | "silent" | "stuck" | "quality", silence?: { silentMs: number; neverHeard: boolean }): void {
     if (this.#state !== "started") return;
     if (agent.state !== "READY" && agent.state !== "BUSY" && agent.state !== "IDLE" && agent.state !== "DRAINING") return;
     const detectedAt = Date.now();
@@ -396,13 +418,11 @@ export class Factory {
       void gone.then(() => handle?.stop()).catch(() => {});
       return;
     }
-    if (kind === "silent") {
-      const lastSeen = agent.health.lastHeartbeatAt === null ? this.#readyAt.get(agent.id) : Date.parse(agent.health.lastHeartbeatAt);
-      if (lastSeen !== undefined) record(this.#healing.detectionMs, detectedAt - lastSeen);
-    }
+    if (silence !== undefined) record(this.#healing.detectionMs, silence.silentMs);
     this.#registry.transition(agent, "UNHEALTHY", reason);
     this.#healing.replaced[kind]++;
-    const young = kind !== "quality" && detectedAt - (this.#readyAt.get(agent.id) ?? 0) < CRASH_LOOP_UPTIME_MS;
+    // Dying young: soon after starting, or silent without ever having said a word since.
+    const young = kind !== "quality" && (silence?.neverHeard === true || detectedAt - (this.#readyAt.get(agent.id) ?? 0) < CRASH_LOOP_UPTIME_MS);
     const inARow = young ? (this.#youngLosses.get(agent.id) ?? 0) + 1 : 0;
     this.#youngLosses.set(agent.id, inARow);
     const profile = this.#profiles.version(agent.profile, agent.profileVersion);
@@ -444,8 +464,14 @@ export class Factory {
     const agent = this.#requireWorking(id);
     const pid = agent.pid;
     const at = new Date().toISOString();
-    if (pid !== null) process.kill(pid, "SIGKILL");
-    else this.#replace(agent, "chaos: killed", "lost");
+    if (pid === null) this.#replace(agent, "chaos: killed", "lost");
+    else {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id}'s process ${pid} has already exited; it is being replaced`, { details: { current: agent.state } });
+      }
+    }
     return { agentId: id, pid, at };
   }
 
@@ -502,28 +528,79 @@ export class Factory {
     return snapshotAgent(agent);
   }
 
+  /** Why an agent cannot sleep now, or undefined if it can. */
+  #whyAwake(agent: Agent): string | undefined {
+    if (agent.load > 0 || (agent.state !== "READY" && agent.state !== "IDLE")) return `it is ${agent.state} with ${agent.load} task(s) running`;
+    const waiting = this.#dispatcher.waitingFor(agent.id);
+    if (waiting > 0) return `${waiting} task(s) wait for it`;
+    if (agent.health.suspect !== null) return `it is suspect (${agent.health.suspect})`;
+    if (agent.health.missed > 0) return "it missed a heartbeat";
+    return undefined;
+  }
+
   async #hibernate(agent: Agent, reason: string): Promise<void> {
-    if (agent.load > 0 || (agent.state !== "READY" && agent.state !== "IDLE")) {
-      throw new FactoryError("AGENT_BUSY", `agent ${agent.id} is ${agent.state} with ${agent.load} task(s) running; only an idle agent can hibernate`, {
-        details: { current: agent.state, load: agent.load },
-      });
+    const why = this.#whyAwake(agent);
+    if (why !== undefined) {
+      throw new FactoryError("AGENT_BUSY", `agent ${agent.id} cannot hibernate: ${why}; only an idle agent can`, { details: { current: agent.state, load: agent.load } });
     }
     if (agent.state === "READY") this.#registry.transition(agent, "IDLE", "going to sleep");
     const handle = this.#registry.handle(agent.id);
     this.#registry.setHandle(agent.id, undefined);
-    this.#spawner.retire(agent);
+    const services = this.#spawner.retire(agent);
     agent.pid = null;
-    if (this.#dispatcher.affinity.countFor(agent.id) > 0) this.#asleep.add(agent.id);
+    if (this.#dispatcher.affinity.countFor(agent.id) > 0) this.#noteAsleep(agent.id);
     this.#registry.transition(agent, "HIBERNATING", reason);
     this.#healing.hibernated++;
+    let done!: () => void;
+    this.#sleeping.set(agent.id, new Promise<void>((resolve) => (done = resolve)));
     try {
       await (handle?.suspend?.() ?? handle?.stop());
     } finally {
-      // Out of memory: from here on it is its store row (with whatever context it saved on the way out).
-      if ((agent.state as AgentState) === "HIBERNATING") this.#registry.evict(agent);
+      // Nothing the old runtime says from now on counts, not even a context saved too late.
+      services?.seal();
+      if ((agent.state as AgentState) === "HIBERNATING") {
+        // Out of memory: from here on it is its store row (with the context it saved on the way out).
+        this.#registry.evict(agent);
+        if (agent.crewId !== null) this.#crewSleeper(agent.crewId, agent, true);
+      } else if ((agent.state as AgentState) === "TERMINATED") {
+        // Terminated while it went to sleep.
+        for (const runtime of this.#deps.runtimes) runtime.forget?.(agent.id);
+      }
       this.#readyAt.delete(agent.id);
       this.#youngLosses.delete(agent.id);
+      this.#sleeping.delete(agent.id);
+      done();
       await this.#journal.commit();
+    }
+  }
+
+  /** Affinity bindings outlive nothing forever: the set of bound sleepers is trimmed to those still bound. */
+  #noteAsleep(id: string): void {
+    this.#asleep.add(id);
+    if (this.#asleep.size > this.#deps.affinity.maxBindings) {
+      for (const other of this.#asleep) if (this.#dispatcher.affinity.countFor(other) === 0) this.#asleep.delete(other);
+    }
+  }
+
+  #crewSleeper(crewId: string, agent: Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">, asleep: boolean): void {
+    let sleepers = this.#crewSleepers.get(crewId);
+    if (asleep) {
+      if (sleepers === undefined) this.#crewSleepers.set(crewId, (sleepers = new Map()));
+      sleepers.set(agent.id, { id: agent.id, crewId, role: agent.role, profile: agent.profile, capabilities: agent.capabilities });
+    } else if (sleepers !== undefined) {
+      sleepers.delete(agent.id);
+      if (sleepers.size === 0) this.#crewSleepers.delete(crewId);
+    }
+  }
+
+  /** A crew task found no free member: wake a sleeping member that can serve it, if there is one. */
+  #wakeCrewSleeperFor(crewId: string, target: LaneTarget): void {
+    const sleepers = this.#crewSleepers.get(crewId);
+    if (sleepers === undefined || !this.#crews.acceptsWork(crewId)) return;
+    for (const sleeper of sleepers.values()) {
+      if (this.#waking.has(sleeper.id) || !targetMatches(target, sleeper)) continue;
+      this.#wake(sleeper.id, "a crew task needs it").catch((error: unknown) => this.#deps.logger.error(`agent ${sleeper.id} could not be woken`, error));
+      return;
     }
   }
 
@@ -534,26 +611,21 @@ export class Factory {
   }
 
   /**
-   * Brings a hibernated agent back: its row is read, it rejoins memory (HIBERNATING → WARMING)
-   * and its runtime starts with its saved context. `registered` resolves once it is in memory
-   * (tasks for it can then wait in its lane); the promise itself when it is READY.
+   * Brings a hibernated agent back: a hibernation still under way ends first, then its row is
+   * read, it rejoins memory (HIBERNATING → WARMING) and its runtime starts with its saved
+   * context. Resolves when it is READY. Concurrent wakes of one agent share one.
    */
-  #wake(id: string, reason: string, registered?: (agent: Agent) => void): Promise<Agent> {
+  #wake(id: string, reason: string): Promise<Agent> {
     const live = this.#registry.get(id);
-    if (live !== undefined && live.state !== "HIBERNATING") {
-      registered?.(live);
-      return this.#waking.get(id) ?? Promise.resolve(live);
-    }
+    if (live !== undefined && live.state !== "HIBERNATING") return this.#waking.get(id) ?? Promise.resolve(live);
     const pending = this.#waking.get(id);
-    if (pending !== undefined) {
-      if (live !== undefined) registered?.(live);
-      else void pending.then((agent) => registered?.(agent), () => {});
-      return pending;
-    }
+    if (pending !== undefined) return pending;
     const started = Date.now();
     const waking = (async (): Promise<Agent> => {
+      await this.#sleeping.get(id);
       await this.#journal.commit();
       const stored = await this.#deps.store.getAgent(id);
+      if (this.#wakeAborted.delete(id)) throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} was terminated while it was being woken`, { details: { current: "TERMINATED", requested: "WARMING" } });
       if (stored === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no agent with id '${id}'`);
       // Woken meanwhile by another path, or never asleep.
       const again = this.#registry.get(id);
@@ -561,10 +633,10 @@ export class Factory {
       if (stored.state !== "HIBERNATING") {
         throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} is ${stored.state}; only a HIBERNATING agent can be woken`, { details: { current: stored.state, requested: "WARMING" } });
       }
+      if (stored.crewId !== null) this.#crewSleeper(stored.crewId, stored, false);
       const profile = this.#profiles.version(stored.profile, stored.profileVersion);
       stored.load = 0;
       this.#registry.add(stored, `waking: ${reason}`);
-      registered?.(stored);
       if (profile === undefined) {
         this.#registry.transition(stored, "TERMINATED", `profile ${stored.profile} v${stored.profileVersion} is gone`);
         throw new FactoryError("PROFILE_NOT_FOUND", `agent ${id} cannot wake: profile ${stored.profile} v${stored.profileVersion} is gone`);
@@ -578,6 +650,7 @@ export class Factory {
     this.#waking.set(id, waking);
     const forget = (): void => {
       this.#waking.delete(id);
+      this.#wakeAborted.delete(id);
     };
     waking.then(forget, forget);
     return waking;
@@ -695,9 +768,17 @@ export class Factory {
     return snapshotAgent(agent);
   }
 
-  /** Ends a hibernated agent that is not in memory: its row becomes TERMINATED. */
+  /** Ends a hibernated agent as read from the store: its row becomes TERMINATED (or, if it woke meanwhile, it is terminated live). */
   #terminateSleeping(agent: Agent, reason: string): void {
     this.#asleep.delete(agent.id);
+    if (agent.crewId !== null) this.#crewSleeper(agent.crewId, agent, false);
+    const live = this.#registry.get(agent.id);
+    if (live !== undefined) {
+      if (live.state !== "DRAINING") this.#spawner.terminate(live, reason);
+      return;
+    }
+    // A wake that has read the row but not yet brought it back must not bring it back.
+    if (this.#waking.has(agent.id)) this.#wakeAborted.add(agent.id);
     this.#registry.add(agent, "terminating a hibernated agent");
     this.#registry.transition(agent, "TERMINATED", reason);
     for (const runtime of this.#deps.runtimes) runtime.forget?.(agent.id);
@@ -838,6 +919,7 @@ export class Factory {
     }
     const members = [...(this.#crews.get(id)?.agentIds ?? [])];
     const crew = snapshotCrew(this.#crews.disband(id));
+    this.#crewSleepers.delete(id);
     // Members asleep in the store end too.
     for (const agentId of members) {
       if (this.#registry.get(agentId) !== undefined) continue;
@@ -869,8 +951,13 @@ export class Factory {
     if (request.crewId !== undefined) await this.#requireOpenCrew(request.crewId);
     if (request.profile !== undefined) this.#profiles.require(request.profile);
     if (request.agentId !== undefined) {
+      // An agent asleep in the store takes tasks too: the dispatcher wakes it for them.
       let agent = this.#registry.get(request.agentId);
-      if (agent === undefined) agent = await this.#wakeFor(request.agentId);
+      if (agent === undefined) {
+        await this.#journal.commit();
+        const stored = await this.#deps.store.getAgent(request.agentId);
+        if (stored?.state === "HIBERNATING") agent = stored;
+      }
       if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live or hibernating agent with id '${request.agentId}'`, { field: "agentId" });
       if (agent.crewId !== (request.crewId ?? null)) {
         throw new FactoryError(
@@ -938,23 +1025,6 @@ export class Factory {
     if (this.#state === "started") this.#dispatcher.enqueue(task);
     else this.#dispatcher.unreserve(task);
     return { task: { ...task }, created: true };
-  }
-
-  /**
-   * A task is addressed to an agent not in memory: if it is hibernating, wake it, and return it
-   * once it is back in memory (still starting: the task waits in its lane until it is READY).
-   */
-  async #wakeFor(id: string): Promise<Agent | undefined> {
-    await this.#journal.commit();
-    const stored = await this.#deps.store.getAgent(id);
-    if (stored === undefined || stored.state !== "HIBERNATING") return this.#registry.get(id);
-    return new Promise<Agent | undefined>((resolve, reject) => {
-      this.#wake(id, "a task addressed to it", resolve).catch((error: unknown) => {
-        this.#deps.logger.error(`agent ${id} could not be woken`, error);
-        // It never got into memory: say so to the submitter.
-        reject(error);
-      });
-    });
   }
 
   /** Re-drives a dead-lettered task: QUEUED again with a fresh set of attempts. */

@@ -131,11 +131,16 @@ export class Spawner {
     }
   }
 
-  /** What the agent's current runtime reports from now on is ignored (it was replaced or put to sleep). */
-  retire(agent: Agent): void {
+  /**
+   * What the agent's current runtime reports from now on is ignored (it was replaced or put to
+   * sleep) — except a context saved while it goes to sleep, until `seal()`.
+   */
+  retire(agent: Agent): { seal(): void } | undefined {
     const previous = this.#services.get(agent);
-    if (previous !== undefined) previous.retired = true;
     this.#services.delete(agent);
+    if (previous === undefined) return undefined;
+    previous.retired = true;
+    return { seal: () => (previous.sealed = true) };
   }
 
   async #start(agent: Agent, profile: ProfileRecord, runtime: AgentRuntime): Promise<void> {
@@ -180,6 +185,8 @@ class AgentServicesFor implements AgentServices {
   started = false;
   /** The agent has a newer runtime (or none): this one's reports are ignored. */
   retired = false;
+  /** Not even a context it saves counts any more (it has gone to sleep). */
+  sealed = false;
 
   constructor(agent: Agent, deps: SpawnerDeps) {
     this.#agent = agent;
@@ -188,7 +195,7 @@ class AgentServicesFor implements AgentServices {
   }
 
   saveContext(context: Record<string, unknown>): void {
-    if (this.retired && this.#agent.state !== "HIBERNATING") return;
+    if (this.sealed || (this.retired && this.#agent.state !== "HIBERNATING")) return;
     const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
     if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context", nonRetryable: true });
     this.#agent.context = JSON.parse(JSON.stringify(context)) as Record<string, unknown>;

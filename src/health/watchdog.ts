@@ -11,8 +11,12 @@ export interface WatchdogDeps {
   events: EventLog;
   /** The profile version an agent runs. */
   profileOf(agent: Agent): ProfileRecord | undefined;
-  /** The agent is dead or hopeless: take it down (killing what is left) and replace it under the same id. */
-  replace(agent: Agent, reason: string, kind: "silent" | "stuck" | "quality"): void;
+  /**
+   * The agent is dead or hopeless: take it down (killing what is left) and replace it under the
+   * same id. For a silent one: how long it was silent, and whether it was never heard from at
+   * all since it started (a crash loop, for the guard).
+   */
+  replace(agent: Agent, reason: string, kind: "silent" | "stuck" | "quality", silence?: { silentMs: number; neverHeard: boolean }): void;
   /** The agent has been idle past its profile's `hibernateAfterMs`. */
   hibernate(agent: Agent, reason: string): void;
   onError(message: string, error: unknown): void;
@@ -30,6 +34,8 @@ interface Watched {
   isoAt: number;
   nextProbeAt: number;
   probing: boolean;
+  /** Heard from at least once since it started. */
+  heard: boolean;
 }
 
 /** Hibernation rounds run at most this often: idle agents can be many, and hibernating is not urgent. */
@@ -99,7 +105,7 @@ export class Watchdog {
     const now = Date.now();
     const intervalMs = handle.liveness === "probe" ? profile.pool.healthIntervalMs : profile.health.heartbeatIntervalMs;
     if (handle.liveness !== undefined && intervalMs > 0) {
-      this.#watched.set(agent, { handle, intervalMs, missedLimit: profile.health.missedHeartbeats, lastSeen: now, isoAt: 0, nextProbeAt: now + intervalMs, probing: false });
+      this.#watched.set(agent, { handle, intervalMs, missedLimit: profile.health.missedHeartbeats, lastSeen: now, isoAt: 0, nextProbeAt: now + intervalMs, probing: false, heard: false });
     }
     if (profile.pool.hibernateAfterMs !== undefined) this.#sleepers.set(agent, { afterMs: profile.pool.hibernateAfterMs, idleSince: agent.load === 0 ? now : null });
   }
@@ -119,6 +125,7 @@ export class Watchdog {
       return;
     }
     watched.lastSeen = now;
+    watched.heard = true;
     if (now - watched.isoAt >= 250) {
       watched.isoAt = now;
       agent.health.lastHeartbeatAt = new Date(now).toISOString();
@@ -159,8 +166,11 @@ export class Watchdog {
       for (const [agent, sleeper] of this.#sleepers) {
         if (sleeper.idleSince === null || agent.load > 0 || now - sleeper.idleSince < sleeper.afterMs) continue;
         if (agent.state !== "READY" && agent.state !== "IDLE") continue;
-        this.#sleepers.delete(agent);
-        this.#deps.hibernate(agent, `idle for ${now - sleeper.idleSince} ms (hibernateAfterMs ${sleeper.afterMs})`);
+        const idleMs = now - sleeper.idleSince;
+        // Asked again after another full wait if it cannot sleep now (tasks wait for it, it is suspect…);
+        // once it sleeps, it leaves this map.
+        sleeper.idleSince = now;
+        this.#deps.hibernate(agent, `idle for ${idleMs} ms (hibernateAfterMs ${sleeper.afterMs})`);
       }
     }
   }
@@ -191,7 +201,10 @@ export class Watchdog {
     if (missed >= watched.missedLimit) {
       this.#detach(agent);
       agent.health.missed = missed;
-      this.#deps.replace(agent, `missed ${missed} heartbeat interval(s) of ${watched.intervalMs} ms: ${why}`, "silent");
+      this.#deps.replace(agent, `missed ${missed} heartbeat interval(s) of ${watched.intervalMs} ms: ${why}`, "silent", {
+        silentMs: Date.now() - watched.lastSeen,
+        neverHeard: !watched.heard,
+      });
       return;
     }
     this.#setMissed(agent, missed);
@@ -218,8 +231,9 @@ export class Watchdog {
     for (const { run, threshold } of stuck ?? []) {
       const quietMs = now - run.lastProgressAt;
       if (!run.stuck) {
-        this.#deps.dispatcher.unstick(run, `stuck: no progress on task ${run.task.id} for ${quietMs} ms (stuckThresholdMs ${threshold})`);
-        this.#announce(run.agent, "suspect: a task made no progress", { taskId: run.task.id, quietMs });
+        if (this.#deps.dispatcher.unstick(run, `stuck: no progress on task ${run.task.id} for ${quietMs} ms (stuckThresholdMs ${threshold})`)) {
+          this.#announce(run.agent, "suspect: a task made no progress", { taskId: run.task.id, quietMs });
+        }
       } else if (run.agent.state === "BUSY" || run.agent.state === "READY" || run.agent.state === "IDLE" || run.agent.state === "DRAINING") {
         this.#deps.replace(run.agent, `stuck: task ${run.task.id}'s handler made no progress for ${quietMs} ms, even after it was cancelled`, "stuck");
       }

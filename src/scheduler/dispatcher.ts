@@ -132,6 +132,11 @@ export class Dispatcher {
     deps.registry.onChange((agent) => {
       if (agent.state === "TERMINATED") this.#agentGone(agent);
       else if (agent.state === "DRAINING" || agent.state === "UNHEALTHY") this.#releaseAffinity(agent);
+      else if (agent.state === "HIBERNATING") {
+        // A sleeper keeps no lane in memory (one is made again for a task addressed to it).
+        const own = this.#lanes.get(`agent:${agent.id}`);
+        if (own !== undefined && own.size === 0 && own.reserved === 0 && own.affinityWaiting === 0) this.#lanes.delete(own.key);
+      }
       this.refresh(agent);
     });
   }
@@ -230,7 +235,7 @@ export class Dispatcher {
     this.#unreserve(task);
     if (task.targetAgentId !== null) {
       const target = this.#deps.registry.get(task.targetAgentId);
-      if (target === undefined || target.state === "TERMINATED") {
+      if (target?.state === "TERMINATED" || (target === undefined && this.#deps.wake === undefined)) {
         this.#finish(task, "FAILED", { error: { code: "AGENT_NOT_FOUND", message: `agent ${task.targetAgentId}, which the task was addressed to, is gone` } });
         return;
       }
@@ -238,6 +243,18 @@ export class Dispatcher {
     if (task.retryAt !== null && Date.parse(task.retryAt) > Date.now()) {
       this.#scheduleRetry(task, Date.parse(task.retryAt) - Date.now());
       return;
+    }
+    if (task.targetAgentId !== null && !this.#stopped && this.#deps.wake !== undefined) {
+      const target = this.#deps.registry.get(task.targetAgentId);
+      if (target === undefined || target.state === "HIBERNATING") {
+        // Not in memory (asleep in the store, or gone) or on its way to sleep: wait in its lane
+        // and have it woken. If it cannot be (it ended), the factory releases the lane and the
+        // task fails with AGENT_NOT_FOUND.
+        this.#lane(this.#targetOf(task)).push(task, ++this.#seq);
+        this.#waitingSince.set(task, Date.now());
+        this.#deps.wake(task.targetAgentId);
+        return;
+      }
     }
     const sleeping = this.#sleepingBound(task);
     if (sleeping !== undefined) {
@@ -369,16 +386,21 @@ export class Dispatcher {
    * run elsewhere, the handler is told to stop (cancel), and its agent is suspect — it takes
    * no new work until that handler returns (its late answer is discarded) or it is replaced.
    */
-  unstick(view: RunView, reason: string): void {
+  unstick(view: RunView, reason: string): boolean {
     const run = view as Run;
-    if (!this.#running.has(run) || run.concluded) return;
+    if (!this.#running.has(run) || run.stuck) return false;
     run.stuck = true;
     run.agent.health.suspect = reason;
+    // Out of the free agents before the task is queued again, so it cannot come straight back.
+    this.refresh(run.agent);
+    // An attempt already decided (timed out, cancelled) whose handler still holds its slot is
+    // stuck too: its agent is suspect, and replaced if the handler never returns.
+    if (run.concluded) return true;
     const error = new FactoryError("TASK_STUCK", reason);
     clearTimeout(run.timer);
     this.#conclude(run, { ok: false, error });
     run.controller.abort(error);
-    this.refresh(run.agent);
+    return true;
   }
 
   /**
@@ -387,6 +409,8 @@ export class Dispatcher {
    * slot now; a handler that answers later is discarded and counted as a late result.
    */
   abandonAgent(agent: Agent, reason: string): number {
+    // Out of the free agents first (its runtime is already gone), so its tasks go elsewhere.
+    this.refresh(agent);
     const runs = this.#byAgent.get(agent);
     if (runs === undefined) return 0;
     this.#byAgent.delete(agent);
@@ -424,7 +448,9 @@ export class Dispatcher {
     if (lane === undefined) {
       lane = new Lane(target);
       this.#lanes.set(key, lane);
-      this.#lanesEpoch++;
+      // Groups cache the lanes they serve, which never include one agent's own lane: making
+      // one (a task addressed to an agent) must not send every group to rescan.
+      if (target.agentId === null) this.#lanesEpoch++;
     }
     return lane;
   }
@@ -588,6 +614,11 @@ export class Dispatcher {
     for (const task of addressed) lane.push(task, ++this.#seq);
   }
 
+  /** Tasks waiting in an agent's own lane (addressed to it, or bound to it by affinity). */
+  waitingFor(agentId: string): number {
+    return this.#lanes.get(`agent:${agentId}`)?.size ?? 0;
+  }
+
   /** A sleeping agent could not be woken: tasks waiting for it go elsewhere (or fail, if addressed to it). */
   releaseAgentLane(agentId: string): void {
     this.#agentGone({ id: agentId });
@@ -691,7 +722,10 @@ export class Dispatcher {
     const { task, agent } = run;
     if (this.#current.get(task.id) === run) this.#current.delete(task.id);
     if (task.state !== "RUNNING" && task.state !== "ASSIGNED") return;
-    this.#deps.onOutcome?.(agent, outcome.ok, Date.now() - run.startedAt);
+    // Quality counts what the agent can be blamed for: not a task that says retrying cannot help
+    // (bad input, an unstorable result) and not a cancel.
+    const blameless = !outcome.ok && isFactoryError(outcome.error) && (outcome.error.nonRetryable || outcome.error.code === "TASK_CANCELLED");
+    if (!blameless) this.#deps.onOutcome?.(agent, outcome.ok, Date.now() - run.startedAt);
     if (outcome.ok) {
       agent.stats.completed++;
       this.#finish(task, "SUCCEEDED", { result: outcome.value });

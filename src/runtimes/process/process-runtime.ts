@@ -415,7 +415,10 @@ class ProcessAgentHandle implements AgentHandle {
   async kill(): Promise<void> {
     this.#stopping = true;
     this.killNow();
-    await this.#exited;
+    // The process is gone at its "exit"; "close" also waits for its pipes, which a grandchild
+    // it left behind (no sandbox) could hold open forever.
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    await Promise.race([this.#exited, new Promise<void>((resolve) => this.#child.once("exit", () => resolve()))]);
   }
 
   /** Hibernation: the agent is asked to exit (it may save its context first); the workspace stays. */
