@@ -145,7 +145,12 @@ async function healingCase({ quick }: { quick: boolean }): Promise<{ title: stri
           await Promise.all(agents.map(() => factory.submitTask({ profile: "healer", input: { text: "x", ms: 200 }, maxAttempts: 10 })));
           await new Promise((r) => setTimeout(r, 200));
         }
-      })();
+      })().catch((error: unknown) => {
+        if (!stop) throw error;
+      });
+      // An agent killed again within 3 s of coming back counts toward the crash-loop guard
+      // (5 in a row and it is given up on): let each one live a little between kills.
+      const readyAt = new Map<string, number>();
       const detection = { kill: [] as number[], freeze: [] as number[] };
       const replacement: number[] = [];
       const rerun: number[] = [];
@@ -153,6 +158,8 @@ async function healingCase({ quick }: { quick: boolean }): Promise<{ title: stri
         const kind = i < kills ? "kill" : "freeze";
         const victim = agents[i % agents.length] as { id: string };
         await waitFor(async () => (await factory.getAgent(victim.id)).state === "BUSY" || (await factory.getAgent(victim.id)).state === "READY", 10_000);
+        const wait = 3_500 - (Date.now() - (readyAt.get(victim.id) ?? 0));
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const mark = events.length;
         const busyWith = (await factory.listTasks({ state: "RUNNING", limit: 1_000 })).find((t) => t.agentId === victim.id)?.id;
         const at = Date.now();
@@ -166,12 +173,14 @@ async function healingCase({ quick }: { quick: boolean }): Promise<{ title: stri
         const mine = events.slice(mark).filter((e) => e.type === "agent.state" && e.agentId === victim.id);
         const unhealthy = Date.parse(mine.find((e) => e.to === "UNHEALTHY")?.at ?? "");
         const ready = Date.parse(mine.find((e) => e.to === "READY")?.at ?? "");
+        readyAt.set(victim.id, ready);
         detection[kind].push(unhealthy - at);
         replacement.push(ready - unhealthy);
         log(`healing: ${kind} ${i + 1}: detected after ${unhealthy - at} ms, READY ${ready - unhealthy} ms later`);
       }
       stop = true;
       await load;
+      await new Promise((r) => setTimeout(r, 500));
       const health = factory.stats().health;
       const k = summarize(detection.kill);
       const f = summarize(detection.freeze);
