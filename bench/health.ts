@@ -213,16 +213,6 @@ async function bullmqCase({ quick }: { quick: boolean }): Promise<{ title: strin
   const name = `af-bench-stalled-${process.pid}-${Date.now()}`;
   const queue = new Queue(name, { connection });
   const samples: number[] = [];
-  let resume: ((jobId: string) => void) | undefined;
-  const rescuer = new Worker(
-    name,
-    async (job) => {
-      resume?.(job.id as string);
-      return "ok";
-    },
-    { connection, autorun: false },
-  );
-  rescuer.on("error", () => {});
   try {
     for (let i = 0; i < (quick ? 1 : 3); i++) {
       const child = fork(join(import.meta.dirname, "peers", "bullmq-worker.mjs"), [name], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
@@ -231,18 +221,27 @@ async function bullmqCase({ quick }: { quick: boolean }): Promise<{ title: strin
         child.on("message", (m) => (m as { started?: string }).started === job.id && ok());
         child.once("exit", (code) => fail(new Error(`the BullMQ worker exited (${code}) before taking the job`)));
       });
-      const rescued = new Promise<number>((ok) => (resume = (id) => id === job.id && ok(now())));
+      let rescued!: (at: number) => void;
+      const rescuedAt = new Promise<number>((ok) => (rescued = ok));
       const killedAt = now();
       child.kill("SIGKILL");
-      // The rescuer starts only now, as a second agent would be there all along; BullMQ's own
+      // A second worker, started only now so that it cannot take the job first; BullMQ's own
       // stalled-job checker (every 30 s by default) hands the job back once its lock expires.
-      if (!rescuer.isRunning()) void rescuer.run();
-      const at = await rescued;
+      const rescuer = new Worker(
+        name,
+        async (taken) => {
+          if (taken.id === job.id) rescued(now());
+          return "ok";
+        },
+        { connection },
+      );
+      rescuer.on("error", () => {});
+      const at = await rescuedAt;
+      await rescuer.close();
       samples.push(at - killedAt);
       log(`bullmq-stalled: job ${job.id} taken again ${((at - killedAt) / 1000).toFixed(1)} s after kill -9 of its worker`);
     }
   } finally {
-    await rescuer.close();
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
   }
