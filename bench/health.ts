@@ -12,8 +12,9 @@
  *
  *   node --expose-gc bench/health.ts --case hibernation|healing [--quick]
  */
-import { fork } from "node:child_process";
-import { statSync } from "node:fs";
+import { execFileSync, fork } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createFactory, type Factory, type FactoryEvent } from "../src/index.ts";
@@ -206,16 +207,48 @@ async function healingCase({ quick }: { quick: boolean }): Promise<{ title: stri
   });
 }
 
+const PEER_DIR = join(import.meta.dirname, "peers", "bullmq");
+
+/**
+ * BullMQ from its own folder, installed there on first use (`npm install` in bench/peers/bullmq,
+ * from its lock file): kept out of the project's dependencies, whose `npm ci` its optional
+ * per-platform native helpers would break.
+ */
+function bullmq(): BullMQ {
+  if (!existsSync(join(PEER_DIR, "node_modules", "bullmq"))) {
+    log("bullmq-stalled: installing the BullMQ peer in bench/peers/bullmq (first run)");
+    execFileSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: PEER_DIR, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  return createRequire(join(PEER_DIR, "package.json"))("bullmq") as BullMQ;
+}
+
+/** The part of BullMQ's API the peer uses (its types live in its own folder, outside the project's). */
+interface BullJob {
+  id?: string;
+}
+interface BullMQ {
+  Queue: new (name: string, options: { connection: { host: string; port: number } }) => {
+    add(name: string, data: unknown): Promise<BullJob>;
+    obliterate(options: { force: boolean }): Promise<void>;
+    close(): Promise<void>;
+  };
+  Worker: new (
+    name: string,
+    processor: (job: BullJob) => Promise<unknown>,
+    options: { connection: { host: string; port: number } },
+  ) => { on(event: "error", listener: (error: Error) => void): unknown; close(): Promise<void> };
+}
+
 /** The peer: a BullMQ worker killed mid-job; how long until another worker has the job. Needs Redis on 127.0.0.1:6379. */
 async function bullmqCase({ quick }: { quick: boolean }): Promise<{ title: string; metrics: Metric[]; details: Record<string, unknown> }> {
-  const { Queue, Worker } = await import("bullmq");
+  const { Queue, Worker } = bullmq();
   const connection = { host: "127.0.0.1", port: 6379 };
   const name = `af-bench-stalled-${process.pid}-${Date.now()}`;
   const queue = new Queue(name, { connection });
   const samples: number[] = [];
   try {
     for (let i = 0; i < (quick ? 1 : 3); i++) {
-      const child = fork(join(import.meta.dirname, "peers", "bullmq-worker.mjs"), [name], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+      const child = fork(join(PEER_DIR, "worker.mjs"), [name], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
       const job = await queue.add("work", { i });
       await new Promise<void>((ok, fail) => {
         child.on("message", (m) => (m as { started?: string }).started === job.id && ok());
