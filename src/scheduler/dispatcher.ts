@@ -47,7 +47,7 @@ interface Run {
   /** The task's outcome for this attempt is decided (by the handler, a timeout or a cancel). */
   concluded: boolean;
   /** A retry decided while the handler still runs: started when it returns (never two runs at once). */
-  heldRetry: { delayMs: number; cap: NodeJS.Timeout } | undefined;
+  heldRetry: { delayMs: number; cap: NodeJS.Timeout; task?: Task } | undefined;
   startedAt: number;
   /** Last sign of progress (start, a progress report, output of the agent), for stuck detection. */
   lastProgressAt: number;
@@ -319,6 +319,15 @@ export class Dispatcher {
       error: undefined,
       finishedAt: null,
     });
+    // Its last attempt timed out but the handler still runs: the new life starts when that
+    // handler returns (or after a cap), so the task never runs twice at once.
+    const still = [...this.#running].find((run) => run.task.id === task.id);
+    if (still !== undefined && still.heldRetry === undefined) {
+      const cap = setTimeout(() => this.#startHeldRetry(still), Math.max(task.timeoutMs ?? 0, 1_000));
+      cap.unref();
+      still.heldRetry = { delayMs: 0, cap, task };
+      return;
+    }
     this.enqueue(task);
   }
 
@@ -707,9 +716,11 @@ export class Dispatcher {
     if (held === undefined) return;
     run.heldRetry = undefined;
     clearTimeout(held.cap);
-    if (run.task.state !== "QUEUED") return;
-    if (held.delayMs > 0) this.#scheduleRetry(run.task, held.delayMs);
-    else this.enqueue(run.task);
+    // A re-drive holds the task as the factory has it (possibly read back from the store).
+    const task = held.task ?? run.task;
+    if (task.state !== "QUEUED") return;
+    if (held.delayMs > 0) this.#scheduleRetry(task, held.delayMs);
+    else this.enqueue(task);
   }
 
   /**

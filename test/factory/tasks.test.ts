@@ -124,6 +124,20 @@ describe("tasks", () => {
     assert.equal(factory.stats().lateResults, 1);
   });
 
+  it("re-drives a dead task whose timed-out handler still runs only once that handler returns: never two runs at once", async () => {
+    await factory.spawnAgent({ config: { name: "st1", role: "Stubborn", runtime: { kind: "function", handler: "stubborn" } } });
+    await factory.spawnAgent({ config: { name: "st2", role: "Stubborn", runtime: { kind: "function", handler: "stubborn" } } });
+    const task = await factory.submitTask({ role: "Stubborn", timeoutMs: 20 });
+    assert.equal((await factory.waitForTask(task.id, 2_000)).state, "DEAD");
+    const redriven = await factory.retryTask(task.id);
+    assert.equal(redriven.state, "QUEUED");
+    // The other agent is free, yet the task waits for its first handler.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual([(await factory.getTask(task.id)).state, (await factory.getTask(task.id)).attempts], ["QUEUED", 0]);
+    finishStubborn();
+    await until(async () => (await factory.getTask(task.id)).state !== "QUEUED", "the re-driven life started");
+  });
+
   it("rejects input that is not JSON where it enters, and fails a task whose handler saves unstorable context", async () => {
     await assert.rejects(factory.submitTask({ role: "Worker", input: { big: 1n } }), { code: "VALIDATION_FAILED", field: "input" });
     const cyclic: Record<string, unknown> = {};
