@@ -71,6 +71,10 @@ describe("process agents", () => {
       config: { name: "nd", role: "Nd", runtime: { kind: "process", command: ["node", `/agent/${marker}.mjs`], files: [mjs] }, pool: { spawnStrategy: "manual" } },
     });
     assert.ok(python.pid !== null && alive(python.pid) && node.pid !== null && alive(node.pid));
+    // Each in a process group of its own: a Ctrl-C at the factory's terminal does not reach it.
+    const group = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[2]);
+    assert.equal(group(python.pid), python.pid);
+    assert.notEqual(group(python.pid), group(process.pid));
     const progress: FactoryEvent[] = [];
     factory.onEvent((e) => progress.push(e), { types: ["task.progress"] });
     const a = await factory.waitForTask((await factory.submitTask({ role: "Py", input: { text: "hi" } })).id, 5_000);

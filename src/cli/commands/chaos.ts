@@ -353,7 +353,11 @@ export function chaosCommand(program: Command): void {
     .option("--rate <rate>", "tasks submitted per second", "40/s")
     .option("--agents <n>", "agents to spawn for the run", "4")
     .option("--work <time>", "how long each task works inside the agent", "50ms")
-    .option("--profile <name>", `profile of the agents (${DEFAULT_CHAOS_PROFILE} is registered by the command: the Node echo agent)`, DEFAULT_CHAOS_PROFILE)
+    .option(
+      "--profile <name>",
+      `profile of the agents (${DEFAULT_CHAOS_PROFILE}, the Node echo agent, is registered by the command; another must exist and answer {text, ms} with {reversed} as that agent does)`,
+      DEFAULT_CHAOS_PROFILE,
+    )
     .option("--grace <time>", "after the load, how long to wait for accepted tasks to finish", "60s")
     .option("--keep", "keep the spawned agents (default: terminate them at the end)")
     .action(async (raw: RawOptions, command: Command) => {
@@ -382,9 +386,12 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
     if (error.status !== 404 && error.status !== 400) throw error;
   }
 
-  // 2. The profile: registered by us unless a profile of another name already exists.
+  // 2. The profile: the built-in one is registered by us; another must exist already (a typo
+  // must not quietly register a new one), and must answer like the Node echo agent.
   const existing = options.profile === DEFAULT_CHAOS_PROFILE ? undefined : await client.request<ProfileRecord>("GET", `/v1/profiles/${encodeURIComponent(options.profile)}`).catch((error: unknown) => {
-    if (error instanceof ClientError && error.status === 404) return undefined;
+    if (error instanceof ClientError && error.status === 404) {
+      throw new UsageError(`--profile: no profile named '${options.profile}' on the server; leave --profile out to use the built-in ${DEFAULT_CHAOS_PROFILE} (the Node echo agent)`);
+    }
     throw error;
   });
   const profile = existing ?? (await client.request<ProfileRecord>("POST", "/v1/profiles", chaosProfile(options.profile)));
@@ -805,7 +812,7 @@ function printReport(r: ChaosReport): void {
         { metric: "submit retries", value: t.submitRetries },
         { metric: "kills", value: c.kills },
         { metric: "freezes", value: c.freezes },
-        { metric: "skipped ticks", value: c.skipped },
+        { metric: "skipped ticks (no agent to hit)", value: c.skipped },
         { metric: "failed chaos actions", value: c.failed },
         { metric: "undetected actions", value: c.undetected },
         { metric: "not recovered", value: c.unrecovered },
@@ -830,7 +837,7 @@ function printReport(r: ChaosReport): void {
     ),
   );
   console.log();
-  console.log(`server health: ${JSON.stringify(r.health)}`);
+  console.log(`server health (totals since the server started): ${JSON.stringify(r.health)}`);
   const p = r.problems;
   if (p.lostTaskIds.length > 0) console.log(`lost: ${p.lostTaskIds.join(", ")}`);
   if (p.completedTwiceTaskIds.length > 0) console.log(`completed twice: ${p.completedTwiceTaskIds.join(", ")}`);

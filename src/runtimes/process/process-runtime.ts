@@ -93,7 +93,9 @@ export class ProcessRuntime implements AgentRuntime {
 
   /** Starts a launched program and keeps track of it until it exits. */
   #launch(launch: SandboxLaunch, workspace: string, services: AgentServices): ProcessAgentHandle {
-    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    // Its own process group: a Ctrl-C at the factory's terminal reaches the factory, which
+    // drains and shuts agents down in order, not every agent at once.
+    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
     const handle: ProcessAgentHandle = new ProcessAgentHandle(child, workspace, services, {
       maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
       shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
