@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { Agent } from "../../src/core/agent.ts";
 import type { Crew } from "../../src/core/crew.ts";
 import type { Store } from "../../src/core/ports/store.ts";
+import type { LedgerEntry } from "../../src/core/ledger.ts";
 import type { Task } from "../../src/core/task.ts";
 
 export interface StoreUnderTest {
@@ -196,6 +197,41 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       (bad as unknown as { state: unknown }).state = null; // violates NOT NULL
       await assert.rejects(sut.store.apply([{ kind: "agent", value: agent("b1") }, { kind: "agent", value: bad }]));
       assert.equal(await sut.store.getAgent("b1"), undefined);
+    });
+
+    it("keeps ledger entries append-only, filters them, and sums balances exactly in micro-credits", async () => {
+      const entry = (seq: number, kind: LedgerEntry["kind"], debit: string, credit: string, amount: number, crewId: string | null = null): LedgerEntry => ({
+        id: `le_${seq}`,
+        seq,
+        at: now(seq),
+        kind,
+        debit,
+        credit,
+        amount,
+        crewId,
+        agentId: null,
+        taskId: null,
+        reservationId: null,
+        model: null,
+        tokensIn: null,
+        tokensOut: null,
+        memo: null,
+      });
+      await sut.store.apply([
+        { kind: "ledger", value: entry(1, "grant", "SYS", "W1", 10, "c1") },
+        { kind: "ledger", value: entry(2, "transfer", "W1", "W2", 0.000001) },
+        { kind: "ledger", value: entry(3, "transfer", "W1", "W2", 0.1) },
+      ]);
+      // Re-applying an entry (a retried batch) changes nothing.
+      await sut.store.apply([{ kind: "ledger", value: entry(3, "transfer", "W1", "W2", 0.1) }]);
+      assert.deepEqual((await sut.store.listLedger({})).map((e) => e.seq), [1, 2, 3]);
+      assert.deepEqual((await sut.store.listLedger({ wallet: "W2" })).map((e) => e.seq), [2, 3]);
+      assert.deepEqual((await sut.store.listLedger({ crewId: "c1" })).map((e) => e.seq), [1]);
+      assert.deepEqual((await sut.store.listLedger({ kinds: ["grant"] })).map((e) => e.seq), [1]);
+      assert.deepEqual((await sut.store.listLedger({ afterSeq: 1, limit: 1 })).map((e) => e.seq), [2]);
+      const totals = await sut.store.ledgerTotals();
+      assert.deepEqual(Object.fromEntries(totals.balances), { SYS: -10_000_000, W1: 9_899_999, W2: 100_001 });
+      assert.equal(totals.lastSeq, 3);
     });
 
     it("keeps what was applied across a close and reopen", async (t) => {

@@ -3,6 +3,7 @@ import type { Crew, CrewState } from "../crew.ts";
 import type { FactoryEvent } from "../events.ts";
 import type { AgentState } from "../lifecycle.ts";
 import type { ProfileRecord } from "../schemas/profile.ts";
+import type { LedgerEntry } from "../ledger.ts";
 import type { Task } from "../task.ts";
 import type { TaskState } from "../task-states.ts";
 import type { Wallet } from "../wallet.ts";
@@ -15,7 +16,9 @@ export type StoreWrite =
   | { kind: "task"; value: Task }
   | { kind: "wallet"; value: Wallet }
   | { kind: "event"; value: FactoryEvent }
-  | { kind: "context"; crewId: string; key: string; value: unknown; deleted: boolean };
+  | { kind: "context"; crewId: string; key: string; value: unknown; deleted: boolean }
+  /** Append-only: an entry is written once and never changed. */
+  | { kind: "ledger"; value: LedgerEntry };
 
 export interface AgentQuery {
   states?: readonly AgentState[];
@@ -27,6 +30,16 @@ export interface AgentQuery {
 export interface TaskQuery {
   states?: readonly TaskState[];
   crewId?: string;
+  limit?: number;
+}
+
+export interface LedgerQuery {
+  /** Entries that debit or credit this wallet. */
+  wallet?: string;
+  crewId?: string;
+  agentId?: string;
+  kinds?: readonly string[];
+  afterSeq?: number;
   limit?: number;
 }
 
@@ -67,5 +80,9 @@ export interface Store {
   /** The highest event seq stored, 0 when none. */
   lastEventSeq(): Promise<number>;
   getContext(crewId: string): Promise<Record<string, unknown>>;
+  /** Ledger entries in `seq` order. */
+  listLedger(query: LedgerQuery): Promise<LedgerEntry[]>;
+  /** Every wallet's balance in micro-credits (credited minus debited), and the last seq. */
+  ledgerTotals(): Promise<{ balances: Map<string, number>; lastSeq: number }>;
   close(): Promise<void>;
 }

@@ -24,6 +24,14 @@ const MIGRATIONS: Record<string, readonly string[]> = {
     `alter table tasks add column idempotency_key text`,
     `create unique index tasks_idempotency_key on tasks (idempotency_key) where idempotency_key is not null`,
   ],
+  // The double-entry ledger: amounts in integer micro-credits, so sums are exact.
+  "0003_ledger": [
+    `create table ledger (seq bigint primary key, id text not null unique, kind text not null, debit text not null, credit text not null, micro bigint not null, crew_id text, agent_id text, at text not null, data text not null)`,
+    `create index ledger_debit on ledger (debit, seq)`,
+    `create index ledger_credit on ledger (credit, seq)`,
+    `create index ledger_crew on ledger (crew_id, seq)`,
+    `create index ledger_agent on ledger (agent_id, seq)`,
+  ],
 };
 
 export const migrationProvider: MigrationProvider = {

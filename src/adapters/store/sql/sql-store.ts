@@ -2,7 +2,8 @@ import { Migrator, sql, type Kysely } from "kysely";
 import { upgradeAgent, type Agent } from "../../../core/agent.ts";
 import type { Crew, CrewState } from "../../../core/crew.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
-import type { AgentQuery, EventQuery, Store, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import { toMicro, type LedgerEntry } from "../../../core/ledger.ts";
+import type { AgentQuery, EventQuery, LedgerQuery, Store, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
@@ -17,6 +18,7 @@ export interface SqlDatabase {
   wallets: { address: string; owner_id: string; data: string };
   events: { seq: number; type: string; at: string; agent_id: string | null; crew_id: string | null; task_id: string | null; data: string };
   crew_context: { crew_id: string; key: string; updated_at: string; value: string };
+  ledger: { seq: number; id: string; kind: string; debit: string; credit: string; micro: number; crew_id: string | null; agent_id: string | null; at: string; data: string };
 }
 
 /** Rows per multi-row insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -127,6 +129,27 @@ export class SqlStore implements Store {
           .onConflict((oc) => oc.column("seq").doNothing())
           .execute();
       }
+      for (const part of chunks(byKind.ledger)) {
+        await trx
+          .insertInto("ledger")
+          .values(
+            part.map((e) => ({
+              seq: e.seq,
+              id: e.id,
+              kind: e.kind,
+              debit: e.debit,
+              credit: e.credit,
+              micro: toMicro(e.amount),
+              crew_id: e.crewId,
+              agent_id: e.agentId,
+              at: e.at,
+              data: JSON.stringify(e),
+            })),
+          )
+          // Append-only: a re-written entry (a retried batch) is the same entry.
+          .onConflict((oc) => oc.column("seq").doNothing())
+          .execute();
+      }
       for (const write of byKind.context) {
         if (write.deleted) {
           await trx.deleteFrom("crew_context").where("crew_id", "=", write.crewId).where("key", "=", write.key).execute();
@@ -225,6 +248,29 @@ export class SqlStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
   }
 
+  async listLedger(query: LedgerQuery): Promise<LedgerEntry[]> {
+    let q = this.#db.selectFrom("ledger").select("data").where("seq", ">", query.afterSeq ?? 0);
+    if (query.wallet !== undefined) {
+      const wallet = query.wallet;
+      q = q.where((eb) => eb.or([eb("debit", "=", wallet), eb("credit", "=", wallet)]));
+    }
+    if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
+    if (query.agentId !== undefined) q = q.where("agent_id", "=", query.agentId);
+    if (query.kinds !== undefined && query.kinds.length > 0) q = q.where("kind", "in", [...query.kinds]);
+    const rows = await q.orderBy("seq").limit(query.limit ?? 1000).execute();
+    return rows.map(parse<LedgerEntry>);
+  }
+
+  async ledgerTotals(): Promise<{ balances: Map<string, number>; lastSeq: number }> {
+    const credited = await this.#db.selectFrom("ledger").select(["credit as wallet", (eb) => eb.fn.sum<number>("micro").as("micro")]).groupBy("credit").execute();
+    const debited = await this.#db.selectFrom("ledger").select(["debit as wallet", (eb) => eb.fn.sum<number>("micro").as("micro")]).groupBy("debit").execute();
+    const balances = new Map<string, number>();
+    for (const row of credited) balances.set(row.wallet, (balances.get(row.wallet) ?? 0) + Number(row.micro));
+    for (const row of debited) balances.set(row.wallet, (balances.get(row.wallet) ?? 0) - Number(row.micro));
+    const last = await this.#db.selectFrom("ledger").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
+    return { balances, lastSeq: Number(last?.seq ?? 0) };
+  }
+
   /** Runs a dialect-specific maintenance statement, in turn with transactions (e.g. a WAL checkpoint). */
   async maintain(statement: string): Promise<void> {
     await sql.raw(statement).execute(this.#db);
@@ -243,6 +289,7 @@ interface Grouped {
   wallet: Wallet[];
   event: FactoryEvent[];
   context: Extract<StoreWrite, { kind: "context" }>[];
+  ledger: LedgerEntry[];
 }
 
 /** Keeps the last write per id (records are whole) and the order of first appearance. */
@@ -258,11 +305,13 @@ function groupByKind(writes: readonly StoreWrite[]): Grouped {
             ? `wallet:${w.value.address}`
             : w.kind === "event"
               ? `event:${w.value.seq}`
-              : `${w.kind}:${w.value.id}`;
+              : w.kind === "ledger"
+                ? `ledger:${w.value.seq}`
+                : `${w.kind}:${w.value.id}`;
     last.delete(key);
     last.set(key, w);
   }
-  const out: Grouped = { profile: [], agent: [], crew: [], task: [], wallet: [], event: [], context: [] };
+  const out: Grouped = { profile: [], agent: [], crew: [], task: [], wallet: [], event: [], context: [], ledger: [] };
   for (const w of last.values()) {
     if (w.kind === "context") out.context.push(w);
     else (out[w.kind] as unknown[]).push(w.value);

@@ -1,0 +1,139 @@
+import { randomUUID } from "node:crypto";
+import { FactoryError } from "../core/errors.ts";
+import { fromMicro, RESERVE_WALLET, PROVIDERS_WALLET, SYSTEM_WALLET, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerKind } from "../core/ledger.ts";
+import type { Journal } from "../factory/journal.ts";
+
+/** What an entry says besides who pays whom how much. */
+export interface EntryDetails {
+  crewId?: string | null;
+  agentId?: string | null;
+  taskId?: string | null;
+  model?: string | null;
+  tokensIn?: number | null;
+  tokensOut?: number | null;
+  memo?: string | null;
+  reservationId?: string | null;
+}
+
+/** Credits held for a model call, until it is settled. */
+export interface Reservation {
+  readonly id: string;
+  readonly wallet: string;
+  readonly micro: number;
+  readonly details: EntryDetails;
+}
+
+/** Largest single amount, in credits: far above any real cost, far below where floats lose cents. */
+const MAX_AMOUNT = 1_000_000_000;
+
+/**
+ * The double-entry ledger (DESIGN.md `economics/`). Entries are appended, never changed; every
+ * balance is the sum of its entries, kept in memory as integer micro-credits (loaded from the
+ * store's sums at start) and written through the journal. A wallet other than the system's can
+ * never go below zero: a move it cannot pay for is refused before anything is written.
+ */
+export class Ledger {
+  readonly #journal: Journal;
+  readonly #balances = new Map<string, number>();
+  readonly #open = new Map<string, Reservation>();
+  #seq = 0;
+
+  constructor(journal: Journal) {
+    this.#journal = journal;
+  }
+
+  /** At start: balances and the last seq from the store. */
+  load(totals: { balances: ReadonlyMap<string, number>; lastSeq: number }): void {
+    for (const [wallet, micro] of totals.balances) this.#balances.set(wallet, micro);
+    this.#seq = Math.max(this.#seq, totals.lastSeq);
+  }
+
+  /** In credits. */
+  balance(address: string): number {
+    return fromMicro(this.#balances.get(address) ?? 0);
+  }
+
+  balanceMicro(address: string): number {
+    return this.#balances.get(address) ?? 0;
+  }
+
+  /** Reservations not yet settled. */
+  get openReservations(): number {
+    return this.#open.size;
+  }
+
+  /** Appends one entry: `amount` credits leave `debit` and enter `credit`. */
+  post(kind: LedgerKind, debit: string, credit: string, amount: number, details: EntryDetails = {}): LedgerEntry {
+    if (typeof amount !== "number" || !Number.isFinite(amount) || amount <= 0 || amount > MAX_AMOUNT) {
+      throw new FactoryError("VALIDATION_FAILED", `amount: must be more than 0 and at most ${MAX_AMOUNT} credits, got ${String(amount)}`, { field: "amount" });
+    }
+    return this.#postMicro(kind, debit, credit, toMicro(amount), details);
+  }
+
+  #postMicro(kind: LedgerKind, debit: string, credit: string, micro: number, details: EntryDetails): LedgerEntry {
+    if (micro < 1) throw new FactoryError("VALIDATION_FAILED", "amount: must be at least 0.000001 credits", { field: "amount" });
+    if (debit === credit) throw new FactoryError("VALIDATION_FAILED", "credit: a wallet cannot pay itself", { field: "credit" });
+    const available = this.balanceMicro(debit);
+    // The outside issues credits; everyone else spends what they have.
+    if (debit !== SYSTEM_WALLET && available < micro) {
+      throw new FactoryError("INSUFFICIENT_CREDITS", `wallet ${debit} holds ${fromMicro(available)} credits, less than ${fromMicro(micro)}`, {
+        details: { wallet: debit, balance: fromMicro(available), amount: fromMicro(micro) },
+      });
+    }
+    const entry: LedgerEntry = {
+      id: `le_${randomUUID().replaceAll("-", "")}`,
+      seq: ++this.#seq,
+      at: new Date().toISOString(),
+      kind,
+      debit,
+      credit,
+      amount: fromMicro(micro),
+      crewId: details.crewId ?? null,
+      agentId: details.agentId ?? null,
+      taskId: details.taskId ?? null,
+      reservationId: details.reservationId ?? null,
+      model: details.model ?? null,
+      tokensIn: details.tokensIn ?? null,
+      tokensOut: details.tokensOut ?? null,
+      memo: details.memo ?? null,
+    };
+    this.#balances.set(debit, available - micro);
+    this.#balances.set(credit, this.balanceMicro(credit) + micro);
+    this.#journal.put({ kind: "ledger", value: entry });
+    return entry;
+  }
+
+  /** Credits from outside into a wallet. */
+  grant(to: string, amount: number, details: EntryDetails = {}): LedgerEntry {
+    if (SYSTEM_WALLETS.has(to)) throw new FactoryError("VALIDATION_FAILED", "wallet: credits cannot be granted to a system wallet", { field: "wallet" });
+    return this.post("grant", SYSTEM_WALLET, to, amount, details);
+  }
+
+  /**
+   * Holds `micro` of `wallet`'s credits for a call about to be made. Synchronous, so two
+   * concurrent callers can never both spend the same credits.
+   */
+  reserve(wallet: string, micro: number, details: EntryDetails = {}): Reservation {
+    const id = `rsv_${randomUUID().replaceAll("-", "")}`;
+    const held = Math.max(1, Math.ceil(micro));
+    this.#postMicro("reservation", wallet, RESERVE_WALLET, held, { ...details, reservationId: id });
+    const reservation: Reservation = { id, wallet, micro: held, details };
+    this.#open.set(id, reservation);
+    return reservation;
+  }
+
+  /**
+   * Settles a reservation with what the call really cost (at most what was held): the cost goes
+   * to the providers, the rest back to the wallet. Returns the credits charged.
+   */
+  settle(reservationId: string, costMicro: number, usage: EntryDetails = {}): number {
+    const reservation = this.#open.get(reservationId);
+    if (reservation === undefined) throw new FactoryError("NOT_FOUND", `no open reservation '${reservationId}'`);
+    this.#open.delete(reservationId);
+    const charged = Math.min(reservation.micro, Math.max(0, Math.round(costMicro)));
+    const details = { ...reservation.details, ...usage, reservationId };
+    if (charged > 0) this.#postMicro("usage", RESERVE_WALLET, PROVIDERS_WALLET, charged, details);
+    if (reservation.micro - charged > 0) this.#postMicro("release", RESERVE_WALLET, reservation.wallet, reservation.micro - charged, details);
+    return fromMicro(charged);
+  }
+}
