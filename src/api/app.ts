@@ -10,6 +10,7 @@ import { toErrorResponse } from "./http-errors.ts";
 import { jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { chaosRoutes } from "./routes/chaos.ts";
+import { ledgerRoutes } from "./routes/ledger.ts";
 import { crewRoutes } from "./routes/crews.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { poolRoutes } from "./routes/pools.ts";
@@ -121,6 +122,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   crewRoutes(app, factory);
   taskRoutes(app, factory);
   poolRoutes(app, factory);
+  ledgerRoutes(app, factory);
   if (factory.chaosEnabled) chaosRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
 

@@ -115,9 +115,9 @@ export const TaskSchema = z
 export const WalletSchema = z
   .object({
     address: z.string(),
-    ownerKind: z.enum(["agent", "crew"]),
+    ownerKind: z.enum(["agent", "crew", "system"]),
     ownerId: z.string(),
-    balance: z.number(),
+    balance: z.number().meta({ description: "Credits: the sum of the wallet's ledger entries" }),
     tokens: z.number(),
     createdAt: z.string(),
   })

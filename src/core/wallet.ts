@@ -1,9 +1,9 @@
-/** A wallet of an agent or crew. The ledger (double-entry) arrives with the model router. */
+/** A wallet of an agent, a crew, or the system (the outside, the reserve, the providers). */
 export interface Wallet {
   address: string;
-  ownerKind: "agent" | "crew";
+  ownerKind: "agent" | "crew" | "system";
   ownerId: string;
-  /** Credits (crew budgets land here). */
+  /** Credits: always the ledger's sum of the wallet's entries (what is stored here is not read). */
   balance: number;
   /** Achievement tokens; every agent starts with 1000 (seed 000). */
   tokens: number;

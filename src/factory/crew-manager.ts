@@ -134,7 +134,8 @@ export class CrewManager {
     this.#crews.set(crew.id, crew);
     this.#deps.journal.put({
       kind: "wallet",
-      value: { address: crew.walletAddress, ownerKind: "crew", ownerId: crew.id, balance: manifest.budget ?? 0, tokens: 0, createdAt: now },
+      // The balance is the ledger's; the budget is granted once the crew is ACTIVE.
+      value: { address: crew.walletAddress, ownerKind: "crew", ownerId: crew.id, balance: 0, tokens: 0, createdAt: now },
     });
     this.#persist(crew);
     events.emit({ type: "crew.state", crewId: crew.id, to: "ASSEMBLING", data: { name: crew.name, total, requestId: options.requestId ?? null } });

@@ -20,6 +20,9 @@ import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
 import type { Wallet } from "../core/wallet.ts";
 import { Dispatcher } from "../scheduler/dispatcher.ts";
 import { Watchdog } from "../health/watchdog.ts";
+import { Ledger } from "../economics/ledger.ts";
+import { SYSTEM_WALLETS, type LedgerEntry } from "../core/ledger.ts";
+import type { LedgerQuery } from "../core/ports/store.ts";
 import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
@@ -156,6 +159,7 @@ export class Factory {
   /** When each agent last became READY. */
   readonly #readyAt = new Map<string, number>();
   readonly #watchdog: Watchdog;
+  readonly #ledger: Ledger;
   /** Wakes under way, by agent id (a second wake joins the first). */
   readonly #waking = new Map<string, Promise<Agent>>();
   /** Hibernated agents that affinity keys are bound to: a task with such a key wakes its agent. */
@@ -187,6 +191,7 @@ export class Factory {
     this.#recentRing = new Array<string | undefined>(Math.max(1, deps.recentTaskLimit));
     const bus = deps.bus;
     this.#events = new EventLog(this.#journal, bus);
+    this.#ledger = new Ledger(this.#journal);
     this.#registry = new AgentRegistry(this.#journal, this.#events);
     this.#spawner = new Spawner({
       registry: this.#registry,
@@ -313,14 +318,16 @@ export class Factory {
   async start(): Promise<void> {
     if (this.#state !== "new") return;
     const { store } = this.#deps;
-    const [profiles, lastSeq, crews, agents, tasks] = await Promise.all([
+    const [profiles, lastSeq, crews, agents, tasks, ledger] = await Promise.all([
       store.listProfiles(),
       store.lastEventSeq(),
       store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
       // Hibernated agents stay in the store (a row each) until something wakes them.
       store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "DRAINING", "UNHEALTHY"] }),
       store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
+      store.ledgerTotals(),
     ]);
+    this.#ledger.load(ledger);
     this.#events.resumeAfter(lastSeq);
     this.#profiles.load(profiles);
     this.#crews.load(crews);
@@ -814,11 +821,55 @@ export class Factory {
     return this.#pools.view(this.getProfile(profile));
   }
 
+  /** A wallet, with its balance as the ledger sums it. */
   async getWallet(address: string): Promise<Wallet> {
+    if (SYSTEM_WALLETS.has(address)) {
+      return { address, ownerKind: "system", ownerId: "system", balance: this.#ledger.balance(address), tokens: 0, createdAt: "1970-01-01T00:00:00.000Z" };
+    }
     await this.#journal.commit();
     const wallet = await this.#deps.store.getWallet(address);
-    if (wallet === undefined) throw new FactoryError("NOT_FOUND", `no wallet with address '${address}'`);
-    return wallet;
+    if (wallet === undefined) throw new FactoryError("NOT_FOUND", `no wallet with address '${address}'`, { field: "wallet" });
+    return { ...wallet, balance: this.#ledger.balance(address) };
+  }
+
+  // ---------------------------------------------------------------- ledger
+
+  /** Ledger entries in order (read from the store). */
+  async listLedger(query: LedgerQuery = {}): Promise<LedgerEntry[]> {
+    await this.#journal.commit();
+    return this.#deps.store.listLedger({ ...query, limit: query.limit ?? 1000 });
+  }
+
+  /** An operator grants credits from outside to an agent's or crew's wallet. */
+  async grantCredits(wallet: string, amount: number, memo?: string): Promise<LedgerEntry> {
+    this.#assertOpen();
+    const target = await this.getWallet(wallet);
+    const entry = this.#ledger.grant(target.address, amount, {
+      ...(target.ownerKind === "crew" ? { crewId: target.ownerId } : target.ownerKind === "agent" ? { agentId: target.ownerId } : {}),
+      memo: memo ?? "granted by an operator",
+    });
+    await this.#journal.commit();
+    return entry;
+  }
+
+  /** Moves credits between two wallets (the payer must hold them). */
+  async transferCredits(from: string, to: string, amount: number, memo?: string): Promise<LedgerEntry> {
+    this.#assertOpen();
+    const [payer, payee] = await Promise.all([this.getWallet(from), this.getWallet(to)]);
+    if (payer.ownerKind === "system" || payee.ownerKind === "system") {
+      throw new FactoryError("VALIDATION_FAILED", "from: transfers are between agent and crew wallets; grants come from the system", { field: payer.ownerKind === "system" ? "from" : "to" });
+    }
+    const entry = this.#ledger.post("transfer", payer.address, payee.address, amount, {
+      crewId: payer.ownerKind === "crew" ? payer.ownerId : payee.ownerKind === "crew" ? payee.ownerId : null,
+      memo: memo ?? null,
+    });
+    await this.#journal.commit();
+    return entry;
+  }
+
+  /** The ledger (for the model router and its budget guard). */
+  get ledger(): Ledger {
+    return this.#ledger;
   }
 
   // ---------------------------------------------------------------- crews
@@ -839,6 +890,11 @@ export class Factory {
   async assembleCrew(manifest: CrewManifestInput | CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
     this.#assertOpen();
     const { crew, agents } = await this.#crews.assemble(parseWith(CrewManifestSchema, manifest, "manifest"), options);
+    // The manifest's budget becomes the crew wallet's credits once the crew stands.
+    if (crew.budget !== null && crew.budget > 0) {
+      this.#ledger.grant(crew.walletAddress, crew.budget, { crewId: crew.id, memo: "crew budget (manifest)" });
+      await this.#journal.commit();
+    }
     return { crew: snapshotCrew(crew), agents: agents.map(snapshotAgent) };
   }
 

@@ -20,7 +20,8 @@ export const CrewManifestSchema = z
     description: z.string().max(4_000).optional(),
     members: z.array(CrewMemberSchema).min(1).max(1_000),
     /** Credits granted to the crew's wallet on assembly. */
-    budget: z.number().nonnegative().optional(),
+    /** Credits granted to the crew's wallet once it is ACTIVE. */
+    budget: z.number().nonnegative().max(1_000_000_000).optional(),
   })
   .meta({ id: "CrewManifest" });
 

@@ -1,0 +1,100 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import { LEDGER_KINDS } from "../../core/ledger.ts";
+import type { Factory } from "../../factory/factory.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
+import { itemsOf, LimitQuery } from "../schemas.ts";
+
+const tags = ["ledger"];
+
+export const LedgerEntrySchema = z
+  .object({
+    id: z.string(),
+    seq: z.number().int(),
+    at: z.string(),
+    kind: z.enum(LEDGER_KINDS),
+    debit: z.string().meta({ description: "The wallet the amount leaves" }),
+    credit: z.string().meta({ description: "The wallet the amount enters" }),
+    amount: z.number().meta({ description: "Credits, > 0" }),
+    crewId: z.string().nullable(),
+    agentId: z.string().nullable(),
+    taskId: z.string().nullable(),
+    reservationId: z.string().nullable(),
+    model: z.string().nullable(),
+    tokensIn: z.number().int().nullable(),
+    tokensOut: z.number().int().nullable(),
+    memo: z.string().nullable(),
+  })
+  .meta({ id: "LedgerEntry" });
+
+const Address = z.string().min(1).max(128);
+const Amount = z.number().positive().max(1_000_000_000).meta({ description: "Credits" });
+
+/** The double-entry ledger: entries, operator grants, transfers between wallets. */
+export function ledgerRoutes(app: OpenAPIHono, factory: Factory): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/ledger",
+      tags,
+      summary: "Ledger entries in order: every credit that moved, from which wallet (debit) to which (credit)",
+      request: {
+        query: z.strictObject({
+          wallet: Address.optional().meta({ description: "Entries that debit or credit this wallet" }),
+          crewId: z.string().max(128).optional(),
+          agentId: z.string().max(128).optional(),
+          kind: z.enum(LEDGER_KINDS).optional(),
+          after: z.coerce.number().int().min(0).optional().meta({ description: "Only entries after this seq" }),
+          limit: LimitQuery,
+        }),
+      },
+      responses: { 200: jsonContent(itemsOf(LedgerEntrySchema), "Entries"), ...errorResponses(400, 401) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      return c.json(
+        {
+          items: await factory.listLedger({
+            ...(q.wallet === undefined ? {} : { wallet: q.wallet }),
+            ...(q.crewId === undefined ? {} : { crewId: q.crewId }),
+            ...(q.agentId === undefined ? {} : { agentId: q.agentId }),
+            ...(q.kind === undefined ? {} : { kinds: [q.kind] }),
+            ...(q.after === undefined ? {} : { afterSeq: q.after }),
+            ...(q.limit === undefined ? {} : { limit: q.limit }),
+          }),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/ledger/grants",
+      tags,
+      summary: "Grant credits from outside to an agent's or crew's wallet",
+      request: jsonBody(z.strictObject({ wallet: Address, amount: Amount, memo: z.string().max(500).optional() }).meta({ id: "GrantRequest" })),
+      responses: { 201: jsonContent(LedgerEntrySchema, "The grant entry"), ...errorResponses(400, 401, 404, 413, 415) },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      return c.json(await factory.grantCredits(body.wallet, body.amount, body.memo), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/ledger/transfers",
+      tags,
+      summary: "Move credits between two agent or crew wallets (402 INSUFFICIENT_CREDITS if the payer lacks them)",
+      request: jsonBody(z.strictObject({ from: Address, to: Address, amount: Amount, memo: z.string().max(500).optional() }).meta({ id: "TransferRequest" })),
+      responses: { 201: jsonContent(LedgerEntrySchema, "The transfer entry"), ...errorResponses(400, 401, 402, 404, 413, 415) },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      return c.json(await factory.transferCredits(body.from, body.to, body.amount, body.memo), 201);
+    },
+  );
+}
