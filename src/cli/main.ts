@@ -6,6 +6,7 @@ import { agentCommands } from "./commands/agents.ts";
 import { chaosCommand } from "./commands/chaos.ts";
 import { crewCommands } from "./commands/crews.ts";
 import { eventCommands } from "./commands/events.ts";
+import { ledgerCommands } from "./commands/ledger.ts";
 import { poolCommands } from "./commands/pools.ts";
 import { profileCommands } from "./commands/profiles.ts";
 import { DEFAULT_PORT, serveCommand } from "./commands/serve.ts";
@@ -26,6 +27,7 @@ crewCommands(program);
 taskCommands(program);
 poolCommands(program);
 eventCommands(program);
+ledgerCommands(program);
 chaosCommand(program);
 
 try {

@@ -380,6 +380,26 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.equal(terminated.length, 0, "no member was even started");
   });
 
+  test("ledger: grant, transfer, the wallet's balance, entries as a table, JSON and CSV; bad amounts are usage errors", T, async () => {
+    const agents = await cliJson<Array<{ walletAddress: string }>>(server.url, "agents", "--limit", "2");
+    const [a, b] = [agents[0]?.walletAddress as string, agents[1]?.walletAddress as string];
+    assert.equal((await cli(server.url, "ledger", "grant", a, "5", "--memo", "seed, with a comma")).code, 0);
+    const moved = await cliJson<{ kind: string; amount: number }>(server.url, "ledger", "transfer", a, b, "1.5");
+    assert.deepEqual([moved.kind, moved.amount], ["transfer", 1.5]);
+    assert.equal((await cliJson<{ balance: number }>(server.url, "wallet", a)).balance, 3.5);
+    const csv = await cli(server.url, "ledger", "--wallet", a, "--csv");
+    assert.equal(csv.code, 0);
+    const lines = csv.stdout.trim().split("\n");
+    assert.equal(lines[0], "seq,at,kind,debit,credit,amount,crewId,agentId,model,tokensIn,tokensOut,memo");
+    assert.equal(lines.length, 3);
+    assert.match(lines[1] as string, /,grant,.*,5,.*"seed, with a comma"$/);
+    const poor = await cli(server.url, "ledger", "transfer", b, a, "100");
+    assert.equal(poor.code, 1);
+    assert.match(poor.stderr, /INSUFFICIENT_CREDITS/);
+    const bad = await cli(server.url, "ledger", "grant", a, "-3");
+    assert.equal(bad.code, 2);
+  });
+
   test("CLI mistakes are usage errors (exit 2) naming the flag or file; a wait that runs out exits 124", T, async () => {
     const [badJson, noFile, badUrl, waited] = await Promise.all([
       cli(server.url, "task", "submit", "--role", "Coder", "--input", "{feature:login}"),

@@ -1,0 +1,83 @@
+import type { Command } from "commander";
+import type { LedgerEntry } from "../../core/ledger.ts";
+import type { Wallet } from "../../core/wallet.ts";
+import { cliContext, intOption, UsageError } from "../context.ts";
+import { details, printJson, table } from "../output.ts";
+
+const COLUMNS = ["seq", "at", "kind", "debit", "credit", "amount", "crewId", "agentId", "model", "tokensIn", "tokensOut", "memo"];
+
+/** RFC 4180: quote a field that holds a comma, a quote or a line break. */
+function csvField(value: unknown): string {
+  const text = value === null || value === undefined ? "" : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function amountOption(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a number of credits above 0, got '${value}'`);
+    return n;
+  };
+}
+
+export function ledgerCommands(program: Command): void {
+  const ledger = program.command("ledger").description("the double-entry ledger: entries, grants, transfers");
+  ledger
+    .command("list", { isDefault: true })
+    .description("entries in order (who paid whom, how much, for what)")
+    .option("--wallet <address>", "entries that debit or credit this wallet")
+    .option("--crew <id>", "entries of this crew")
+    .option("--agent <id>", "entries of this agent")
+    .option("--kind <kind>", "grant, reservation, usage, release, attribution or transfer")
+    .option("--after <seq>", "entries after this seq", intOption("--after", 0, Number.MAX_SAFE_INTEGER))
+    .option("--limit <n>", "at most this many", intOption("--limit", 1, 10_000))
+    .option("--csv", "CSV (RFC 4180) with a header row, for spreadsheets")
+    .action(async (opts: { wallet?: string; crew?: string; agent?: string; kind?: string; after?: number; limit?: number; csv?: boolean }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const query = new URLSearchParams();
+      if (opts.wallet !== undefined) query.set("wallet", opts.wallet);
+      if (opts.crew !== undefined) query.set("crewId", opts.crew);
+      if (opts.agent !== undefined) query.set("agentId", opts.agent);
+      if (opts.kind !== undefined) query.set("kind", opts.kind);
+      if (opts.after !== undefined) query.set("after", String(opts.after));
+      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
+      const { items } = await client.request<{ items: LedgerEntry[] }>("GET", `/v1/ledger?${query}`);
+      if (json) return printJson(items);
+      if (opts.csv === true) {
+        process.stdout.write(`${COLUMNS.join(",")}\n`);
+        for (const e of items) process.stdout.write(`${COLUMNS.map((c) => csvField((e as unknown as Record<string, unknown>)[c])).join(",")}\n`);
+        return;
+      }
+      console.log(table(items as unknown as Record<string, unknown>[], ["seq", "kind", "debit", "credit", "amount", "memo"]));
+    });
+  ledger
+    .command("grant <wallet> <amount>")
+    .description("grant credits from outside to an agent's or crew's wallet")
+    .option("--memo <text>", "why")
+    .action(async (wallet: string, amount: string, opts: { memo?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/grants", { wallet, amount: amountOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
+      if (json) return printJson(entry);
+      console.log(`granted ${entry.amount} to ${entry.credit} (entry ${entry.seq})`);
+    });
+  ledger
+    .command("transfer <from> <to> <amount>")
+    .description("move credits between two agent or crew wallets")
+    .option("--memo <text>", "why")
+    .action(async (from: string, to: string, amount: string, opts: { memo?: string }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/transfers", { from, to, amount: amountOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
+      if (json) return printJson(entry);
+      console.log(`moved ${entry.amount} from ${entry.debit} to ${entry.credit} (entry ${entry.seq})`);
+    });
+
+  program
+    .command("wallet <address>")
+    .description("a wallet and its balance (the sum of its ledger entries)")
+    .action(async (address: string, _opts, command: Command) => {
+      const { client, json } = cliContext(command);
+      const wallet = await client.request<Wallet>("GET", `/v1/wallets/${encodeURIComponent(address)}`);
+      if (json) return printJson(wallet);
+      console.log(details(wallet as unknown as Record<string, unknown>, ["address", "ownerKind", "ownerId", "balance", "tokens", "createdAt"]));
+    });
+}
