@@ -11,6 +11,7 @@ import { jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { chaosRoutes } from "./routes/chaos.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
+import { modelRoutes } from "./routes/models.ts";
 import { crewRoutes } from "./routes/crews.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { poolRoutes } from "./routes/pools.ts";
@@ -123,6 +124,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   taskRoutes(app, factory);
   poolRoutes(app, factory);
   ledgerRoutes(app, factory);
+  modelRoutes(app, factory);
   if (factory.chaosEnabled) chaosRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
 

@@ -17,6 +17,7 @@ import { DEFAULT_POLICIES, type ScalingPolicy } from "../scheduler/autoscaler.ts
 import { LeastLoaded } from "../scheduler/balancers/least-loaded.ts";
 import { RoundRobin } from "../scheduler/balancers/round-robin.ts";
 import { SkillAware } from "../scheduler/balancers/skill-aware.ts";
+import type { RouteRule } from "../models/policy.ts";
 import { Factory, type Logger } from "./factory.ts";
 
 export interface FactoryOptions {
@@ -52,6 +53,8 @@ export interface FactoryOptions {
   watchdogTickMs?: number;
   /** Allows chaos actions (kill, freeze, injected latency): for test runs only; default false. */
   chaos?: boolean;
+  /** Model routing rules in order (default: seed 004's five, `DEFAULT_RULES`). */
+  routingRules?: readonly RouteRule[];
   /** Default: warnings and errors to stderr. */
   logger?: Logger;
 }
@@ -109,6 +112,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     recentTaskLimit: options.recentTaskLimit ?? 10_000,
     watchdogTickMs: options.watchdogTickMs ?? 100,
     chaos: options.chaos ?? false,
+    ...(options.routingRules === undefined ? {} : { routingRules: options.routingRules }),
   });
   await factory.start();
   return factory;

@@ -21,6 +21,7 @@ import type { Wallet } from "../core/wallet.ts";
 import { Dispatcher } from "../scheduler/dispatcher.ts";
 import { Watchdog } from "../health/watchdog.ts";
 import { Ledger } from "../economics/ledger.ts";
+import { DEFAULT_RULES, route, type RouteDecision, type RouteRule } from "../models/policy.ts";
 import { SYSTEM_WALLETS, type LedgerEntry } from "../core/ledger.ts";
 import type { LedgerQuery } from "../core/ports/store.ts";
 import { AgentRegistry } from "./agent-registry.ts";
@@ -63,6 +64,8 @@ export interface FactoryDeps {
   watchdogTickMs: number;
   /** Chaos actions (kill, freeze, latency) are allowed: only for servers started to be tested. */
   chaos: boolean;
+  /** Model routing rules, in order (seed 004's five by default). */
+  routingRules?: readonly RouteRule[];
 }
 
 /** How the factory has healed and slept its agents since it started. */
@@ -865,6 +868,20 @@ export class Factory {
     });
     await this.#journal.commit();
     return entry;
+  }
+
+  /**
+   * Which model a call with this metadata and input size would go to, by which rule and why.
+   * For a crew, the remaining budget is its wallet's balance against the budget it was given.
+   */
+  async routeModel(request: { metadata?: Record<string, unknown>; estimatedInputTokens: number; crewId?: string }): Promise<RouteDecision & { budgetFraction: number | null }> {
+    let budgetFraction: number | null = null;
+    if (request.crewId !== undefined) {
+      const crew = await this.getCrew(request.crewId);
+      if (crew.budget !== null && crew.budget > 0) budgetFraction = Math.max(0, Math.min(1, this.#ledger.balance(crew.walletAddress) / crew.budget));
+    }
+    const decision = route(this.#deps.routingRules ?? DEFAULT_RULES, { metadata: request.metadata ?? {}, estimatedInputTokens: request.estimatedInputTokens, budgetFraction });
+    return { ...decision, budgetFraction };
   }
 
   /** The ledger (for the model router and its budget guard). */

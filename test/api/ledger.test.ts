@@ -55,4 +55,29 @@ describe("ledger over HTTP", () => {
       dir.cleanup();
     }
   });
+
+  it("POST /v1/models/route explains the choice, judging a crew's remaining budget; bad input is 400, an unknown crew 404", async () => {
+    const dir = tempDir();
+    const factory = await createFactory({ dataDir: dir.path, logger: silentLogger });
+    try {
+      const app = createApp(factory);
+      factory.registerProfile({ name: "w", role: "Worker", pool: { spawnStrategy: "manual" } });
+      const { crew, agents } = await factory.assembleCrew({ name: "router", budget: 100, members: [{ profile: "w" }] });
+      const ask = async (body: unknown) => app.request("/v1/models/route", json(body));
+      const premium = (await (await ask({ metadata: { quality: "high" }, estimatedInputTokens: 10, crewId: crew.id })).json()) as { model: string; rule: string; reason: string; budgetFraction: number };
+      assert.deepEqual([premium.rule, premium.model, premium.budgetFraction], ["high-quality", "openrouter:gpt-4o-mini", 1]);
+      // Spend 96 % of the crew's budget: now the cheapest.
+      await factory.transferCredits(crew.walletAddress, agents[0]!.walletAddress, 96);
+      const cheap = (await (await ask({ metadata: { quality: "high" }, estimatedInputTokens: 10, crewId: crew.id })).json()) as { rule: string; budgetFraction: number };
+      assert.deepEqual([cheap.rule, cheap.budgetFraction], ["low-budget", 0.04]);
+      const local = (await (await ask({ metadata: { confidential: true }, estimatedInputTokens: 10 })).json()) as { rule: string; budgetFraction: number | null };
+      assert.deepEqual([local.rule, local.budgetFraction], ["confidential", null]);
+      assert.equal((await ask({ estimatedInputTokens: -1 })).status, 400);
+      assert.equal((await ask({ metadata: {} })).status, 400);
+      assert.equal((await ask({ estimatedInputTokens: 1, crewId: "crew_nope" })).status, 404);
+    } finally {
+      await factory.close();
+      dir.cleanup();
+    }
+  });
 });

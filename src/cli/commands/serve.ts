@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import { startServer } from "../../api/server.ts";
 import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
-import { loadProfileFolder } from "../../factory/load-profiles.ts";
+import { loadProfileFolder, readDocument } from "../../factory/load-profiles.ts";
+import { parseWith } from "../../core/schemas/parse.ts";
+import { RouteRulesSchema } from "../../models/policy.ts";
 import { intOption } from "../context.ts";
 
 export const DEFAULT_PORT = 7371;
@@ -15,14 +17,16 @@ export function serveCommand(program: Command): void {
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
     .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean }) => {
+    .option("--rules <file>", "model routing rules (YAML or JSON list, first match wins; default: seed 004's five)")
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
-      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true });
+      const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
+      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, ...(routingRules === undefined ? {} : { routingRules }) });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
