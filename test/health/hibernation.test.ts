@@ -8,17 +8,9 @@ import { FactoryError } from "../../src/core/errors.ts";
 import { createFactory } from "../../src/factory/create-factory.ts";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
-import { silentLogger, tempDir, testFactory, until } from "../helpers.ts";
+import { alive, silentLogger, tempDir, testFactory, until } from "../helpers.ts";
 
 const root = resolve(import.meta.dirname, "../..");
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Counts its runs in its saved context, so a woken agent shows it got its context back. */
 const counter = (_input: unknown, ctx: HandlerContext) => {

@@ -7,18 +7,10 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import type { FactoryEvent } from "../../src/core/events.ts";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
-import { tempDir, testFactory, until } from "../helpers.ts";
+import { alive, processesWith, tempDir, testFactory, until } from "../helpers.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A process and all its descendants (the sandbox and the agent inside it). */
 const tree = (pid: number): number[] => {
@@ -33,13 +25,6 @@ const tree = (pid: number): number[] => {
   return out;
 };
 
-const processesWith = (marker: string): string[] => {
-  try {
-    return execFileSync("pgrep", ["-af", marker], { encoding: "utf8" }).split("\n").filter((l) => l.trim() !== "" && !l.includes("pgrep"));
-  } catch {
-    return [];
-  }
-};
 
 /** Every event of the factory, in order. */
 function record(factory: Factory): FactoryEvent[] {

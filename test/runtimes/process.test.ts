@@ -1,6 +1,5 @@
 // Pins process agents: real programs over JSON-RPC in real bubblewrap sandboxes — isolation, crashes, no processes left, protocol edge cases.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -9,25 +8,9 @@ import { BubblewrapSandbox } from "../../src/adapters/sandbox/bubblewrap/bubblew
 import type { FactoryEvent } from "../../src/core/events.ts";
 import { FactoryError } from "../../src/core/errors.ts";
 import type { Factory } from "../../src/factory/factory.ts";
-import { tempDir, testFactory, until } from "../helpers.ts";
+import { alive, processesWith, tempDir, testFactory, until } from "../helpers.ts";
 
 const root = resolve(import.meta.dirname, "../..");
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-/** Processes whose command line mentions `marker` (the sandboxed agents and their bwrap). */
-const processesWith = (marker: string): string[] => {
-  try {
-    return execFileSync("pgrep", ["-af", marker], { encoding: "utf8" }).split("\n").filter((l) => l.trim() !== "" && !l.includes("pgrep"));
-  } catch {
-    return [];
-  }
-};
 
 describe("process agents", () => {
   // Agent scripts copied under a unique name, so these tests can count their own processes.
