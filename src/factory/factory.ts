@@ -20,6 +20,7 @@ import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
 import type { Wallet } from "../core/wallet.ts";
 import { Dispatcher } from "../scheduler/dispatcher.ts";
 import { Watchdog } from "../health/watchdog.ts";
+import { Samples } from "../core/samples.ts";
 import { Ledger } from "../economics/ledger.ts";
 import { DEFAULT_RULES, route, type RouteDecision, type RouteRule } from "../models/policy.ts";
 import { SYSTEM_WALLETS, type LedgerEntry } from "../core/ledger.ts";
@@ -176,11 +177,11 @@ export class Factory {
   readonly #healing = {
     replaced: { lost: 0, silent: 0, stuck: 0, quality: 0 },
     givenUp: 0,
-    detectionMs: [] as number[],
-    replacementMs: [] as number[],
+    detectionMs: new Samples(1_024),
+    replacementMs: new Samples(1_024),
     hibernated: 0,
     woken: 0,
-    wakeMs: [] as number[],
+    wakeMs: new Samples(1_024),
   };
   #state: "new" | "started" | "closing" | "closed" = "new";
   readonly #closingController = new AbortController();
@@ -428,7 +429,7 @@ export class Factory {
       void gone.then(() => handle?.stop()).catch(() => {});
       return;
     }
-    if (silence !== undefined) record(this.#healing.detectionMs, silence.silentMs);
+    if (silence !== undefined) this.#healing.detectionMs.add(silence.silentMs);
     this.#registry.transition(agent, "UNHEALTHY", reason);
     this.#healing.replaced[kind]++;
     // Dying young: soon after starting, or silent without ever having said a word since.
@@ -446,7 +447,7 @@ export class Factory {
       if (agent.state !== "UNHEALTHY" || this.#state !== "started") return;
       try {
         await this.#spawner.reprovision(agent, profile, `replacing: ${reason}`);
-        record(this.#healing.replacementMs, Date.now() - detectedAt);
+        this.#healing.replacementMs.add(Date.now() - detectedAt);
       } catch (error) {
         this.#deps.logger.error(`agent ${agent.id} could not be replaced`, error);
         // A failed start already ended it; anything else still standing is ended here.
@@ -654,7 +655,7 @@ export class Factory {
       await this.#spawner.wake(stored, profile);
       this.#asleep.delete(id);
       this.#healing.woken++;
-      record(this.#healing.wakeMs, Date.now() - started);
+      this.#healing.wakeMs.add(Date.now() - started);
       return stored;
     })();
     this.#waking.set(id, waking);
@@ -1342,15 +1343,6 @@ function matchesFilter(event: FactoryEvent, filter: EventFilter): boolean {
   return true;
 }
 
-/** Keeps the last 1,024 samples. */
-function record(samples: number[], value: number): void {
-  samples.push(value);
-  if (samples.length > 1_024) samples.shift();
-}
-
-function summary(samples: readonly number[]): { samples: number; p50: number; p99: number } {
-  if (samples.length === 0) return { samples: 0, p50: 0, p99: 0 };
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-  return { samples: sorted.length, p50: at(0.5), p99: at(0.99) };
+function summary(samples: Samples): { samples: number; p50: number; p99: number } {
+  return { samples: samples.count, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
 }

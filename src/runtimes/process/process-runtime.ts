@@ -9,6 +9,7 @@ import { FactoryError } from "../../core/errors.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
 import type { Sandbox, SandboxLaunch } from "../../core/ports/sandbox.ts";
 import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
+import { Samples } from "../../core/samples.ts";
 import { JsonRpcChannel } from "./json-rpc-channel.ts";
 
 export interface ProcessRuntimeOptions {
@@ -111,9 +112,9 @@ export class ProcessRuntime implements AgentRuntime {
 
   readonly #warm = new Map<string, { ready: ProcessAgentHandle[]; starting: number }>();
   /** Milliseconds each warm lease took: take a ready sandbox, send it the code. */
-  readonly leaseMs: number[] = [];
+  readonly leaseMs = new Samples(4_096);
   /** Milliseconds from the lease's start until the sandbox accepted the code. */
-  readonly specializeMs: number[] = [];
+  readonly specializeMs = new Samples(4_096);
 
   async #leaseWarm(
     key: string,
@@ -140,12 +141,12 @@ export class ProcessRuntime implements AgentRuntime {
         },
         runtime.initializeTimeoutMs,
       );
-      record(this.leaseMs, performance.now() - started);
+      this.leaseMs.add(performance.now() - started);
       // The sandbox was started on a slot folder: renaming it (off the lease's path) keeps the
       // bind mount, and the folder gets the agent's name for restarts and wiping.
       await rename(slot, workspace);
       await accepted;
-      record(this.specializeMs, performance.now() - started);
+      this.specializeMs.add(performance.now() - started);
       await handle.initialize(initializeParams(agent, profile, "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
       handle.killNow();
@@ -249,11 +250,11 @@ export class ProcessRuntime implements AgentRuntime {
     return {
       processes: this.#live.size,
       warmReady: warm,
-      warmLeases: this.leaseMs.length,
-      leaseP50Ms: quantile(this.leaseMs, 0.5),
-      leaseP99Ms: quantile(this.leaseMs, 0.99),
-      specializedP50Ms: quantile(this.specializeMs, 0.5),
-      specializedP99Ms: quantile(this.specializeMs, 0.99),
+      warmLeases: this.leaseMs.count,
+      leaseP50Ms: round3(this.leaseMs.quantile(0.5)),
+      leaseP99Ms: round3(this.leaseMs.quantile(0.99)),
+      specializedP50Ms: round3(this.specializeMs.quantile(0.5)),
+      specializedP99Ms: round3(this.specializeMs.quantile(0.99)),
       malformedLines: this.malformedLines,
     };
   }
@@ -499,17 +500,7 @@ function track(handle: ProcessAgentHandle): void {
   }
 }
 
-/** Keeps the last 4,096 samples. */
-function record(samples: number[], value: number): void {
-  samples.push(value);
-  if (samples.length > 4_096) samples.shift();
-}
-
-function quantile(samples: readonly number[], q: number): number {
-  if (samples.length === 0) return 0;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) * 1000) / 1000;
-}
+const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 const BOOTSTRAP = {
   python3: fileURLToPath(new URL("./bootstrap/warm.py", import.meta.url)),
