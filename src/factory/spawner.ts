@@ -95,20 +95,17 @@ export class Spawner {
 
   /**
    * Starts an existing agent again under the same id, wallet, crew and saved context — after
-   * a factory restart now, and for the watchdog later. The agent must be UNHEALTHY.
+   * a factory restart, or when the watchdog replaces it. The agent must be UNHEALTHY.
    */
   async reprovision(agent: Agent, profile: ProfileRecord, reason: string): Promise<void> {
     const registry = this.#deps.registry;
     registry.transition(agent, "PROVISIONING", reason);
     agent.restarts++;
-    // A new start is judged afresh (the last heartbeat stays, for the record).
-    agent.health = { ...freshHealth(), lastHeartbeatAt: agent.health?.lastHeartbeatAt ?? null };
     await this.#start(agent, profile, this.runtimeFor(profile));
   }
 
   /** Wakes a HIBERNATING agent (HIBERNATING → WARMING → READY) with its saved context. */
   async wake(agent: Agent, profile: ProfileRecord): Promise<void> {
-    agent.health = { ...freshHealth(), lastHeartbeatAt: agent.health?.lastHeartbeatAt ?? null };
     await this.#start(agent, profile, this.runtimeFor(profile));
   }
 
@@ -146,6 +143,9 @@ export class Spawner {
   async #start(agent: Agent, profile: ProfileRecord, runtime: AgentRuntime): Promise<void> {
     const registry = this.#deps.registry;
     registry.transition(agent, "WARMING", agent.state === "HIBERNATING" ? "waking" : `starting ${runtime.kind} runtime`);
+    // Every start is judged afresh (the last heartbeat stays, for the record); a new agent's health already is.
+    const h = agent.health;
+    if (h.samples !== 0 || h.missed !== 0 || h.suspect !== null) agent.health = { ...freshHealth(), lastHeartbeatAt: h.lastHeartbeatAt };
     const services = new AgentServicesFor(agent, this.#deps);
     this.retire(agent);
     this.#services.set(agent, services);
