@@ -233,38 +233,22 @@ export class Dispatcher {
   /** Hands a QUEUED task to an agent now, or lets it wait. */
   enqueue(task: Task): void {
     this.#unreserve(task);
-    if (task.targetAgentId !== null) {
-      const target = this.#deps.registry.get(task.targetAgentId);
-      if (target?.state === "TERMINATED" || (target === undefined && this.#deps.wake === undefined)) {
-        this.#finish(task, "FAILED", { error: { code: "AGENT_NOT_FOUND", message: `agent ${task.targetAgentId}, which the task was addressed to, is gone` } });
-        return;
-      }
+    const addressed = task.targetAgentId === null ? undefined : this.#deps.registry.get(task.targetAgentId);
+    if (task.targetAgentId !== null && (addressed?.state === "TERMINATED" || (addressed === undefined && this.#deps.wake === undefined))) {
+      this.#finish(task, "FAILED", { error: { code: "AGENT_NOT_FOUND", message: `agent ${task.targetAgentId}, which the task was addressed to, is gone` } });
+      return;
     }
     if (task.retryAt !== null && Date.parse(task.retryAt) > Date.now()) {
       this.#scheduleRetry(task, Date.parse(task.retryAt) - Date.now());
       return;
     }
-    if (task.targetAgentId !== null && !this.#stopped && this.#deps.wake !== undefined) {
-      const target = this.#deps.registry.get(task.targetAgentId);
-      if (target === undefined || target.state === "HIBERNATING") {
-        // Not in memory (asleep in the store, or gone) or on its way to sleep: wait in its lane
-        // and have it woken. If it cannot be (it ended), the factory releases the lane and the
-        // task fails with AGENT_NOT_FOUND.
-        this.#lane(this.#targetOf(task)).push(task, ++this.#seq);
-        this.#waitingSince.set(task, Date.now());
-        this.#deps.wake(task.targetAgentId);
-        return;
-      }
-    }
-    const sleeping = this.#sleepingBound(task);
-    if (sleeping !== undefined) {
-      // Bound to an agent that sleeps: wait for it in its lane, and wake it.
-      this.#lane({ crewId: task.crewId, role: null, profile: null, capabilities: [], agentId: sleeping }).push(task, ++this.#seq);
-      const origin = this.#lane(this.#targetOf(task));
-      origin.affinityWaiting++;
-      this.#affinityOrigin.set(task, origin);
-      this.#waitingSince.set(task, Date.now());
-      this.#deps.wake?.(sleeping);
+    // Addressed to, or bound by affinity to, an agent asleep in the store or on its way there:
+    // wait for it in its lane and have it woken. If it cannot be (it ended), the factory releases
+    // the lane, and a task addressed to it fails with AGENT_NOT_FOUND.
+    const sleeper = this.#sleeperFor(task, addressed);
+    if (sleeper !== undefined) {
+      this.#wait(task, task.targetAgentId === null ? this.#agentLane(task, sleeper) : undefined);
+      this.#deps.wake?.(sleeper);
       return;
     }
     if (!this.#stopped) {
@@ -277,16 +261,29 @@ export class Dispatcher {
         return;
       }
     }
-    const waitLane = this.#waitLaneFor(task);
-    const lane = waitLane ?? this.#lane(this.#targetOf(task));
+    const bound = this.#boundAgent(task);
+    const lane = this.#wait(task, bound === undefined ? undefined : this.#agentLane(task, bound.id));
+    if (!this.#stopped) this.#deps.onWaiting?.(task, lane);
+  }
+
+  /**
+   * Puts a task in the lane it waits in: its own, or `agentLane` — that of the agent its
+   * affinity binds it to, while it counts toward its own lane's depth.
+   */
+  #wait(task: Task, agentLane: Lane | undefined): Lane {
+    const own = this.#lane(this.#targetOf(task));
+    const lane = agentLane ?? own;
     lane.push(task, ++this.#seq);
-    if (waitLane !== undefined) {
-      const origin = this.#lane(this.#targetOf(task));
-      origin.affinityWaiting++;
-      this.#affinityOrigin.set(task, origin);
+    if (agentLane !== undefined) {
+      own.affinityWaiting++;
+      this.#affinityOrigin.set(task, own);
     }
     this.#waitingSince.set(task, Date.now());
-    if (!this.#stopped) this.#deps.onWaiting?.(task, lane);
+    return lane;
+  }
+
+  #agentLane(task: Task, agentId: string): Lane {
+    return this.#lane({ crewId: task.crewId, role: null, profile: null, capabilities: [], agentId });
   }
 
   /** Cancels a task that is not final; a running handler sees its AbortSignal fire. */
@@ -538,19 +535,20 @@ export class Dispatcher {
     return agent;
   }
 
-  /** The hibernating (or waking) agent the task's affinity key is bound to, if any. */
-  #sleepingBound(task: Task): string | undefined {
+  /**
+   * The sleeping agent a task must wait for: the one it is addressed to, if that one is asleep
+   * (not in memory) or falling asleep; else the one its affinity key is bound to, if that one is
+   * asleep or still waking.
+   */
+  #sleeperFor(task: Task, addressed: Agent | undefined): string | undefined {
+    if (task.targetAgentId !== null) {
+      return !this.#stopped && this.#deps.wake !== undefined && (addressed === undefined || addressed.state === "HIBERNATING") ? task.targetAgentId : undefined;
+    }
     if (this.#deps.isAsleep === undefined || !this.#usesAffinity(task)) return undefined;
     const bound = this.affinity.get(this.#affinityKey(task));
     if (bound === undefined || !this.#deps.isAsleep(bound)) return undefined;
     const agent = this.#deps.registry.get(bound);
     return agent === undefined || agent.state === "HIBERNATING" || agent.state === "WARMING" || agent.state === "PROVISIONING" ? bound : undefined;
-  }
-
-  /** Where a waiting task with affinity to a busy agent waits: that agent's own lane. */
-  #waitLaneFor(task: Task): Lane | undefined {
-    const agent = this.#boundAgent(task);
-    return agent === undefined ? undefined : this.#lane({ crewId: task.crewId, role: null, profile: null, capabilities: [], agentId: agent.id });
   }
 
   #isAvailable(agent: Agent): boolean {
