@@ -174,6 +174,8 @@ export class Factory {
   readonly #wakeAborted = new Set<string>();
   /** Sleeping members of each crew, so that a crew task no awake member takes can wake one. */
   readonly #crewSleepers = new Map<string, Map<string, Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">>>();
+  /** Crews whose sleepers from before this start were read from the store (when crew work first needed one). */
+  readonly #crewSleepersRead = new Set<string>();
   readonly #healing = {
     replaced: { lost: 0, silent: 0, stuck: 0, quality: 0 },
     givenUp: 0,
@@ -386,11 +388,6 @@ export class Factory {
       else revive.push({ agent, profile });
     }
     this.#crews.finishInterrupted();
-    // Sleeping members of live crews, so that crew work can wake them.
-    for (const crew of crews) {
-      if (ending.has(crew.id)) continue;
-      for (const sleeper of await this.#deps.store.listAgents({ states: ["HIBERNATING"], crewId: crew.id })) this.#crewSleeper(crew.id, sleeper, true);
-    }
     for (const task of this.#tasks.values()) if (task.state === "QUEUED") this.#dispatcher.enqueue(task);
     await Promise.all(
       revive.map(({ agent, profile }) =>
@@ -606,8 +603,22 @@ export class Factory {
 
   /** A crew task found no free member: wake a sleeping member that can serve it, if there is one. */
   #wakeCrewSleeperFor(crewId: string, target: LaneTarget): void {
+    if (!this.#crews.acceptsWork(crewId)) return;
+    if (!this.#crewSleepersRead.has(crewId)) {
+      // Members that went to sleep before this start are only in the store: read them the first
+      // time the crew's work needs one (not at start, where most crews never will).
+      this.#crewSleepersRead.add(crewId);
+      void this.#deps.store.listAgents({ states: ["HIBERNATING"], crewId }).then(
+        (stored) => {
+          for (const sleeper of stored) if (this.#registry.get(sleeper.id) === undefined) this.#crewSleeper(crewId, sleeper, true);
+          this.#wakeCrewSleeperFor(crewId, target);
+        },
+        (error: unknown) => this.#deps.logger.error(`the sleeping members of crew ${crewId} could not be read`, error),
+      );
+      return;
+    }
     const sleepers = this.#crewSleepers.get(crewId);
-    if (sleepers === undefined || !this.#crews.acceptsWork(crewId)) return;
+    if (sleepers === undefined) return;
     for (const sleeper of sleepers.values()) {
       if (this.#waking.has(sleeper.id) || !targetMatches(target, sleeper)) continue;
       this.#wake(sleeper.id, "a crew task needs it").catch((error: unknown) => this.#deps.logger.error(`agent ${sleeper.id} could not be woken`, error));
@@ -994,6 +1005,7 @@ export class Factory {
     const members = [...(this.#crews.get(id)?.agentIds ?? [])];
     const crew = snapshotCrew(this.#crews.disband(id));
     this.#crewSleepers.delete(id);
+    this.#crewSleepersRead.delete(id);
     // Members asleep in the store end too.
     for (const agentId of members) {
       if (this.#registry.get(agentId) !== undefined) continue;

@@ -153,4 +153,24 @@ describe("hibernation across a restart", () => {
       dir.cleanup();
     }
   });
+
+  it("after a restart, crew work wakes a member that went to sleep before it", async () => {
+    const dir = tempDir();
+    try {
+      let factory = await createFactory({ dataDir: dir.path, logger: silentLogger, handlers: { counter } });
+      factory.registerProfile({ name: "m", role: "Member", runtime: { kind: "function", handler: "counter" }, pool: { spawnStrategy: "manual" } });
+      const { crew, agents } = await factory.assembleCrew({ name: "sleepers", members: [{ profile: "m" }] });
+      await factory.hibernateAgent(agents[0]!.id);
+      await factory.close();
+      factory = await createFactory({ dataDir: dir.path, logger: silentLogger, handlers: { counter } });
+      try {
+        const done = await factory.waitForTask((await factory.submitTask({ crewId: crew.id, role: "Member" })).id, 3_000);
+        assert.deepEqual(done.result, { runs: 1, by: agents[0]!.id });
+      } finally {
+        await factory.close();
+      }
+    } finally {
+      dir.cleanup();
+    }
+  });
 });
