@@ -5,23 +5,11 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { BIN, ENV, ROOT, startServe, type Server } from "./serve.ts";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const BIN = "bin/agent-factory.js";
 const T = { timeout: 60_000 };
-
-/** Neither child may pick up a key or URL from the developer's shell. */
-const ENV: NodeJS.ProcessEnv = { ...process.env };
-delete ENV.AGENT_FACTORY_API_KEY;
-delete ENV.AGENT_FACTORY_URL;
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<void>;
-}
 
 interface CliResult {
   code: number | null;
@@ -49,33 +37,11 @@ interface ChaosReport {
 const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 
-/** Starts `serve` on a free port over a fresh data folder; resolves once it printed its URL. */
+/** Starts `serve` on a free port over a fresh data folder. */
 function startServer(...flags: string[]): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-chaos-e2e-"));
   dirs.push(dataDir);
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data", dataDir, ...flags], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  let out = "";
-  let err = "";
-  child.stdout.setEncoding("utf8");
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (chunk: string) => (err += chunk));
-  return new Promise<Server>((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start in 15 s\nstdout: ${out}\nstderr: ${err}`)), 15_000);
-    child.stdout.on("data", (chunk: string) => {
-      out += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match !== null) {
-        clearTimeout(timer);
-        ready({ child, url: match[1] as string, exited });
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      fail(new Error(`server exited before listening\nstdout: ${out}\nstderr: ${err}`));
-    });
-  });
+  return startServe(["--data", dataDir, ...flags], (server) => children.add(server.child));
 }
 
 /** Runs the CLI; never rejects: the exit code is part of the answer. */

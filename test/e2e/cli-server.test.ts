@@ -1,28 +1,14 @@
 // Pins the CLI driving a real `serve` child process end to end: crew assembly, tasks, a SIGTERM restart that restores agents and tasks, and CLI error codes.
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { BIN, ENV, ROOT, startServe, type Server } from "./serve.ts";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const BIN = "bin/agent-factory.js";
 const WALLET = /^0x371_[A-Z0-9]+_[0-9a-f]{32}$/;
 const T = { timeout: 60_000 };
-
-/** Neither child may pick up a key or URL from the developer's shell. */
-const ENV: NodeJS.ProcessEnv = { ...process.env };
-delete ENV.AGENT_FACTORY_API_KEY;
-delete ENV.AGENT_FACTORY_URL;
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  /** Everything the server printed so far. */
-  stdout: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
 interface CliResult {
   code: number;
@@ -63,37 +49,9 @@ interface TaskView {
 const servers: Server[] = [];
 const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-e2e-"));
 
-/** Starts `serve` on a free port over `dataDir`; resolves once it printed its URL (it accepts requests then). */
+/** Starts `serve` on a free port over `dataDir` with the example profiles. */
 function startServer(): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data", dataDir, "--profiles", "examples/profiles"], {
-    cwd: ROOT,
-    env: ENV,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.setEncoding("utf8");
-  child.stderr.setEncoding("utf8");
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once("exit", (code, signal) => done({ code, signal })));
-  const server: Server = { child, url: "", stdout: () => out, exited };
-  servers.push(server);
-  return new Promise<Server>((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start in 15 s\nstdout: ${out}\nstderr: ${err}`)), 15_000);
-    child.stderr.on("data", (chunk: string) => (err += chunk));
-    child.stdout.on("data", (chunk: string) => {
-      out += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(out);
-      if (match !== null && server.url === "") {
-        clearTimeout(timer);
-        server.url = match[1] as string;
-        ready(server);
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      if (server.url === "") fail(new Error(`server exited (${code ?? signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
-    });
-  });
+  return startServe(["--data", dataDir, "--profiles", "examples/profiles"], (server) => servers.push(server));
 }
 
 /** Runs the CLI against `url`; never rejects: the exit code is part of the answer. */
