@@ -12,6 +12,7 @@ import { agentRoutes } from "./routes/agents.ts";
 import { chaosRoutes } from "./routes/chaos.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { budgetRoutes } from "./routes/budgets.ts";
 import { crewRoutes } from "./routes/crews.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { poolRoutes } from "./routes/pools.ts";
@@ -125,6 +126,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   poolRoutes(app, factory);
   ledgerRoutes(app, factory);
   modelRoutes(app, factory);
+  budgetRoutes(app, factory);
   if (factory.chaosEnabled) chaosRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
 

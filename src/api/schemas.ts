@@ -105,6 +105,12 @@ export const TaskSchema = z
     agentId: z.string().nullable(),
     result: z.unknown().optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
+    usage: z
+      .object({ calls: z.number().int(), inputTokens: z.number().int(), outputTokens: z.number().int(), cost: z.number().meta({ description: "Credits charged" }) })
+      .optional()
+      .meta({ description: "What the task's model calls used and cost, over all its attempts" }),
+    parentTaskId: z.string().optional().meta({ description: "The task whose agent submitted this one" }),
+    reward: z.number().optional().meta({ description: "Credits attributed from the crew's wallet to the agent that completes it" }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),

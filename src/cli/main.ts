@@ -7,6 +7,7 @@ import { chaosCommand } from "./commands/chaos.ts";
 import { crewCommands } from "./commands/crews.ts";
 import { eventCommands } from "./commands/events.ts";
 import { ledgerCommands } from "./commands/ledger.ts";
+import { modelCommands } from "./commands/models.ts";
 import { poolCommands } from "./commands/pools.ts";
 import { profileCommands } from "./commands/profiles.ts";
 import { DEFAULT_PORT, serveCommand } from "./commands/serve.ts";
@@ -28,6 +29,7 @@ taskCommands(program);
 poolCommands(program);
 eventCommands(program);
 ledgerCommands(program);
+modelCommands(program);
 chaosCommand(program);
 
 try {

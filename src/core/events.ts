@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   "task.state",
   "task.progress",
   "pool.scaled",
+  "model.fallback",
+  "model.cooldown",
 ] as const;
 
 export type FactoryEventType = (typeof EVENT_TYPES)[number];

@@ -54,6 +54,35 @@ export interface LedgerEntry {
   memo: string | null;
 }
 
+/**
+ * What a ledger report groups by: who (an agent, a crew), which model, or a UTC period (an
+ * entry's `at` cut to the hour, day or month).
+ */
+export const LEDGER_REPORT_KEYS = ["agent", "crew", "model", "hour", "day", "month"] as const;
+export type LedgerReportKey = (typeof LEDGER_REPORT_KEYS)[number];
+
+/** One group of a ledger report. */
+export interface LedgerReportRow {
+  /** The agent, crew or model (null: entries without one), or the period ("2026-01-31T09", "2026-01-31", "2026-01"). */
+  key: string | null;
+  entries: number;
+  /** Credits, summed exactly in micro-credits. */
+  amount: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+/** A ledger report: its rows and their total. */
+export interface LedgerReport {
+  by: LedgerReportKey;
+  kind: LedgerKind;
+  /** The range asked for, as UTC ISO instants (from inclusive, to exclusive); null when open. */
+  from: string | null;
+  to: string | null;
+  rows: LedgerReportRow[];
+  total: { entries: number; amount: number; tokensIn: number; tokensOut: number };
+}
+
 /** Credits → integer micro-credits: sums of many small costs stay exact. */
 export const toMicro = (credits: number): number => Math.round(credits * 1_000_000);
 export const fromMicro = (micro: number): number => micro / 1_000_000;

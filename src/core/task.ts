@@ -1,6 +1,15 @@
 import type { BalancerName } from "./schemas/profile.ts";
 import type { TaskState } from "./task-states.ts";
 
+/** What a task's model calls used and cost, over all its attempts. */
+export interface TaskUsage {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Credits charged. */
+  cost: number;
+}
+
 export interface TaskError {
   code: string;
   message: string;
@@ -38,6 +47,12 @@ export interface Task {
   agentId: string | null;
   result?: unknown;
   error?: TaskError;
+  /** Present once it made model calls. */
+  usage?: TaskUsage;
+  /** The task that submitted it (an agent's sub-task). */
+  parentTaskId?: string;
+  /** Credits the crew attributes to the agent that completes it. */
+  reward?: number;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { FactoryError } from "../core/errors.ts";
 import { fromMicro, RESERVE_WALLET, PROVIDERS_WALLET, SYSTEM_WALLET, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerKind } from "../core/ledger.ts";
+import type { OpenReservation } from "../core/ports/store.ts";
 import type { Journal } from "../factory/journal.ts";
 
 /** What an entry says besides who pays whom how much. */
@@ -131,9 +132,34 @@ export class Ledger {
     if (reservation === undefined) throw new FactoryError("NOT_FOUND", `no open reservation '${reservationId}'`);
     this.#open.delete(reservationId);
     const charged = Math.min(reservation.micro, Math.max(0, Math.round(costMicro)));
-    const details = { ...reservation.details, ...usage, reservationId };
-    if (charged > 0) this.#postMicro("usage", RESERVE_WALLET, PROVIDERS_WALLET, charged, details);
-    if (reservation.micro - charged > 0) this.#postMicro("release", RESERVE_WALLET, reservation.wallet, reservation.micro - charged, details);
+    if (charged > 0) this.#postMicro("usage", RESERVE_WALLET, PROVIDERS_WALLET, charged, { ...reservation.details, ...usage, reservationId });
+    // Tokens belong to the usage entry only: a report of releases must not count them twice.
+    if (reservation.micro - charged > 0) {
+      this.#postMicro("release", RESERVE_WALLET, reservation.wallet, reservation.micro - charged, { ...reservation.details, tokensIn: null, tokensOut: null, reservationId });
+    }
     return fromMicro(charged);
+  }
+
+  /**
+   * At start, before any call is made: what reservations left open by a factory that stopped
+   * mid-call still hold goes back to their wallets (the calls' outcomes were lost, so nothing is
+   * charged). Reservations open in this process are left alone. Returns the release entries.
+   */
+  releaseOrphans(orphans: readonly OpenReservation[]): LedgerEntry[] {
+    const entries: LedgerEntry[] = [];
+    for (const orphan of orphans) {
+      if (this.#open.has(orphan.reservationId) || orphan.micro < 1) continue;
+      entries.push(
+        this.#postMicro("release", RESERVE_WALLET, orphan.wallet, orphan.micro, {
+          crewId: orphan.crewId,
+          agentId: orphan.agentId,
+          taskId: orphan.taskId,
+          model: orphan.model,
+          reservationId: orphan.reservationId,
+          memo: "released at start: the call's outcome was lost when the factory stopped",
+        }),
+      );
+    }
+    return entries;
   }
 }

@@ -18,6 +18,11 @@ import { LeastLoaded } from "../scheduler/balancers/least-loaded.ts";
 import { RoundRobin } from "../scheduler/balancers/round-robin.ts";
 import { SkillAware } from "../scheduler/balancers/skill-aware.ts";
 import type { RouteRule } from "../models/policy.ts";
+import { ModelsConfigSchema, type ModelsConfigInput } from "../models/models-config.ts";
+import { createProviders } from "../models/providers/create-providers.ts";
+import type { ModelProvider } from "../core/ports/model-provider.ts";
+import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
+import { parseWith } from "../core/schemas/parse.ts";
 import { Factory, type Logger } from "./factory.ts";
 
 export interface FactoryOptions {
@@ -53,8 +58,15 @@ export interface FactoryOptions {
   watchdogTickMs?: number;
   /** Allows chaos actions (kill, freeze, injected latency): for test runs only; default false. */
   chaos?: boolean;
-  /** Model routing rules in order (default: seed 004's five, `DEFAULT_RULES`). */
+  /** Model routing rules in order (default: seed 004's five, `DEFAULT_RULES`); overrides `models.rules`. */
   routingRules?: readonly RouteRule[];
+  /**
+   * Model providers, pricing, rules, budgets, timeouts (the server's `--config` file). Default:
+   * no providers, so the mock serves every model name, offline.
+   */
+  models?: ModelsConfigInput;
+  /** Ready providers; replaces those `models.providers` would build. */
+  providers?: ModelProvider[];
   /** Default: warnings and errors to stderr. */
   logger?: Logger;
 }
@@ -78,12 +90,16 @@ const consoleLogger: Logger = {
  * ```
  */
 export async function createFactory(options: FactoryOptions = {}): Promise<Factory> {
+  // First: a bad config or a missing key fails before anything is opened.
+  const models = parseWith(ModelsConfigSchema, { ...options.models, ...(options.routingRules === undefined ? {} : { rules: options.routingRules }) }, "models config");
+  const providers = options.providers ?? (await createProviders(models.providers));
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const store =
     options.store ?? (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db") }));
   const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
   const runtimes: AgentRuntime[] = [
     new FunctionRuntime(options.handlers ?? {}),
+    new LlmRuntime(),
     new ProcessRuntime({
       sandboxes: [new BubblewrapSandbox(), new NoSandbox()],
       workspaceRoot: join(dataRoot, "workspaces"),
@@ -112,7 +128,8 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     recentTaskLimit: options.recentTaskLimit ?? 10_000,
     watchdogTickMs: options.watchdogTickMs ?? 100,
     chaos: options.chaos ?? false,
-    ...(options.routingRules === undefined ? {} : { routingRules: options.routingRules }),
+    models,
+    providers,
   });
   await factory.start();
   return factory;

@@ -285,6 +285,7 @@ export class CrewManager {
     return {
       crewId,
       get: async (key) => (await this.getContext(crewId))[key],
+      keys: async () => Object.keys(await this.getContext(crewId)),
       set: (key, value) => this.setContext(crewId, key, value),
       publish: async (topic, payload) => {
         await this.publish(crewId, topic, payload);

@@ -22,9 +22,17 @@ import { Dispatcher } from "../scheduler/dispatcher.ts";
 import { Watchdog } from "../health/watchdog.ts";
 import { Samples } from "../core/samples.ts";
 import { Ledger } from "../economics/ledger.ts";
-import { DEFAULT_RULES, route, type RouteDecision, type RouteRule } from "../models/policy.ts";
-import { SYSTEM_WALLETS, type LedgerEntry } from "../core/ledger.ts";
+import { DEFAULT_RULES, type RouteDecision } from "../models/policy.ts";
+import { BudgetGuard, type BudgetView } from "../models/budget-guard.ts";
+import { ModelRouter } from "../models/router.ts";
+import { BudgetConfigSchema, ModelsConfigSchema, type ModelsConfig } from "../models/models-config.ts";
+import { PricingTable } from "../economics/pricing.ts";
+import type { ModelProvider } from "../core/ports/model-provider.ts";
+import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
+import type { SubtaskRequest } from "../core/ports/runtime.ts";
+import { fromMicro, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerReport } from "../core/ledger.ts";
 import type { LedgerQuery } from "../core/ports/store.ts";
+import { LedgerReportQuerySchema, type LedgerReportQueryInput } from "../core/schemas/ledger-report.ts";
 import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
@@ -65,8 +73,10 @@ export interface FactoryDeps {
   watchdogTickMs: number;
   /** Chaos actions (kill, freeze, latency) are allowed: only for servers started to be tested. */
   chaos: boolean;
-  /** Model routing rules, in order (seed 004's five by default). */
-  routingRules?: readonly RouteRule[];
+  /** Model providers, pricing, routing rules, budgets (all optional: offline, the mock serves). */
+  models?: ModelsConfig;
+  /** Built providers (`createProviders(models.providers)`); none: the mock serves every model name. */
+  providers?: readonly ModelProvider[];
 }
 
 /** How the factory has healed and slept its agents since it started. */
@@ -164,6 +174,8 @@ export class Factory {
   readonly #readyAt = new Map<string, number>();
   readonly #watchdog: Watchdog;
   readonly #ledger: Ledger;
+  readonly #guard: BudgetGuard;
+  readonly #router: ModelRouter;
   /** Wakes under way, by agent id (a second wake joins the first). */
   readonly #waking = new Map<string, Promise<Agent>>();
   /** Hibernated agents that affinity keys are bound to: a task with such a key wakes its agent. */
@@ -198,6 +210,20 @@ export class Factory {
     const bus = deps.bus;
     this.#events = new EventLog(this.#journal, bus);
     this.#ledger = new Ledger(this.#journal);
+    this.#guard = new BudgetGuard(this.#ledger);
+    const models = deps.models ?? ModelsConfigSchema.parse({});
+    this.#router = new ModelRouter({
+      providers: deps.providers ?? [],
+      providerSettings: new Map(models.providers.map((p) => [p.name, { ...(p.serves === undefined ? {} : { serves: p.serves }), ...(p.model === undefined ? {} : { model: p.model }) }])),
+      pricing: new PricingTable(models.pricing, models.defaultPrice),
+      rules: models.rules ?? DEFAULT_RULES,
+      guard: this.#guard,
+      callTimeoutMs: models.callTimeoutMs,
+      cooldown: models.cooldown,
+      maxOutputTokens: models.maxOutputTokens,
+      onNotice: (notice) => this.#events.emit({ type: notice.type, ...(typeof notice.data.taskId === "string" ? { taskId: notice.data.taskId } : {}), data: notice.data }),
+    });
+    for (const budget of models.budgets) this.#guard.setLimit(budget);
     this.#registry = new AgentRegistry(this.#journal, this.#events);
     this.#spawner = new Spawner({
       registry: this.#registry,
@@ -214,6 +240,9 @@ export class Factory {
         deps.logger.info(`[${agent.id} ${level}] ${message}`);
       },
       onHeartbeat: (agent) => this.#watchdog.heard(agent),
+      callModel: (agent, taskId, request) => this.#callModel(agent, taskId, request),
+      submitSubtask: (agent, parentTaskId, request) => this.#submitSubtask(agent, parentTaskId, request),
+      waitForTask: (id, waitMs) => this.waitForTask(id, waitMs),
       onStarted: (agent, handle, profile) => {
         this.#readyAt.set(agent.id, Date.now());
         this.#watchdog.attach(agent, handle, profile);
@@ -324,7 +353,7 @@ export class Factory {
   async start(): Promise<void> {
     if (this.#state !== "new") return;
     const { store } = this.#deps;
-    const [profiles, lastSeq, crews, agents, tasks, ledger] = await Promise.all([
+    const [profiles, lastSeq, crews, agents, tasks, ledger, orphans] = await Promise.all([
       store.listProfiles(),
       store.lastEventSeq(),
       store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
@@ -332,8 +361,22 @@ export class Factory {
       store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "DRAINING", "UNHEALTHY"] }),
       store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
       store.ledgerTotals(),
+      store.openReservations(),
     ]);
     this.#ledger.load(ledger);
+    // No call is under way yet, so a reservation still open was made by a factory that stopped
+    // mid-call (this factory is its store's only ledger writer). Written by #restore's commit.
+    try {
+      const released = this.#ledger.releaseOrphans(orphans);
+      if (released.length > 0) {
+        const credits = fromMicro(released.reduce((n, e) => n + toMicro(e.amount), 0));
+        this.#deps.logger.info(`released ${released.length} reservation(s) left open when the factory stopped (${credits} credits back to their wallets)`);
+      }
+    } catch (error) {
+      // Only a store whose entries do not add up gets here; the factory still starts.
+      this.#deps.logger.error("reservations left open when the factory stopped could not be released", error);
+    }
+    await this.#restoreBudgets();
     this.#events.resumeAfter(lastSeq);
     this.#profiles.load(profiles);
     this.#crews.load(crews);
@@ -855,6 +898,39 @@ export class Factory {
     return this.#deps.store.listLedger({ ...query, limit: query.limit ?? 1000 });
   }
 
+  /**
+   * Sums of one kind of entry (usage by default) per agent, crew, model or UTC hour, day or
+   * month, and their total; `from` is inclusive, `to` exclusive.
+   */
+  async ledgerReport(query: LedgerReportQueryInput): Promise<LedgerReport> {
+    const q = parseWith(LedgerReportQuerySchema, query, "report query");
+    // Stored `at`s are UTC ISO strings: bounds in the same form compare as text.
+    const from = q.from === undefined ? null : new Date(q.from).toISOString();
+    const to = q.to === undefined ? null : new Date(q.to).toISOString();
+    if (from !== null && to !== null && to < from) throw new FactoryError("VALIDATION_FAILED", `invalid report query: to: must not be before from (${from})`, { field: "to" });
+    const kind = q.kind ?? "usage";
+    await this.#journal.commit();
+    const rows = await this.#deps.store.ledgerReport({
+      by: q.by,
+      kind,
+      ...(q.crewId === undefined ? {} : { crewId: q.crewId }),
+      ...(q.agentId === undefined ? {} : { agentId: q.agentId }),
+      ...(q.model === undefined ? {} : { model: q.model }),
+      ...(from === null ? {} : { from }),
+      ...(to === null ? {} : { to }),
+    });
+    let micro = 0;
+    const total = { entries: 0, amount: 0, tokensIn: 0, tokensOut: 0 };
+    for (const row of rows) {
+      total.entries += row.entries;
+      micro += toMicro(row.amount);
+      total.tokensIn += row.tokensIn;
+      total.tokensOut += row.tokensOut;
+    }
+    total.amount = fromMicro(micro);
+    return { by: q.by, kind, from, to, rows, total };
+  }
+
   /** An operator grants credits from outside to an agent's or crew's wallet. */
   async grantCredits(wallet: string, amount: number, memo?: string): Promise<LedgerEntry> {
     this.#assertOpen();
@@ -886,14 +962,121 @@ export class Factory {
    * Which model a call with this metadata and input size would go to, by which rule and why.
    * For a crew, the remaining budget is its wallet's balance against the budget it was given.
    */
-  async routeModel(request: { metadata?: Record<string, unknown>; estimatedInputTokens: number; crewId?: string }): Promise<RouteDecision & { budgetFraction: number | null }> {
-    let budgetFraction: number | null = null;
-    if (request.crewId !== undefined) {
-      const crew = await this.getCrew(request.crewId);
-      if (crew.budget !== null && crew.budget > 0) budgetFraction = Math.max(0, Math.min(1, this.#ledger.balance(crew.walletAddress) / crew.budget));
-    }
-    const decision = route(this.#deps.routingRules ?? DEFAULT_RULES, { metadata: request.metadata ?? {}, estimatedInputTokens: request.estimatedInputTokens, budgetFraction });
+  async routeModel(request: { metadata?: Record<string, unknown>; estimatedInputTokens: number; crewId?: string; agentId?: string }): Promise<RouteDecision & { budgetFraction: number | null }> {
+    if (request.crewId !== undefined) await this.getCrew(request.crewId);
+    const budgetFraction = this.#budgetFraction(request.crewId ?? null, request.agentId ?? null);
+    const decision = this.#router.explain({ ...(request.metadata === undefined ? {} : { metadata: request.metadata }), estimatedInputTokens: request.estimatedInputTokens, budgetFraction });
     return { ...decision, budgetFraction };
+  }
+
+  /**
+   * What is left of the tightest budget a call for this crew and agent is under, as a fraction
+   * (0–1): the crew wallet against the budget it was given, and every limit that applies. Null
+   * when none applies (the rules then treat the budget as full).
+   */
+  #budgetFraction(crewId: string | null, agentId: string | null): number | null {
+    let fraction: number | null = null;
+    const take = (f: number): void => {
+      fraction = Math.max(0, Math.min(1, fraction === null ? f : Math.min(fraction, f)));
+    };
+    const crew = crewId === null ? undefined : this.#crews.get(crewId);
+    if (crew !== undefined && crew.budget !== null && crew.budget > 0) take(this.#ledger.balance(crew.walletAddress) / crew.budget);
+    for (const key of ["global", ...(crewId === null ? [] : [`crew:${crewId}`]), ...(agentId === null ? [] : [`agent:${agentId}`])]) {
+      const view = this.#guard.view(key);
+      if (view !== undefined && view.credits > 0) take(view.remaining / view.credits);
+    }
+    return fraction;
+  }
+
+  /** One model call of an agent's task: its crew's wallet pays (its own without a crew); the task counts the usage. */
+  async #callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
+    const crew = agent.crewId === null ? undefined : this.#crews.get(agent.crewId);
+    const result = await this.#router.call({
+      ...request,
+      payer: crew?.walletAddress ?? agent.walletAddress,
+      scope: { crewId: agent.crewId, agentId: agent.id },
+      taskId,
+      budgetFraction: this.#budgetFraction(agent.crewId, agent.id),
+    });
+    const task = this.#tasks.get(taskId);
+    if (task !== undefined) {
+      const usage = task.usage ?? { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
+      task.usage = {
+        calls: usage.calls + 1,
+        inputTokens: usage.inputTokens + result.usage.inputTokens,
+        outputTokens: usage.outputTokens + result.usage.outputTokens,
+        cost: fromMicro(toMicro(usage.cost) + toMicro(result.cost)),
+      };
+    }
+    return result;
+  }
+
+  /** A sub-task an agent submits: in its own crew (or to agents in none), linked to the task it runs. */
+  #submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task> {
+    return this.submitTask({
+      role: request.role,
+      input: request.input,
+      ...(agent.crewId === null ? {} : { crewId: agent.crewId }),
+      ...(request.priority === undefined ? {} : { priority: request.priority }),
+      ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+      parentTaskId,
+    });
+  }
+
+  // ---------------------------------------------------------------- budgets
+
+  /** Every budget limit as it stands. */
+  listBudgets(): BudgetView[] {
+    return this.#guard.list();
+  }
+
+  /**
+   * Sets a budget: `global`, `crew:<id>` or `agent:<id>`, in credits, optionally per period.
+   * Kept in the store; what its window has spent survives a restart (summed from the ledger).
+   */
+  async setBudget(key: string, input: { credits: number; periodMs?: number | null }): Promise<BudgetView> {
+    this.#assertOpen();
+    const budget = parseWith(BudgetConfigSchema, { key, credits: input.credits, periodMs: input.periodMs ?? null }, "budget");
+    await this.#requireBudgetOwner(budget.key);
+    const view = this.#guard.setLimit(budget);
+    await this.#deps.store.putBudget({ ...budget, windowStart: new Date(this.#guard.windowStart(budget.key) as number).toISOString() });
+    return view;
+  }
+
+  async removeBudget(key: string): Promise<void> {
+    this.#assertOpen();
+    if (!this.#guard.removeLimit(key)) throw new FactoryError("NOT_FOUND", `no budget '${key}'`, { field: "key" });
+    await this.#deps.store.deleteBudget(key);
+  }
+
+  /** A crew or agent budget names one that exists (live, asleep or ended: its past spend counts). */
+  async #requireBudgetOwner(key: string): Promise<void> {
+    if (key.startsWith("crew:")) await this.getCrew(key.slice(5));
+    else if (key.startsWith("agent:")) {
+      const id = key.slice(6);
+      if (this.#registry.get(id) === undefined && (await this.#deps.store.getAgent(id)) === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no agent with id '${id}'`, { field: "key" });
+    }
+  }
+
+  /** At start: the stored budgets, then the configured ones (which win), with what each window has spent. */
+  async #restoreBudgets(): Promise<void> {
+    const stored = await this.#deps.store.listBudgets();
+    const configured = new Map((this.#deps.models?.budgets ?? []).map((b) => [b.key, b] as const));
+    const now = Date.now();
+    for (const budget of stored) {
+      if (configured.has(budget.key)) continue;
+      let windowStart = Date.parse(budget.windowStart);
+      if (budget.periodMs !== null && now - windowStart >= budget.periodMs) windowStart = now - ((now - windowStart) % budget.periodMs);
+      const scope = budget.key.startsWith("crew:") ? { crewId: budget.key.slice(5) } : budget.key.startsWith("agent:") ? { agentId: budget.key.slice(6) } : {};
+      const rows = await this.#deps.store.ledgerReport({ by: "day", kind: "usage", ...scope, from: new Date(windowStart).toISOString() });
+      this.#guard.setLimit(budget, { windowStart, spent: rows.reduce((n, r) => n + r.amount, 0) });
+    }
+    for (const budget of configured.values()) await this.#deps.store.putBudget({ ...budget, windowStart: new Date(this.#guard.windowStart(budget.key) as number).toISOString() });
+  }
+
+  /** Providers (with their failure counts and cooldowns), prices and routing rules. */
+  modelsInfo(): { providers: ReturnType<ModelRouter["providers"]>; rules: ModelRouter["rules"]; pricing: ReturnType<PricingTable["table"]>; calls: number; uncoveredCredits: number } {
+    return { providers: this.#router.providers(), rules: this.#router.rules, pricing: this.#router.pricing.table(), ...this.#router.stats() };
   }
 
   /** The ledger (for the model router and its budget guard). */
@@ -1074,6 +1257,8 @@ export class Factory {
       balancer: request.balancer ?? null,
       targetAgentId: request.agentId ?? null,
       agentId: null,
+      ...(request.parentTaskId === undefined ? {} : { parentTaskId: request.parentTaskId }),
+      ...(request.reward === undefined ? {} : { reward: request.reward }),
       createdAt: now,
       startedAt: null,
       finishedAt: null,
@@ -1207,6 +1392,7 @@ export class Factory {
 
   #onFinal(task: Task): void {
     this.#tasks.delete(task.id);
+    if (task.state === "SUCCEEDED" && task.reward !== undefined) this.#attribute(task, task.reward);
     const slot = this.#recentNext;
     this.#recentNext = (slot + 1) % this.#recentRing.length;
     const oldest = this.#recentRing[slot];
@@ -1224,6 +1410,19 @@ export class Factory {
     if (waiters !== undefined) {
       this.#waiters.delete(task.id);
       for (const waiter of waiters) waiter(task);
+    }
+  }
+
+  /** Value attribution: the crew pays the agent that completed its task the task's reward. */
+  #attribute(task: Task, reward: number): void {
+    const crew = task.crewId === null ? undefined : this.#crews.get(task.crewId);
+    const agent = task.agentId === null ? undefined : this.#registry.get(task.agentId);
+    if (crew === undefined || agent === undefined) return;
+    try {
+      this.#ledger.post("attribution", crew.walletAddress, agent.walletAddress, reward, { crewId: crew.id, agentId: agent.id, taskId: task.id, memo: "reward for a completed task" });
+    } catch (error) {
+      // The crew spent its credits on model calls meanwhile: the task still succeeded.
+      this.#deps.logger.warn(`task ${task.id}: reward of ${reward} credits not paid: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 

@@ -1,7 +1,9 @@
 import { freshHealth, type Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newAgentId, newWalletAddress } from "../core/ids.ts";
-import type { AgentHandle, AgentRuntime, AgentServices, CrewAccess } from "../core/ports/runtime.ts";
+import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
+import type { AgentHandle, AgentRuntime, AgentServices, CrewAccess, ModelAccess, SubtaskRequest, TaskAccess } from "../core/ports/runtime.ts";
+import type { Task } from "../core/task.ts";
 import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { STARTING_TOKENS } from "../core/wallet.ts";
@@ -23,6 +25,10 @@ export interface SpawnerDeps {
   onLog(agent: Agent, level: string, message: string): void;
   /** The agent said something: it is alive. */
   onHeartbeat(agent: Agent): void;
+  /** A model call for one of the agent's tasks (the llm runtime's loop). */
+  callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult>;
+  submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task>;
+  waitForTask(id: string, waitMs: number): Promise<Task>;
   /** The agent is READY with a running handle (spawned, replaced or woken). */
   onStarted(agent: Agent, handle: AgentHandle, profile: ProfileRecord): void;
 }
@@ -192,6 +198,14 @@ class AgentServicesFor implements AgentServices {
     this.#agent = agent;
     this.#deps = deps;
     this.crew = agent.crewId === null ? null : deps.crewAccess(agent.crewId);
+  }
+
+  get models(): ModelAccess {
+    return { call: (taskId, request) => this.#deps.callModel(this.#agent, taskId, request) };
+  }
+
+  get tasks(): TaskAccess {
+    return { submit: (parentTaskId, request) => this.#deps.submitSubtask(this.#agent, parentTaskId, request), wait: (id, waitMs) => this.#deps.waitForTask(id, waitMs) };
   }
 
   saveContext(context: Record<string, unknown>): void {

@@ -57,20 +57,38 @@ export class BudgetGuard {
     this.#now = now;
   }
 
-  setLimit(limit: BudgetLimit): void {
+  /**
+   * Sets (or changes) a limit; a changed limit keeps what its window has spent. `restore` is
+   * for a restart: the window's start and what the ledger says was spent in it since.
+   */
+  setLimit(limit: BudgetLimit, restore?: { windowStart: number; spent: number }): BudgetView {
     if (!Number.isFinite(limit.credits) || limit.credits < 0) throw new FactoryError("VALIDATION_FAILED", "credits: must be a number of at least 0", { field: "credits" });
     const existing = this.#limits.get(limit.key);
     this.#limits.set(limit.key, {
       limitMicro: toMicro(limit.credits),
       periodMs: limit.periodMs,
-      windowStart: existing?.windowStart ?? this.#now(),
-      spentMicro: existing?.spentMicro ?? 0,
+      windowStart: restore?.windowStart ?? existing?.windowStart ?? this.#now(),
+      spentMicro: restore === undefined ? (existing?.spentMicro ?? 0) : toMicro(restore.spent),
       reservedMicro: existing?.reservedMicro ?? 0,
     });
+    return this.view(limit.key) as BudgetView;
   }
 
-  removeLimit(key: string): void {
-    this.#limits.delete(key);
+  /** Every limit, as it stands now. */
+  list(): BudgetView[] {
+    return [...this.#limits.keys()].sort().map((key) => this.view(key) as BudgetView);
+  }
+
+  /** When the limit's current window started (ms), for storing it. */
+  windowStart(key: string): number | undefined {
+    const tracked = this.#limits.get(key);
+    if (tracked === undefined) return undefined;
+    this.#roll(tracked);
+    return tracked.windowStart;
+  }
+
+  removeLimit(key: string): boolean {
+    return this.#limits.delete(key);
   }
 
   view(key: string): BudgetView | undefined {

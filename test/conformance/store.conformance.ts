@@ -71,6 +71,14 @@ export function task(id: string, patch: Partial<Task> = {}): Task {
   };
 }
 
+/** A ledger entry of `amount` credits; the rest as `patch` says (null otherwise). */
+function ledgerEntry(seq: number, kind: LedgerEntry["kind"], debit: string, credit: string, amount: number, patch: Partial<LedgerEntry> = {}): LedgerEntry {
+  return { id: `le_${seq}`, seq, at: now(seq), kind, debit, credit, amount, crewId: null, agentId: null, taskId: null, reservationId: null, model: null, tokensIn: null, tokensOut: null, memo: null, ...patch };
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
 function crew(id: string, patch: Partial<Crew> = {}): Crew {
   return { id, name: "team", description: null, state: "ACTIVE", agentIds: [], budget: null, walletAddress: "0x371_CREW_x", createdAt: now(), updatedAt: now(), ...patch };
 }
@@ -232,6 +240,79 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       const totals = await sut.store.ledgerTotals();
       assert.deepEqual(Object.fromEntries(totals.balances), { SYS: -10_000_000, W1: 9_899_999, W2: 100_001 });
       assert.equal(totals.lastSeq, 3);
+    });
+
+    it("reports usage per agent, crew, model and UTC period, summed exactly, largest first (periods oldest first), filtered by kind, crew, agent, model and range", async () => {
+      const usage = (seq: number, amount: number, atMs: number, patch: Partial<LedgerEntry>): LedgerEntry =>
+        ledgerEntry(seq, "usage", "RES", "PROV", amount, { at: now(atMs), reservationId: `r${seq}`, ...patch });
+      await sut.store.apply([
+        { kind: "ledger", value: ledgerEntry(1, "grant", "SYS", "W1", 100, { crewId: "c1" }) },
+        { kind: "ledger", value: ledgerEntry(2, "reservation", "W1", "RES", 5, { crewId: "c1", agentId: "a1", model: "m1", reservationId: "r3" }) },
+        { kind: "ledger", value: usage(3, 1.5, 10 * 60_000, { crewId: "c1", agentId: "a1", model: "m1", tokensIn: 100, tokensOut: 50 }) },
+        { kind: "ledger", value: ledgerEntry(4, "release", "RES", "W1", 3.5, { crewId: "c1", agentId: "a1", model: "m1", reservationId: "r3" }) },
+        { kind: "ledger", value: usage(5, 0.25, HOUR_MS + 5 * 60_000, { crewId: "c1", agentId: "a2", model: "m2", tokensIn: 10, tokensOut: 5 }) },
+        { kind: "ledger", value: usage(6, 0.000001, DAY_MS, { crewId: "c2", agentId: "a3", model: "m1", tokensIn: 1, tokensOut: 0 }) },
+        { kind: "ledger", value: usage(7, 2, 31 * DAY_MS, { crewId: "c2", agentId: "a3", model: "m1", tokensIn: 200, tokensOut: 100 }) },
+        // Usage that names no agent and no model (and no token counts): its key is null.
+        { kind: "ledger", value: usage(8, 0.25, HOUR_MS + 30 * 60_000, { crewId: "c1" }) },
+      ]);
+      const report = (query: Parameters<typeof sut.store.ledgerReport>[0]) => sut.store.ledgerReport(query);
+      const row = (key: string | null, entries: number, amount: number, tokensIn: number, tokensOut: number) => ({ key, entries, amount, tokensIn, tokensOut });
+      assert.deepEqual(await report({ by: "agent" }), [row("a3", 2, 2.000001, 201, 100), row("a1", 1, 1.5, 100, 50), row("a2", 1, 0.25, 10, 5), row(null, 1, 0.25, 0, 0)]);
+      assert.deepEqual(await report({ by: "crew" }), [row("c2", 2, 2.000001, 201, 100), row("c1", 3, 2, 110, 55)]);
+      assert.deepEqual(await report({ by: "model" }), [row("m1", 3, 3.500001, 301, 150), row("m2", 1, 0.25, 10, 5), row(null, 1, 0.25, 0, 0)]);
+      assert.deepEqual(await report({ by: "hour" }), [
+        row("2026-01-01T00", 1, 1.5, 100, 50),
+        row("2026-01-01T01", 2, 0.5, 10, 5),
+        row("2026-01-02T00", 1, 0.000001, 1, 0),
+        row("2026-02-01T00", 1, 2, 200, 100),
+      ]);
+      assert.deepEqual(await report({ by: "day" }), [row("2026-01-01", 3, 2, 110, 55), row("2026-01-02", 1, 0.000001, 1, 0), row("2026-02-01", 1, 2, 200, 100)]);
+      assert.deepEqual(await report({ by: "month" }), [row("2026-01", 4, 2.000001, 111, 55), row("2026-02", 1, 2, 200, 100)]);
+      // Other kinds, and filters.
+      assert.deepEqual(await report({ by: "crew", kind: "grant" }), [row("c1", 1, 100, 0, 0)]);
+      assert.deepEqual(await report({ by: "agent", kind: "reservation" }), [row("a1", 1, 5, 0, 0)]);
+      assert.deepEqual(await report({ by: "model", crewId: "c1" }), [row("m1", 1, 1.5, 100, 50), row("m2", 1, 0.25, 10, 5), row(null, 1, 0.25, 0, 0)]);
+      assert.deepEqual(await report({ by: "month", agentId: "a3" }), [row("2026-01", 1, 0.000001, 1, 0), row("2026-02", 1, 2, 200, 100)]);
+      assert.deepEqual(await report({ by: "agent", model: "m1" }), [row("a3", 2, 2.000001, 201, 100), row("a1", 1, 1.5, 100, 50)]);
+      // `from` is inclusive, `to` exclusive.
+      assert.deepEqual(await report({ by: "day", from: now(HOUR_MS + 5 * 60_000), to: now(31 * DAY_MS) }), [row("2026-01-01", 2, 0.5, 10, 5), row("2026-01-02", 1, 0.000001, 1, 0)]);
+      assert.deepEqual(await report({ by: "agent", kind: "attribution" }), []);
+    });
+
+    it("finds the reservations that usage and release entries have not fully settled", async () => {
+      await sut.store.apply([
+        { kind: "ledger", value: ledgerEntry(1, "grant", "SYS", "W1", 100) },
+        { kind: "ledger", value: ledgerEntry(2, "grant", "SYS", "W2", 100) },
+        // r1: settled (usage and release); r2: never settled; r3: settled halfway (usage, no release); r4: all released.
+        { kind: "ledger", value: ledgerEntry(3, "reservation", "W1", "RES", 5, { reservationId: "r1" }) },
+        { kind: "ledger", value: ledgerEntry(4, "reservation", "W1", "RES", 3, { reservationId: "r2", crewId: "c1", agentId: "a1", taskId: "t1", model: "m1" }) },
+        { kind: "ledger", value: ledgerEntry(5, "reservation", "W2", "RES", 2, { reservationId: "r3", agentId: "a2", model: "m2" }) },
+        { kind: "ledger", value: ledgerEntry(6, "reservation", "W2", "RES", 1, { reservationId: "r4" }) },
+        { kind: "ledger", value: ledgerEntry(7, "usage", "RES", "PROV", 1.5, { reservationId: "r1" }) },
+        { kind: "ledger", value: ledgerEntry(8, "release", "RES", "W1", 3.5, { reservationId: "r1" }) },
+        { kind: "ledger", value: ledgerEntry(9, "usage", "RES", "PROV", 0.5, { reservationId: "r3" }) },
+        { kind: "ledger", value: ledgerEntry(10, "release", "RES", "W2", 1, { reservationId: "r4" }) },
+      ]);
+      assert.deepEqual(await sut.store.openReservations(), [
+        { reservationId: "r2", wallet: "W1", micro: 3_000_000, crewId: "c1", agentId: "a1", taskId: "t1", model: "m1" },
+        { reservationId: "r3", wallet: "W2", micro: 1_500_000, crewId: null, agentId: "a2", taskId: null, model: "m2" },
+      ]);
+      await sut.store.apply([{ kind: "ledger", value: ledgerEntry(11, "release", "RES", "W2", 1.5, { reservationId: "r3" }) }]);
+      assert.deepEqual((await sut.store.openReservations()).map((r) => r.reservationId), ["r2"]);
+    });
+
+    it("keeps budget limits: put (insert, then overwrite), list in key order, delete", async () => {
+      await sut.store.putBudget({ key: "global", credits: 1_000, periodMs: 86_400_000, windowStart: "2026-01-01T00:00:00.000Z" });
+      await sut.store.putBudget({ key: "crew:c1", credits: 0.000001, periodMs: null, windowStart: "2026-01-02T00:00:00.000Z" });
+      await sut.store.putBudget({ key: "global", credits: 2_500.5, periodMs: 3_600_000, windowStart: "2026-01-03T00:00:00.000Z" });
+      assert.deepEqual(await sut.store.listBudgets(), [
+        { key: "crew:c1", credits: 0.000001, periodMs: null, windowStart: "2026-01-02T00:00:00.000Z" },
+        { key: "global", credits: 2_500.5, periodMs: 3_600_000, windowStart: "2026-01-03T00:00:00.000Z" },
+      ]);
+      await sut.store.deleteBudget("crew:c1");
+      await sut.store.deleteBudget("crew:absent");
+      assert.deepEqual((await sut.store.listBudgets()).map((b) => b.key), ["global"]);
     });
 
     it("keeps what was applied across a close and reopen", async (t) => {

@@ -358,6 +358,39 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.equal(bad.code, 2);
   });
 
+  test("ledger report: sums per agent as a table with a total line, as CSV and as JSON; a bad --by is a usage error, a bad --from the server's 400", T, async () => {
+    const [agent] = await cliJson<Array<{ id: string; walletAddress: string }>>(server.url, "agents", "--limit", "1");
+    const { id, walletAddress } = agent as { id: string; walletAddress: string };
+    assert.equal((await cli(server.url, "ledger", "grant", walletAddress, "2.5")).code, 0);
+    assert.equal((await cli(server.url, "ledger", "grant", walletAddress, "0.25")).code, 0);
+    const args = ["ledger", "report", "--by", "agent", "--kind", "grant", "--agent", id];
+    const before = await cliJson<{ rows: Array<{ entries: number; amount: number }>; total: { entries: number; amount: number } }>(server.url, ...args);
+    const [entries, amount] = [before.total.entries, before.total.amount];
+    assert.ok(entries >= 2 && amount >= 2.75, `${entries} grants of ${amount} credits`);
+    assert.deepEqual(before.rows, [{ key: id, entries, amount, tokensIn: 0, tokensOut: 0 }]);
+
+    const shown = await cli(server.url, ...args);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(
+      shown.stdout.trimEnd().split("\n").map((line) => line.split(/\s{2,}/)),
+      [
+        ["KEY", "ENTRIES", "CREDITS", "TOKENS IN", "TOKENS OUT"],
+        [id, String(entries), String(amount), "0", "0"],
+        ["TOTAL", String(entries), String(amount), "0", "0"],
+      ],
+    );
+    const csv = await cli(server.url, ...args, "--csv");
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.deepEqual(csv.stdout.trimEnd().split("\n"), ["key,entries,amount,tokensIn,tokensOut", `${id},${entries},${amount},0,0`]);
+
+    const badBy = await cli(server.url, "ledger", "report", "--by", "week");
+    assert.equal(badBy.code, 2);
+    assert.match(badBy.stderr, /--by <key>' argument 'week' is invalid/);
+    const badFrom = await cli(server.url, "ledger", "report", "--by", "day", "--from", "yesterday");
+    assert.equal(badFrom.code, 1);
+    assert.match(badFrom.stderr, /from: must be an ISO 8601 date.*\(field: from\) \[VALIDATION_FAILED\]/);
+  });
+
   test("CLI mistakes are usage errors (exit 2) naming the flag or file; a wait that runs out exits 124", T, async () => {
     const [badJson, noFile, badUrl, waited] = await Promise.all([
       cli(server.url, "task", "submit", "--role", "Coder", "--input", "{feature:login}"),

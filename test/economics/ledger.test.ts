@@ -1,4 +1,4 @@
-// Pins the double-entry ledger: for any sequence of operations the balances sum to zero and each equals the sum of its entries (in memory and in a real SQLite store); wallets never go below zero.
+// Pins the double-entry ledger: for any sequence of operations the balances sum to zero and each equals the sum of its entries (in memory and in a real SQLite store); wallets never go below zero; credits held by a call the factory stopped during go back at the next start.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -7,8 +7,9 @@ import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.
 import { FactoryError } from "../../src/core/errors.ts";
 import { PROVIDERS_WALLET, RESERVE_WALLET, SYSTEM_WALLET, toMicro, type LedgerEntry } from "../../src/core/ledger.ts";
 import { Ledger, type Reservation } from "../../src/economics/ledger.ts";
+import { createFactory } from "../../src/factory/create-factory.ts";
 import { Journal } from "../../src/factory/journal.ts";
-import { tempDir } from "../helpers.ts";
+import { silentLogger, tempDir } from "../helpers.ts";
 
 const WALLETS = ["0x371_CREW_a", "0x371_CODER_b", "0x371_CODER_c"];
 
@@ -108,6 +109,57 @@ describe("ledger", () => {
     } finally {
       journal.close();
       await store.close();
+      dir.cleanup();
+    }
+  });
+
+  it("a reservation left open when the factory stopped goes back to its wallet at the next start, as a release entry; Σ balances stays 0", async () => {
+    const dir = tempDir();
+    const logged: string[] = [];
+    const logger = { ...silentLogger, info: (message: string) => logged.push(message) };
+    let factory = await createFactory({ dataDir: dir.path, logger });
+    try {
+      factory.registerProfile({ name: "w", role: "Worker", pool: { spawnStrategy: "manual" } });
+      const { crew, agents } = await factory.assembleCrew({ name: "spender", budget: 10, members: [{ profile: "w" }] });
+      const agentId = agents[0]!.id;
+      // One call settled, one left open by a stop mid-call, one settled only as far as its usage entry.
+      const settled = factory.ledger.reserve(crew.walletAddress, 1_000_000, { crewId: crew.id, agentId, model: "mock:small" });
+      factory.ledger.settle(settled.id, 400_000, { tokensIn: 10, tokensOut: 5 });
+      const open = factory.ledger.reserve(crew.walletAddress, 2_500_000, { crewId: crew.id, agentId, taskId: "task_1", model: "mock:large" });
+      assert.equal(factory.ledger.balance(crew.walletAddress), 7.1);
+      assert.equal(factory.ledger.balance(RESERVE_WALLET), 2.5);
+      await factory.close();
+
+      logged.length = 0;
+      factory = await createFactory({ dataDir: dir.path, logger });
+      assert.equal(factory.ledger.balance(crew.walletAddress), 9.6);
+      assert.equal(factory.ledger.balance(RESERVE_WALLET), 0);
+      assert.equal(factory.ledger.balance(PROVIDERS_WALLET), 0.4);
+      assert.equal(factory.ledger.balance(SYSTEM_WALLET), -10);
+      assert.deepEqual(logged.filter((m) => m.startsWith("released")), ["released 1 reservation(s) left open when the factory stopped (2.5 credits back to their wallets)"]);
+      const released = await factory.listLedger({ kinds: ["release"] });
+      const last = released.at(-1)!;
+      assert.deepEqual(
+        [last.kind, last.debit, last.credit, last.amount, last.reservationId, last.crewId, last.agentId, last.taskId, last.model, last.memo],
+        ["release", RESERVE_WALLET, crew.walletAddress, 2.5, open.id, crew.id, agentId, "task_1", "mock:large", "released at start: the call's outcome was lost when the factory stopped"],
+      );
+      const entries = await factory.listLedger({ limit: 10_000 });
+      let total = 0;
+      for (const [wallet, micro] of sums(entries)) {
+        assert.equal(micro, factory.ledger.balanceMicro(wallet), `${wallet}: balance = sum of its entries`);
+        total += micro;
+      }
+      assert.equal(total, 0, "Σ balances is 0");
+
+      // Released once: the next start finds nothing open.
+      await factory.close();
+      logged.length = 0;
+      factory = await createFactory({ dataDir: dir.path, logger });
+      assert.deepEqual(logged.filter((m) => m.startsWith("released")), []);
+      assert.equal((await factory.listLedger({ kinds: ["release"] })).length, released.length);
+      assert.equal(factory.ledger.balance(crew.walletAddress), 9.6);
+    } finally {
+      await factory.close();
       dir.cleanup();
     }
   });

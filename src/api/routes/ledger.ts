@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import { LEDGER_KINDS } from "../../core/ledger.ts";
+import { LEDGER_KINDS, LEDGER_REPORT_KEYS } from "../../core/ledger.ts";
+import { LedgerReportQuerySchema } from "../../core/schemas/ledger-report.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 import { itemsOf, LimitQuery } from "../schemas.ts";
@@ -26,6 +27,31 @@ export const LedgerEntrySchema = z
     memo: z.string().nullable(),
   })
   .meta({ id: "LedgerEntry" });
+
+const ReportTotalsSchema = z.object({
+  entries: z.number().int(),
+  amount: z.number().meta({ description: "Credits" }),
+  tokensIn: z.number().int(),
+  tokensOut: z.number().int(),
+});
+
+export const LedgerReportSchema = z
+  .object({
+    by: z.enum(LEDGER_REPORT_KEYS),
+    kind: z.enum(LEDGER_KINDS),
+    from: z.string().nullable().meta({ description: "UTC ISO instant, inclusive; null: from the first entry" }),
+    to: z.string().nullable().meta({ description: "UTC ISO instant, exclusive; null: to the last entry" }),
+    rows: z.array(
+      z
+        .object({
+          key: z.string().nullable().meta({ description: "The agent, crew or model (null: entries without one), or the UTC period: 2026-01-31T09, 2026-01-31, 2026-01" }),
+          ...ReportTotalsSchema.shape,
+        })
+        .meta({ id: "LedgerReportRow" }),
+    ),
+    total: ReportTotalsSchema,
+  })
+  .meta({ id: "LedgerReport" });
 
 const Address = z.string().min(1).max(128);
 const Amount = z.number().positive().max(1_000_000_000).meta({ description: "Credits" });
@@ -66,6 +92,18 @@ export function ledgerRoutes(app: OpenAPIHono, factory: Factory): void {
         200,
       );
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/ledger/report",
+      tags,
+      summary: "Sums of one kind of entry (usage by default: credits and tokens) per agent, crew, model or UTC hour, day or month, with their total",
+      request: { query: LedgerReportQuerySchema },
+      responses: { 200: jsonContent(LedgerReportSchema, "The report"), ...errorResponses(400, 401) },
+    }),
+    async (c) => c.json(await factory.ledgerReport(c.req.valid("query")), 200),
   );
 
   app.openapi(

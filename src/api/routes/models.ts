@@ -7,7 +7,8 @@ const RouteRequestSchema = z
   .strictObject({
     metadata: z.record(z.string(), z.unknown()).default({}).meta({ description: "The call's task metadata, e.g. { quality: 'high', confidential: true }" }),
     estimatedInputTokens: z.number().int().min(0).max(100_000_000),
-    crewId: z.string().max(128).optional().meta({ description: "Judge the remaining budget of this crew" }),
+    crewId: z.string().max(128).optional().meta({ description: "Judge the remaining budget of this crew (its wallet and its limits)" }),
+    agentId: z.string().max(128).optional().meta({ description: "Judge this agent's budget limit too" }),
   })
   .meta({ id: "RouteRequest" });
 
@@ -21,6 +22,29 @@ const RouteDecisionSchema = z
   })
   .meta({ id: "RouteDecision" });
 
+const PriceSchema = z.object({ input: z.number(), output: z.number() }).meta({ id: "Price", description: "Credits per 1,000 tokens in and out" });
+
+const ModelsInfoSchema = z
+  .object({
+    providers: z.array(
+      z.object({
+        name: z.string(),
+        kind: z.enum(["mock", "openai-compatible", "anthropic"]),
+        baseURL: z.string().nullable(),
+        servesAll: z.boolean().meta({ description: "Takes every model name no provider claims by prefix" }),
+        calls: z.number().int(),
+        failures: z.number().int(),
+        consecutiveFailures: z.number().int(),
+        coolingDownUntil: z.string().nullable(),
+      }),
+    ),
+    rules: z.array(z.object({ name: z.string(), when: z.record(z.string(), z.unknown()), model: z.string(), fallbacks: z.array(z.string()), reason: z.string().optional() })),
+    pricing: z.object({ prices: z.record(z.string(), PriceSchema), defaultPrice: PriceSchema }),
+    calls: z.number().int().meta({ description: "Model calls made since start" }),
+    uncoveredCredits: z.number().meta({ description: "Cost beyond what calls had reserved (providers reported more tokens than estimated), not charged" }),
+  })
+  .meta({ id: "ModelsInfo" });
+
 export function modelRoutes(app: OpenAPIHono, factory: Factory): void {
   app.openapi(
     createRoute({
@@ -33,7 +57,26 @@ export function modelRoutes(app: OpenAPIHono, factory: Factory): void {
     }),
     async (c) => {
       const body = c.req.valid("json");
-      return c.json(await factory.routeModel({ metadata: body.metadata, estimatedInputTokens: body.estimatedInputTokens, ...(body.crewId === undefined ? {} : { crewId: body.crewId }) }), 200);
+      return c.json(
+        await factory.routeModel({
+          metadata: body.metadata,
+          estimatedInputTokens: body.estimatedInputTokens,
+          ...(body.crewId === undefined ? {} : { crewId: body.crewId }),
+          ...(body.agentId === undefined ? {} : { agentId: body.agentId }),
+        }),
+        200,
+      );
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/models",
+      tags: ["models"],
+      summary: "Providers (calls, failures, cooldowns), routing rules and prices",
+      responses: { 200: jsonContent(ModelsInfoSchema, "How model calls are routed and priced"), ...errorResponses(401) },
+    }),
+    (c) => c.json(factory.modelsInfo() as z.output<typeof ModelsInfoSchema>, 200),
   );
 }

@@ -1,10 +1,11 @@
-import type { Command } from "commander";
-import type { LedgerEntry } from "../../core/ledger.ts";
+import { Option, type Command } from "commander";
+import { LEDGER_REPORT_KEYS, type LedgerEntry, type LedgerReport } from "../../core/ledger.ts";
 import type { Wallet } from "../../core/wallet.ts";
 import { cliContext, intOption, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 const COLUMNS = ["seq", "at", "kind", "debit", "credit", "amount", "crewId", "agentId", "model", "tokensIn", "tokensOut", "memo"];
+const REPORT_COLUMNS = ["key", "entries", "amount", "tokensIn", "tokensOut"] as const;
 
 /** RFC 4180: quote a field that holds a comma, a quote or a line break. */
 function csvField(value: unknown): string {
@@ -49,6 +50,37 @@ export function ledgerCommands(program: Command): void {
         return;
       }
       console.log(table(items as unknown as Record<string, unknown>[], ["seq", "kind", "debit", "credit", "amount", "memo"]));
+    });
+  ledger
+    .command("report")
+    .description("sums per agent, crew, model or UTC hour, day or month: credits and tokens of model calls by default")
+    .addOption(new Option("--by <key>", "one row per agent, crew, model, hour, day or month").choices(LEDGER_REPORT_KEYS).makeOptionMandatory())
+    .option("--kind <kind>", "which entries: usage (default), grant, reservation, release, attribution or transfer")
+    .option("--crew <id>", "entries of this crew")
+    .option("--agent <id>", "entries of this agent")
+    .option("--model <model>", "entries of this model")
+    .option("--from <iso>", "entries at or after this instant (2026-01-31, 2026-01-31T09:00:00Z)")
+    .option("--to <iso>", "entries before this instant")
+    .option("--csv", "CSV (RFC 4180) with a header row, without the total")
+    .action(async (opts: { by: string; kind?: string; crew?: string; agent?: string; model?: string; from?: string; to?: string; csv?: boolean }, command: Command) => {
+      const { client, json } = cliContext(command);
+      const query = new URLSearchParams({ by: opts.by });
+      if (opts.kind !== undefined) query.set("kind", opts.kind);
+      if (opts.crew !== undefined) query.set("crewId", opts.crew);
+      if (opts.agent !== undefined) query.set("agentId", opts.agent);
+      if (opts.model !== undefined) query.set("model", opts.model);
+      if (opts.from !== undefined) query.set("from", opts.from);
+      if (opts.to !== undefined) query.set("to", opts.to);
+      const report = await client.request<LedgerReport>("GET", `/v1/ledger/report?${query}`);
+      if (json) return printJson(report);
+      if (opts.csv === true) {
+        process.stdout.write(`${REPORT_COLUMNS.join(",")}\n`);
+        for (const row of report.rows) process.stdout.write(`${REPORT_COLUMNS.map((c) => csvField(row[c])).join(",")}\n`);
+        return;
+      }
+      if (report.rows.length === 0) return console.log("(none)");
+      const line = (key: string | null, r: LedgerReport["total"]) => ({ key, entries: r.entries, credits: r.amount, "tokens in": r.tokensIn, "tokens out": r.tokensOut });
+      console.log(table([...report.rows.map((r) => line(r.key, r)), line("TOTAL", report.total)], ["key", "entries", "credits", "tokens in", "tokens out"]));
     });
   ledger
     .command("grant <wallet> <amount>")

@@ -18,7 +18,7 @@ export function profileCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const { items } = await client.request<{ items: ProfileRecord[] }>("GET", "/v1/profiles");
       if (json) return printJson(items);
-      console.log(table(items.map((p) => ({ ...p, runtime: p.runtime.kind === "function" ? `function:${p.runtime.handler}` : `process:${p.runtime.command.join(" ").slice(0, 40)}` })), COLUMNS));
+      console.log(table(items.map((p) => ({ ...p, runtime: runtimeLabel(p.runtime) })), COLUMNS));
     });
 
   profiles
@@ -58,4 +58,15 @@ export function profileCommands(program: Command): void {
       if (json) return printJson(record);
       console.log(details(record as unknown as Record<string, unknown>, ["name", "version", "role", "description", "capabilities", "cognitiveLoadLimit", "runtime", "scopes", "pool", "createdAt"]));
     });
+}
+
+function runtimeLabel(runtime: ProfileRecord["runtime"]): string {
+  switch (runtime.kind) {
+    case "function":
+      return `function:${runtime.handler}`;
+    case "process":
+      return `process:${runtime.command.join(" ").slice(0, 40)}`;
+    case "llm":
+      return `llm:${runtime.model ?? "routed"}`;
+  }
 }

@@ -1,12 +1,16 @@
 import type { Command } from "commander";
+import type { z } from "zod";
 import { startServer } from "../../api/server.ts";
 import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
 import { loadProfileFolder, readDocument } from "../../factory/load-profiles.ts";
 import { parseWith } from "../../core/schemas/parse.ts";
 import { RouteRulesSchema } from "../../models/policy.ts";
+import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
 import { intOption } from "../context.ts";
 
 export const DEFAULT_PORT = 7371;
+
+type ProviderConfigInput = z.input<typeof ProviderConfigSchema>;
 
 export function serveCommand(program: Command): void {
   program
@@ -17,8 +21,12 @@ export function serveCommand(program: Command): void {
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
     .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
+    .option("--config <file>", "model settings (YAML/JSON): providers, pricing, rules, budgets, timeouts; see docs/models.md")
     .option("--rules <file>", "model routing rules (YAML or JSON list, first match wins; default: seed 004's five)")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string }) => {
+    .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
+    .option("--openai-model <name>", "with --openai-base-url: the one model every call is sent as (e.g. llama3.2 on Ollama)")
+    .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -26,7 +34,8 @@ export function serveCommand(program: Command): void {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
-      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, ...(routingRules === undefined ? {} : { routingRules }) });
+      const models = await modelsConfig(opts);
+      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
@@ -45,6 +54,7 @@ export function serveCommand(program: Command): void {
           : "no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs no key",
       );
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
+      console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
       if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
       let signals = 0;
       let forced = false;
@@ -66,4 +76,31 @@ export function serveCommand(program: Command): void {
       process.on("SIGINT", () => shutdown("SIGINT"));
       process.on("SIGTERM", () => shutdown("SIGTERM"));
     });
+}
+
+/** The config file, then the one-line flags on top of it. */
+async function modelsConfig(opts: { config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }): Promise<ModelsConfigInput> {
+  const fromFile: Partial<ModelsConfig> = opts.config === undefined ? {} : parseWith(ModelsConfigSchema, (await readDocument(opts.config)) ?? {}, `model config in ${opts.config}`);
+  const providers: ProviderConfigInput[] = [...(fromFile.providers ?? [])];
+  if (opts.openaiModel !== undefined && opts.openaiBaseUrl === undefined) throw new Error("--openai-model needs --openai-base-url");
+  if (opts.openaiBaseUrl !== undefined) {
+    const key = process.env.OPENAI_API_KEY;
+    providers.push({
+      name: "openai",
+      kind: "openai-compatible",
+      baseURL: opts.openaiBaseUrl,
+      ...(key === undefined || key === "" ? {} : { apiKeyEnv: "OPENAI_API_KEY" }),
+      ...(providers.some((p) => p.serves === "*") ? {} : { serves: "*" as const }),
+      ...(opts.openaiModel === undefined ? {} : { model: opts.openaiModel }),
+    });
+  }
+  if (opts.mockScript !== undefined) {
+    providers.push({ name: "mock", kind: "mock", script: opts.mockScript, ...(providers.some((p) => p.serves === "*") ? {} : { serves: "*" as const }) });
+  }
+  return { ...fromFile, providers };
+}
+
+function describeProviders(providers: ReadonlyArray<{ name: string; kind: ProviderConfig["kind"]; baseURL: string | null; servesAll: boolean }>): string {
+  if (providers.length === 1 && providers[0]?.kind === "mock" && providers[0].servesAll) return "offline — the mock provider answers every model name (--config, --openai-base-url to use real ones)";
+  return providers.map((p) => `${p.name} (${p.kind}${p.baseURL === null ? "" : ` ${p.baseURL}`}${p.servesAll ? ", every other model name" : ""})`).join("; ");
 }

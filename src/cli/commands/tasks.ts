@@ -4,7 +4,7 @@ import { FINAL_TASK_STATES } from "../../core/task-states.ts";
 import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
-const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "priority", "attempts", "maxAttempts", "createdAt", "startedAt", "finishedAt", "result", "error"];
+const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "parentTaskId", "priority", "attempts", "maxAttempts", "reward", "createdAt", "startedAt", "finishedAt", "usage", "result", "error"];
 const FINAL: ReadonlySet<string> = FINAL_TASK_STATES;
 /** The server caps one long-poll at 60 s; longer waits are several polls. */
 const POLL_MS = 60_000;
@@ -45,7 +45,8 @@ function reportOutcome(task: Task, waitedMs: number): void {
 
 function show(task: Task, json: boolean): void {
   if (json) return printJson(task);
-  console.log(details(task as unknown as Record<string, unknown>, TASK_DETAILS));
+  const usage = task.usage === undefined ? undefined : `${task.usage.calls} model call(s), ${task.usage.inputTokens} tokens in, ${task.usage.outputTokens} out, ${task.usage.cost} credits`;
+  console.log(details({ ...task, usage } as unknown as Record<string, unknown>, TASK_DETAILS));
 }
 
 export function taskCommands(program: Command): void {
@@ -68,6 +69,7 @@ export function taskCommands(program: Command): void {
     .option("--idempotency-key <key>", "a second submit with this key returns the first task")
     .option("--balancer <name>", "round-robin | least-loaded | skill-aware | affinity")
     .option("--agent <id>", "only this agent may run it")
+    .option("--reward <credits>", "credits the crew pays the agent that completes it (with --crew)")
     .option("--wait [ms]", "wait for the result (default 30000 ms)")
     .action(async (opts: Record<string, unknown>, command: Command) => {
       const { client, json } = cliContext(command);
@@ -90,7 +92,9 @@ export function taskCommands(program: Command): void {
         ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
         ...(opts.balancer === undefined ? {} : { balancer: opts.balancer }),
         ...(opts.agent === undefined ? {} : { agentId: opts.agent }),
+        ...(opts.reward === undefined ? {} : { reward: Number(opts.reward) }),
       };
+      if (opts.reward !== undefined && !(Number(opts.reward) > 0)) throw new UsageError(`--reward must be a number of credits above 0, got '${String(opts.reward)}'`);
       // Check --wait before submitting, so a typo in it does not leave a task behind.
       const ms = opts.wait === undefined || opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(String(opts.wait));
       let submitted = await client.request<Task>("POST", "/v1/tasks", body);

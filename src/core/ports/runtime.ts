@@ -1,4 +1,5 @@
 import type { Agent } from "../agent.ts";
+import type { AgentModelRequest, ModelCallResult } from "../model-call.ts";
 import type { ProfileRecord } from "../schemas/profile.ts";
 import type { Task } from "../task.ts";
 
@@ -6,13 +7,37 @@ import type { Task } from "../task.ts";
 export interface CrewAccess {
   readonly crewId: string;
   get(key: string): Promise<unknown>;
+  keys(): Promise<string[]>;
   set(key: string, value: unknown): Promise<void>;
   publish(topic: string, payload: unknown): Promise<void>;
+}
+
+/** Model calls through the router, paid by the agent's crew wallet (or its own) and counted on the task. */
+export interface ModelAccess {
+  call(taskId: string, request: AgentModelRequest): Promise<ModelCallResult>;
+}
+
+/** A sub-task as an agent submits it: to a role (of its crew, if it has one). */
+export interface SubtaskRequest {
+  role: string;
+  input: unknown;
+  priority?: number;
+  timeoutMs?: number;
+}
+
+/** Sub-tasks an agent submits, in its crew. */
+export interface TaskAccess {
+  submit(parentTaskId: string, request: SubtaskRequest): Promise<Task>;
+  /** The task once it is final, or as it stands after `waitMs`. */
+  wait(taskId: string, waitMs: number): Promise<Task>;
 }
 
 /** What the factory lends a runtime for one agent. */
 export interface AgentServices {
   crew: CrewAccess | null;
+  /** Model calls (the llm runtime's loop); absent where the factory lends none. */
+  models?: ModelAccess;
+  tasks?: TaskAccess;
   /** Replaces the agent's saved context (what a replacement or a woken agent starts from). */
   saveContext(context: Record<string, unknown>): void;
   /** The agent is gone (its process exited or crashed): the factory replaces it. */

@@ -3,7 +3,7 @@ import type { Crew, CrewState } from "../crew.ts";
 import type { FactoryEvent } from "../events.ts";
 import type { AgentState } from "../lifecycle.ts";
 import type { ProfileRecord } from "../schemas/profile.ts";
-import type { LedgerEntry } from "../ledger.ts";
+import type { LedgerEntry, LedgerKind, LedgerReportKey, LedgerReportRow } from "../ledger.ts";
 import type { Task } from "../task.ts";
 import type { TaskState } from "../task-states.ts";
 import type { Wallet } from "../wallet.ts";
@@ -41,6 +41,42 @@ export interface LedgerQuery {
   kinds?: readonly string[];
   afterSeq?: number;
   limit?: number;
+}
+
+export interface LedgerReportQuery {
+  /** One row per agent, crew, model, or UTC hour, day or month of `at`. */
+  by: LedgerReportKey;
+  /** Which entries are summed; default "usage" (what model calls cost). */
+  kind?: LedgerKind;
+  crewId?: string;
+  agentId?: string;
+  model?: string;
+  /** Entries at or after this instant: an ISO string as `Date.toISOString()` writes it. */
+  from?: string;
+  /** Entries before this instant (exclusive), in the same form. */
+  to?: string;
+}
+
+/** A reservation that no usage or release entry has fully settled: its call's outcome was never written. */
+export interface OpenReservation {
+  reservationId: string;
+  /** The wallet the credits were held from, and go back to. */
+  wallet: string;
+  /** Micro-credits still held: reserved minus what usage and release entries already took. */
+  micro: number;
+  crewId: string | null;
+  agentId: string | null;
+  taskId: string | null;
+  model: string | null;
+}
+
+/** A budget limit as stored; what it has spent is summed from the ledger at start. */
+export interface StoredBudget {
+  key: string;
+  credits: number;
+  periodMs: number | null;
+  /** When its current period (or, without one, the budget) started. */
+  windowStart: string;
 }
 
 export interface EventQuery {
@@ -84,5 +120,16 @@ export interface Store {
   listLedger(query: LedgerQuery): Promise<LedgerEntry[]>;
   /** Every wallet's balance in micro-credits (credited minus debited), and the last seq. */
   ledgerTotals(): Promise<{ balances: Map<string, number>; lastSeq: number }>;
+  /**
+   * Sums of one kind of entry grouped by `by`: by amount, largest first, for agents, crews and
+   * models (ties by key); by key, oldest first, for periods.
+   */
+  ledgerReport(query: LedgerReportQuery): Promise<LedgerReportRow[]>;
+  /** Reservations whose usage and release entries sum to less than was reserved, in `seq` order. */
+  openReservations(): Promise<OpenReservation[]>;
+  /** Budget limits set through the API or the config (key: global, crew:<id>, agent:<id>). */
+  putBudget(budget: StoredBudget): Promise<void>;
+  deleteBudget(key: string): Promise<void>;
+  listBudgets(): Promise<StoredBudget[]>;
   close(): Promise<void>;
 }

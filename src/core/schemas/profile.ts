@@ -89,7 +89,29 @@ export const ProcessRuntimeSchema = z.strictObject({
   initializeTimeoutMs: z.number().int().min(10).max(600_000).default(10_000),
 });
 
-export const RuntimeSchema = z.discriminatedUnion("kind", [FunctionRuntimeSchema, ProcessRuntimeSchema]);
+/** The built-in tools an llm agent may be given. */
+export const LLM_TOOLS = ["context_read", "context_write", "submit_task"] as const;
+
+/**
+ * An agent whose body is a tool-calling loop over the model router: each step is one routed,
+ * budgeted model call; tool calls run between steps; the loop ends with a text answer.
+ */
+export const LlmRuntimeSchema = z.strictObject({
+  kind: z.literal("llm"),
+  /** Pins every call to this model (no rules, no fallbacks); default: the routing rules decide. */
+  model: z.string().min(1).max(200).optional(),
+  systemPrompt: z.string().min(1).max(100_000),
+  /** Model calls per task at most; a task that needs more fails with LLM_MAX_STEPS. */
+  maxSteps: z.number().int().min(1).max(100).default(8),
+  /** Built-in tools it may call; default all (context_read/context_write need a crew). */
+  tools: z.array(z.enum(LLM_TOOLS)).max(LLM_TOOLS.length).optional(),
+  /** Output tokens per call (what the budget guard reserves for); default the server's. */
+  maxOutputTokens: z.number().int().min(1).max(1_000_000).optional(),
+  /** Routing metadata for every call (e.g. `quality: high`); a task's input may add its own. */
+  metadata: z.record(z.string().min(1).max(64), z.union([z.string().max(256), z.number(), z.boolean()])).default({}),
+});
+
+export const RuntimeSchema = z.discriminatedUnion("kind", [FunctionRuntimeSchema, ProcessRuntimeSchema, LlmRuntimeSchema]);
 export type RuntimeSpec = z.infer<typeof RuntimeSchema>;
 
 /**

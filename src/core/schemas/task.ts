@@ -29,7 +29,12 @@ export const TaskSubmitSchema = z
     balancer: z.enum(BALANCERS).optional(),
     /** Only this agent may run it. */
     agentId: z.string().min(1).max(128).optional(),
+    /** The task whose agent submits this one (a sub-task). */
+    parentTaskId: z.string().min(1).max(128).optional(),
+    /** Credits attributed from the crew's wallet to the agent that completes it (crew tasks only). */
+    reward: z.number().positive().max(1_000_000_000).optional(),
   })
+  .refine((t) => t.reward === undefined || t.crewId !== undefined, { message: "a reward is paid from a crew's wallet: give crewId", path: ["reward"] })
   .refine((t) => t.role !== undefined || t.profile !== undefined || (t.capabilities?.length ?? 0) > 0 || t.agentId !== undefined, {
     message: "name who may run the task: 'role', 'profile', 'capabilities' or 'agentId'",
     path: ["role"],

@@ -1,10 +1,13 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 
+/** A step that plain SQL cannot do portably (reading the JSON in `data`), through Kysely. */
+type Step = (db: Kysely<unknown>) => Promise<void>;
+
 /**
  * Plain SQL that both SQLite and PostgreSQL accept. Records are stored whole as JSON text in
- * `data`; the columns beside it exist only to be indexed and filtered on.
+ * `data`; the columns beside it exist only to be indexed, filtered and summed on.
  */
-const MIGRATIONS: Record<string, readonly string[]> = {
+const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
   "0001_init": [
     `create table profiles (name text not null, version integer not null, created_at text not null, data text not null, primary key (name, version))`,
     `create table agents (id text primary key, state text not null, role text not null, profile text not null, crew_id text, spawned_at text not null, data text not null)`,
@@ -32,7 +35,36 @@ const MIGRATIONS: Record<string, readonly string[]> = {
     `create index ledger_crew on ledger (crew_id, seq)`,
     `create index ledger_agent on ledger (agent_id, seq)`,
   ],
+  // Reports group and sum by model and tokens, and settlements are found by reservation, in SQL.
+  "0004_ledger_usage": [
+    `alter table ledger add column task_id text`,
+    `alter table ledger add column reservation_id text`,
+    `alter table ledger add column model text`,
+    `alter table ledger add column tokens_in bigint`,
+    `alter table ledger add column tokens_out bigint`,
+    backfillLedgerUsage,
+    `create index ledger_kind_at on ledger (kind, at)`,
+    // Covering: what a reservation still holds is summed from the index alone.
+    `create index ledger_reservation on ledger (reservation_id, kind, micro) where reservation_id is not null`,
+  ],
+  // Budget limits (what they spent is summed from the ledger at start).
+  "0005_budgets": [`create table budgets (key text primary key, credits_micro bigint not null, period_ms bigint, window_start text not null)`],
 };
+
+/** Entries written before 0004 carry these fields only in `data`; SQLite and PostgreSQL read JSON differently, so it is read here. */
+async function backfillLedgerUsage(db: Kysely<unknown>): Promise<void> {
+  const PAGE = 1000;
+  for (let after = 0; ; ) {
+    const { rows } = await sql<{ seq: number | string; data: string }>`select seq, data from ledger where seq > ${after} order by seq limit ${PAGE}`.execute(db);
+    for (const row of rows) {
+      const e = JSON.parse(row.data) as { taskId?: string | null; reservationId?: string | null; model?: string | null; tokensIn?: number | null; tokensOut?: number | null };
+      if (e.taskId == null && e.reservationId == null && e.model == null && e.tokensIn == null && e.tokensOut == null) continue;
+      await sql`update ledger set task_id = ${e.taskId ?? null}, reservation_id = ${e.reservationId ?? null}, model = ${e.model ?? null}, tokens_in = ${e.tokensIn ?? null}, tokens_out = ${e.tokensOut ?? null} where seq = ${row.seq}`.execute(db);
+    }
+    if (rows.length < PAGE) return;
+    after = Number(rows[rows.length - 1]?.seq);
+  }
+}
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
@@ -40,7 +72,10 @@ export const migrationProvider: MigrationProvider = {
     for (const [name, statements] of Object.entries(MIGRATIONS)) {
       out[name] = {
         async up(db: Kysely<unknown>): Promise<void> {
-          for (const statement of statements) await sql.raw(statement).execute(db);
+          for (const step of statements) {
+            if (typeof step === "string") await sql.raw(step).execute(db);
+            else await step(db);
+          }
         },
       };
     }

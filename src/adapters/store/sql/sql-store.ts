@@ -2,8 +2,8 @@ import { Migrator, sql, type Kysely } from "kysely";
 import { upgradeAgent, type Agent } from "../../../core/agent.ts";
 import type { Crew, CrewState } from "../../../core/crew.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
-import { toMicro, type LedgerEntry } from "../../../core/ledger.ts";
-import type { AgentQuery, EventQuery, LedgerQuery, Store, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
+import type { AgentQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
@@ -18,7 +18,24 @@ export interface SqlDatabase {
   wallets: { address: string; owner_id: string; data: string };
   events: { seq: number; type: string; at: string; agent_id: string | null; crew_id: string | null; task_id: string | null; data: string };
   crew_context: { crew_id: string; key: string; updated_at: string; value: string };
-  ledger: { seq: number; id: string; kind: string; debit: string; credit: string; micro: number; crew_id: string | null; agent_id: string | null; at: string; data: string };
+  ledger: {
+    seq: number;
+    id: string;
+    kind: string;
+    debit: string;
+    credit: string;
+    micro: number;
+    crew_id: string | null;
+    agent_id: string | null;
+    task_id: string | null;
+    reservation_id: string | null;
+    model: string | null;
+    tokens_in: number | null;
+    tokens_out: number | null;
+    at: string;
+    data: string;
+  };
+  budgets: { key: string; credits_micro: number; period_ms: number | null; window_start: string };
 }
 
 /** Rows per multi-row insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -31,6 +48,9 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 const parse = <T>(row: { data: string }): T => JSON.parse(row.data) as T;
+
+/** How much of an ISO `at` (`2026-01-31T09:15:00.000Z`) names its UTC hour, day or month. */
+const PERIOD_CHARS = { hour: 13, day: 10, month: 7 } as const;
 
 /**
  * The store over any Kysely dialect whose SQL accepts `insert … on conflict do update`
@@ -142,6 +162,11 @@ export class SqlStore implements Store {
               micro: toMicro(e.amount),
               crew_id: e.crewId,
               agent_id: e.agentId,
+              task_id: e.taskId,
+              reservation_id: e.reservationId,
+              model: e.model,
+              tokens_in: e.tokensIn,
+              tokens_out: e.tokensOut,
               at: e.at,
               data: JSON.stringify(e),
             })),
@@ -269,6 +294,87 @@ export class SqlStore implements Store {
     for (const row of debited) balances.set(row.wallet, (balances.get(row.wallet) ?? 0) - Number(row.micro));
     const last = await this.#db.selectFrom("ledger").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
     return { balances, lastSeq: Number(last?.seq ?? 0) };
+  }
+
+  async ledgerReport(query: LedgerReportQuery): Promise<LedgerReportRow[]> {
+    // Literals, not parameters: PostgreSQL matches a selected expression to its GROUP BY text.
+    const key =
+      query.by === "agent"
+        ? sql<string | null>`agent_id`
+        : query.by === "crew"
+          ? sql<string | null>`crew_id`
+          : query.by === "model"
+            ? sql<string | null>`model`
+            : sql<string | null>`substr(at, 1, ${sql.lit(PERIOD_CHARS[query.by])})`;
+    let q = this.#db
+      .selectFrom("ledger")
+      .select([
+        key.as("key"),
+        sql<number | string>`count(*)`.as("entries"),
+        sql<number | string>`sum(micro)`.as("micro"),
+        sql<number | string>`coalesce(sum(tokens_in), 0)`.as("tokens_in"),
+        sql<number | string>`coalesce(sum(tokens_out), 0)`.as("tokens_out"),
+      ])
+      .where("kind", "=", query.kind ?? "usage");
+    if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
+    if (query.agentId !== undefined) q = q.where("agent_id", "=", query.agentId);
+    if (query.model !== undefined) q = q.where("model", "=", query.model);
+    if (query.from !== undefined) q = q.where("at", ">=", query.from);
+    if (query.to !== undefined) q = q.where("at", "<", query.to);
+    q = q.groupBy(key);
+    // Nulls last in both dialects (SQLite sorts them first, PostgreSQL last).
+    const period = query.by === "hour" || query.by === "day" || query.by === "month";
+    q = period ? q.orderBy(key) : q.orderBy(sql`sum(micro)`, "desc").orderBy(sql`${key} is null`).orderBy(key);
+    const rows = await q.execute();
+    // PostgreSQL returns bigint sums as text.
+    return rows.map((r) => ({ key: r.key, entries: Number(r.entries), amount: fromMicro(Number(r.micro)), tokensIn: Number(r.tokens_in), tokensOut: Number(r.tokens_out) }));
+  }
+
+  async openReservations(): Promise<OpenReservation[]> {
+    // One pass over the (reservation_id, kind, micro) index finds what each reservation still
+    // holds; only the few still open are then read. Kinds are told apart in the sum and in code,
+    // not in WHERE: a filter on kind leads SQLite to the (kind, at) index and every reservation.
+    const held = sql<number | string>`sum(case when kind = 'reservation' then micro when kind in ('usage', 'release') then -micro else 0 end)`;
+    const open = await this.#db
+      .selectFrom("ledger")
+      .select(["reservation_id", held.as("micro")])
+      .where("reservation_id", "is not", null)
+      .groupBy("reservation_id")
+      .having(sql<boolean>`${held} > 0`)
+      .execute();
+    const micro = new Map(open.map((r) => [r.reservation_id as string, Number(r.micro)]));
+    const out: Array<OpenReservation & { seq: number }> = [];
+    for (const part of chunks([...micro.keys()])) {
+      const rows = await this.#db
+        .selectFrom("ledger")
+        .select(["seq", "kind", "reservation_id", "debit", "crew_id", "agent_id", "task_id", "model"])
+        .where("reservation_id", "in", part)
+        .execute();
+      for (const r of rows) {
+        if (r.kind !== "reservation") continue;
+        const id = r.reservation_id as string;
+        out.push({ seq: Number(r.seq), reservationId: id, wallet: r.debit, micro: micro.get(id) ?? 0, crewId: r.crew_id, agentId: r.agent_id, taskId: r.task_id, model: r.model });
+      }
+    }
+    return out.sort((a, b) => a.seq - b.seq).map(({ seq: _, ...r }) => r);
+  }
+
+  async putBudget(budget: StoredBudget): Promise<void> {
+    const row = { key: budget.key, credits_micro: toMicro(budget.credits), period_ms: budget.periodMs, window_start: budget.windowStart };
+    await this.#db
+      .insertInto("budgets")
+      .values(row)
+      .onConflict((oc) => oc.column("key").doUpdateSet({ credits_micro: row.credits_micro, period_ms: row.period_ms, window_start: row.window_start }))
+      .execute();
+  }
+
+  async deleteBudget(key: string): Promise<void> {
+    await this.#db.deleteFrom("budgets").where("key", "=", key).execute();
+  }
+
+  async listBudgets(): Promise<StoredBudget[]> {
+    const rows = await this.#db.selectFrom("budgets").selectAll().orderBy("key").execute();
+    return rows.map((r) => ({ key: r.key, credits: fromMicro(Number(r.credits_micro)), periodMs: r.period_ms === null ? null : Number(r.period_ms), windowStart: r.window_start }));
   }
 
   /** Runs a dialect-specific maintenance statement, in turn with transactions (e.g. a WAL checkpoint). */

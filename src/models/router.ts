@@ -1,0 +1,223 @@
+import { FactoryError, isFactoryError } from "../core/errors.ts";
+import type { ModelCallRequest, ModelCallResult } from "../core/model-call.ts";
+import type { ModelProvider } from "../core/ports/model-provider.ts";
+import type { PricingTable } from "../economics/pricing.ts";
+import type { BudgetGuard, Hold } from "./budget-guard.ts";
+import { route, type RouteDecision, type RouteRule } from "./policy.ts";
+import { MockProvider } from "./providers/mock-provider.ts";
+
+/** A provider's recent record: failures in a row decide its cooldown. */
+interface ProviderHealth {
+  calls: number;
+  failures: number;
+  consecutiveFailures: number;
+  coolingDownUntil: number;
+}
+
+export interface ProviderStatus {
+  name: string;
+  kind: ModelProvider["kind"];
+  baseURL: string | null;
+  servesAll: boolean;
+  calls: number;
+  failures: number;
+  consecutiveFailures: number;
+  coolingDownUntil: string | null;
+}
+
+export interface ModelRouterOptions {
+  /** Empty: a mock provider serves every model name. */
+  providers: readonly ModelProvider[];
+  /** Per provider name: serves every unclaimed name (`*`), and the one model it sends calls to. */
+  providerSettings?: ReadonlyMap<string, { serves?: "*"; model?: string }>;
+  pricing: PricingTable;
+  rules: readonly RouteRule[];
+  guard: BudgetGuard;
+  callTimeoutMs: number;
+  cooldown: { failures: number; ms: number };
+  maxOutputTokens: number;
+  now?: () => number;
+  /** A fallback or a cooldown happened (for the event stream). */
+  onNotice?: (notice: { type: "model.fallback" | "model.cooldown"; data: Record<string, unknown> }) => void;
+}
+
+/**
+ * The model router (DESIGN.md `models/`). Per call: the rules pick a chain (model, then
+ * fallbacks); models of providers cooling down are skipped; for each model tried, the call's
+ * cost is estimated from its price and reserved through the budget guard **before** the call,
+ * the call is made with a timeout, and the real cost (tokens × price) is settled after. A
+ * failure releases the reservation and moves to the next model; a provider that fails
+ * `cooldown.failures` times in a row is skipped for `cooldown.ms` (LiteLLM's "cooldown after
+ * 3 fails"). Calls go through the AI SDK's `generateText`, one step at a time: the agent's tool
+ * loop is the caller's, so every step is routed, reserved and settled on its own.
+ */
+export class ModelRouter {
+  readonly #options: ModelRouterOptions;
+  readonly #providers: ReadonlyMap<string, ModelProvider>;
+  readonly #catchAll: ModelProvider | undefined;
+  readonly #health = new Map<string, ProviderHealth>();
+  readonly #now: () => number;
+  #sdk: Promise<typeof import("ai")> | undefined;
+  /** Credits calls cost beyond what was reserved (an estimate that fell short), never charged. */
+  #uncoveredMicro = 0;
+  #calls = 0;
+
+  constructor(options: ModelRouterOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    const providers = options.providers.length > 0 ? options.providers : [new MockProvider()];
+    this.#providers = new Map(providers.map((p) => [p.name, p]));
+    this.#catchAll = options.providers.length === 0 ? providers[0] : providers.find((p) => options.providerSettings?.get(p.name)?.serves === "*");
+    for (const p of providers) this.#health.set(p.name, { calls: 0, failures: 0, consecutiveFailures: 0, coolingDownUntil: 0 });
+  }
+
+  get rules(): readonly RouteRule[] {
+    return this.#options.rules;
+  }
+
+  get pricing(): PricingTable {
+    return this.#options.pricing;
+  }
+
+  /** Which chain a call would get, by which rule and why (the explain route). */
+  explain(request: { metadata?: Readonly<Record<string, unknown>>; estimatedInputTokens: number; budgetFraction: number | null }): RouteDecision {
+    return route(this.#options.rules, { metadata: request.metadata ?? {}, estimatedInputTokens: request.estimatedInputTokens, budgetFraction: request.budgetFraction });
+  }
+
+  /** The provider for a model name and the model id it is sent as; throws MODEL_UNKNOWN. */
+  resolve(model: string): { provider: ModelProvider; modelId: string } {
+    const colon = model.indexOf(":");
+    const prefixed = colon > 0 ? this.#providers.get(model.slice(0, colon)) : undefined;
+    const provider = prefixed ?? this.#catchAll;
+    if (provider === undefined) {
+      throw new FactoryError("MODEL_UNKNOWN", `no provider serves '${model}': name a configured provider as its prefix (${[...this.#providers.keys()].join(", ")}) or give one provider serves: "*"`, {
+        nonRetryable: true,
+        field: "model",
+      });
+    }
+    const forced = this.#options.providerSettings?.get(provider.name)?.model;
+    // The mock sees whole names, so scripts can match `openrouter:*`.
+    const modelId = forced ?? (provider.kind === "mock" ? model : prefixed !== undefined || colon > 0 ? model.slice(colon + 1) : model);
+    return { provider, modelId };
+  }
+
+  providers(): ProviderStatus[] {
+    const now = this.#now();
+    return [...this.#providers.values()].map((p) => {
+      const h = this.#health.get(p.name) as ProviderHealth;
+      return {
+        name: p.name,
+        kind: p.kind,
+        baseURL: p.baseURL,
+        servesAll: p === this.#catchAll,
+        calls: h.calls,
+        failures: h.failures,
+        consecutiveFailures: h.consecutiveFailures,
+        coolingDownUntil: h.coolingDownUntil > now ? new Date(h.coolingDownUntil).toISOString() : null,
+      };
+    });
+  }
+
+  stats(): { calls: number; uncoveredCredits: number } {
+    return { calls: this.#calls, uncoveredCredits: this.#uncoveredMicro / 1_000_000 };
+  }
+
+  /** A rough upper estimate of a call's input tokens: characters ÷ 3 (tokens average ~4). */
+  estimateInputTokens(request: Pick<ModelCallRequest, "system" | "messages" | "tools">): number {
+    const chars = (request.system?.length ?? 0) + JSON.stringify(request.messages).length + (request.tools === undefined ? 0 : JSON.stringify(request.tools).length);
+    return Math.ceil(chars / 3) + 8 * request.messages.length;
+  }
+
+  async call(request: ModelCallRequest): Promise<ModelCallResult> {
+    const estimatedInputTokens = this.estimateInputTokens(request);
+    const decision: RouteDecision =
+      request.model !== undefined
+        ? { model: request.model, fallbacks: [], rule: "pinned", reason: "the agent's profile names its model" }
+        : this.explain({ ...(request.metadata === undefined ? {} : { metadata: request.metadata }), estimatedInputTokens, budgetFraction: request.budgetFraction ?? null });
+    const chain = [decision.model, ...decision.fallbacks];
+    const resolved = chain.map((model) => ({ model, ...this.resolve(model) }));
+    const now = this.#now();
+    const usable = resolved.filter((r) => (this.#health.get(r.provider.name) as ProviderHealth).coolingDownUntil <= now);
+    if (usable.length === 0) {
+      const until = Math.min(...resolved.map((r) => (this.#health.get(r.provider.name) as ProviderHealth).coolingDownUntil));
+      throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' (${chain.join(", ")}) is on a provider cooling down until ${new Date(until).toISOString()}`, {
+        details: { rule: decision.rule, models: chain, retryAt: new Date(until).toISOString() },
+      });
+    }
+    const { generateText, jsonSchema } = await (this.#sdk ??= import("ai"));
+    const tools =
+      request.tools === undefined ? undefined : Object.fromEntries(Object.entries(request.tools).map(([name, t]) => [name, { description: t.description, inputSchema: jsonSchema(t.inputSchema) }]));
+    const maxOutputTokens = request.maxOutputTokens ?? this.#options.maxOutputTokens;
+    const failedAttempts: Array<{ model: string; error: string }> = [];
+    for (const { model, provider, modelId } of usable) {
+      request.signal?.throwIfAborted();
+      const health = this.#health.get(provider.name) as ProviderHealth;
+      if (health.coolingDownUntil > this.#now()) {
+        failedAttempts.push({ model, error: "provider cooling down" });
+        continue;
+      }
+      const estimate = this.#options.pricing.cost(model, estimatedInputTokens, maxOutputTokens);
+      // Throws BUDGET_EXCEEDED: a call that does not fit is never made, on any model.
+      const hold: Hold = this.#options.guard.reserve(request.payer, request.scope, estimate, { model, taskId: request.taskId ?? null });
+      const timeout = AbortSignal.timeout(this.#options.callTimeoutMs);
+      const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
+      health.calls++;
+      this.#calls++;
+      try {
+        const result = await generateText({
+          model: provider.languageModel(modelId),
+          ...(request.system === undefined ? {} : { system: request.system }),
+          messages: request.messages,
+          ...(tools === undefined ? {} : { tools }),
+          maxOutputTokens,
+          // Fallbacks are ours: one attempt per model, then the next in the chain.
+          maxRetries: 0,
+          abortSignal: signal,
+        });
+        const usage = { inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0 };
+        const cost = this.#options.pricing.cost(model, usage.inputTokens, usage.outputTokens);
+        const charged = this.#options.guard.settle(hold, cost, { model, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, taskId: request.taskId ?? null });
+        if (cost > charged) this.#uncoveredMicro += Math.round((cost - charged) * 1_000_000);
+        health.consecutiveFailures = 0;
+        return {
+          model,
+          rule: decision.rule,
+          reason: decision.reason,
+          text: result.text,
+          toolCalls: result.toolCalls.map((c) => ({ toolCallId: c.toolCallId, toolName: c.toolName, input: c.input })),
+          responseMessages: result.response.messages,
+          finishReason: result.finishReason,
+          usage,
+          cost: charged,
+          failedAttempts,
+        };
+      } catch (error) {
+        this.#options.guard.release(hold);
+        // The caller gave up (cancel, task timeout): not the provider's fault, no fallback.
+        if (request.signal?.aborted === true) throw error;
+        if (isFactoryError(error)) throw error;
+        const message = timeout.aborted ? `no answer within ${this.#options.callTimeoutMs} ms` : errorText(error);
+        failedAttempts.push({ model, error: message });
+        health.failures++;
+        health.consecutiveFailures++;
+        if (health.consecutiveFailures >= this.#options.cooldown.failures && this.#options.cooldown.ms > 0) {
+          health.coolingDownUntil = this.#now() + this.#options.cooldown.ms;
+          health.consecutiveFailures = 0;
+          this.#options.onNotice?.({ type: "model.cooldown", data: { provider: provider.name, until: new Date(health.coolingDownUntil).toISOString(), lastError: message } });
+        }
+        this.#options.onNotice?.({ type: "model.fallback", data: { model, provider: provider.name, error: message, taskId: request.taskId ?? null } });
+      }
+    }
+    throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' failed: ${failedAttempts.map((a) => `${a.model}: ${a.error}`).join("; ")}`, {
+      details: { rule: decision.rule, attempts: failedAttempts },
+    });
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    return `${typeof status === "number" ? `HTTP ${status}: ` : ""}${error.message}`.slice(0, 500);
+  }
+  return String(error).slice(0, 500);
+}

@@ -1,0 +1,210 @@
+import type { ModelMessage } from "ai";
+import { z } from "zod";
+import type { Agent } from "../../core/agent.ts";
+import { FactoryError, isFactoryError } from "../../core/errors.ts";
+import type { ModelTool, ToolCall } from "../../core/model-call.ts";
+import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
+import { LLM_TOOLS, LlmRuntimeSchema, type ProfileRecord } from "../../core/schemas/profile.ts";
+
+type LlmSpec = z.output<typeof LlmRuntimeSchema>;
+type LlmToolName = (typeof LLM_TOOLS)[number];
+
+/** What an llm agent's task result holds. */
+export interface LlmResult {
+  output: string;
+  steps: number;
+  /** Models that answered, in order of first use. */
+  models: string[];
+  usage: { calls: number; inputTokens: number; outputTokens: number };
+  /** Credits this attempt's calls cost. */
+  cost: number;
+}
+
+/** The built-in tools, as the model sees them. */
+const TOOL_DEFINITIONS: Record<LlmToolName, ModelTool> = {
+  context_read: {
+    description: "Read the crew's shared context: the value under `key`, or the list of keys when no key is given.",
+    inputSchema: { type: "object", properties: { key: { type: "string", description: "the context key" } }, additionalProperties: false },
+  },
+  context_write: {
+    description: "Write a value (any JSON) under `key` in the crew's shared context, for the other members to read.",
+    inputSchema: { type: "object", properties: { key: { type: "string" }, value: { description: "any JSON value" } }, required: ["key", "value"], additionalProperties: false },
+  },
+  submit_task: {
+    description:
+      "Give a sub-task to another role of the crew. With wait (default true) the tool returns the sub-task's result when it is done; otherwise its id at once.",
+    inputSchema: {
+      type: "object",
+      properties: {
+        role: { type: "string", description: "the role that should do it" },
+        input: { description: "what the sub-task gets (text or JSON)" },
+        wait: { type: "boolean", description: "wait for the result (default true)" },
+        timeoutMs: { type: "integer", minimum: 1, description: "how long the sub-task may run" },
+      },
+      required: ["role", "input"],
+      additionalProperties: false,
+    },
+  },
+};
+
+const ContextReadInput = z.strictObject({ key: z.string().min(1).max(256).optional() });
+const ContextWriteInput = z.strictObject({ key: z.string().min(1).max(256), value: z.unknown() });
+const SubmitTaskInput = z.strictObject({
+  role: z.string().min(1).max(64),
+  input: z.unknown(),
+  wait: z.boolean().default(true),
+  timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+});
+
+/** How long `submit_task` waits for a sub-task without its own timeout. */
+const DEFAULT_SUBTASK_WAIT_MS = 60_000;
+
+/**
+ * Agents whose body is a tool-calling loop over the model router (DESIGN.md `runtimes/llm`).
+ * Each step is one model call — routed by policy, reserved and settled against the budgets —
+ * then the tools it asked for run and their results go back to the model, until it answers
+ * with text or `maxSteps` calls have been made. Every step is a `task.progress` event.
+ */
+export class LlmRuntime implements AgentRuntime {
+  readonly kind = "llm";
+
+  validate(profile: Pick<ProfileRecord, "runtime">): void {
+    if (profile.runtime.kind !== "llm") throw new FactoryError("VALIDATION_FAILED", "runtime.kind: not an llm runtime", { field: "runtime.kind" });
+  }
+
+  async start(_agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
+    this.validate(profile);
+    if (services.models === undefined || services.tasks === undefined) throw new FactoryError("AGENT_START_FAILED", "this factory lends llm agents no model router");
+    return new LlmAgentHandle(profile.runtime as LlmSpec, services);
+  }
+}
+
+class LlmAgentHandle implements AgentHandle {
+  readonly #spec: LlmSpec;
+  readonly #services: AgentServices;
+  readonly #tools: Record<string, ModelTool>;
+
+  constructor(spec: LlmSpec, services: AgentServices) {
+    this.#spec = spec;
+    this.#services = services;
+    const names = (spec.tools ?? [...LLM_TOOLS]).filter((name) => services.crew !== null || (name !== "context_read" && name !== "context_write"));
+    this.#tools = Object.fromEntries(names.map((name) => [name, TOOL_DEFINITIONS[name]]));
+  }
+
+  async run(input: unknown, { task, signal }: RunContext): Promise<LlmResult> {
+    const models = this.#services.models;
+    if (models === undefined) throw new FactoryError("AGENT_START_FAILED", "no model router");
+    const { prompt, metadata } = readInput(input);
+    const messages: ModelMessage[] = [{ role: "user", content: prompt }];
+    const usage = { calls: 0, inputTokens: 0, outputTokens: 0 };
+    let cost = 0;
+    const used: string[] = [];
+    for (let step = 1; step <= this.#spec.maxSteps; step++) {
+      signal.throwIfAborted();
+      const answer = await models.call(task.id, {
+        system: this.#spec.systemPrompt,
+        messages,
+        ...(Object.keys(this.#tools).length === 0 ? {} : { tools: this.#tools }),
+        metadata: { ...this.#spec.metadata, ...metadata },
+        ...(this.#spec.model === undefined ? {} : { model: this.#spec.model }),
+        ...(this.#spec.maxOutputTokens === undefined ? {} : { maxOutputTokens: this.#spec.maxOutputTokens }),
+        signal,
+      });
+      usage.calls++;
+      usage.inputTokens += answer.usage.inputTokens;
+      usage.outputTokens += answer.usage.outputTokens;
+      cost = Math.round((cost + answer.cost) * 1_000_000) / 1_000_000;
+      if (!used.includes(answer.model)) used.push(answer.model);
+      messages.push(...answer.responseMessages);
+      const fraction = Math.min(0.99, step / this.#spec.maxSteps);
+      if (answer.toolCalls.length === 0) {
+        this.#services.progress(task.id, `step ${step}: ${answer.model} answered`, fraction);
+        return { output: answer.text, steps: step, models: used, usage, cost };
+      }
+      this.#services.progress(task.id, `step ${step}: ${answer.model} called ${answer.toolCalls.map((c) => c.toolName).join(", ")}`, fraction);
+      const results = [];
+      for (const call of answer.toolCalls) results.push(await this.#runTool(call, task.id, signal));
+      messages.push({ role: "tool", content: results });
+    }
+    throw new FactoryError("LLM_MAX_STEPS", `no answer after ${this.#spec.maxSteps} model calls (runtime.maxSteps)`, { nonRetryable: true, details: { usage, cost } });
+  }
+
+  /** Runs one tool call; a failure goes back to the model as an error result, it does not end the task. */
+  async #runTool(call: ToolCall, taskId: string, signal: AbortSignal): Promise<{ type: "tool-result"; toolCallId: string; toolName: string; output: { type: "json"; value: never } | { type: "error-text"; value: string } }> {
+    const result = (output: { type: "json"; value: never } | { type: "error-text"; value: string }) => ({ type: "tool-result" as const, toolCallId: call.toolCallId, toolName: call.toolName, output });
+    try {
+      const value = await this.#tool(call, taskId, signal);
+      return result({ type: "json", value: (value === undefined ? null : JSON.parse(JSON.stringify(value))) as never });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      return result({ type: "error-text", value: isFactoryError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async #tool(call: ToolCall, taskId: string, signal: AbortSignal): Promise<unknown> {
+    if (!(call.toolName in this.#tools)) throw new FactoryError("VALIDATION_FAILED", `no tool named '${call.toolName}' (tools: ${Object.keys(this.#tools).join(", ") || "none"})`);
+    const crew = this.#services.crew;
+    switch (call.toolName as LlmToolName) {
+      case "context_read": {
+        const { key } = parseTool(ContextReadInput, call);
+        if (crew === null) throw new FactoryError("VALIDATION_FAILED", "this agent is in no crew");
+        if (key === undefined) return { keys: await crew.keys() };
+        return { key, value: (await crew.get(key)) ?? null };
+      }
+      case "context_write": {
+        const { key, value } = parseTool(ContextWriteInput, call);
+        if (crew === null) throw new FactoryError("VALIDATION_FAILED", "this agent is in no crew");
+        await crew.set(key, value ?? null);
+        return { ok: true, key };
+      }
+      case "submit_task": {
+        const request = parseTool(SubmitTaskInput, call);
+        const tasks = this.#services.tasks;
+        if (tasks === undefined) throw new FactoryError("VALIDATION_FAILED", "sub-tasks are not available here");
+        const sub = await tasks.submit(taskId, { role: request.role, input: request.input ?? null, ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }) });
+        if (!request.wait) return { taskId: sub.id, state: sub.state };
+        const done = await abortable(tasks.wait(sub.id, request.timeoutMs ?? DEFAULT_SUBTASK_WAIT_MS), signal);
+        return { taskId: done.id, state: done.state, ...(done.result === undefined ? {} : { result: done.result }), ...(done.error === undefined ? {} : { error: done.error }) };
+      }
+    }
+  }
+
+  async signal(): Promise<void> {}
+
+  async stop(): Promise<void> {}
+}
+
+/** Text → the prompt; `{ prompt, metadata }` → both; anything else → its JSON as the prompt. */
+function readInput(input: unknown): { prompt: string; metadata: Record<string, unknown> } {
+  if (typeof input === "string") return { prompt: input, metadata: {} };
+  if (typeof input === "object" && input !== null && !Array.isArray(input) && typeof (input as { prompt?: unknown }).prompt === "string") {
+    const { prompt, metadata } = input as { prompt: string; metadata?: unknown };
+    return { prompt, metadata: typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : {} };
+  }
+  return { prompt: JSON.stringify(input ?? null), metadata: {} };
+}
+
+function parseTool<S extends z.ZodType>(schema: S, call: ToolCall): z.output<S> {
+  const parsed = schema.safeParse(call.input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new FactoryError("VALIDATION_FAILED", `${call.toolName}: ${issue === undefined ? "invalid input" : `${issue.path.join(".") || "input"}: ${issue.message}`}`);
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
