@@ -16,10 +16,11 @@ import type { CaseName } from "./spawn.ts";
 import { dispatchTasks, IN_FLIGHT, SCHEDULER_CLAIMS } from "./scheduler-claims.ts";
 import type { SchedulerCaseName } from "./scheduler.ts";
 import type { HealthCaseName } from "./health.ts";
+import type { ModelCaseName } from "./models.ts";
 import { formatMs, formatNumber, metric, MiB, type Metric } from "./stats.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts"), health: join(here, "health.ts") };
+const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts"), health: join(here, "health.ts"), models: join(here, "models.ts") };
 const RESULTS = join(here, "results", "latest.json");
 
 /** What a case sends back (bench/spawn.ts and bench/scheduler.ts share the shape). */
@@ -36,7 +37,8 @@ type Step =
   | { script: "spawn"; name: CaseName; args: string[] }
   | { script: "scheduler"; name: SchedulerCaseName; args: string[] }
   | { script: "process"; name: "process"; args: string[] }
-  | { script: "health"; name: HealthCaseName; args: string[] };
+  | { script: "health"; name: HealthCaseName; args: string[] }
+  | { script: "models"; name: ModelCaseName; args: string[] };
 
 function plan(quick: boolean): Step[] {
   const mode = quick ? ["--quick"] : [];
@@ -58,6 +60,9 @@ function plan(quick: boolean): Step[] {
     { script: "health", name: "healing", args: mode },
     // The peer needs Redis on 127.0.0.1:6379 and takes about a minute per sample.
     { script: "health", name: "bullmq-stalled", args: mode },
+    // Issue 6: budgets under concurrency (with the check-then-spend peer) and routing's cost.
+    { script: "models", name: "budget", args: mode },
+    { script: "models", name: "router", args: mode },
   ];
 }
 
@@ -94,6 +99,8 @@ const NOTES = (quick: boolean): string[] => [
     "RSS after gc varies by about ±10% from run to run at the same JS heap; what RSS holds above the committed heap sits in 256 KiB anonymous mappings (V8's page size), i.e. heap pages V8 freed but kept, not in SQLite or malloc.",
   "Healing: detection is from the chaos action (kill -9 / SIGSTOP) to the agent's UNHEALTHY event; a frozen agent is declared dead after 3 heartbeat intervals (3 s) of silence counted from the last thing it said, plus up to one watchdog round (100 ms). " +
     "BullMQ peer: a Worker with default settings (lockDuration 30 s, stalledInterval 30 s) in a child process takes a job and is killed with kill -9; a second Worker in the bench process gets the job back through BullMQ's stalled-job check.",
+  "Budget: each round grants a fresh wallet 50 credits and makes 1,000 concurrent calls (mock provider, 1–20 ms, 20–99 output tokens, price 1/2 credits per 1,000 tokens in/out, 100 output tokens reserved per call). " +
+    "The peer is check-then-spend in the same process on the same calls: it reads what was spent, calls if that is under the budget, and adds the real cost after the call — the pattern behind LiteLLM issues #34732 and #40095.",
 ];
 
 function machineFacts(): Record<string, unknown> {
@@ -206,7 +213,7 @@ async function main(): Promise<void> {
   const failures = flagged((m) => m.verdict === "MISMATCH");
   const misses = flagged((m) => m.verdict.startsWith("MISSES"));
   const report = {
-    suite: "spawn-crew-scheduler-health",
+    suite: "spawn-crew-scheduler-health-models",
     mode: quick ? "quick" : "full",
     date,
     durationMs,
@@ -225,7 +232,7 @@ async function main(): Promise<void> {
     `node ${process.version} (sqlite ${String(machine.sqlite)}), ${date}${machine.commit === null ? "" : `, commit ${String(machine.commit)}`}`,
     `mode: ${quick ? "quick" : "full"}, took ${formatMs(durationMs)}${results.every((r) => r.gcExposed) ? "" : " (memory read without gc)"}`,
   ];
-  process.stdout.write(`\nAgent Factory benchmarks: spawn, crew, scheduler, process agents, health\n${facts.join("\n")}\n\n${table(results)}\n\n`);
+  process.stdout.write(`\nAgent Factory benchmarks: spawn, crew, scheduler, process agents, health, models\n${facts.join("\n")}\n\n${table(results)}\n\n`);
   process.stdout.write(`notes:\n${NOTES(quick).map((n) => `  - ${n}`).join("\n")}\n\n`);
   process.stdout.write(`results: ${RESULTS}\n`);
   if (misses.length > 0) process.stdout.write(`\n${misses.length} figure(s) miss a claim (seeds or issue 3):\n${misses.map((f) => `  - ${f}`).join("\n")}\n`);
