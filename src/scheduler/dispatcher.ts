@@ -211,7 +211,8 @@ export class Dispatcher {
     const depth = this.#deps.queueDepth(target);
     if (lane.size + lane.reserved + lane.affinityWaiting >= depth) {
       const retryAfterSec = lane.retryAfterSeconds();
-      throw new FactoryError("QUEUE_FULL", `the queue for this task already holds ${lane.size} task(s), its limit; retry in ${retryAfterSec} s`, {
+      // Tasks being accepted and tasks waiting for an affinity agent count toward the limit too.
+      throw new FactoryError("QUEUE_FULL", `the queue for this task already holds ${lane.size + lane.reserved + lane.affinityWaiting} task(s), its limit of ${depth}; retry in ${retryAfterSec} s`, {
         details: { depth, retryAfterSec },
       });
     }
