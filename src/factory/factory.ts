@@ -223,7 +223,6 @@ export class Factory {
       maxOutputTokens: models.maxOutputTokens,
       onNotice: (notice) => this.#events.emit({ type: notice.type, ...(typeof notice.data.taskId === "string" ? { taskId: notice.data.taskId } : {}), data: notice.data }),
     });
-    for (const budget of models.budgets) this.#guard.setLimit(budget);
     this.#registry = new AgentRegistry(this.#journal, this.#events);
     this.#spawner = new Spawner({
       registry: this.#registry,
@@ -1058,20 +1057,31 @@ export class Factory {
     }
   }
 
-  /** At start: the stored budgets, then the configured ones (which win), with what each window has spent. */
+  /**
+   * At start: the stored budgets and the configured ones (which win on credits and period), each
+   * with what its current window has spent, summed from the ledger. A configured budget keeps
+   * its stored window unless its period changed, so a restart never hands out a fresh budget.
+   */
   async #restoreBudgets(): Promise<void> {
-    const stored = await this.#deps.store.listBudgets();
-    const configured = new Map((this.#deps.models?.budgets ?? []).map((b) => [b.key, b] as const));
+    const stored = new Map((await this.#deps.store.listBudgets()).map((b) => [b.key, b] as const));
     const now = Date.now();
-    for (const budget of stored) {
-      if (configured.has(budget.key)) continue;
-      let windowStart = Date.parse(budget.windowStart);
+    const budgets = new Map<string, { key: string; credits: number; periodMs: number | null; windowStart: number }>();
+    for (const b of stored.values()) budgets.set(b.key, { ...b, windowStart: Date.parse(b.windowStart) });
+    for (const b of this.#deps.models?.budgets ?? []) {
+      const before = stored.get(b.key);
+      budgets.set(b.key, { ...b, windowStart: before !== undefined && before.periodMs === b.periodMs ? Date.parse(before.windowStart) : now });
+    }
+    for (const budget of budgets.values()) {
+      let windowStart = budget.windowStart;
       if (budget.periodMs !== null && now - windowStart >= budget.periodMs) windowStart = now - ((now - windowStart) % budget.periodMs);
       const scope = budget.key.startsWith("crew:") ? { crewId: budget.key.slice(5) } : budget.key.startsWith("agent:") ? { agentId: budget.key.slice(6) } : {};
       const rows = await this.#deps.store.ledgerReport({ by: "day", kind: "usage", ...scope, from: new Date(windowStart).toISOString() });
-      this.#guard.setLimit(budget, { windowStart, spent: rows.reduce((n, r) => n + r.amount, 0) });
+      this.#guard.setLimit(budget, { windowStart, spent: fromMicro(rows.reduce((n, r) => n + toMicro(r.amount), 0)) });
+      const changed = stored.get(budget.key);
+      if (changed === undefined || changed.credits !== budget.credits || changed.periodMs !== budget.periodMs || Date.parse(changed.windowStart) !== windowStart) {
+        await this.#deps.store.putBudget({ key: budget.key, credits: budget.credits, periodMs: budget.periodMs, windowStart: new Date(windowStart).toISOString() });
+      }
     }
-    for (const budget of configured.values()) await this.#deps.store.putBudget({ ...budget, windowStart: new Date(this.#guard.windowStart(budget.key) as number).toISOString() });
   }
 
   /** Providers (with their failure counts and cooldowns), prices and routing rules. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { FactoryError } from "../core/errors.ts";
 
 /**
  * A routing rule: when every condition given holds, calls go to `model` (then `fallbacks`, in
@@ -23,7 +24,17 @@ export const RouteRuleSchema = z.strictObject({
 });
 export type RouteRule = z.output<typeof RouteRuleSchema>;
 
-export const RouteRulesSchema = z.array(RouteRuleSchema).min(1).max(1_000);
+/** The last rule must match every call (no conditions), so every call has a model. */
+export const RouteRulesSchema = z
+  .array(RouteRuleSchema)
+  .min(1)
+  .max(1_000)
+  .superRefine((rules, ctx) => {
+    const last = rules[rules.length - 1];
+    if (last !== undefined && Object.values(last.when).some((v) => v !== undefined)) {
+      ctx.addIssue({ code: "custom", path: [rules.length - 1, "when"], message: "the last rule must have no conditions, so that every call gets a model" });
+    }
+  });
 
 /**
  * Seed 004's five rules, in its order: confidential → a local model; `quality: high` while more
@@ -64,5 +75,5 @@ export function route(rules: readonly RouteRule[], request: RouteRequest): Route
     if (w.inputTokensAbove !== undefined && !(request.estimatedInputTokens > w.inputTokensAbove)) continue;
     return { model: rule.model, fallbacks: [...rule.fallbacks], rule: rule.name, reason: rule.reason ?? `rule ${rule.name} matched` };
   }
-  throw new Error("no routing rule matched: the rules need a last rule without conditions");
+  throw new FactoryError("MODEL_UNKNOWN", "no routing rule matched: the rules need a last rule without conditions", { nonRetryable: true });
 }

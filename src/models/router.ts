@@ -79,6 +79,19 @@ export class ModelRouter {
     return this.#options.pricing;
   }
 
+  /** `baseURL` as shown to operators: without credentials a URL may carry. */
+  static shown(url: string | null): string | null {
+    if (url === null) return null;
+    try {
+      const parsed = new URL(url);
+      parsed.username = "";
+      parsed.password = "";
+      return parsed.toString().replace(/\/$/, "");
+    } catch {
+      return url;
+    }
+  }
+
   /** Which chain a call would get, by which rule and why (the explain route). */
   explain(request: { metadata?: Readonly<Record<string, unknown>>; estimatedInputTokens: number; budgetFraction: number | null }): RouteDecision {
     return route(this.#options.rules, { metadata: request.metadata ?? {}, estimatedInputTokens: request.estimatedInputTokens, budgetFraction: request.budgetFraction });
@@ -108,7 +121,7 @@ export class ModelRouter {
       return {
         name: p.name,
         kind: p.kind,
-        baseURL: p.baseURL,
+        baseURL: ModelRouter.shown(p.baseURL),
         servesAll: p === this.#catchAll,
         calls: h.calls,
         failures: h.failures,
@@ -135,11 +148,19 @@ export class ModelRouter {
         ? { model: request.model, fallbacks: [], rule: "pinned", reason: "the agent's profile names its model" }
         : this.explain({ ...(request.metadata === undefined ? {} : { metadata: request.metadata }), estimatedInputTokens, budgetFraction: request.budgetFraction ?? null });
     const chain = [decision.model, ...decision.fallbacks];
-    const resolved = chain.map((model) => ({ model, ...this.resolve(model) }));
     const now = this.#now();
-    const usable = resolved.filter((r) => (this.#health.get(r.provider.name) as ProviderHealth).coolingDownUntil <= now);
+    const coolingDown = (name: string): boolean => (this.#health.get(name) as ProviderHealth).coolingDownUntil > now;
+    const candidates = chain.flatMap((model) => {
+      try {
+        return [{ model, ...this.resolve(model) }];
+      } catch {
+        return []; // An unknown fallback is skipped (and said so below); it does not sink the call.
+      }
+    });
+    if (candidates.length === 0) this.resolve(decision.model); // throws MODEL_UNKNOWN, naming the providers
+    const usable = candidates.filter((c) => !coolingDown(c.provider.name));
     if (usable.length === 0) {
-      const until = Math.min(...resolved.map((r) => (this.#health.get(r.provider.name) as ProviderHealth).coolingDownUntil));
+      const until = Math.min(...candidates.map((c) => (this.#health.get(c.provider.name) as ProviderHealth).coolingDownUntil));
       throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' (${chain.join(", ")}) is on a provider cooling down until ${new Date(until).toISOString()}`, {
         details: { rule: decision.rule, models: chain, retryAt: new Date(until).toISOString() },
       });
@@ -148,7 +169,9 @@ export class ModelRouter {
     const tools =
       request.tools === undefined ? undefined : Object.fromEntries(Object.entries(request.tools).map(([name, t]) => [name, { description: t.description, inputSchema: jsonSchema(t.inputSchema) }]));
     const maxOutputTokens = request.maxOutputTokens ?? this.#options.maxOutputTokens;
-    const failedAttempts: Array<{ model: string; error: string }> = [];
+    const failedAttempts: Array<{ model: string; error: string }> = chain.filter((m) => !candidates.some((c) => c.model === m)).map((model) => ({ model, error: "no provider serves it" }));
+    let refused: unknown;
+    let providerFailed = false;
     for (const { model, provider, modelId } of usable) {
       request.signal?.throwIfAborted();
       const health = this.#health.get(provider.name) as ProviderHealth;
@@ -156,9 +179,19 @@ export class ModelRouter {
         failedAttempts.push({ model, error: "provider cooling down" });
         continue;
       }
-      const estimate = this.#options.pricing.cost(model, estimatedInputTokens, maxOutputTokens);
-      // Throws BUDGET_EXCEEDED: a call that does not fit is never made, on any model.
-      const hold: Hold = this.#options.guard.reserve(request.payer, request.scope, estimate, { model, taskId: request.taskId ?? null });
+      // Priced and recorded as served: a catch-all provider's forced model is what is paid for.
+      const served = provider.kind === "mock" ? modelId : `${provider.name}:${modelId}`;
+      const estimate = this.#options.pricing.cost(served, estimatedInputTokens, maxOutputTokens);
+      let hold: Hold;
+      try {
+        hold = this.#options.guard.reserve(request.payer, request.scope, estimate, { model: served, taskId: request.taskId ?? null });
+      } catch (error) {
+        // This model does not fit the budget; a cheaper one further down the chain may.
+        if (!isFactoryError(error) || error.code !== "BUDGET_EXCEEDED") throw error;
+        refused ??= error;
+        failedAttempts.push({ model, error: error.message });
+        continue;
+      }
       const timeout = AbortSignal.timeout(this.#options.callTimeoutMs);
       const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
       health.calls++;
@@ -175,8 +208,8 @@ export class ModelRouter {
           abortSignal: signal,
         });
         const usage = { inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0 };
-        const cost = this.#options.pricing.cost(model, usage.inputTokens, usage.outputTokens);
-        const charged = this.#options.guard.settle(hold, cost, { model, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, taskId: request.taskId ?? null });
+        const cost = this.#options.pricing.cost(served, usage.inputTokens, usage.outputTokens);
+        const charged = this.#options.guard.settle(hold, cost, { model: served, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, taskId: request.taskId ?? null });
         if (cost > charged) this.#uncoveredMicro += Math.round((cost - charged) * 1_000_000);
         health.consecutiveFailures = 0;
         return {
@@ -185,7 +218,9 @@ export class ModelRouter {
           reason: decision.reason,
           text: result.text,
           toolCalls: result.toolCalls.map((c) => ({ toolCallId: c.toolCallId, toolName: c.toolName, input: c.input })),
-          responseMessages: result.response.messages,
+          // The SDK answers a tool call it could not parse with a tool message of its own; the
+          // caller answers every tool call itself, and a second answer is an error to providers.
+          responseMessages: result.response.messages.filter((m) => m.role !== "tool"),
           finishReason: result.finishReason,
           usage,
           cost: charged,
@@ -198,6 +233,7 @@ export class ModelRouter {
         if (isFactoryError(error)) throw error;
         const message = timeout.aborted ? `no answer within ${this.#options.callTimeoutMs} ms` : errorText(error);
         failedAttempts.push({ model, error: message });
+        providerFailed = true;
         health.failures++;
         health.consecutiveFailures++;
         if (health.consecutiveFailures >= this.#options.cooldown.failures && this.#options.cooldown.ms > 0) {
@@ -208,6 +244,8 @@ export class ModelRouter {
         this.#options.onNotice?.({ type: "model.fallback", data: { model, provider: provider.name, error: message, taskId: request.taskId ?? null } });
       }
     }
+    // Nothing failed but the budget: the call cannot be paid for, and retrying will not help.
+    if (refused !== undefined && !providerFailed) throw refused;
     throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' failed: ${failedAttempts.map((a) => `${a.model}: ${a.error}`).join("; ")}`, {
       details: { rule: decision.rule, attempts: failedAttempts },
     });

@@ -85,6 +85,31 @@ describe("budgets and models over HTTP", () => {
     }
   });
 
+  it("a budget from the config keeps what its window spent across a restart", async () => {
+    const dir = tempDir();
+    const models = { budgets: [{ key: "global", credits: 100, periodMs: 86_400_000 }] };
+    let factory = await createFactory({ dataDir: dir.path, logger: silentLogger, models });
+    try {
+      factory.registerProfile({ name: "thinker", role: "Thinker", runtime: { kind: "llm", systemPrompt: "You think.", tools: [] } });
+      const { crew } = await factory.assembleCrew({ name: "c", budget: 100, members: [{ profile: "thinker" }] });
+      const done = await factory.waitForTask((await factory.submitTask({ role: "Thinker", crewId: crew.id, input: "one" })).id, 10_000);
+      const spent = done.usage?.cost ?? 0;
+      assert.ok(spent > 0);
+      const before = factory.listBudgets()[0];
+      assert.equal(before?.spent, spent);
+      await factory.close();
+      factory = await createFactory({ dataDir: dir.path, logger: silentLogger, models });
+      assert.deepEqual(factory.listBudgets()[0], before);
+      // Changing its credits in the config keeps the window and what it spent.
+      await factory.close();
+      factory = await createFactory({ dataDir: dir.path, logger: silentLogger, models: { budgets: [{ key: "global", credits: 50, periodMs: 86_400_000 }] } });
+      assert.deepEqual([factory.listBudgets()[0]?.credits, factory.listBudgets()[0]?.spent, factory.listBudgets()[0]?.resetsAt], [50, spent, before?.resetsAt]);
+    } finally {
+      await factory.close();
+      dir.cleanup();
+    }
+  });
+
   it("GET /v1/models shows the providers, rules and prices; the document lists the routes", async () => {
     const factory = await createFactory({ dataDir: ":memory:", logger: silentLogger, models: { pricing: { "openrouter:*": { input: 0.5, output: 1.5 } } } });
     try {

@@ -40,7 +40,11 @@ describe("routing policy", () => {
     const bad = RouteRulesSchema.safeParse([{ name: "x", model: "m", when: { budgetAbove: 2 } }]);
     assert.equal(bad.success, false);
     assert.deepEqual(bad.error?.issues[0]?.path, [0, "when", "budgetAbove"]);
-    assert.throws(() => route(RouteRulesSchema.parse([{ name: "only", when: { inputTokensAbove: 5 }, model: "m" }]), { metadata: {}, estimatedInputTokens: 1, budgetFraction: null }), /no routing rule matched/);
+    // Rules whose last one has conditions are refused where they are read, naming the rule.
+    const refused = RouteRulesSchema.safeParse([{ name: "only", when: { inputTokensAbove: 5 }, model: "m" }]);
+    assert.equal(refused.success, false);
+    assert.deepEqual(refused.error?.issues[0]?.path, [0, "when"]);
+    assert.throws(() => route([{ name: "only", when: { inputTokensAbove: 5 }, model: "m", fallbacks: [] }], { metadata: {}, estimatedInputTokens: 1, budgetFraction: null }), { code: "MODEL_UNKNOWN" });
   });
 
   it("the example rules file (examples/routing/rules.yaml) is the defaults written out as data", () => {

@@ -151,6 +151,57 @@ describe("model router", () => {
     assert.equal(ledger.balance(poor), 0.05);
   });
 
+  it("skips a fallback no provider serves, and a model over budget for a cheaper one that fits", async () => {
+    const providers = mocks(["a"]);
+    const unknown = await call(router(providers, { rules: [{ name: "r", when: {}, model: "a:first", fallbacks: ["z:nowhere", "c:third"] }] }));
+    assert.equal(unknown.model, "c:third");
+    assert.deepEqual(
+      unknown.failedAttempts.map((f) => [f.model, f.error.replace(/:.*/, "")]),
+      [
+        ["z:nowhere", "no provider serves it"],
+        ["a:first", "HTTP 503"],
+      ],
+    );
+    // b:second costs 2/2 per 1,000 tokens (≈ 0.24 reserved), a:first 1/1 (≈ 0.12): with 0.2 credits only a fits.
+    const tight = "0x371_CREW_tight";
+    ledger.grant(tight, 0.2);
+    const r = router(mocks([]), { rules: [{ name: "r", when: {}, model: "b:second", fallbacks: ["a:first"] }] });
+    const cheap = await r.call({ messages: [{ role: "user", content: "x" }], payer: tight, scope: { crewId: null, agentId: null } });
+    assert.equal(cheap.model, "a:first");
+    assert.match(cheap.failedAttempts[0]?.error ?? "", /cannot cover a call/);
+    // Nothing fits and nothing failed otherwise: BUDGET_EXCEEDED, not retryable.
+    ledger.grant("0x371_CREW_tiny", 0.01);
+    await assert.rejects(r.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_tiny", scope: { crewId: null, agentId: null } }), { code: "BUDGET_EXCEEDED" });
+    // A provider failure and then no budget: MODEL_UNAVAILABLE (retryable), with both attempts.
+    const mixed = router(mocks(["a"]), { rules: [{ name: "r", when: {}, model: "a:first", fallbacks: ["b:second"] }] });
+    ledger.grant("0x371_CREW_mixed", 0.2);
+    await assert.rejects(mixed.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_mixed", scope: { crewId: null, agentId: null } }), (error: { code: string; details: { attempts: unknown[] } }) => {
+      assert.equal(error.code, "MODEL_UNAVAILABLE");
+      assert.equal(error.details.attempts.length, 2);
+      return true;
+    });
+    assert.equal(ledger.balance(RESERVE_WALLET), 0);
+  });
+
+  it("prices and records a call by the model that served it, and shows base URLs without credentials", async () => {
+    const providers = await createProviders(ModelsConfigSchema.parse({ providers: [{ name: "mock", kind: "mock" }] }).providers);
+    assert.equal(ModelRouter.shown("https://user:secret@example.com/v1"), "https://example.com/v1");
+    const r = new ModelRouter({
+      providers,
+      providerSettings: new Map([["mock", { serves: "*", model: "forced" }]]),
+      pricing: new PricingTable({ forced: { input: 0, output: 0 } }, { input: 1, output: 2 }),
+      rules: [{ name: "r", when: {}, model: "requesty:claude-3-sonnet", fallbacks: [] }],
+      guard: new BudgetGuard(ledger),
+      callTimeoutMs: 1_000,
+      cooldown: { failures: 3, ms: 1_000 },
+      maxOutputTokens: 10,
+    });
+    const result = await call(r);
+    assert.equal(result.model, "requesty:claude-3-sonnet");
+    assert.equal(result.cost, 0);
+    assert.equal(result.text, "Mock answer from forced to: hello");
+  });
+
   it("names the providers a model name could go to when none serves it", () => {
     const r = router(mocks([]));
     assert.throws(() => r.resolve("z:unknown"), { code: "MODEL_UNKNOWN" });

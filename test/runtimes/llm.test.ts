@@ -21,6 +21,11 @@ const script = MockScriptSchema.parse({
       ],
     },
     { name: "looper", when: { system: "^You loop" }, reply: { toolCalls: [{ name: "context_read", input: {} }] } },
+    {
+      name: "confused",
+      when: { system: "^You are confused" },
+      steps: [{ toolCalls: [{ name: "launch_rockets", input: { now: true } }] }, { text: "tool said: {{lastToolResult}}" }],
+    },
     { name: "big", when: { prompt: "^expensive" }, reply: { text: "costly", usage: { inputTokens: 100_000, outputTokens: 0 } } },
   ],
 });
@@ -133,6 +138,22 @@ describe("llm agents on the mock provider", () => {
     assert.equal(done.usage?.cost, reservation?.amount);
     assert.ok((reservation?.amount ?? 100) < 1);
     assert.equal(Math.round((factory.modelsInfo().uncoveredCredits - before) * 1e6) / 1e6, Math.round((100 - (reservation?.amount ?? 0)) * 1e6) / 1e6);
+  });
+
+  it("answers a call to a tool it does not have with one error result, and goes on", async () => {
+    factory.registerProfile({ name: "confused", role: "Confused", runtime: { kind: "llm", systemPrompt: "You are confused.", maxSteps: 3 } });
+    const { crew } = await factory.assembleCrew({ name: "conf", budget: 100, members: [{ profile: "confused" }] });
+    const done = await factory.waitForTask((await factory.submitTask({ role: "Confused", crewId: crew.id, input: "go" })).id, 10_000);
+    assert.equal(done.state, "SUCCEEDED", JSON.stringify(done.error));
+    // The runtime's own answer is the last tool result the model saw: the SDK's is dropped, not sent twice.
+    assert.match((done.result as { output: string }).output, /^tool said: VALIDATION_FAILED: no tool named 'launch_rockets'/);
+  });
+
+  it("keeps the profile's routing metadata over the task's: a task cannot lift confidential", async () => {
+    factory.registerProfile({ name: "secretive", role: "Secretive", runtime: { kind: "llm", systemPrompt: "You answer.", tools: [], metadata: { confidential: true } } });
+    const { crew } = await factory.assembleCrew({ name: "sec", budget: 100, members: [{ profile: "secretive" }] });
+    const done = await factory.waitForTask((await factory.submitTask({ role: "Secretive", crewId: crew.id, input: { prompt: "hi", metadata: { confidential: false } } })).id, 10_000);
+    assert.deepEqual((done.result as { models: string[] }).models, ["localai:phi-4-14b"]);
   });
 
   it("pays a task's reward from the crew to the agent that completed it (attribution)", async () => {

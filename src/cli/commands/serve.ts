@@ -95,7 +95,7 @@ async function modelsConfig(opts: { config?: string; openaiBaseUrl?: string; ope
     });
   }
   if (opts.mockScript !== undefined) {
-    providers.push({ name: "mock", kind: "mock", script: opts.mockScript, ...(providers.some((p) => p.serves === "*") ? {} : { serves: "*" as const }) });
+    providers.push({ name: providers.some((p) => p.name === "mock") ? "mock-script" : "mock", kind: "mock", script: opts.mockScript, ...(providers.some((p) => p.serves === "*") ? {} : { serves: "*" as const }) });
   }
   return { ...fromFile, providers };
 }

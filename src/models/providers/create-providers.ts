@@ -33,6 +33,9 @@ export async function createProviders(configs: readonly ProviderConfig[], env: N
         break;
       }
       case "anthropic": {
+        if (apiKey === undefined && (env.ANTHROPIC_API_KEY ?? "") === "") {
+          throw new FactoryError("VALIDATION_FAILED", `providers.${i}: an anthropic provider needs a key: apiKeyEnv, apiKey, or ANTHROPIC_API_KEY in the environment`, { field: `providers.${i}.apiKeyEnv` });
+        }
         const { AnthropicProvider } = await import("./anthropic-provider.ts");
         providers.push(new AnthropicProvider({ ...common, ...(config.baseURL === undefined ? {} : { baseURL: config.baseURL }) }));
         break;

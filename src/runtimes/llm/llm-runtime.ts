@@ -58,6 +58,11 @@ const SubmitTaskInput = z.strictObject({
 
 /** How long `submit_task` waits for a sub-task without its own timeout. */
 const DEFAULT_SUBTASK_WAIT_MS = 60_000;
+/**
+ * While a model call or a sub-task is awaited, progress is reported this often: waiting on a
+ * provider or a sub-task is progress, not a stuck agent (the default stuck threshold is 30 s).
+ */
+const WAITING_PULSE_MS = 10_000;
 
 /**
  * Agents whose body is a tool-calling loop over the model router (DESIGN.md `runtimes/llm`).
@@ -101,15 +106,20 @@ class LlmAgentHandle implements AgentHandle {
     const used: string[] = [];
     for (let step = 1; step <= this.#spec.maxSteps; step++) {
       signal.throwIfAborted();
-      const answer = await models.call(task.id, {
-        system: this.#spec.systemPrompt,
-        messages,
-        ...(Object.keys(this.#tools).length === 0 ? {} : { tools: this.#tools }),
-        metadata: { ...this.#spec.metadata, ...metadata },
-        ...(this.#spec.model === undefined ? {} : { model: this.#spec.model }),
-        ...(this.#spec.maxOutputTokens === undefined ? {} : { maxOutputTokens: this.#spec.maxOutputTokens }),
-        signal,
-      });
+      const answer = await this.#pulse(
+        task.id,
+        `step ${step}: waiting for the model`,
+        models.call(task.id, {
+          system: this.#spec.systemPrompt,
+          messages,
+          ...(Object.keys(this.#tools).length === 0 ? {} : { tools: this.#tools }),
+          // The profile's metadata wins: a task cannot lift its agent's `confidential: true`.
+          metadata: { ...metadata, ...this.#spec.metadata },
+          ...(this.#spec.model === undefined ? {} : { model: this.#spec.model }),
+          ...(this.#spec.maxOutputTokens === undefined ? {} : { maxOutputTokens: this.#spec.maxOutputTokens }),
+          signal,
+        }),
+      );
       usage.calls++;
       usage.inputTokens += answer.usage.inputTokens;
       usage.outputTokens += answer.usage.outputTokens;
@@ -163,9 +173,19 @@ class LlmAgentHandle implements AgentHandle {
         if (tasks === undefined) throw new FactoryError("VALIDATION_FAILED", "sub-tasks are not available here");
         const sub = await tasks.submit(taskId, { role: request.role, input: request.input ?? null, ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }) });
         if (!request.wait) return { taskId: sub.id, state: sub.state };
-        const done = await abortable(tasks.wait(sub.id, request.timeoutMs ?? DEFAULT_SUBTASK_WAIT_MS), signal);
+        const done = await this.#pulse(taskId, `waiting for sub-task ${sub.id} (${request.role})`, abortable(tasks.wait(sub.id, request.timeoutMs ?? DEFAULT_SUBTASK_WAIT_MS), signal));
         return { taskId: done.id, state: done.state, ...(done.result === undefined ? {} : { result: done.result }), ...(done.error === undefined ? {} : { error: done.error }) };
       }
+    }
+  }
+
+  /** Reports progress every WAITING_PULSE_MS until `promise` settles. */
+  async #pulse<T>(taskId: string, message: string, promise: Promise<T>): Promise<T> {
+    const timer = setInterval(() => this.#services.progress(taskId, message, undefined), WAITING_PULSE_MS);
+    try {
+      return await promise;
+    } finally {
+      clearInterval(timer);
     }
   }
 
