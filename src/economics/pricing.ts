@@ -1,3 +1,4 @@
+import { globToRegExp } from "../core/glob.ts";
 import type { Price } from "../models/models-config.ts";
 
 /**
@@ -15,7 +16,7 @@ export class PricingTable {
     this.#default = defaultPrice;
     for (const [pattern, price] of Object.entries(prices)) {
       if (!pattern.includes("*")) this.#exact.set(pattern, price);
-      else this.#patterns.push({ pattern, regex: new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`), price });
+      else this.#patterns.push({ pattern, regex: globToRegExp(pattern), price });
     }
     this.#patterns.sort((a, b) => b.pattern.length - a.pattern.length);
   }

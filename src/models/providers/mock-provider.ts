@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { APICallError, type LanguageModelV3, type LanguageModelV3CallOptions, type LanguageModelV3Content, type LanguageModelV3GenerateResult, type LanguageModelV3Prompt, type LanguageModelV3StreamPart } from "@ai-sdk/provider";
+import { globToRegExp } from "../../core/glob.ts";
 import type { ModelProvider } from "../../core/ports/model-provider.ts";
 import { MockScriptSchema, type MockReply, type MockRule, type MockScript } from "./mock-script.ts";
 
@@ -35,7 +36,7 @@ export class MockProvider implements ModelProvider {
     this.#script = options.script ?? MockScriptSchema.parse({});
     this.#compiled = this.#script.rules.map((rule) => ({
       rule,
-      model: rule.when.model === undefined ? null : new RegExp(`^${rule.when.model.split("*").map(escapeRegExp).join(".*")}$`),
+      model: rule.when.model === undefined ? null : globToRegExp(rule.when.model),
       prompt: rule.when.prompt === undefined ? null : new RegExp(rule.when.prompt),
       system: rule.when.system === undefined ? null : new RegExp(rule.when.system),
       calls: 0,
@@ -162,5 +163,3 @@ function streamOf(result: LanguageModelV3GenerateResult): ReadableStream<Languag
     },
   });
 }
-
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
