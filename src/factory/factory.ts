@@ -23,7 +23,7 @@ import { Watchdog } from "../health/watchdog.ts";
 import { Samples } from "../core/samples.ts";
 import { Ledger } from "../economics/ledger.ts";
 import { DEFAULT_RULES, type RouteDecision } from "../models/policy.ts";
-import { BudgetGuard, type BudgetView } from "../models/budget-guard.ts";
+import { BudgetGuard, budgetScopeOf, type BudgetView } from "../models/budget-guard.ts";
 import { ModelRouter } from "../models/router.ts";
 import { BudgetConfigSchema, ModelsConfigSchema, type ModelsConfig } from "../models/models-config.ts";
 import { PricingTable } from "../economics/pricing.ts";
@@ -974,17 +974,11 @@ export class Factory {
    * when none applies (the rules then treat the budget as full).
    */
   #budgetFraction(crewId: string | null, agentId: string | null): number | null {
-    let fraction: number | null = null;
-    const take = (f: number): void => {
-      fraction = Math.max(0, Math.min(1, fraction === null ? f : Math.min(fraction, f)));
-    };
     const crew = crewId === null ? undefined : this.#crews.get(crewId);
-    if (crew !== undefined && crew.budget !== null && crew.budget > 0) take(this.#ledger.balance(crew.walletAddress) / crew.budget);
-    for (const key of ["global", ...(crewId === null ? [] : [`crew:${crewId}`]), ...(agentId === null ? [] : [`agent:${agentId}`])]) {
-      const view = this.#guard.view(key);
-      if (view !== undefined && view.credits > 0) take(view.remaining / view.credits);
-    }
-    return fraction;
+    const wallet = crew !== undefined && crew.budget !== null && crew.budget > 0 ? this.#ledger.balance(crew.walletAddress) / crew.budget : null;
+    const limits = this.#guard.remainingFraction({ crewId, agentId });
+    if (wallet === null && limits === null) return null;
+    return Math.max(0, Math.min(1, wallet ?? 1, limits ?? 1));
   }
 
   /** One model call of an agent's task: its crew's wallet pays (its own without a crew); the task counts the usage. */
@@ -1050,10 +1044,10 @@ export class Factory {
 
   /** A crew or agent budget names one that exists (live, asleep or ended: its past spend counts). */
   async #requireBudgetOwner(key: string): Promise<void> {
-    if (key.startsWith("crew:")) await this.getCrew(key.slice(5));
-    else if (key.startsWith("agent:")) {
-      const id = key.slice(6);
-      if (this.#registry.get(id) === undefined && (await this.#deps.store.getAgent(id)) === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no agent with id '${id}'`, { field: "key" });
+    const { crewId, agentId } = budgetScopeOf(key);
+    if (crewId !== undefined) await this.getCrew(crewId);
+    if (agentId !== undefined && this.#registry.get(agentId) === undefined && (await this.#deps.store.getAgent(agentId)) === undefined) {
+      throw new FactoryError("AGENT_NOT_FOUND", `no agent with id '${agentId}'`, { field: "key" });
     }
   }
 
@@ -1074,8 +1068,7 @@ export class Factory {
     for (const budget of budgets.values()) {
       let windowStart = budget.windowStart;
       if (budget.periodMs !== null && now - windowStart >= budget.periodMs) windowStart = now - ((now - windowStart) % budget.periodMs);
-      const scope = budget.key.startsWith("crew:") ? { crewId: budget.key.slice(5) } : budget.key.startsWith("agent:") ? { agentId: budget.key.slice(6) } : {};
-      const rows = await this.#deps.store.ledgerReport({ by: "day", kind: "usage", ...scope, from: new Date(windowStart).toISOString() });
+      const rows = await this.#deps.store.ledgerReport({ by: "day", kind: "usage", ...budgetScopeOf(budget.key), from: new Date(windowStart).toISOString() });
       this.#guard.setLimit(budget, { windowStart, spent: fromMicro(rows.reduce((n, r) => n + toMicro(r.amount), 0)) });
       const changed = stored.get(budget.key);
       if (changed === undefined || changed.credits !== budget.credits || changed.periodMs !== budget.periodMs || Date.parse(changed.windowStart) !== windowStart) {

@@ -106,10 +106,25 @@ export class BudgetGuard {
     };
   }
 
+  /** What is left of the tightest limit that applies to a call for `scope` (0–1); null when none does. */
+  remainingFraction(scope: BudgetScope): number | null {
+    let fraction: number | null = null;
+    for (const key of this.#keysFor(scope)) {
+      const view = this.view(key) as BudgetView;
+      if (view.credits > 0) fraction = Math.min(fraction ?? 1, view.remaining / view.credits);
+    }
+    return fraction;
+  }
+
+  /** The limits set that apply to a call for `scope`: global, its crew's, its agent's. */
+  #keysFor(scope: BudgetScope): string[] {
+    return ["global", ...(scope.crewId === null ? [] : [`crew:${scope.crewId}`]), ...(scope.agentId === null ? [] : [`agent:${scope.agentId}`])].filter((k) => this.#limits.has(k));
+  }
+
   /** Reserves `estimate` credits of `payer` for a call; throws BUDGET_EXCEEDED (not retryable) if it does not fit. */
   reserve(payer: string, scope: BudgetScope, estimate: number, details: EntryDetails = {}): Hold {
     const micro = Math.max(1, toMicro(estimate));
-    const keys = ["global", ...(scope.crewId === null ? [] : [`crew:${scope.crewId}`]), ...(scope.agentId === null ? [] : [`agent:${scope.agentId}`])].filter((k) => this.#limits.has(k));
+    const keys = this.#keysFor(scope);
     for (const key of keys) {
       const tracked = this.#limits.get(key) as Tracked;
       this.#roll(tracked);
@@ -161,4 +176,11 @@ export class BudgetGuard {
     tracked.windowStart = now - ((now - tracked.windowStart) % tracked.periodMs);
     tracked.spentMicro = 0;
   }
+}
+
+/** The crew or agent a budget key names (`crew:<id>`, `agent:<id>`); empty for `global`. */
+export function budgetScopeOf(key: string): { crewId?: string; agentId?: string } {
+  if (key.startsWith("crew:")) return { crewId: key.slice(5) };
+  if (key.startsWith("agent:")) return { agentId: key.slice(6) };
+  return {};
 }
