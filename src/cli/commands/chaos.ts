@@ -43,11 +43,11 @@ const delay = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 // ------------------------------------------------------------------ option parsing
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `30s`, `5m`, `1500ms`, `1.5h`, or `0`, as milliseconds; anything else is a usage error naming the flag. */
 export function parseDuration(flag: string, value: string, minMs: number, maxMs: number): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
   const number = match === null ? Number.NaN : Number(match[1]);
   const unit = match?.[2];
   if (match === null || (unit === undefined && number !== 0)) {

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { LEDGER_REPORT_KEYS, type LedgerEntry, type LedgerReport } from "../../core/ledger.ts";
 import type { Wallet } from "../../core/wallet.ts";
-import { cliContext, intOption, UsageError } from "../context.ts";
+import { cliContext, creditsOption, intOption, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 const COLUMNS = ["seq", "at", "kind", "debit", "credit", "amount", "crewId", "agentId", "model", "tokensIn", "tokensOut", "memo"];
@@ -11,14 +11,6 @@ const REPORT_COLUMNS = ["key", "entries", "amount", "tokensIn", "tokensOut"] as 
 function csvField(value: unknown): string {
   const text = value === null || value === undefined ? "" : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-function amountOption(flag: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a number of credits above 0, got '${value}'`);
-    return n;
-  };
 }
 
 export function ledgerCommands(program: Command): void {
@@ -88,7 +80,7 @@ export function ledgerCommands(program: Command): void {
     .option("--memo <text>", "why")
     .action(async (wallet: string, amount: string, opts: { memo?: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/grants", { wallet, amount: amountOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
+      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/grants", { wallet, amount: creditsOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
       if (json) return printJson(entry);
       console.log(`granted ${entry.amount} to ${entry.credit} (entry ${entry.seq})`);
     });
@@ -98,7 +90,7 @@ export function ledgerCommands(program: Command): void {
     .option("--memo <text>", "why")
     .action(async (from: string, to: string, amount: string, opts: { memo?: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/transfers", { from, to, amount: amountOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
+      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/transfers", { from, to, amount: creditsOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
       if (json) return printJson(entry);
       console.log(`moved ${entry.amount} from ${entry.debit} to ${entry.credit} (entry ${entry.seq})`);
     });

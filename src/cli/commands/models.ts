@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { cliContext, UsageError } from "../context.ts";
+import { cliContext, creditsOption, intOption, UsageError } from "../context.ts";
+import { parseDuration } from "./chaos.ts";
 import { details, printJson, table } from "../output.ts";
 
 interface ModelsInfo {
@@ -18,22 +19,6 @@ interface Budget {
   reserved: number;
   remaining: number;
   resetsAt: string | null;
-}
-
-function creditsOption(flag: string, min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} must be a number of credits of at least ${min}, got '${value}'`);
-    return n;
-  };
-}
-
-/** `24h`, `30m`, `7d`, `90s` or milliseconds. */
-function periodOption(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (match === null) throw new UsageError(`--period must be a duration such as 24h, 7d, 30m or 3600000 (ms), got '${value}'`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? "ms") as "ms" | "s" | "m" | "h" | "d"];
-  return Math.round(Number(match[1]) * unit);
 }
 
 export function modelCommands(program: Command): void {
@@ -58,10 +43,10 @@ export function modelCommands(program: Command): void {
     .command("route")
     .description("which model a call would go to, by which rule, and why")
     .option("--metadata <json>", "the call's metadata, e.g. '{\"quality\":\"high\"}'", "{}")
-    .option("--tokens <n>", "estimated input tokens", "0")
+    .option("--tokens <n>", "estimated input tokens", intOption("--tokens", 0, 100_000_000), 0)
     .option("--crew <id>", "judge this crew's remaining budget")
     .option("--agent <id>", "judge this agent's budget limit too")
-    .action(async (opts: { metadata: string; tokens: string; crew?: string; agent?: string }, command: Command) => {
+    .action(async (opts: { metadata: string; tokens: number; crew?: string; agent?: string }, command: Command) => {
       const { client, json } = cliContext(command);
       let metadata: unknown;
       try {
@@ -69,11 +54,9 @@ export function modelCommands(program: Command): void {
       } catch {
         throw new UsageError(`--metadata must be a JSON object, got '${opts.metadata}'`);
       }
-      const tokens = Number(opts.tokens);
-      if (!Number.isInteger(tokens) || tokens < 0) throw new UsageError(`--tokens must be a whole number of at least 0, got '${opts.tokens}'`);
       const decision = await client.request<Record<string, unknown>>("POST", "/v1/models/route", {
         metadata,
-        estimatedInputTokens: tokens,
+        estimatedInputTokens: opts.tokens,
         ...(opts.crew === undefined ? {} : { crewId: opts.crew }),
         ...(opts.agent === undefined ? {} : { agentId: opts.agent }),
       });
@@ -94,10 +77,10 @@ export function modelCommands(program: Command): void {
   budgets
     .command("set <key> <credits>")
     .description("set a limit: KEY is global, crew:<id> or agent:<id>")
-    .option("--period <duration>", "per period: 24h, 7d, 30m … (default: no period)", periodOption)
+    .option("--period <duration>", "per period: 24h, 7d, 30m … (default: no period)", (value: string) => parseDuration("--period", value, 1_000, 31_622_400_000))
     .action(async (key: string, credits: string, opts: { period?: number }, command: Command) => {
       const { client, json } = cliContext(command);
-      const budget = await client.request<Budget>("PUT", `/v1/budgets/${encodeURIComponent(key)}`, { credits: creditsOption("CREDITS", 0)(credits), periodMs: opts.period ?? null });
+      const budget = await client.request<Budget>("PUT", `/v1/budgets/${encodeURIComponent(key)}`, { credits: creditsOption("CREDITS", true)(credits), periodMs: opts.period ?? null });
       if (json) return printJson(budget);
       console.log(details(budget as unknown as Record<string, unknown>, ["key", "credits", "periodMs", "spent", "reserved", "remaining", "resetsAt"]));
     });

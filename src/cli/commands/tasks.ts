@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Task } from "../../core/task.ts";
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
-import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
+import { cliContext, creditsOption, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "parentTaskId", "priority", "attempts", "maxAttempts", "reward", "createdAt", "startedAt", "finishedAt", "usage", "result", "error"];
@@ -69,7 +69,7 @@ export function taskCommands(program: Command): void {
     .option("--idempotency-key <key>", "a second submit with this key returns the first task")
     .option("--balancer <name>", "round-robin | least-loaded | skill-aware | affinity")
     .option("--agent <id>", "only this agent may run it")
-    .option("--reward <credits>", "credits the crew pays the agent that completes it (with --crew)")
+    .option("--reward <credits>", "credits the crew pays the agent that completes it (with --crew)", creditsOption("--reward"))
     .option("--wait [ms]", "wait for the result (default 30000 ms)")
     .action(async (opts: Record<string, unknown>, command: Command) => {
       const { client, json } = cliContext(command);
@@ -92,9 +92,8 @@ export function taskCommands(program: Command): void {
         ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
         ...(opts.balancer === undefined ? {} : { balancer: opts.balancer }),
         ...(opts.agent === undefined ? {} : { agentId: opts.agent }),
-        ...(opts.reward === undefined ? {} : { reward: Number(opts.reward) }),
+        ...(opts.reward === undefined ? {} : { reward: opts.reward }),
       };
-      if (opts.reward !== undefined && !(Number(opts.reward) > 0)) throw new UsageError(`--reward must be a number of credits above 0, got '${String(opts.reward)}'`);
       // Check --wait before submitting, so a typo in it does not leave a task behind.
       const ms = opts.wait === undefined || opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(String(opts.wait));
       let submitted = await client.request<Task>("POST", "/v1/tasks", body);
