@@ -1,20 +1,13 @@
 // Pins the CLI driving a real `serve` child process end to end: crew assembly, tasks, a SIGTERM restart that restores agents and tasks, and CLI error codes.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN, ENV, ROOT, startServe, type Server } from "./serve.ts";
+import { cli, startServe, type Server } from "./serve.ts";
 
 const WALLET = /^0x371_[A-Z0-9]+_[0-9a-f]{32}$/;
 const T = { timeout: 60_000 };
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface AgentView {
   id: string;
@@ -52,16 +45,6 @@ const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-e2e-"));
 /** Starts `serve` on a free port over `dataDir` with the example profiles. */
 function startServer(): Promise<Server> {
   return startServe(["--data", dataDir, "--profiles", "examples/profiles"], (server) => servers.push(server));
-}
-
-/** Runs the CLI against `url`; never rejects: the exit code is part of the answer. */
-function cli(url: string, ...args: string[]): Promise<CliResult> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, "--url", url, ...args], { cwd: ROOT, env: ENV, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      done({ code, stdout, stderr });
-    });
-  });
 }
 
 /** The CLI with `--json`, asserting exit 0, parsed. */

@@ -1,21 +1,13 @@
 // Pins the README's LLM demo against the real server started as `npm start` starts it (the example profiles and the example mock script): the models line of the first screen, the research-desk crew's task with usage on it, a ledger report per model, `models`, `budgets set/rm`, and CLI errors for bad input; and `serve --config` refusing a provider whose key variable is unset, naming it.
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BIN, ENV, ROOT, startServe, type Server } from "./serve.ts";
+import { BIN, cli, ENV, ROOT, startServe, type Server } from "./serve.ts";
 
 const T = { timeout: 60_000 };
-
-function cli(url: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, "--url", url, ...args], { cwd: ROOT, env: ENV, timeout: 30_000 }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
-  });
-}
 
 describe("the LLM demo through the CLI, offline on the mock", T, () => {
   const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-models-"));

@@ -1,5 +1,5 @@
 // What the end-to-end tests share: the real `agent-factory serve` as a child process, and an environment without the developer's key or URL.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -46,6 +46,22 @@ export function startServe(args: readonly string[], started: (server: Server) =>
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
       if (server.url === "") fail(new Error(`server exited (${code ?? signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
+    });
+  });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI against `url`; never rejects: the exit code is part of the answer. */
+export function cli(url: string, ...args: string[]): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, "--url", url, ...args], { cwd: ROOT, env: ENV, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+      done({ code, stdout, stderr });
     });
   });
 }
