@@ -60,7 +60,6 @@ export class ModelRouter {
   #sdk: Promise<typeof import("ai")> | undefined;
   /** Credits calls cost beyond what was reserved (an estimate that fell short), never charged. */
   #uncoveredMicro = 0;
-  #calls = 0;
 
   constructor(options: ModelRouterOptions) {
     this.#options = options;
@@ -132,7 +131,9 @@ export class ModelRouter {
   }
 
   stats(): { calls: number; uncoveredCredits: number } {
-    return { calls: this.#calls, uncoveredCredits: this.#uncoveredMicro / 1_000_000 };
+    let calls = 0;
+    for (const h of this.#health.values()) calls += h.calls;
+    return { calls, uncoveredCredits: this.#uncoveredMicro / 1_000_000 };
   }
 
   /** A rough upper estimate of a call's input tokens: characters ÷ 3 (tokens average ~4). */
@@ -195,7 +196,6 @@ export class ModelRouter {
       const timeout = AbortSignal.timeout(this.#options.callTimeoutMs);
       const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
       health.calls++;
-      this.#calls++;
       try {
         const result = await generateText({
           model: provider.languageModel(modelId),
