@@ -221,7 +221,14 @@ export class Factory {
       callTimeoutMs: models.callTimeoutMs,
       cooldown: models.cooldown,
       maxOutputTokens: models.maxOutputTokens,
-      onNotice: (notice) => this.#events.emit({ type: notice.type, ...(typeof notice.data.taskId === "string" ? { taskId: notice.data.taskId } : {}), data: notice.data }),
+      budgetWaitMs: models.budgetWaitMs,
+      onNotice: (notice) => {
+        // The operator's log says which model and provider failed and what the provider said.
+        const d = notice.data;
+        if (notice.type === "model.fallback") deps.logger.warn(`model call failed: model ${String(d.model)}, provider ${String(d.provider)}${d.baseURL == null ? "" : ` (${String(d.baseURL)})`}: ${String(d.error)}${d.taskId == null ? "" : ` (task ${String(d.taskId)})`}`);
+        else deps.logger.warn(`model provider ${String(d.provider)} cools down until ${String(d.until)} after failures in a row; last: ${String(d.lastError)}`);
+        this.#events.emit({ type: notice.type, ...(typeof d.taskId === "string" ? { taskId: d.taskId } : {}), data: d });
+      },
     });
     this.#registry = new AgentRegistry(this.#journal, this.#events);
     this.#spawner = new Spawner({

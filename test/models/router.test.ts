@@ -145,10 +145,15 @@ describe("model router", () => {
     const providers = mocks([]);
     const r = router(providers);
     const poor = "0x371_CREW_poor";
-    ledger.grant(poor, 0.05);
-    await assert.rejects(r.call({ messages: [{ role: "user", content: "x" }], payer: poor, scope: { crewId: null, agentId: null } }), { code: "BUDGET_EXCEEDED", nonRetryable: true });
+    // The input alone is estimated at 19 tokens (0.019 credits at a:first's price): not even a 1-token answer (0.02) fits.
+    ledger.grant(poor, 0.015);
+    await assert.rejects(r.call({ messages: [{ role: "user", content: "x" }], payer: poor, scope: { crewId: null, agentId: null } }), {
+      code: "BUDGET_EXCEEDED",
+      nonRetryable: true,
+      message: `wallet ${poor} cannot cover a call of even 1 output token (0.02 credits): it holds 0.015 credits. Give it credits: agent-factory ledger grant ${poor} <credits> (POST /v1/ledger/grants {"wallet": "${poor}", "amount": <credits>})`,
+    });
     assert.equal(providers[0]?.calls.size, 0);
-    assert.equal(ledger.balance(poor), 0.05);
+    assert.equal(ledger.balance(poor), 0.015);
   });
 
   it("skips a fallback no provider serves, and a model over budget for a cheaper one that fits", async () => {
@@ -169,15 +174,22 @@ describe("model router", () => {
     const cheap = await r.call({ messages: [{ role: "user", content: "x" }], payer: tight, scope: { crewId: null, agentId: null } });
     assert.equal(cheap.model, "a:first");
     assert.match(cheap.failedAttempts[0]?.error ?? "", /cannot cover a call/);
-    // Nothing fits and nothing failed otherwise: BUDGET_EXCEEDED, not retryable.
+    // Nothing fits, not even a 1-token answer, and nothing failed otherwise: BUDGET_EXCEEDED, not retryable.
     ledger.grant("0x371_CREW_tiny", 0.01);
     await assert.rejects(r.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_tiny", scope: { crewId: null, agentId: null } }), { code: "BUDGET_EXCEEDED" });
     // A provider failure and then no budget: MODEL_UNAVAILABLE (retryable), with both attempts.
+    // (0.03 credits: a:first fits once its answer is capped to 11 tokens; b:second's input alone costs 0.038.)
     const mixed = router(mocks(["a"]), { rules: [{ name: "r", when: {}, model: "a:first", fallbacks: ["b:second"] }] });
-    ledger.grant("0x371_CREW_mixed", 0.2);
-    await assert.rejects(mixed.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_mixed", scope: { crewId: null, agentId: null } }), (error: { code: string; details: { attempts: unknown[] } }) => {
+    ledger.grant("0x371_CREW_mixed", 0.03);
+    await assert.rejects(mixed.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_mixed", scope: { crewId: null, agentId: null } }), (error: { code: string; details: { attempts: Array<{ model: string; error: string }> } }) => {
       assert.equal(error.code, "MODEL_UNAVAILABLE");
-      assert.equal(error.details.attempts.length, 2);
+      assert.deepEqual(
+        error.details.attempts.map((a) => [a.model, a.error.slice(0, 8)]),
+        [
+          ["a:first", "HTTP 503"],
+          ["b:second", "wallet 0"],
+        ],
+      );
       return true;
     });
     assert.equal(ledger.balance(RESERVE_WALLET), 0);
@@ -197,7 +209,8 @@ describe("model router", () => {
       maxOutputTokens: 10,
     });
     const result = await call(r);
-    assert.equal(result.model, "requesty:claude-3-sonnet");
+    // The rule said requesty:claude-3-sonnet; the catch-all's forced model is what answered.
+    assert.equal(result.model, "forced");
     assert.equal(result.cost, 0);
     assert.equal(result.text, "Mock answer from forced to: hello");
   });
