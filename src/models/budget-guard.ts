@@ -35,8 +35,8 @@ export interface Hold {
 export interface CallSizing {
   /** The most output tokens the call asks for (the profile's or the server's `maxOutputTokens`). */
   maxOutputTokens: number;
-  /** Output tokens answers of this model usually need (observed); undefined: not known yet. */
-  expectedOutputTokens?: number;
+  /** Output tokens this model's answers usually need (observed; undefined: not known yet), asked each time the call is sized — it learns while the call waits. */
+  usualOutputTokens?(): number | undefined;
   /** "usual": refuse rather than cap below the usual length (or the maximum, when that is not known); "any": cap down to 1 token. */
   truncate?: "usual" | "any";
   /** Micro-credits the call costs at most with a cap of `outputTokens` (its input included); never decreasing. */
@@ -282,7 +282,7 @@ export class BudgetGuard {
     if (!final && sizing.costMicro(asked) <= room.potential) return "wait";
     // Below the maximum, ask for what this model's answers usually take: that leaves room for
     // other calls of a burst instead of one call holding everything it could ever write.
-    const usual = Math.min(asked, sizing.expectedOutputTokens ?? asked);
+    const usual = Math.min(asked, sizing.usualOutputTokens?.() ?? asked);
     if (sizing.costMicro(usual) <= room.free) return usual;
     if (!final && sizing.costMicro(usual) <= room.potential) return "wait";
     const least = sizing.truncate === "usual" ? usual : 1;

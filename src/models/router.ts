@@ -209,7 +209,6 @@ export class ModelRouter {
           failedAttempts.push({ model: served, provider: provider.name, error: "provider cooling down" });
           continue;
         }
-        const expected = this.#outputs.expected(served);
         let sized: SizedHold;
         try {
           sized = await this.#options.guard.reserveCall(
@@ -217,7 +216,7 @@ export class ModelRouter {
             request.scope,
             {
               maxOutputTokens: askedOutputTokens,
-              ...(expected === undefined ? {} : { expectedOutputTokens: expected }),
+              usualOutputTokens: () => this.#outputs.expected(served),
               truncate,
               costMicro: (outputTokens) => Math.round(this.#options.pricing.cost(served, estimatedInputTokens, outputTokens) * 1_000_000),
             },
@@ -285,9 +284,10 @@ export class ModelRouter {
       });
       const usage = { inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0 };
       const cost = this.#options.pricing.cost(served, usage.inputTokens, usage.outputTokens);
+      // Learnt before settling: the calls this settlement lets through are sized with it.
+      this.#outputs.record(served, usage.outputTokens, maxOutputTokens, askedOutputTokens);
       const charged = this.#options.guard.settle(hold, cost, { model: served, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, taskId: request.taskId ?? null });
       if (cost > charged) this.#uncoveredMicro += Math.round((cost - charged) * 1_000_000);
-      this.#outputs.record(served, usage.outputTokens, maxOutputTokens, askedOutputTokens);
       health.consecutiveFailures = 0;
       return {
         model: served,

@@ -18,6 +18,8 @@ import { createProviders } from "../../src/models/providers/create-providers.ts"
 import { MockProvider } from "../../src/models/providers/mock-provider.ts";
 import { MockScriptSchema } from "../../src/models/providers/mock-script.ts";
 import { ModelRouter } from "../../src/models/router.ts";
+import { modelsConfig } from "../../src/cli/commands/serve.ts";
+import { createFactory } from "../../src/factory/create-factory.ts";
 import { tempDir } from "../helpers.ts";
 
 const WALLET = "0x371_CREW_router";
@@ -235,7 +237,7 @@ describe("model router", () => {
           const parsed = JSON.parse(raw) as Record<string, unknown>;
           seen.push({ path: req.url ?? "", auth: req.headers.authorization, apiKey: req.headers["x-api-key"] as string | undefined, body: parsed });
           res.setHeader("content-type", "application/json");
-          if (parsed.model === "broken") {
+          if (parsed.model === "broken" || parsed.model === "llama3.2") {
             res.statusCode = 500;
             res.end(JSON.stringify({ error: { message: "upstream exploded", type: "server_error" } }));
             return;
@@ -318,6 +320,51 @@ describe("model router", () => {
         ["broken", "good"],
       );
       assert.equal(ledger.balance(RESERVE_WALLET), 0);
+    });
+
+    it("tells the provider the output cap the budget could pay for", async () => {
+      const providers = await createProviders(ModelsConfigSchema.parse({ providers: [{ name: "local", kind: "openai-compatible", baseURL: base }] }).providers);
+      const r = new ModelRouter({
+        providers,
+        pricing: new PricingTable({}, { input: 1, output: 2 }),
+        rules: [{ name: "only", when: {}, model: "local:good", fallbacks: [] }],
+        guard: new BudgetGuard(ledger),
+        callTimeoutMs: 5_000,
+        cooldown: { failures: 3, ms: 1_000 },
+        maxOutputTokens: 1_024,
+      });
+      // "hi there" is estimated at 21 input tokens (0.021 credits); 0.095 credits leave 0.074 for 37 output tokens.
+      const wallet = "0x371_CREW_capped";
+      ledger.grant(wallet, 0.095);
+      const result = await r.call({ messages: [{ role: "user", content: "hi there" }], payer: wallet, scope: { crewId: null, agentId: null } });
+      assert.equal(seen[0]?.body.max_tokens, 37);
+      assert.equal(result.maxOutputTokens, 37);
+      // The stand-in's answer (42 in, 7 out) costs 0.056, charged in full; the rest went back.
+      assert.equal(result.cost, 0.056);
+      assert.equal(ledger.balance(wallet), 0.039);
+      assert.equal(ledger.balance(RESERVE_WALLET), 0);
+    });
+
+    it("with serve --openai-base-url URL --openai-model llama3.2, a failure names llama3.2 and its provider, and is logged", async () => {
+      const models = await modelsConfig({ openaiBaseUrl: base, openaiModel: "llama3.2" });
+      const warnings: string[] = [];
+      const factory = await createFactory({ dataDir: ":memory:", models, logger: { info: () => {}, warn: (m) => warnings.push(m), error: () => {} } });
+      try {
+        factory.registerProfile({ name: "asker", role: "Asker", runtime: { kind: "llm", systemPrompt: "You answer.", tools: [] } });
+        const { crew } = await factory.assembleCrew({ name: "local", budget: 100, members: [{ profile: "asker" }] });
+        const done = await factory.waitForTask((await factory.submitTask({ role: "Asker", crewId: crew.id, input: "hello", maxAttempts: 1 })).id, 10_000);
+        assert.equal(done.state, "DEAD");
+        assert.equal(done.error?.code, "MODEL_UNAVAILABLE");
+        // The default rules' names (openrouter:qwen2-72b, openrouter:mistral-7b) both go to llama3.2: one attempt.
+        assert.equal(done.error?.message, "every model of rule 'balanced' failed: openai:llama3.2 (provider openai): HTTP 500: upstream exploded");
+        assert.deepEqual(
+          seen.map((s) => s.body.model),
+          ["llama3.2"],
+        );
+        assert.deepEqual(warnings, [`model call failed: model openai:llama3.2, provider openai (${base}): HTTP 500: upstream exploded (task ${done.id})`]);
+      } finally {
+        await factory.close();
+      }
     });
 
     it("sends Anthropic messages with x-api-key and reads usage back", async () => {
