@@ -17,7 +17,7 @@ import { PoolManager, type PoolView } from "../scheduler/pool-manager.ts";
 import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
-import type { Wallet } from "../core/wallet.ts";
+import { walletFromRecord, type Wallet } from "../core/wallet.ts";
 import { Dispatcher } from "../scheduler/dispatcher.ts";
 import { Watchdog } from "../health/watchdog.ts";
 import { Samples } from "../core/samples.ts";
@@ -888,12 +888,12 @@ export class Factory {
   /** A wallet, with its balance as the ledger sums it. */
   async getWallet(address: string): Promise<Wallet> {
     if (SYSTEM_WALLETS.has(address)) {
-      return { address, ownerKind: "system", ownerId: "system", balance: this.#ledger.balance(address), tokens: 0, createdAt: "1970-01-01T00:00:00.000Z" };
+      return { address, ownerKind: "system", ownerId: "system", balance: this.#ledger.balance(address), achievementTokens: 0, createdAt: "1970-01-01T00:00:00.000Z" };
     }
     await this.#journal.commit();
     const wallet = await this.#deps.store.getWallet(address);
     if (wallet === undefined) throw new FactoryError("NOT_FOUND", `no wallet with address '${address}'`, { field: "wallet" });
-    return { ...wallet, balance: this.#ledger.balance(address) };
+    return { ...walletFromRecord(wallet), balance: this.#ledger.balance(address) };
   }
 
   // ---------------------------------------------------------------- ledger

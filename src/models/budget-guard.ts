@@ -162,7 +162,7 @@ export class BudgetGuard {
     const micro = Math.max(1, toMicro(estimate));
     const keys = this.#keysFor(scope);
     const room = this.#room(payer, keys);
-    if (micro > room.free) throw this.#refusal(payer, room, micro, null);
+    if (micro > room.free) throw this.#refusal(payer, scope, room, micro, null);
     return this.#hold(payer, scope, keys, micro, details);
   }
 
@@ -288,7 +288,7 @@ export class BudgetGuard {
     const least = sizing.truncate === "usual" ? usual : 1;
     if (sizing.costMicro(least) <= room.free) return largestFitting(sizing, usual, room.free);
     if (!final && sizing.costMicro(least) <= room.potential) return "wait";
-    return this.#refusal(payer, room, sizing.costMicro(least), least === asked ? null : least);
+    return this.#refusal(payer, scope, room, sizing.costMicro(least), least === asked ? null : least);
   }
 
   /** What `payer` can hold now under every limit in `keys` (`free`), and could once every open hold settled (`potential`). */
@@ -310,13 +310,15 @@ export class BudgetGuard {
   }
 
   /** BUDGET_EXCEEDED naming the tightest budget; `least`: the smallest output cap that was acceptable (null: the whole maximum). */
-  #refusal(payer: string, room: { free: number; binding: string }, micro: number, least: number | null): FactoryError {
+  #refusal(payer: string, scope: BudgetScope, room: { free: number; binding: string }, micro: number, least: number | null): FactoryError {
     const capped = least === 1 ? "even 1 output token" : `${least} output tokens`;
     const what = least === null ? `a call that may cost up to ${fromMicro(micro)} credits` : `a call of ${capped} (${fromMicro(micro)} credits)`;
     if (room.binding.startsWith("wallet:")) {
       return new FactoryError(
         "BUDGET_EXCEEDED",
-        `wallet ${payer} cannot cover ${what}: it holds ${fromMicro(room.free)} credits. Give it credits: agent-factory ledger grant ${payer} <credits> (POST /v1/ledger/grants {"wallet": "${payer}", "amount": <credits>})`,
+        `wallet ${payer} cannot cover ${what}: it holds ${fromMicro(room.free)} credits. Give it credits: agent-factory ledger grant ${payer} <credits> (POST /v1/ledger/grants {"wallet": "${payer}", "amount": <credits>})` +
+          // An agent in no crew pays from its own wallet, which starts with 0 credits.
+          (scope.crewId === null && scope.agentId !== null ? `, or run agent ${scope.agentId} in a crew with a budget (a crew manifest's budget: credits; agent-factory crew assemble -f MANIFEST)` : ""),
         { nonRetryable: true, details: { budget: room.binding, wallet: payer, balance: fromMicro(room.free), estimate: fromMicro(micro) } },
       );
     }

@@ -1,4 +1,4 @@
-// Pins the llm runtime end to end on the mock provider: a scripted tool loop that writes the crew context, submits a sub-task to another role and waits for it, then answers; usage and cost on the result and the task; every step a progress event and a settled ledger reservation; BUDGET_EXCEEDED ends the task FAILED at once; a budget that covers ten calls pays for ten, one at a time and at once; LLM_MAX_STEPS; a pinned model.
+// Pins the llm runtime end to end on the mock provider: a scripted tool loop that writes the crew context, submits a sub-task to another role and waits for it, then answers; usage and cost on the result and the task; every step a progress event and a settled ledger reservation; BUDGET_EXCEEDED ends the task FAILED at once; a budget that covers ten calls pays for ten, one at a time and at once; a crew-less agent's refusal says how to fund it; LLM_MAX_STEPS; a pinned model.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { PROVIDERS_WALLET, RESERVE_WALLET } from "../../src/core/ledger.ts";
@@ -153,6 +153,24 @@ describe("llm agents on the mock provider", () => {
         await own.close();
       }
     });
+  });
+
+  it("refuses a crew-less agent's calls (0 credits) saying how to give it credits, and pays once its wallet is granted some", async () => {
+    factory.registerProfile({ name: "loner", role: "Loner", runtime: { kind: "llm", systemPrompt: "You answer.", tools: [] } });
+    const agent = await factory.spawnAgent({ profile: "loner" });
+    const wallet = await factory.getWallet(agent.walletAddress);
+    assert.deepEqual([wallet.balance, wallet.achievementTokens, "tokens" in wallet], [0, 1000, false]);
+    const refused = await factory.waitForTask((await factory.submitTask({ role: "Loner", input: "hello" })).id, 10_000);
+    assert.equal(refused.state, "FAILED");
+    assert.equal(refused.error?.code, "BUDGET_EXCEEDED");
+    assert.equal(
+      refused.error?.message,
+      `wallet ${agent.walletAddress} cannot cover a call of even 1 output token (0.026 credits): it holds 0 credits. Give it credits: agent-factory ledger grant ${agent.walletAddress} <credits> (POST /v1/ledger/grants {"wallet": "${agent.walletAddress}", "amount": <credits>}), or run agent ${agent.id} in a crew with a budget (a crew manifest's budget: credits; agent-factory crew assemble -f MANIFEST)`,
+    );
+    await factory.grantCredits(agent.walletAddress, 1);
+    const paid = await factory.waitForTask((await factory.submitTask({ role: "Loner", input: "hello" })).id, 10_000);
+    assert.equal(paid.state, "SUCCEEDED");
+    assert.equal((await factory.getWallet(agent.walletAddress)).balance, Math.round((1 - (paid.usage?.cost ?? 1)) * 1e6) / 1e6);
   });
 
   it("fails with LLM_MAX_STEPS after maxSteps calls, having paid for each", async () => {
