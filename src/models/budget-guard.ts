@@ -49,8 +49,17 @@ export interface SizedHold {
   maxOutputTokens: number;
 }
 
+/** What a payer can hold now under every limit of a scope, what it could once open holds settle, and the tightest budget. */
+interface Room {
+  free: number;
+  potential: number;
+  binding: string;
+}
+
 /** A call waiting for other calls' holds to settle. */
 interface Waiter {
+  /** Payer and scope as one key: waiters of a group share their room. */
+  group: string;
   payer: string;
   scope: BudgetScope;
   sizing: CallSizing;
@@ -204,6 +213,7 @@ export class BudgetGuard {
       };
       const onAbort = (): void => leave("aborted");
       const waiter: Waiter = {
+        group: `${payer}\u0000${scope.crewId ?? ""}\u0000${scope.agentId ?? ""}`,
         payer,
         scope,
         sizing,
@@ -259,15 +269,25 @@ export class BudgetGuard {
    * no settlement could help any more (nothing they could wait for is still held) are refused now.
    */
   #serve(): void {
+    // Waiters of one payer and scope share their room: worked out once per pass, again only
+    // after a hold is taken (a pass over a long line is then a few comparisons per waiter).
+    const rooms = new Map<string, Room>();
     for (let i = 0; i < this.#waiting.length; ) {
       const w = this.#waiting[i] as Waiter;
-      const size = this.#size(w.payer, w.scope, w.sizing, false);
+      let room = rooms.get(w.group);
+      if (room === undefined) rooms.set(w.group, (room = this.#room(w.payer, this.#keysFor(w.scope))));
+      const size = this.#size(w.payer, w.scope, w.sizing, false, room);
       if (size === "wait") {
         i++;
         continue;
       }
       this.#waiting.splice(i, 1);
-      w.resolve(typeof size === "number" ? { hold: this.#hold(w.payer, w.scope, this.#keysFor(w.scope), w.sizing.costMicro(size), w.details), maxOutputTokens: size } : size);
+      if (typeof size !== "number") {
+        w.resolve(size);
+        continue;
+      }
+      w.resolve({ hold: this.#hold(w.payer, w.scope, this.#keysFor(w.scope), w.sizing.costMicro(size), w.details), maxOutputTokens: size });
+      rooms.clear();
     }
   }
 
@@ -275,8 +295,7 @@ export class BudgetGuard {
    * The output cap a call can be held for now; "wait" when settling holds could give it a better
    * one (never when `final`); the refusal when nothing can be paid for.
    */
-  #size(payer: string, scope: BudgetScope, sizing: CallSizing, final: boolean): number | "wait" | FactoryError {
-    const room = this.#room(payer, this.#keysFor(scope));
+  #size(payer: string, scope: BudgetScope, sizing: CallSizing, final: boolean, room: Room = this.#room(payer, this.#keysFor(scope))): number | "wait" | FactoryError {
     const asked = Math.max(1, sizing.maxOutputTokens);
     if (sizing.costMicro(asked) <= room.free) return asked;
     if (!final && sizing.costMicro(asked) <= room.potential) return "wait";
@@ -292,7 +311,7 @@ export class BudgetGuard {
   }
 
   /** What `payer` can hold now under every limit in `keys` (`free`), and could once every open hold settled (`potential`). */
-  #room(payer: string, keys: readonly string[]): { free: number; potential: number; binding: string } {
+  #room(payer: string, keys: readonly string[]): Room {
     let free = this.#ledger.balanceMicro(payer);
     let potential = free + (this.#heldBy.get(payer) ?? 0);
     let binding = `wallet:${payer}`;

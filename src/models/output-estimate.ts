@@ -12,6 +12,8 @@ const HEADROOM = 1.5;
  */
 export class OutputEstimate {
   readonly #recent = new Map<string, number[]>();
+  /** The estimate per model, worked out when an answer is recorded (it is read far more often). */
+  readonly #expected = new Map<string, number>();
 
   /** Remembers one answer of `model`: `outputTokens` written under a cap of `cap` that was lowered from `asked`. */
   record(model: string, outputTokens: number, cap: number, asked: number): void {
@@ -20,12 +22,11 @@ export class OutputEstimate {
     if (recent === undefined) this.#recent.set(model, (recent = []));
     recent.push(outputTokens);
     if (recent.length > WINDOW) recent.shift();
+    this.#expected.set(model, Math.max(1, Math.ceil(Math.max(...recent) * HEADROOM)));
   }
 
   /** Output tokens to ask for: the longest of the model's recent answers plus headroom; undefined before its first answer. */
   expected(model: string): number | undefined {
-    const recent = this.#recent.get(model);
-    if (recent === undefined || recent.length === 0) return undefined;
-    return Math.max(1, Math.ceil(Math.max(...recent) * HEADROOM));
+    return this.#expected.get(model);
   }
 }
