@@ -116,6 +116,8 @@ export class BudgetGuard {
       spentMicro: restore === undefined ? (existing?.spentMicro ?? 0) : toMicro(restore.spent),
       reservedMicro: existing?.reservedMicro ?? 0,
     });
+    // A raised limit may let waiting calls through, a lowered one refuse them now.
+    this.#serve();
     return this.view(limit.key) as BudgetView;
   }
 
@@ -133,7 +135,9 @@ export class BudgetGuard {
   }
 
   removeLimit(key: string): boolean {
-    return this.#limits.delete(key);
+    const removed = this.#limits.delete(key);
+    if (removed) this.#serve();
+    return removed;
   }
 
   view(key: string): BudgetView | undefined {

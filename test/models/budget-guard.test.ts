@@ -120,6 +120,22 @@ describe("budget guard", () => {
     assert.equal(guard.waiting, 0);
   });
 
+  it("a waiting call goes through as soon as its limit is raised", async () => {
+    ledger.grant(CREW, 1);
+    guard.setLimit({ key: "crew:c9", credits: 0.002, periodMs: null });
+    const first = await guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 0 });
+    const second = guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(guard.waiting, 1);
+    guard.setLimit({ key: "crew:c9", credits: 0.004, periodMs: null });
+    assert.equal(guard.waiting, 0);
+    const served = await second;
+    assert.equal(served.maxOutputTokens, 100);
+    assert.equal(guard.view("crew:c9")?.reserved, 0.004);
+    guard.release(first.hold);
+    guard.release(served.hold);
+  });
+
   it("a waiting call that is cancelled leaves the line holding nothing", async () => {
     ledger.grant(CREW, 0.002);
     const first = await guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 0 });
