@@ -22,6 +22,7 @@ import { PricingTable } from "../src/economics/pricing.ts";
 import { Journal } from "../src/factory/journal.ts";
 import { createFactory } from "../src/index.ts";
 import { BudgetGuard } from "../src/models/budget-guard.ts";
+import { ModelsConfigSchema } from "../src/models/models-config.ts";
 import { MockProvider } from "../src/models/providers/mock-provider.ts";
 import { MockScriptSchema } from "../src/models/providers/mock-script.ts";
 import { ModelRouter } from "../src/models/router.ts";
@@ -85,6 +86,8 @@ async function budgetCase({ quick }: { quick: boolean }): Promise<{ title: strin
         callTimeoutMs: 10_000,
         cooldown: { failures: 3, ms: 0 },
         maxOutputTokens: 100,
+        // The server's default: calls that do not fit yet wait this long for holds to settle.
+        budgetWaitMs: ModelsConfigSchema.parse({}).budgetWaitMs,
       });
       const providersBefore = ledger.balance(PROVIDERS_WALLET);
       const start = arrivals(round);

@@ -123,8 +123,10 @@ export const WalletSchema = z
     address: z.string(),
     ownerKind: z.enum(["agent", "crew", "system"]),
     ownerId: z.string(),
-    balance: z.number().meta({ description: "Credits: the sum of the wallet's ledger entries" }),
-    tokens: z.number(),
+    balance: z.number().meta({ description: "Credits: the sum of the wallet's ledger entries; what model calls are paid with" }),
+    achievementTokens: z.number().meta({
+      description: "Achievement tokens (every agent starts with 1000): a score, not credits; they pay for nothing. Formerly named `tokens`",
+    }),
     createdAt: z.string(),
   })
   .meta({ id: "Wallet" });

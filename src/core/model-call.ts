@@ -37,7 +37,10 @@ export interface ToolCall {
 }
 
 export interface ModelCallResult {
-  /** The model that answered, and the rule that chose the chain it was in. */
+  /**
+   * The model that answered, as served (`provider:model`; the mock's names as they are): a
+   * catch-all provider's forced model, not the rule's name. And the rule that chose the chain.
+   */
   model: string;
   rule: string;
   reason: string;
@@ -47,8 +50,10 @@ export interface ModelCallResult {
   responseMessages: ModelMessage[];
   finishReason: string;
   usage: { inputTokens: number; outputTokens: number };
+  /** The output cap the provider was given: lower than asked when the budget could not hold more. */
+  maxOutputTokens: number;
   /** Credits charged. */
   cost: number;
-  /** Models tried before this one, and why they failed. */
-  failedAttempts: Array<{ model: string; error: string }>;
+  /** Models tried before this one (as served), their provider (null: none serves the name) and why they failed. */
+  failedAttempts: Array<{ model: string; provider: string | null; error: string }>;
 }

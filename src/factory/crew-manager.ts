@@ -135,7 +135,7 @@ export class CrewManager {
     this.#deps.journal.put({
       kind: "wallet",
       // The balance is the ledger's; the budget is granted once the crew is ACTIVE.
-      value: { address: crew.walletAddress, ownerKind: "crew", ownerId: crew.id, balance: 0, tokens: 0, createdAt: now },
+      value: { address: crew.walletAddress, ownerKind: "crew", ownerId: crew.id, balance: 0, achievementTokens: 0, createdAt: now },
     });
     this.#persist(crew);
     events.emit({ type: "crew.state", crewId: crew.id, to: "ASSEMBLING", data: { name: crew.name, total, requestId: options.requestId ?? null } });

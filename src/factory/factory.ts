@@ -17,7 +17,7 @@ import { PoolManager, type PoolView } from "../scheduler/pool-manager.ts";
 import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import { isFinalTaskState, type TaskState } from "../core/task-states.ts";
-import type { Wallet } from "../core/wallet.ts";
+import { walletFromRecord, type Wallet } from "../core/wallet.ts";
 import { Dispatcher } from "../scheduler/dispatcher.ts";
 import { Watchdog } from "../health/watchdog.ts";
 import { Samples } from "../core/samples.ts";
@@ -221,7 +221,14 @@ export class Factory {
       callTimeoutMs: models.callTimeoutMs,
       cooldown: models.cooldown,
       maxOutputTokens: models.maxOutputTokens,
-      onNotice: (notice) => this.#events.emit({ type: notice.type, ...(typeof notice.data.taskId === "string" ? { taskId: notice.data.taskId } : {}), data: notice.data }),
+      budgetWaitMs: models.budgetWaitMs,
+      onNotice: (notice) => {
+        // The operator's log says which model and provider failed and what the provider said.
+        const d = notice.data;
+        if (notice.type === "model.fallback") deps.logger.warn(`model call failed: model ${String(d.model)}, provider ${String(d.provider)}${d.baseURL == null ? "" : ` (${String(d.baseURL)})`}: ${String(d.error)}${d.taskId == null ? "" : ` (task ${String(d.taskId)})`}`);
+        else deps.logger.warn(`model provider ${String(d.provider)} cools down until ${String(d.until)} after failures in a row; last: ${String(d.lastError)}`);
+        this.#events.emit({ type: notice.type, ...(typeof d.taskId === "string" ? { taskId: d.taskId } : {}), data: d });
+      },
     });
     this.#registry = new AgentRegistry(this.#journal, this.#events);
     this.#spawner = new Spawner({
@@ -881,12 +888,12 @@ export class Factory {
   /** A wallet, with its balance as the ledger sums it. */
   async getWallet(address: string): Promise<Wallet> {
     if (SYSTEM_WALLETS.has(address)) {
-      return { address, ownerKind: "system", ownerId: "system", balance: this.#ledger.balance(address), tokens: 0, createdAt: "1970-01-01T00:00:00.000Z" };
+      return { address, ownerKind: "system", ownerId: "system", balance: this.#ledger.balance(address), achievementTokens: 0, createdAt: "1970-01-01T00:00:00.000Z" };
     }
     await this.#journal.commit();
     const wallet = await this.#deps.store.getWallet(address);
     if (wallet === undefined) throw new FactoryError("NOT_FOUND", `no wallet with address '${address}'`, { field: "wallet" });
-    return { ...wallet, balance: this.#ledger.balance(address) };
+    return { ...walletFromRecord(wallet), balance: this.#ledger.balance(address) };
   }
 
   // ---------------------------------------------------------------- ledger

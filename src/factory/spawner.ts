@@ -6,7 +6,7 @@ import type { AgentHandle, AgentRuntime, AgentServices, CrewAccess, ModelAccess,
 import type { Task } from "../core/task.ts";
 import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
-import { STARTING_TOKENS } from "../core/wallet.ts";
+import { STARTING_ACHIEVEMENT_TOKENS } from "../core/wallet.ts";
 import type { AgentRegistry } from "./agent-registry.ts";
 import type { Journal } from "./journal.ts";
 
@@ -92,7 +92,7 @@ export class Spawner {
     };
     this.#deps.journal.put({
       kind: "wallet",
-      value: { address: agent.walletAddress, ownerKind: "agent", ownerId: agent.id, balance: 0, tokens: STARTING_TOKENS, createdAt: now },
+      value: { address: agent.walletAddress, ownerKind: "agent", ownerId: agent.id, balance: 0, achievementTokens: STARTING_ACHIEVEMENT_TOKENS, createdAt: now },
     });
     this.#deps.registry.add(agent, options.reason ?? "spawned");
     await this.#start(agent, profile, runtime);

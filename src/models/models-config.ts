@@ -59,8 +59,10 @@ export const ModelsConfigSchema = z.strictObject({
   callTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
   /** Failures in a row after which a provider cools down, and for how long. */
   cooldown: z.strictObject({ failures: z.number().int().min(1).max(1_000).default(3), ms: z.number().int().min(0).max(3_600_000).default(30_000) }).default({ failures: 3, ms: 30_000 }),
-  /** Output tokens per call unless a profile says otherwise (what the budget guard reserves for). */
+  /** Output tokens per call unless a profile says otherwise (what the budget guard reserves for when the budget holds it). */
   maxOutputTokens: z.number().int().min(1).max(1_000_000).default(1_024),
+  /** How long a call may wait for other calls' holds to settle before its budget refuses it (0: never waits). */
+  budgetWaitMs: z.number().int().min(0).max(600_000).default(5_000),
 });
 export type ModelsConfig = z.output<typeof ModelsConfigSchema>;
 export type ModelsConfigInput = z.input<typeof ModelsConfigSchema>;

@@ -2,9 +2,12 @@ import { FactoryError, isFactoryError } from "../core/errors.ts";
 import type { ModelCallRequest, ModelCallResult } from "../core/model-call.ts";
 import type { ModelProvider } from "../core/ports/model-provider.ts";
 import type { PricingTable } from "../economics/pricing.ts";
-import type { BudgetGuard, Hold } from "./budget-guard.ts";
+import type { BudgetGuard, SizedHold } from "./budget-guard.ts";
+import { OutputEstimate } from "./output-estimate.ts";
 import { route, type RouteDecision, type RouteRule } from "./policy.ts";
 import { MockProvider } from "./providers/mock-provider.ts";
+
+type GenerateTextOptions = Parameters<typeof import("ai").generateText>[0];
 
 /** A provider's recent record: failures in a row decide its cooldown. */
 interface ProviderHealth {
@@ -36,8 +39,10 @@ export interface ModelRouterOptions {
   callTimeoutMs: number;
   cooldown: { failures: number; ms: number };
   maxOutputTokens: number;
+  /** How long a call may wait for other calls' holds to settle before its budget refuses it (0: never waits). */
+  budgetWaitMs?: number;
   now?: () => number;
-  /** A fallback or a cooldown happened (for the event stream). */
+  /** A fallback or a cooldown happened (for the event stream and the log); `model` is the model as served. */
   onNotice?: (notice: { type: "model.fallback" | "model.cooldown"; data: Record<string, unknown> }) => void;
 }
 
@@ -45,7 +50,10 @@ export interface ModelRouterOptions {
  * The model router (DESIGN.md `models/`). Per call: the rules pick a chain (model, then
  * fallbacks); models of providers cooling down are skipped; for each model tried, the call's
  * cost is estimated from its price and reserved through the budget guard **before** the call,
- * the call is made with a timeout, and the real cost (tokens × price) is settled after. A
+ * the call is made with a timeout, and the real cost (tokens × price) is settled after. The
+ * reservation is sized to the budget: when the whole `maxOutputTokens` does not fit, the call's
+ * output cap is lowered (to the model's usual answer length, or to what is left), and the
+ * provider is told that cap, so the settled cost can never exceed the hold. A
  * failure releases the reservation and moves to the next model; a provider that fails
  * `cooldown.failures` times in a row is skipped for `cooldown.ms` (LiteLLM's "cooldown after
  * 3 fails"). Calls go through the AI SDK's `generateText`, one step at a time: the agent's tool
@@ -60,13 +68,17 @@ export class ModelRouter {
   #sdk: Promise<typeof import("ai")> | undefined;
   /** Credits calls cost beyond what was reserved (an estimate that fell short), never charged. */
   #uncoveredMicro = 0;
+  /** How long each model's answers usually are, for sizing holds under a tight budget. */
+  readonly #outputs = new OutputEstimate();
 
   constructor(options: ModelRouterOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     const providers = options.providers.length > 0 ? options.providers : [new MockProvider()];
     this.#providers = new Map(providers.map((p) => [p.name, p]));
-    this.#catchAll = options.providers.length === 0 ? providers[0] : providers.find((p) => options.providerSettings?.get(p.name)?.serves === "*");
+    // One configured provider serves every name (the rules' default names included): a user who
+    // configured one endpoint means every call to go there, not MODEL_UNKNOWN for `openrouter:…`.
+    this.#catchAll = providers.length === 1 ? providers[0] : providers.find((p) => options.providerSettings?.get(p.name)?.serves === "*");
     for (const p of providers) this.#health.set(p.name, { calls: 0, failures: 0, consecutiveFailures: 0, coolingDownUntil: 0 });
   }
 
@@ -151,104 +163,164 @@ export class ModelRouter {
     const chain = [decision.model, ...decision.fallbacks];
     const now = this.#now();
     const coolingDown = (name: string): boolean => (this.#health.get(name) as ProviderHealth).coolingDownUntil > now;
-    const candidates = chain.flatMap((model) => {
+    const failedAttempts: ModelCallResult["failedAttempts"] = [];
+    const candidates: Array<{ model: string; provider: ModelProvider; modelId: string; served: string }> = [];
+    for (const model of chain) {
+      let resolved;
       try {
-        return [{ model, ...this.resolve(model) }];
+        resolved = this.resolve(model);
       } catch {
-        return []; // An unknown fallback is skipped (and said so below); it does not sink the call.
+        // An unknown fallback is skipped (and said so); it does not sink the call.
+        failedAttempts.push({ model, provider: null, error: "no provider serves it" });
+        continue;
       }
-    });
+      // Priced, recorded and reported as served: a catch-all provider's forced model is what is
+      // called and paid for. Two names served as the same model are one attempt, not a fallback.
+      const served = resolved.provider.kind === "mock" ? resolved.modelId : `${resolved.provider.name}:${resolved.modelId}`;
+      if (!candidates.some((c) => c.served === served)) candidates.push({ model, ...resolved, served });
+    }
     if (candidates.length === 0) this.resolve(decision.model); // throws MODEL_UNKNOWN, naming the providers
     const usable = candidates.filter((c) => !coolingDown(c.provider.name));
     if (usable.length === 0) {
       const until = Math.min(...candidates.map((c) => (this.#health.get(c.provider.name) as ProviderHealth).coolingDownUntil));
-      throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' (${chain.join(", ")}) is on a provider cooling down until ${new Date(until).toISOString()}`, {
-        details: { rule: decision.rule, models: chain, retryAt: new Date(until).toISOString() },
+      const tried = candidates.map((c) => c.served);
+      throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' (${tried.join(", ")}) is on a provider cooling down until ${new Date(until).toISOString()}`, {
+        details: { rule: decision.rule, models: tried, retryAt: new Date(until).toISOString() },
       });
     }
     const { generateText, jsonSchema } = await (this.#sdk ??= import("ai"));
     const tools =
       request.tools === undefined ? undefined : Object.fromEntries(Object.entries(request.tools).map(([name, t]) => [name, { description: t.description, inputSchema: jsonSchema(t.inputSchema) }]));
-    const maxOutputTokens = request.maxOutputTokens ?? this.#options.maxOutputTokens;
-    const failedAttempts: Array<{ model: string; error: string }> = chain.filter((m) => !candidates.some((c) => c.model === m)).map((model) => ({ model, error: "no provider serves it" }));
+    const askedOutputTokens = request.maxOutputTokens ?? this.#options.maxOutputTokens;
     let refused: unknown;
     let providerFailed = false;
-    for (const { model, provider, modelId } of usable) {
-      request.signal?.throwIfAborted();
-      const health = this.#health.get(provider.name) as ProviderHealth;
-      if (health.coolingDownUntil > this.#now()) {
-        failedAttempts.push({ model, error: "provider cooling down" });
-        continue;
-      }
-      // Priced and recorded as served: a catch-all provider's forced model is what is paid for.
-      const served = provider.kind === "mock" ? modelId : `${provider.name}:${modelId}`;
-      const estimate = this.#options.pricing.cost(served, estimatedInputTokens, maxOutputTokens);
-      let hold: Hold;
-      try {
-        hold = this.#options.guard.reserve(request.payer, request.scope, estimate, { model: served, taskId: request.taskId ?? null });
-      } catch (error) {
-        // This model does not fit the budget; a cheaper one further down the chain may.
-        if (!isFactoryError(error) || error.code !== "BUDGET_EXCEEDED") throw error;
-        refused ??= error;
-        failedAttempts.push({ model, error: error.message });
-        continue;
-      }
-      const timeout = AbortSignal.timeout(this.#options.callTimeoutMs);
-      const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
-      health.calls++;
-      try {
-        const result = await generateText({
-          model: provider.languageModel(modelId),
-          ...(request.system === undefined ? {} : { system: request.system }),
-          messages: request.messages,
-          ...(tools === undefined ? {} : { tools }),
-          maxOutputTokens,
-          // Fallbacks are ours: one attempt per model, then the next in the chain.
-          maxRetries: 0,
-          abortSignal: signal,
-        });
-        const usage = { inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0 };
-        const cost = this.#options.pricing.cost(served, usage.inputTokens, usage.outputTokens);
-        const charged = this.#options.guard.settle(hold, cost, { model: served, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, taskId: request.taskId ?? null });
-        if (cost > charged) this.#uncoveredMicro += Math.round((cost - charged) * 1_000_000);
-        health.consecutiveFailures = 0;
-        return {
-          model,
-          rule: decision.rule,
-          reason: decision.reason,
-          text: result.text,
-          toolCalls: result.toolCalls.map((c) => ({ toolCallId: c.toolCallId, toolName: c.toolName, input: c.input })),
-          // The SDK answers a tool call it could not parse with a tool message of its own; the
-          // caller answers every tool call itself, and a second answer is an error to providers.
-          responseMessages: result.response.messages.filter((m) => m.role !== "tool"),
-          finishReason: result.finishReason,
-          usage,
-          cost: charged,
-          failedAttempts,
-        };
-      } catch (error) {
-        this.#options.guard.release(hold);
-        // The caller gave up (cancel, task timeout): not the provider's fault, no fallback.
-        if (request.signal?.aborted === true) throw error;
-        if (isFactoryError(error)) throw error;
-        const message = timeout.aborted ? `no answer within ${this.#options.callTimeoutMs} ms` : errorText(error);
-        failedAttempts.push({ model, error: message });
-        providerFailed = true;
-        health.failures++;
-        health.consecutiveFailures++;
-        if (health.consecutiveFailures >= this.#options.cooldown.failures && this.#options.cooldown.ms > 0) {
-          health.coolingDownUntil = this.#now() + this.#options.cooldown.ms;
-          health.consecutiveFailures = 0;
-          this.#options.onNotice?.({ type: "model.cooldown", data: { provider: provider.name, until: new Date(health.coolingDownUntil).toISOString(), lastError: message } });
+    // Two passes over the chain under a tight budget: first each model only as long as its answers
+    // usually are (a cheaper fallback that fits beats a cut-short answer of the first choice);
+    // then the models the budget refused, with the output cap lowered to whatever fits.
+    const deadline = this.#now() + (this.#options.budgetWaitMs ?? 0);
+    let pass: Array<(typeof usable)[number]> = usable;
+    for (const truncate of ["usual", "any"] as const) {
+      const overBudget: typeof pass = [];
+      let passRefused: unknown;
+      for (const { provider, modelId, served, model } of pass) {
+        request.signal?.throwIfAborted();
+        const health = this.#health.get(provider.name) as ProviderHealth;
+        if (health.coolingDownUntil > this.#now()) {
+          failedAttempts.push({ model: served, provider: provider.name, error: "provider cooling down" });
+          continue;
         }
-        this.#options.onNotice?.({ type: "model.fallback", data: { model, provider: provider.name, error: message, taskId: request.taskId ?? null } });
+        let sized: SizedHold;
+        try {
+          sized = await this.#options.guard.reserveCall(
+            request.payer,
+            request.scope,
+            {
+              maxOutputTokens: askedOutputTokens,
+              usualOutputTokens: () => this.#outputs.expected(served),
+              truncate,
+              costMicro: (outputTokens) => Math.round(this.#options.pricing.cost(served, estimatedInputTokens, outputTokens) * 1_000_000),
+            },
+            { waitMs: Math.max(0, deadline - this.#now()), ...(request.signal === undefined ? {} : { signal: request.signal }), details: { model: served, taskId: request.taskId ?? null } },
+          );
+        } catch (error) {
+          // This model does not fit the budget; a cheaper one further down the chain may.
+          if (!isFactoryError(error) || error.code !== "BUDGET_EXCEEDED") throw error;
+          passRefused ??= error;
+          overBudget.push({ provider, modelId, served, model });
+          // The second pass's refusal is the final word on a model: one entry per model.
+          const earlier = failedAttempts.findIndex((a) => a.model === served && a.provider === provider.name);
+          if (earlier >= 0) failedAttempts.splice(earlier, 1);
+          failedAttempts.push({ model: served, provider: provider.name, error: error.message });
+          continue;
+        }
+        // A model held on the second pass was not refused after all: what happens now is its entry.
+        const earlier = failedAttempts.findIndex((a) => a.model === served && a.provider === provider.name);
+        if (truncate === "any" && earlier >= 0) failedAttempts.splice(earlier, 1);
+        const answer = await this.#attempt(request, decision, { provider, modelId, served }, sized, askedOutputTokens, tools, generateText, failedAttempts);
+        if (answer !== undefined) return answer;
+        providerFailed = true;
       }
+      refused = passRefused ?? refused;
+      if (overBudget.length === 0) break;
+      pass = overBudget;
     }
     // Nothing failed but the budget: the call cannot be paid for, and retrying will not help.
     if (refused !== undefined && !providerFailed) throw refused;
-    throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' failed: ${failedAttempts.map((a) => `${a.model}: ${a.error}`).join("; ")}`, {
+    throw new FactoryError("MODEL_UNAVAILABLE", `every model of rule '${decision.rule}' failed: ${failedAttempts.map((a) => `${a.model}${a.provider === null ? "" : ` (provider ${a.provider})`}: ${a.error}`).join("; ")}`, {
       details: { rule: decision.rule, attempts: failedAttempts },
     });
+  }
+
+  /**
+   * One model's call under a hold already taken: settled with the real cost on an answer;
+   * released on a failure, which is recorded (attempts, health, cooldown, a notice) and answers
+   * undefined so the caller moves on. A cancelled caller's abort is thrown, not recorded.
+   */
+  async #attempt(
+    request: ModelCallRequest,
+    decision: RouteDecision,
+    { provider, modelId, served }: { provider: ModelProvider; modelId: string; served: string },
+    { hold, maxOutputTokens }: SizedHold,
+    askedOutputTokens: number,
+    tools: GenerateTextOptions["tools"],
+    generateText: typeof import("ai").generateText,
+    failedAttempts: ModelCallResult["failedAttempts"],
+  ): Promise<ModelCallResult | undefined> {
+    const health = this.#health.get(provider.name) as ProviderHealth;
+    const timeout = AbortSignal.timeout(this.#options.callTimeoutMs);
+    const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
+    health.calls++;
+    try {
+      const result = await generateText({
+        model: provider.languageModel(modelId),
+        ...(request.system === undefined ? {} : { system: request.system }),
+        messages: request.messages,
+        ...(tools === undefined ? {} : { tools }),
+        // What the hold pays for: lower than asked when the budget is tight.
+        maxOutputTokens,
+        // Fallbacks are ours: one attempt per model, then the next in the chain.
+        maxRetries: 0,
+        abortSignal: signal,
+      });
+      const usage = { inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0 };
+      const cost = this.#options.pricing.cost(served, usage.inputTokens, usage.outputTokens);
+      // Learnt before settling: the calls this settlement lets through are sized with it.
+      this.#outputs.record(served, usage.outputTokens, maxOutputTokens, askedOutputTokens);
+      const charged = this.#options.guard.settle(hold, cost, { model: served, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens, taskId: request.taskId ?? null });
+      if (cost > charged) this.#uncoveredMicro += Math.round((cost - charged) * 1_000_000);
+      health.consecutiveFailures = 0;
+      return {
+        model: served,
+        rule: decision.rule,
+        reason: decision.reason,
+        text: result.text,
+        toolCalls: result.toolCalls.map((c) => ({ toolCallId: c.toolCallId, toolName: c.toolName, input: c.input })),
+        // The SDK answers a tool call it could not parse with a tool message of its own; the
+        // caller answers every tool call itself, and a second answer is an error to providers.
+        responseMessages: result.response.messages.filter((m) => m.role !== "tool"),
+        finishReason: result.finishReason,
+        usage,
+        maxOutputTokens,
+        cost: charged,
+        failedAttempts,
+      };
+    } catch (error) {
+      this.#options.guard.release(hold);
+      // The caller gave up (cancel, task timeout): not the provider's fault, no fallback.
+      if (request.signal?.aborted === true) throw error;
+      if (isFactoryError(error)) throw error;
+      const message = timeout.aborted ? `no answer within ${this.#options.callTimeoutMs} ms` : errorText(error);
+      failedAttempts.push({ model: served, provider: provider.name, error: message });
+      health.failures++;
+      health.consecutiveFailures++;
+      if (health.consecutiveFailures >= this.#options.cooldown.failures && this.#options.cooldown.ms > 0) {
+        health.coolingDownUntil = this.#now() + this.#options.cooldown.ms;
+        health.consecutiveFailures = 0;
+        this.#options.onNotice?.({ type: "model.cooldown", data: { provider: provider.name, until: new Date(health.coolingDownUntil).toISOString(), lastError: message } });
+      }
+      this.#options.onNotice?.({ type: "model.fallback", data: { model: served, provider: provider.name, baseURL: ModelRouter.shown(provider.baseURL), error: message, taskId: request.taskId ?? null } });
+      return undefined;
+    }
   }
 }
 

@@ -54,7 +54,7 @@ describe("HTTP API", () => {
       assert.deepEqual([deleted.status, deleted.body.state], [200, "TERMINATED"]);
       assert.deepEqual((await call("/v1/agents?state=TERMINATED")).body.items.map((a: Json) => a.id), [byName.body.id]);
       const wallet = await call(`/v1/wallets/${byName.body.walletAddress}`);
-      assert.deepEqual([wallet.status, wallet.body.tokens], [200, 1000]);
+      assert.deepEqual([wallet.status, wallet.body.balance, wallet.body.achievementTokens, "tokens" in wallet.body], [200, 0, 1000, false]);
     });
 
     it("assembles a crew (201 with agents), broadcasts (202 with delivered), lists messages, disbands (202)", async () => {

@@ -152,7 +152,7 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
     it("stores crews, wallets and crew context (set, overwrite, delete)", async () => {
       await sut.store.apply([
         { kind: "crew", value: crew("c1") },
-        { kind: "wallet", value: { address: "0x371_CREW_x", ownerKind: "crew", ownerId: "c1", balance: 500, tokens: 0, createdAt: now() } },
+        { kind: "wallet", value: { address: "0x371_CREW_x", ownerKind: "crew", ownerId: "c1", balance: 500, achievementTokens: 0, createdAt: now() } },
         { kind: "context", crewId: "c1", key: "plan", value: { step: 1 }, deleted: false },
         { kind: "context", crewId: "c1", key: "goal", value: "ship", deleted: false },
         { kind: "context", crewId: "c2", key: "plan", value: "other crew", deleted: false },

@@ -53,6 +53,11 @@ describe("the LLM demo through the CLI, offline on the mock", T, () => {
     );
     const wallet = JSON.parse((await cli(url, "--json", "wallet", crew.walletAddress)).stdout) as { balance: number };
     assert.ok(wallet.balance < 50 && wallet.balance > 48, `balance ${wallet.balance}`);
+    // The human view says which unit is which: credits pay for calls, achievement tokens are a score.
+    const shown = await cli(url, "wallet", crew.walletAddress);
+    assert.match(shown.stdout, new RegExp(`^balance\\s+${String(wallet.balance).replace(".", "\\.")} credits$`, "m"));
+    assert.match(shown.stdout, /^achievementTokens\s+0 \(a score, not credits\)$/m);
+    assert.doesNotMatch(shown.stdout, /^tokens/m);
 
     const models = await cli(url, "models");
     assert.equal(models.code, 0);

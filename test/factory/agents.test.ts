@@ -4,7 +4,24 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { FactoryEvent } from "../../src/core/events.ts";
 import { FactoryError } from "../../src/core/errors.ts";
 import type { Factory } from "../../src/factory/factory.ts";
-import { testFactory, until } from "../helpers.ts";
+import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
+import type { Wallet } from "../../src/core/wallet.ts";
+import { createFactory } from "../../src/factory/create-factory.ts";
+import { silentLogger, testFactory, until } from "../helpers.ts";
+
+describe("wallets stored by earlier versions", () => {
+  it("reads a stored wallet's old `tokens` as its achievement tokens, and shows no `tokens`", async () => {
+    const store = await createSqliteStore({ filename: ":memory:" });
+    const old = { address: "0x371_OLD_1", ownerKind: "agent", ownerId: "agent_old", balance: 0, tokens: 1000, createdAt: "2026-01-01T00:00:00.000Z" };
+    await store.apply([{ kind: "wallet", value: old as unknown as Wallet }]);
+    const factory = await createFactory({ store, logger: silentLogger });
+    try {
+      assert.deepEqual(await factory.getWallet("0x371_OLD_1"), { address: "0x371_OLD_1", ownerKind: "agent", ownerId: "agent_old", balance: 0, achievementTokens: 1000, createdAt: "2026-01-01T00:00:00.000Z" });
+    } finally {
+      await factory.close();
+    }
+  });
+});
 
 describe("agents", () => {
   let factory: Factory;
@@ -14,7 +31,7 @@ describe("agents", () => {
   });
   afterEach(async () => close());
 
-  it("spawns an agent READY with an id, a wallet of 1000 tokens and its profile's fields", async () => {
+  it("spawns an agent READY with an id, a wallet of 0 credits and 1000 achievement tokens, and its profile's fields", async () => {
     factory.registerProfile({ name: "coder", role: "Coder", capabilities: ["ts"], cognitiveLoadLimit: 2 });
     const agent = await factory.spawnAgent({ profile: "coder" });
     assert.match(agent.id, /^agent_[0-9a-f]{16}$/);
@@ -25,7 +42,10 @@ describe("agents", () => {
     assert.deepEqual(agent.capabilities, ["ts"]);
     assert.match(agent.walletAddress, /^0x371_CODER_[0-9a-f]{32}$/);
     const wallet = await factory.getWallet(agent.walletAddress);
-    assert.deepEqual({ tokens: wallet.tokens, ownerId: wallet.ownerId, ownerKind: wallet.ownerKind }, { tokens: 1000, ownerId: agent.id, ownerKind: "agent" });
+    assert.deepEqual(
+      { balance: wallet.balance, achievementTokens: wallet.achievementTokens, ownerId: wallet.ownerId, ownerKind: wallet.ownerKind },
+      { balance: 0, achievementTokens: 1000, ownerId: agent.id, ownerKind: "agent" },
+    );
   });
 
   it("emits one event per transition: PROVISIONING, WARMING, READY", async () => {

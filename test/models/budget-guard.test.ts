@@ -1,4 +1,4 @@
-// Pins the budget guard: 1,000 concurrent calls against a budget of N credits never spend more than N — by wallet funds, by a crew limit, by a periodic global limit — and refusals are BUDGET_EXCEEDED, not retryable.
+// Pins the budget guard: 1,000 concurrent calls against a budget of N credits never spend more than N — by wallet funds, by a crew limit, by a periodic global limit — and refusals are BUDGET_EXCEEDED, not retryable; sized holds cap a call's output to what is left, wait in line for other holds to settle, and use nearly all of a budget under a burst.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -8,7 +8,7 @@ import { PROVIDERS_WALLET, RESERVE_WALLET, SYSTEM_WALLET, toMicro } from "../../
 import type { Store } from "../../src/core/ports/store.ts";
 import { Ledger } from "../../src/economics/ledger.ts";
 import { Journal } from "../../src/factory/journal.ts";
-import { BudgetGuard } from "../../src/models/budget-guard.ts";
+import { BudgetGuard, type CallSizing } from "../../src/models/budget-guard.ts";
 import { tempDir } from "../helpers.ts";
 
 const CREW = "0x371_CREW_budget";
@@ -64,6 +64,122 @@ describe("budget guard", () => {
       assert.equal(usage.reduce((n, e) => n + toMicro(e.amount), 0), spent);
     });
   }
+
+  /** A call whose input costs 0.001 credits and each output token 0.00001 (10 micro-credits). */
+  const sizing = (maxOutputTokens: number): CallSizing => ({ maxOutputTokens, costMicro: (tokens) => 1_000 + 10 * tokens });
+  const crewScope = { crewId: "c9", agentId: null };
+
+  it("caps a call's output to what the credits left can pay, down to 1 token, and refuses below that", async () => {
+    ledger.grant(CREW, 0.005);
+    const sized = await guard.reserveCall(CREW, crewScope, sizing(1_000), { waitMs: 0 });
+    // 0.005 credits: 1,000 micro for the input, 4,000 for 400 output tokens.
+    assert.deepEqual([sized.maxOutputTokens, sized.hold.reservation.micro], [400, 5_000]);
+    guard.settle(sized.hold, 0.0038);
+    // 0.0012 left: 20 output tokens.
+    const second = await guard.reserveCall(CREW, crewScope, sizing(1_000), { waitMs: 0 });
+    assert.deepEqual([second.maxOutputTokens, second.hold.reservation.micro], [20, 1_200]);
+    guard.settle(second.hold, 0.0012);
+    await assert.rejects(guard.reserveCall(CREW, crewScope, sizing(1_000), { waitMs: 0 }), { code: "BUDGET_EXCEEDED", nonRetryable: true });
+    assert.equal(ledger.balanceMicro(PROVIDERS_WALLET), 5_000);
+  });
+
+  it("waits in line while another call's hold could make room, and takes the room when it settles", async () => {
+    ledger.grant(CREW, 0.01);
+    const first = await guard.reserveCall(CREW, crewScope, sizing(800), { waitMs: 0 });
+    assert.equal(first.maxOutputTokens, 800);
+    let waited = true;
+    const second = guard.reserveCall(CREW, crewScope, sizing(800), { waitMs: 10_000 });
+    void second.then(() => (waited = false));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(guard.waiting, 1);
+    assert.equal(waited, true);
+    // The first call cost 0.001: 0.009 comes back, and the second gets its whole maximum.
+    guard.settle(first.hold, 0.001);
+    const served = await second;
+    assert.equal(served.maxOutputTokens, 800);
+    assert.equal(guard.waiting, 0);
+    guard.settle(served.hold, 0.001);
+    assert.equal(ledger.balanceMicro(RESERVE_WALLET), 0);
+  });
+
+  it("refuses a waiting call as soon as nothing it could wait for is held, naming the wallet and how to fund it", async () => {
+    ledger.grant(CREW, 0.0015);
+    const first = await guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 0 });
+    assert.equal(first.maxOutputTokens, 50);
+    const second = guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(guard.waiting, 1);
+    const startedAt = Date.now();
+    guard.settle(first.hold, 0.0015);
+    await assert.rejects(second, {
+      code: "BUDGET_EXCEEDED",
+      nonRetryable: true,
+      message: `wallet ${CREW} cannot cover a call of even 1 output token (0.00101 credits): it holds 0 credits. Give it credits: agent-factory ledger grant ${CREW} <credits> (POST /v1/ledger/grants {"wallet": "${CREW}", "amount": <credits>})`,
+    });
+    assert.ok(Date.now() - startedAt < 1_000, "refused at the settlement, not at the end of the wait");
+    assert.equal(guard.waiting, 0);
+  });
+
+  it("a waiting call goes through as soon as its limit is raised", async () => {
+    ledger.grant(CREW, 1);
+    guard.setLimit({ key: "crew:c9", credits: 0.002, periodMs: null });
+    const first = await guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 0 });
+    const second = guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(guard.waiting, 1);
+    guard.setLimit({ key: "crew:c9", credits: 0.004, periodMs: null });
+    assert.equal(guard.waiting, 0);
+    const served = await second;
+    assert.equal(served.maxOutputTokens, 100);
+    assert.equal(guard.view("crew:c9")?.reserved, 0.004);
+    guard.release(first.hold);
+    guard.release(served.hold);
+  });
+
+  it("a waiting call that is cancelled leaves the line holding nothing", async () => {
+    ledger.grant(CREW, 0.002);
+    const first = await guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 0 });
+    const controller = new AbortController();
+    const second = guard.reserveCall(CREW, crewScope, sizing(100), { waitMs: 60_000, signal: controller.signal });
+    await new Promise((r) => setImmediate(r));
+    controller.abort(new Error("task cancelled"));
+    await assert.rejects(second, /task cancelled/);
+    assert.equal(guard.waiting, 0);
+    guard.release(first.hold);
+    assert.equal(ledger.balanceMicro(CREW), 2_000);
+    assert.equal(ledger.openReservations, 0);
+  });
+
+  it("1,000 concurrent sized calls against 250 credits spend at most 250 and use at least 99 % of it", async () => {
+    ledger.grant(CREW, 250);
+    guard.setLimit({ key: "crew:burst", credits: 250, periodMs: null });
+    // Each call: 0.1 credits of input, up to 400 output tokens at 0.001 (0.5 credits in all); it writes 50–400.
+    const costMicro = (tokens: number): number => 100_000 + 1_000 * tokens;
+    const outcomes = await Promise.all(
+      Array.from({ length: 1_000 }, async () => {
+        let sized;
+        try {
+          sized = await guard.reserveCall(CREW, { crewId: "burst", agentId: null }, { maxOutputTokens: 400, costMicro }, { waitMs: 5_000 });
+        } catch (error) {
+          assert.ok(error instanceof FactoryError && error.code === "BUDGET_EXCEEDED", String(error));
+          return "refused";
+        }
+        await new Promise((r) => setTimeout(r, Math.random() * 5));
+        const written = Math.min(sized.maxOutputTokens, 50 + Math.floor(Math.random() * 351));
+        guard.settle(sized.hold, costMicro(written) / 1e6);
+        return "ok";
+      }),
+    );
+    const spent = ledger.balanceMicro(PROVIDERS_WALLET);
+    assert.ok(spent <= toMicro(250), `spent ${spent / 1e6} of 250`);
+    assert.ok(spent >= toMicro(247.5), `spent only ${spent / 1e6} of 250`);
+    assert.ok(outcomes.includes("refused"), "the budget ran out");
+    assert.equal(guard.view("crew:burst")?.spent, spent / 1e6);
+    assert.equal(guard.view("crew:burst")?.reserved, 0);
+    assert.equal(ledger.balanceMicro(RESERVE_WALLET), 0);
+    assert.equal(ledger.openReservations, 0);
+    assert.equal(guard.waiting, 0);
+  });
 
   it("a crew limit below the wallet's funds holds under 1,000 concurrent calls", async () => {
     ledger.grant(CREW, 10_000);

@@ -18,6 +18,8 @@ import { createProviders } from "../../src/models/providers/create-providers.ts"
 import { MockProvider } from "../../src/models/providers/mock-provider.ts";
 import { MockScriptSchema } from "../../src/models/providers/mock-script.ts";
 import { ModelRouter } from "../../src/models/router.ts";
+import { modelsConfig } from "../../src/cli/commands/serve.ts";
+import { createFactory } from "../../src/factory/create-factory.ts";
 import { tempDir } from "../helpers.ts";
 
 const WALLET = "0x371_CREW_router";
@@ -145,10 +147,15 @@ describe("model router", () => {
     const providers = mocks([]);
     const r = router(providers);
     const poor = "0x371_CREW_poor";
-    ledger.grant(poor, 0.05);
-    await assert.rejects(r.call({ messages: [{ role: "user", content: "x" }], payer: poor, scope: { crewId: null, agentId: null } }), { code: "BUDGET_EXCEEDED", nonRetryable: true });
+    // The input alone is estimated at 19 tokens (0.019 credits at a:first's price): not even a 1-token answer (0.02) fits.
+    ledger.grant(poor, 0.015);
+    await assert.rejects(r.call({ messages: [{ role: "user", content: "x" }], payer: poor, scope: { crewId: null, agentId: null } }), {
+      code: "BUDGET_EXCEEDED",
+      nonRetryable: true,
+      message: `wallet ${poor} cannot cover a call of even 1 output token (0.02 credits): it holds 0.015 credits. Give it credits: agent-factory ledger grant ${poor} <credits> (POST /v1/ledger/grants {"wallet": "${poor}", "amount": <credits>})`,
+    });
     assert.equal(providers[0]?.calls.size, 0);
-    assert.equal(ledger.balance(poor), 0.05);
+    assert.equal(ledger.balance(poor), 0.015);
   });
 
   it("skips a fallback no provider serves, and a model over budget for a cheaper one that fits", async () => {
@@ -169,15 +176,22 @@ describe("model router", () => {
     const cheap = await r.call({ messages: [{ role: "user", content: "x" }], payer: tight, scope: { crewId: null, agentId: null } });
     assert.equal(cheap.model, "a:first");
     assert.match(cheap.failedAttempts[0]?.error ?? "", /cannot cover a call/);
-    // Nothing fits and nothing failed otherwise: BUDGET_EXCEEDED, not retryable.
+    // Nothing fits, not even a 1-token answer, and nothing failed otherwise: BUDGET_EXCEEDED, not retryable.
     ledger.grant("0x371_CREW_tiny", 0.01);
     await assert.rejects(r.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_tiny", scope: { crewId: null, agentId: null } }), { code: "BUDGET_EXCEEDED" });
     // A provider failure and then no budget: MODEL_UNAVAILABLE (retryable), with both attempts.
+    // (0.03 credits: a:first fits once its answer is capped to 11 tokens; b:second's input alone costs 0.038.)
     const mixed = router(mocks(["a"]), { rules: [{ name: "r", when: {}, model: "a:first", fallbacks: ["b:second"] }] });
-    ledger.grant("0x371_CREW_mixed", 0.2);
-    await assert.rejects(mixed.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_mixed", scope: { crewId: null, agentId: null } }), (error: { code: string; details: { attempts: unknown[] } }) => {
+    ledger.grant("0x371_CREW_mixed", 0.03);
+    await assert.rejects(mixed.call({ messages: [{ role: "user", content: "x" }], payer: "0x371_CREW_mixed", scope: { crewId: null, agentId: null } }), (error: { code: string; details: { attempts: Array<{ model: string; error: string }> } }) => {
       assert.equal(error.code, "MODEL_UNAVAILABLE");
-      assert.equal(error.details.attempts.length, 2);
+      assert.deepEqual(
+        error.details.attempts.map((a) => [a.model, a.error.slice(0, 8)]),
+        [
+          ["a:first", "HTTP 503"],
+          ["b:second", "wallet 0"],
+        ],
+      );
       return true;
     });
     assert.equal(ledger.balance(RESERVE_WALLET), 0);
@@ -197,7 +211,8 @@ describe("model router", () => {
       maxOutputTokens: 10,
     });
     const result = await call(r);
-    assert.equal(result.model, "requesty:claude-3-sonnet");
+    // The rule said requesty:claude-3-sonnet; the catch-all's forced model is what answered.
+    assert.equal(result.model, "forced");
     assert.equal(result.cost, 0);
     assert.equal(result.text, "Mock answer from forced to: hello");
   });
@@ -222,7 +237,7 @@ describe("model router", () => {
           const parsed = JSON.parse(raw) as Record<string, unknown>;
           seen.push({ path: req.url ?? "", auth: req.headers.authorization, apiKey: req.headers["x-api-key"] as string | undefined, body: parsed });
           res.setHeader("content-type", "application/json");
-          if (parsed.model === "broken") {
+          if (parsed.model === "broken" || parsed.model === "llama3.2") {
             res.statusCode = 500;
             res.end(JSON.stringify({ error: { message: "upstream exploded", type: "server_error" } }));
             return;
@@ -305,6 +320,51 @@ describe("model router", () => {
         ["broken", "good"],
       );
       assert.equal(ledger.balance(RESERVE_WALLET), 0);
+    });
+
+    it("tells the provider the output cap the budget could pay for", async () => {
+      const providers = await createProviders(ModelsConfigSchema.parse({ providers: [{ name: "local", kind: "openai-compatible", baseURL: base }] }).providers);
+      const r = new ModelRouter({
+        providers,
+        pricing: new PricingTable({}, { input: 1, output: 2 }),
+        rules: [{ name: "only", when: {}, model: "local:good", fallbacks: [] }],
+        guard: new BudgetGuard(ledger),
+        callTimeoutMs: 5_000,
+        cooldown: { failures: 3, ms: 1_000 },
+        maxOutputTokens: 1_024,
+      });
+      // "hi there" is estimated at 21 input tokens (0.021 credits); 0.095 credits leave 0.074 for 37 output tokens.
+      const wallet = "0x371_CREW_capped";
+      ledger.grant(wallet, 0.095);
+      const result = await r.call({ messages: [{ role: "user", content: "hi there" }], payer: wallet, scope: { crewId: null, agentId: null } });
+      assert.equal(seen[0]?.body.max_tokens, 37);
+      assert.equal(result.maxOutputTokens, 37);
+      // The stand-in's answer (42 in, 7 out) costs 0.056, charged in full; the rest went back.
+      assert.equal(result.cost, 0.056);
+      assert.equal(ledger.balance(wallet), 0.039);
+      assert.equal(ledger.balance(RESERVE_WALLET), 0);
+    });
+
+    it("with serve --openai-base-url URL --openai-model llama3.2, a failure names llama3.2 and its provider, and is logged", async () => {
+      const models = await modelsConfig({ openaiBaseUrl: base, openaiModel: "llama3.2" });
+      const warnings: string[] = [];
+      const factory = await createFactory({ dataDir: ":memory:", models, logger: { info: () => {}, warn: (m) => warnings.push(m), error: () => {} } });
+      try {
+        factory.registerProfile({ name: "asker", role: "Asker", runtime: { kind: "llm", systemPrompt: "You answer.", tools: [] } });
+        const { crew } = await factory.assembleCrew({ name: "local", budget: 100, members: [{ profile: "asker" }] });
+        const done = await factory.waitForTask((await factory.submitTask({ role: "Asker", crewId: crew.id, input: "hello", maxAttempts: 1 })).id, 10_000);
+        assert.equal(done.state, "DEAD");
+        assert.equal(done.error?.code, "MODEL_UNAVAILABLE");
+        // The default rules' names (openrouter:qwen2-72b, openrouter:mistral-7b) both go to llama3.2: one attempt.
+        assert.equal(done.error?.message, "every model of rule 'balanced' failed: openai:llama3.2 (provider openai): HTTP 500: upstream exploded");
+        assert.deepEqual(
+          seen.map((s) => s.body.model),
+          ["llama3.2"],
+        );
+        assert.deepEqual(warnings, [`model call failed: model openai:llama3.2, provider openai (${base}): HTTP 500: upstream exploded (task ${done.id})`]);
+      } finally {
+        await factory.close();
+      }
     });
 
     it("sends Anthropic messages with x-api-key and reads usage back", async () => {

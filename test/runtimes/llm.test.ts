@@ -1,4 +1,4 @@
-// Pins the llm runtime end to end on the mock provider: a scripted tool loop that writes the crew context, submits a sub-task to another role and waits for it, then answers; usage and cost on the result and the task; every step a progress event and a settled ledger reservation; BUDGET_EXCEEDED ends the task FAILED at once; LLM_MAX_STEPS; a pinned model.
+// Pins the llm runtime end to end on the mock provider: a scripted tool loop that writes the crew context, submits a sub-task to another role and waits for it, then answers; usage and cost on the result and the task; every step a progress event and a settled ledger reservation; BUDGET_EXCEEDED ends the task FAILED at once; a budget that covers ten calls pays for ten, one at a time and at once; a crew-less agent's refusal says how to fund it; LLM_MAX_STEPS; a pinned model.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { PROVIDERS_WALLET, RESERVE_WALLET } from "../../src/core/ledger.ts";
@@ -94,14 +94,83 @@ describe("llm agents on the mock provider", () => {
   });
 
   it("ends a task FAILED with BUDGET_EXCEEDED, without a retry, when the crew cannot pay for the call", async () => {
-    const { crew } = await factory.assembleCrew({ name: "poor", budget: 0.5, members: [{ profile: "planner" }] });
+    // The planner's first call is estimated at more input (its tools' schemas) than 0.3 credits pay for.
+    const { crew } = await factory.assembleCrew({ name: "poor", budget: 0.3, members: [{ profile: "planner" }] });
     const task = await factory.submitTask({ role: "Planner", crewId: crew.id, input: "anything", maxAttempts: 3 });
     const done = await factory.waitForTask(task.id, 10_000);
     assert.equal(done.state, "FAILED");
     assert.equal(done.error?.code, "BUDGET_EXCEEDED");
     assert.equal(done.attempts, 1);
     assert.equal(done.usage, undefined);
-    assert.equal((await factory.getWallet(crew.walletAddress)).balance, 0.5);
+    assert.equal((await factory.getWallet(crew.walletAddress)).balance, 0.3);
+  });
+
+  describe("a crew budget that covers ten calls", () => {
+    /** A fresh factory (no answer lengths learnt yet) with a one-step llm agent, and what one of its calls costs. */
+    async function tenCallCrew(loadLimit: number) {
+      const own = await testFactory({});
+      own.factory.registerProfile({ name: "brief", role: "Brief", cognitiveLoadLimit: loadLimit, runtime: { kind: "llm", systemPrompt: "You answer briefly.", tools: [] } });
+      // One call, measured on a crew with plenty: 9 tokens in, 15 out (the mock's default answer) = 0.039 credits.
+      const { crew: rich } = await own.factory.assembleCrew({ name: "rich", budget: 100, members: [{ profile: "brief" }] });
+      const probe = await own.factory.waitForTask((await own.factory.submitTask({ role: "Brief", crewId: rich.id, input: "What is a tide?" })).id, 10_000);
+      assert.deepEqual(probe.usage, { calls: 1, inputTokens: 9, outputTokens: 15, cost: 0.039 });
+      const { crew } = await own.factory.assembleCrew({ name: "ten", budget: 0.39, members: [{ profile: "brief" }] });
+      return { own, crew };
+    }
+
+    it("pays for ten calls one at a time — the tenth capped to what is left — then refuses with BUDGET_EXCEEDED", async () => {
+      const { own, crew } = await tenCallCrew(1);
+      try {
+        const outcomes: string[] = [];
+        let last;
+        for (let i = 0; i < 12; i++) {
+          last = await own.factory.waitForTask((await own.factory.submitTask({ role: "Brief", crewId: crew.id, input: "What is a tide?" })).id, 10_000);
+          outcomes.push(last.state === "SUCCEEDED" ? `ok ${last.usage?.outputTokens} out` : `${last.state} ${last.error?.code}`);
+        }
+        // The default maxOutputTokens (1,024 tokens, 2.08 credits) fits none of them; each is capped to what is left.
+        assert.deepEqual(outcomes, [...Array<string>(9).fill("ok 15 out"), "ok 4 out", "FAILED BUDGET_EXCEEDED", "FAILED BUDGET_EXCEEDED"]);
+        assert.match(last?.error?.message ?? "", new RegExp(`^wallet ${crew.walletAddress} cannot cover a call of even 1 output token \\(0\\.032 credits\\): it holds 0\\.022 credits\\. Give it credits: agent-factory ledger grant`));
+        const spent = (await own.factory.listLedger({ crewId: crew.id, kinds: ["usage"] })).reduce((n, e) => n + e.amount, 0);
+        assert.equal(Math.round(spent * 1e6) / 1e6, 0.368);
+        assert.equal((await own.factory.getWallet(crew.walletAddress)).balance, 0.022);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it("pays for about ten of 30 calls made at once, never more than the budget", async () => {
+      const { own, crew } = await tenCallCrew(30);
+      try {
+        const tasks = await Promise.all(Array.from({ length: 30 }, () => own.factory.submitTask({ role: "Brief", crewId: crew.id, input: "What is a tide?" })));
+        const done = await Promise.all(tasks.map((t) => own.factory.waitForTask(t.id, 20_000)));
+        const succeeded = done.filter((d) => d.state === "SUCCEEDED");
+        assert.deepEqual(new Set(done.filter((d) => d.state !== "SUCCEEDED").map((d) => `${d.state} ${d.error?.code}`)), new Set(["FAILED BUDGET_EXCEEDED"]));
+        assert.ok(succeeded.length >= 9 && succeeded.length <= 10, `${succeeded.length} of 30 succeeded`);
+        const spent = (await own.factory.listLedger({ crewId: crew.id, kinds: ["usage"] })).reduce((n, e) => n + e.amount, 0);
+        assert.ok(spent <= 0.39 + 1e-9 && spent >= 0.35, `spent ${spent} of 0.39`);
+        assert.equal((await own.factory.getWallet(RESERVE_WALLET)).balance, 0);
+      } finally {
+        await own.close();
+      }
+    });
+  });
+
+  it("refuses a crew-less agent's calls (0 credits) saying how to give it credits, and pays once its wallet is granted some", async () => {
+    factory.registerProfile({ name: "loner", role: "Loner", runtime: { kind: "llm", systemPrompt: "You answer.", tools: [] } });
+    const agent = await factory.spawnAgent({ profile: "loner" });
+    const wallet = await factory.getWallet(agent.walletAddress);
+    assert.deepEqual([wallet.balance, wallet.achievementTokens, "tokens" in wallet], [0, 1000, false]);
+    const refused = await factory.waitForTask((await factory.submitTask({ role: "Loner", input: "hello" })).id, 10_000);
+    assert.equal(refused.state, "FAILED");
+    assert.equal(refused.error?.code, "BUDGET_EXCEEDED");
+    assert.equal(
+      refused.error?.message,
+      `wallet ${agent.walletAddress} cannot cover a call of even 1 output token (0.026 credits): it holds 0 credits. Give it credits: agent-factory ledger grant ${agent.walletAddress} <credits> (POST /v1/ledger/grants {"wallet": "${agent.walletAddress}", "amount": <credits>}), or run agent ${agent.id} in a crew with a budget (a crew manifest's budget: credits; agent-factory crew assemble -f MANIFEST)`,
+    );
+    await factory.grantCredits(agent.walletAddress, 1);
+    const paid = await factory.waitForTask((await factory.submitTask({ role: "Loner", input: "hello" })).id, 10_000);
+    assert.equal(paid.state, "SUCCEEDED");
+    assert.equal((await factory.getWallet(agent.walletAddress)).balance, Math.round((1 - (paid.usage?.cost ?? 1)) * 1e6) / 1e6);
   });
 
   it("fails with LLM_MAX_STEPS after maxSteps calls, having paid for each", async () => {

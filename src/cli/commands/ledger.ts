@@ -102,6 +102,8 @@ export function ledgerCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const wallet = await client.request<Wallet>("GET", `/v1/wallets/${encodeURIComponent(address)}`);
       if (json) return printJson(wallet);
-      console.log(details(wallet as unknown as Record<string, unknown>, ["address", "ownerKind", "ownerId", "balance", "tokens", "createdAt"]));
+      // Units in the values: credits pay for model calls, achievement tokens are only a score.
+      const shown = { ...wallet, balance: `${wallet.balance} credits`, achievementTokens: `${wallet.achievementTokens} (a score, not credits)` };
+      console.log(details(shown, ["address", "ownerKind", "ownerId", "balance", "achievementTokens", "createdAt"]));
     });
 }

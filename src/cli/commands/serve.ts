@@ -78,8 +78,8 @@ export function serveCommand(program: Command): void {
     });
 }
 
-/** The config file, then the one-line flags on top of it. */
-async function modelsConfig(opts: { config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }): Promise<ModelsConfigInput> {
+/** The server's model settings as `serve` builds them: the config file, then the one-line flags on top of it. */
+export async function modelsConfig(opts: { config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }): Promise<ModelsConfigInput> {
   const fromFile: Partial<ModelsConfig> = opts.config === undefined ? {} : parseWith(ModelsConfigSchema, (await readDocument(opts.config)) ?? {}, `model config in ${opts.config}`);
   const providers: ProviderConfigInput[] = [...(fromFile.providers ?? [])];
   if (opts.openaiModel !== undefined && opts.openaiBaseUrl === undefined) throw new Error("--openai-model needs --openai-base-url");
