@@ -1,12 +1,14 @@
 import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { FactoryError } from "../core/errors.ts";
 import { describeIssue } from "../core/schemas/parse.ts";
 import type { Factory } from "../factory/factory.ts";
 import { z } from "zod";
 import { toErrorResponse } from "./http-errors.ts";
+import { allowedOrigins, hostGuard } from "./host-guard.ts";
 import { jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { chaosRoutes } from "./routes/chaos.ts";
@@ -28,6 +30,10 @@ export interface AppOptions {
   closing?: AbortSignal;
   /** Where unexpected errors are reported; default stderr. */
   onUnexpectedError?: (error: unknown) => void;
+  /** `Host` values answered, `name` (any port) or `name:port`; unset: not checked (in-process use — startServer always sets it). */
+  allowedHosts?: readonly string[];
+  /** Other sites' origins (`https://app.example`) whose pages may call the API (CORS); other cross-site requests get 403. */
+  corsOrigins?: readonly string[];
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -71,6 +77,21 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
     return c.json(body, status);
   });
+  // Before every route: a refused Host or Origin learns nothing and changes nothing.
+  app.use("*", hostGuard(options));
+  const origins = allowedOrigins(options.corsOrigins);
+  if (origins.size > 0) {
+    app.use(
+      "*",
+      cors({
+        origin: (origin) => (origins.has(origin.toLowerCase()) ? origin : null),
+        allowHeaders: ["authorization", "content-type", "last-event-id"],
+        allowMethods: ["GET", "POST", "PUT", "DELETE"],
+        exposeHeaders: ["retry-after"],
+        maxAge: 600,
+      }),
+    );
+  }
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   app.openAPIRegistry.registerPath({
