@@ -1,6 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { FactoryError } from "../core/errors.ts";
@@ -8,6 +7,7 @@ import { describeIssue } from "../core/schemas/parse.ts";
 import type { Factory } from "../factory/factory.ts";
 import { z } from "zod";
 import { toErrorResponse } from "./http-errors.ts";
+import { bodyLimit } from "./body-limit.ts";
 import { allowedOrigins, hostGuard } from "./host-guard.ts";
 import { jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
@@ -131,15 +131,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
   }
 
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw new FactoryError("PAYLOAD_TOO_LARGE", `the body is larger than the limit of ${limit} bytes`);
-      },
-    }),
-  );
+  app.use("/v1/*", bodyLimit({ maxBytes: limit }));
   profileRoutes(app, factory);
   agentRoutes(app, factory);
   crewRoutes(app, factory);
