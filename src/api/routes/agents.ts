@@ -4,7 +4,8 @@ import { AGENT_STATES } from "../../core/lifecycle.ts";
 import { NameSchema, ProfileSchema, RoleSchema } from "../../core/schemas/profile.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
-import { AgentSchema, IdParam, itemsOf, LimitQuery, WalletSchema } from "../schemas.ts";
+import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
+import { AgentSchema, IdParam, LimitQuery, WalletSchema } from "../schemas.ts";
 
 const tags = ["agents"];
 
@@ -41,19 +42,23 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
       method: "get",
       path: "/v1/agents",
       tags,
-      summary: "Agents, newest first (those in memory, unless `state=TERMINATED` or `state=HIBERNATING`, which read the store)",
+      summary: "Agents, newest first, a page at a time (those in memory, unless `state=TERMINATED` or `state=HIBERNATING`, which read the store)",
+      description: "`limit` per page, 1,000 by default; `nextCursor` given as `cursor` gives the next, older page.",
       request: {
         query: z.strictObject({
           state: z.enum(AGENT_STATES).optional(),
           role: RoleSchema.optional(),
           crewId: z.string().max(128).optional(),
           limit: LimitQuery,
+          cursor: CursorQuery,
         }),
       },
-      responses: { 200: jsonContent(itemsOf(AgentSchema), "Agents"), ...errorResponses(400, 401) },
+      responses: { 200: jsonContent(pageOf(AgentSchema).meta({ id: "AgentPage" }), "A page of agents"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      return c.json({ items: await factory.listAgents(c.req.valid("query")) }, 200);
+      const { cursor, limit = 1000, ...filter } = c.req.valid("query");
+      const fetched = await factory.listAgents({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      return c.json(toPage(fetched, limit, (a) => ({ at: a.spawnedAt, id: a.id })), 200);
     },
   );
 

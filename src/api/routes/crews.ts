@@ -6,6 +6,7 @@ import { CrewManifestSchema } from "../../core/schemas/manifest.ts";
 import { FactoryError } from "../../core/errors.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
+import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
 import { CrewMessageSchema, CrewSchema, CrewStateSchema, IdParam, itemsOf, LimitQuery } from "../schemas.ts";
 
 const tags = ["crews"];
@@ -52,13 +53,16 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
       method: "get",
       path: "/v1/crews",
       tags,
-      summary: "Crews, newest first (not disbanded unless `state=DISBANDED`)",
-      request: { query: z.strictObject({ state: CrewStateSchema.optional(), limit: LimitQuery }) },
-      responses: { 200: jsonContent(itemsOf(CrewSchema), "Crews"), ...errorResponses(400, 401) },
+      summary: "Crews, newest first, a page at a time (not disbanded unless `state=DISBANDED`)",
+      description: "`limit` per page, 1,000 by default; `nextCursor` given as `cursor` gives the next, older page.",
+      request: { query: z.strictObject({ state: CrewStateSchema.optional(), limit: LimitQuery, cursor: CursorQuery }) },
+      responses: { 200: jsonContent(pageOf(CrewSchema).meta({ id: "CrewPage" }), "A page of crews"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const crews = await factory.listCrews(c.req.valid("query"));
-      return c.json({ items: await Promise.all(crews.map(view)) }, 200);
+      const { cursor, limit = 1000, ...filter } = c.req.valid("query");
+      const fetched = await factory.listCrews({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      const page = toPage(fetched, limit, (crew) => ({ at: crew.createdAt, id: crew.id }));
+      return c.json({ items: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor }, 200);
     },
   );
 

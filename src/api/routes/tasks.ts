@@ -4,7 +4,8 @@ import { TaskSubmitSchema } from "../../core/schemas/task.ts";
 import { TASK_STATES } from "../../core/task-states.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
-import { IdParam, itemsOf, LimitQuery, TaskSchema } from "../schemas.ts";
+import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
+import { IdParam, LimitQuery, TaskSchema } from "../schemas.ts";
 
 const tags = ["tasks"];
 
@@ -37,12 +38,15 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
       method: "get",
       path: "/v1/tasks",
       tags,
-      summary: "Tasks, oldest first (`state=DEAD` lists the dead letters)",
-      request: { query: z.strictObject({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery }) },
-      responses: { 200: jsonContent(itemsOf(TaskSchema), "Tasks"), ...errorResponses(400, 401) },
+      summary: "Tasks, newest first, a page at a time (`state=DEAD` lists the dead letters)",
+      description: "`limit` per page, 100 by default; `nextCursor` given as `cursor` gives the next, older page.",
+      request: { query: z.strictObject({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery, cursor: CursorQuery }) },
+      responses: { 200: jsonContent(pageOf(TaskSchema).meta({ id: "TaskPage" }), "A page of tasks"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      return c.json({ items: await factory.listTasks(c.req.valid("query")) }, 200);
+      const { cursor, limit = 100, ...filter } = c.req.valid("query");
+      const fetched = await factory.listTasks({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      return c.json(toPage(fetched, limit, (t) => ({ at: t.createdAt, id: t.id })), 200);
     },
   );
 
