@@ -9,7 +9,7 @@ import { z } from "zod";
 import { toErrorResponse } from "./http-errors.ts";
 import { bodyLimit } from "./body-limit.ts";
 import { allowedOrigins, hostGuard } from "./host-guard.ts";
-import { jsonContent } from "./openapi-helpers.ts";
+import { errorResponses, jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { chaosRoutes } from "./routes/chaos.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
@@ -97,17 +97,23 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
     tags: ["health"],
     summary: "Liveness: the process answers",
-    responses: { 200: jsonContent(z.object({ status: z.literal("ok") }), "Alive") },
+    description: "Answers any `Host` (probes use whatever name they know), but not another site's page (`Origin`).",
+    security: [],
+    responses: { 200: jsonContent(z.object({ status: z.literal("ok") }), "Alive"), ...errorResponses(403) },
   });
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/ready",
+    operationId: "getReady",
     tags: ["health"],
     summary: "Readiness: takes work (counts of agents, crews, queued and running tasks)",
+    security: [],
     responses: {
       200: jsonContent(z.object({ status: z.literal("ready") }).passthrough(), "Taking work"),
+      ...errorResponses(403),
       503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable"]) }).passthrough(), "Not taking work"),
     },
   });
@@ -128,8 +134,9 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
       }
       await next();
     });
-    app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
   }
+  // Declared even when no key is set, so clients generated from the document can send one.
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "The server's AGENT_FACTORY_API_KEY, when it has one" });
 
   app.use("/v1/*", bodyLimit({ maxBytes: limit }));
   profileRoutes(app, factory);
@@ -148,10 +155,14 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     info: {
       title: "Agent Factory",
       version: "1",
+      license: { name: "MIT", url: "https://spdx.org/licenses/MIT.html" },
       description:
         "Control plane for fleets of AI agents. Errors are `{ error: { code, message, field?, details? } }`: 4xx for bad input or state, 503 while shutting down or when the store is unavailable.",
     },
-    ...(options.apiKey === undefined || options.apiKey.length === 0 ? {} : { security: [{ apiKey: [] }] }),
+    // A relative server: the document is served by the API it describes, under whatever name the client used.
+    servers: [{ url: "/", description: "The server that serves this document" }],
+    // No key set: a key is optional (`{}` — none — or one, which is not checked); /health and /ready never need one.
+    security: options.apiKey === undefined || options.apiKey.length === 0 ? [{}, { apiKey: [] }] : [{ apiKey: [] }],
   });
   return app;
 }

@@ -48,16 +48,15 @@ function parseOrigin(origin: string): string {
  * `Host` is not one of the server's names (DNS rebinding: the page's own name resolving to
  * 127.0.0.1), and a cross-site request (an `Origin` other than the server's own) that the
  * operator did not allow. Clients that send no `Origin` (curl, the CLI, Node's fetch) pass.
- * `/health` stays open to any `Host`: probes address a node by whatever name they know, and it
- * tells nothing but "ok".
+ * `/health` answers any `Host` (probes address a node by whatever name they know, and it tells
+ * nothing but "ok"), though not another site's page.
  */
 export function hostGuard(options: HostGuardOptions): MiddlewareHandler {
   const hosts = options.allowedHosts?.map((h) => parseEntry(h, "allowedHosts"));
   const origins = allowedOrigins(options.corsOrigins);
   return async function hostGuard(c, next) {
-    if (c.req.path === "/health") return next();
     const host = c.req.header("host");
-    if (hosts !== undefined) {
+    if (hosts !== undefined && c.req.path !== "/health") {
       const given = host === undefined ? undefined : splitHost(host);
       if (given === undefined || !hosts.some((h) => h.name === given.name && (h.port === undefined || h.port === given.port))) {
         throw new FactoryError("FORBIDDEN_HOST", `Host: '${host ?? ""}' is not a name of this server; if it is one (a DNS name, a proxy), start the server with --allowed-host ${given?.name ?? "NAME"}`, {

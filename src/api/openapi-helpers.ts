@@ -32,9 +32,10 @@ export const noBody = {
 
 /**
  * The error responses a route can give, documented with the common error body. Every route can
- * answer 503 (shutting down, store unavailable); every route with a body can answer 415.
+ * answer 403 (a foreign Host or Origin) and 503 (shutting down, store unavailable); every route
+ * with a body can answer 415.
  */
 export function errorResponses(...statuses: number[]) {
-  const all = new Set([...statuses, 503, ...(statuses.includes(413) ? [415] : [])]);
+  const all = new Set([...statuses, 403, 503, ...(statuses.includes(413) ? [415] : [])]);
   return Object.fromEntries([...all].sort().map((s) => [s, jsonContent(ErrorSchema, DESCRIPTIONS[s] ?? "Error")]));
 }

@@ -26,6 +26,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents",
+      operationId: "spawnAgent",
       tags,
       summary: "Spawn an agent; answers when it is READY",
       request: jsonBody(SpawnSchema),
@@ -41,6 +42,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/agents",
+      operationId: "listAgents",
       tags,
       summary: "Agents, newest first, a page at a time (those in memory, unless `state=TERMINATED` or `state=HIBERNATING`, which read the store)",
       description: "`limit` per page, 1,000 by default; `nextCursor` given as `cursor` gives the next, older page.",
@@ -66,6 +68,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/agents/{id}",
+      operationId: "getAgent",
       tags,
       summary: "One agent",
       request: { params: IdParam },
@@ -78,6 +81,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/agents/{id}",
+      operationId: "terminateAgent",
       tags,
       summary: "Terminate an agent: it drains its running tasks first",
       request: { params: IdParam },
@@ -93,6 +97,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents/{id}/clone",
+      operationId: "cloneAgent",
       tags,
       summary: "Clone a live agent for fan-out: same profile version and crew, starting from its saved context",
       request: { params: IdParam, ...noBody },
@@ -105,6 +110,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents/{id}/hibernate",
+      operationId: "hibernateAgent",
       tags,
       summary: "Put an idle agent to sleep: context saved to the store, runtime stopped, memory released",
       description:
@@ -119,6 +125,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents/{id}/wake",
+      operationId: "wakeAgent",
       tags,
       summary: "Wake a hibernated agent; answers when it is READY (an awake agent is returned as it is)",
       request: { params: IdParam, ...noBody },
@@ -131,6 +138,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/wallets/{address}",
+      operationId: "getWallet",
       tags: ["wallets"],
       summary: "A wallet of an agent or crew",
       request: { params: z.object({ address: z.string().min(1).max(128) }) },

@@ -30,6 +30,7 @@ export function budgetRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/budgets",
+      operationId: "listBudgets",
       tags: ["models"],
       summary: "Every budget limit with what it has spent, holds and has left",
       responses: { 200: jsonContent(itemsOf(BudgetSchema), "The limits"), ...errorResponses(401) },
@@ -41,6 +42,7 @@ export function budgetRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "put",
       path: "/v1/budgets/{key}",
+      operationId: "setBudget",
       tags: ["models"],
       summary: "Set a budget: global, per crew (crew:<id>) or per agent (agent:<id>), optionally per period",
       request: { params: KeyParam, ...jsonBody(BudgetPutSchema) },
@@ -57,6 +59,7 @@ export function budgetRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/budgets/{key}",
+      operationId: "removeBudget",
       tags: ["models"],
       summary: "Remove a budget limit",
       request: { params: KeyParam },

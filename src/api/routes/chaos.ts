@@ -16,6 +16,7 @@ export function chaosRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/chaos/kill",
+      operationId: "chaosKill",
       tags,
       summary: "Kill an agent: kill -9 of its process (a function agent's runtime is dropped as if it crashed)",
       request: jsonBody(z.strictObject({ agentId: z.string().min(1).max(128) }).meta({ id: "ChaosKill" })),
@@ -28,6 +29,7 @@ export function chaosRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/chaos/freeze",
+      operationId: "chaosFreeze",
       tags,
       summary: "Freeze a process agent (SIGSTOP) for `ms`, then let it go on (SIGCONT)",
       request: jsonBody(z.strictObject({ agentId: z.string().min(1).max(128), ms: z.number().int().min(1).max(600_000) }).meta({ id: "ChaosFreeze" })),
@@ -43,6 +45,7 @@ export function chaosRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "put",
       path: "/v1/chaos/latency",
+      operationId: "chaosLatency",
       tags,
       summary: "Add `ms` before every task's handler starts (0 turns it off)",
       request: jsonBody(z.strictObject({ ms: z.number().int().min(0).max(60_000) }).meta({ id: "ChaosLatency" })),

@@ -35,6 +35,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/crews/assemble",
+      operationId: "assembleCrew",
       tags,
       summary: "Assemble a crew from a manifest; answers when every member is READY",
       description: "Atomic: if any member fails to start, every member already started is terminated and the crew is DISBANDED.",
@@ -52,6 +53,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews",
+      operationId: "listCrews",
       tags,
       summary: "Crews, newest first, a page at a time (not disbanded unless `state=DISBANDED`)",
       description: "`limit` per page, 1,000 by default; `nextCursor` given as `cursor` gives the next, older page.",
@@ -70,6 +72,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}",
+      operationId: "getCrew",
       tags,
       summary: "One crew with its agents",
       request: { params: IdParam },
@@ -82,6 +85,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/crews/{id}",
+      operationId: "disbandCrew",
       tags,
       summary: "Disband a crew: cancel its queued tasks, drain and terminate its members",
       request: { params: IdParam },
@@ -94,6 +98,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/crews/{id}/broadcast",
+      operationId: "broadcastToCrew",
       tags,
       summary: "Send a signal to every member (PAUSE stops the crew taking tasks, RESUME restarts it)",
       request: { params: IdParam, ...jsonBody(BroadcastSchema) },
@@ -113,6 +118,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}/messages",
+      operationId: "listCrewMessages",
       tags,
       summary: "Messages on the crew bus, oldest first (broadcasts are on topic `signals`)",
       request: {
@@ -131,6 +137,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/crews/{id}/messages",
+      operationId: "publishCrewMessage",
       tags,
       summary: "Publish a message to a crew topic",
       request: { params: IdParam, ...jsonBody(PublishSchema) },
@@ -146,6 +153,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}/context",
+      operationId: "getCrewContext",
       tags,
       summary: "The crew's shared key/value context",
       request: { params: IdParam },
@@ -158,6 +166,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}/context/{key}",
+      operationId: "getCrewContextKey",
       tags,
       summary: "One key of the crew's context",
       request: { params: KeyParams },
@@ -175,6 +184,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "put",
       path: "/v1/crews/{id}/context/{key}",
+      operationId: "setCrewContextKey",
       tags,
       summary: "Set one key of the crew's context",
       request: { params: KeyParams, ...jsonBody(z.strictObject({ value: JsonValueSchema }).meta({ id: "ContextValue" })) },
@@ -192,6 +202,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/crews/{id}/context/{key}",
+      operationId: "deleteCrewContextKey",
       tags,
       summary: "Remove one key of the crew's context",
       request: { params: KeyParams },

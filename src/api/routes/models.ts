@@ -50,6 +50,7 @@ export function modelRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/models/route",
+      operationId: "routeModel",
       tags: ["models"],
       summary: "Explain routing: which model a call would go to, by which rule, and why",
       request: jsonBody(RouteRequestSchema),
@@ -73,6 +74,7 @@ export function modelRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/models",
+      operationId: "getModels",
       tags: ["models"],
       summary: "Providers (calls, failures, cooldowns), routing rules and prices",
       responses: { 200: jsonContent(ModelsInfoSchema, "How model calls are routed and priced"), ...errorResponses(401) },

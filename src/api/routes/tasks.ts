@@ -17,6 +17,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/tasks",
+      operationId: "submitTask",
       tags,
       summary: "Submit a task; it is stored before this answers",
       description: "A full queue answers 429 QUEUE_FULL with `Retry-After`; nothing is dropped silently. With an `idempotencyKey` already used, the first task comes back with 200.",
@@ -37,6 +38,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/tasks",
+      operationId: "listTasks",
       tags,
       summary: "Tasks, newest first, a page at a time (`state=DEAD` lists the dead letters)",
       description: "`limit` per page, 100 by default; `nextCursor` given as `cursor` gives the next, older page.",
@@ -54,6 +56,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/tasks/{id}",
+      operationId: "getTask",
       tags,
       summary: "A task; with `waitMs` the answer waits (long-poll) until the task is final or the time is up",
       request: {
@@ -73,6 +76,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/tasks/{id}/retry",
+      operationId: "retryTask",
       tags,
       summary: "Re-drive a dead-lettered task: QUEUED again with a fresh set of attempts",
       request: { params: IdParam, ...noBody },
@@ -85,6 +89,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/tasks/{id}/cancel",
+      operationId: "cancelTask",
       tags,
       summary: "Cancel a queued or running task",
       request: { params: IdParam, ...noBody },
