@@ -72,9 +72,11 @@ describe("Host and Origin guard on a real server (127.0.0.1)", () => {
     assert.equal((await fetch(`${server.url}/v1/profiles`)).status, 200);
   });
 
-  it("/health answers any Host (probes use whatever name they know)", async () => {
+  it("/health answers any Host (probes use whatever name they know), but not another site's page", async () => {
     const health = await send(server.url, "GET", "/health", { host: "evil.example:7371" });
     assert.deepEqual([health.status, health.body], [200, { status: "ok" }]);
+    const cross = await send(server.url, "GET", "/health", { host: "evil.example:7371", origin: "http://evil.example:7371" });
+    assert.deepEqual([cross.status, cross.body.error.code], [403, "FORBIDDEN_ORIGIN"]);
   });
 
   it("a cross-site request (Origin: http://evil.example) gets 403 FORBIDDEN_ORIGIN; the server's own origin passes", async () => {
