@@ -41,3 +41,10 @@ export function toPage<T>(fetched: readonly T[], limit: number, positionOf: (ite
   const last = items.at(-1);
   return { items, nextCursor: fetched.length > limit && last !== undefined ? encodeCursor(positionOf(last)) : null };
 }
+
+/** The wire shape of a page (what `pageOf` documents). */
+export interface PageOf<T> {
+  items: T[];
+  /** Pass as `cursor` for the next (older) page; null: the last page. */
+  nextCursor: string | null;
+}

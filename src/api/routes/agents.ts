@@ -9,7 +9,7 @@ import { AgentSchema, IdParam, LimitQuery, WalletSchema } from "../schemas.ts";
 
 const tags = ["agents"];
 
-const SpawnSchema = z
+export const SpawnSchema = z
   .strictObject({
     profile: NameSchema.optional().meta({ description: "A registered profile's name" }),
     config: ProfileSchema.optional().meta({ description: "An inline profile (registered, then spawned)" }),

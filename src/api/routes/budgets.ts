@@ -4,7 +4,7 @@ import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 import { itemsOf } from "../schemas.ts";
 
-const BudgetSchema = z
+export const BudgetSchema = z
   .object({
     key: z.string().meta({ description: "global, crew:<id> or agent:<id>" }),
     credits: z.number().meta({ description: "Most credits spent per period (or ever, without one)" }),
@@ -16,7 +16,7 @@ const BudgetSchema = z
   })
   .meta({ id: "Budget" });
 
-const BudgetPutSchema = z
+export const BudgetPutSchema = z
   .strictObject({
     credits: z.number().min(0).max(1_000_000_000),
     periodMs: z.number().int().min(1_000).max(31_622_400_000).nullable().default(null).meta({ description: "e.g. 86400000 for a daily budget; null: no period" }),

@@ -11,7 +11,7 @@ import { CrewMessageSchema, CrewSchema, CrewStateSchema, IdParam, itemsOf, Limit
 
 const tags = ["crews"];
 
-const AssembleSchema = z
+export const AssembleSchema = z
   .strictObject({
     manifest: CrewManifestSchema,
     requestId: z

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 
-const RouteRequestSchema = z
+export const RouteRequestSchema = z
   .strictObject({
     metadata: z.record(z.string(), z.unknown()).default({}).meta({ description: "The call's task metadata, e.g. { quality: 'high', confidential: true }" }),
     estimatedInputTokens: z.number().int().min(0).max(100_000_000),
@@ -12,7 +12,7 @@ const RouteRequestSchema = z
   })
   .meta({ id: "RouteRequest" });
 
-const RouteDecisionSchema = z
+export const RouteDecisionSchema = z
   .object({
     model: z.string(),
     fallbacks: z.array(z.string()),
@@ -24,7 +24,7 @@ const RouteDecisionSchema = z
 
 const PriceSchema = z.object({ input: z.number(), output: z.number() }).meta({ id: "Price", description: "Credits per 1,000 tokens in and out" });
 
-const ModelsInfoSchema = z
+export const ModelsInfoSchema = z
   .object({
     providers: z.array(
       z.object({
