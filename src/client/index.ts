@@ -45,10 +45,15 @@ export type Ready = FactoryStats & { status: "ready" };
 /** One page of a newest-first list; pass `nextCursor` as `cursor` for the next (null: the last page). */
 export type Page<T> = PageOf<T>;
 
+/** Filters and page of `listTasks` (newest first). */
 export interface TaskListQuery { state?: Task["state"]; crewId?: string; limit?: number; cursor?: string }
+/** Filters and page of `listAgents` (newest first; TERMINATED and HIBERNATING read the store). */
 export interface AgentListQuery { state?: Agent["state"]; role?: string; crewId?: string; limit?: number; cursor?: string }
+/** Filters and page of `listCrews` (newest first; not disbanded unless `state: "DISBANDED"`). */
 export interface CrewListQuery { state?: Crew["state"]; limit?: number; cursor?: string }
+/** Filters of `listLedger` (in `seq` order; `after` a seq for the next entries). */
 export interface LedgerQuery { wallet?: string; crewId?: string; agentId?: string; kind?: LedgerEntry["kind"]; after?: number; limit?: number }
+/** Filters of `events`; `types` as a list or comma-separated, `agent.*` matches a family. */
 export interface EventQuery { types?: string | readonly string[]; crewId?: string; agentId?: string; taskId?: string; after?: number }
 
 /** The server's error answer (`status`, `code`, `message`, `field`), or no answer (status 0, `UNREACHABLE`). */
@@ -143,6 +148,7 @@ export class FactoryClient {
   /** Readiness with counts; 503 (shutting down, store unavailable) throws. */
   ready(): Promise<Ready> { return this.#get("/ready"); }
 
+  /** The latest version of every profile. */
   listProfiles(): Promise<ProfileRecord[]> { return this.#items(this.#get("/v1/profiles")); }
   getProfile(name: string, version?: number): Promise<ProfileRecord> { return this.#get(`/v1/profiles/${enc(name)}`, { version }); }
   profileVersions(name: string): Promise<ProfileRecord[]> { return this.#items(this.#get(`/v1/profiles/${enc(name)}/versions`)); }
@@ -154,8 +160,10 @@ export class FactoryClient {
 
   /** Answers when the agent is READY. */
   spawnAgent(request: SpawnRequest): Promise<Agent> { return this.#post("/v1/agents", request); }
+  /** A page of agents, newest first. */
   listAgents(query: AgentListQuery = {}): Promise<Page<Agent>> { return this.#get("/v1/agents", { ...query }); }
   getAgent(id: string): Promise<Agent> { return this.#get(`/v1/agents/${enc(id)}`); }
+  /** Drains, then terminates. */
   terminateAgent(id: string): Promise<Agent> { return this.#post(`/v1/agents/${enc(id)}`, undefined, "DELETE"); }
   cloneAgent(id: string): Promise<Agent> { return this.#post(`/v1/agents/${enc(id)}/clone`); }
   hibernateAgent(id: string): Promise<Agent> { return this.#post(`/v1/agents/${enc(id)}/hibernate`); }
@@ -164,8 +172,10 @@ export class FactoryClient {
 
   /** Answers when every member is READY; `requestId` is echoed in the `crew.assembly.progress` events. */
   assembleCrew(manifest: CrewManifest, options: { requestId?: string } = {}): Promise<Crew> { return this.#post("/v1/crews/assemble", { manifest, ...options }); }
+  /** A page of crews with their agents, newest first. */
   listCrews(query: CrewListQuery = {}): Promise<Page<Crew>> { return this.#get("/v1/crews", { ...query }); }
   getCrew(id: string): Promise<Crew> { return this.#get(`/v1/crews/${enc(id)}`); }
+  /** Cancels its queued tasks, drains and terminates its members. */
   disbandCrew(id: string): Promise<Crew> { return this.#post(`/v1/crews/${enc(id)}`, undefined, "DELETE"); }
   broadcast(id: string, signal: string, payload?: unknown): Promise<{ delivered: number; message: CrewMessage }> { return this.#post(`/v1/crews/${enc(id)}/broadcast`, { signal, payload }); }
   publish(id: string, topic: string, payload?: unknown): Promise<CrewMessage> { return this.#post(`/v1/crews/${enc(id)}/messages`, { topic, payload }); }
@@ -190,21 +200,28 @@ export class FactoryClient {
       if (FINAL.has(task.state) || Date.now() >= deadline) return task;
     }
   }
+  /** A page of tasks, newest first. */
   listTasks(query: TaskListQuery = {}): Promise<Page<Task>> { return this.#get("/v1/tasks", { ...query }); }
+  /** Re-drives a DEAD task with a fresh set of attempts. */
   retryTask(id: string): Promise<Task> { return this.#post(`/v1/tasks/${enc(id)}/retry`); }
   cancelTask(id: string): Promise<Task> { return this.#post(`/v1/tasks/${enc(id)}/cancel`); }
 
+  /** Every pool (one per profile): size, queue, wait times, scaling decisions. */
   listPools(): Promise<Pool[]> { return this.#items(this.#get("/v1/pools")); }
   getPool(profile: string): Promise<Pool> { return this.#get(`/v1/pools/${enc(profile)}`); }
 
   listLedger(query: LedgerQuery = {}): Promise<LedgerEntry[]> { return this.#items(this.#get("/v1/ledger", { ...query })); }
   ledgerReport(query: LedgerReportQuery): Promise<LedgerReport> { return this.#get("/v1/ledger/report", { ...query }); }
+  /** Credits from outside into an agent's or crew's wallet. */
   grantCredits(wallet: string, amount: number, memo?: string): Promise<LedgerEntry> { return this.#post("/v1/ledger/grants", { wallet, amount, memo }); }
   transferCredits(from: string, to: string, amount: number, memo?: string): Promise<LedgerEntry> { return this.#post("/v1/ledger/transfers", { from, to, amount, memo }); }
 
+  /** Providers, routing rules and prices. */
   models(): Promise<ModelsInfo> { return this.#get("/v1/models"); }
+  /** Which model a call would go to, by which rule, and why. */
   routeModel(request: RouteRequest): Promise<RouteDecision> { return this.#post("/v1/models/route", request); }
   listBudgets(): Promise<Budget[]> { return this.#items(this.#get("/v1/budgets")); }
+  /** `key`: global, crew:<id> or agent:<id>. */
   setBudget(key: string, budget: BudgetPut): Promise<Budget> { return this.#post(`/v1/budgets/${enc(key)}`, budget, "PUT"); }
   async removeBudget(key: string): Promise<void> { await this.call("DELETE", `/v1/budgets/${enc(key)}`); }
 
