@@ -1,13 +1,15 @@
 import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { FactoryError } from "../core/errors.ts";
 import { describeIssue } from "../core/schemas/parse.ts";
 import type { Factory } from "../factory/factory.ts";
 import { z } from "zod";
 import { toErrorResponse } from "./http-errors.ts";
-import { jsonContent } from "./openapi-helpers.ts";
+import { bodyLimit } from "./body-limit.ts";
+import { allowedOrigins, hostGuard } from "./host-guard.ts";
+import { errorResponses, jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { chaosRoutes } from "./routes/chaos.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
@@ -28,6 +30,10 @@ export interface AppOptions {
   closing?: AbortSignal;
   /** Where unexpected errors are reported; default stderr. */
   onUnexpectedError?: (error: unknown) => void;
+  /** `Host` values answered, `name` (any port) or `name:port`; unset: not checked (in-process use — startServer always sets it). */
+  allowedHosts?: readonly string[];
+  /** Other sites' origins (`https://app.example`) whose pages may call the API (CORS); other cross-site requests get 403. */
+  corsOrigins?: readonly string[];
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -71,22 +77,43 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
     return c.json(body, status);
   });
+  // Before every route: a refused Host or Origin learns nothing and changes nothing.
+  app.use("*", hostGuard(options));
+  const origins = allowedOrigins(options.corsOrigins);
+  if (origins.size > 0) {
+    app.use(
+      "*",
+      cors({
+        origin: (origin) => (origins.has(origin.toLowerCase()) ? origin : null),
+        allowHeaders: ["authorization", "content-type", "last-event-id"],
+        allowMethods: ["GET", "POST", "PUT", "DELETE"],
+        exposeHeaders: ["retry-after"],
+        maxAge: 600,
+      }),
+    );
+  }
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
     tags: ["health"],
     summary: "Liveness: the process answers",
-    responses: { 200: jsonContent(z.object({ status: z.literal("ok") }), "Alive") },
+    description: "Answers any `Host` (probes use whatever name they know), but not another site's page (`Origin`).",
+    security: [],
+    responses: { 200: jsonContent(z.object({ status: z.literal("ok") }), "Alive"), ...errorResponses(403) },
   });
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/ready",
+    operationId: "getReady",
     tags: ["health"],
     summary: "Readiness: takes work (counts of agents, crews, queued and running tasks)",
+    security: [],
     responses: {
       200: jsonContent(z.object({ status: z.literal("ready") }).passthrough(), "Taking work"),
+      ...errorResponses(403),
       503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable"]) }).passthrough(), "Not taking work"),
     },
   });
@@ -107,18 +134,11 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
       }
       await next();
     });
-    app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
   }
+  // Declared even when no key is set, so clients generated from the document can send one.
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "The server's AGENT_FACTORY_API_KEY, when it has one" });
 
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw new FactoryError("PAYLOAD_TOO_LARGE", `the body is larger than the limit of ${limit} bytes`);
-      },
-    }),
-  );
+  app.use("/v1/*", bodyLimit({ maxBytes: limit }));
   profileRoutes(app, factory);
   agentRoutes(app, factory);
   crewRoutes(app, factory);
@@ -135,10 +155,14 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     info: {
       title: "Agent Factory",
       version: "1",
+      license: { name: "MIT", url: "https://spdx.org/licenses/MIT.html" },
       description:
         "Control plane for fleets of AI agents. Errors are `{ error: { code, message, field?, details? } }`: 4xx for bad input or state, 503 while shutting down or when the store is unavailable.",
     },
-    ...(options.apiKey === undefined || options.apiKey.length === 0 ? {} : { security: [{ apiKey: [] }] }),
+    // A relative server: the document is served by the API it describes, under whatever name the client used.
+    servers: [{ url: "/", description: "The server that serves this document" }],
+    // No key set: a key is optional (`{}` — none — or one, which is not checked); /health and /ready never need one.
+    security: options.apiKey === undefined || options.apiKey.length === 0 ? [{}, { apiKey: [] }] : [{ apiKey: [] }],
   });
   return app;
 }

@@ -4,6 +4,7 @@ import { ErrorSchema } from "./schemas.ts";
 const DESCRIPTIONS: Record<number, string> = {
   400: "Invalid input: the message and `field` name what is wrong",
   401: "Missing or wrong API key",
+  403: "The `Host` is not one of the server's names, or the `Origin` is another site that is not allowed",
   402: "Not enough credits, or over a budget",
   404: "No such resource",
   409: "Not allowed in the resource's current state",
@@ -31,9 +32,10 @@ export const noBody = {
 
 /**
  * The error responses a route can give, documented with the common error body. Every route can
- * answer 503 (shutting down, store unavailable); every route with a body can answer 415.
+ * answer 403 (a foreign Host or Origin) and 503 (shutting down, store unavailable); every route
+ * with a body can answer 415.
  */
 export function errorResponses(...statuses: number[]) {
-  const all = new Set([...statuses, 503, ...(statuses.includes(413) ? [415] : [])]);
+  const all = new Set([...statuses, 403, 503, ...(statuses.includes(413) ? [415] : [])]);
   return Object.fromEntries([...all].sort().map((s) => [s, jsonContent(ErrorSchema, DESCRIPTIONS[s] ?? "Error")]));
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { isFactoryError } from "../core/errors.ts";
 import { readDocument } from "../factory/load-profiles.ts";
-import { FactoryClient } from "./client.ts";
+import { FactoryClient } from "../client/index.ts";
 
 export interface GlobalOptions {
   url: string;
@@ -19,7 +19,7 @@ export function cliContext(command: Command): { client: FactoryClient; json: boo
     throw new UsageError(`--url must be a URL such as http://127.0.0.1:7371, got '${opts.url}'`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url must be http:// or https://, got '${opts.url}'`);
-  return { client: new FactoryClient(opts.url, opts.apiKey), json: opts.json === true };
+  return { client: new FactoryClient({ baseUrl: opts.url, apiKey: opts.apiKey }), json: opts.json === true };
 }
 
 /** Reads a YAML/JSON file named on the command line; a missing, empty or broken file is a usage error naming it. */

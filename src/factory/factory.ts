@@ -8,6 +8,7 @@ import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { Bus, Unsubscribe } from "../core/ports/bus.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
+import { isPast, newestFirst, type ListPosition } from "../core/list-position.ts";
 import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from "../core/schemas/manifest.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { ProfileSchema, type BalancerName, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
@@ -110,12 +111,24 @@ export interface AgentFilter {
   state?: AgentState;
   role?: string;
   crewId?: string;
+  /** Only agents past this place in newest-first order (`spawnedAt`, id): the next page. */
+  after?: ListPosition;
   limit?: number;
 }
 
 export interface TaskFilter {
   state?: TaskState;
   crewId?: string;
+  /** Only tasks past this place in newest-first order (`createdAt`, id): the next page. */
+  after?: ListPosition;
+  limit?: number;
+}
+
+/** Which crews `listCrews` gives. */
+export interface CrewFilter {
+  state?: CrewState;
+  /** Only crews past this place in newest-first order (`createdAt`, id): the next page. */
+  after?: ListPosition;
   limit?: number;
 }
 
@@ -786,7 +799,7 @@ export class Factory {
     return snapshotAgent(await this.#spawner.spawn(profile, request.name === undefined ? {} : { name: request.name }));
   }
 
-  /** Agents in memory (all but TERMINATED and HIBERNATING), newest first; those two states are read from the store. */
+  /** Agents in memory (all but TERMINATED and HIBERNATING), newest first (`spawnedAt`, id); those two states are read from the store. */
   async listAgents(filter: AgentFilter = {}): Promise<Agent[]> {
     const limit = filter.limit ?? 1000;
     if (filter.state === "TERMINATED" || filter.state === "HIBERNATING") {
@@ -796,6 +809,7 @@ export class Factory {
         states: [filter.state],
         ...(filter.role === undefined ? {} : { role: filter.role }),
         ...(filter.crewId === undefined ? {} : { crewId: filter.crewId }),
+        ...(filter.after === undefined ? {} : { after: filter.after }),
         limit,
       });
     }
@@ -804,9 +818,10 @@ export class Factory {
       if (filter.state !== undefined && agent.state !== filter.state) continue;
       if (filter.role !== undefined && agent.role !== filter.role) continue;
       if (filter.crewId !== undefined && agent.crewId !== filter.crewId) continue;
+      if (filter.after !== undefined && !isPast(agentPosition(agent), filter.after)) continue;
       out.push(agent);
     }
-    out.reverse();
+    out.sort((a, b) => newestFirst(agentPosition(a), agentPosition(b)));
     return out.slice(0, limit).map(snapshotAgent);
   }
 
@@ -1129,14 +1144,16 @@ export class Factory {
     return stored;
   }
 
-  /** Crews not yet disbanded, newest first; `state: "DISBANDED"` reads the store. */
-  async listCrews(filter: { state?: CrewState; limit?: number } = {}): Promise<Crew[]> {
+  /** Crews not yet disbanded, newest first (`createdAt`, id); `state: "DISBANDED"` reads the store. */
+  async listCrews(filter: CrewFilter = {}): Promise<Crew[]> {
     const limit = filter.limit ?? 1000;
     if (filter.state === "DISBANDED") {
       await this.#journal.commit();
-      return this.#deps.store.listCrews({ states: ["DISBANDED"], limit });
+      return this.#deps.store.listCrews({ states: ["DISBANDED"], limit, ...(filter.after === undefined ? {} : { after: filter.after }) });
     }
-    const out = [...this.#crews.values()].filter((c) => filter.state === undefined || c.state === filter.state).reverse();
+    const after = filter.after;
+    const out = [...this.#crews.values()].filter((c) => (filter.state === undefined || c.state === filter.state) && (after === undefined || isPast({ at: c.createdAt, id: c.id }, after)));
+    out.sort((a, b) => newestFirst({ at: a.createdAt, id: a.id }, { at: b.createdAt, id: b.id }));
     return out.slice(0, limit).map(snapshotCrew);
   }
 
@@ -1377,12 +1394,14 @@ export class Factory {
     });
   }
 
-  /** Tasks by state and crew, oldest first (read from the store). */
+  /** Tasks by state and crew, newest first (`createdAt`, id), read from the store once every accepted task is in it. */
   async listTasks(filter: TaskFilter = {}): Promise<Task[]> {
     await this.#journal.commit();
     return this.#deps.store.listTasks({
       ...(filter.state === undefined ? {} : { states: [filter.state] }),
       ...(filter.crewId === undefined ? {} : { crewId: filter.crewId }),
+      ...(filter.after === undefined ? {} : { after: filter.after }),
+      newestFirst: true,
       limit: filter.limit ?? 100,
     });
   }
@@ -1566,4 +1585,9 @@ function matchesFilter(event: FactoryEvent, filter: EventFilter): boolean {
 
 function summary(samples: Samples): { samples: number; p50: number; p99: number } {
   return { samples: samples.count, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
+}
+
+/** An agent's place in newest-first listings. */
+function agentPosition(agent: Agent): ListPosition {
+  return { at: agent.spawnedAt, id: agent.id };
 }

@@ -149,6 +149,29 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.deepEqual((await sut.store.getTask("t1"))?.result, { ok: true });
     });
 
+    it("pages tasks, agents and crews newest first from a (time, id) position; ties in one millisecond go by id", async () => {
+      await sut.store.apply([
+        { kind: "task", value: task("t1", { createdAt: now(1) }) },
+        { kind: "task", value: task("t2b", { createdAt: now(2) }) },
+        { kind: "task", value: task("t2a", { createdAt: now(2) }) },
+        { kind: "task", value: task("t3", { createdAt: now(3), state: "SUCCEEDED" }) },
+        { kind: "agent", value: agent("a1", { spawnedAt: now(1) }) },
+        { kind: "agent", value: agent("a2b", { spawnedAt: now(2) }) },
+        { kind: "agent", value: agent("a2a", { spawnedAt: now(2) }) },
+        { kind: "crew", value: crew("c1", { createdAt: now(1) }) },
+        { kind: "crew", value: crew("c2", { createdAt: now(2) }) },
+      ]);
+      assert.deepEqual((await sut.store.listTasks({ newestFirst: true })).map((t) => t.id), ["t3", "t2b", "t2a", "t1"]);
+      assert.deepEqual((await sut.store.listTasks({})).map((t) => t.id), ["t1", "t2a", "t2b", "t3"]);
+      assert.deepEqual((await sut.store.listTasks({ newestFirst: true, after: { at: now(2), id: "t2b" }, limit: 1 })).map((t) => t.id), ["t2a"]);
+      assert.deepEqual((await sut.store.listTasks({ newestFirst: true, after: { at: now(3), id: "t3" }, states: ["QUEUED"] })).map((t) => t.id), ["t2b", "t2a", "t1"]);
+      assert.deepEqual((await sut.store.listTasks({ after: { at: now(2), id: "t2a" } })).map((t) => t.id), ["t2b", "t3"]);
+      assert.deepEqual((await sut.store.listAgents({})).map((a) => a.id), ["a2b", "a2a", "a1"]);
+      assert.deepEqual((await sut.store.listAgents({ after: { at: now(2), id: "a2b" } })).map((a) => a.id), ["a2a", "a1"]);
+      assert.deepEqual((await sut.store.listCrews({ after: { at: now(2), id: "c2" } })).map((c) => c.id), ["c1"]);
+      assert.deepEqual((await sut.store.listCrews({ after: { at: now(1), id: "c1" } })).map((c) => c.id), []);
+    });
+
     it("stores crews, wallets and crew context (set, overwrite, delete)", async () => {
       await sut.store.apply([
         { kind: "crew", value: crew("c1") },

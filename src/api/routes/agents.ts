@@ -4,11 +4,12 @@ import { AGENT_STATES } from "../../core/lifecycle.ts";
 import { NameSchema, ProfileSchema, RoleSchema } from "../../core/schemas/profile.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
-import { AgentSchema, IdParam, itemsOf, LimitQuery, WalletSchema } from "../schemas.ts";
+import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
+import { AgentSchema, IdParam, LimitQuery, WalletSchema } from "../schemas.ts";
 
 const tags = ["agents"];
 
-const SpawnSchema = z
+export const SpawnSchema = z
   .strictObject({
     profile: NameSchema.optional().meta({ description: "A registered profile's name" }),
     config: ProfileSchema.optional().meta({ description: "An inline profile (registered, then spawned)" }),
@@ -25,6 +26,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents",
+      operationId: "spawnAgent",
       tags,
       summary: "Spawn an agent; answers when it is READY",
       request: jsonBody(SpawnSchema),
@@ -40,20 +42,25 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/agents",
+      operationId: "listAgents",
       tags,
-      summary: "Agents, newest first (those in memory, unless `state=TERMINATED` or `state=HIBERNATING`, which read the store)",
+      summary: "Agents, newest first, a page at a time (those in memory, unless `state=TERMINATED` or `state=HIBERNATING`, which read the store)",
+      description: "`limit` per page, 1,000 by default; `nextCursor` given as `cursor` gives the next, older page.",
       request: {
         query: z.strictObject({
           state: z.enum(AGENT_STATES).optional(),
           role: RoleSchema.optional(),
           crewId: z.string().max(128).optional(),
           limit: LimitQuery,
+          cursor: CursorQuery,
         }),
       },
-      responses: { 200: jsonContent(itemsOf(AgentSchema), "Agents"), ...errorResponses(400, 401) },
+      responses: { 200: jsonContent(pageOf(AgentSchema).meta({ id: "AgentPage" }), "A page of agents"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      return c.json({ items: await factory.listAgents(c.req.valid("query")) }, 200);
+      const { cursor, limit = 1000, ...filter } = c.req.valid("query");
+      const fetched = await factory.listAgents({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      return c.json(toPage(fetched, limit, (a) => ({ at: a.spawnedAt, id: a.id })), 200);
     },
   );
 
@@ -61,6 +68,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/agents/{id}",
+      operationId: "getAgent",
       tags,
       summary: "One agent",
       request: { params: IdParam },
@@ -73,6 +81,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/agents/{id}",
+      operationId: "terminateAgent",
       tags,
       summary: "Terminate an agent: it drains its running tasks first",
       request: { params: IdParam },
@@ -88,6 +97,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents/{id}/clone",
+      operationId: "cloneAgent",
       tags,
       summary: "Clone a live agent for fan-out: same profile version and crew, starting from its saved context",
       request: { params: IdParam, ...noBody },
@@ -100,6 +110,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents/{id}/hibernate",
+      operationId: "hibernateAgent",
       tags,
       summary: "Put an idle agent to sleep: context saved to the store, runtime stopped, memory released",
       description:
@@ -114,6 +125,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/agents/{id}/wake",
+      operationId: "wakeAgent",
       tags,
       summary: "Wake a hibernated agent; answers when it is READY (an awake agent is returned as it is)",
       request: { params: IdParam, ...noBody },
@@ -126,6 +138,7 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/wallets/{address}",
+      operationId: "getWallet",
       tags: ["wallets"],
       summary: "A wallet of an agent or crew",
       request: { params: z.object({ address: z.string().min(1).max(128) }) },

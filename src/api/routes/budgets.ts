@@ -4,7 +4,7 @@ import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 import { itemsOf } from "../schemas.ts";
 
-const BudgetSchema = z
+export const BudgetSchema = z
   .object({
     key: z.string().meta({ description: "global, crew:<id> or agent:<id>" }),
     credits: z.number().meta({ description: "Most credits spent per period (or ever, without one)" }),
@@ -16,7 +16,7 @@ const BudgetSchema = z
   })
   .meta({ id: "Budget" });
 
-const BudgetPutSchema = z
+export const BudgetPutSchema = z
   .strictObject({
     credits: z.number().min(0).max(1_000_000_000),
     periodMs: z.number().int().min(1_000).max(31_622_400_000).nullable().default(null).meta({ description: "e.g. 86400000 for a daily budget; null: no period" }),
@@ -30,6 +30,7 @@ export function budgetRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/budgets",
+      operationId: "listBudgets",
       tags: ["models"],
       summary: "Every budget limit with what it has spent, holds and has left",
       responses: { 200: jsonContent(itemsOf(BudgetSchema), "The limits"), ...errorResponses(401) },
@@ -41,6 +42,7 @@ export function budgetRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "put",
       path: "/v1/budgets/{key}",
+      operationId: "setBudget",
       tags: ["models"],
       summary: "Set a budget: global, per crew (crew:<id>) or per agent (agent:<id>), optionally per period",
       request: { params: KeyParam, ...jsonBody(BudgetPutSchema) },
@@ -57,6 +59,7 @@ export function budgetRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/budgets/{key}",
+      operationId: "removeBudget",
       tags: ["models"],
       summary: "Remove a budget limit",
       request: { params: KeyParam },

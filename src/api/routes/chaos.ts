@@ -5,7 +5,7 @@ import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 
 const tags = ["chaos"];
 
-const ActionSchema = z.object({ agentId: z.string(), pid: z.number().int().nullable(), at: z.string() }).meta({ id: "ChaosAction" });
+export const ChaosActionSchema = z.object({ agentId: z.string(), pid: z.number().int().nullable(), at: z.string() }).meta({ id: "ChaosAction" });
 
 /**
  * Chaos actions, for proving self-healing against a running server (`agent-factory chaos`).
@@ -16,10 +16,11 @@ export function chaosRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/chaos/kill",
+      operationId: "chaosKill",
       tags,
       summary: "Kill an agent: kill -9 of its process (a function agent's runtime is dropped as if it crashed)",
       request: jsonBody(z.strictObject({ agentId: z.string().min(1).max(128) }).meta({ id: "ChaosKill" })),
-      responses: { 200: jsonContent(ActionSchema, "What was done"), ...errorResponses(400, 401, 404, 409) },
+      responses: { 200: jsonContent(ChaosActionSchema, "What was done"), ...errorResponses(400, 401, 404, 409) },
     }),
     async (c) => c.json(factory.chaosKill(c.req.valid("json").agentId), 200),
   );
@@ -28,10 +29,11 @@ export function chaosRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/chaos/freeze",
+      operationId: "chaosFreeze",
       tags,
       summary: "Freeze a process agent (SIGSTOP) for `ms`, then let it go on (SIGCONT)",
       request: jsonBody(z.strictObject({ agentId: z.string().min(1).max(128), ms: z.number().int().min(1).max(600_000) }).meta({ id: "ChaosFreeze" })),
-      responses: { 200: jsonContent(ActionSchema, "What was done"), ...errorResponses(400, 401, 404, 409) },
+      responses: { 200: jsonContent(ChaosActionSchema, "What was done"), ...errorResponses(400, 401, 404, 409) },
     }),
     async (c) => {
       const { agentId, ms } = c.req.valid("json");
@@ -43,6 +45,7 @@ export function chaosRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "put",
       path: "/v1/chaos/latency",
+      operationId: "chaosLatency",
       tags,
       summary: "Add `ms` before every task's handler starts (0 turns it off)",
       request: jsonBody(z.strictObject({ ms: z.number().int().min(0).max(60_000) }).meta({ id: "ChaosLatency" })),

@@ -6,11 +6,12 @@ import { CrewManifestSchema } from "../../core/schemas/manifest.ts";
 import { FactoryError } from "../../core/errors.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
+import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
 import { CrewMessageSchema, CrewSchema, CrewStateSchema, IdParam, itemsOf, LimitQuery } from "../schemas.ts";
 
 const tags = ["crews"];
 
-const AssembleSchema = z
+export const AssembleSchema = z
   .strictObject({
     manifest: CrewManifestSchema,
     requestId: z
@@ -34,6 +35,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/crews/assemble",
+      operationId: "assembleCrew",
       tags,
       summary: "Assemble a crew from a manifest; answers when every member is READY",
       description: "Atomic: if any member fails to start, every member already started is terminated and the crew is DISBANDED.",
@@ -51,14 +53,18 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews",
+      operationId: "listCrews",
       tags,
-      summary: "Crews, newest first (not disbanded unless `state=DISBANDED`)",
-      request: { query: z.strictObject({ state: CrewStateSchema.optional(), limit: LimitQuery }) },
-      responses: { 200: jsonContent(itemsOf(CrewSchema), "Crews"), ...errorResponses(400, 401) },
+      summary: "Crews, newest first, a page at a time (not disbanded unless `state=DISBANDED`)",
+      description: "`limit` per page, 1,000 by default; `nextCursor` given as `cursor` gives the next, older page.",
+      request: { query: z.strictObject({ state: CrewStateSchema.optional(), limit: LimitQuery, cursor: CursorQuery }) },
+      responses: { 200: jsonContent(pageOf(CrewSchema).meta({ id: "CrewPage" }), "A page of crews"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const crews = await factory.listCrews(c.req.valid("query"));
-      return c.json({ items: await Promise.all(crews.map(view)) }, 200);
+      const { cursor, limit = 1000, ...filter } = c.req.valid("query");
+      const fetched = await factory.listCrews({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      const page = toPage(fetched, limit, (crew) => ({ at: crew.createdAt, id: crew.id }));
+      return c.json({ items: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor }, 200);
     },
   );
 
@@ -66,6 +72,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}",
+      operationId: "getCrew",
       tags,
       summary: "One crew with its agents",
       request: { params: IdParam },
@@ -78,6 +85,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/crews/{id}",
+      operationId: "disbandCrew",
       tags,
       summary: "Disband a crew: cancel its queued tasks, drain and terminate its members",
       request: { params: IdParam },
@@ -90,6 +98,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/crews/{id}/broadcast",
+      operationId: "broadcastToCrew",
       tags,
       summary: "Send a signal to every member (PAUSE stops the crew taking tasks, RESUME restarts it)",
       request: { params: IdParam, ...jsonBody(BroadcastSchema) },
@@ -109,6 +118,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}/messages",
+      operationId: "listCrewMessages",
       tags,
       summary: "Messages on the crew bus, oldest first (broadcasts are on topic `signals`)",
       request: {
@@ -127,6 +137,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/crews/{id}/messages",
+      operationId: "publishCrewMessage",
       tags,
       summary: "Publish a message to a crew topic",
       request: { params: IdParam, ...jsonBody(PublishSchema) },
@@ -142,6 +153,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}/context",
+      operationId: "getCrewContext",
       tags,
       summary: "The crew's shared key/value context",
       request: { params: IdParam },
@@ -154,6 +166,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/crews/{id}/context/{key}",
+      operationId: "getCrewContextKey",
       tags,
       summary: "One key of the crew's context",
       request: { params: KeyParams },
@@ -171,6 +184,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "put",
       path: "/v1/crews/{id}/context/{key}",
+      operationId: "setCrewContextKey",
       tags,
       summary: "Set one key of the crew's context",
       request: { params: KeyParams, ...jsonBody(z.strictObject({ value: JsonValueSchema }).meta({ id: "ContextValue" })) },
@@ -188,6 +202,7 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "delete",
       path: "/v1/crews/{id}/context/{key}",
+      operationId: "deleteCrewContextKey",
       tags,
       summary: "Remove one key of the crew's context",
       request: { params: KeyParams },

@@ -29,6 +29,7 @@ export function eventRoutes(app: OpenAPIHono, factory: Factory, serverClosing: A
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/v1/events",
+    operationId: "streamEvents",
     tags: ["events"],
     summary: "Stream every state change (Server-Sent Events)",
     request: { query: EventsQuery },

@@ -62,6 +62,7 @@ export function ledgerRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/ledger",
+      operationId: "listLedgerEntries",
       tags,
       summary: "Ledger entries in order: every credit that moved, from which wallet (debit) to which (credit)",
       request: {
@@ -98,6 +99,7 @@ export function ledgerRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/ledger/report",
+      operationId: "getLedgerReport",
       tags,
       summary: "Sums of one kind of entry (usage by default: credits and tokens) per agent, crew, model or UTC hour, day or month, with their total",
       request: { query: LedgerReportQuerySchema },
@@ -110,6 +112,7 @@ export function ledgerRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/ledger/grants",
+      operationId: "grantCredits",
       tags,
       summary: "Grant credits from outside to an agent's or crew's wallet",
       request: jsonBody(z.strictObject({ wallet: Address, amount: Amount, memo: z.string().max(500).optional() }).meta({ id: "GrantRequest" })),
@@ -125,6 +128,7 @@ export function ledgerRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/ledger/transfers",
+      operationId: "transferCredits",
       tags,
       summary: "Move credits between two agent or crew wallets (402 INSUFFICIENT_CREDITS if the payer lacks them)",
       request: jsonBody(z.strictObject({ from: Address, to: Address, amount: Amount, memo: z.string().max(500).optional() }).meta({ id: "TransferRequest" })),

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 
-const RouteRequestSchema = z
+export const RouteRequestSchema = z
   .strictObject({
     metadata: z.record(z.string(), z.unknown()).default({}).meta({ description: "The call's task metadata, e.g. { quality: 'high', confidential: true }" }),
     estimatedInputTokens: z.number().int().min(0).max(100_000_000),
@@ -12,7 +12,7 @@ const RouteRequestSchema = z
   })
   .meta({ id: "RouteRequest" });
 
-const RouteDecisionSchema = z
+export const RouteDecisionSchema = z
   .object({
     model: z.string(),
     fallbacks: z.array(z.string()),
@@ -24,7 +24,7 @@ const RouteDecisionSchema = z
 
 const PriceSchema = z.object({ input: z.number(), output: z.number() }).meta({ id: "Price", description: "Credits per 1,000 tokens in and out" });
 
-const ModelsInfoSchema = z
+export const ModelsInfoSchema = z
   .object({
     providers: z.array(
       z.object({
@@ -50,6 +50,7 @@ export function modelRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/models/route",
+      operationId: "routeModel",
       tags: ["models"],
       summary: "Explain routing: which model a call would go to, by which rule, and why",
       request: jsonBody(RouteRequestSchema),
@@ -73,6 +74,7 @@ export function modelRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/models",
+      operationId: "getModels",
       tags: ["models"],
       summary: "Providers (calls, failures, cooldowns), routing rules and prices",
       responses: { 200: jsonContent(ModelsInfoSchema, "How model calls are routed and priced"), ...errorResponses(401) },

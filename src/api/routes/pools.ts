@@ -41,6 +41,7 @@ export function poolRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/pools",
+      operationId: "listPools",
       tags: ["pools"],
       summary: "Every pool (one per profile): size, states, queue, wait times, target and scaling decisions",
       responses: { 200: jsonContent(itemsOf(PoolSchema), "Pools by profile name"), ...errorResponses(401) },
@@ -52,6 +53,7 @@ export function poolRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/pools/{profile}",
+      operationId: "getPool",
       tags: ["pools"],
       summary: "One pool",
       request: { params: z.object({ profile: NameSchema }) },

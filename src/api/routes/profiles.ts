@@ -12,6 +12,7 @@ export function profileRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/profiles",
+      operationId: "registerProfile",
       tags,
       summary: "Register a profile (a changed one becomes a new version)",
       request: jsonBody(ProfileSchema),
@@ -31,6 +32,7 @@ export function profileRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/profiles",
+      operationId: "listProfiles",
       tags,
       summary: "The latest version of every profile",
       responses: { 200: jsonContent(itemsOf(ProfileRecordSchema), "Profiles by name"), ...errorResponses(401) },
@@ -42,6 +44,7 @@ export function profileRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/profiles/{name}",
+      operationId: "getProfile",
       tags,
       summary: "A profile's latest version, or `?version=N`",
       request: {
@@ -57,6 +60,7 @@ export function profileRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/profiles/{name}/versions",
+      operationId: "listProfileVersions",
       tags,
       summary: "Every version of a profile, oldest first",
       request: { params: z.object({ name: NameSchema }) },

@@ -4,7 +4,8 @@ import { TaskSubmitSchema } from "../../core/schemas/task.ts";
 import { TASK_STATES } from "../../core/task-states.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
-import { IdParam, itemsOf, LimitQuery, TaskSchema } from "../schemas.ts";
+import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
+import { IdParam, LimitQuery, TaskSchema } from "../schemas.ts";
 
 const tags = ["tasks"];
 
@@ -16,6 +17,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/tasks",
+      operationId: "submitTask",
       tags,
       summary: "Submit a task; it is stored before this answers",
       description: "A full queue answers 429 QUEUE_FULL with `Retry-After`; nothing is dropped silently. With an `idempotencyKey` already used, the first task comes back with 200.",
@@ -36,13 +38,17 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/tasks",
+      operationId: "listTasks",
       tags,
-      summary: "Tasks, oldest first (`state=DEAD` lists the dead letters)",
-      request: { query: z.strictObject({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery }) },
-      responses: { 200: jsonContent(itemsOf(TaskSchema), "Tasks"), ...errorResponses(400, 401) },
+      summary: "Tasks, newest first, a page at a time (`state=DEAD` lists the dead letters)",
+      description: "`limit` per page, 100 by default; `nextCursor` given as `cursor` gives the next, older page.",
+      request: { query: z.strictObject({ state: z.enum(TASK_STATES).optional(), crewId: z.string().max(128).optional(), limit: LimitQuery, cursor: CursorQuery }) },
+      responses: { 200: jsonContent(pageOf(TaskSchema).meta({ id: "TaskPage" }), "A page of tasks"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      return c.json({ items: await factory.listTasks(c.req.valid("query")) }, 200);
+      const { cursor, limit = 100, ...filter } = c.req.valid("query");
+      const fetched = await factory.listTasks({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      return c.json(toPage(fetched, limit, (t) => ({ at: t.createdAt, id: t.id })), 200);
     },
   );
 
@@ -50,6 +56,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "get",
       path: "/v1/tasks/{id}",
+      operationId: "getTask",
       tags,
       summary: "A task; with `waitMs` the answer waits (long-poll) until the task is final or the time is up",
       request: {
@@ -69,6 +76,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/tasks/{id}/retry",
+      operationId: "retryTask",
       tags,
       summary: "Re-drive a dead-lettered task: QUEUED again with a fresh set of attempts",
       request: { params: IdParam, ...noBody },
@@ -81,6 +89,7 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     createRoute({
       method: "post",
       path: "/v1/tasks/{id}/cancel",
+      operationId: "cancelTask",
       tags,
       summary: "Cancel a queued or running task",
       request: { params: IdParam, ...noBody },

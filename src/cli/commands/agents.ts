@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import type { Agent } from "../../core/agent.ts";
+import type { Agent, SpawnRequest } from "../../client/index.ts";
 import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
+import { listPage } from "../pages.ts";
 
 export const AGENT_COLUMNS = ["id", "name", "role", "state", "load", "crewId", "walletAddress"];
 const AGENT_DETAILS = ["id", "name", "profile", "profileVersion", "role", "state", "capabilities", "cognitiveLoadLimit", "load", "crewId", "walletAddress", "spawnedAt", "pid", "restarts", "stats", "health", "lastSignal"];
@@ -16,10 +17,10 @@ export function agentCommands(program: Command): void {
     .action(async (profile: string | undefined, opts: { file?: string; count: number; name?: string }, command: Command) => {
       const { client, json } = cliContext(command);
       if ((profile === undefined) === (opts.file === undefined)) throw new UsageError("give a profile name or -f FILE (not both)");
-      const body = opts.file === undefined ? { profile } : { config: await readFileArg(opts.file) };
+      const body = (opts.file === undefined ? { profile } : { config: await readFileArg(opts.file) }) as SpawnRequest;
       const agents: Agent[] = [];
       for (let i = 0; i < opts.count; i++) {
-        agents.push(await client.request<Agent>("POST", "/v1/agents", { ...body, ...(opts.name === undefined ? {} : { name: opts.name }) }));
+        agents.push(await client.spawnAgent({ ...body, ...(opts.name === undefined ? {} : { name: opts.name }) }));
         if (!json && opts.count > 1 && process.stderr.isTTY === true) process.stderr.write(`\rspawned ${i + 1}/${opts.count}`);
       }
       if (!json && opts.count > 1 && process.stderr.isTTY === true) process.stderr.write("\n");
@@ -30,19 +31,17 @@ export function agentCommands(program: Command): void {
   const agents = program.command("agents").description("list, read and terminate agents");
   agents
     .command("list", { isDefault: true })
-    .description("live agents, newest first")
+    .description("live agents, newest first, a page at a time")
     .option("--state <state>", "only this state (TERMINATED and HIBERNATING read the store)")
     .option("--role <role>", "only this role")
     .option("--crew <id>", "only this crew's members")
-    .option("--limit <n>", "at most this many", intOption("--limit", 1, 10_000))
-    .action(async (opts: { state?: string; role?: string; crew?: string; limit?: number }, command: Command) => {
+    .option("--limit <n>", "per page (default 1000)", intOption("--limit", 1, 10_000))
+    .option("--cursor <cursor>", "the next (older) page, as the previous page said")
+    .option("--all", "every page")
+    .action(async (opts: { state?: string; role?: string; crew?: string; limit?: number; cursor?: string; all?: boolean }, command: Command) => {
       const { client, json } = cliContext(command);
-      const query = new URLSearchParams();
-      if (opts.state !== undefined) query.set("state", opts.state.toUpperCase());
-      if (opts.role !== undefined) query.set("role", opts.role);
-      if (opts.crew !== undefined) query.set("crewId", opts.crew);
-      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
-      const { items } = await client.request<{ items: Agent[] }>("GET", `/v1/agents?${query}`);
+      const state = opts.state?.toUpperCase() as Agent["state"] | undefined;
+      const items = await listPage((cursor) => client.listAgents({ state, role: opts.role, crewId: opts.crew, limit: opts.limit, cursor }), opts);
       if (json) return printJson(items);
       console.log(table(items as unknown as Record<string, unknown>[], AGENT_COLUMNS));
     });
@@ -51,7 +50,7 @@ export function agentCommands(program: Command): void {
     .description("one agent")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const agent = await client.request<Agent>("GET", `/v1/agents/${encodeURIComponent(id)}`);
+      const agent = await client.getAgent(id);
       if (json) return printJson(agent);
       console.log(details(agent as unknown as Record<string, unknown>, AGENT_DETAILS));
     });
@@ -60,7 +59,7 @@ export function agentCommands(program: Command): void {
     .description("clone a live agent (same profile version and crew, its saved context)")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const agent = await client.request<Agent>("POST", `/v1/agents/${encodeURIComponent(id)}/clone`);
+      const agent = await client.cloneAgent(id);
       if (json) return printJson(agent);
       console.log(table([agent as unknown as Record<string, unknown>], AGENT_COLUMNS));
     });
@@ -69,7 +68,7 @@ export function agentCommands(program: Command): void {
     .description("put an idle agent to sleep: context to the store, runtime stopped, memory freed")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const agent = await client.request<Agent>("POST", `/v1/agents/${encodeURIComponent(id)}/hibernate`);
+      const agent = await client.hibernateAgent(id);
       if (json) return printJson(agent);
       console.log(`${agent.id} ${agent.state}`);
     });
@@ -79,7 +78,7 @@ export function agentCommands(program: Command): void {
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
       const started = performance.now();
-      const agent = await client.request<Agent>("POST", `/v1/agents/${encodeURIComponent(id)}/wake`);
+      const agent = await client.wakeAgent(id);
       if (json) return printJson(agent);
       console.log(`${agent.id} ${agent.state} (${(performance.now() - started).toFixed(1)} ms)`);
     });
@@ -88,7 +87,7 @@ export function agentCommands(program: Command): void {
     .description("drain and terminate an agent")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const agent = await client.request<Agent>("DELETE", `/v1/agents/${encodeURIComponent(id)}`);
+      const agent = await client.terminateAgent(id);
       if (json) return printJson(agent);
       console.log(`${agent.id} ${agent.state}`);
     });

@@ -2,12 +2,11 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import ora from "ora";
-import type { Agent } from "../../core/agent.ts";
 import type { FactoryEvent } from "../../core/events.ts";
 import type { ProfileInput, ProfileRecord } from "../../core/schemas/profile.ts";
-import type { Task } from "../../core/task.ts";
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
-import { ClientError, type FactoryClient } from "../client.ts";
+import type { Agent, EventQuery, FactoryClient, Task } from "../../client/index.ts";
+import { ClientError } from "../client.ts";
 import { cliContext, intOption, UsageError } from "../context.ts";
 import { printJson, table } from "../output.ts";
 
@@ -276,8 +275,8 @@ class EventRecorder {
     this.#onEvent = onEvent;
   }
 
-  #query(): string {
-    return `?types=task.state,agent.state&after=${this.#lastSeq}`;
+  #query(): EventQuery {
+    return { types: ["task.state", "agent.state"], after: this.#lastSeq };
   }
 
   #take = (event: FactoryEvent): void => {
@@ -376,7 +375,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
 
   // 1. The chaos routes: a server without --chaos has none (404 NOT_FOUND).
   try {
-    await client.request("POST", "/v1/chaos/kill", { agentId: `${runId}-probe` });
+    await client.chaosKill(`${runId}-probe`);
     throw new ClientError("BAD_RESPONSE", "POST /v1/chaos/kill of an agent that does not exist succeeded", 200);
   } catch (error) {
     if (!(error instanceof ClientError)) throw error;
@@ -388,13 +387,13 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
 
   // 2. The profile: the built-in one is registered by us; another must exist already (a typo
   // must not quietly register a new one), and must answer like the Node echo agent.
-  const existing = options.profile === DEFAULT_CHAOS_PROFILE ? undefined : await client.request<ProfileRecord>("GET", `/v1/profiles/${encodeURIComponent(options.profile)}`).catch((error: unknown) => {
+  const existing = options.profile === DEFAULT_CHAOS_PROFILE ? undefined : await client.getProfile(options.profile).catch((error: unknown) => {
     if (error instanceof ClientError && error.status === 404) {
       throw new UsageError(`--profile: no profile named '${options.profile}' on the server; leave --profile out to use the built-in ${DEFAULT_CHAOS_PROFILE} (the Node echo agent)`);
     }
     throw error;
   });
-  const profile = existing ?? (await client.request<ProfileRecord>("POST", "/v1/profiles", chaosProfile(options.profile)));
+  const profile = existing ?? (await client.registerProfile(chaosProfile(options.profile))).profile;
   const budgetMs = profile.health.heartbeatIntervalMs * profile.health.missedHeartbeats;
   if (options.killRate > 0 && options.freezeRatio > 0) {
     if (profile.runtime.kind !== "process") throw new UsageError(`--freeze-ratio: profile ${profile.name} runs ${profile.runtime.kind} agents; only process agents can be frozen (use --freeze-ratio 0)`);
@@ -429,7 +428,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
     } else if (event.type === "task.state" && event.to === "SUCCEEDED" && event.taskId !== undefined) succeededIds.add(event.taskId);
   };
 
-  const ready0 = await client.request<{ lastEventSeq: number }>("GET", "/ready");
+  const ready0 = await client.ready();
   const recorder = new EventRecorder(client, ready0.lastEventSeq, onEvent);
   const spawned: string[] = [];
   const submissions: Submission[] = [];
@@ -459,7 +458,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
     say(`${runId}: spawning ${options.agents} agent(s) of ${profile.name}`);
     const spawns = await Promise.allSettled(
       Array.from({ length: options.agents }, async (_, i) => {
-        const agent = await client.request<Agent>("POST", "/v1/agents", { profile: profile.name, name: `${runId}-${i + 1}` });
+        const agent = await client.spawnAgent({ profile: profile.name, name: `${runId}-${i + 1}` });
         spawned.push(agent.id);
       }),
     );
@@ -468,7 +467,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
 
     // 4. Latency, then load and chaos side by side.
     if (options.latencyMs > 0) {
-      await client.request("PUT", "/v1/chaos/latency", { ms: options.latencyMs });
+      await client.chaosLatency(options.latencyMs);
       latencySet = true;
     }
     const loadStart = Date.now();
@@ -482,7 +481,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
       let wait = 100;
       for (;;) {
         try {
-          const task = await client.request<Task>("POST", "/v1/tasks", body);
+          const { task } = await client.submitTask(body);
           s.taskId = task.id;
           return;
         } catch (error) {
@@ -532,7 +531,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
       for (const [id, open] of pending) if (now > open.until) pending.delete(id);
       let agents: Agent[];
       try {
-        agents = (await client.request<{ items: Agent[] }>("GET", `/v1/agents?role=${encodeURIComponent(profile.role)}&limit=10000`)).items;
+        agents = (await client.listAgents({ role: profile.role, limit: 10_000 })).items;
       } catch (error) {
         chaosFailed++;
         chaosErrors.push(`GET /v1/agents: ${(error as Error).message}`);
@@ -546,8 +545,8 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
         try {
           const answer =
             kind === "kill"
-              ? await client.request<{ agentId: string; pid: number | null; at: string }>("POST", "/v1/chaos/kill", { agentId: agent.id })
-              : await client.request<{ agentId: string; pid: number | null; at: string }>("POST", "/v1/chaos/freeze", { agentId: agent.id, ms: options.freezeForMs });
+              ? await client.chaosKill(agent.id)
+              : await client.chaosFreeze(agent.id, options.freezeForMs);
           const action: ChaosAction = { action: kind, agentId: answer.agentId, pid: answer.pid, at: answer.at };
           actions.push(action);
           pending.set(agent.id, { action, until: Date.now() + (kind === "freeze" ? options.freezeForMs : 0) + ACTION_SETTLE_MS, sawUnhealthy: false });
@@ -593,7 +592,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
 
       // 5. Latency off; wait for every accepted task to be final, and every action to play out.
       if (latencySet) {
-        await client.request("PUT", "/v1/chaos/latency", { ms: 0 });
+        await client.chaosLatency(0);
         latencySet = false;
       }
       const deadline = graceEnd();
@@ -603,7 +602,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
         for (;;) {
           const left = Math.max(0, Math.min(POLL_MS, deadline - Date.now()));
           try {
-            const task = await client.request<Task>("GET", `/v1/tasks/${encodeURIComponent(id)}?waitMs=${left}`);
+            const task = await client.getTask(id, { waitMs: left });
             finals.set(id, task);
             if (FINAL.has(task.state) || Date.now() >= deadline) return;
           } catch (error) {
@@ -621,7 +620,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
         for (const [id, open] of pending) if (now > open.until) pending.delete(id);
         await delay(100);
       }
-      health = (await client.request<{ health?: unknown }>("GET", "/ready").catch(() => ({ health: null }))).health ?? null;
+      health = (await client.ready().catch(() => ({ health: null }))).health ?? null;
     } finally {
       clearInterval(progress);
     }
@@ -629,11 +628,11 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     stopLoad.abort();
-    if (latencySet) await client.request("PUT", "/v1/chaos/latency", { ms: 0 }).catch(() => {});
+    if (latencySet) await client.chaosLatency(0).catch(() => {});
     await recorder.stop();
     if (!options.keep) {
       say(`${runId}: terminating ${spawned.length} agent(s)`);
-      await Promise.all(spawned.map((id) => client.request("DELETE", `/v1/agents/${encodeURIComponent(id)}`).catch(() => {})));
+      await Promise.all(spawned.map((id) => client.terminateAgent(id).catch(() => {})));
     }
     spinner?.stop();
   }

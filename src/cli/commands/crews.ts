@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import ora from "ora";
-import type { Agent } from "../../core/agent.ts";
-import type { Crew, CrewMessage } from "../../core/crew.ts";
+import type { Crew, CrewManifest } from "../../client/index.ts";
 import { cliContext, intOption, readFileArg } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
+import { listPage } from "../pages.ts";
 import { AGENT_COLUMNS } from "./agents.ts";
 import { parseJsonArg } from "./tasks.ts";
-
-type CrewView = Crew & { agents: Agent[] };
 
 /** A wait that does not keep the process alive once the command is done. */
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -35,7 +33,7 @@ export function crewCommands(program: Command): void {
       const opened = new Promise<void>((resolve) => {
         void client
           .events(
-            "?types=crew.assembly.progress",
+            { types: "crew.assembly.progress" },
             (event) => {
               const data = event.data as { requestId?: string; ready?: number; total?: number } | undefined;
               if (data?.requestId !== requestId) return;
@@ -54,9 +52,9 @@ export function crewCommands(program: Command): void {
       });
       // The POST goes out once our event stream is open, so no progress is missed.
       await Promise.race([opened, delay(2_000)]);
-      let view: CrewView;
+      let view: Crew;
       try {
-        view = await client.request<CrewView>("POST", "/v1/crews/assemble", { manifest, requestId });
+        view = await client.assembleCrew(manifest as CrewManifest, { requestId });
         await Promise.race([complete, delay(250)]);
       } catch (error) {
         spinner?.fail(`${label} was not assembled`);
@@ -73,11 +71,15 @@ export function crewCommands(program: Command): void {
 
   crew
     .command("list")
-    .description("crews not yet disbanded")
+    .description("crews not yet disbanded, newest first, a page at a time")
     .option("--state <state>", "only this state (DISBANDED lists ended crews)")
-    .action(async (opts: { state?: string }, command: Command) => {
+    .option("--limit <n>", "per page (default 1000)", intOption("--limit", 1, 10_000))
+    .option("--cursor <cursor>", "the next (older) page, as the previous page said")
+    .option("--all", "every page")
+    .action(async (opts: { state?: string; limit?: number; cursor?: string; all?: boolean }, command: Command) => {
       const { client, json } = cliContext(command);
-      const { items } = await client.request<{ items: CrewView[] }>("GET", `/v1/crews${opts.state === undefined ? "" : `?state=${encodeURIComponent(opts.state.toUpperCase())}`}`);
+      const state = opts.state?.toUpperCase() as Crew["state"] | undefined;
+      const items = await listPage((cursor) => client.listCrews({ state, limit: opts.limit, cursor }), opts);
       if (json) return printJson(items);
       console.log(table(items.map((c) => ({ ...c, members: c.agents.length })), ["id", "name", "state", "members", "budget", "walletAddress"]));
     });
@@ -87,7 +89,7 @@ export function crewCommands(program: Command): void {
     .description("one crew and its members")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const view = await client.request<CrewView>("GET", `/v1/crews/${encodeURIComponent(id)}`);
+      const view = await client.getCrew(id);
       if (json) return printJson(view);
       console.log(details(view as unknown as Record<string, unknown>, ["id", "name", "state", "budget", "walletAddress", "createdAt"]));
       console.log();
@@ -100,10 +102,7 @@ export function crewCommands(program: Command): void {
     .option("--payload <json>", "payload (JSON; plain text is sent as a string)")
     .action(async (id: string, signal: string, opts: { payload?: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const result = await client.request<{ delivered: number; message: CrewMessage }>("POST", `/v1/crews/${encodeURIComponent(id)}/broadcast`, {
-        signal,
-        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload, "--payload") }),
-      });
+      const result = await client.broadcast(id, signal, opts.payload === undefined ? undefined : parseJsonArg(opts.payload, "--payload"));
       if (json) return printJson(result);
       console.log(`${signal} delivered to ${result.delivered} agent(s)`);
     });
@@ -114,10 +113,7 @@ export function crewCommands(program: Command): void {
     .option("--payload <json>", "payload (JSON; plain text is sent as a string)")
     .action(async (id: string, topic: string, opts: { payload?: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const message = await client.request<CrewMessage>("POST", `/v1/crews/${encodeURIComponent(id)}/messages`, {
-        topic,
-        ...(opts.payload === undefined ? {} : { payload: parseJsonArg(opts.payload, "--payload") }),
-      });
+      const message = await client.publish(id, topic, opts.payload === undefined ? undefined : parseJsonArg(opts.payload, "--payload"));
       if (json) return printJson(message);
       console.log(`published ${message.id} on ${topic}`);
     });
@@ -129,10 +125,7 @@ export function crewCommands(program: Command): void {
     .option("--limit <n>", "at most this many", intOption("--limit", 1, 10_000))
     .action(async (id: string, opts: { topic?: string; limit?: number }, command: Command) => {
       const { client, json } = cliContext(command);
-      const query = new URLSearchParams();
-      if (opts.topic !== undefined) query.set("topic", opts.topic);
-      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
-      const { items } = await client.request<{ items: CrewMessage[] }>("GET", `/v1/crews/${encodeURIComponent(id)}/messages?${query}`);
+      const items = await client.listMessages(id, { topic: opts.topic, limit: opts.limit });
       if (json) return printJson(items);
       console.log(table(items as unknown as Record<string, unknown>[], ["at", "topic", "signal", "delivered", "payload"]));
     });
@@ -143,15 +136,14 @@ export function crewCommands(program: Command): void {
     .option("--set <json>", "value to store under <key> (JSON; plain text is stored as a string)")
     .action(async (id: string, key: string | undefined, opts: { set?: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const base = `/v1/crews/${encodeURIComponent(id)}/context`;
       if (key === undefined) {
-        const { context } = await client.request<{ context: Record<string, unknown> }>("GET", base);
+        const context = await client.getContext(id);
         return json ? printJson(context) : console.log(table(Object.entries(context).map(([k, value]) => ({ key: k, value })), ["key", "value"]));
       }
       const entry =
         opts.set === undefined
-          ? await client.request<{ key: string; value: unknown }>("GET", `${base}/${encodeURIComponent(key)}`)
-          : await client.request<{ key: string; value: unknown }>("PUT", `${base}/${encodeURIComponent(key)}`, { value: parseJsonArg(opts.set, "--set") });
+          ? await client.getContextKey(id, key)
+          : await client.setContextKey(id, key, parseJsonArg(opts.set, "--set"));
       return json ? printJson(entry) : console.log(`${entry.key} = ${JSON.stringify(entry.value)}`);
     });
 
@@ -160,7 +152,7 @@ export function crewCommands(program: Command): void {
     .description("cancel queued tasks, drain and terminate every member")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const view = await client.request<CrewView>("DELETE", `/v1/crews/${encodeURIComponent(id)}`);
+      const view = await client.disbandCrew(id);
       if (json) return printJson(view);
       console.log(`crew ${view.id} ${view.state}`);
     });

@@ -10,16 +10,12 @@ export function eventCommands(program: Command): void {
     .option("--after <seq>", "replay stored events after this seq first", intOption("--after", 0, Number.MAX_SAFE_INTEGER))
     .action(async (opts: { types?: string; crew?: string; after?: number }, command: Command) => {
       const { client, json } = cliContext(command);
-      const query = new URLSearchParams();
-      if (opts.types !== undefined) query.set("types", opts.types);
-      if (opts.crew !== undefined) query.set("crewId", opts.crew);
-      if (opts.after !== undefined) query.set("after", String(opts.after));
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());
       const ready = (): void => {
         if (!json) process.stderr.write(`following events from ${client.baseUrl} (Ctrl-C to stop; --after 0 replays the stored ones)\n`);
       };
-      await client.events(`?${query}`, (event) => {
+      await client.events({ types: opts.types, crewId: opts.crew, after: opts.after }, (event) => {
         if (json) return void process.stdout.write(`${JSON.stringify(event)}\n`);
         const data = event.data ?? {};
         const subject =

@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
-import { LEDGER_REPORT_KEYS, type LedgerEntry, type LedgerReport } from "../../core/ledger.ts";
-import type { Wallet } from "../../core/wallet.ts";
+import type { LedgerEntry, LedgerReport, LedgerReportQuery } from "../../client/index.ts";
+import { LEDGER_REPORT_KEYS } from "../../core/ledger.ts";
 import { cliContext, creditsOption, intOption, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
@@ -27,14 +27,9 @@ export function ledgerCommands(program: Command): void {
     .option("--csv", "CSV (RFC 4180) with a header row, for spreadsheets")
     .action(async (opts: { wallet?: string; crew?: string; agent?: string; kind?: string; after?: number; limit?: number; csv?: boolean }, command: Command) => {
       const { client, json } = cliContext(command);
-      const query = new URLSearchParams();
-      if (opts.wallet !== undefined) query.set("wallet", opts.wallet);
-      if (opts.crew !== undefined) query.set("crewId", opts.crew);
-      if (opts.agent !== undefined) query.set("agentId", opts.agent);
-      if (opts.kind !== undefined) query.set("kind", opts.kind);
-      if (opts.after !== undefined) query.set("after", String(opts.after));
-      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
-      const { items } = await client.request<{ items: LedgerEntry[] }>("GET", `/v1/ledger?${query}`);
+      // The server checks --kind and names it when it is not one.
+      const kind = opts.kind as LedgerEntry["kind"] | undefined;
+      const items = await client.listLedger({ wallet: opts.wallet, crewId: opts.crew, agentId: opts.agent, kind, after: opts.after, limit: opts.limit });
       if (json) return printJson(items);
       if (opts.csv === true) {
         process.stdout.write(`${COLUMNS.join(",")}\n`);
@@ -56,14 +51,8 @@ export function ledgerCommands(program: Command): void {
     .option("--csv", "CSV (RFC 4180) with a header row, without the total")
     .action(async (opts: { by: string; kind?: string; crew?: string; agent?: string; model?: string; from?: string; to?: string; csv?: boolean }, command: Command) => {
       const { client, json } = cliContext(command);
-      const query = new URLSearchParams({ by: opts.by });
-      if (opts.kind !== undefined) query.set("kind", opts.kind);
-      if (opts.crew !== undefined) query.set("crewId", opts.crew);
-      if (opts.agent !== undefined) query.set("agentId", opts.agent);
-      if (opts.model !== undefined) query.set("model", opts.model);
-      if (opts.from !== undefined) query.set("from", opts.from);
-      if (opts.to !== undefined) query.set("to", opts.to);
-      const report = await client.request<LedgerReport>("GET", `/v1/ledger/report?${query}`);
+      const query = { by: opts.by, kind: opts.kind, crewId: opts.crew, agentId: opts.agent, model: opts.model, from: opts.from, to: opts.to } as LedgerReportQuery;
+      const report = await client.ledgerReport(query);
       if (json) return printJson(report);
       if (opts.csv === true) {
         process.stdout.write(`${REPORT_COLUMNS.join(",")}\n`);
@@ -80,7 +69,7 @@ export function ledgerCommands(program: Command): void {
     .option("--memo <text>", "why")
     .action(async (wallet: string, amount: string, opts: { memo?: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/grants", { wallet, amount: creditsOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
+      const entry = await client.grantCredits(wallet, creditsOption("amount")(amount), opts.memo);
       if (json) return printJson(entry);
       console.log(`granted ${entry.amount} to ${entry.credit} (entry ${entry.seq})`);
     });
@@ -90,7 +79,7 @@ export function ledgerCommands(program: Command): void {
     .option("--memo <text>", "why")
     .action(async (from: string, to: string, amount: string, opts: { memo?: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const entry = await client.request<LedgerEntry>("POST", "/v1/ledger/transfers", { from, to, amount: creditsOption("amount")(amount), ...(opts.memo === undefined ? {} : { memo: opts.memo }) });
+      const entry = await client.transferCredits(from, to, creditsOption("amount")(amount), opts.memo);
       if (json) return printJson(entry);
       console.log(`moved ${entry.amount} from ${entry.debit} to ${entry.credit} (entry ${entry.seq})`);
     });
@@ -100,7 +89,7 @@ export function ledgerCommands(program: Command): void {
     .description("a wallet and its balance (the sum of its ledger entries)")
     .action(async (address: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const wallet = await client.request<Wallet>("GET", `/v1/wallets/${encodeURIComponent(address)}`);
+      const wallet = await client.getWallet(address);
       if (json) return printJson(wallet);
       // Units in the values: credits pay for model calls, achievement tokens are only a score.
       const shown = { ...wallet, balance: `${wallet.balance} credits`, achievementTokens: `${wallet.achievementTokens} (a score, not credits)` };

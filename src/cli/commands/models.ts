@@ -1,25 +1,8 @@
 import type { Command } from "commander";
+import type { RouteRequest } from "../../client/index.ts";
 import { cliContext, creditsOption, intOption, UsageError } from "../context.ts";
 import { parseDuration } from "./chaos.ts";
 import { details, printJson, table } from "../output.ts";
-
-interface ModelsInfo {
-  providers: Array<{ name: string; kind: string; baseURL: string | null; servesAll: boolean; calls: number; failures: number; consecutiveFailures: number; coolingDownUntil: string | null }>;
-  rules: Array<{ name: string; when: Record<string, unknown>; model: string; fallbacks: string[]; reason?: string }>;
-  pricing: { prices: Record<string, { input: number; output: number }>; defaultPrice: { input: number; output: number } };
-  calls: number;
-  uncoveredCredits: number;
-}
-
-interface Budget {
-  key: string;
-  credits: number;
-  periodMs: number | null;
-  spent: number;
-  reserved: number;
-  remaining: number;
-  resetsAt: string | null;
-}
 
 export function modelCommands(program: Command): void {
   const models = program.command("models").description("model providers, routing rules and prices; explain a routing decision");
@@ -28,7 +11,7 @@ export function modelCommands(program: Command): void {
     .description("providers (calls, failures, cooldowns), rules in order, prices")
     .action(async (_opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const info = await client.request<ModelsInfo>("GET", "/v1/models");
+      const info = await client.models();
       if (json) return printJson(info);
       console.log(table(info.providers.map((p) => ({ ...p, baseURL: p.baseURL ?? "-", servesAll: p.servesAll ? "yes" : "", coolingDownUntil: p.coolingDownUntil ?? "" })), ["name", "kind", "baseURL", "servesAll", "calls", "failures", "coolingDownUntil"]));
       console.log("");
@@ -54,8 +37,9 @@ export function modelCommands(program: Command): void {
       } catch {
         throw new UsageError(`--metadata must be a JSON object, got '${opts.metadata}'`);
       }
-      const decision = await client.request<Record<string, unknown>>("POST", "/v1/models/route", {
-        metadata,
+      // The server checks --metadata is an object and names it when it is not.
+      const decision = await client.routeModel({
+        metadata: metadata as RouteRequest["metadata"],
         estimatedInputTokens: opts.tokens,
         ...(opts.crew === undefined ? {} : { crewId: opts.crew }),
         ...(opts.agent === undefined ? {} : { agentId: opts.agent }),
@@ -70,7 +54,7 @@ export function modelCommands(program: Command): void {
     .description("every limit: credits, period, spent, held for calls under way, left")
     .action(async (_opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const { items } = await client.request<{ items: Budget[] }>("GET", "/v1/budgets");
+      const items = await client.listBudgets();
       if (json) return printJson(items);
       console.log(table(items.map((b) => ({ ...b, periodMs: b.periodMs ?? "-", resetsAt: b.resetsAt ?? "-" })), ["key", "credits", "periodMs", "spent", "reserved", "remaining", "resetsAt"]));
     });
@@ -80,7 +64,7 @@ export function modelCommands(program: Command): void {
     .option("--period <duration>", "per period: 24h, 7d, 30m … (default: no period)", (value: string) => parseDuration("--period", value, 1_000, 31_622_400_000))
     .action(async (key: string, credits: string, opts: { period?: number }, command: Command) => {
       const { client, json } = cliContext(command);
-      const budget = await client.request<Budget>("PUT", `/v1/budgets/${encodeURIComponent(key)}`, { credits: creditsOption("CREDITS", true)(credits), periodMs: opts.period ?? null });
+      const budget = await client.setBudget(key, { credits: creditsOption("CREDITS", true)(credits), periodMs: opts.period ?? null });
       if (json) return printJson(budget);
       console.log(details(budget as unknown as Record<string, unknown>, ["key", "credits", "periodMs", "spent", "reserved", "remaining", "resetsAt"]));
     });
@@ -89,7 +73,7 @@ export function modelCommands(program: Command): void {
     .description("remove a limit")
     .action(async (key: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      await client.request("DELETE", `/v1/budgets/${encodeURIComponent(key)}`);
+      await client.removeBudget(key);
       if (json) return printJson({ removed: key });
       console.log(`removed budget ${key}`);
     });

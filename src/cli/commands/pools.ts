@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import type { PoolView } from "../../scheduler/pool-manager.ts";
 import { cliContext } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
@@ -10,7 +9,7 @@ export function poolCommands(program: Command): void {
     .action(async (profile: string | undefined, _opts, command: Command) => {
       const { client, json } = cliContext(command);
       if (profile === undefined) {
-        const { items } = await client.request<{ items: PoolView[] }>("GET", "/v1/pools");
+        const items = await client.listPools();
         if (json) return printJson(items);
         console.log(
           table(
@@ -25,7 +24,7 @@ export function poolCommands(program: Command): void {
         );
         return;
       }
-      const pool = await client.request<PoolView>("GET", `/v1/pools/${encodeURIComponent(profile)}`);
+      const pool = await client.getPool(profile);
       if (json) return printJson(pool);
       console.log(
         details(pool as unknown as Record<string, unknown>, [

@@ -1,9 +1,9 @@
 import { stat } from "node:fs/promises";
 import type { Command } from "commander";
-import type { ProfileRecord } from "../../core/schemas/profile.ts";
+import type { ProfileInput, ProfileRecord } from "../../client/index.ts";
 import { documentFiles } from "../../factory/load-profiles.ts";
 import { ClientError } from "../client.ts";
-import { cliContext, readFileArg, UsageError } from "../context.ts";
+import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 
 const COLUMNS = ["name", "version", "role", "capabilities", "cognitiveLoadLimit", "runtime"];
@@ -16,7 +16,7 @@ export function profileCommands(program: Command): void {
     .description("the latest version of every profile")
     .action(async (_opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const { items } = await client.request<{ items: ProfileRecord[] }>("GET", "/v1/profiles");
+      const items = await client.listProfiles();
       if (json) return printJson(items);
       console.log(table(items.map((p) => ({ ...p, runtime: runtimeLabel(p.runtime) })), COLUMNS));
     });
@@ -35,8 +35,9 @@ export function profileCommands(program: Command): void {
         const doc = await readFileArg(file);
         for (const profile of Array.isArray(doc) ? doc : [doc]) {
           try {
-            const { status, body } = await client.send<ProfileRecord>("POST", "/v1/profiles", profile);
-            results.push({ ...body, created: status === 201 });
+            // The server validates the file's content and names the field at fault.
+            const { profile: record, created } = await client.registerProfile(profile as ProfileInput);
+            results.push({ ...record, created });
           } catch (error) {
             // Name the file: with a folder of profiles the server's message alone does not say which.
             if (error instanceof ClientError) throw new ClientError(error.code, `${file}: ${error.message}`, error.status, error.field);
@@ -51,10 +52,10 @@ export function profileCommands(program: Command): void {
   profiles
     .command("get <name>")
     .description("one profile (latest version unless --version)")
-    .option("--version <n>", "a specific version")
-    .action(async (name: string, opts: { version?: string }, command: Command) => {
+    .option("--version <n>", "a specific version", intOption("--version", 1, Number.MAX_SAFE_INTEGER))
+    .action(async (name: string, opts: { version?: number }, command: Command) => {
       const { client, json } = cliContext(command);
-      const record = await client.request<ProfileRecord>("GET", `/v1/profiles/${encodeURIComponent(name)}${opts.version === undefined ? "" : `?version=${encodeURIComponent(opts.version)}`}`);
+      const record = await client.getProfile(name, opts.version);
       if (json) return printJson(record);
       console.log(details(record as unknown as Record<string, unknown>, ["name", "version", "role", "description", "capabilities", "cognitiveLoadLimit", "runtime", "scopes", "pool", "createdAt"]));
     });

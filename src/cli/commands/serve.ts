@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import type { z } from "zod";
+import { allowedOrigins, splitHost } from "../../api/host-guard.ts";
 import { startServer } from "../../api/server.ts";
 import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
 import { loadProfileFolder, readDocument } from "../../factory/load-profiles.ts";
 import { parseWith } from "../../core/schemas/parse.ts";
 import { RouteRulesSchema } from "../../models/policy.ts";
 import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
-import { intOption } from "../context.ts";
+import { intOption, UsageError } from "../context.ts";
 
 export const DEFAULT_PORT = 7371;
 
@@ -26,7 +27,9 @@ export function serveCommand(program: Command): void {
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
     .option("--openai-model <name>", "with --openai-base-url: the one model every call is sent as (e.g. llama3.2 on Ollama)")
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
+    .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
+    .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; allowedHost: string[]; corsOrigin: string[] }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -45,7 +48,7 @@ export function serveCommand(program: Command): void {
           throw error;
         }
       }
-      const server = await startServer(factory, { port: opts.port, host, ...(secured ? { apiKey } : {}) });
+      const server = await startServer(factory, { port: opts.port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}) });
       const { agents, tasks } = factory.restored;
       console.log(`agent-factory listening on ${server.url} (data: ${opts.data}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);
       console.log(
@@ -76,6 +79,20 @@ export function serveCommand(program: Command): void {
       process.on("SIGINT", () => shutdown("SIGINT"));
       process.on("SIGTERM", () => shutdown("SIGTERM"));
     });
+}
+
+function collectHost(value: string, previous: string[]): string[] {
+  if (splitHost(value) === undefined) throw new UsageError(`--allowed-host must be a host name or address with an optional :port, got '${value}'`);
+  return [...previous, value];
+}
+
+function collectOrigin(value: string, previous: string[]): string[] {
+  try {
+    allowedOrigins([value]);
+  } catch {
+    throw new UsageError(`--cors-origin must be an origin such as https://app.example or http://localhost:5173, got '${value}'`);
+  }
+  return [...previous, value];
 }
 
 /** The server's model settings as `serve` builds them: the config file, then the one-line flags on top of it. */

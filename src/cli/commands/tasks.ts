@@ -1,13 +1,12 @@
 import type { Command } from "commander";
-import type { Task } from "../../core/task.ts";
+import type { Task, TaskSubmit } from "../../client/index.ts";
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
 import { cliContext, creditsOption, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
+import { listPage } from "../pages.ts";
 
 const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "parentTaskId", "priority", "attempts", "maxAttempts", "reward", "createdAt", "startedAt", "finishedAt", "usage", "result", "error"];
 const FINAL: ReadonlySet<string> = FINAL_TASK_STATES;
-/** The server caps one long-poll at 60 s; longer waits are several polls. */
-const POLL_MS = 60_000;
 
 /**
  * A JSON argument. Plain text (`hello`) is taken as a string, but text that looks like JSON
@@ -19,15 +18,6 @@ export function parseJsonArg(text: string, flag: string): unknown {
   } catch (error) {
     if (/^\s*[[{"]/.test(text)) throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
     return text;
-  }
-}
-
-async function waitFor(client: ReturnType<typeof cliContext>["client"], id: string, totalMs: number): Promise<Task> {
-  const deadline = Date.now() + totalMs;
-  for (;;) {
-    const left = Math.max(0, Math.min(POLL_MS, deadline - Date.now()));
-    const task = await client.request<Task>("GET", `/v1/tasks/${encodeURIComponent(id)}?waitMs=${left}`);
-    if (FINAL.has(task.state) || Date.now() >= deadline) return task;
   }
 }
 
@@ -93,13 +83,13 @@ export function taskCommands(program: Command): void {
         ...(opts.balancer === undefined ? {} : { balancer: opts.balancer }),
         ...(opts.agent === undefined ? {} : { agentId: opts.agent }),
         ...(opts.reward === undefined ? {} : { reward: opts.reward }),
-      };
+      } as TaskSubmit;
       // Check --wait before submitting, so a typo in it does not leave a task behind.
       const ms = opts.wait === undefined || opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(String(opts.wait));
-      let submitted = await client.request<Task>("POST", "/v1/tasks", body);
+      let { task: submitted } = await client.submitTask(body);
       if (opts.wait !== undefined) {
         if (!json) process.stderr.write(`submitted ${submitted.id}; waiting for it…\n`);
-        submitted = await waitFor(client, submitted.id, ms);
+        submitted = await client.waitForTask(submitted.id, ms);
         show(submitted, json);
         reportOutcome(submitted, ms);
         return;
@@ -116,25 +106,24 @@ export function taskCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const found =
         opts.wait === undefined
-          ? await client.request<Task>("GET", `/v1/tasks/${encodeURIComponent(id)}`)
-          : await waitFor(client, id, opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(opts.wait));
+          ? await client.getTask(id)
+          : await client.waitForTask(id, opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(opts.wait));
       show(found, json);
       if (opts.wait !== undefined) reportOutcome(found, opts.wait === true ? 30_000 : Number(opts.wait));
     });
 
   task
     .command("list")
-    .description("tasks, oldest first")
+    .description("tasks, newest first, a page at a time")
     .option("--state <state>", "only this state")
     .option("--crew <id>", "only this crew's tasks")
-    .option("--limit <n>", "at most this many (default 100)", intOption("--limit", 1, 10_000))
-    .action(async (opts: { state?: string; crew?: string; limit?: number }, command: Command) => {
+    .option("--limit <n>", "per page (default 100)", intOption("--limit", 1, 10_000))
+    .option("--cursor <cursor>", "the next (older) page, as the previous page said")
+    .option("--all", "every page")
+    .action(async (opts: { state?: string; crew?: string; limit?: number; cursor?: string; all?: boolean }, command: Command) => {
       const { client, json } = cliContext(command);
-      const query = new URLSearchParams();
-      if (opts.state !== undefined) query.set("state", opts.state.toUpperCase());
-      if (opts.crew !== undefined) query.set("crewId", opts.crew);
-      if (opts.limit !== undefined) query.set("limit", String(opts.limit));
-      const { items } = await client.request<{ items: Task[] }>("GET", `/v1/tasks?${query}`);
+      const state = opts.state?.toUpperCase() as Task["state"] | undefined;
+      const items = await listPage((cursor) => client.listTasks({ state, crewId: opts.crew, limit: opts.limit, cursor }), opts);
       if (json) return printJson(items);
       console.log(table(items as unknown as Record<string, unknown>[], ["id", "state", "role", "crewId", "agentId", "attempts", "createdAt"]));
     });
@@ -144,7 +133,7 @@ export function taskCommands(program: Command): void {
     .description("re-drive a dead-lettered (DEAD) task with a fresh set of attempts")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const task = await client.request<Task>("POST", `/v1/tasks/${encodeURIComponent(id)}/retry`);
+      const task = await client.retryTask(id);
       if (json) return printJson(task);
       console.log(`${task.id} ${task.state} (re-driven ${task.redrives} time(s))`);
     });
@@ -154,7 +143,7 @@ export function taskCommands(program: Command): void {
     .description("cancel a queued or running task")
     .action(async (id: string, _opts, command: Command) => {
       const { client, json } = cliContext(command);
-      const cancelled = await client.request<Task>("POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+      const cancelled = await client.cancelTask(id);
       if (json) return printJson(cancelled);
       console.log(`${cancelled.id} ${cancelled.state}`);
     });

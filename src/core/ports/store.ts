@@ -2,6 +2,7 @@ import type { Agent } from "../agent.ts";
 import type { Crew, CrewState } from "../crew.ts";
 import type { FactoryEvent } from "../events.ts";
 import type { AgentState } from "../lifecycle.ts";
+import type { ListPosition } from "../list-position.ts";
 import type { ProfileRecord } from "../schemas/profile.ts";
 import type { LedgerEntry, LedgerKind, LedgerReportKey, LedgerReportRow } from "../ledger.ts";
 import type { Task } from "../task.ts";
@@ -24,12 +25,25 @@ export interface AgentQuery {
   states?: readonly AgentState[];
   role?: string;
   crewId?: string;
+  /** Only agents past this place in newest-first order (`spawnedAt`, id): the next page. */
+  after?: ListPosition;
+  limit?: number;
+}
+
+export interface CrewQuery {
+  states?: readonly CrewState[];
+  /** Only crews past this place in newest-first order (`createdAt`, id): the next page. */
+  after?: ListPosition;
   limit?: number;
 }
 
 export interface TaskQuery {
   states?: readonly TaskState[];
   crewId?: string;
+  /** Newest first (`createdAt`, then id, descending); default oldest first. */
+  newestFirst?: boolean;
+  /** Only tasks past this place in the chosen order: the next page. */
+  after?: ListPosition;
   limit?: number;
 }
 
@@ -102,13 +116,14 @@ export interface Store {
   /** Every version of every profile, oldest first. */
   listProfiles(): Promise<ProfileRecord[]>;
   getAgent(id: string): Promise<Agent | undefined>;
-  /** Newest first. */
+  /** Newest first (`spawnedAt`, then id). */
   listAgents(query: AgentQuery): Promise<Agent[]>;
   getCrew(id: string): Promise<Crew | undefined>;
-  listCrews(query: { states?: readonly CrewState[]; limit?: number }): Promise<Crew[]>;
+  /** Newest first (`createdAt`, then id). */
+  listCrews(query: CrewQuery): Promise<Crew[]>;
   getTask(id: string): Promise<Task | undefined>;
   getTaskByIdempotencyKey(key: string): Promise<Task | undefined>;
-  /** Oldest first. */
+  /** Oldest first (`createdAt`, then id), or newest first with `newestFirst`. */
   listTasks(query: TaskQuery): Promise<Task[]>;
   getWallet(address: string): Promise<Wallet | undefined>;
   /** In `seq` order. */

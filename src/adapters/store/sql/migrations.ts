@@ -49,6 +49,12 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
   ],
   // Budget limits (what they spent is summed from the ledger at start).
   "0005_budgets": [`create table budgets (key text primary key, credits_micro bigint not null, period_ms bigint, window_start text not null)`],
+  // Lists are paged newest first from a (time, id) position.
+  "0006_list_pages": [
+    `create index tasks_created on tasks (created_at, id)`,
+    `create index agents_spawned on agents (spawned_at, id)`,
+    `create index crews_created on crews (created_at, id)`,
+  ],
 };
 
 /** Entries written before 0004 carry these fields only in `data`; SQLite and PostgreSQL read JSON differently, so it is read here. */

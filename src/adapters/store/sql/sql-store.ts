@@ -1,9 +1,10 @@
 import { Migrator, sql, type Kysely } from "kysely";
 import { upgradeAgent, type Agent } from "../../../core/agent.ts";
-import type { Crew, CrewState } from "../../../core/crew.ts";
+import type { Crew } from "../../../core/crew.ts";
+import type { ListPosition } from "../../../core/list-position.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
 import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
-import type { AgentQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
@@ -206,7 +207,8 @@ export class SqlStore implements Store {
     if (query.states !== undefined) q = q.where("state", "in", [...query.states]);
     if (query.role !== undefined) q = q.where("role", "=", query.role);
     if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
-    const rows = await q.orderBy("spawned_at", "desc").limit(query.limit ?? 1_000_000).execute();
+    if (query.after !== undefined) q = q.where(past("spawned_at", query.after, true));
+    const rows = await q.orderBy("spawned_at", "desc").orderBy("id", "desc").limit(query.limit ?? 1_000_000).execute();
     return rows.map((row) => upgradeAgent(parse<Agent>(row)));
   }
 
@@ -215,10 +217,11 @@ export class SqlStore implements Store {
     return row === undefined ? undefined : parse<Crew>(row);
   }
 
-  async listCrews(query: { states?: readonly CrewState[]; limit?: number }): Promise<Crew[]> {
+  async listCrews(query: CrewQuery): Promise<Crew[]> {
     let q = this.#db.selectFrom("crews").select("data");
     if (query.states !== undefined) q = q.where("state", "in", [...query.states]);
-    const rows = await q.orderBy("created_at", "desc").limit(query.limit ?? 1_000_000).execute();
+    if (query.after !== undefined) q = q.where(past("created_at", query.after, true));
+    const rows = await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(query.limit ?? 1_000_000).execute();
     return rows.map(parse<Crew>);
   }
 
@@ -236,7 +239,10 @@ export class SqlStore implements Store {
     let q = this.#db.selectFrom("tasks").select("data");
     if (query.states !== undefined) q = q.where("state", "in", [...query.states]);
     if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
-    const rows = await q.orderBy("created_at").limit(query.limit ?? 1_000_000).execute();
+    const newest = query.newestFirst === true;
+    if (query.after !== undefined) q = q.where(past("created_at", query.after, newest));
+    const order = newest ? "desc" : "asc";
+    const rows = await q.orderBy("created_at", order).orderBy("id", order).limit(query.limit ?? 1_000_000).execute();
     return rows.map(parse<Task>);
   }
 
@@ -423,4 +429,10 @@ function groupByKind(writes: readonly StoreWrite[]): Grouped {
     else (out[w.kind] as unknown[]).push(w.value);
   }
   return out;
+}
+
+/** Rows past `after` in the order (`column`, id) runs: older ones when newest first, newer ones otherwise. */
+function past(column: "created_at" | "spawned_at", after: ListPosition, newestFirst: boolean) {
+  const op = sql.raw(newestFirst ? "<" : ">");
+  return sql<boolean>`(${sql.ref(column)} ${op} ${after.at} or (${sql.ref(column)} = ${after.at} and id ${op} ${after.id}))`;
 }
