@@ -14,7 +14,7 @@ describe("sandbox escape attempts", () => {
   let dataDir: string;
   let close: () => Promise<void>;
   before(async () => {
-    ({ factory, dir: dataDir, close } = await testFactory());
+    ({ factory, dir: dataDir, close } = await testFactory({ agentFiles: [fixtures] }));
     factory.registerProfile({
       name: "attacker",
       role: "Attacker",

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import ora from "ora";
 import type { Agent } from "../../core/agent.ts";
 import type { Crew, CrewMessage } from "../../core/crew.ts";
+import { resolveManifestFiles } from "../../factory/profile-files.ts";
 import { cliContext, intOption, readFileArg } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 import { AGENT_COLUMNS } from "./agents.ts";
@@ -22,7 +24,8 @@ export function crewCommands(program: Command): void {
     .requiredOption("-f, --file <path>", "crew manifest (YAML or JSON)")
     .action(async (opts: { file: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const manifest = await readFileArg(opts.file);
+      // Inline profiles' relative agent files are the manifest's folder's.
+      const manifest = resolveManifestFiles(await readFileArg(opts.file), dirname(resolve(opts.file)));
       const name = (manifest as { name?: unknown } | null)?.name;
       const requestId = randomUUID();
       const label = `crew '${String(name)}'`;

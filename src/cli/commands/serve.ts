@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import type { Command } from "commander";
 import type { z } from "zod";
 import { startServer } from "../../api/server.ts";
@@ -19,14 +20,16 @@ export function serveCommand(program: Command): void {
     .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65_535), DEFAULT_PORT)
     .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
-    .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
+    .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start (its files may name agent files in this folder, relative to it)")
+    .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
+    .option("--allow-unsandboxed", "allow profiles with `sandbox: { kind: none }`: their programs run on this host, unsandboxed, as this server's user")
     .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
     .option("--config <file>", "model settings (YAML/JSON): providers, pricing, rules, budgets, timeouts; see docs/models.md")
     .option("--rules <file>", "model routing rules (YAML or JSON list, first match wins; default: seed 004's five)")
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
     .option("--openai-model <name>", "with --openai-base-url: the one model every call is sent as (e.g. llama3.2 on Ollama)")
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; agentFiles: string[]; allowUnsandboxed?: boolean; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -35,7 +38,14 @@ export function serveCommand(program: Command): void {
       }
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
-      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
+      const factory = await createFactory({
+        dataDir: opts.data,
+        chaos: opts.chaos === true,
+        models,
+        agentFiles: agentFolders(opts),
+        allowUnsandboxed: opts.allowUnsandboxed === true,
+        ...(routingRules === undefined ? {} : { routingRules }),
+      });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
@@ -56,6 +66,7 @@ export function serveCommand(program: Command): void {
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
       console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
       if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
+      if (opts.allowUnsandboxed === true) console.log("unsandboxed agents allowed (--allow-unsandboxed): profiles with sandbox.kind none run on this host as this server's user");
       let signals = 0;
       let forced = false;
       const shutdown = (signal: string): void => {
@@ -76,6 +87,18 @@ export function serveCommand(program: Command): void {
       process.on("SIGINT", () => shutdown("SIGINT"));
       process.on("SIGTERM", () => shutdown("SIGTERM"));
     });
+}
+
+/**
+ * The folders agent files may come from: each `--agent-files` folder, and the `--profiles`
+ * folder (so its profiles can ship their agents' code beside them). Each must be a folder.
+ */
+function agentFolders(opts: { profiles?: string; agentFiles: string[] }): string[] {
+  const named: Array<[string, string]> = [...opts.agentFiles.map((dir): [string, string] => ["--agent-files", dir]), ...(opts.profiles === undefined ? [] : [["--profiles", opts.profiles] as [string, string]])];
+  for (const [flag, dir] of named) {
+    if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) throw new Error(`${flag} ${dir}: no such folder`);
+  }
+  return named.map(([, dir]) => dir);
 }
 
 /** The config file, then the one-line flags on top of it. */

@@ -8,8 +8,8 @@ export interface SandboxRequest {
   env: Readonly<Record<string, string>>;
   /** Working directory inside the sandbox; default the workspace. */
   cwd: string | undefined;
-  /** Host paths mounted read-only at /agent/<basename>. */
-  files: readonly string[];
+  /** Host files or folders (checked, real paths) mounted read-only where the agent sees them (`/agent/<name>`). */
+  files: ReadonlyArray<{ host: string; path: string }>;
   /** The agent's private writable folder on the host (seen as /workspace). */
   workspace: string;
   /** Host folders the agent must not see at all (the factory's data). */

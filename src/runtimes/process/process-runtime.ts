@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import type { ErrorCode } from "../../core/errors.ts";
 import { fileURLToPath } from "node:url";
 import type { Agent } from "../../core/agent.ts";
 import { FactoryError } from "../../core/errors.ts";
@@ -10,6 +11,7 @@ import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../..
 import type { Sandbox, SandboxLaunch } from "../../core/ports/sandbox.ts";
 import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
 import { Samples } from "../../core/samples.ts";
+import type { AgentFiles } from "./agent-files.ts";
 import { JsonRpcChannel } from "./json-rpc-channel.ts";
 
 export interface ProcessRuntimeOptions {
@@ -19,6 +21,10 @@ export interface ProcessRuntimeOptions {
   workspaceRoot: string;
   /** Host folders no agent may see (the factory's data). */
   hidden: readonly string[];
+  /** Which host paths profiles' `runtime.files` may name. */
+  agentFiles: AgentFiles;
+  /** Whether profiles may ask for `sandbox: { kind: none }` (a plain child process on the host); default false. */
+  allowUnsandboxed?: boolean;
   /** Longest line an agent may send; longer ones are dropped as malformed. */
   maxLineBytes?: number;
   /** How long `shutdown` may take before the process is killed. */
@@ -50,6 +56,19 @@ export class ProcessRuntime implements AgentRuntime {
 
   validate(profile: Pick<ProfileRecord, "runtime" | "sandbox">): void {
     if (profile.runtime.kind !== "process") throw new FactoryError("VALIDATION_FAILED", "runtime.kind: not a process runtime", { field: "runtime.kind" });
+    this.#permit(SandboxSchema.parse(profile.sandbox ?? {}), "VALIDATION_FAILED");
+    this.#options.agentFiles.resolve(profile.runtime.files);
+  }
+
+  /** Unsandboxed agents run on the host as the factory's user: only when the operator said so. */
+  #permit(spec: SandboxSpec, code: ErrorCode): void {
+    if (spec.kind === "none" && this.#options.allowUnsandboxed !== true) {
+      throw new FactoryError(
+        code,
+        "sandbox.kind: 'none' would run the program on the host, unsandboxed, as the factory's user; this server does not allow it (start it with --allow-unsandboxed, or createFactory({ allowUnsandboxed: true }))",
+        { field: "sandbox.kind" },
+      );
+    }
   }
 
   async start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
@@ -58,12 +77,10 @@ export class ProcessRuntime implements AgentRuntime {
     const spec = SandboxSchema.parse(profile.sandbox ?? {});
     const sandbox = this.#sandboxes.get(spec.kind);
     if (sandbox === undefined) throw new FactoryError("SANDBOX_UNAVAILABLE", `sandbox.kind: no '${spec.kind}' sandbox in this factory`, { field: "sandbox.kind" });
+    this.#permit(spec, "AGENT_START_FAILED");
     sandbox.check();
-    // Relative paths are the factory's working directory's (the repository, for `npm start`).
-    const files = runtime.files.map((file) => resolve(file));
-    for (const [i, file] of files.entries()) {
-      if (!existsSync(file)) throw new FactoryError("AGENT_START_FAILED", `runtime.files.${i}: ${file} does not exist`, { field: `runtime.files.${i}` });
-    }
+    // Checked again at every start (a file may have become a symlink out of bounds); the real paths are mounted, under their declared names.
+    const files = this.#options.agentFiles.resolve(runtime.files, "AGENT_START_FAILED").map((host, i) => ({ host, name: basename(runtime.files[i] as string) }));
     const workspace = join(resolve(this.#options.workspaceRoot), agent.id);
     const key = warmKey(runtime, spec, files);
     if (key !== undefined && !existsSync(workspace)) {
@@ -76,7 +93,7 @@ export class ProcessRuntime implements AgentRuntime {
       command: runtime.command,
       env: runtime.env,
       cwd: runtime.cwd,
-      files,
+      files: files.map(({ host, name }) => ({ host, path: join("/agent", name) })),
       workspace,
       hidden: this.#options.hidden,
       spec,
@@ -122,7 +139,7 @@ export class ProcessRuntime implements AgentRuntime {
     profile: ProfileRecord,
     services: AgentServices,
     workspace: string,
-    files: readonly string[],
+    files: readonly AgentFile[],
     runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>,
   ): Promise<AgentHandle | undefined> {
     const pool = this.#warm.get(key);
@@ -134,7 +151,7 @@ export class ProcessRuntime implements AgentRuntime {
     try {
       const accepted = handle.specialize(
         {
-          files: Object.fromEntries(files.map((file) => [basename(file), this.#read(file)])),
+          files: Object.fromEntries(files.map(({ host, name }) => [name, this.#read(host)])),
           env: { AGENT_ID: agent.id, ...runtime.env },
           cwd: runtime.cwd ?? "/workspace",
           argv: runtime.command.slice(1),
@@ -160,14 +177,28 @@ export class ProcessRuntime implements AgentRuntime {
 
   readonly #code = new Map<string, { mtimeMs: number; size: number; text: string }>();
 
-  /** An agent file's text, re-read only when it changed on disk (a lease stays cheap). */
+  /**
+   * An agent file's text (its checked real path), re-read only when it changed on disk (a lease
+   * stays cheap). Opened without following a symlink: one swapped in since the check is refused.
+   */
   #read(file: string): string {
-    const stat = statSync(file);
-    const cached = this.#code.get(file);
-    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.text;
-    const text = readFileSync(file, "utf8");
-    this.#code.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, text });
-    return text;
+    let fd: number;
+    try {
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      throw new FactoryError("AGENT_START_FAILED", `runtime.files: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: "runtime.files" });
+    }
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new FactoryError("AGENT_START_FAILED", `runtime.files: ${file} is no longer a regular file`, { field: "runtime.files" });
+      const cached = this.#code.get(file);
+      if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.text;
+      const text = readFileSync(fd, "utf8");
+      this.#code.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, text });
+      return text;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   #warmSource(profile: ProfileRecord): [Sandbox | undefined, SandboxSpec] {
@@ -507,6 +538,12 @@ const BOOTSTRAP = {
   node: fileURLToPath(new URL("./bootstrap/warm.mjs", import.meta.url)),
 } as const;
 
+/** One checked `runtime.files` entry: its real host path, and the name it has under /agent. */
+interface AgentFile {
+  host: string;
+  name: string;
+}
+
 /** Largest agent file a warm sandbox is handed inline; bigger code starts cold. */
 const WARM_FILE_LIMIT = 1024 * 1024;
 
@@ -514,12 +551,12 @@ const WARM_FILE_LIMIT = 1024 * 1024;
  * Which warm pool can run a profile: `python3` or `node` running one of its files under /agent,
  * in bubblewrap, with small files. Sandboxes are shared only between identical sandbox settings.
  */
-function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>, spec: SandboxSpec, files: readonly string[]): string | undefined {
+function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>, spec: SandboxSpec, files: readonly AgentFile[]): string | undefined {
   const [interpreter, main] = runtime.command;
   if ((interpreter !== "python3" && interpreter !== "node") || main === undefined || !main.startsWith("/agent/") || spec.kind !== "bubblewrap") return undefined;
-  if (!files.some((f) => `/agent/${basename(f)}` === main)) return undefined;
-  for (const file of files) {
-    const stat = statSync(file, { throwIfNoEntry: false });
+  if (!files.some((f) => `/agent/${f.name}` === main)) return undefined;
+  for (const { host } of files) {
+    const stat = statSync(host, { throwIfNoEntry: false });
     if (stat === undefined || !stat.isFile() || stat.size > WARM_FILE_LIMIT) return undefined;
   }
   return `${interpreter}|${JSON.stringify(spec)}`;

@@ -1,6 +1,5 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
-import { basename, join } from "node:path";
 import { FactoryError } from "../../../core/errors.ts";
 import type { Sandbox, SandboxLaunch, SandboxRequest } from "../../../core/ports/sandbox.ts";
 
@@ -73,7 +72,7 @@ export class BubblewrapSandbox implements Sandbox {
     // Hidden host folders matter only where a mounted system folder would show them.
     for (const hidden of request.hidden) if (SYSTEM.concat(ETC).some((dir) => hidden.startsWith(`${dir}/`))) args.push("--tmpfs", hidden);
     args.push("--bind", request.workspace, "/workspace");
-    for (const file of request.files) args.push("--ro-bind", file, join("/agent", basename(file)));
+    for (const { host, path } of request.files) args.push("--ro-bind", host, path);
     if (request.warm !== undefined) {
       args.push("--tmpfs", "/agent");
       for (const { host, path } of request.warm.readOnly) args.push("--ro-bind", host, path);
