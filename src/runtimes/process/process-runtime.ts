@@ -3,10 +3,9 @@ import { randomUUID } from "node:crypto";
 import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import type { ErrorCode } from "../../core/errors.ts";
 import { fileURLToPath } from "node:url";
 import type { Agent } from "../../core/agent.ts";
-import { FactoryError } from "../../core/errors.ts";
+import { FactoryError, type ErrorCode } from "../../core/errors.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
 import type { Sandbox, SandboxLaunch } from "../../core/ports/sandbox.ts";
 import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
@@ -151,7 +150,7 @@ export class ProcessRuntime implements AgentRuntime {
     try {
       const accepted = handle.specialize(
         {
-          files: Object.fromEntries(files.map(({ host, name }) => [name, this.#read(host)])),
+          files: Object.fromEntries(files.map(({ host, name }, i) => [name, this.#read(host, `runtime.files.${i}`)])),
           env: { AGENT_ID: agent.id, ...runtime.env },
           cwd: runtime.cwd ?? "/workspace",
           argv: runtime.command.slice(1),
@@ -181,16 +180,16 @@ export class ProcessRuntime implements AgentRuntime {
    * An agent file's text (its checked real path), re-read only when it changed on disk (a lease
    * stays cheap). Opened without following a symlink: one swapped in since the check is refused.
    */
-  #read(file: string): string {
+  #read(file: string, field: string): string {
     let fd: number;
     try {
       fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (error) {
-      throw new FactoryError("AGENT_START_FAILED", `runtime.files: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field: "runtime.files" });
+      throw new FactoryError("AGENT_START_FAILED", `${field}: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field });
     }
     try {
       const stat = fstatSync(fd);
-      if (!stat.isFile()) throw new FactoryError("AGENT_START_FAILED", `runtime.files: ${file} is no longer a regular file`, { field: "runtime.files" });
+      if (!stat.isFile()) throw new FactoryError("AGENT_START_FAILED", `${field}: ${file} is no longer a regular file`, { field });
       const cached = this.#code.get(file);
       if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.text;
       const text = readFileSync(fd, "utf8");
