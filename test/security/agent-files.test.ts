@@ -54,12 +54,17 @@ describe("agent files", () => {
     ...extra,
   });
 
-  it("registers a file under an allowed folder, and runs it", async () => {
-    const { profile: record } = factory.registerProfile(profile([join(agentsDir, "agent.py")]));
-    assert.deepEqual((record.runtime as { files: string[] }).files, [join(agentsDir, "agent.py")]);
+  it("registers a file and a folder under an allowed folder, and mounts both read-only under /agent", async () => {
+    mkdirSync(join(agentsDir, "skills"));
+    writeFileSync(join(agentsDir, "skills", "note.txt"), "hello");
+    const { profile: record } = factory.registerProfile(profile([join(agentsDir, "agent.py"), join(agentsDir, "skills")]));
+    assert.deepEqual((record.runtime as { files: string[] }).files, [join(agentsDir, "agent.py"), join(agentsDir, "skills")]);
     const agent = await factory.spawnAgent({ profile: "py" });
-    const task = await factory.waitForTask((await factory.submitTask({ agentId: agent.id, input: { text: "ok" } })).id, 5_000);
-    assert.deepEqual(task.result, { upper: "OK", by: "python", runs: 1 });
+    const run = async (input: unknown) => factory.waitForTask((await factory.submitTask({ agentId: agent.id, input })).id, 5_000);
+    assert.deepEqual((await run({ text: "ok" })).result, { upper: "OK", by: "python", runs: 1 });
+    assert.deepEqual((await run({ read: "/agent/skills/note.txt" })).result, { read: "hello" });
+    const write = await run({ write: "/agent/skills/note.txt" });
+    assert.deepEqual([write.state, /Read-only file system/.test(write.error?.message ?? "")], ["DEAD", true]);
   });
 
   it("refuses the factory's environment, its data folder and database, /sys, /dev and a folder holding the data folder", async () => {

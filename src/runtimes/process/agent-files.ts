@@ -1,6 +1,17 @@
-import { realpathSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, sep } from "node:path";
 import { FactoryError, type ErrorCode } from "../../core/errors.ts";
+
+/** Linux's open(2) flag for a descriptor that only names a file (Node does not export it). */
+const O_PATH = 0o10000000;
+
+/** A checked agent file, open: the descriptor names the very file that was checked. */
+export interface OpenAgentFile {
+  /** An O_PATH descriptor; the caller closes it. */
+  fd: number;
+  /** Its real path. */
+  real: string;
+}
 
 /** Host folders an agent never gets, whatever the operator allows: the kernel's views of the host. */
 const NEVER = ["/proc", "/sys", "/dev"];
@@ -52,6 +63,36 @@ export class AgentFiles {
       }
       return real;
     });
+  }
+
+  /**
+   * Checks each file as `resolve` does, opens it without following a symlink, and checks that
+   * the opened file is still at the checked path: the descriptor, not the name, is what gets
+   * mounted or read, so a swap between the check and the use changes nothing. The caller closes
+   * the descriptors (all are closed when this throws).
+   */
+  open(files: readonly string[], code: ErrorCode): OpenAgentFile[] {
+    const real = this.resolve(files, code);
+    const opened: OpenAgentFile[] = [];
+    try {
+      for (const [i, path] of real.entries()) {
+        const field = `runtime.files.${i}`;
+        const changed = new FactoryError(code, `${field}: ${files[i]} changed while it was being checked`, { field });
+        let fd: number;
+        try {
+          fd = openSync(path, O_PATH | constants.O_NOFOLLOW);
+        } catch {
+          throw changed;
+        }
+        opened.push({ fd, real: path });
+        const stat = fstatSync(fd);
+        if (readlinkSync(`/proc/self/fd/${fd}`) !== path || (!stat.isFile() && !stat.isDirectory())) throw changed;
+      }
+      return opened;
+    } catch (error) {
+      for (const { fd } of opened) closeSync(fd);
+      throw error;
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,26 +78,35 @@ export class ProcessRuntime implements AgentRuntime {
     if (sandbox === undefined) throw new FactoryError("SANDBOX_UNAVAILABLE", `sandbox.kind: no '${spec.kind}' sandbox in this factory`, { field: "sandbox.kind" });
     this.#permit(spec, "AGENT_START_FAILED");
     sandbox.check();
-    // Checked again at every start (a file may have become a symlink out of bounds); the real paths are mounted, under their declared names.
-    const files = this.#options.agentFiles.resolve(runtime.files, "AGENT_START_FAILED").map((host, i) => ({ host, name: basename(runtime.files[i] as string) }));
+    // Checked again at every start (a file may have become a symlink out of bounds) and opened:
+    // the open files are mounted or read, under their declared names, not whatever the names point to later.
+    const opened = this.#options.agentFiles.open(runtime.files, "AGENT_START_FAILED");
+    const files = opened.map(({ fd, real }, i) => ({ fd, host: real, name: basename(runtime.files[i] as string) }));
     const workspace = join(resolve(this.#options.workspaceRoot), agent.id);
-    const key = warmKey(runtime, spec, files);
-    if (key !== undefined && !existsSync(workspace)) {
-      const leased = await this.#leaseWarm(key, agent, profile, services, workspace, files, runtime);
-      if (leased !== undefined) return leased;
+    let handle: ProcessAgentHandle;
+    let key: string | undefined;
+    try {
+      key = warmKey(runtime, spec, files);
+      if (key !== undefined && !existsSync(workspace)) {
+        const leased = await this.#leaseWarm(key, agent, profile, services, workspace, files, runtime);
+        if (leased !== undefined) return leased;
+      }
+      mkdirSync(workspace, { recursive: true });
+      const launch = sandbox.launch({
+        agentId: agent.id,
+        command: runtime.command,
+        env: runtime.env,
+        cwd: runtime.cwd,
+        files: files.map(({ fd, host, name }) => ({ fd, host, path: join("/agent", name) })),
+        workspace,
+        hidden: this.#options.hidden,
+        spec,
+      });
+      handle = this.#launch(launch, workspace, services);
+    } finally {
+      // The child has its own copies by now.
+      for (const { fd } of opened) closeSync(fd);
     }
-    mkdirSync(workspace, { recursive: true });
-    const launch = sandbox.launch({
-      agentId: agent.id,
-      command: runtime.command,
-      env: runtime.env,
-      cwd: runtime.cwd,
-      files: files.map(({ host, name }) => ({ host, path: join("/agent", name) })),
-      workspace,
-      hidden: this.#options.hidden,
-      spec,
-    });
-    const handle = this.#launch(launch, workspace, services);
     try {
       await handle.initialize(initializeParams(agent, profile, sandbox.kind === "none" ? workspace : "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
@@ -112,7 +121,7 @@ export class ProcessRuntime implements AgentRuntime {
   #launch(launch: SandboxLaunch, workspace: string, services: AgentServices): ProcessAgentHandle {
     // Its own process group: a Ctrl-C at the factory's terminal reaches the factory, which
     // drains and shuts agents down in order, not every agent at once.
-    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe", ...(launch.fds ?? [])], detached: true });
     const handle: ProcessAgentHandle = new ProcessAgentHandle(child, workspace, services, {
       maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
       shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
@@ -150,7 +159,7 @@ export class ProcessRuntime implements AgentRuntime {
     try {
       const accepted = handle.specialize(
         {
-          files: Object.fromEntries(files.map(({ host, name }, i) => [name, this.#read(host, `runtime.files.${i}`)])),
+          files: Object.fromEntries(files.map(({ fd, host, name }) => [name, this.#read(fd, host)])),
           env: { AGENT_ID: agent.id, ...runtime.env },
           cwd: runtime.cwd ?? "/workspace",
           argv: runtime.command.slice(1),
@@ -177,27 +186,17 @@ export class ProcessRuntime implements AgentRuntime {
   readonly #code = new Map<string, { mtimeMs: number; size: number; text: string }>();
 
   /**
-   * An agent file's text (its checked real path), re-read only when it changed on disk (a lease
-   * stays cheap). Opened without following a symlink: one swapped in since the check is refused.
+   * An agent file's text, read through its checked open descriptor (so a file swapped since the
+   * check is not what is read), re-read only when it changed on disk (a lease stays cheap).
    */
-  #read(file: string, field: string): string {
-    let fd: number;
-    try {
-      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (error) {
-      throw new FactoryError("AGENT_START_FAILED", `${field}: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { field });
-    }
-    try {
-      const stat = fstatSync(fd);
-      if (!stat.isFile()) throw new FactoryError("AGENT_START_FAILED", `${field}: ${file} is no longer a regular file`, { field });
-      const cached = this.#code.get(file);
-      if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.text;
-      const text = readFileSync(fd, "utf8");
-      this.#code.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, text });
-      return text;
-    } finally {
-      closeSync(fd);
-    }
+  #read(fd: number, real: string): string {
+    const stat = fstatSync(fd);
+    const cached = this.#code.get(real);
+    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.text;
+    // Opening /proc/self/fd/N opens the very file the O_PATH descriptor names.
+    const text = readFileSync(`/proc/self/fd/${fd}`, "utf8");
+    this.#code.set(real, { mtimeMs: stat.mtimeMs, size: stat.size, text });
+    return text;
   }
 
   #warmSource(profile: ProfileRecord): [Sandbox | undefined, SandboxSpec] {
@@ -537,8 +536,9 @@ const BOOTSTRAP = {
   node: fileURLToPath(new URL("./bootstrap/warm.mjs", import.meta.url)),
 } as const;
 
-/** One checked `runtime.files` entry: its real host path, and the name it has under /agent. */
+/** One checked, open `runtime.files` entry: its descriptor, its real host path, and the name it has under /agent. */
 interface AgentFile {
+  fd: number;
   host: string;
   name: string;
 }
@@ -554,9 +554,9 @@ function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>
   const [interpreter, main] = runtime.command;
   if ((interpreter !== "python3" && interpreter !== "node") || main === undefined || !main.startsWith("/agent/") || spec.kind !== "bubblewrap") return undefined;
   if (!files.some((f) => `/agent/${f.name}` === main)) return undefined;
-  for (const { host } of files) {
-    const stat = statSync(host, { throwIfNoEntry: false });
-    if (stat === undefined || !stat.isFile() || stat.size > WARM_FILE_LIMIT) return undefined;
+  for (const { fd } of files) {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > WARM_FILE_LIMIT) return undefined;
   }
   return `${interpreter}|${JSON.stringify(spec)}`;
 }

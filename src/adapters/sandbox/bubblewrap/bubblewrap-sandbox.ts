@@ -72,7 +72,11 @@ export class BubblewrapSandbox implements Sandbox {
     // Hidden host folders matter only where a mounted system folder would show them.
     for (const hidden of request.hidden) if (SYSTEM.concat(ETC).some((dir) => hidden.startsWith(`${dir}/`))) args.push("--tmpfs", hidden);
     args.push("--bind", request.workspace, "/workspace");
-    for (const { host, path } of request.files) args.push("--ro-bind", host, path);
+    const fds: number[] = [];
+    for (const { host, path, fd } of request.files) {
+      if (fd === undefined) args.push("--ro-bind", host, path);
+      else args.push("--ro-bind-fd", String(3 + fds.push(fd) - 1), path);
+    }
     if (request.warm !== undefined) {
       args.push("--tmpfs", "/agent");
       for (const { host, path } of request.warm.readOnly) args.push("--ro-bind", host, path);
@@ -85,7 +89,7 @@ export class BubblewrapSandbox implements Sandbox {
     const env: Record<string, string> = { PATH, HOME: "/workspace", TMPDIR: "/tmp", AGENT_ID: request.agentId, ...request.env };
     for (const [key, value] of Object.entries(env)) args.push("--setenv", key, value);
     args.push("--", "prlimit", ...limits(spec), "--", ...request.command);
-    return { file: this.#bwrap, args, env: { PATH: process.env.PATH ?? PATH }, cwd: "/" };
+    return { file: this.#bwrap, args, env: { PATH: process.env.PATH ?? PATH }, cwd: "/", fds };
   }
 
   /** Mounts of the system folders and the /etc allow-list that exist on this host, read once. */
