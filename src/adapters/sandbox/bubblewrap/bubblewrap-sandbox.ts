@@ -75,7 +75,11 @@ export class BubblewrapSandbox implements Sandbox {
     const fds: number[] = [];
     for (const { host, path, fd } of request.files) {
       if (fd === undefined) args.push("--ro-bind", host, path);
-      else args.push("--ro-bind-fd", String(3 + fds.push(fd) - 1), path);
+      else {
+        // The launcher inherits the descriptors as 3, 4, … (SandboxLaunch.fds).
+        fds.push(fd);
+        args.push("--ro-bind-fd", String(2 + fds.length), path);
+      }
     }
     if (request.warm !== undefined) {
       args.push("--tmpfs", "/agent");
