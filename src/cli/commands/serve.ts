@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Command } from "commander";
 import type { z } from "zod";
 import { startServer } from "../../api/server.ts";
@@ -8,6 +9,7 @@ import { parseWith } from "../../core/schemas/parse.ts";
 import { RouteRulesSchema } from "../../models/policy.ts";
 import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
 import { intOption } from "../context.ts";
+import { ECHO_AGENT_PATH } from "./chaos.ts";
 
 export const DEFAULT_PORT = 7371;
 
@@ -23,7 +25,7 @@ export function serveCommand(program: Command): void {
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start (its files may name agent files in this folder, relative to it)")
     .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
     .option("--allow-unsandboxed", "allow profiles with `sandbox: { kind: none }`: their programs run on this host, unsandboxed, as this server's user")
-    .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
+    .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos` (and agent files from the package's examples/agents, for its agent); never in production")
     .option("--config <file>", "model settings (YAML/JSON): providers, pricing, rules, budgets, timeouts; see docs/models.md")
     .option("--rules <file>", "model routing rules (YAML or JSON list, first match wins; default: seed 004's five)")
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
@@ -90,11 +92,16 @@ export function serveCommand(program: Command): void {
 }
 
 /**
- * The folders agent files may come from: each `--agent-files` folder, and the `--profiles`
- * folder (so its profiles can ship their agents' code beside them). Each must be a folder.
+ * The folders agent files may come from: each `--agent-files` folder, the `--profiles` folder
+ * (so its profiles can ship their agents' code beside them), and with `--chaos` the package's
+ * example agents (the agent `agent-factory chaos` registers). Each must be a folder.
  */
-function agentFolders(opts: { profiles?: string; agentFiles: string[] }): string[] {
-  const named: Array<[string, string]> = [...opts.agentFiles.map((dir): [string, string] => ["--agent-files", dir]), ...(opts.profiles === undefined ? [] : [["--profiles", opts.profiles] as [string, string]])];
+function agentFolders(opts: { profiles?: string; agentFiles: string[]; chaos?: boolean }): string[] {
+  const named: Array<[string, string]> = [
+    ...opts.agentFiles.map((dir): [string, string] => ["--agent-files", dir]),
+    ...(opts.profiles === undefined ? [] : [["--profiles", opts.profiles] as [string, string]]),
+    ...(opts.chaos === true ? [["--chaos", dirname(ECHO_AGENT_PATH)] as [string, string]] : []),
+  ];
   for (const [flag, dir] of named) {
     if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) throw new Error(`${flag} ${dir}: no such folder`);
   }
