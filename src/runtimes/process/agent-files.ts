@@ -20,7 +20,8 @@ const NEVER = ["/proc", "/sys", "/dev"];
  * Which host paths a profile's `runtime.files` may name: regular files and folders (symlinks
  * resolved) under the folders the operator allows, never in or around the factory's data folder,
  * /proc, /sys or /dev. Checked when a profile is registered and again at every start (a file
- * can be swapped for a symlink in between); a start mounts the resolved paths, not the names.
+ * can be swapped for a symlink in between); a start mounts and reads the opened files (`open`),
+ * not the names. Symlinks inside an allowed folder resolve inside the sandbox, not on the host.
  */
 export class AgentFiles {
   readonly #allowed: readonly string[];
@@ -30,11 +31,6 @@ export class AgentFiles {
   constructor(allowed: readonly string[], forbidden: readonly string[]) {
     this.#allowed = allowed;
     this.#forbidden = [...NEVER, ...forbidden];
-  }
-
-  /** The folders agent files may come from, resolved. */
-  get allowed(): readonly string[] {
-    return this.#allowed;
   }
 
   /** Each file's real path, or a FactoryError (`code`) naming `runtime.files.N`, the path and why. */
