@@ -1,10 +1,10 @@
 // Pins the sandbox's walls: an attacker agent in real bubblewrap (as CI runs it, as root) tries each known escape and each fails, exactly so.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Factory } from "../../src/factory/factory.ts";
-import { testFactory, until } from "../helpers.ts";
+import { processesWith, testFactory, until } from "../helpers.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const fixtures = join(root, "test/fixtures");
@@ -57,6 +57,14 @@ describe("sandbox escape attempts", () => {
     assert.deepEqual(task.result, REFUSED);
     assert.equal(existsSync("/usr/escaped"), false);
     assert.equal(existsSync("/etc/escaped"), false);
+  });
+
+  it("the agent is an unprivileged user on the host too: uid 65534 when the factory is root, the factory's own uid otherwise", async () => {
+    const expected = process.getuid?.() === 0 ? "65534" : String(process.getuid?.());
+    assert.equal(String((factory.stats().runtimes.process as { agentHostUid: number }).agentHostUid), expected);
+    const agents = processesWith("/agent/attacker_agent.py").map((line) => Number(line.split(" ")[0])).filter((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim().startsWith("python"));
+    assert.ok(agents.length >= 2, `attacker processes: ${agents.length}`);
+    for (const pid of agents) assert.match(readFileSync(`/proc/${pid}/status`, "utf8"), new RegExp(`\nUid:\t${expected}\t${expected}\t${expected}\t${expected}\n`));
   });
 
   it("a warm sandbox, leased and specialized, is held to the same walls", async () => {

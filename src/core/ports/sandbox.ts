@@ -40,4 +40,8 @@ export interface Sandbox {
   /** Throws (SANDBOX_UNAVAILABLE, saying how to fix it) when this sandbox cannot run here. */
   check(): void;
   launch(request: SandboxRequest): SandboxLaunch;
+  /** The uid the agent's processes have on the host, once known (for /ready). */
+  readonly agentHostUid?: number | undefined;
+  /** Releases what the sandbox holds between launches; called once no agent runs. */
+  close?(): void;
 }

@@ -133,7 +133,7 @@ export const SandboxSchema = z.strictObject({
   cpuSeconds: z.number().int().min(1).max(31_536_000).optional(),
   /** Open files limit (RLIMIT_NOFILE). */
   openFiles: z.number().int().min(16).max(1_048_576).default(256),
-  /** Processes limit (RLIMIT_NPROC; not enforced for root). */
+  /** Processes limit (RLIMIT_NPROC: counts every process of the agent's host uid — all agents', for a root factory). */
   processes: z.number().int().min(1).max(1_048_576).optional(),
 });
 export type SandboxSpec = z.output<typeof SandboxSchema>;

@@ -270,6 +270,7 @@ export class ProcessRuntime implements AgentRuntime {
     // Warm slots (ready or still starting) have no agent to come back to.
     const root = resolve(this.#options.workspaceRoot);
     for (const entry of existsSync(root) ? readdirSync(root) : []) if (entry.startsWith(".warm-")) rmSync(join(root, entry), { recursive: true, force: true });
+    for (const sandbox of this.#sandboxes.values()) sandbox.close?.();
   }
 
   /** Counters for /ready and the benchmarks. */
@@ -285,6 +286,8 @@ export class ProcessRuntime implements AgentRuntime {
       specializedP50Ms: round3(this.specializeMs.quantile(0.5)),
       specializedP99Ms: round3(this.specializeMs.quantile(0.99)),
       malformedLines: this.malformedLines,
+      // Who a sandboxed agent is on the host: 65534 when the factory is root, otherwise the factory's own uid.
+      agentHostUid: this.#sandboxes.get("bubblewrap")?.agentHostUid ?? null,
     };
   }
 }

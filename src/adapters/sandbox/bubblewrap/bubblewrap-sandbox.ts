@@ -1,7 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, readlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { FactoryError } from "../../../core/errors.ts";
 import type { Sandbox, SandboxLaunch, SandboxRequest } from "../../../core/ports/sandbox.ts";
+import { AgentUserNamespace } from "./agent-user-namespace.ts";
 
 /** The system folders programs need to run, mounted read-only (a symlink such as /bin → usr/bin stays a symlink). */
 const SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -9,8 +11,8 @@ const SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 /**
  * What agents see of the host's /etc: name lookups, the dynamic linker's cache, time zone,
  * TLS roots, MIME and protocol tables. Never shadow, gshadow, sudoers, ssh keys or
- * /etc/ssl/private: inside, the agent's files are checked as the factory's host user, so a
- * root-only file that were mounted would be readable.
+ * /etc/ssl/private: where the agent's host uid is the factory's (see `launch`), a root-only file
+ * that were mounted would be readable.
  */
 const ETC = [
   "passwd", "group", "hosts", "hostname", "host.conf", "resolv.conf", "nsswitch.conf", "gai.conf", "networks",
@@ -30,6 +32,12 @@ export const SANDBOX_UID = 65534;
  */
 const UNPRIVILEGED = ["--unshare-user", "--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_UID), "--disable-userns", "--cap-drop", "ALL"];
 
+/** In a prepared user namespace the program starts as its root: this drops it to 65534 with no capabilities and no new privileges. */
+const DROP = ["setpriv", `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_UID}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"];
+
+/** Namespaces other than the user namespace (which is prepared: `AgentUserNamespace`). */
+const UNSHARE_BUT_USER = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"];
+
 const PATH = "/usr/local/bin:/usr/bin:/bin";
 
 /**
@@ -44,6 +52,8 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #bwrap: string;
   #checked: { ok: boolean; said: string } | undefined;
   #systemMounts: string[] | undefined;
+  /** The prepared user namespace (a root factory), null when there is none (bubblewrap maps the agent to the factory's uid). */
+  #userns: AgentUserNamespace | null | undefined;
 
   constructor(options: { bwrapPath?: string } = {}) {
     this.#bwrap = options.bwrapPath ?? "bwrap";
@@ -54,6 +64,7 @@ export class BubblewrapSandbox implements Sandbox {
       // The same privilege-dropping flags as a launch: a bubblewrap too old for them (before 0.8) fails here, not at spawn.
       const probe = spawnSync(this.#bwrap, ["--ro-bind", "/", "/", "--unshare-all", ...UNPRIVILEGED, "--die-with-parent", "--", "/bin/true"], { timeout: 10_000, encoding: "utf8" });
       this.#checked = { ok: probe.status === 0, said: (probe.stderr ?? "").trim().split("\n")[0] ?? "" };
+      if (this.#checked.ok) this.#prepareUserNamespace();
     }
     if (!this.#checked.ok) {
       const said = this.#checked.said === "" ? "" : ` (it said: ${this.#checked.said})`;
@@ -65,34 +76,70 @@ export class BubblewrapSandbox implements Sandbox {
     }
   }
 
+  /** The agent's uid on the host: 65534 when the factory is root (a prepared user namespace), otherwise the factory's own. */
+  get agentHostUid(): number | undefined {
+    return this.#userns instanceof AgentUserNamespace ? SANDBOX_UID : process.getuid?.();
+  }
+
+  /** Ends the user namespace's helper. */
+  close(): void {
+    if (this.#userns instanceof AgentUserNamespace) this.#userns.close();
+    this.#userns = undefined;
+  }
+
+  /**
+   * A root factory prepares a user namespace where the agent is 65534 on the host too, and keeps
+   * it only if bubblewrap runs in it; otherwise (not root, or refused) bubblewrap maps the agent.
+   */
+  #prepareUserNamespace(): void {
+    if (this.#userns !== undefined) return;
+    const userns = AgentUserNamespace.create(SANDBOX_UID);
+    if (userns === undefined) {
+      this.#userns = null;
+      return;
+    }
+    const probe = spawnSync(this.#bwrap, ["--userns", "3", "--ro-bind", "/", "/", ...UNSHARE_BUT_USER, "--die-with-parent", "--", ...DROP, "/bin/true"], {
+      timeout: 10_000,
+      stdio: ["ignore", "ignore", "ignore", userns.fd],
+    });
+    if (probe.status === 0) this.#userns = userns;
+    else {
+      userns.close();
+      this.#userns = null;
+    }
+  }
+
   launch(request: SandboxRequest): SandboxLaunch {
     const { spec } = request;
-    const args: string[] = ["--tmpfs", "/", ...this.#system()];
-    args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run");
+    this.#prepareUserNamespace();
+    const userns = this.#userns instanceof AgentUserNamespace ? this.#userns : undefined;
+    // Descriptors the launcher inherits as 3, 4, … (SandboxLaunch.fds).
+    const fds: number[] = [];
+    const inherit = (fd: number): string => String(2 + fds.push(fd));
+    // The agent may not own what bubblewrap creates (in a prepared user namespace it does not):
+    // folders it must pass through are 0755, its scratch space 1777.
+    const args: string[] = ["--perms", "0755", "--tmpfs", "/", ...this.#system()];
+    args.push("--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/run");
     // Hidden host folders matter only where a mounted system folder would show them.
     for (const hidden of request.hidden) if (SYSTEM.concat(ETC).some((dir) => hidden.startsWith(`${dir}/`))) args.push("--tmpfs", hidden);
+    // The agent writes its workspace as 65534 on the host when the namespace is prepared.
+    if (userns !== undefined) chownSync(request.workspace, SANDBOX_UID, SANDBOX_UID);
     args.push("--bind", request.workspace, "/workspace");
-    const fds: number[] = [];
+    if (request.warm !== undefined) args.push("--perms", "1777", "--tmpfs", "/agent");
+    else args.push("--perms", "0755", "--dir", "/agent");
     for (const { host, path, fd } of request.files) {
       if (fd === undefined) args.push("--ro-bind", host, path);
-      else {
-        // The launcher inherits the descriptors as 3, 4, … (SandboxLaunch.fds).
-        fds.push(fd);
-        args.push("--ro-bind-fd", String(2 + fds.length), path);
-      }
+      else args.push("--ro-bind-fd", inherit(fd), path);
     }
-    if (request.warm !== undefined) {
-      args.push("--tmpfs", "/agent");
-      for (const { host, path } of request.warm.readOnly) args.push("--ro-bind", host, path);
-    }
+    for (const { host, path } of request.warm?.readOnly ?? []) args.push("--perms", "0755", "--dir", dirname(path), "--ro-bind", host, path);
     // The tmpfs root too, once everything is mounted on it: only /workspace, /tmp, /run (and a warm /agent) are writable.
     args.push("--remount-ro", "/");
-    args.push("--unshare-all", ...UNPRIVILEGED);
-    if (spec.allowEgress) args.push("--share-net");
+    if (userns !== undefined) args.push("--userns", inherit(userns.fd), ...UNSHARE_BUT_USER, ...(spec.allowEgress ? [] : ["--unshare-net"]));
+    else args.push("--unshare-all", ...UNPRIVILEGED, ...(spec.allowEgress ? ["--share-net"] : []));
     args.push("--die-with-parent", "--new-session", "--chdir", request.cwd ?? "/workspace", "--clearenv");
     const env: Record<string, string> = { PATH, HOME: "/workspace", TMPDIR: "/tmp", AGENT_ID: request.agentId, ...request.env };
     for (const [key, value] of Object.entries(env)) args.push("--setenv", key, value);
-    args.push("--", "prlimit", ...limits(spec), "--", ...request.command);
+    args.push("--", ...(userns === undefined ? [] : DROP), "prlimit", ...limits(spec), "--", ...request.command);
     return { file: this.#bwrap, args, env: { PATH: process.env.PATH ?? PATH }, cwd: "/", fds };
   }
 
@@ -106,6 +153,7 @@ export class BubblewrapSandbox implements Sandbox {
         if (stat.isSymbolicLink()) mounts.push("--symlink", readlinkSync(path), path);
         else if (stat.isDirectory()) mounts.push("--ro-bind", path, path);
       }
+      mounts.push("--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/etc/ssl");
       // Bound by content (a symlinked /etc/resolv.conf may point into the host's /run, which agents do not get).
       for (const path of ETC) if (existsSync(path)) mounts.push("--ro-bind", path, path);
       this.#systemMounts = mounts;
