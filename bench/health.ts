@@ -128,7 +128,7 @@ async function healingCase({ quick }: { quick: boolean }): Promise<{ title: stri
   const kills = quick ? 5 : 20;
   const freezes = quick ? 3 : 10;
   return withTempDir(async (dir) => {
-    const factory = await createFactory({ dataDir: dir, processes: { warmPerKind: 0 }, chaos: true, logger: { info: () => {}, warn: () => {}, error: () => {} } });
+    const factory = await createFactory({ dataDir: dir, processes: { warmPerKind: 0 }, agentFiles: [join(root, "examples/agents")], chaos: true, logger: { info: () => {}, warn: () => {}, error: () => {} } });
     const events: FactoryEvent[] = [];
     factory.onEvent((e) => events.push(e), { types: ["agent.state", "task.state"] });
     try {

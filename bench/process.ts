@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { createFactory, type Factory } from "../src/index.ts";
@@ -70,7 +70,7 @@ async function processCase({ quick }: { quick: boolean }): Promise<{ title: stri
   for (let i = 0; i < n; i++) bare.push(await bareSpawn());
 
   const cold = await withTempDir(async (dir) => {
-    const factory = await createFactory({ dataDir: dir, processes: { warmPerKind: 0 } });
+    const factory = await createFactory({ dataDir: dir, processes: { warmPerKind: 0 }, agentFiles: [dirname(AGENT)] });
     try {
       factory.registerProfile(profile("cold"));
       await spawnTimes(factory, "cold", 3);
@@ -81,7 +81,7 @@ async function processCase({ quick }: { quick: boolean }): Promise<{ title: stri
   });
 
   const warm = await withTempDir(async (dir) => {
-    const factory = await createFactory({ dataDir: dir });
+    const factory = await createFactory({ dataDir: dir, agentFiles: [dirname(AGENT)] });
     try {
       factory.registerProfile(profile("warm"));
       const spawns: number[] = [];

@@ -1,9 +1,10 @@
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BubblewrapSandbox } from "../adapters/sandbox/bubblewrap/bubblewrap-sandbox.ts";
 import { NoSandbox } from "../adapters/sandbox/none/no-sandbox.ts";
 import { ProcessRuntime } from "../runtimes/process/process-runtime.ts";
+import { AgentFiles, agentFileFolders } from "../runtimes/process/agent-files.ts";
 import { MemoryBus } from "../adapters/bus/memory/memory-bus.ts";
 import { createSqliteStore } from "../adapters/store/sqlite/sqlite-store.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
@@ -48,6 +49,13 @@ export interface FactoryOptions {
   scaling?: { tickMs?: number; policies?: readonly ScalingPolicy[]; stabilizationMs?: number };
   /** Process agents: warm sandboxes kept per interpreter and sandbox settings (default 2; 0: always start cold). */
   processes?: { warmPerKind?: number };
+  /**
+   * Host folders whose files and subfolders process agents' profiles may name in `runtime.files`
+   * (default none: no agent files at all). Never the data folder, /proc, /sys or /dev.
+   */
+  agentFiles?: readonly string[];
+  /** Allows profiles with `sandbox: { kind: none }` (programs run on the host as the factory's user); default false. */
+  allowUnsandboxed?: boolean;
   /** Most agents one crew manifest may ask for; default 10,000. */
   maxCrewSize?: number;
   /** How long `close()` waits for running tasks; default 10 s. */
@@ -93,6 +101,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   // First: a bad config or a missing key fails before anything is opened.
   const models = parseWith(ModelsConfigSchema, { ...options.models, ...(options.routingRules === undefined ? {} : { rules: options.routingRules }) }, "models config");
   const providers = options.providers ?? (await createProviders(models.providers));
+  const agentFolders = agentFileFolders(options.agentFiles ?? []);
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const store =
     options.store ?? (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db") }));
@@ -105,6 +114,9 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
       workspaceRoot: join(dataRoot, "workspaces"),
       // Agents never see the factory's own data (the store, other agents' workspaces).
       hidden: [dataRoot],
+      // The data folder resolved (tmp dirs are often symlinked), so a path to it by another name is caught too.
+      agentFiles: new AgentFiles(agentFolders, [existsSync(dataRoot) ? realpathSync(dataRoot) : dataRoot]),
+      allowUnsandboxed: options.allowUnsandboxed ?? false,
       ...(options.processes?.warmPerKind === undefined ? {} : { warmPerKind: options.processes.warmPerKind }),
     }),
     ...(options.runtimes ?? []),

@@ -1,7 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
+import { resolveProfileFiles } from "./profile-files.ts";
 
 /** Reads a YAML or JSON document; a syntax error names the file and line. */
 export async function readDocument(path: string): Promise<unknown> {
@@ -30,8 +31,9 @@ export async function documentFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Registers every profile file of `dir` (one profile per file, or a list). A bad file stops
- * the load with an error naming the file and the field.
+ * Registers every profile file of `dir` (one profile per file, or a list), relative
+ * `runtime.files` resolved against the file's folder. A bad file stops the load with an error
+ * naming the file and the field.
  */
 export async function loadProfileFolder(dir: string, register: (profile: unknown) => { created: boolean }): Promise<{ files: number; created: number }> {
   const files = await documentFiles(dir);
@@ -41,7 +43,7 @@ export async function loadProfileFolder(dir: string, register: (profile: unknown
     const profiles = Array.isArray(doc) ? doc : [doc];
     for (const [i, profile] of profiles.entries()) {
       try {
-        if (register(profile).created) created++;
+        if (register(resolveProfileFiles(profile, dirname(file))).created) created++;
       } catch (error) {
         if (!isFactoryError(error)) throw error;
         const where = Array.isArray(doc) ? `${file} [${i}]` : file;

@@ -44,7 +44,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-e2e-"));
 
 /** Starts `serve` on a free port over `dataDir` with the example profiles. */
 function startServer(): Promise<Server> {
-  return startServe(["--data", dataDir, "--profiles", "examples/profiles"], (server) => servers.push(server));
+  return startServe(["--data", dataDir, "--profiles", "examples/profiles", "--agent-files", "examples/agents"], (server) => servers.push(server));
 }
 
 /** The CLI with `--json`, asserting exit 0, parsed. */

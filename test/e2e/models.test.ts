@@ -14,7 +14,7 @@ describe("the LLM demo through the CLI, offline on the mock", T, () => {
   let server: Server | undefined;
 
   before(async () => {
-    server = await startServe(["--data", dataDir, "--profiles", "examples/profiles", "--mock-script", "examples/models/mock-script.yaml"], (s) => (server = s));
+    server = await startServe(["--data", dataDir, "--profiles", "examples/profiles", "--agent-files", "examples/agents", "--mock-script", "examples/models/mock-script.yaml"], (s) => (server = s));
     const deadline = Date.now() + 5_000;
     while (!server.stdout().includes("models:") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   });

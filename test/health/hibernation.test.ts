@@ -23,10 +23,16 @@ describe("hibernation", () => {
   let factory: Factory;
   let close: () => Promise<void>;
   let dir: string;
+  // Where a test's process agent code lives (the one folder its factory allows agent files from).
+  let scripts: ReturnType<typeof tempDir>;
   beforeEach(async () => {
-    ({ factory, close, dir } = await testFactory({ handlers: { counter }, processes: { warmPerKind: 0 } }));
+    scripts = tempDir("af-hib-");
+    ({ factory, close, dir } = await testFactory({ handlers: { counter }, processes: { warmPerKind: 0 }, agentFiles: [scripts.path] }));
   });
-  afterEach(async () => close());
+  afterEach(async () => {
+    await close();
+    scripts.cleanup();
+  });
 
   it("sleeps an agent idle past hibernateAfterMs: out of memory, a store row only; a task by id wakes it with its context", async () => {
     factory.registerProfile({ name: "sleepy", role: "S", runtime: { kind: "function", handler: "counter" }, pool: { spawnStrategy: "manual", hibernateAfterMs: 100 } });
@@ -80,7 +86,6 @@ describe("hibernation", () => {
   });
 
   it("a process agent's process exits when it hibernates and a new one starts on wake, with its workspace and context", async () => {
-    const scripts = tempDir("af-hib-");
     const py = join(scripts.path, "hib_agent.py");
     copyFileSync(join(root, "examples/agents/echo_agent.py"), py);
     try {

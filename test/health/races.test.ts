@@ -17,6 +17,7 @@ describe("healing and sleep against dispatch", () => {
   beforeEach(async () => {
     ({ factory, close } = await testFactory({
       processes: { warmPerKind: 0 },
+      agentFiles: [join(root, "test/fixtures")],
       handlers: {
         // Slow to stop: a window in which the agent is HIBERNATING but still in memory.
         slowStop: { run: (_i: unknown, ctx: HandlerContext) => ({ by: ctx.agent.id }), stop: () => new Promise((r) => setTimeout(r, 200)) },

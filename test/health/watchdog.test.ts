@@ -50,7 +50,7 @@ describe("watchdog: process agents", () => {
   let close: () => Promise<void>;
   beforeEach(async () => {
     // Cold starts only: the warm pool's processes would muddle the process counts.
-    ({ factory, close } = await testFactory({ processes: { warmPerKind: 0 } }));
+    ({ factory, close } = await testFactory({ processes: { warmPerKind: 0 }, agentFiles: [scripts.path] }));
   });
   afterEach(async () => {
     await close();

@@ -30,7 +30,7 @@ describe("process agents", () => {
   let dataDir: string;
   let close: () => Promise<void>;
   beforeEach(async () => {
-    ({ factory, dir: dataDir, close } = await testFactory());
+    ({ factory, dir: dataDir, close } = await testFactory({ agentFiles: [scripts.path] }));
   });
   afterEach(async () => {
     await close();
@@ -105,24 +105,26 @@ describe("process agents", () => {
     await until(() => !existsSync(hostWorkspace), "workspace wiped", 5_000);
   });
 
-  it("applies the profile's limits, and runs unsandboxed only when the profile says kind: none", async () => {
+  it("applies the profile's limits, and runs unsandboxed when the profile says kind: none and the factory allows it", async () => {
     const limited = await factory.spawnAgent({ config: pyAgent("py-limited", { sandbox: { openFiles: 32 } }) });
     const many = await factory.waitForTask((await factory.submitTask({ agentId: limited.id, input: { open: 64 } })).id, 5_000);
     assert.equal(many.state, "DEAD");
     assert.match(many.error?.message ?? "", /Too many open files/);
     assert.equal((await factory.waitForTask((await factory.submitTask({ agentId: limited.id, input: { open: 16 } })).id, 5_000)).state, "SUCCEEDED");
-    // kind: none — a plain child process: the host's loopback is reachable.
+    // kind: none — a plain child process, in a factory that allows it: the host's loopback is reachable.
+    const unsandboxed = await testFactory({ allowUnsandboxed: true });
     const server = createServer((socket) => socket.end()).listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
     try {
-      const plain = await factory.spawnAgent({
+      const plain = await unsandboxed.factory.spawnAgent({
         config: { name: "py-plain", role: "Py", runtime: { kind: "process", command: ["python3", py] }, sandbox: { kind: "none" }, pool: { spawnStrategy: "manual" } },
       });
       const port = (server.address() as { port: number }).port;
-      const t = await factory.waitForTask((await factory.submitTask({ agentId: plain.id, input: { connect: ["127.0.0.1", port] } })).id, 5_000);
+      const t = await unsandboxed.factory.waitForTask((await unsandboxed.factory.submitTask({ agentId: plain.id, input: { connect: ["127.0.0.1", port] } })).id, 5_000);
       assert.deepEqual([t.state, t.result], ["SUCCEEDED", { connected: true }]);
     } finally {
       server.close();
+      await unsandboxed.close();
     }
   });
 

@@ -1,5 +1,7 @@
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { Agent, SpawnRequest } from "../../client/index.ts";
+import { resolveProfileFiles } from "../../factory/profile-files.ts";
 import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
@@ -17,7 +19,7 @@ export function agentCommands(program: Command): void {
     .action(async (profile: string | undefined, opts: { file?: string; count: number; name?: string }, command: Command) => {
       const { client, json } = cliContext(command);
       if ((profile === undefined) === (opts.file === undefined)) throw new UsageError("give a profile name or -f FILE (not both)");
-      const body = (opts.file === undefined ? { profile } : { config: await readFileArg(opts.file) }) as SpawnRequest;
+      const body = (opts.file === undefined ? { profile } : { config: resolveProfileFiles(await readFileArg(opts.file), dirname(resolve(opts.file))) }) as SpawnRequest;
       const agents: Agent[] = [];
       for (let i = 0; i < opts.count; i++) {
         agents.push(await client.spawnAgent({ ...body, ...(opts.name === undefined ? {} : { name: opts.name }) }));

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import ora from "ora";
 import type { Crew, CrewManifest } from "../../client/index.ts";
+import { resolveManifestFiles } from "../../factory/profile-files.ts";
 import { cliContext, intOption, readFileArg } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
@@ -20,7 +22,8 @@ export function crewCommands(program: Command): void {
     .requiredOption("-f, --file <path>", "crew manifest (YAML or JSON)")
     .action(async (opts: { file: string }, command: Command) => {
       const { client, json } = cliContext(command);
-      const manifest = await readFileArg(opts.file);
+      // Inline profiles' relative agent files are the manifest's folder's.
+      const manifest = resolveManifestFiles(await readFileArg(opts.file), dirname(resolve(opts.file)));
       const name = (manifest as { name?: unknown } | null)?.name;
       const requestId = randomUUID();
       const label = `crew '${String(name)}'`;

@@ -1,7 +1,9 @@
 import { stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { ProfileInput, ProfileRecord } from "../../client/index.ts";
 import { documentFiles } from "../../factory/load-profiles.ts";
+import { resolveProfileFiles } from "../../factory/profile-files.ts";
 import { ClientError } from "../client.ts";
 import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
@@ -23,7 +25,7 @@ export function profileCommands(program: Command): void {
 
   profiles
     .command("apply")
-    .description("register profiles from a YAML/JSON file or a folder of them")
+    .description("register profiles from a YAML/JSON file or a folder of them (relative runtime.files are resolved against the file's folder)")
     .requiredOption("-f, --file <path>", "a profile file, or a folder")
     .action(async (opts: { file: string }, command: Command) => {
       const { client, json } = cliContext(command);
@@ -35,8 +37,9 @@ export function profileCommands(program: Command): void {
         const doc = await readFileArg(file);
         for (const profile of Array.isArray(doc) ? doc : [doc]) {
           try {
-            // The server validates the file's content and names the field at fault.
-            const { profile: record, created } = await client.registerProfile(profile as ProfileInput);
+            // The server validates the file's content and names the field at fault. It cannot know where this
+            // file is: relative agent files become absolute here (the server still decides what is allowed).
+            const { profile: record, created } = await client.registerProfile(resolveProfileFiles(profile, dirname(resolve(file))) as ProfileInput);
             results.push({ ...record, created });
           } catch (error) {
             // Name the file: with a folder of profiles the server's message alone does not say which.

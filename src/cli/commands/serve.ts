@@ -1,3 +1,5 @@
+import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Command } from "commander";
 import type { z } from "zod";
 import { allowedOrigins, splitHost } from "../../api/host-guard.ts";
@@ -8,6 +10,7 @@ import { parseWith } from "../../core/schemas/parse.ts";
 import { RouteRulesSchema } from "../../models/policy.ts";
 import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
 import { intOption, UsageError } from "../context.ts";
+import { ECHO_AGENT_PATH } from "./chaos.ts";
 
 export const DEFAULT_PORT = 7371;
 
@@ -20,8 +23,10 @@ export function serveCommand(program: Command): void {
     .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65_535), DEFAULT_PORT)
     .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
-    .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
-    .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
+    .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start (its files may name agent files in this folder, relative to it)")
+    .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
+    .option("--allow-unsandboxed", "allow profiles with `sandbox: { kind: none }`: their programs run on this host, unsandboxed, as this server's user")
+    .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos` (and agent files from the package's examples/agents, for its agent); never in production")
     .option("--config <file>", "model settings (YAML/JSON): providers, pricing, rules, budgets, timeouts; see docs/models.md")
     .option("--rules <file>", "model routing rules (YAML or JSON list, first match wins; default: seed 004's five)")
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
@@ -29,7 +34,7 @@ export function serveCommand(program: Command): void {
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; allowedHost: string[]; corsOrigin: string[] }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowedHost: string[]; corsOrigin: string[] }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -38,7 +43,14 @@ export function serveCommand(program: Command): void {
       }
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
-      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
+      const factory = await createFactory({
+        dataDir: opts.data,
+        chaos: opts.chaos === true,
+        models,
+        agentFiles: agentFolders(opts),
+        allowUnsandboxed: opts.allowUnsandboxed === true,
+        ...(routingRules === undefined ? {} : { routingRules }),
+      });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
@@ -59,6 +71,7 @@ export function serveCommand(program: Command): void {
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
       console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
       if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
+      if (opts.allowUnsandboxed === true) console.log("unsandboxed agents allowed (--allow-unsandboxed): profiles with sandbox.kind none run on this host as this server's user");
       let signals = 0;
       let forced = false;
       const shutdown = (signal: string): void => {
@@ -93,6 +106,23 @@ function collectOrigin(value: string, previous: string[]): string[] {
     throw new UsageError(`--cors-origin must be an origin such as https://app.example or http://localhost:5173, got '${value}'`);
   }
   return [...previous, value];
+}
+
+/**
+ * The folders agent files may come from: each `--agent-files` folder, the `--profiles` folder
+ * (so its profiles can ship their agents' code beside them), and with `--chaos` the package's
+ * example agents (the agent `agent-factory chaos` registers). Each must be a folder.
+ */
+function agentFolders(opts: { profiles?: string; agentFiles: string[]; chaos?: boolean }): string[] {
+  const named: Array<[string, string]> = [
+    ...opts.agentFiles.map((dir): [string, string] => ["--agent-files", dir]),
+    ...(opts.profiles === undefined ? [] : [["--profiles", opts.profiles] as [string, string]]),
+    ...(opts.chaos === true ? [["--chaos", dirname(ECHO_AGENT_PATH)] as [string, string]] : []),
+  ];
+  for (const [flag, dir] of named) {
+    if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) throw new Error(`${flag} ${dir}: no such folder`);
+  }
+  return named.map(([, dir]) => dir);
 }
 
 /** The server's model settings as `serve` builds them: the config file, then the one-line flags on top of it. */

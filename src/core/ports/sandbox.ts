@@ -8,8 +8,12 @@ export interface SandboxRequest {
   env: Readonly<Record<string, string>>;
   /** Working directory inside the sandbox; default the workspace. */
   cwd: string | undefined;
-  /** Host paths mounted read-only at /agent/<basename>. */
-  files: readonly string[];
+  /**
+   * Host files or folders (checked, real paths) mounted read-only where the agent sees them
+   * (`/agent/<name>`); `fd`, when given, is an open descriptor of `host` to mount instead of the
+   * name, so that what was checked is what is mounted.
+   */
+  files: ReadonlyArray<{ host: string; path: string; fd?: number }>;
   /** The agent's private writable folder on the host (seen as /workspace). */
   workspace: string;
   /** Host folders the agent must not see at all (the factory's data). */
@@ -26,6 +30,8 @@ export interface SandboxLaunch {
   env: Record<string, string>;
   /** Host working directory for the launcher itself. */
   cwd: string;
+  /** Host descriptors the launcher inherits, as its descriptors 3, 4, … in order. */
+  fds?: number[];
 }
 
 /** Isolation for process agents: turns a request into the host command that runs it isolated. */
@@ -34,4 +40,8 @@ export interface Sandbox {
   /** Throws (SANDBOX_UNAVAILABLE, saying how to fix it) when this sandbox cannot run here. */
   check(): void;
   launch(request: SandboxRequest): SandboxLaunch;
+  /** The uid the agent's processes have on the host, once known (for /ready). */
+  readonly agentHostUid?: number | undefined;
+  /** Releases what the sandbox holds between launches; called once no agent runs. */
+  close?(): void;
 }

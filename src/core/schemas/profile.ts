@@ -83,7 +83,11 @@ export const ProcessRuntimeSchema = z.strictObject({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"), z.string().max(32_768)).default({}),
   /** Working directory inside the sandbox; default /workspace. */
   cwd: z.string().min(1).max(4_096).optional(),
-  /** Host files or folders (the agent's code, a skill pack) mounted read-only at /agent/<name>. */
+  /**
+   * Host files or folders (the agent's code, a skill pack) mounted read-only at /agent/<name>:
+   * absolute paths under a folder the operator allows (relative ones are resolved by whoever
+   * reads the profile file, against its folder); never the data folder, /proc, /sys or /dev.
+   */
   files: z.array(z.string().min(1).max(4_096)).max(64).default([]),
   /** How long the agent has to answer `initialize`. */
   initializeTimeoutMs: z.number().int().min(10).max(600_000).default(10_000),
@@ -115,9 +119,10 @@ export const RuntimeSchema = z.discriminatedUnion("kind", [FunctionRuntimeSchema
 export type RuntimeSpec = z.infer<typeof RuntimeSchema>;
 
 /**
- * How a process agent is isolated. `bubblewrap` (default): read-only root, private /workspace
- * and /tmp, its own PID namespace, no network unless `allowEgress`. `none` runs the program
- * as a plain child process, only when a profile asks for it.
+ * How a process agent is isolated. `bubblewrap` (default): uid 65534 with no capabilities, only
+ * the system folders, read-only; private /workspace and /tmp, its own PID namespace, no network
+ * unless `allowEgress`. `none` runs the program as a plain child process on the host, only when
+ * the server allows unsandboxed agents (`--allow-unsandboxed`).
  */
 export const SandboxSchema = z.strictObject({
   kind: z.enum(["bubblewrap", "none"]).default("bubblewrap"),
@@ -128,7 +133,7 @@ export const SandboxSchema = z.strictObject({
   cpuSeconds: z.number().int().min(1).max(31_536_000).optional(),
   /** Open files limit (RLIMIT_NOFILE). */
   openFiles: z.number().int().min(16).max(1_048_576).default(256),
-  /** Processes limit (RLIMIT_NPROC; not enforced for root). */
+  /** Processes limit (RLIMIT_NPROC: counts every process of the agent's host uid — all agents', for a root factory). */
   processes: z.number().int().min(1).max(1_048_576).optional(),
 });
 export type SandboxSpec = z.output<typeof SandboxSchema>;

@@ -1,15 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Agent } from "../../core/agent.ts";
-import { FactoryError } from "../../core/errors.ts";
+import { FactoryError, type ErrorCode } from "../../core/errors.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
 import type { Sandbox, SandboxLaunch } from "../../core/ports/sandbox.ts";
 import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
 import { Samples } from "../../core/samples.ts";
+import type { AgentFiles } from "./agent-files.ts";
 import { JsonRpcChannel } from "./json-rpc-channel.ts";
 
 export interface ProcessRuntimeOptions {
@@ -19,6 +20,10 @@ export interface ProcessRuntimeOptions {
   workspaceRoot: string;
   /** Host folders no agent may see (the factory's data). */
   hidden: readonly string[];
+  /** Which host paths profiles' `runtime.files` may name. */
+  agentFiles: AgentFiles;
+  /** Whether profiles may ask for `sandbox: { kind: none }` (a plain child process on the host); default false. */
+  allowUnsandboxed?: boolean;
   /** Longest line an agent may send; longer ones are dropped as malformed. */
   maxLineBytes?: number;
   /** How long `shutdown` may take before the process is killed. */
@@ -50,6 +55,19 @@ export class ProcessRuntime implements AgentRuntime {
 
   validate(profile: Pick<ProfileRecord, "runtime" | "sandbox">): void {
     if (profile.runtime.kind !== "process") throw new FactoryError("VALIDATION_FAILED", "runtime.kind: not a process runtime", { field: "runtime.kind" });
+    this.#permit(SandboxSchema.parse(profile.sandbox ?? {}), "VALIDATION_FAILED");
+    this.#options.agentFiles.resolve(profile.runtime.files);
+  }
+
+  /** Unsandboxed agents run on the host as the factory's user: only when the operator said so. */
+  #permit(spec: SandboxSpec, code: ErrorCode): void {
+    if (spec.kind === "none" && this.#options.allowUnsandboxed !== true) {
+      throw new FactoryError(
+        code,
+        "sandbox.kind: 'none' would run the program on the host, unsandboxed, as the factory's user; this server does not allow it (start it with --allow-unsandboxed, or createFactory({ allowUnsandboxed: true }))",
+        { field: "sandbox.kind" },
+      );
+    }
   }
 
   async start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
@@ -58,30 +76,37 @@ export class ProcessRuntime implements AgentRuntime {
     const spec = SandboxSchema.parse(profile.sandbox ?? {});
     const sandbox = this.#sandboxes.get(spec.kind);
     if (sandbox === undefined) throw new FactoryError("SANDBOX_UNAVAILABLE", `sandbox.kind: no '${spec.kind}' sandbox in this factory`, { field: "sandbox.kind" });
+    this.#permit(spec, "AGENT_START_FAILED");
     sandbox.check();
-    // Relative paths are the factory's working directory's (the repository, for `npm start`).
-    const files = runtime.files.map((file) => resolve(file));
-    for (const [i, file] of files.entries()) {
-      if (!existsSync(file)) throw new FactoryError("AGENT_START_FAILED", `runtime.files.${i}: ${file} does not exist`, { field: `runtime.files.${i}` });
-    }
+    // Checked again at every start (a file may have become a symlink out of bounds) and opened:
+    // the open files are mounted or read, under their declared names, not whatever the names point to later.
+    const opened = this.#options.agentFiles.open(runtime.files, "AGENT_START_FAILED");
+    const files = opened.map(({ fd, real }, i) => ({ fd, host: real, name: basename(runtime.files[i] as string) }));
     const workspace = join(resolve(this.#options.workspaceRoot), agent.id);
-    const key = warmKey(runtime, spec, files);
-    if (key !== undefined && !existsSync(workspace)) {
-      const leased = await this.#leaseWarm(key, agent, profile, services, workspace, files, runtime);
-      if (leased !== undefined) return leased;
+    let handle: ProcessAgentHandle;
+    let key: string | undefined;
+    try {
+      key = warmKey(runtime, spec, files);
+      if (key !== undefined && !existsSync(workspace)) {
+        const leased = await this.#leaseWarm(key, agent, profile, services, workspace, files, runtime);
+        if (leased !== undefined) return leased;
+      }
+      mkdirSync(workspace, { recursive: true });
+      const launch = sandbox.launch({
+        agentId: agent.id,
+        command: runtime.command,
+        env: runtime.env,
+        cwd: runtime.cwd,
+        files: files.map(({ fd, host, name }) => ({ fd, host, path: join("/agent", name) })),
+        workspace,
+        hidden: this.#options.hidden,
+        spec,
+      });
+      handle = this.#launch(launch, workspace, services);
+    } finally {
+      // The child has its own copies by now.
+      for (const { fd } of opened) closeSync(fd);
     }
-    mkdirSync(workspace, { recursive: true });
-    const launch = sandbox.launch({
-      agentId: agent.id,
-      command: runtime.command,
-      env: runtime.env,
-      cwd: runtime.cwd,
-      files,
-      workspace,
-      hidden: this.#options.hidden,
-      spec,
-    });
-    const handle = this.#launch(launch, workspace, services);
     try {
       await handle.initialize(initializeParams(agent, profile, sandbox.kind === "none" ? workspace : "/workspace"), runtime.initializeTimeoutMs);
     } catch (error) {
@@ -96,7 +121,7 @@ export class ProcessRuntime implements AgentRuntime {
   #launch(launch: SandboxLaunch, workspace: string, services: AgentServices): ProcessAgentHandle {
     // Its own process group: a Ctrl-C at the factory's terminal reaches the factory, which
     // drains and shuts agents down in order, not every agent at once.
-    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe", ...(launch.fds ?? [])], detached: true });
     const handle: ProcessAgentHandle = new ProcessAgentHandle(child, workspace, services, {
       maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
       shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
@@ -122,7 +147,7 @@ export class ProcessRuntime implements AgentRuntime {
     profile: ProfileRecord,
     services: AgentServices,
     workspace: string,
-    files: readonly string[],
+    files: readonly AgentFile[],
     runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>,
   ): Promise<AgentHandle | undefined> {
     const pool = this.#warm.get(key);
@@ -134,7 +159,7 @@ export class ProcessRuntime implements AgentRuntime {
     try {
       const accepted = handle.specialize(
         {
-          files: Object.fromEntries(files.map((file) => [basename(file), this.#read(file)])),
+          files: Object.fromEntries(files.map(({ fd, host, name }) => [name, this.#read(fd, host)])),
           env: { AGENT_ID: agent.id, ...runtime.env },
           cwd: runtime.cwd ?? "/workspace",
           argv: runtime.command.slice(1),
@@ -160,13 +185,17 @@ export class ProcessRuntime implements AgentRuntime {
 
   readonly #code = new Map<string, { mtimeMs: number; size: number; text: string }>();
 
-  /** An agent file's text, re-read only when it changed on disk (a lease stays cheap). */
-  #read(file: string): string {
-    const stat = statSync(file);
-    const cached = this.#code.get(file);
+  /**
+   * An agent file's text, read through its checked open descriptor (so a file swapped since the
+   * check is not what is read), re-read only when it changed on disk (a lease stays cheap).
+   */
+  #read(fd: number, real: string): string {
+    const stat = fstatSync(fd);
+    const cached = this.#code.get(real);
     if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.text;
-    const text = readFileSync(file, "utf8");
-    this.#code.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, text });
+    // Opening /proc/self/fd/N opens the very file the O_PATH descriptor names.
+    const text = readFileSync(`/proc/self/fd/${fd}`, "utf8");
+    this.#code.set(real, { mtimeMs: stat.mtimeMs, size: stat.size, text });
     return text;
   }
 
@@ -241,6 +270,7 @@ export class ProcessRuntime implements AgentRuntime {
     // Warm slots (ready or still starting) have no agent to come back to.
     const root = resolve(this.#options.workspaceRoot);
     for (const entry of existsSync(root) ? readdirSync(root) : []) if (entry.startsWith(".warm-")) rmSync(join(root, entry), { recursive: true, force: true });
+    for (const sandbox of this.#sandboxes.values()) sandbox.close?.();
   }
 
   /** Counters for /ready and the benchmarks. */
@@ -256,6 +286,8 @@ export class ProcessRuntime implements AgentRuntime {
       specializedP50Ms: round3(this.specializeMs.quantile(0.5)),
       specializedP99Ms: round3(this.specializeMs.quantile(0.99)),
       malformedLines: this.malformedLines,
+      // Who a sandboxed agent is on the host: 65534 when the factory is root, otherwise the factory's own uid.
+      agentHostUid: this.#sandboxes.get("bubblewrap")?.agentHostUid ?? null,
     };
   }
 }
@@ -507,6 +539,13 @@ const BOOTSTRAP = {
   node: fileURLToPath(new URL("./bootstrap/warm.mjs", import.meta.url)),
 } as const;
 
+/** One checked, open `runtime.files` entry: its descriptor, its real host path, and the name it has under /agent. */
+interface AgentFile {
+  fd: number;
+  host: string;
+  name: string;
+}
+
 /** Largest agent file a warm sandbox is handed inline; bigger code starts cold. */
 const WARM_FILE_LIMIT = 1024 * 1024;
 
@@ -514,13 +553,13 @@ const WARM_FILE_LIMIT = 1024 * 1024;
  * Which warm pool can run a profile: `python3` or `node` running one of its files under /agent,
  * in bubblewrap, with small files. Sandboxes are shared only between identical sandbox settings.
  */
-function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>, spec: SandboxSpec, files: readonly string[]): string | undefined {
+function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>, spec: SandboxSpec, files: readonly AgentFile[]): string | undefined {
   const [interpreter, main] = runtime.command;
   if ((interpreter !== "python3" && interpreter !== "node") || main === undefined || !main.startsWith("/agent/") || spec.kind !== "bubblewrap") return undefined;
-  if (!files.some((f) => `/agent/${basename(f)}` === main)) return undefined;
-  for (const file of files) {
-    const stat = statSync(file, { throwIfNoEntry: false });
-    if (stat === undefined || !stat.isFile() || stat.size > WARM_FILE_LIMIT) return undefined;
+  if (!files.some((f) => `/agent/${f.name}` === main)) return undefined;
+  for (const { fd } of files) {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > WARM_FILE_LIMIT) return undefined;
   }
   return `${interpreter}|${JSON.stringify(spec)}`;
 }

@@ -1,26 +1,59 @@
 import { spawnSync } from "node:child_process";
-import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { basename, join } from "node:path";
+import { chownSync, existsSync, lstatSync, readlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { FactoryError } from "../../../core/errors.ts";
 import type { Sandbox, SandboxLaunch, SandboxRequest } from "../../../core/ports/sandbox.ts";
+import { AgentUserNamespace } from "./agent-user-namespace.ts";
 
-/** Top-level host entries the sandbox never sees: its own /proc, /dev, /tmp, /run come instead. */
-const REPLACED = new Set(["proc", "dev", "tmp", "run", "sys", "workspace", "agent", "lost+found"]);
+/** The system folders programs need to run, mounted read-only (a symlink such as /bin → usr/bin stays a symlink). */
+const SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/**
+ * What agents see of the host's /etc: name lookups, the dynamic linker's cache, time zone,
+ * TLS roots, MIME and protocol tables. Never shadow, gshadow, sudoers, ssh keys or
+ * /etc/ssl/private: where the agent's host uid is the factory's (see `launch`), a root-only file
+ * that were mounted would be readable.
+ */
+const ETC = [
+  "passwd", "group", "hosts", "hostname", "host.conf", "resolv.conf", "nsswitch.conf", "gai.conf", "networks",
+  "protocols", "services", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "alternatives",
+  "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "ca-certificates.conf", "mime.types", "os-release",
+  "debian_version", "python3", "python3.11", "python3.12", "python3.13",
+].map((name) => `/etc/${name}`);
+
+/** The uid and gid an agent runs as inside its sandbox (`nobody`). */
+export const SANDBOX_UID = 65534;
+
+/**
+ * Flags that take every privilege away: a user namespace where the agent is uid/gid 65534, no
+ * capabilities (effective, permitted or bounding), no new user namespaces, and (bubblewrap
+ * always sets it) no-new-privileges. Without them bubblewrap run as root leaves the agent root
+ * with full capabilities, able to remount the read-only host folders read-write.
+ */
+const UNPRIVILEGED = ["--unshare-user", "--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_UID), "--disable-userns", "--cap-drop", "ALL"];
+
+/** In a prepared user namespace the program starts as its root: this drops it to 65534 with no capabilities and no new privileges. */
+const DROP = ["setpriv", `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_UID}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"];
+
+/** Namespaces other than the user namespace (which is prepared: `AgentUserNamespace`). */
+const UNSHARE_BUT_USER = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"];
 
 const PATH = "/usr/local/bin:/usr/bin:/bin";
 
 /**
- * Linux namespaces through bubblewrap: the host's root, read-only (rebuilt entry by entry on a
- * tmpfs so /workspace and /agent can be mounted); a private writable /workspace; private /tmp
- * and /run (so no host unix socket is reachable); its own PID, IPC, UTS, cgroup and network
- * namespaces (no network at all unless the profile allows egress); killed with the factory;
- * resource limits through prlimit.
+ * Linux namespaces through bubblewrap, unprivileged: uid 65534 with no capabilities; only the
+ * host's system folders (/usr, /bin, /lib*) and a short /etc allow-list, read-only, on an empty
+ * tmpfs root; a private writable /workspace; private /tmp and /run (so no host unix socket is
+ * reachable); its own PID, IPC, UTS, cgroup and network namespaces (no network at all unless
+ * the profile allows egress); killed with the factory; resource limits through prlimit.
  */
 export class BubblewrapSandbox implements Sandbox {
   readonly kind = "bubblewrap";
   readonly #bwrap: string;
-  #checked: boolean | undefined;
-  #rootEntries: string[] | undefined;
+  #checked: { ok: boolean; said: string } | undefined;
+  #systemMounts: string[] | undefined;
+  /** The prepared user namespace (a root factory), null when there is none (bubblewrap maps the agent to the factory's uid). */
+  #userns: AgentUserNamespace | null | undefined;
 
   constructor(options: { bwrapPath?: string } = {}) {
     this.#bwrap = options.bwrapPath ?? "bwrap";
@@ -28,57 +61,104 @@ export class BubblewrapSandbox implements Sandbox {
 
   check(): void {
     if (this.#checked === undefined) {
-      const probe = spawnSync(this.#bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/true"], { timeout: 10_000 });
-      this.#checked = probe.status === 0;
+      // The same privilege-dropping flags as a launch: a bubblewrap too old for them (before 0.8) fails here, not at spawn.
+      const probe = spawnSync(this.#bwrap, ["--ro-bind", "/", "/", "--unshare-all", ...UNPRIVILEGED, "--die-with-parent", "--", "/bin/true"], { timeout: 10_000, encoding: "utf8" });
+      this.#checked = { ok: probe.status === 0, said: (probe.stderr ?? "").trim().split("\n")[0] ?? "" };
+      if (this.#checked.ok) this.#prepareUserNamespace();
     }
-    if (!this.#checked) {
+    if (!this.#checked.ok) {
+      const said = this.#checked.said === "" ? "" : ` (it said: ${this.#checked.said})`;
       throw new FactoryError(
         "SANDBOX_UNAVAILABLE",
-        "bubblewrap cannot run here: install it (Debian/Ubuntu: apt-get install bubblewrap) and make sure unprivileged user namespaces are allowed, or set `sandbox: { kind: none }` in the profile to run it unsandboxed",
+        `bubblewrap cannot run here${said}: install bubblewrap 0.8 or newer (Debian/Ubuntu: apt-get install bubblewrap) and make sure user namespaces are allowed, or set \`sandbox: { kind: none }\` in the profile and start the server with --allow-unsandboxed to run it unsandboxed`,
         { field: "sandbox.kind" },
       );
     }
   }
 
+  /** The agent's uid on the host: 65534 when the factory is root (a prepared user namespace), otherwise the factory's own. */
+  get agentHostUid(): number | undefined {
+    return this.#userns instanceof AgentUserNamespace ? SANDBOX_UID : process.getuid?.();
+  }
+
+  /** Ends the user namespace's helper. */
+  close(): void {
+    if (this.#userns instanceof AgentUserNamespace) this.#userns.close();
+    this.#userns = undefined;
+  }
+
+  /**
+   * A root factory prepares a user namespace where the agent is 65534 on the host too, and keeps
+   * it only if bubblewrap runs in it; otherwise (not root, or refused) bubblewrap maps the agent.
+   */
+  #prepareUserNamespace(): void {
+    if (this.#userns !== undefined) return;
+    const userns = AgentUserNamespace.create(SANDBOX_UID);
+    if (userns === undefined) {
+      this.#userns = null;
+      return;
+    }
+    const probe = spawnSync(this.#bwrap, ["--userns", "3", "--ro-bind", "/", "/", ...UNSHARE_BUT_USER, "--die-with-parent", "--", ...DROP, "/bin/true"], {
+      timeout: 10_000,
+      stdio: ["ignore", "ignore", "ignore", userns.fd],
+    });
+    if (probe.status === 0) this.#userns = userns;
+    else {
+      userns.close();
+      this.#userns = null;
+    }
+  }
+
   launch(request: SandboxRequest): SandboxLaunch {
     const { spec } = request;
-    const args: string[] = ["--tmpfs", "/"];
-    for (const args2 of this.#rootMounts()) args.push(...args2);
-    args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run");
-    for (const hidden of request.hidden) args.push("--tmpfs", hidden);
+    this.#prepareUserNamespace();
+    const userns = this.#userns instanceof AgentUserNamespace ? this.#userns : undefined;
+    // Descriptors the launcher inherits as 3, 4, … (SandboxLaunch.fds).
+    const fds: number[] = [];
+    const inherit = (fd: number): string => String(2 + fds.push(fd));
+    // The agent may not own what bubblewrap creates (in a prepared user namespace it does not):
+    // folders it must pass through are 0755, its scratch space 1777.
+    const args: string[] = ["--perms", "0755", "--tmpfs", "/", ...this.#system()];
+    args.push("--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/run");
+    // Hidden host folders matter only where a mounted system folder would show them.
+    for (const hidden of request.hidden) if (SYSTEM.concat(ETC).some((dir) => hidden.startsWith(`${dir}/`))) args.push("--tmpfs", hidden);
+    // The agent writes its workspace as 65534 on the host when the namespace is prepared.
+    if (userns !== undefined) chownSync(request.workspace, SANDBOX_UID, SANDBOX_UID);
     args.push("--bind", request.workspace, "/workspace");
-    for (const file of request.files) args.push("--ro-bind", file, join("/agent", basename(file)));
-    if (request.warm !== undefined) {
-      args.push("--tmpfs", "/agent");
-      for (const { host, path } of request.warm.readOnly) args.push("--ro-bind", host, path);
+    if (request.warm !== undefined) args.push("--perms", "1777", "--tmpfs", "/agent");
+    else args.push("--perms", "0755", "--dir", "/agent");
+    for (const { host, path, fd } of request.files) {
+      if (fd === undefined) args.push("--ro-bind", host, path);
+      else args.push("--ro-bind-fd", inherit(fd), path);
     }
-    args.push("--unshare-all");
-    if (spec.allowEgress) args.push("--share-net");
+    for (const { host, path } of request.warm?.readOnly ?? []) args.push("--perms", "0755", "--dir", dirname(path), "--ro-bind", host, path);
+    // The tmpfs root too, once everything is mounted on it: only /workspace, /tmp, /run (and a warm /agent) are writable.
+    args.push("--remount-ro", "/");
+    if (userns !== undefined) args.push("--userns", inherit(userns.fd), ...UNSHARE_BUT_USER, ...(spec.allowEgress ? [] : ["--unshare-net"]));
+    else args.push("--unshare-all", ...UNPRIVILEGED, ...(spec.allowEgress ? ["--share-net"] : []));
     args.push("--die-with-parent", "--new-session", "--chdir", request.cwd ?? "/workspace", "--clearenv");
     const env: Record<string, string> = { PATH, HOME: "/workspace", TMPDIR: "/tmp", AGENT_ID: request.agentId, ...request.env };
     for (const [key, value] of Object.entries(env)) args.push("--setenv", key, value);
-    args.push("--", "prlimit", ...limits(spec), "--", ...request.command);
-    return { file: this.#bwrap, args, env: { PATH: process.env.PATH ?? PATH }, cwd: "/" };
+    args.push("--", ...(userns === undefined ? [] : DROP), "prlimit", ...limits(spec), "--", ...request.command);
+    return { file: this.#bwrap, args, env: { PATH: process.env.PATH ?? PATH }, cwd: "/", fds };
   }
 
-  /** The host root's entries, read once: directories and files read-only, symlinks as symlinks. */
-  #rootMounts(): string[][] {
-    if (this.#rootEntries === undefined) {
-      this.#rootEntries = readdirSync("/").filter((name) => !REPLACED.has(name));
-    }
-    const mounts: string[][] = [];
-    for (const name of this.#rootEntries) {
-      const path = `/${name}`;
-      let stat;
-      try {
-        stat = lstatSync(path);
-      } catch {
-        continue;
+  /** Mounts of the system folders and the /etc allow-list that exist on this host, read once. */
+  #system(): string[] {
+    if (this.#systemMounts === undefined) {
+      const mounts: string[] = [];
+      for (const path of SYSTEM) {
+        const stat = lstatSync(path, { throwIfNoEntry: false });
+        if (stat === undefined) continue;
+        if (stat.isSymbolicLink()) mounts.push("--symlink", readlinkSync(path), path);
+        else if (stat.isDirectory()) mounts.push("--ro-bind", path, path);
       }
-      if (stat.isSymbolicLink()) mounts.push(["--symlink", readlinkSync(path), path]);
-      else if (stat.isDirectory() || stat.isFile()) mounts.push(["--ro-bind", path, path]);
+      mounts.push("--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/etc/ssl");
+      // Bound by content (a symlinked /etc/resolv.conf may point into the host's /run, which agents do not get).
+      for (const path of ETC) if (existsSync(path)) mounts.push("--ro-bind", path, path);
+      this.#systemMounts = mounts;
     }
-    return mounts;
+    return this.#systemMounts;
   }
 }
 
