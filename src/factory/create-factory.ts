@@ -28,6 +28,11 @@ import { Factory, type Logger } from "./factory.ts";
 export interface FactoryOptions {
   /** Folder of the embedded store (`factory.db`); default `./.agent-factory`. `":memory:"` keeps nothing. */
   dataDir?: string;
+  /**
+   * Starts a new empty store when `factory.db` is an empty (0-byte) file, instead of refusing
+   * to start (a 0-byte file is normally a database that was lost); default false.
+   */
+  allowEmptyStore?: boolean;
   /** A ready store; overrides `dataDir`. */
   store?: Store;
   /** A ready bus; default in-memory. */
@@ -95,7 +100,8 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   const providers = options.providers ?? (await createProviders(models.providers));
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const store =
-    options.store ?? (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db") }));
+    options.store ??
+    (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db"), allowEmpty: options.allowEmptyStore ?? false }));
   const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
   const runtimes: AgentRuntime[] = [
     new FunctionRuntime(options.handlers ?? {}),

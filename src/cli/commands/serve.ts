@@ -19,6 +19,7 @@ export function serveCommand(program: Command): void {
     .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65_535), DEFAULT_PORT)
     .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
+    .option("--allow-empty-store", "start a new empty store when <dir>/factory.db is an empty file (otherwise refused: see docs/storage.md)")
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
     .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
     .option("--config <file>", "model settings (YAML/JSON): providers, pricing, rules, budgets, timeouts; see docs/models.md")
@@ -26,7 +27,7 @@ export function serveCommand(program: Command): void {
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
     .option("--openai-model <name>", "with --openai-base-url: the one model every call is sent as (e.g. llama3.2 on Ollama)")
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -35,7 +36,7 @@ export function serveCommand(program: Command): void {
       }
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
-      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
+      const factory = await createFactory({ dataDir: opts.data, allowEmptyStore: opts.allowEmptyStore === true, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
