@@ -1279,26 +1279,38 @@ export class Factory {
     }
     this.#tasks.set(task.id, task);
     this.#journal.put({ kind: "task", value: task });
-    this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
     try {
       await this.#journal.commit();
     } catch (error) {
-      // Not durable, so not accepted. The write is still pending and may yet reach the store:
-      // supersede it with a final state so that no restart ever runs a task whose caller was
-      // told it failed.
-      this.#tasks.delete(task.id);
-      this.#dispatcher.unreserve(task);
-      if (task.idempotencyKey !== null) this.#byIdempotencyKey.delete(task.idempotencyKey);
+      this.#refuseSubmit(task);
+      throw error;
+    }
+    // Announced once accepted, so no subscriber hears of a task that was refused.
+    this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
+    if (this.#state === "started") this.#dispatcher.enqueue(task);
+    else this.#dispatcher.unreserve(task);
+    return { task: { ...task }, created: true };
+  }
+
+  /**
+   * Not durable, so not accepted: the task leaves no trace (memory, journal, store), and its
+   * idempotency key stays free for the caller's retry. Its write is taken back from the
+   * journal; only if the store is applying it at this very moment (a shutdown drain) is it
+   * superseded by a CANCELLED one instead, so no restart ever runs a task its caller was told
+   * was refused.
+   */
+  #refuseSubmit(task: Task): void {
+    this.#tasks.delete(task.id);
+    this.#dispatcher.unreserve(task);
+    if (task.idempotencyKey !== null && this.#byIdempotencyKey.get(task.idempotencyKey) === task) this.#byIdempotencyKey.delete(task.idempotencyKey);
+    const taken = this.#journal.withdraw((w) => (w.kind === "task" && w.value.id === task.id) || (w.kind === "event" && w.value.taskId === task.id));
+    if (taken === 0) {
       const now = new Date().toISOString();
       this.#journal.put({
         kind: "task",
         value: { ...task, state: "CANCELLED", error: { code: "STORE_UNAVAILABLE", message: "not accepted: the store was unavailable" }, finishedAt: now, updatedAt: now },
       });
-      throw error;
     }
-    if (this.#state === "started") this.#dispatcher.enqueue(task);
-    else this.#dispatcher.unreserve(task);
-    return { task: { ...task }, created: true };
   }
 
   /** Re-drives a dead-lettered task: QUEUED again with a fresh set of attempts. */

@@ -74,7 +74,7 @@ export class SqlStore implements Store {
   async apply(writes: readonly StoreWrite[]): Promise<void> {
     if (writes.length === 0) return;
     const byKind = groupByKind(writes);
-    await this.#db.transaction().execute(async (trx) => {
+    await this.#transaction(async (trx) => {
       for (const part of chunks(byKind.profile)) {
         await trx
           .insertInto("profiles")
@@ -187,6 +187,25 @@ export class SqlStore implements Store {
             )
             .execute();
         }
+      }
+    });
+  }
+
+  /**
+   * `fn` in one transaction on one connection. Unlike Kysely's `transaction()`, a failed
+   * rollback does not replace the error that caused it: SQLite rolls a transaction back by
+   * itself on some errors ("database or disk is full"), and the ROLLBACK that follows then
+   * fails with "no transaction is active", which hid what the store said.
+   */
+  async #transaction(fn: (trx: Kysely<SqlDatabase>) => Promise<void>): Promise<void> {
+    await this.#db.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      try {
+        await fn(conn);
+        await sql`commit`.execute(conn);
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => {}); // already rolled back by the database
+        throw error;
       }
     });
   }
