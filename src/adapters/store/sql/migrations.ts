@@ -49,7 +49,28 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
   ],
   // Budget limits (what they spent is summed from the ledger at start).
   "0005_budgets": [`create table budgets (key text primary key, credits_micro bigint not null, period_ms bigint, window_start text not null)`],
+  // Retention finds finished tasks by when they finished, and crew messages among events, by index.
+  "0006_retention": [
+    `alter table tasks add column finished_at text`,
+    backfillTaskFinishedAt,
+    `create index tasks_finished on tasks (finished_at) where finished_at is not null`,
+    `create index events_type on events (type, seq)`,
+  ],
 };
+
+/** Tasks written before 0006 carry `finishedAt` only in `data`. */
+async function backfillTaskFinishedAt(db: Kysely<unknown>): Promise<void> {
+  const PAGE = 1000;
+  for (let after = ""; ; ) {
+    const { rows } = await sql<{ id: string; data: string }>`select id, data from tasks where id > ${after} order by id limit ${PAGE}`.execute(db);
+    for (const row of rows) {
+      const finishedAt = (JSON.parse(row.data) as { finishedAt?: string | null }).finishedAt ?? null;
+      if (finishedAt !== null) await sql`update tasks set finished_at = ${finishedAt} where id = ${row.id}`.execute(db);
+    }
+    if (rows.length < PAGE) return;
+    after = rows[rows.length - 1]?.id as string;
+  }
+}
 
 /** Entries written before 0004 carry these fields only in `data`; SQLite and PostgreSQL read JSON differently, so it is read here. */
 async function backfillLedgerUsage(db: Kysely<unknown>): Promise<void> {
