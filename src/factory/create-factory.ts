@@ -24,6 +24,7 @@ import type { ModelProvider } from "../core/ports/model-provider.ts";
 import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { Factory, type Logger } from "./factory.ts";
+import { retentionSettings, type RetentionOptions } from "./retention.ts";
 
 export interface FactoryOptions {
   /** Folder of the embedded store (`factory.db`); default `./.agent-factory`. `":memory:"` keeps nothing. */
@@ -70,6 +71,12 @@ export interface FactoryOptions {
    * no providers, so the mock serves every model name, offline.
    */
   models?: ModelsConfigInput;
+  /**
+   * What the store keeps of finished tasks, events and crew messages (max age and/or count per
+   * kind, applied in the background); default: 7 days, and at most 100,000 finished tasks,
+   * 1,000,000 events, 100,000 crew messages. See docs/storage.md.
+   */
+  retention?: RetentionOptions;
   /** Ready providers; replaces those `models.providers` would build. */
   providers?: ModelProvider[];
   /** Default: warnings and errors to stderr. */
@@ -97,6 +104,7 @@ const consoleLogger: Logger = {
 export async function createFactory(options: FactoryOptions = {}): Promise<Factory> {
   // First: a bad config or a missing key fails before anything is opened.
   const models = parseWith(ModelsConfigSchema, { ...options.models, ...(options.routingRules === undefined ? {} : { rules: options.routingRules }) }, "models config");
+  const retention = retentionSettings(options.retention);
   const providers = options.providers ?? (await createProviders(models.providers));
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const store =
@@ -136,6 +144,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     chaos: options.chaos ?? false,
     models,
     providers,
+    retention,
   });
   await factory.start();
   return factory;

@@ -37,6 +37,7 @@ import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
 import { Journal } from "./journal.ts";
+import { Retention, retentionSettings, type RetentionSettings } from "./retention.ts";
 import { ProfileRegistry } from "./profile-registry.ts";
 import { Spawner } from "./spawner.ts";
 
@@ -77,6 +78,8 @@ export interface FactoryDeps {
   models?: ModelsConfig;
   /** Built providers (`createProviders(models.providers)`); none: the mock serves every model name. */
   providers?: readonly ModelProvider[];
+  /** What the store keeps of finished tasks, events and crew messages; default `retentionSettings()`. */
+  retention?: RetentionSettings;
 }
 
 /** How the factory has healed and slept its agents since it started. */
@@ -173,6 +176,7 @@ export class Factory {
   /** When each agent last became READY. */
   readonly #readyAt = new Map<string, number>();
   readonly #watchdog: Watchdog;
+  readonly #retention: Retention;
   readonly #ledger: Ledger;
   readonly #guard: BudgetGuard;
   readonly #router: ModelRouter;
@@ -207,6 +211,12 @@ export class Factory {
     this.#runtimes = new Map(deps.runtimes.map((r) => [r.kind, r]));
     this.#journal = new Journal(deps.store, (error) => deps.logger.error("store write failed; will retry", error));
     this.#recentRing = new Array<string | undefined>(Math.max(1, deps.recentTaskLimit));
+    this.#retention = new Retention({
+      store: deps.store,
+      settings: deps.retention ?? retentionSettings(),
+      onPruned: (d) => deps.logger.info(`retention: deleted ${d.tasks} finished task(s), ${d.events} event(s), ${d.messages} crew message(s)`),
+      onError: (message, error) => deps.logger.error(message, error),
+    });
     const bus = deps.bus;
     this.#events = new EventLog(this.#journal, bus);
     this.#ledger = new Ledger(this.#journal);
@@ -384,6 +394,7 @@ export class Factory {
     this.#restored = { agents: this.#registry.size, tasks: tasks.length };
     this.#pools.start();
     this.#watchdog.start();
+    this.#retention.start();
   }
 
   /**
@@ -1528,6 +1539,7 @@ export class Factory {
     this.#state = "closing";
     this.#closingController.abort();
     this.#watchdog.stop();
+    await this.#retention.stop();
     if (wasStarted) {
       this.#pools.stop();
       this.#dispatcher.stop();

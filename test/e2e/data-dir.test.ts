@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { tempDir } from "../helpers.ts";
+import { tempDir, until } from "../helpers.ts";
 import { BIN, ENV, ROOT, startServe, type Server } from "./serve.ts";
 
 const T = { timeout: 60_000 };
@@ -34,7 +34,7 @@ function serveRefused(args: readonly string[]): Promise<{ code: number | null; s
   });
 }
 
-describe("serve: one server per data dir, damaged stores refused", () => {
+describe("serve: one server per data dir, damaged stores refused, retention flags", () => {
   const dirs: Array<{ cleanup(): void }> = [];
   const servers: Server[] = [];
   const fresh = (): string => {
@@ -94,8 +94,29 @@ describe("serve: one server per data dir, damaged stores refused", () => {
     assert.equal(statSync(db).size, 0);
     const allowed = await serve(["--data", data, "--allow-empty-store"]);
     assert.match(allowed.stdout(), /0 agent\(s\), 0 unfinished task\(s\) restored/);
+    assert.equal((await fetch(`${allowed.url}/ready`)).status, 200);
     allowed.child.kill("SIGTERM");
     assert.equal((await allowed.exited).code, 0);
+  });
+
+  test("retention flags: the server says what it keeps; a bad limit exits 2 naming the flag", T, async () => {
+    const data = fresh();
+    const server = await serve(["--data", data, "--retain-tasks", "30d", "--retain-events", "2h,5000", "--retain-messages", "forever"]);
+    // Answered only once serve's start-up code ran to its end (signal handlers included).
+    assert.equal((await fetch(`${server.url}/ready`)).status, 200);
+    await until(() => server.stdout().includes("retention:"), "the retention line");
+    assert.match(server.stdout(), /^retention: finished tasks: 30d; events: 2h and newest 5000; crew messages: forever \(--retain-\*; docs\/storage\.md\)$/m);
+    server.child.kill("SIGTERM");
+    assert.deepEqual(await server.exited, { code: 0, signal: null }, server.stdout());
+    const defaults = await serve(["--data", data]);
+    assert.equal((await fetch(`${defaults.url}/ready`)).status, 200);
+    await until(() => defaults.stdout().includes("retention:"), "the retention line");
+    assert.match(defaults.stdout(), /^retention: finished tasks: 7d and newest 100000; events: 7d and newest 1000000; crew messages: 7d and newest 100000 /m);
+    defaults.child.kill("SIGTERM");
+    assert.deepEqual(await defaults.exited, { code: 0, signal: null });
+    const bad = await serveRefused(["--data", data, "--retain-tasks", "a week"]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.trim(), "error: --retain-tasks must be an age such as 7d or 12h, a count such as 100000, both (7d,100000), or forever; got 'a week'");
   });
 
   test("garbage written in the middle of a store with data is refused (exit 1, file named); it never listens", T, async () => {

@@ -7,6 +7,8 @@ import { parseWith } from "../../core/schemas/parse.ts";
 import { RouteRulesSchema } from "../../models/policy.ts";
 import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
 import { intOption } from "../context.ts";
+import { describeRetention, retentionRuleOption } from "../retention-option.ts";
+import { retentionSettings, type RetentionOptions, type RetentionRule } from "../../factory/retention.ts";
 
 export const DEFAULT_PORT = 7371;
 
@@ -20,6 +22,9 @@ export function serveCommand(program: Command): void {
     .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
     .option("--allow-empty-store", "start a new empty store when <dir>/factory.db is an empty file (otherwise refused: see docs/storage.md)")
+    .option("--retain-tasks <limit>", "finished tasks kept: an age (7d), a count (100000), both (7d,100000) or forever; default 7d,100000", retentionRuleOption("--retain-tasks"))
+    .option("--retain-events <limit>", "events kept (crew messages aside), same forms; default 7d,1000000", retentionRuleOption("--retain-events"))
+    .option("--retain-messages <limit>", "crew messages kept, same forms; default 7d,100000", retentionRuleOption("--retain-messages"))
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start")
     .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos`; never in production")
     .option("--config <file>", "model settings (YAML/JSON): providers, pricing, rules, budgets, timeouts; see docs/models.md")
@@ -27,7 +32,7 @@ export function serveCommand(program: Command): void {
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
     .option("--openai-model <name>", "with --openai-base-url: the one model every call is sent as (e.g. llama3.2 on Ollama)")
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -36,7 +41,12 @@ export function serveCommand(program: Command): void {
       }
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
-      const factory = await createFactory({ dataDir: opts.data, allowEmptyStore: opts.allowEmptyStore === true, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
+      const retention: RetentionOptions = {
+        ...(opts.retainTasks === undefined ? {} : { tasks: opts.retainTasks }),
+        ...(opts.retainEvents === undefined ? {} : { events: opts.retainEvents }),
+        ...(opts.retainMessages === undefined ? {} : { messages: opts.retainMessages }),
+      };
+      const factory = await createFactory({ dataDir: opts.data, allowEmptyStore: opts.allowEmptyStore === true, retention, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
@@ -56,6 +66,7 @@ export function serveCommand(program: Command): void {
       );
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
       console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
+      console.log(`retention: ${describeRetention(retentionSettings(retention))} (--retain-*; docs/storage.md)`);
       if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
       let signals = 0;
       let forced = false;
