@@ -26,7 +26,7 @@ export interface RetentionOptions {
   messages?: RetentionRule;
   /** How often old rows are looked for; default 60 s. */
   intervalMs?: number;
-  /** Rows deleted per store call, between which other work runs; default 500. */
+  /** Rows deleted per store call, between which other work runs; default 200. */
   batchSize?: number;
 }
 
@@ -36,7 +36,7 @@ export const DEFAULT_RETENTION = {
   events: { maxAgeMs: 7 * DAY_MS, maxCount: 1_000_000 },
   messages: { maxAgeMs: 7 * DAY_MS, maxCount: 100_000 },
   intervalMs: 60_000,
-  batchSize: 500,
+  batchSize: 200,
 } as const;
 
 const Rule = z.strictObject({

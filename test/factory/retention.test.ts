@@ -99,7 +99,7 @@ describe("retention", () => {
         messages: { maxAgeMs: 7 * 86_400_000, maxCount: 100_000 },
       },
       intervalMs: DEFAULT_RETENTION.intervalMs,
-      batchSize: 500,
+      batchSize: 200,
     });
     factory = await open({});
   });

@@ -53,7 +53,8 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
   "0006_retention": [
     `alter table tasks add column finished_at text`,
     backfillTaskFinishedAt,
-    `create index tasks_finished on tasks (finished_at) where finished_at is not null`,
+    // With id, so "the newest N finished" is read from the index alone, ties included.
+    `create index tasks_finished on tasks (finished_at, id) where finished_at is not null`,
     `create index events_type on events (type, seq)`,
   ],
 };

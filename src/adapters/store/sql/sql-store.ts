@@ -413,12 +413,13 @@ export class SqlStore implements Store {
   }
 
   async #pruneTasks(query: PruneQuery): Promise<number> {
-    const finished = [...FINAL_TASK_STATES];
-    const base = () => this.#db.selectFrom("tasks").select("id").where("finished_at", "is not", null).where("state", "in", finished);
+    // Only final states carry finished_at (a re-driven task clears it), so the index alone
+    // finds candidates; the delete checks the state again.
+    const base = () => this.#db.selectFrom("tasks").select("id").where("finished_at", "is not", null);
     const ids = new Set<string>();
     if (query.before !== undefined) {
       // A range of the finished_at index, so a round with nothing to delete reads nothing.
-      const old = await base().where("finished_at", "<", query.before).orderBy("finished_at").limit(query.limit).execute();
+      const old = await base().where("finished_at", "<", query.before).orderBy("finished_at").orderBy("id").limit(query.limit).execute();
       for (const row of old) ids.add(row.id);
     }
     if (query.keep !== undefined && ids.size < query.limit) {
@@ -427,7 +428,6 @@ export class SqlStore implements Store {
         .selectFrom("tasks")
         .select(["finished_at", "id"])
         .where("finished_at", "is not", null)
-        .where("state", "in", finished)
         .orderBy("finished_at", "desc")
         .orderBy("id", "desc")
         .limit(1)
@@ -438,14 +438,15 @@ export class SqlStore implements Store {
         const beyond = await base()
           .where((eb) => eb.or([eb("finished_at", "<", at), eb.and([eb("finished_at", "=", at), eb("id", "<=", edge.id)])]))
           .orderBy("finished_at")
+          .orderBy("id")
           .limit(query.limit)
           .execute();
         for (const row of beyond) if (ids.size < query.limit) ids.add(row.id);
       }
     }
     if (ids.size === 0) return 0;
-    await this.#db.deleteFrom("tasks").where("id", "in", [...ids]).execute();
-    return ids.size;
+    const result = await this.#db.deleteFrom("tasks").where("id", "in", [...ids]).where("state", "in", [...FINAL_TASK_STATES]).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async #pruneEvents(query: PruneQuery): Promise<number> {
