@@ -146,6 +146,12 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     providers,
     retention,
   });
-  await factory.start();
+  try {
+    await factory.start();
+  } catch (error) {
+    // Release the store (and its data dir's lock), so the caller can fix the cause and retry.
+    await store.close().catch(() => {});
+    throw error;
+  }
   return factory;
 }

@@ -1,10 +1,13 @@
 // Pins that one data dir serves one factory at a time, and that a damaged store file refuses to start (naming the file) instead of starting empty.
 import assert from "node:assert/strict";
 import { existsSync, openSync, closeSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { createFactory } from "../../src/factory/create-factory.ts";
 import { silentLogger, tempDir } from "../helpers.ts";
+
+const CREATE_FACTORY = resolve(import.meta.dirname, "../../src/factory/create-factory.ts");
 
 describe("data dir", () => {
   let dir = tempDir();
@@ -39,8 +42,11 @@ describe("data dir", () => {
           assert.deepEqual(error.details, { file: db, pid: process.pid });
           return true;
         });
-        // The refused opener left the holder's lock and pid file alone.
+        // The refused opener left the holder's lock and pid file alone: another process is refused too.
         assert.equal(readFileSync(`${db}.pid`, "utf8"), `${process.pid}\n`);
+        const other = `import { createFactory } from ${JSON.stringify(CREATE_FACTORY)};
+          await createFactory({ dataDir: ${JSON.stringify(dir.path)} }).then(() => console.log("opened"), (e) => console.log(e.code));`;
+        assert.equal(execFileSync(process.execPath, ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", other], { encoding: "utf8" }).trim(), "STORE_LOCKED");
         first.registerProfile({ name: "coder", role: "Coder" });
         await first.spawnAgent({ profile: "coder" });
         const done = await first.waitForTask((await first.submitTask({ role: "Coder", input: "still mine" })).id, 2_000);
