@@ -1293,8 +1293,8 @@ export class Factory {
     try {
       await this.#journal.commit();
     } catch (error) {
-      this.#refuseSubmit(task);
-      throw error;
+      if (await this.#refuseSubmit(task)) throw error;
+      // Its write was stored after all (in a batch a shutdown drain applied meanwhile): accepted.
     }
     // Announced once accepted, so no subscriber hears of a task that was refused.
     this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
@@ -1305,23 +1305,21 @@ export class Factory {
 
   /**
    * Not durable, so not accepted: the task leaves no trace (memory, journal, store), and its
-   * idempotency key stays free for the caller's retry. Its write is taken back from the
-   * journal; only if the store is applying it at this very moment (a shutdown drain) is it
-   * superseded by a CANCELLED one instead, so no restart ever runs a task its caller was told
-   * was refused.
+   * idempotency key stays free for the caller's retry. Its write is taken back from the journal.
+   * A write the store is applying at that moment (a shutdown drain) is waited for: refused, it
+   * is back among the pending writes and taken back; stored, the task is accepted after all and
+   * this returns false.
    */
-  #refuseSubmit(task: Task): void {
+  async #refuseSubmit(task: Task): Promise<boolean> {
+    for (;;) {
+      if (this.#journal.withdraw((w) => w.kind === "task" && w.value.id === task.id) > 0) break;
+      if (!this.#journal.applying) return false;
+      await this.#journal.idle();
+    }
     this.#tasks.delete(task.id);
     this.#dispatcher.unreserve(task);
     if (task.idempotencyKey !== null && this.#byIdempotencyKey.get(task.idempotencyKey) === task) this.#byIdempotencyKey.delete(task.idempotencyKey);
-    const taken = this.#journal.withdraw((w) => (w.kind === "task" && w.value.id === task.id) || (w.kind === "event" && w.value.taskId === task.id));
-    if (taken === 0) {
-      const now = new Date().toISOString();
-      this.#journal.put({
-        kind: "task",
-        value: { ...task, state: "CANCELLED", error: { code: "STORE_UNAVAILABLE", message: "not accepted: the store was unavailable" }, finishedAt: now, updatedAt: now },
-      });
-    }
+    return true;
   }
 
   /** Re-drives a dead-lettered task: QUEUED again with a fresh set of attempts. */

@@ -92,6 +92,16 @@ export class Journal {
     return before - this.#pending.length;
   }
 
+  /** Resolves once no batch is being applied (whether it was stored or refused). */
+  async idle(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing.catch(() => {});
+  }
+
+  /** True while a batch is being applied: a write in it can be neither withdrawn nor known durable yet. */
+  get applying(): boolean {
+    return this.#flushing !== undefined;
+  }
+
   /** False while the store refuses writes (they are kept and retried). */
   get healthy(): boolean {
     return this.#retryDelayMs === 0;
