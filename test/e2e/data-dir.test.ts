@@ -99,6 +99,18 @@ describe("serve: one server per data dir, damaged stores refused, retention flag
     assert.equal((await allowed.exited).code, 0);
   });
 
+  test("a factory.db that is not a SQLite database is refused (exit 1, file named, header named)", T, async () => {
+    const data = fresh();
+    const db = join(data, "factory.db");
+    writeFileSync(db, Buffer.alloc(8192, "not a database; ".repeat(512)));
+    const refused = await serveRefused(["--data", data]);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr.trim(),
+      `error: the store ${db} is not a SQLite database (its header is wrong: file is not a database). The factory will not start on a damaged store; see docs/storage.md ("A damaged store") to recover [STORE_DAMAGED]`,
+    );
+  });
+
   test("retention flags: the server says what it keeps; a bad limit exits 2 naming the flag", T, async () => {
     const data = fresh();
     const server = await serve(["--data", data, "--retain-tasks", "30d", "--retain-events", "2h,5000", "--retain-messages", "forever"]);
