@@ -69,6 +69,32 @@ describe("data dir", () => {
     });
   });
 
+  it("says so when the lock is held by a process no pid file names (another program), even with a stale pid file", async () => {
+    const { DatabaseSync } = await import("node:sqlite");
+    await (await open()).close();
+    // Another program holds the file the way a factory does.
+    const other = new DatabaseSync(db);
+    other.exec("pragma locking_mode = exclusive; begin immediate; commit;");
+    try {
+      writeFileSync(`${db}.pid`, "999999999\n"); // a crash left it; no such process
+      await assert.rejects(open(), (error: Error & { code?: string; details?: Record<string, unknown> }) => {
+        assert.equal(error.code, "STORE_LOCKED");
+        assert.equal(
+          error.message,
+          `the store ${db} is locked by another process, and ${db}.pid names no running factory (pid 999999999 has exited): a factory still starting, or another program (such as sqlite3) has it open. Stop it, or give this factory another data dir`,
+        );
+        assert.deepEqual(error.details, { file: db, pid: null });
+        return true;
+      });
+    } finally {
+      other.close();
+    }
+    // Released: the stale pid file does not matter.
+    const next = await open();
+    assert.equal(readFileSync(`${db}.pid`, "utf8"), `${process.pid}\n`);
+    await next.close();
+  });
+
   describe("damaged store", () => {
     it("refuses a 0-byte factory.db, naming the file and the way out", async () => {
       writeFileSync(db, "");

@@ -79,10 +79,19 @@ function translate(filename: string, error: unknown): unknown {
   const said = error instanceof Error ? error.message : String(error);
   if (code === SQLITE_BUSY) {
     const holder = readHolder(filename);
+    if (holder === undefined || !running(holder)) {
+      // The pid file is stale or missing (written a moment after the lock is taken, or left by a
+      // crash): the lock is held, but not by a factory it can name.
+      return new FactoryError(
+        "STORE_LOCKED",
+        `the store ${filename} is locked by another process, and ${pidFile(filename)} names no running factory${holder === undefined ? "" : ` (pid ${holder} has exited)`}: a factory still starting, or another program (such as sqlite3) has it open. Stop it, or give this factory another data dir`,
+        { cause: error, details: { file: filename, pid: null } },
+      );
+    }
     return new FactoryError(
       "STORE_LOCKED",
-      `the store ${filename} is in use by another factory (${holder === undefined ? "its pid is unknown" : `pid ${holder}`}, per ${pidFile(filename)}): one data dir serves one factory at a time. Stop that one, or give this one another data dir`,
-      { cause: error, details: { file: filename, pid: holder ?? null } },
+      `the store ${filename} is in use by another factory (pid ${holder}, per ${pidFile(filename)}): one data dir serves one factory at a time. Stop that one, or give this one another data dir`,
+      { cause: error, details: { file: filename, pid: holder } },
     );
   }
   if (code === SQLITE_NOTADB) return damaged(filename, `is not a SQLite database (its header is wrong: ${said})`, "header", error);
@@ -96,6 +105,16 @@ function damaged(filename: string, what: string, problem: "header" | "corrupt", 
     `the store ${filename} ${what}. The factory will not start on a damaged store; see docs/storage.md ("A damaged store") to recover`,
     { details: { file: filename, problem }, ...(cause === undefined ? {} : { cause }) },
   );
+}
+
+/** Whether a process with this pid exists (EPERM: it does, under another user). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function readHolder(filename: string): number | undefined {
