@@ -17,6 +17,8 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { createFactory, type Agent, type CrewManifestInput, type Factory, type ProfileInput } from "../src/index.ts";
 import { startServer } from "../src/api/server.ts";
+import { createSqliteStore } from "../src/adapters/store/sqlite/sqlite-store.ts";
+import type { Store } from "../src/core/ports/store.ts";
 import { check, metric, MiB, perSecond, summarize, type Claim, type Metric } from "./stats.ts";
 
 /** The figures the seeds state (shared/seeds/*). */
@@ -87,12 +89,16 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   }
 }
 
-/** A factory on a fresh SQLite file; closed (idempotently) and deleted afterwards. */
-async function withFactory<T>(fn: (factory: Factory, dir: string) => Promise<T>): Promise<T> {
+/**
+ * A factory on a fresh SQLite file; closed (idempotently) and deleted afterwards. The store is
+ * handed in too: the factory holds its file exclusively, so rows are counted through it.
+ */
+async function withFactory<T>(fn: (factory: Factory, dir: string, store: Store) => Promise<T>): Promise<T> {
   return withTempDir(async (dir) => {
-    const factory = await createFactory({ dataDir: dir });
+    const store = await createSqliteStore({ filename: join(dir, "factory.db") });
+    const factory = await createFactory({ dataDir: dir, store });
     try {
-      return await fn(factory, dir);
+      return await fn(factory, dir, store);
     } finally {
       await factory.close();
     }
@@ -187,15 +193,15 @@ async function sequential({ quick }: CaseOptions): Promise<Omit<CaseResult, "nam
   });
 
   log(`sequential: ${n} spawns by profile name, each awaited`);
-  const byName = await withFactory(async (factory, dir) => {
+  const byName = await withFactory(async (factory, _dir, store) => {
     factory.registerProfile(WORKER);
     const loop = await spawnLoop(factory, n, BY_NAME);
-    // Nothing has yielded to the event loop yet, so the journal has not flushed.
-    const rowsRightAfterLoop = storeCounts(dir).agents;
+    // Nothing has yielded to the event loop yet (the read settles in microtasks), so the journal has not flushed.
+    const rowsRightAfterLoop = (await store.listAgents({})).length;
     const t = now();
     await untilDurable(factory, loop.last.walletAddress);
     const commitMs = now() - t;
-    return { loop, commitMs, rowsRightAfterLoop, rowsAfterCommit: storeCounts(dir).agents };
+    return { loop, commitMs, rowsRightAfterLoop, rowsAfterCommit: (await store.listAgents({})).length };
   });
 
   log(`sequential: ${nInline} spawns with an inline config`);

@@ -14,7 +14,8 @@ export type { Profile, ProfileInput, ProfileRecord, PoolSettings, HealthSettings
 export type { CrewManifest, CrewManifestInput } from "./core/schemas/manifest.ts";
 export type { TaskSubmitInput } from "./core/schemas/task.ts";
 export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHandlerFn, HandlerContext } from "./runtimes/function/function-handler.ts";
-export type { Store, StoreWrite } from "./core/ports/store.ts";
+export type { PruneKind, PruneQuery, Store, StoreWrite } from "./core/ports/store.ts";
+export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./factory/retention.ts";
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
 export type { AgentRuntime, AgentHandle, CrewAccess } from "./core/ports/runtime.ts";
 export type { LoadBalancer } from "./core/ports/balancer.ts";

@@ -40,6 +40,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   PROTOCOL_ERROR: 422,
   SHUTTING_DOWN: 503,
   STORE_UNAVAILABLE: 503,
+  STORE_LOCKED: 503,
+  STORE_DAMAGED: 503,
   INTERNAL: 500,
 };
 

@@ -41,6 +41,10 @@ export type ErrorCode =
   | "PROTOCOL_ERROR"
   | "SHUTTING_DOWN"
   | "STORE_UNAVAILABLE"
+  /** The data dir's store is held by another factory (one process per data dir). */
+  | "STORE_LOCKED"
+  /** The store's file is damaged (empty, not a database, or failing its integrity check). */
+  | "STORE_DAMAGED"
   | "INTERNAL";
 
 export interface FactoryErrorOptions {

@@ -25,10 +25,16 @@ import type { ModelProvider } from "../core/ports/model-provider.ts";
 import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { Factory, type Logger } from "./factory.ts";
+import { retentionSettings, type RetentionOptions } from "./retention.ts";
 
 export interface FactoryOptions {
   /** Folder of the embedded store (`factory.db`); default `./.agent-factory`. `":memory:"` keeps nothing. */
   dataDir?: string;
+  /**
+   * Starts a new empty store when `factory.db` is an empty (0-byte) file, instead of refusing
+   * to start (a 0-byte file is normally a database that was lost); default false.
+   */
+  allowEmptyStore?: boolean;
   /** A ready store; overrides `dataDir`. */
   store?: Store;
   /** A ready bus; default in-memory. */
@@ -73,6 +79,12 @@ export interface FactoryOptions {
    * no providers, so the mock serves every model name, offline.
    */
   models?: ModelsConfigInput;
+  /**
+   * What the store keeps of finished tasks, events and crew messages (max age and/or count per
+   * kind, applied in the background); default: 7 days, and at most 100,000 finished tasks,
+   * 1,000,000 events, 100,000 crew messages. See docs/storage.md.
+   */
+  retention?: RetentionOptions;
   /** Ready providers; replaces those `models.providers` would build. */
   providers?: ModelProvider[];
   /** Default: warnings and errors to stderr. */
@@ -100,11 +112,13 @@ const consoleLogger: Logger = {
 export async function createFactory(options: FactoryOptions = {}): Promise<Factory> {
   // First: a bad config or a missing key fails before anything is opened.
   const models = parseWith(ModelsConfigSchema, { ...options.models, ...(options.routingRules === undefined ? {} : { rules: options.routingRules }) }, "models config");
+  const retention = retentionSettings(options.retention);
   const providers = options.providers ?? (await createProviders(models.providers));
   const agentFolders = agentFileFolders(options.agentFiles ?? []);
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const store =
-    options.store ?? (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db") }));
+    options.store ??
+    (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db"), allowEmpty: options.allowEmptyStore ?? false }));
   const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
   const runtimes: AgentRuntime[] = [
     new FunctionRuntime(options.handlers ?? {}),
@@ -142,7 +156,14 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     chaos: options.chaos ?? false,
     models,
     providers,
+    retention,
   });
-  await factory.start();
+  try {
+    await factory.start();
+  } catch (error) {
+    // Release the store (and its data dir's lock), so the caller can fix the cause and retry.
+    await store.close().catch(() => {});
+    throw error;
+  }
   return factory;
 }

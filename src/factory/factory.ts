@@ -38,6 +38,7 @@ import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
 import { Journal } from "./journal.ts";
+import { Retention, retentionSettings, type RetentionSettings } from "./retention.ts";
 import { ProfileRegistry } from "./profile-registry.ts";
 import { Spawner } from "./spawner.ts";
 
@@ -78,6 +79,8 @@ export interface FactoryDeps {
   models?: ModelsConfig;
   /** Built providers (`createProviders(models.providers)`); none: the mock serves every model name. */
   providers?: readonly ModelProvider[];
+  /** What the store keeps of finished tasks, events and crew messages; default `retentionSettings()`. */
+  retention?: RetentionSettings;
 }
 
 /** How the factory has healed and slept its agents since it started. */
@@ -186,6 +189,7 @@ export class Factory {
   /** When each agent last became READY. */
   readonly #readyAt = new Map<string, number>();
   readonly #watchdog: Watchdog;
+  readonly #retention: Retention;
   readonly #ledger: Ledger;
   readonly #guard: BudgetGuard;
   readonly #router: ModelRouter;
@@ -220,6 +224,12 @@ export class Factory {
     this.#runtimes = new Map(deps.runtimes.map((r) => [r.kind, r]));
     this.#journal = new Journal(deps.store, (error) => deps.logger.error("store write failed; will retry", error));
     this.#recentRing = new Array<string | undefined>(Math.max(1, deps.recentTaskLimit));
+    this.#retention = new Retention({
+      store: deps.store,
+      settings: deps.retention ?? retentionSettings(),
+      onPruned: (d) => deps.logger.info(`retention: deleted ${d.tasks} finished task(s), ${d.events} event(s), ${d.messages} crew message(s)`),
+      onError: (message, error) => deps.logger.error(message, error),
+    });
     const bus = deps.bus;
     this.#events = new EventLog(this.#journal, bus);
     this.#ledger = new Ledger(this.#journal);
@@ -404,6 +414,7 @@ export class Factory {
     this.#restored = { agents: this.#registry.size, tasks: tasks.length };
     this.#pools.start();
     this.#watchdog.start();
+    this.#retention.start();
   }
 
   /**
@@ -1303,26 +1314,36 @@ export class Factory {
     }
     this.#tasks.set(task.id, task);
     this.#journal.put({ kind: "task", value: task });
-    this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
     try {
       await this.#journal.commit();
     } catch (error) {
-      // Not durable, so not accepted. The write is still pending and may yet reach the store:
-      // supersede it with a final state so that no restart ever runs a task whose caller was
-      // told it failed.
-      this.#tasks.delete(task.id);
-      this.#dispatcher.unreserve(task);
-      if (task.idempotencyKey !== null) this.#byIdempotencyKey.delete(task.idempotencyKey);
-      const now = new Date().toISOString();
-      this.#journal.put({
-        kind: "task",
-        value: { ...task, state: "CANCELLED", error: { code: "STORE_UNAVAILABLE", message: "not accepted: the store was unavailable" }, finishedAt: now, updatedAt: now },
-      });
-      throw error;
+      if (await this.#refuseSubmit(task)) throw error;
+      // Its write was stored after all (in a batch a shutdown drain applied meanwhile): accepted.
     }
+    // Announced once accepted, so no subscriber hears of a task that was refused.
+    this.#events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
     if (this.#state === "started") this.#dispatcher.enqueue(task);
     else this.#dispatcher.unreserve(task);
     return { task: { ...task }, created: true };
+  }
+
+  /**
+   * Not durable, so not accepted: the task leaves no trace (memory, journal, store), and its
+   * idempotency key stays free for the caller's retry. Its write is taken back from the journal.
+   * A write the store is applying at that moment (a shutdown drain) is waited for: refused, it
+   * is back among the pending writes and taken back; stored, the task is accepted after all and
+   * this returns false.
+   */
+  async #refuseSubmit(task: Task): Promise<boolean> {
+    for (;;) {
+      if (this.#journal.withdraw((w) => w.kind === "task" && w.value.id === task.id) > 0) break;
+      if (!this.#journal.applying) return false;
+      await this.#journal.idle();
+    }
+    this.#tasks.delete(task.id);
+    this.#dispatcher.unreserve(task);
+    if (task.idempotencyKey !== null && this.#byIdempotencyKey.get(task.idempotencyKey) === task) this.#byIdempotencyKey.delete(task.idempotencyKey);
+    return true;
   }
 
   /** Re-drives a dead-lettered task: QUEUED again with a fresh set of attempts. */
@@ -1542,6 +1563,7 @@ export class Factory {
     this.#state = "closing";
     this.#closingController.abort();
     this.#watchdog.stop();
+    await this.#retention.stop();
     if (wasStarted) {
       this.#pools.stop();
       this.#dispatcher.stop();

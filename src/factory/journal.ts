@@ -78,6 +78,30 @@ export class Journal {
     return 0;
   }
 
+  /**
+   * Takes back writes not yet in the store, so they never reach it: for a caller whose
+   * `commit()` was refused and who told its own caller so (a refused submit leaves no trace).
+   * Returns how many were taken back; a write in a batch the store is applying right now is
+   * not among them. Durability accounting stays safe: a taken-back write counts as done, and
+   * nobody waits on it but the caller that gave it up.
+   */
+  withdraw(match: (write: StoreWrite) => boolean): number {
+    const before = this.#pending.length;
+    this.#pending = this.#pending.filter((write) => !match(write));
+    if (this.#pending.length === 0 && this.#flushing === undefined) this.#allDone();
+    return before - this.#pending.length;
+  }
+
+  /** Resolves once no batch is being applied (whether it was stored or refused). */
+  async idle(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing.catch(() => {});
+  }
+
+  /** True while a batch is being applied: a write in it can be neither withdrawn nor known durable yet. */
+  get applying(): boolean {
+    return this.#flushing !== undefined;
+  }
+
   /** False while the store refuses writes (they are kept and retried). */
   get healthy(): boolean {
     return this.#retryDelayMs === 0;
@@ -105,7 +129,7 @@ export class Journal {
     if (this.#closed) return; // a flush scheduled before close(): the store is gone
     if (this.#flushing !== undefined) return; // the running flush reschedules what is left
     if (this.#pending.length === 0) {
-      this.#settleWaiters();
+      this.#allDone();
       return;
     }
     const batch = this.#pending.splice(0, MAX_BATCH);
@@ -133,6 +157,16 @@ export class Journal {
       this.#flushing = undefined;
     }
     if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule();
+  }
+
+  /**
+   * Nothing pending and nothing being applied: every write put is in the store or was
+   * withdrawn, and no refusal stands (what the store refused was withdrawn).
+   */
+  #allDone(): void {
+    this.#durableSeq = this.#putSeq;
+    this.#retryDelayMs = 0;
+    this.#settleWaiters();
   }
 
   #settleWaiters(): void {

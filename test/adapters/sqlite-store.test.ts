@@ -7,7 +7,7 @@ import { Kysely, Migrator, SqliteDialect, sql } from "kysely";
 import { migrationProvider } from "../../src/adapters/store/sql/migrations.ts";
 import { NodeSqliteDatabase } from "../../src/adapters/store/sqlite/node-sqlite-database.ts";
 import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
-import { storeConformance } from "../conformance/store.conformance.ts";
+import { storeConformance, task } from "../conformance/store.conformance.ts";
 import { tempDir } from "../helpers.ts";
 
 storeConformance("sqlite (file, WAL)", async () => {
@@ -50,6 +50,32 @@ describe("sqlite store: migration 0004", () => {
       try {
         assert.deepEqual(await store.ledgerReport({ by: "model" }), [{ key: "m1", entries: 1, amount: 0.5, tokensIn: 7, tokensOut: 3 }]);
         assert.deepEqual(await store.openReservations(), [{ reservationId: "r1", wallet: "W1", micro: 1_500_000, crewId: null, agentId: "a1", taskId: "t1", model: "m1" }]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe("sqlite store: migration 0007", () => {
+  it("fills finished_at of tasks written before it, so retention finds them (and never an unfinished one)", async () => {
+    const dir = tempDir();
+    const filename = join(dir.path, "old.db");
+    try {
+      const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new NodeSqliteDatabase(new DatabaseSync(filename)) }) });
+      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo("0005_budgets");
+      assert.equal(error, undefined);
+      for (const t of [task("old-done", { state: "SUCCEEDED", finishedAt: "2026-01-01T00:00:00.000Z" }), task("old-queued")]) {
+        await sql`insert into tasks (id, state, crew_id, created_at, idempotency_key, data) values (${t.id}, ${t.state}, ${null}, ${t.createdAt}, ${null}, ${JSON.stringify(t)})`.execute(db);
+      }
+      await db.destroy();
+
+      const store = await createSqliteStore({ filename });
+      try {
+        assert.equal(await store.prune({ kind: "tasks", before: "2026-02-01T00:00:00.000Z", limit: 10 }), 1);
+        assert.deepEqual((await store.listTasks({})).map((t) => t.id), ["old-queued"]);
       } finally {
         await store.close();
       }

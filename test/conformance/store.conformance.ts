@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { Agent } from "../../src/core/agent.ts";
 import type { Crew } from "../../src/core/crew.ts";
-import type { Store } from "../../src/core/ports/store.ts";
+import type { Store, StoreWrite } from "../../src/core/ports/store.ts";
 import type { LedgerEntry } from "../../src/core/ledger.ts";
 import type { Task } from "../../src/core/task.ts";
 
@@ -336,6 +336,60 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       await sut.store.deleteBudget("crew:c1");
       await sut.store.deleteBudget("crew:absent");
       assert.deepEqual((await sut.store.listBudgets()).map((b) => b.key), ["global"]);
+    });
+
+    it("prunes finished tasks by when they finished and by count, oldest first, in batches; unfinished tasks stay", async () => {
+      const MIN = 60_000;
+      await sut.store.apply([
+        // Finished at minutes 1..5 (created long before: age counts from the finish).
+        ...[1, 2, 3, 4, 5].map((m) => ({ kind: "task" as const, value: task(`done${m}`, { state: m === 5 ? ("DEAD" as const) : ("SUCCEEDED" as const), createdAt: now(), finishedAt: now(m * MIN), idempotencyKey: `key${m}` }) })),
+        { kind: "task", value: task("queued", { createdAt: now() }) },
+        { kind: "task", value: task("running", { state: "RUNNING", createdAt: now() }) },
+      ]);
+      const ids = async () => (await sut.store.listTasks({})).map((t) => t.id).sort();
+      // By age, at most `limit` per call: minutes 1 and 2 first, then 3 (finished before 3.5 min).
+      assert.equal(await sut.store.prune({ kind: "tasks", before: now(3.5 * MIN), limit: 2 }), 2);
+      assert.deepEqual(await ids(), ["done3", "done4", "done5", "queued", "running"]);
+      assert.equal(await sut.store.prune({ kind: "tasks", before: now(3.5 * MIN), limit: 2 }), 1);
+      assert.equal(await sut.store.prune({ kind: "tasks", before: now(3.5 * MIN), limit: 2 }), 0);
+      // A pruned task's idempotency key is free again.
+      assert.equal(await sut.store.getTaskByIdempotencyKey("key1"), undefined);
+      assert.equal((await sut.store.getTaskByIdempotencyKey("key4"))?.id, "done4");
+      // By count: the newest finished one stays, whatever the unfinished ones.
+      assert.equal(await sut.store.prune({ kind: "tasks", keep: 1, limit: 100 }), 1);
+      assert.deepEqual(await ids(), ["done5", "queued", "running"]);
+      assert.equal(await sut.store.prune({ kind: "tasks", keep: 0, before: now(60 * MIN), limit: 100 }), 1);
+      assert.deepEqual(await ids(), ["queued", "running"]);
+      assert.equal(await sut.store.prune({ kind: "tasks", keep: 0, before: now(60 * MIN), limit: 100 }), 0);
+    });
+
+    it("prunes events and crew messages each by their own limits, oldest first; ledger entries are never pruned", async () => {
+      const SEC = 1_000;
+      const events: StoreWrite[] = [];
+      for (let seq = 1; seq <= 12; seq++) {
+        events.push({ kind: "event" as const, value: seq % 3 === 0 ? { seq, type: "crew.message" as const, at: now(seq * SEC), crewId: "c1", data: { n: seq } } : { seq, type: "agent.state" as const, at: now(seq * SEC), agentId: "a1", from: "READY", to: "BUSY" } });
+      }
+      await sut.store.apply([...events, { kind: "ledger", value: ledgerEntry(1, "grant", "SYS", "W1", 5) }, { kind: "ledger", value: ledgerEntry(2, "grant", "SYS", "W1", 1) }]);
+      const seqs = async () => (await sut.store.listEvents({})).map((e) => e.seq);
+      // Events (not messages) written before second 5.5: 1, 2, 4, 5; messages stay.
+      assert.equal(await sut.store.prune({ kind: "events", before: now(5.5 * SEC), limit: 3 }), 3);
+      assert.equal(await sut.store.prune({ kind: "events", before: now(5.5 * SEC), limit: 3 }), 1);
+      assert.equal(await sut.store.prune({ kind: "events", before: now(5.5 * SEC), limit: 3 }), 0);
+      assert.deepEqual(await seqs(), [3, 6, 7, 8, 9, 10, 11, 12]);
+      // Only the newest 2 events: 7 and 8 go, 10 and 11 stay.
+      assert.equal(await sut.store.prune({ kind: "events", keep: 2, limit: 100 }), 2);
+      assert.deepEqual(await seqs(), [3, 6, 9, 10, 11, 12]);
+      // Messages by count, then by age.
+      assert.equal(await sut.store.prune({ kind: "messages", keep: 3, limit: 100 }), 1);
+      assert.deepEqual(await seqs(), [6, 9, 10, 11, 12]);
+      assert.equal(await sut.store.prune({ kind: "messages", before: now(10 * SEC), limit: 100 }), 2);
+      assert.deepEqual(await seqs(), [10, 11, 12]);
+      assert.equal(await sut.store.prune({ kind: "messages", keep: 0, limit: 100 }), 1);
+      assert.equal(await sut.store.prune({ kind: "events", keep: 0, limit: 100 }), 2);
+      assert.deepEqual(await seqs(), []);
+      // The ledger is never pruned.
+      assert.deepEqual((await sut.store.listLedger({})).map((e) => e.seq), [1, 2]);
+      assert.equal((await sut.store.ledgerTotals()).balances.get("W1"), 6_000_000);
     });
 
     it("keeps what was applied across a close and reopen", async (t) => {

@@ -42,6 +42,24 @@ describe("journal", () => {
     assert.equal(await store.getTask("late1"), undefined);
   });
 
+  it("withdraw() takes back writes the store refused: they never reach it, commit() resolves without them and the journal is healthy again", async () => {
+    const journal = new Journal(store, (e) => errors.push(String(e)));
+    const open = store;
+    store = await createSqliteStore({ filename: join(dir.path, "other.db") }); // for afterEach
+    await open.close(); // the journal's store now refuses every apply
+    journal.put({ kind: "task", value: task("refused") });
+    journal.put({ kind: "task", value: task("kept") });
+    await assert.rejects(journal.commit(), { code: "STORE_UNAVAILABLE" });
+    assert.equal(journal.healthy, false);
+    assert.equal(journal.withdraw((w) => w.kind === "task" && w.value.id === "refused"), 1);
+    assert.equal(journal.withdraw((w) => w.kind === "task" && w.value.id === "refused"), 0);
+    assert.equal(journal.withdraw(() => true), 1);
+    // Nothing pending: commit() resolves at once, and no refusal stands.
+    await journal.commit();
+    assert.equal(journal.healthy, true);
+    assert.equal(errors.length, 1);
+  });
+
   it("keeps writes while the store refuses them and gives up on drain() at its deadline", async () => {
     const journal = new Journal(store, (e) => errors.push(String(e)));
     await store.close(); // every apply now fails

@@ -11,6 +11,8 @@ import { RouteRulesSchema } from "../../models/policy.ts";
 import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
 import { intOption, UsageError } from "../context.ts";
 import { ECHO_AGENT_PATH } from "./chaos.ts";
+import { describeRetention, retentionRuleOption } from "../retention-option.ts";
+import { retentionSettings, type RetentionOptions, type RetentionRule } from "../../factory/retention.ts";
 
 export const DEFAULT_PORT = 7371;
 
@@ -27,6 +29,10 @@ export function serveCommand(program: Command): void {
     .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
     .option("--allow-unsandboxed", "allow profiles with `sandbox: { kind: none }`: their programs run on this host, unsandboxed, as this server's user")
     .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos` (and agent files from the package's examples/agents, for its agent); never in production")
+    .option("--allow-empty-store", "start a new empty store when <dir>/factory.db is an empty file (otherwise refused: see docs/storage.md)")
+    .option("--retain-tasks <limit>", "finished tasks kept: an age (7d), a count (100000), both (7d,100000) or forever; default 7d,100000", retentionRuleOption("--retain-tasks"))
+    .option("--retain-events <limit>", "events kept (crew messages aside), same forms; default 7d,1000000", retentionRuleOption("--retain-events"))
+    .option("--retain-messages <limit>", "crew messages kept, same forms; default 7d,100000", retentionRuleOption("--retain-messages"))
     .option("--config <file>", "model settings (YAML/JSON): providers, pricing, rules, budgets, timeouts; see docs/models.md")
     .option("--rules <file>", "model routing rules (YAML or JSON list, first match wins; default: seed 004's five)")
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
@@ -34,7 +40,7 @@ export function serveCommand(program: Command): void {
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowedHost: string[]; corsOrigin: string[] }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowedHost: string[]; corsOrigin: string[] }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -43,8 +49,15 @@ export function serveCommand(program: Command): void {
       }
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
+      const retention: RetentionOptions = {
+        ...(opts.retainTasks === undefined ? {} : { tasks: opts.retainTasks }),
+        ...(opts.retainEvents === undefined ? {} : { events: opts.retainEvents }),
+        ...(opts.retainMessages === undefined ? {} : { messages: opts.retainMessages }),
+      };
       const factory = await createFactory({
         dataDir: opts.data,
+        allowEmptyStore: opts.allowEmptyStore === true,
+        retention,
         chaos: opts.chaos === true,
         models,
         agentFiles: agentFolders(opts),
@@ -70,6 +83,7 @@ export function serveCommand(program: Command): void {
       );
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
       console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
+      console.log(`retention: ${describeRetention(retentionSettings(retention))} (--retain-*; docs/storage.md)`);
       if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
       if (opts.allowUnsandboxed === true) console.log("unsandboxed agents allowed (--allow-unsandboxed): profiles with sandbox.kind none run on this host as this server's user");
       let signals = 0;

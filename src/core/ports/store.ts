@@ -103,6 +103,20 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** What retention removes: finished tasks, events other than crew messages, crew messages (`crew.message` events). */
+export type PruneKind = "tasks" | "events" | "messages";
+
+/** One round of retention for one kind; rows outside either limit go, oldest first. */
+export interface PruneQuery {
+  kind: PruneKind;
+  /** Rows older than this instant go: tasks by when they finished, events by `at`. An ISO string as `Date.toISOString()` writes it. */
+  before?: string;
+  /** Only the newest `keep` rows of the kind stay. */
+  keep?: number;
+  /** Most rows this call deletes (a small batch, so one call never holds the store long). */
+  limit: number;
+}
+
 /**
  * Durable state. The factory keeps hot state in memory and writes here in batches
  * (`apply` is one transaction), so an adapter needs only upserts and a few indexed reads.
@@ -146,5 +160,12 @@ export interface Store {
   putBudget(budget: StoredBudget): Promise<void>;
   deleteBudget(key: string): Promise<void>;
   listBudgets(): Promise<StoredBudget[]>;
+  /**
+   * Deletes at most `limit` rows of one kind that fall outside `before` or `keep`, oldest first,
+   * and says how many went. Only finished tasks (SUCCEEDED, FAILED, CANCELLED, DEAD) are ever
+   * deleted, never unfinished ones; ledger entries, agents, crews, wallets, profiles and crew
+   * context are never touched.
+   */
+  prune(query: PruneQuery): Promise<number>;
   close(): Promise<void>;
 }

@@ -55,7 +55,29 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
     `create index agents_spawned on agents (spawned_at, id)`,
     `create index crews_created on crews (created_at, id)`,
   ],
+  // Retention finds finished tasks by when they finished, and crew messages among events, by index.
+  "0007_retention": [
+    `alter table tasks add column finished_at text`,
+    backfillTaskFinishedAt,
+    // With id, so "the newest N finished" is read from the index alone, ties included.
+    `create index tasks_finished on tasks (finished_at, id) where finished_at is not null`,
+    `create index events_type on events (type, seq)`,
+  ],
 };
+
+/** Tasks written before 0007 carry `finishedAt` only in `data`. */
+async function backfillTaskFinishedAt(db: Kysely<unknown>): Promise<void> {
+  const PAGE = 1000;
+  for (let after = ""; ; ) {
+    const { rows } = await sql<{ id: string; data: string }>`select id, data from tasks where id > ${after} order by id limit ${PAGE}`.execute(db);
+    for (const row of rows) {
+      const finishedAt = (JSON.parse(row.data) as { finishedAt?: string | null }).finishedAt ?? null;
+      if (finishedAt !== null) await sql`update tasks set finished_at = ${finishedAt} where id = ${row.id}`.execute(db);
+    }
+    if (rows.length < PAGE) return;
+    after = rows[rows.length - 1]?.id as string;
+  }
+}
 
 /** Entries written before 0004 carry these fields only in `data`; SQLite and PostgreSQL read JSON differently, so it is read here. */
 async function backfillLedgerUsage(db: Kysely<unknown>): Promise<void> {

@@ -4,7 +4,8 @@ import type { Crew } from "../../../core/crew.ts";
 import type { ListPosition } from "../../../core/list-position.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
 import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
-import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import { FINAL_TASK_STATES } from "../../../core/task-states.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
@@ -15,7 +16,7 @@ export interface SqlDatabase {
   profiles: { name: string; version: number; created_at: string; data: string };
   agents: { id: string; state: string; role: string; profile: string; crew_id: string | null; spawned_at: string; data: string };
   crews: { id: string; state: string; name: string; created_at: string; data: string };
-  tasks: { id: string; state: string; crew_id: string | null; created_at: string; idempotency_key: string | null; data: string };
+  tasks: { id: string; state: string; crew_id: string | null; created_at: string; idempotency_key: string | null; finished_at: string | null; data: string };
   wallets: { address: string; owner_id: string; data: string };
   events: { seq: number; type: string; at: string; agent_id: string | null; crew_id: string | null; task_id: string | null; data: string };
   crew_context: { crew_id: string; key: string; updated_at: string; value: string };
@@ -38,6 +39,9 @@ export interface SqlDatabase {
   };
   budgets: { key: string; credits_micro: number; period_ms: number | null; window_start: string };
 }
+
+/** The event type crew messages are kept as (retention's "messages"). */
+const MESSAGE_EVENT = "crew.message";
 
 /** Rows per multi-row insert: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const CHUNK = 200;
@@ -75,7 +79,7 @@ export class SqlStore implements Store {
   async apply(writes: readonly StoreWrite[]): Promise<void> {
     if (writes.length === 0) return;
     const byKind = groupByKind(writes);
-    await this.#db.transaction().execute(async (trx) => {
+    await this.#transaction(async (trx) => {
       for (const part of chunks(byKind.profile)) {
         await trx
           .insertInto("profiles")
@@ -119,10 +123,18 @@ export class SqlStore implements Store {
         await trx
           .insertInto("tasks")
           .values(
-            part.map((t) => ({ id: t.id, state: t.state, crew_id: t.crewId, created_at: t.createdAt, idempotency_key: t.idempotencyKey ?? null, data: JSON.stringify(t) })),
+            part.map((t) => ({
+              id: t.id,
+              state: t.state,
+              crew_id: t.crewId,
+              created_at: t.createdAt,
+              idempotency_key: t.idempotencyKey ?? null,
+              finished_at: t.finishedAt,
+              data: JSON.stringify(t),
+            })),
           )
           .onConflict((oc) =>
-            oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), data: eb.ref("excluded.data") })),
+            oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), finished_at: eb.ref("excluded.finished_at"), data: eb.ref("excluded.data") })),
           )
           .execute();
       }
@@ -188,6 +200,25 @@ export class SqlStore implements Store {
             )
             .execute();
         }
+      }
+    });
+  }
+
+  /**
+   * `fn` in one transaction on one connection. Unlike Kysely's `transaction()`, a failed
+   * rollback does not replace the error that caused it: SQLite rolls a transaction back by
+   * itself on some errors ("database or disk is full"), and the ROLLBACK that follows then
+   * fails with "no transaction is active", which hid what the store said.
+   */
+  async #transaction(fn: (trx: Kysely<SqlDatabase>) => Promise<void>): Promise<void> {
+    await this.#db.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      try {
+        await fn(conn);
+        await sql`commit`.execute(conn);
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => {}); // already rolled back by the database
+        throw error;
       }
     });
   }
@@ -381,6 +412,71 @@ export class SqlStore implements Store {
   async listBudgets(): Promise<StoredBudget[]> {
     const rows = await this.#db.selectFrom("budgets").selectAll().orderBy("key").execute();
     return rows.map((r) => ({ key: r.key, credits: fromMicro(Number(r.credits_micro)), periodMs: r.period_ms === null ? null : Number(r.period_ms), windowStart: r.window_start }));
+  }
+
+  async prune(query: PruneQuery): Promise<number> {
+    return query.kind === "tasks" ? this.#pruneTasks(query) : this.#pruneEvents(query);
+  }
+
+  async #pruneTasks(query: PruneQuery): Promise<number> {
+    // Only final states carry finished_at (a re-driven task clears it), so the index alone
+    // finds candidates; the delete checks the state again.
+    const base = () => this.#db.selectFrom("tasks").select("id").where("finished_at", "is not", null);
+    const ids = new Set<string>();
+    if (query.before !== undefined) {
+      // A range of the finished_at index, so a round with nothing to delete reads nothing.
+      const old = await base().where("finished_at", "<", query.before).orderBy("finished_at").orderBy("id").limit(query.limit).execute();
+      for (const row of old) ids.add(row.id);
+    }
+    if (query.keep !== undefined && ids.size < query.limit) {
+      // The newest finished task that must go (ties broken by id), and everything older.
+      const edge = await this.#db
+        .selectFrom("tasks")
+        .select(["finished_at", "id"])
+        .where("finished_at", "is not", null)
+        .orderBy("finished_at", "desc")
+        .orderBy("id", "desc")
+        .limit(1)
+        .offset(query.keep)
+        .executeTakeFirst();
+      if (edge !== undefined) {
+        const at = edge.finished_at as string;
+        const beyond = await base()
+          .where((eb) => eb.or([eb("finished_at", "<", at), eb.and([eb("finished_at", "=", at), eb("id", "<=", edge.id)])]))
+          .orderBy("finished_at")
+          .orderBy("id")
+          .limit(query.limit)
+          .execute();
+        for (const row of beyond) if (ids.size < query.limit) ids.add(row.id);
+      }
+    }
+    if (ids.size === 0) return 0;
+    const result = await this.#db.deleteFrom("tasks").where("id", "in", [...ids]).where("state", "in", [...FINAL_TASK_STATES]).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async #pruneEvents(query: PruneQuery): Promise<number> {
+    const messages = query.kind === "messages";
+    const base = () => this.#db.selectFrom("events").where("type", messages ? "=" : "<>", MESSAGE_EVENT);
+    // Seq follows time, so what goes is always a prefix in seq order: delete up to a seq.
+    let upTo = 0;
+    if (query.before !== undefined) {
+      // Only the oldest `limit` are read, so a round with nothing to delete stays cheap.
+      const oldest = await base().select(["seq", "at"]).orderBy("seq").limit(query.limit).execute();
+      for (const row of oldest) {
+        if (row.at >= query.before) break;
+        upTo = Number(row.seq);
+      }
+    }
+    if (query.keep !== undefined) {
+      const edge = await base().select("seq").orderBy("seq", "desc").limit(1).offset(query.keep).executeTakeFirst();
+      if (edge !== undefined) upTo = Math.max(upTo, Number(edge.seq));
+    }
+    if (upTo === 0) return 0;
+    const seqs = (await base().select("seq").where("seq", "<=", upTo).orderBy("seq").limit(query.limit).execute()).map((r) => r.seq);
+    if (seqs.length === 0) return 0;
+    await this.#db.deleteFrom("events").where("seq", "in", seqs).execute();
+    return seqs.length;
   }
 
   /** Runs a dialect-specific maintenance statement, in turn with transactions (e.g. a WAL checkpoint). */

@@ -5,37 +5,50 @@ import { Kysely, SqliteDialect } from "kysely";
 import type { Store } from "../../../core/ports/store.ts";
 import { SqlStore, type SqlDatabase } from "../sql/sql-store.ts";
 import { NodeSqliteDatabase } from "./node-sqlite-database.ts";
+import { openSqliteFile, releaseSqliteFile } from "./open-sqlite-file.ts";
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or `:memory:`. */
   filename: string;
   /** How often the WAL is checkpointed into the database file; default 1 s. */
   checkpointIntervalMs?: number;
+  /** Opens a 0-byte database file as a new empty store instead of refusing it; default false. */
+  allowEmpty?: boolean;
 }
 
 /**
  * The embedded store: one SQLite file in WAL mode. `synchronous=NORMAL` keeps every committed
- * transaction across a process crash (WAL), trading only the last commits on power loss.
+ * transaction across a process crash (WAL), trading only the last commits on power loss. A file
+ * is opened by one process at a time and only when it is sound (see open-sqlite-file.ts): a
+ * second opener gets `STORE_LOCKED`, a damaged file `STORE_DAMAGED`.
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
-  const raw = new DatabaseSync(options.filename);
+  const file = options.filename !== ":memory:";
+  if (file) mkdirSync(dirname(options.filename), { recursive: true });
+  const raw = file ? openSqliteFile(options.filename, { allowEmpty: options.allowEmpty ?? false }) : new DatabaseSync(options.filename);
   // Checkpoints are ours (below) rather than SQLite's automatic ones, which run inside whichever
   // commit crosses the threshold and turn that caller's 0.2 ms into several ms.
-  raw.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000; pragma wal_autocheckpoint = 0;");
+  raw.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma wal_autocheckpoint = 0;");
   const db = new Kysely<SqlDatabase>({ dialect: new SqliteDialect({ database: new NodeSqliteDatabase(raw) }) });
-  const store = new SqliteStore(db, options.checkpointIntervalMs ?? 1_000);
-  await store.migrate();
+  const store = new SqliteStore(db, options.checkpointIntervalMs ?? 1_000, file ? options.filename : undefined);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   return store;
 }
 
 /** The SQL store plus a periodic passive WAL checkpoint, so the WAL file stays small. */
 class SqliteStore extends SqlStore {
   readonly #timer: NodeJS.Timeout;
+  readonly #filename: string | undefined;
   #checkpointing = false;
 
-  constructor(db: Kysely<SqlDatabase>, intervalMs: number) {
+  constructor(db: Kysely<SqlDatabase>, intervalMs: number, filename: string | undefined) {
     super(db);
+    this.#filename = filename;
     this.#timer = setInterval(() => {
       if (this.#checkpointing) return;
       this.#checkpointing = true;
@@ -51,5 +64,6 @@ class SqliteStore extends SqlStore {
   override async close(): Promise<void> {
     clearInterval(this.#timer);
     await super.close();
+    if (this.#filename !== undefined) releaseSqliteFile(this.#filename);
   }
 }
