@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
 import { createFactory } from "../../src/factory/create-factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
-import { silentLogger, tempDir } from "../helpers.ts";
+import { silentLogger, tempDir, until } from "../helpers.ts";
 
 // Waits until released (or aborted), so a test can hold a task RUNNING across a shutdown.
 let release: () => void = () => {};
@@ -26,7 +26,7 @@ describe("restart", () => {
     dir = tempDir();
   });
   afterEach(() => dir.cleanup());
-  const open = () => createFactory({ dataDir: dir.path, handlers, logger: silentLogger, shutdownGraceMs: 50 });
+  const open = () => createFactory({ dataDir: dir.path, handlers, logger: silentLogger, shutdownGraceMs: 50, scaling: { tickMs: 20 } });
 
   it("runs a backlog left queued at a graceful shutdown on the restored agents (none fails for want of a runtime)", async () => {
     const first = await open();
@@ -83,6 +83,28 @@ describe("restart", () => {
       assert.deepEqual((await second.waitForTask(queued.id, 1_000)).result, "later");
     } finally {
       await second.close();
+    }
+  });
+
+  it("keeps a pool within maxSize across successive restarts, graceful and forced, with work queued", async () => {
+    const live = async (factory: Awaited<ReturnType<typeof open>>): Promise<number> => (await factory.listAgents()).filter((a) => a.profile === "holder").length;
+    let factory = await open();
+    try {
+      factory.registerProfile({ name: "holder", role: "Holder", runtime: { kind: "function", handler: "hold" }, pool: { maxSize: 2, warmSize: 0 } });
+      for (let i = 0; i < 6; i++) await factory.submitTask({ role: "Holder", input: i, maxAttempts: 20 });
+      await until(async () => (await live(factory)) === 2, "the pool to grow to its maxSize");
+      for (const force of [false, true, false, true]) {
+        await factory.close({ force });
+        factory = await open();
+        // The restored agents take the re-queued work; on-demand spawning must count them.
+        await until(async () => (await factory.listAgents()).filter((a) => a.profile === "holder" && a.state === "BUSY").length >= 2, "the restored agents to be busy");
+        // A few pool rounds: nothing more is spawned while the restored pair serves.
+        await new Promise((r) => setTimeout(r, 150));
+        assert.equal(await live(factory), 2, `live holder agents after a ${force ? "forced" : "graceful"} restart`);
+        assert.equal(factory.getPool("holder").size, 2);
+      }
+    } finally {
+      await factory.close({ force: true });
     }
   });
 
