@@ -9,6 +9,7 @@ export type ErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
   | "UNAUTHORIZED"
+  | "NOT_YOUR_TASK"
   | "NOT_FOUND"
   | "PROFILE_NOT_FOUND"
   | "AGENT_NOT_FOUND"

@@ -140,6 +140,8 @@ export interface FactoryStats {
   /** Per runtime kind, what it reports (process: live processes, warm sandboxes, lease times). */
   runtimes: Record<string, Record<string, unknown>>;
   health: HealingStats;
+  /** Agent messages refused since start: `denied` named a task that is not one of the agent's attempts. */
+  security: { denied: number };
 }
 
 /**
@@ -188,6 +190,8 @@ export class Factory {
   readonly #crewSleepers = new Map<string, Map<string, Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">>>();
   /** Crews whose sleepers from before this start were read from the store (when crew work first needed one). */
   readonly #crewSleepersRead = new Set<string>();
+  /** Agent messages refused because they named a task that is not one of the agent's attempts. */
+  #denied = 0;
   readonly #healing = {
     replaced: { lost: 0, silent: 0, stuck: 0, quality: 0 },
     givenUp: 0,
@@ -231,6 +235,8 @@ export class Factory {
       crewAccess: (crewId) => this.#crews.access(crewId),
       onLost: (agent, reason) => this.#replace(agent, reason, "lost"),
       onProgress: (agent, taskId, message, fraction) => {
+        // Only its current attempt: another's task (or its own earlier attempt) must not reset a stuck timer.
+        if (this.#attemptOf(agent, taskId, "progress") !== "current") return;
         this.#dispatcher.progressed(taskId);
         this.#events.emit({ type: "task.progress", taskId, agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), data: { message: message ?? null, fraction: fraction ?? null } });
       },
@@ -241,7 +247,7 @@ export class Factory {
       onHeartbeat: (agent) => this.#watchdog.heard(agent),
       callModel: (agent, taskId, request) => this.#callModel(agent, taskId, request),
       submitSubtask: (agent, parentTaskId, request) => this.#submitSubtask(agent, parentTaskId, request),
-      waitForTask: (id, waitMs) => this.waitForTask(id, waitMs),
+      waitForTask: (agent, id, waitMs) => this.#waitForOwnTask(agent, id, waitMs),
       onStarted: (agent, handle, profile) => {
         this.#readyAt.set(agent.id, Date.now());
         this.#watchdog.attach(agent, handle, profile);
@@ -981,8 +987,48 @@ export class Factory {
     return Math.max(0, Math.min(1, wallet ?? 1, limits ?? 1));
   }
 
+  /**
+   * Whether a task an agent names (progress, a model call, a sub-task, a wait) is one of its own
+   * attempts: the one it runs now (`current`), or one it ran whose outcome is already decided
+   * (`earlier`: ignored or allowed, never a denial). Anything else is a security denial: logged
+   * with the agent and the task, counted in `stats().security.denied`, and never recorded.
+   */
+  #attemptOf(agent: Agent, taskId: string, action: string): "current" | "earlier" | undefined {
+    const attempt = this.#ownAttempt(agent, taskId);
+    if (attempt === undefined) this.#deny(agent, taskId, action);
+    return attempt;
+  }
+
+  #ownAttempt(agent: Agent, taskId: string): "current" | "earlier" | undefined {
+    const attempt = this.#dispatcher.attemptOf(agent, taskId);
+    if (attempt !== undefined) return attempt;
+    // Its attempt just ended (a message sent as it answered).
+    return (this.#tasks.get(taskId) ?? this.#recent.get(taskId))?.agentId === agent.id ? "earlier" : undefined;
+  }
+
+  #deny(agent: Agent, taskId: string, action: string): void {
+    this.#denied++;
+    this.#deps.logger.warn(`security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
+  }
+
+  #notYours(agent: Agent, taskId: string): FactoryError {
+    return new FactoryError("NOT_YOUR_TASK", `task ${taskId} is not one of agent ${agent.id}'s attempts`, { nonRetryable: true, details: { taskId } });
+  }
+
+  /** An agent waits for one of its own attempts or for a sub-task of one of them. */
+  async #waitForOwnTask(agent: Agent, id: string, waitMs: number): Promise<Task> {
+    const task = await this.getTask(id);
+    const own = task.agentId === agent.id || this.#ownAttempt(agent, id) !== undefined || (task.parentTaskId !== undefined && this.#ownAttempt(agent, task.parentTaskId) !== undefined);
+    if (!own) {
+      this.#deny(agent, id, "a wait");
+      throw this.#notYours(agent, id);
+    }
+    return this.waitForTask(id, waitMs);
+  }
+
   /** One model call of an agent's task: its crew's wallet pays (its own without a crew); the task counts the usage. */
   async #callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
+    if (this.#attemptOf(agent, taskId, "a model call") === undefined) throw this.#notYours(agent, taskId);
     const crew = agent.crewId === null ? undefined : this.#crews.get(agent.crewId);
     const result = await this.#router.call({
       ...request,
@@ -1006,6 +1052,7 @@ export class Factory {
 
   /** A sub-task an agent submits: in its own crew (or to agents in none), linked to the task it runs. */
   #submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task> {
+    if (this.#attemptOf(agent, parentTaskId, "a sub-task") === undefined) return Promise.reject(this.#notYours(agent, parentTaskId));
     return this.submitTask({
       role: request.role,
       input: request.input,
@@ -1494,6 +1541,7 @@ export class Factory {
         woken: this.#healing.woken,
         wakeMs: summary(this.#healing.wakeMs),
       },
+      security: { denied: this.#denied },
     };
   }
 
