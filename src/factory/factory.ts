@@ -33,6 +33,7 @@ import type { SubtaskRequest } from "../core/ports/runtime.ts";
 import { fromMicro, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerReport } from "../core/ledger.ts";
 import type { LedgerQuery } from "../core/ports/store.ts";
 import { LedgerReportQuerySchema, type LedgerReportQueryInput } from "../core/schemas/ledger-report.ts";
+import { AgentLog } from "./agent-log.ts";
 import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
@@ -47,6 +48,8 @@ const CRASH_LOOP_UPTIME_MS = 3_000;
 const CRASH_LOOP_LIMIT = 5;
 
 export interface Logger {
+  /** Agents' debug lines; absent: they are not formatted at all. */
+  debug?(message: string): void;
   info(message: string): void;
   warn(message: string): void;
   error(message: string, error?: unknown): void;
@@ -192,6 +195,8 @@ export class Factory {
   readonly #crewSleepersRead = new Set<string>();
   /** Agent messages refused because they named a task that is not one of the agent's attempts. */
   #denied = 0;
+  /** Agents' log lines and warnings about agents, on the logger within a per-agent rate. */
+  readonly #agentLog: AgentLog;
   readonly #healing = {
     replaced: { lost: 0, silent: 0, stuck: 0, quality: 0 },
     givenUp: 0,
@@ -211,6 +216,7 @@ export class Factory {
     this.#runtimes = new Map(deps.runtimes.map((r) => [r.kind, r]));
     this.#journal = new Journal(deps.store, (error) => deps.logger.error("store write failed; will retry", error));
     this.#recentRing = new Array<string | undefined>(Math.max(1, deps.recentTaskLimit));
+    this.#agentLog = new AgentLog(deps.logger);
     const bus = deps.bus;
     this.#events = new EventLog(this.#journal, bus);
     this.#ledger = new Ledger(this.#journal);
@@ -242,7 +248,7 @@ export class Factory {
       },
       onLog: (agent, level, message) => {
         this.#dispatcher.agentOutput(agent);
-        deps.logger.info(`[${agent.id} ${level}] ${message}`);
+        this.#agentLog.line(agent.id, level, message);
       },
       onHeartbeat: (agent) => this.#watchdog.heard(agent),
       callModel: (agent, taskId, request) => this.#callModel(agent, taskId, request),
@@ -325,6 +331,7 @@ export class Factory {
       this.#readyAt.delete(agent.id);
       this.#youngLosses.delete(agent.id);
       this.#asleep.delete(agent.id);
+      this.#agentLog.forget(agent.id);
     });
     this.#watchdog = new Watchdog({
       registry: this.#registry,
@@ -1008,7 +1015,7 @@ export class Factory {
 
   #deny(agent: Agent, taskId: string, action: string): void {
     this.#denied++;
-    this.#deps.logger.warn(`security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
+    this.#agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
   }
 
   #notYours(agent: Agent, taskId: string): FactoryError {

@@ -22,7 +22,7 @@ export interface SpawnerDeps {
   /** A started agent's runtime is gone (its process exited): the factory replaces it. */
   onLost(agent: Agent, reason: string): void;
   onProgress(agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined): void;
-  onLog(agent: Agent, level: string, message: string): void;
+  onLog(agent: Agent, level: "debug" | "info" | "warn" | "error", message: string): void;
   /** The agent said something: it is alive. */
   onHeartbeat(agent: Agent): void;
   /** A model call for one of the agent's tasks (the llm runtime's loop). */

@@ -1,7 +1,8 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import type { z } from "zod";
 import { startServer } from "../../api/server.ts";
 import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
+import { consoleLogger, LOG_LEVELS, type LogLevel } from "../../factory/console-logger.ts";
 import { loadProfileFolder, readDocument } from "../../factory/load-profiles.ts";
 import { parseWith } from "../../core/schemas/parse.ts";
 import { RouteRulesSchema } from "../../models/policy.ts";
@@ -26,7 +27,8 @@ export function serveCommand(program: Command): void {
     .option("--openai-base-url <url>", "send every model call to this OpenAI-compatible endpoint (key from OPENAI_API_KEY if set)")
     .option("--openai-model <name>", "with --openai-base-url: the one model every call is sent as (e.g. llama3.2 on Ollama)")
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }) => {
+    .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; logLevel: LogLevel }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -35,7 +37,7 @@ export function serveCommand(program: Command): void {
       }
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
-      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
+      const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, models, logger: consoleLogger(opts.logLevel), ...(routingRules === undefined ? {} : { routingRules }) });
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
