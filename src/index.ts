@@ -1,7 +1,7 @@
 /** The public library surface of agent-factory. */
 export { createFactory, DEFAULT_DATA_DIR, type FactoryOptions } from "./factory/create-factory.ts";
 export { consoleLogger, LOG_LEVELS, type LogLevel } from "./factory/console-logger.ts";
-export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter } from "./factory/factory.ts";
+export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter, type WaitingView } from "./factory/factory.ts";
 export { FactoryError, isFactoryError, type ErrorCode } from "./core/errors.ts";
 export { AGENT_STATES, AGENT_TRANSITIONS, canTransition, type AgentState } from "./core/lifecycle.ts";
 export { TASK_STATES, type TaskState } from "./core/task-states.ts";

@@ -21,6 +21,7 @@ export type ErrorCode =
   | "TASK_ALREADY_FINAL"
   | "TASK_NOT_DEAD"
   | "QUEUE_FULL"
+  | "NO_SUCH_TARGET"
   | "AGENT_START_FAILED"
   | "CREW_ASSEMBLY_FAILED"
   | "TASK_FAILED"

@@ -38,6 +38,7 @@ import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
 import { Journal } from "./journal.ts";
+import { noSuchTargetError, type TargetCandidate } from "./no-such-target.ts";
 import { ProfileRegistry } from "./profile-registry.ts";
 import { Spawner } from "./spawner.ts";
 
@@ -127,6 +128,19 @@ export interface EventFilter {
   crewId?: string;
   agentId?: string;
   taskId?: string;
+}
+
+/** Tasks waiting for one target (what they ask for) and who could serve them. */
+export interface WaitingView {
+  crewId: string | null;
+  role: string | null;
+  profile: string | null;
+  capabilities: string[];
+  /** Set for tasks addressed to (or bound by affinity to) one agent. */
+  agentId: string | null;
+  queued: number;
+  /** Latest profiles whose pools could serve these tasks (crewless targets only). */
+  profiles: string[];
 }
 
 /** Counts for /ready and the CLI. */
@@ -891,6 +905,22 @@ export class Factory {
     return this.#pools.view(this.getProfile(profile));
   }
 
+  /**
+   * Tasks waiting for an agent, counted by what they ask for (most first), with the profiles
+   * whose pools could serve each (none for a crew's or one agent's tasks: those wait for members
+   * or for that agent). Tasks waiting out a retry backoff are not in it.
+   */
+  listWaiting(): WaitingView[] {
+    const out: WaitingView[] = [];
+    for (const lane of this.#dispatcher.lanes()) {
+      if (lane.size === 0) continue;
+      const { crewId, role, profile, capabilities, agentId } = lane.target;
+      const profiles = crewId === null && agentId === null ? this.#profilesFor(lane.target).map((p) => p.name) : [];
+      out.push({ crewId, role, profile, capabilities: [...capabilities], agentId, queued: lane.size, profiles });
+    }
+    return out.sort((a, b) => b.queued - a.queued);
+  }
+
   /** A wallet, with its balance as the ledger sums it. */
   async getWallet(address: string): Promise<Wallet> {
     if (SYSTEM_WALLETS.has(address)) {
@@ -1275,7 +1305,9 @@ export class Factory {
       if (known !== undefined) return { task: { ...known }, created: false };
     }
     if (request.crewId !== undefined) await this.#requireOpenCrew(request.crewId);
-    if (request.profile !== undefined) this.#profiles.require(request.profile);
+    if (request.agentId === undefined) {
+      await this.#requireServable({ crewId: request.crewId ?? null, role: request.role ?? null, profile: request.profile ?? null, capabilities: request.capabilities ?? [], agentId: null });
+    }
     if (request.agentId !== undefined) {
       // An agent asleep in the store takes tasks too: the dispatcher wakes it for them.
       let agent = this.#registry.get(request.agentId);
@@ -1372,6 +1404,48 @@ export class Factory {
     this.#dispatcher.redrive(task);
     await this.#journal.commit();
     return { ...task };
+  }
+
+  /**
+   * Refuses a task that nothing could ever serve (NO_SUCH_TARGET, 422, naming the closest known
+   * names): in a crew, no member — awake or asleep — matches its role, profile and capabilities;
+   * outside crews, no registered profile and no agent does. A task that one could serve is
+   * accepted even while no agent runs for it (spawned on demand, started by hand, or asleep):
+   * `listWaiting()` and the pools show it waiting.
+   */
+  async #requireServable(target: LaneTarget): Promise<void> {
+    const matches = (c: TargetCandidate): boolean => targetMatches(target, { id: "", crewId: target.crewId, ...c });
+    const known: TargetCandidate[] = [];
+    if (target.crewId === null) {
+      for (const p of this.#profiles.list()) {
+        const asAgent = { role: p.role, profile: p.name, capabilities: p.capabilities };
+        if (matches(asAgent)) return;
+        known.push(asAgent);
+      }
+      // Agents of older profile versions may serve what the latest versions no longer do.
+      for (const agent of this.#registry.values()) {
+        if (agent.crewId !== null) continue;
+        if (matches(agent)) return;
+        known.push(agent);
+      }
+    } else {
+      const crew = this.#crews.get(target.crewId);
+      // A crew still assembling lists its members once all stand; they are in the registry from their first state.
+      const members = crew?.state === "ASSEMBLING" ? [...this.#registry.values()].filter((a) => a.crewId === target.crewId) : (crew?.agentIds ?? []).map((id) => this.#registry.get(id));
+      for (const agent of members) {
+        if (agent === undefined) continue;
+        if (matches(agent)) return;
+        known.push(agent);
+      }
+    }
+    // The last resort, read from the store: agents asleep (a task for them wakes one).
+    await this.#journal.commit();
+    for (const agent of await this.#deps.store.listAgents({ states: ["HIBERNATING"], ...(target.crewId === null ? {} : { crewId: target.crewId }) })) {
+      if (agent.crewId !== target.crewId || this.#registry.get(agent.id) !== undefined) continue;
+      if (matches(agent)) return;
+      known.push(agent);
+    }
+    throw noSuchTargetError(target, known);
   }
 
   /** The latest profiles whose agents could serve a target (for queue depth and the default balancer). */

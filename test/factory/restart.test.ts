@@ -54,6 +54,8 @@ describe("restart", () => {
     const done = await first.waitForTask((await first.submitTask({ role: "Coder", crewId: crew.id, input: "before" })).id, 1_000);
     assert.equal(done.state, "SUCCEEDED");
     const running = await first.submitTask({ role: "Holder", crewId: crew.id, input: "held" });
+    // A profile with no agent: its task waits (a task nothing could serve is refused).
+    first.registerProfile({ name: "planner", role: "Planner", pool: { spawnStrategy: "manual" } });
     const queued = await first.submitTask({ role: "Planner", input: "later" });
     assert.equal((await first.getTask(running.id)).state, "RUNNING");
     const lastSeq = first.stats().lastEventSeq;
@@ -61,7 +63,7 @@ describe("restart", () => {
 
     const second = await open();
     try {
-      assert.deepEqual(second.listProfiles().map((p) => `${p.name}@${p.version}`), ["coder@1", "holder@1"]);
+      assert.deepEqual(second.listProfiles().map((p) => `${p.name}@${p.version}`), ["coder@1", "holder@1", "planner@1"]);
       const crewAfter = await second.getCrew(crew.id);
       assert.deepEqual([crewAfter.state, crewAfter.agentIds], ["ACTIVE", crew.agentIds]);
       for (const before of agents) {
@@ -79,7 +81,7 @@ describe("restart", () => {
       assert.equal((await second.waitForTask(running.id, 1_000)).state, "SUCCEEDED");
       // The queued task waited for a Planner and runs once one exists.
       assert.equal((await second.getTask(queued.id)).state, "QUEUED");
-      await second.spawnAgent({ config: { name: "planner", role: "Planner" } });
+      await second.spawnAgent({ profile: "planner" });
       assert.deepEqual((await second.waitForTask(queued.id, 1_000)).result, "later");
     } finally {
       await second.close();
