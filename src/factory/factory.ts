@@ -207,6 +207,8 @@ export class Factory {
   readonly #crewSleepers = new Map<string, Map<string, Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">>>();
   /** Crews whose sleepers from before this start were read from the store (when crew work first needed one). */
   readonly #crewSleepersRead = new Set<string>();
+  /** Crewless targets a profile was found to serve, by lane key, with the profiles' epoch then. */
+  readonly #servedByProfile = new Map<string, number>();
   /** Agent messages refused because they named a task that is not one of the agent's attempts. */
   #denied = 0;
   /** Agents' log lines and warnings about agents, on the logger within a per-agent rate. */
@@ -1417,9 +1419,16 @@ export class Factory {
     const matches = (c: TargetCandidate): boolean => targetMatches(target, { id: "", crewId: target.crewId, ...c });
     const known: TargetCandidate[] = [];
     if (target.crewId === null) {
+      // On the submit path: a target a profile serves stays served until the profiles change.
+      const key = laneKey(target);
+      if (this.#servedByProfile.get(key) === this.#profiles.epoch) return;
       for (const p of this.#profiles.list()) {
         const asAgent = { role: p.role, profile: p.name, capabilities: p.capabilities };
-        if (matches(asAgent)) return;
+        if (matches(asAgent)) {
+          if (this.#servedByProfile.size >= 10_000) this.#servedByProfile.clear();
+          this.#servedByProfile.set(key, this.#profiles.epoch);
+          return;
+        }
         known.push(asAgent);
       }
       // Agents of older profile versions may serve what the latest versions no longer do.
