@@ -1440,16 +1440,18 @@ export class Factory {
     } else {
       const crew = this.#crews.get(target.crewId);
       // A crew still assembling lists its members once all stand; they are in the registry from their first state.
-      const members = crew?.state === "ASSEMBLING" ? [...this.#registry.values()].filter((a) => a.crewId === target.crewId) : (crew?.agentIds ?? []).map((id) => this.#registry.get(id));
-      for (const agent of members) {
-        if (agent === undefined) continue;
+      const members = crew?.state === "ASSEMBLING" ? this.#registry.values() : (crew?.agentIds ?? []).values();
+      for (const member of members) {
+        const agent = typeof member === "string" ? this.#registry.get(member) : member;
+        if (agent === undefined || agent.crewId !== target.crewId) continue;
         if (matches(agent)) return;
         known.push(agent);
       }
     }
     // The last resort, read from the store: agents asleep (a task for them wakes one).
     await this.#journal.commit();
-    for (const agent of await this.#deps.store.listAgents({ states: ["HIBERNATING"], ...(target.crewId === null ? {} : { crewId: target.crewId }) })) {
+    const asleep = await this.#deps.store.listAgents({ states: ["HIBERNATING"], ...(target.crewId === null ? {} : { crewId: target.crewId }), limit: 10_000 });
+    for (const agent of asleep) {
       if (agent.crewId !== target.crewId || this.#registry.get(agent.id) !== undefined) continue;
       if (matches(agent)) return;
       known.push(agent);
