@@ -1,4 +1,5 @@
 import { TokenBucket } from "../scheduler/token-bucket.ts";
+import { LOG_LEVELS } from "./console-logger.ts";
 import type { Logger } from "./factory.ts";
 
 /** Characters of one agent log line that are kept; the rest is cut, saying how much. */
@@ -27,7 +28,8 @@ export class AgentLog {
 
   /** A line of the agent's own log. */
   line(agentId: string, level: "debug" | "info" | "warn" | "error", message: string): void {
-    if (level === "debug" && this.#logger.debug === undefined) return;
+    // A line the logger would not print costs nothing, not even the agent's budget.
+    if ((level === "debug" && this.#logger.debug === undefined) || LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(this.#logger.level ?? "debug")) return;
     if (!this.#allow(agentId)) return;
     const text = `[agent ${agentId} ${level}] ${truncate(message)}`;
     if (level === "debug") this.#logger.debug?.(text);

@@ -14,7 +14,8 @@ export function consoleLogger(level: LogLevel): Logger {
   const on = (l: LogLevel): boolean => LOG_LEVELS.indexOf(l) >= at;
   const none = (): void => {};
   return {
-    debug: on("debug") ? (message) => console.log(`[agent-factory] ${message}`) : none,
+    level,
+    ...(on("debug") ? { debug: (message: string) => console.log(`[agent-factory] ${message}`) } : {}),
     info: on("info") ? (message) => console.log(`[agent-factory] ${message}`) : none,
     warn: on("warn") ? (message) => console.warn(`[agent-factory] ${message}`) : none,
     error: on("error") ? (message, error) => console.error(`[agent-factory] ${message}`, error ?? "") : none,

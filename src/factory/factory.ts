@@ -49,6 +49,8 @@ const CRASH_LOOP_UPTIME_MS = 3_000;
 const CRASH_LOOP_LIMIT = 5;
 
 export interface Logger {
+  /** The least severe level it prints (default: all); agents' lines below it are not formatted or counted. */
+  readonly level?: "debug" | "info" | "warn" | "error";
   /** Agents' debug lines; absent: they are not formatted at all. */
   debug?(message: string): void;
   info(message: string): void;

@@ -37,4 +37,21 @@ describe("agent logs", () => {
       await close();
     }
   });
+
+  it("lines below the logger's level are not printed and cost no budget: a flood of info under level warn says nothing, a warning still shows", async () => {
+    const lines: string[] = [];
+    const record = (m: string): void => void lines.push(m);
+    const { factory, close } = await testFactory({ logger: { level: "warn", info: record, warn: record, error: record } });
+    try {
+      const agent = await factory.spawnAgent({
+        config: { name: "talker", role: "Talker", runtime: { kind: "process", command: ["node", "/agent/meddling-agent.mjs"], files: [fixture] }, pool: { spawnStrategy: "manual" } },
+      });
+      for (const input of [{ flood: 500 }, { log: "careful", level: "warn" }]) {
+        assert.equal((await factory.waitForTask((await factory.submitTask({ agentId: agent.id, input })).id, 10_000)).state, "SUCCEEDED");
+      }
+      assert.deepEqual(lines, [`[agent ${agent.id} warn] careful`]);
+    } finally {
+      await close();
+    }
+  });
 });
