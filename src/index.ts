@@ -1,6 +1,7 @@
 /** The public library surface of agent-factory. */
 export { createFactory, DEFAULT_DATA_DIR, type FactoryOptions } from "./factory/create-factory.ts";
-export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter, type CrewFilter } from "./factory/factory.ts";
+export { consoleLogger, LOG_LEVELS, type LogLevel } from "./factory/console-logger.ts";
+export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter, type CrewFilter, type WaitingView } from "./factory/factory.ts";
 export type { ListPosition } from "./core/list-position.ts";
 export { FactoryError, isFactoryError, type ErrorCode } from "./core/errors.ts";
 export { AGENT_STATES, AGENT_TRANSITIONS, canTransition, type AgentState } from "./core/lifecycle.ts";

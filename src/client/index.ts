@@ -11,7 +11,7 @@ import type { AssembleSchema } from "../api/routes/crews.ts";
 import type { BudgetPutSchema, BudgetSchema } from "../api/routes/budgets.ts";
 import type { LedgerEntrySchema, LedgerReportSchema } from "../api/routes/ledger.ts";
 import type { ModelsInfoSchema, RouteDecisionSchema, RouteRequestSchema } from "../api/routes/models.ts";
-import type { PoolSchema } from "../api/routes/pools.ts";
+import type { PoolSchema, WaitingSchema } from "../api/routes/pools.ts";
 import type { SpawnSchema } from "../api/routes/agents.ts";
 import type { AgentSchema, CrewMessageSchema, CrewSchema, ProfileRecordSchema, TaskSchema, WalletSchema } from "../api/schemas.ts";
 import type { FactoryEvent } from "../core/events.ts";
@@ -32,6 +32,8 @@ export type CrewManifest = z.input<typeof AssembleSchema>["manifest"];
 export type TaskSubmit = z.input<typeof TaskSubmitSchema>;
 export type Wallet = z.output<typeof WalletSchema>;
 export type Pool = z.output<typeof PoolSchema>;
+/** Tasks waiting for an agent, counted by target. */
+export type Waiting = z.output<typeof WaitingSchema>;
 export type LedgerEntry = z.output<typeof LedgerEntrySchema>;
 export type LedgerReport = z.output<typeof LedgerReportSchema>;
 export type LedgerReportQuery = z.input<typeof LedgerReportQuerySchema>;
@@ -208,6 +210,8 @@ export class FactoryClient {
 
   /** Every pool (one per profile): size, queue, wait times, scaling decisions. */
   listPools(): Promise<Pool[]> { return this.#items(this.#get("/v1/pools")); }
+  /** Every pool, and the tasks waiting for an agent by target (accepted work no agent runs yet). */
+  pools(): Promise<{ items: Pool[]; waiting: Waiting[] }> { return this.#get("/v1/pools"); }
   getPool(profile: string): Promise<Pool> { return this.#get(`/v1/pools/${enc(profile)}`); }
 
   listLedger(query: LedgerQuery = {}): Promise<LedgerEntry[]> { return this.#items(this.#get("/v1/ledger", { ...query })); }

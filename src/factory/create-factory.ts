@@ -24,6 +24,7 @@ import { createProviders } from "../models/providers/create-providers.ts";
 import type { ModelProvider } from "../core/ports/model-provider.ts";
 import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
 import { parseWith } from "../core/schemas/parse.ts";
+import { consoleLogger } from "./console-logger.ts";
 import { Factory, type Logger } from "./factory.ts";
 import { retentionSettings, type RetentionOptions } from "./retention.ts";
 
@@ -87,17 +88,12 @@ export interface FactoryOptions {
   retention?: RetentionOptions;
   /** Ready providers; replaces those `models.providers` would build. */
   providers?: ModelProvider[];
-  /** Default: warnings and errors to stderr. */
+  /** Default: warnings and errors to stderr (`consoleLogger("warn")`); agents' own log lines pass through it too. */
   logger?: Logger;
 }
 
 export const DEFAULT_DATA_DIR = ".agent-factory";
 
-const consoleLogger: Logger = {
-  info: () => {},
-  warn: (message) => console.warn(`[agent-factory] ${message}`),
-  error: (message, error) => console.error(`[agent-factory] ${message}`, error ?? ""),
-};
 
 /**
  * The composition root: picks the default adapters (SQLite store, memory bus, function
@@ -148,7 +144,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
       policies: options.scaling?.policies ?? DEFAULT_POLICIES,
       stabilizationMs: options.scaling?.stabilizationMs ?? 30_000,
     },
-    logger: options.logger ?? consoleLogger,
+    logger: options.logger ?? consoleLogger("warn"),
     maxCrewSize: options.maxCrewSize ?? 10_000,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     recentTaskLimit: options.recentTaskLimit ?? 10_000,

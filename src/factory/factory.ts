@@ -34,11 +34,13 @@ import type { SubtaskRequest } from "../core/ports/runtime.ts";
 import { fromMicro, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerReport } from "../core/ledger.ts";
 import type { LedgerQuery } from "../core/ports/store.ts";
 import { LedgerReportQuerySchema, type LedgerReportQueryInput } from "../core/schemas/ledger-report.ts";
+import { AgentLog } from "./agent-log.ts";
 import { AgentRegistry } from "./agent-registry.ts";
 import { CrewManager } from "./crew-manager.ts";
 import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
 import { Journal } from "./journal.ts";
 import { Retention, retentionSettings, type RetentionSettings } from "./retention.ts";
+import { noSuchTargetError, type TargetCandidate } from "./no-such-target.ts";
 import { ProfileRegistry } from "./profile-registry.ts";
 import { Spawner } from "./spawner.ts";
 
@@ -49,6 +51,10 @@ const CRASH_LOOP_UPTIME_MS = 3_000;
 const CRASH_LOOP_LIMIT = 5;
 
 export interface Logger {
+  /** The least severe level it prints (default: all); agents' lines below it are not formatted or counted. */
+  readonly level?: "debug" | "info" | "warn" | "error";
+  /** Agents' debug lines; absent: they are not formatted at all. */
+  debug?(message: string): void;
   info(message: string): void;
   warn(message: string): void;
   error(message: string, error?: unknown): void;
@@ -142,6 +148,19 @@ export interface EventFilter {
   taskId?: string;
 }
 
+/** Tasks waiting for one target (what they ask for) and who could serve them. */
+export interface WaitingView {
+  crewId: string | null;
+  role: string | null;
+  profile: string | null;
+  capabilities: string[];
+  /** Set for tasks addressed to (or bound by affinity to) one agent. */
+  agentId: string | null;
+  queued: number;
+  /** Latest profiles whose pools could serve these tasks (crewless targets only). */
+  profiles: string[];
+}
+
 /** Counts for /ready and the CLI. */
 export interface FactoryStats {
   agents: number;
@@ -156,6 +175,8 @@ export interface FactoryStats {
   /** Per runtime kind, what it reports (process: live processes, warm sandboxes, lease times). */
   runtimes: Record<string, Record<string, unknown>>;
   health: HealingStats;
+  /** Agent messages refused since start: `denied` named a task that is not one of the agent's attempts. */
+  security: { denied: number };
 }
 
 /**
@@ -205,6 +226,12 @@ export class Factory {
   readonly #crewSleepers = new Map<string, Map<string, Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">>>();
   /** Crews whose sleepers from before this start were read from the store (when crew work first needed one). */
   readonly #crewSleepersRead = new Set<string>();
+  /** Crewless targets a profile was found to serve, by lane key, with the profiles' epoch then. */
+  readonly #servedByProfile = new Map<string, number>();
+  /** Agent messages refused because they named a task that is not one of the agent's attempts. */
+  #denied = 0;
+  /** Agents' log lines and warnings about agents, on the logger within a per-agent rate. */
+  readonly #agentLog: AgentLog;
   readonly #healing = {
     replaced: { lost: 0, silent: 0, stuck: 0, quality: 0 },
     givenUp: 0,
@@ -230,6 +257,7 @@ export class Factory {
       onPruned: (d) => deps.logger.info(`retention: deleted ${d.tasks} finished task(s), ${d.events} event(s), ${d.messages} crew message(s)`),
       onError: (message, error) => deps.logger.error(message, error),
     });
+    this.#agentLog = new AgentLog(deps.logger);
     const bus = deps.bus;
     this.#events = new EventLog(this.#journal, bus);
     this.#ledger = new Ledger(this.#journal);
@@ -261,17 +289,19 @@ export class Factory {
       crewAccess: (crewId) => this.#crews.access(crewId),
       onLost: (agent, reason) => this.#replace(agent, reason, "lost"),
       onProgress: (agent, taskId, message, fraction) => {
+        // Only its current attempt: another's task (or its own earlier attempt) must not reset a stuck timer.
+        if (this.#attemptOf(agent, taskId, "progress") !== "current") return;
         this.#dispatcher.progressed(taskId);
         this.#events.emit({ type: "task.progress", taskId, agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), data: { message: message ?? null, fraction: fraction ?? null } });
       },
       onLog: (agent, level, message) => {
         this.#dispatcher.agentOutput(agent);
-        deps.logger.info(`[${agent.id} ${level}] ${message}`);
+        this.#agentLog.line(agent.id, level, message);
       },
       onHeartbeat: (agent) => this.#watchdog.heard(agent),
       callModel: (agent, taskId, request) => this.#callModel(agent, taskId, request),
       submitSubtask: (agent, parentTaskId, request) => this.#submitSubtask(agent, parentTaskId, request),
-      waitForTask: (id, waitMs) => this.waitForTask(id, waitMs),
+      waitForTask: (agent, id, waitMs) => this.#waitForOwnTask(agent, id, waitMs),
       onStarted: (agent, handle, profile) => {
         this.#readyAt.set(agent.id, Date.now());
         this.#watchdog.attach(agent, handle, profile);
@@ -349,6 +379,7 @@ export class Factory {
       this.#readyAt.delete(agent.id);
       this.#youngLosses.delete(agent.id);
       this.#asleep.delete(agent.id);
+      this.#agentLog.forget(agent.id);
     });
     this.#watchdog = new Watchdog({
       registry: this.#registry,
@@ -911,6 +942,22 @@ export class Factory {
     return this.#pools.view(this.getProfile(profile));
   }
 
+  /**
+   * Tasks waiting for an agent, counted by what they ask for (most first), with the profiles
+   * whose pools could serve each (none for a crew's or one agent's tasks: those wait for members
+   * or for that agent). Tasks waiting out a retry backoff are not in it.
+   */
+  listWaiting(): WaitingView[] {
+    const out: WaitingView[] = [];
+    for (const lane of this.#dispatcher.lanes()) {
+      if (lane.size === 0) continue;
+      const { crewId, role, profile, capabilities, agentId } = lane.target;
+      const profiles = crewId === null && agentId === null ? this.#profilesFor(lane.target).map((p) => p.name) : [];
+      out.push({ crewId, role, profile, capabilities: [...capabilities], agentId, queued: lane.size, profiles });
+    }
+    return out.sort((a, b) => b.queued - a.queued);
+  }
+
   /** A wallet, with its balance as the ledger sums it. */
   async getWallet(address: string): Promise<Wallet> {
     if (SYSTEM_WALLETS.has(address)) {
@@ -1014,8 +1061,48 @@ export class Factory {
     return Math.max(0, Math.min(1, wallet ?? 1, limits ?? 1));
   }
 
+  /**
+   * Whether a task an agent names (progress, a model call, a sub-task, a wait) is one of its own
+   * attempts: the one it runs now (`current`), or one it ran whose outcome is already decided
+   * (`earlier`: ignored or allowed, never a denial). Anything else is a security denial: logged
+   * with the agent and the task, counted in `stats().security.denied`, and never recorded.
+   */
+  #attemptOf(agent: Agent, taskId: string, action: string): "current" | "earlier" | undefined {
+    const attempt = this.#ownAttempt(agent, taskId);
+    if (attempt === undefined) this.#deny(agent, taskId, action);
+    return attempt;
+  }
+
+  #ownAttempt(agent: Agent, taskId: string): "current" | "earlier" | undefined {
+    const attempt = this.#dispatcher.attemptOf(agent, taskId);
+    if (attempt !== undefined) return attempt;
+    // Its attempt just ended (a message sent as it answered).
+    return (this.#tasks.get(taskId) ?? this.#recent.get(taskId))?.agentId === agent.id ? "earlier" : undefined;
+  }
+
+  #deny(agent: Agent, taskId: string, action: string): void {
+    this.#denied++;
+    this.#agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
+  }
+
+  #notYours(agent: Agent, taskId: string): FactoryError {
+    return new FactoryError("NOT_YOUR_TASK", `task ${taskId} is not one of agent ${agent.id}'s attempts`, { nonRetryable: true, details: { taskId } });
+  }
+
+  /** An agent waits for one of its own attempts or for a sub-task of one of them. */
+  async #waitForOwnTask(agent: Agent, id: string, waitMs: number): Promise<Task> {
+    const task = await this.getTask(id);
+    const own = task.agentId === agent.id || this.#ownAttempt(agent, id) !== undefined || (task.parentTaskId !== undefined && this.#ownAttempt(agent, task.parentTaskId) !== undefined);
+    if (!own) {
+      this.#deny(agent, id, "a wait");
+      throw this.#notYours(agent, id);
+    }
+    return this.waitForTask(id, waitMs);
+  }
+
   /** One model call of an agent's task: its crew's wallet pays (its own without a crew); the task counts the usage. */
   async #callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
+    if (this.#attemptOf(agent, taskId, "a model call") === undefined) throw this.#notYours(agent, taskId);
     const crew = agent.crewId === null ? undefined : this.#crews.get(agent.crewId);
     const result = await this.#router.call({
       ...request,
@@ -1039,6 +1126,7 @@ export class Factory {
 
   /** A sub-task an agent submits: in its own crew (or to agents in none), linked to the task it runs. */
   #submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task> {
+    if (this.#attemptOf(agent, parentTaskId, "a sub-task") === undefined) return Promise.reject(this.#notYours(agent, parentTaskId));
     return this.submitTask({
       role: request.role,
       input: request.input,
@@ -1256,7 +1344,9 @@ export class Factory {
       if (known !== undefined) return { task: { ...known }, created: false };
     }
     if (request.crewId !== undefined) await this.#requireOpenCrew(request.crewId);
-    if (request.profile !== undefined) this.#profiles.require(request.profile);
+    if (request.agentId === undefined) {
+      await this.#requireServable({ crewId: request.crewId ?? null, role: request.role ?? null, profile: request.profile ?? null, capabilities: request.capabilities ?? [], agentId: null });
+    }
     if (request.agentId !== undefined) {
       // An agent asleep in the store takes tasks too: the dispatcher wakes it for them.
       let agent = this.#registry.get(request.agentId);
@@ -1363,6 +1453,57 @@ export class Factory {
     this.#dispatcher.redrive(task);
     await this.#journal.commit();
     return { ...task };
+  }
+
+  /**
+   * Refuses a task that nothing could ever serve (NO_SUCH_TARGET, 422, naming the closest known
+   * names): in a crew, no member — awake or asleep — matches its role, profile and capabilities;
+   * outside crews, no registered profile and no agent does. A task that one could serve is
+   * accepted even while no agent runs for it (spawned on demand, started by hand, or asleep):
+   * `listWaiting()` and the pools show it waiting.
+   */
+  async #requireServable(target: LaneTarget): Promise<void> {
+    const matches = (c: TargetCandidate): boolean => targetMatches(target, { id: "", crewId: target.crewId, ...c });
+    const known: TargetCandidate[] = [];
+    if (target.crewId === null) {
+      // On the submit path: a target a profile serves stays served until the profiles change.
+      const key = laneKey(target);
+      if (this.#servedByProfile.get(key) === this.#profiles.epoch) return;
+      for (const p of this.#profiles.list()) {
+        const asAgent = { role: p.role, profile: p.name, capabilities: p.capabilities };
+        if (matches(asAgent)) {
+          if (this.#servedByProfile.size >= 10_000) this.#servedByProfile.clear();
+          this.#servedByProfile.set(key, this.#profiles.epoch);
+          return;
+        }
+        known.push(asAgent);
+      }
+      // Agents of older profile versions may serve what the latest versions no longer do.
+      for (const agent of this.#registry.values()) {
+        if (agent.crewId !== null) continue;
+        if (matches(agent)) return;
+        known.push(agent);
+      }
+    } else {
+      const crew = this.#crews.get(target.crewId);
+      // A crew still assembling lists its members once all stand; they are in the registry from their first state.
+      const members = crew?.state === "ASSEMBLING" ? this.#registry.values() : (crew?.agentIds ?? []).values();
+      for (const member of members) {
+        const agent = typeof member === "string" ? this.#registry.get(member) : member;
+        if (agent === undefined || agent.crewId !== target.crewId) continue;
+        if (matches(agent)) return;
+        known.push(agent);
+      }
+    }
+    // The last resort, read from the store: agents asleep (a task for them wakes one).
+    await this.#journal.commit();
+    const asleep = await this.#deps.store.listAgents({ states: ["HIBERNATING"], ...(target.crewId === null ? {} : { crewId: target.crewId }), limit: 10_000 });
+    for (const agent of asleep) {
+      if (agent.crewId !== target.crewId || this.#registry.get(agent.id) !== undefined) continue;
+      if (matches(agent)) return;
+      known.push(agent);
+    }
+    throw noSuchTargetError(target, known);
   }
 
   /** The latest profiles whose agents could serve a target (for queue depth and the default balancer). */
@@ -1541,6 +1682,7 @@ export class Factory {
         woken: this.#healing.woken,
         wakeMs: summary(this.#healing.wakeMs),
       },
+      security: { denied: this.#denied },
     };
   }
 

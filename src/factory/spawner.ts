@@ -22,13 +22,14 @@ export interface SpawnerDeps {
   /** A started agent's runtime is gone (its process exited): the factory replaces it. */
   onLost(agent: Agent, reason: string): void;
   onProgress(agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined): void;
-  onLog(agent: Agent, level: string, message: string): void;
+  onLog(agent: Agent, level: "debug" | "info" | "warn" | "error", message: string): void;
   /** The agent said something: it is alive. */
   onHeartbeat(agent: Agent): void;
   /** A model call for one of the agent's tasks (the llm runtime's loop). */
   callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult>;
   submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task>;
-  waitForTask(id: string, waitMs: number): Promise<Task>;
+  /** The agent waits for a task (one of its own, or a sub-task of one). */
+  waitForTask(agent: Agent, id: string, waitMs: number): Promise<Task>;
   /** The agent is READY with a running handle (spawned, replaced or woken). */
   onStarted(agent: Agent, handle: AgentHandle, profile: ProfileRecord): void;
 }
@@ -205,7 +206,7 @@ class AgentServicesFor implements AgentServices {
   }
 
   get tasks(): TaskAccess {
-    return { submit: (parentTaskId, request) => this.#deps.submitSubtask(this.#agent, parentTaskId, request), wait: (id, waitMs) => this.#deps.waitForTask(id, waitMs) };
+    return { submit: (parentTaskId, request) => this.#deps.submitSubtask(this.#agent, parentTaskId, request), wait: (id, waitMs) => this.#deps.waitForTask(this.#agent, id, waitMs) };
   }
 
   saveContext(context: Record<string, unknown>): void {

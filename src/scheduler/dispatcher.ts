@@ -374,6 +374,16 @@ export class Dispatcher {
     return this.#running;
   }
 
+  /**
+   * Whether a task is one of the agent's attempts: `current` (it runs the task now), `earlier`
+   * (an attempt already decided whose handler still runs), or undefined (not the agent's).
+   */
+  attemptOf(agent: Agent, taskId: string): "current" | "earlier" | undefined {
+    if (this.#current.get(taskId)?.agent === agent) return "current";
+    for (const run of this.#byAgent.get(agent) ?? []) if (run.task.id === taskId) return "earlier";
+    return undefined;
+  }
+
   /** A sign of progress on a task: pushes its stuck deadline back. */
   progressed(taskId: string): void {
     const run = this.#current.get(taskId);

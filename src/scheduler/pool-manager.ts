@@ -172,6 +172,8 @@ export class PoolManager {
         });
       }
       this.#prespawn(pool, profile);
+      // Tasks may wait on agents that were coming back and did not (a restore or replacement failed).
+      this.#recheckDemand(pool);
       this.#retireIdle(pool, profile, now);
     }
   }
@@ -255,7 +257,9 @@ export class PoolManager {
 
   /**
    * The pool's working agents (starting ones included: a spawn is in `members` from its first
-   * state), and of those the ones free or about to be (READY, IDLE, starting).
+   * state), and of those the ones free or about to be (READY, IDLE, starting). UNHEALTHY ones
+   * count as starting: each is being brought back under its id (restored after a restart, or
+   * replaced by the watchdog) or ended, so spawning beside them would overshoot maxSize.
    */
   #live(pool: Pool): { total: number; spare: number; starting: number } {
     let total = 0;
@@ -263,6 +267,7 @@ export class PoolManager {
     let starting = 0;
     for (const agent of pool.members) {
       switch (agent.state) {
+        case "UNHEALTHY":
         case "PROVISIONING":
         case "WARMING":
           starting++;

@@ -87,7 +87,9 @@ describe("HTTP API", () => {
       const done = await call(`/v1/tasks/${submitted.body.id}?waitMs=2000`);
       assert.deepEqual([done.status, done.body.state, done.body.result, done.body.attempts], [200, "SUCCEEDED", { ms: 30 }, 1]);
       for (const key of ["agentId", "createdAt", "startedAt", "finishedAt"]) assert.equal(typeof done.body[key], "string", key);
-      const waiting = await call("/v1/tasks", post({ role: "Nobody" }));
+      // A profile with no agent: its task waits.
+      await call("/v1/profiles", post({ name: "idle", role: "Idle", pool: { spawnStrategy: "manual" } }));
+      const waiting = await call("/v1/tasks", post({ role: "Idle" }));
       const started = Date.now();
       const still = await call(`/v1/tasks/${waiting.body.id}?waitMs=100`);
       assert.ok(Date.now() - started >= 95);
@@ -174,6 +176,7 @@ describe("HTTP API", () => {
 
     it("JSON nested deeper than 64 levels → 400 naming the field, and the store keeps working", async () => {
       const deep = (n: number): unknown => (n === 0 ? 1 : [deep(n - 1)]);
+      await call("/v1/profiles", post({ name: "coder", role: "Coder", pool: { spawnStrategy: "manual" } }));
       const bomb = `{"role":"Coder","input":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
       await expectError("/v1/tasks", { method: "POST", headers: { "content-type": "application/json" }, body: bomb }, 400, "VALIDATION_FAILED", "input");
       await expectError("/v1/tasks", post({ role: "Coder", input: deep(65) }), 400, "VALIDATION_FAILED", "input");
@@ -218,8 +221,8 @@ describe("HTTP API", () => {
       assert.equal(response.status, 429);
       assert.match(response.headers.get("retry-after") ?? "", /^\d+$/);
       assert.equal(((await response.json()) as Json).error.code, "QUEUE_FULL");
-      const first = await call("/v1/tasks", post({ role: "Q", capabilities: ["x"], idempotencyKey: "k-1" }));
-      const again = await call("/v1/tasks", post({ role: "Q", capabilities: ["x"], idempotencyKey: "k-1" }));
+      const first = await call("/v1/tasks", post({ role: "Q", profile: "q", idempotencyKey: "k-1" }));
+      const again = await call("/v1/tasks", post({ role: "Q", profile: "q", idempotencyKey: "k-1" }));
       assert.deepEqual([first.status, again.status, again.body.id], [202, 200, first.body.id]);
     });
 
@@ -230,13 +233,14 @@ describe("HTTP API", () => {
       assert.deepEqual((await call("/v1/tasks?state=DEAD")).body.items.map((t: Json) => t.id), [task.id]);
       const redriven = await call(`/v1/tasks/${task.id}/retry`, { method: "POST" });
       assert.deepEqual([redriven.status, redriven.body.redrives], [202, 1]);
+      await call("/v1/profiles", post({ name: "nobody", role: "Nobody", pool: { spawnStrategy: "manual" } }));
       const waiting = (await call("/v1/tasks", post({ role: "Nobody" }))).body;
       const notDead = await call(`/v1/tasks/${waiting.id}/retry`, { method: "POST" });
       assert.deepEqual([notDead.status, notDead.body.error.code], [409, "TASK_NOT_DEAD"]);
       const clone = await call(`/v1/agents/${agent.id}/clone`, { method: "POST" });
       assert.deepEqual([clone.status, clone.body.profile, clone.body.state], [201, "f", "READY"]);
       const pools = await call("/v1/pools");
-      assert.deepEqual(pools.body.items.map((p: Json) => [p.profile, p.spawnStrategy, p.size]), [["f", "manual", 2]]);
+      assert.deepEqual(pools.body.items.map((p: Json) => [p.profile, p.spawnStrategy, p.size, p.queued]), [["f", "manual", 2, 0], ["nobody", "manual", 0, 1]]);
       assert.equal((await call("/v1/pools/f")).body.size, 2);
       assert.equal((await call("/v1/pools/ghost")).status, 404);
     });

@@ -379,7 +379,7 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
       cli(server.url, "task", "submit", "--role", "Coder", "--input", "{feature:login}"),
       cli(server.url, "crew", "assemble", "-f", join(dataDir, "nope.yaml")),
       cli("notaurl", "agents"),
-      cli(server.url, "task", "submit", "--role", "Nobody", "--wait", "100"),
+      cli(server.url, "task", "submit", "--role", "Writer", "--wait", "100"), // a manual pool with no agent
     ]);
     assert.equal(badJson.code, 2);
     assert.match(badJson.stderr, /--input is not valid JSON/);

@@ -15,6 +15,8 @@ export interface Server {
   url: string;
   /** Everything the server printed so far. */
   stdout: () => string;
+  /** Everything the server wrote to stderr so far. */
+  stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -29,7 +31,7 @@ export function startServe(args: readonly string[], started: (server: Server) =>
   child.stdout.setEncoding("utf8");
   child.stderr.setEncoding("utf8");
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once("exit", (code, signal) => done({ code, signal })));
-  const server: Server = { child, url: "", stdout: () => out, exited };
+  const server: Server = { child, url: "", stdout: () => out, stderr: () => err, exited };
   started(server);
   return new Promise<Server>((ready, fail) => {
     const timer = setTimeout(() => fail(new Error(`server did not start in 15 s\nstdout: ${out}\nstderr: ${err}`)), 15_000);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
 import { createFactory } from "../../src/factory/create-factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
-import { silentLogger, tempDir } from "../helpers.ts";
+import { silentLogger, tempDir, until } from "../helpers.ts";
 
 // Waits until released (or aborted), so a test can hold a task RUNNING across a shutdown.
 let release: () => void = () => {};
@@ -26,7 +26,7 @@ describe("restart", () => {
     dir = tempDir();
   });
   afterEach(() => dir.cleanup());
-  const open = () => createFactory({ dataDir: dir.path, handlers, logger: silentLogger, shutdownGraceMs: 50 });
+  const open = () => createFactory({ dataDir: dir.path, handlers, logger: silentLogger, shutdownGraceMs: 50, scaling: { tickMs: 20 } });
 
   it("runs a backlog left queued at a graceful shutdown on the restored agents (none fails for want of a runtime)", async () => {
     const first = await open();
@@ -54,6 +54,8 @@ describe("restart", () => {
     const done = await first.waitForTask((await first.submitTask({ role: "Coder", crewId: crew.id, input: "before" })).id, 1_000);
     assert.equal(done.state, "SUCCEEDED");
     const running = await first.submitTask({ role: "Holder", crewId: crew.id, input: "held" });
+    // A profile with no agent: its task waits (a task nothing could serve is refused).
+    first.registerProfile({ name: "planner", role: "Planner", pool: { spawnStrategy: "manual" } });
     const queued = await first.submitTask({ role: "Planner", input: "later" });
     assert.equal((await first.getTask(running.id)).state, "RUNNING");
     const lastSeq = first.stats().lastEventSeq;
@@ -61,7 +63,7 @@ describe("restart", () => {
 
     const second = await open();
     try {
-      assert.deepEqual(second.listProfiles().map((p) => `${p.name}@${p.version}`), ["coder@1", "holder@1"]);
+      assert.deepEqual(second.listProfiles().map((p) => `${p.name}@${p.version}`), ["coder@1", "holder@1", "planner@1"]);
       const crewAfter = await second.getCrew(crew.id);
       assert.deepEqual([crewAfter.state, crewAfter.agentIds], ["ACTIVE", crew.agentIds]);
       for (const before of agents) {
@@ -79,10 +81,32 @@ describe("restart", () => {
       assert.equal((await second.waitForTask(running.id, 1_000)).state, "SUCCEEDED");
       // The queued task waited for a Planner and runs once one exists.
       assert.equal((await second.getTask(queued.id)).state, "QUEUED");
-      await second.spawnAgent({ config: { name: "planner", role: "Planner" } });
+      await second.spawnAgent({ profile: "planner" });
       assert.deepEqual((await second.waitForTask(queued.id, 1_000)).result, "later");
     } finally {
       await second.close();
+    }
+  });
+
+  it("keeps a pool within maxSize across successive restarts, graceful and forced, with work queued", async () => {
+    const live = async (factory: Awaited<ReturnType<typeof open>>): Promise<number> => (await factory.listAgents()).filter((a) => a.profile === "holder").length;
+    let factory = await open();
+    try {
+      factory.registerProfile({ name: "holder", role: "Holder", runtime: { kind: "function", handler: "hold" }, pool: { maxSize: 2, warmSize: 0 } });
+      for (let i = 0; i < 6; i++) await factory.submitTask({ role: "Holder", input: i, maxAttempts: 20 });
+      await until(async () => (await live(factory)) === 2, "the pool to grow to its maxSize");
+      for (const force of [false, true, false, true]) {
+        await factory.close({ force });
+        factory = await open();
+        // The restored agents take the re-queued work; on-demand spawning must count them.
+        await until(async () => (await factory.listAgents()).filter((a) => a.profile === "holder" && a.state === "BUSY").length >= 2, "the restored agents to be busy");
+        // A few pool rounds: nothing more is spawned while the restored pair serves.
+        await new Promise((r) => setTimeout(r, 150));
+        assert.equal(await live(factory), 2, `live holder agents after a ${force ? "forced" : "graceful"} restart`);
+        assert.equal(factory.getPool("holder").size, 2);
+      }
+    } finally {
+      await factory.close({ force: true });
     }
   });
 

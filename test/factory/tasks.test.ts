@@ -64,8 +64,8 @@ describe("tasks", () => {
     const byProfile = await factory.waitForTask((await factory.submitTask({ profile: "worker", input: { tag: "p" } })).id, 2_000);
     assert.equal(byCaps.agentId, worker.id);
     assert.equal(byProfile.agentId, worker.id);
-    const nobody = await factory.submitTask({ capabilities: ["a", "z"], input: { tag: "z" } });
-    assert.equal((await factory.waitForTask(nobody.id, 50)).state, "QUEUED");
+    // Nothing has capability z: refused at once, not left waiting.
+    await assert.rejects(factory.submitTask({ capabilities: ["a", "z"], input: { tag: "z" } }), { code: "NO_SUCH_TARGET", field: "capabilities.1" });
   });
 
   it("makes an agent BUSY at its cognitiveLoadLimit and READY again when capacity frees", async () => {
@@ -150,7 +150,7 @@ describe("tasks", () => {
   });
 
   it("refuses work after close with SHUTTING_DOWN", async () => {
-    const queued = await factory.submitTask({ role: "Nobody" });
+    const queued = await factory.submitTask({ role: "Worker" }); // no agent: it waits
     await factory.close();
     await assert.rejects(factory.submitTask({ role: "Worker" }), { code: "SHUTTING_DOWN" });
     await assert.rejects(factory.cancelTask(queued.id), { code: "SHUTTING_DOWN" });
@@ -179,14 +179,15 @@ describe("tasks", () => {
 
   it("rejects a task for an unknown crew or profile, and one naming nobody", async () => {
     await assert.rejects(factory.submitTask({ role: "Worker", crewId: "crew_nope" }), { code: "CREW_NOT_FOUND", field: "crewId" });
-    await assert.rejects(factory.submitTask({ profile: "ghost" }), { code: "PROFILE_NOT_FOUND" });
+    await assert.rejects(factory.submitTask({ profile: "ghost" }), { code: "NO_SUCH_TARGET", field: "profile" });
     await assert.rejects(factory.submitTask({ input: 1 }), { code: "VALIDATION_FAILED", field: "role" });
     assert.equal((await factory.listTasks()).length, 0);
   });
 
   it("lists tasks by state", async () => {
-    await factory.submitTask({ role: "Nobody" });
-    await factory.submitTask({ role: "Nobody" });
+    // The worker profile has no agent yet: both wait.
+    await factory.submitTask({ role: "Worker" });
+    await factory.submitTask({ role: "Worker" });
     assert.equal((await factory.listTasks({ state: "QUEUED" })).length, 2);
     assert.equal((await factory.listTasks({ state: "SUCCEEDED" })).length, 0);
   });

@@ -133,12 +133,13 @@ describe("dispatch", () => {
       return true;
     });
     // Another crew's (or target's) lane is not affected.
-    await factory.submitTask({ role: "Worker", capabilities: ["x"], input: { tag: "other" } });
+    await factory.submitTask({ role: "Worker", profile: "w", input: { tag: "other" } });
     await spawn("a");
     for (const t of [a, b]) assert.equal((await factory.waitForTask(t.id, 1_000)).state, "SUCCEEDED");
   });
 
   it("returns the first task for a repeated idempotency key, even after a restart", async () => {
+    profile("w");
     const first = await factory.submit({ role: "Worker", idempotencyKey: "order-1", input: { tag: "1" } });
     const again = await factory.submit({ role: "Worker", idempotencyKey: "order-1", input: { tag: "other" } });
     assert.deepEqual([first.created, again.created, again.task.id], [true, false, first.task.id]);
@@ -149,6 +150,7 @@ describe("dispatch", () => {
     const dir = tempDir();
     try {
       const before = await createFactory({ dataDir: dir.path, logger: silentLogger });
+      before.registerProfile({ name: "w", role: "Worker", pool: { spawnStrategy: "manual" } });
       const original = await before.submitTask({ role: "Worker", idempotencyKey: "order-3" });
       await before.close();
       const after = await createFactory({ dataDir: dir.path, logger: silentLogger });

@@ -36,6 +36,18 @@ export const PoolSchema = z
   })
   .meta({ id: "Pool" });
 
+export const WaitingSchema = z
+  .object({
+    crewId: z.string().nullable(),
+    role: z.string().nullable(),
+    profile: z.string().nullable(),
+    capabilities: z.array(z.string()),
+    agentId: z.string().nullable().meta({ description: "Set for tasks that wait for one agent (addressed to it, or bound to it by affinity)" }),
+    queued: z.number().int(),
+    profiles: z.array(z.string()).meta({ description: "Profiles whose pools could serve these tasks (crewless targets only)" }),
+  })
+  .meta({ id: "WaitingTarget" });
+
 export function poolRoutes(app: OpenAPIHono, factory: Factory): void {
   app.openapi(
     createRoute({
@@ -43,10 +55,13 @@ export function poolRoutes(app: OpenAPIHono, factory: Factory): void {
       path: "/v1/pools",
       operationId: "listPools",
       tags: ["pools"],
-      summary: "Every pool (one per profile): size, states, queue, wait times, target and scaling decisions",
-      responses: { 200: jsonContent(itemsOf(PoolSchema), "Pools by profile name"), ...errorResponses(401) },
+      summary: "Every pool (one per profile): size, states, queue, wait times, target and scaling decisions; and the tasks waiting, by target",
+      responses: {
+        200: jsonContent(itemsOf(PoolSchema).extend({ waiting: z.array(WaitingSchema).meta({ description: "Tasks waiting for an agent, counted by target, most first" }) }), "Pools by profile name"),
+        ...errorResponses(401),
+      },
     }),
-    (c) => c.json({ items: factory.listPools() }, 200),
+    (c) => c.json({ items: factory.listPools(), waiting: factory.listWaiting() }, 200),
   );
 
   app.openapi(

@@ -1,10 +1,11 @@
 import { statSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import type { z } from "zod";
 import { allowedOrigins, splitHost } from "../../api/host-guard.ts";
 import { startServer } from "../../api/server.ts";
 import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
+import { consoleLogger, LOG_LEVELS, type LogLevel } from "../../factory/console-logger.ts";
 import { loadProfileFolder, readDocument } from "../../factory/load-profiles.ts";
 import { parseWith } from "../../core/schemas/parse.ts";
 import { RouteRulesSchema } from "../../models/policy.ts";
@@ -40,7 +41,8 @@ export function serveCommand(program: Command): void {
     .option("--mock-script <file>", "scripted answers for the offline mock provider (YAML/JSON; see docs/models.md)")
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowedHost: string[]; corsOrigin: string[] }) => {
+    .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -60,6 +62,7 @@ export function serveCommand(program: Command): void {
         retention,
         chaos: opts.chaos === true,
         models,
+        logger: consoleLogger(opts.logLevel),
         agentFiles: agentFolders(opts),
         allowUnsandboxed: opts.allowUnsandboxed === true,
         ...(routingRules === undefined ? {} : { routingRules }),
