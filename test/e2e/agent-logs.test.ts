@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { startServe, type Server } from "./serve.ts";
 
@@ -31,7 +31,7 @@ async function call<T>(server: Server, method: string, path: string, body?: unkn
 async function runLogging(args: string[], inputs: unknown[]): Promise<{ server: Server; agentId: string }> {
   const dir = mkdtempSync(join(tmpdir(), "af-logs-"));
   dirs.push(dir);
-  const server = await startServe(["--data", dir, ...args], (s) => servers.push(s));
+  const server = await startServe(["--data", dir, "--agent-files", dirname(fixture), ...args], (s) => servers.push(s));
   const agent = await call<{ id: string }>(server, "POST", "/v1/agents", {
     config: { name: "talker", role: "Talker", runtime: { kind: "process", command: ["node", "/agent/meddling-agent.mjs"], files: [fixture] }, pool: { spawnStrategy: "manual" } },
   });

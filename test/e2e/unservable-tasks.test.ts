@@ -10,7 +10,7 @@ describe("CLI: tasks nobody can serve", { timeout: 60_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), "af-unservable-"));
   let server: Server | undefined;
   before(async () => {
-    server = await startServe(["--data", dataDir, "--profiles", "examples/profiles"], (s) => (server = s));
+    server = await startServe(["--data", dataDir, "--profiles", "examples/profiles", "--agent-files", "examples/agents"], (s) => (server = s));
   });
   after(async () => {
     if (server !== undefined && server.child.exitCode === null && server.child.signalCode === null) {

@@ -1,6 +1,6 @@
 // Pins that an agent acts only on its own attempts: progress, model calls, sub-tasks and waits naming another task are refused, logged and counted, never recorded.
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { isFactoryError } from "../../src/core/errors.ts";
 import type { AgentRuntime, AgentServices } from "../../src/core/ports/runtime.ts";
@@ -22,7 +22,7 @@ describe("agents act only on their own tasks", () => {
   beforeEach(async () => {
     warnings = [];
     const logger = { info: () => {}, warn: (m: string) => warnings.push(m), error: () => {} };
-    ({ factory, close } = await testFactory({ handlers: { hang }, logger }));
+    ({ factory, close } = await testFactory({ handlers: { hang }, logger, agentFiles: [dirname(meddler)] }));
   });
   afterEach(() => close());
 
