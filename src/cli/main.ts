@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { isFactoryError } from "../core/errors.ts";
 import { ClientError } from "./client.ts";
@@ -13,7 +14,11 @@ import { profileCommands } from "./commands/profiles.ts";
 import { DEFAULT_PORT, serveCommand } from "./commands/serve.ts";
 import { taskCommands } from "./commands/tasks.ts";
 
+/** package.json sits two folders up from both src/cli/main.ts and the built dist/cli/main.js. */
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
 const program = new Command("agent-factory")
+  .version(version, "-V, --version", "print the version of agent-factory")
   .description("Agent Factory: spawn, assemble, dispatch and watch fleets of AI agents")
   .option("--url <url>", "factory server URL", process.env.AGENT_FACTORY_URL ?? `http://127.0.0.1:${DEFAULT_PORT}`)
   .option("--api-key <key>", "API key (default: $AGENT_FACTORY_API_KEY)", process.env.AGENT_FACTORY_API_KEY)
