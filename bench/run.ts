@@ -17,10 +17,11 @@ import { dispatchTasks, IN_FLIGHT, SCHEDULER_CLAIMS } from "./scheduler-claims.t
 import type { SchedulerCaseName } from "./scheduler.ts";
 import type { HealthCaseName } from "./health.ts";
 import type { ModelCaseName } from "./models.ts";
+import type { CliCaseName } from "./cli.ts";
 import { formatMs, formatNumber, metric, MiB, type Metric } from "./stats.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts"), health: join(here, "health.ts"), models: join(here, "models.ts") };
+const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts"), health: join(here, "health.ts"), models: join(here, "models.ts"), cli: join(here, "cli.ts") };
 const RESULTS = join(here, "results", "latest.json");
 
 /** What a case sends back (bench/spawn.ts and bench/scheduler.ts share the shape). */
@@ -38,7 +39,8 @@ type Step =
   | { script: "scheduler"; name: SchedulerCaseName; args: string[] }
   | { script: "process"; name: "process"; args: string[] }
   | { script: "health"; name: HealthCaseName; args: string[] }
-  | { script: "models"; name: ModelCaseName; args: string[] };
+  | { script: "models"; name: ModelCaseName; args: string[] }
+  | { script: "cli"; name: CliCaseName; args: string[] };
 
 function plan(quick: boolean): Step[] {
   const mode = quick ? ["--quick"] : [];
@@ -63,6 +65,8 @@ function plan(quick: boolean): Step[] {
     // Issue 6: budgets under concurrency (with the check-then-spend peer) and routing's cost.
     { script: "models", name: "budget", args: mode },
     { script: "models", name: "router", args: mode },
+    // Issue 11: a client command starts as a new process; node -e 0 is the floor.
+    { script: "cli", name: "cli-start", args: mode },
   ];
 }
 

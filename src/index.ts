@@ -1,5 +1,6 @@
 /** The public library surface of agent-factory. */
-export { createFactory, DEFAULT_DATA_DIR, type FactoryOptions } from "./factory/create-factory.ts";
+export { createFactory, type FactoryOptions } from "./factory/create-factory.ts";
+export { DEFAULT_DATA_DIR } from "./factory/default-data-dir.ts";
 export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter } from "./factory/factory.ts";
 export { FactoryError, isFactoryError, type ErrorCode } from "./core/errors.ts";
 export { AGENT_STATES, AGENT_TRANSITIONS, canTransition, type AgentState } from "./core/lifecycle.ts";

@@ -23,6 +23,7 @@ import { createProviders } from "../models/providers/create-providers.ts";
 import type { ModelProvider } from "../core/ports/model-provider.ts";
 import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
 import { parseWith } from "../core/schemas/parse.ts";
+import { DEFAULT_DATA_DIR } from "./default-data-dir.ts";
 import { Factory, type Logger } from "./factory.ts";
 
 export interface FactoryOptions {
@@ -70,8 +71,6 @@ export interface FactoryOptions {
   /** Default: warnings and errors to stderr. */
   logger?: Logger;
 }
-
-export const DEFAULT_DATA_DIR = ".agent-factory";
 
 const consoleLogger: Logger = {
   info: () => {},

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
-import ora from "ora";
 import type { Agent } from "../../core/agent.ts";
 import type { Crew, CrewMessage } from "../../core/crew.ts";
 import { cliContext, intOption, readFileArg } from "../context.ts";
@@ -27,7 +26,7 @@ export function crewCommands(program: Command): void {
       const requestId = randomUUID();
       const label = `crew '${String(name)}'`;
       // A spinner on a terminal; plain progress lines (at most one a second) otherwise.
-      const spinner = !json && process.stderr.isTTY === true ? ora({ text: `assembling ${label}`, stream: process.stderr }).start() : undefined;
+      const spinner = !json && process.stderr.isTTY === true ? (await import("ora")).default({ text: `assembling ${label}`, stream: process.stderr }).start() : undefined;
       let lastLine = 0;
       let done = (): void => {};
       const complete = new Promise<void>((resolve) => (done = resolve));

@@ -1,7 +1,6 @@
 import { stat } from "node:fs/promises";
 import type { Command } from "commander";
 import type { ProfileRecord } from "../../core/schemas/profile.ts";
-import { documentFiles } from "../../factory/load-profiles.ts";
 import { ClientError } from "../client.ts";
 import { cliContext, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
@@ -29,7 +28,7 @@ export function profileCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const info = await stat(opts.file).catch(() => undefined);
       if (info === undefined) throw new UsageError(`cannot read ${opts.file}: no such file or folder`);
-      const files = info.isDirectory() ? await documentFiles(opts.file) : [opts.file];
+      const files = info.isDirectory() ? await (await import("../../factory/load-profiles.ts")).documentFiles(opts.file) : [opts.file];
       const results: Array<ProfileRecord & { created: boolean }> = [];
       for (const file of files) {
         const doc = await readFileArg(file);

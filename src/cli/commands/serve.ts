@@ -1,12 +1,21 @@
 import type { Command } from "commander";
 import type { z } from "zod";
-import { startServer } from "../../api/server.ts";
-import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
-import { loadProfileFolder, readDocument } from "../../factory/load-profiles.ts";
-import { parseWith } from "../../core/schemas/parse.ts";
-import { RouteRulesSchema } from "../../models/policy.ts";
-import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
+import { DEFAULT_DATA_DIR } from "../../factory/default-data-dir.ts";
+import type { ModelsConfig, ModelsConfigInput, ProviderConfig, ProviderConfigSchema } from "../../models/models-config.ts";
 import { intOption } from "../context.ts";
+
+/** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
+async function serverModules() {
+  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }] = await Promise.all([
+    import("../../api/server.ts"),
+    import("../../factory/create-factory.ts"),
+    import("../../factory/load-profiles.ts"),
+    import("../../core/schemas/parse.ts"),
+    import("../../models/policy.ts"),
+    import("../../models/models-config.ts"),
+  ]);
+  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema };
+}
 
 export const DEFAULT_PORT = 7371;
 
@@ -33,6 +42,7 @@ export function serveCommand(program: Command): void {
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
+      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema } = await serverModules();
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
       const factory = await createFactory({ dataDir: opts.data, chaos: opts.chaos === true, models, ...(routingRules === undefined ? {} : { routingRules }) });
@@ -80,6 +90,7 @@ export function serveCommand(program: Command): void {
 
 /** The config file, then the one-line flags on top of it. */
 async function modelsConfig(opts: { config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }): Promise<ModelsConfigInput> {
+  const { parseWith, ModelsConfigSchema, readDocument } = await serverModules();
   const fromFile: Partial<ModelsConfig> = opts.config === undefined ? {} : parseWith(ModelsConfigSchema, (await readDocument(opts.config)) ?? {}, `model config in ${opts.config}`);
   const providers: ProviderConfigInput[] = [...(fromFile.providers ?? [])];
   if (opts.openaiModel !== undefined && opts.openaiBaseUrl === undefined) throw new Error("--openai-model needs --openai-base-url");

@@ -1,0 +1,128 @@
+// Pins how the CLI starts and fails: --version, errors as one JSON line on stderr under --json (exit codes unchanged), and client commands that load no server code.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { BIN, ENV, ROOT, startServe, type CliResult, type Server } from "./serve.ts";
+
+const T = { timeout: 60_000 };
+const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+
+/** Runs the CLI with extra Node flags (none by default); never rejects. */
+function run(nodeArgs: readonly string[], ...args: string[]): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(process.execPath, [...nodeArgs, BIN, ...args], { cwd: ROOT, env: ENV, timeout: 30_000 }, (error, stdout, stderr) => {
+      done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
+    });
+  });
+}
+
+/** The one JSON error line a failed `--json` command leaves on stderr, with nothing on stdout. */
+function jsonError(result: CliResult): { code: string; message: string; field?: string; status?: number } {
+  assert.equal(result.stdout, "", "stdout holds results only");
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
+  const parsed = JSON.parse(lines[0] as string) as { error: { code: string; message: string; field?: string; status?: number } };
+  assert.deepEqual(Object.keys(parsed), ["error"]);
+  return parsed.error;
+}
+
+/** Module URLs a server-less command must not load: the store, the server, the model SDKs and the factory behind them. */
+const SERVER_CODE = [
+  /\/node_modules\/(kysely|ai|@ai-sdk\/[^/]+|hono|@hono\/[^/]+|zod|yaml|ora)\//,
+  /\/src\/(api|adapters|runtimes|scheduler|models|health|economics|state)\//,
+  /\/src\/factory\/(?!default-data-dir\.ts$)/,
+];
+
+describe("agent-factory CLI start and errors", T, () => {
+  let server: Server | undefined;
+  let tmp: string;
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "agent-factory-cli-output-"));
+    server = await startServe(["--data", join(tmp, "data")], (s) => (server = s));
+  });
+
+  after(async () => {
+    if (server !== undefined && server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("--version and -V print the version in package.json", async () => {
+    for (const flag of ["--version", "-V"]) {
+      const result = await run([], flag);
+      assert.deepEqual(result, { code: 0, stdout: `${version}\n`, stderr: "" });
+    }
+  });
+
+  test("under --json a usage mistake is a JSON error with code USAGE_ERROR and exit code 2", async () => {
+    const unknown = await run([], "--json", "--nope");
+    assert.equal(unknown.code, 2);
+    assert.deepEqual(jsonError(unknown), { code: "USAGE_ERROR", message: "unknown option '--nope'" });
+
+    const badValue = await run([], "--url", server!.url, "task", "list", "--limit", "x", "--json");
+    assert.equal(badValue.code, 2);
+    assert.deepEqual(jsonError(badValue), { code: "USAGE_ERROR", message: "--limit must be a whole number from 1 to 10000, got 'x'" });
+
+    const noCommand = await run([], "--json", "nope");
+    assert.equal(noCommand.code, 2);
+    assert.deepEqual(jsonError(noCommand), { code: "USAGE_ERROR", message: "unknown command 'nope'" });
+  });
+
+  test("under --json a refusal by the server is a JSON error with its code, field and HTTP status, exit code 1", async () => {
+    const missing = await run([], "--url", server!.url, "--json", "agents", "get", "agent_missing");
+    assert.equal(missing.code, 1);
+    const notFound = jsonError(missing);
+    assert.deepEqual({ ...notFound, message: "" }, { code: "AGENT_NOT_FOUND", message: "", status: 404 });
+    assert.match(notFound.message, /agent_missing/);
+
+    const badFrom = await run([], "--url", server!.url, "--json", "ledger", "report", "--by", "day", "--from", "yesterday");
+    assert.equal(badFrom.code, 1);
+    const invalid = jsonError(badFrom);
+    assert.deepEqual({ ...invalid, message: "" }, { code: "VALIDATION_FAILED", message: "", field: "from", status: 400 });
+    assert.match(invalid.message, /must be an ISO 8601 date/);
+  });
+
+  test("under --json an unreachable server is a JSON error UNREACHABLE without a status, exit code 1", async () => {
+    const result = await run([], "--url", "http://127.0.0.1:1", "--json", "agents", "list");
+    assert.equal(result.code, 1);
+    const error = jsonError(result);
+    assert.equal(error.code, "UNREACHABLE");
+    assert.equal(error.status, undefined);
+    assert.match(error.message, /^cannot reach the factory at http:\/\/127\.0\.0\.1:1 /);
+  });
+
+  test("without --json the errors stay one readable line", async () => {
+    const missing = await run([], "--url", server!.url, "agents", "get", "agent_missing");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error: .*agent_missing.* \[AGENT_NOT_FOUND\]\n$/);
+    const badValue = await run([], "task", "list", "--limit", "x");
+    assert.deepEqual(badValue, { code: 2, stdout: "", stderr: "error: --limit must be a whole number from 1 to 10000, got 'x'\n" });
+  });
+
+  test("a client command and --version load no server code", async () => {
+    // A module hook in the CLI's own process writes down every module it loads.
+    const hook = join(tmp, "record-modules.mjs");
+    const log = join(tmp, "modules.txt");
+    writeFileSync(
+      hook,
+      `import { registerHooks } from "node:module";\nimport { appendFileSync } from "node:fs";\n` +
+        `registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + "\\n"); return next(url, context); } });\n`,
+    );
+    for (const args of [["--url", server!.url, "--json", "agents", "list"], ["--version"]]) {
+      writeFileSync(log, "");
+      const result = await run(["--import", hook], ...args);
+      assert.equal(result.code, 0, result.stderr);
+      const loaded = readFileSync(log, "utf8").trim().split("\n");
+      // The hook saw the CLI itself, so an empty list cannot pass for a clean one.
+      assert.ok(loaded.some((url) => url.endsWith("/src/cli/main.ts")), "the hook recorded the CLI's modules");
+      assert.ok(loaded.some((url) => url.includes("/node_modules/commander/")), "the hook recorded commander");
+      assert.deepEqual(loaded.filter((url) => SERVER_CODE.some((pattern) => pattern.test(url))), [], `agent-factory ${args.join(" ")} loaded server code`);
+    }
+  });
+});
