@@ -105,6 +105,7 @@ const NOTES = (quick: boolean): string[] => [
     "BullMQ peer: a Worker with default settings (lockDuration 30 s, stalledInterval 30 s) in a child process takes a job and is killed with kill -9; a second Worker in the bench process gets the job back through BullMQ's stalled-job check.",
   "Budget: each round grants a fresh wallet 50 credits and makes 1,000 concurrent calls (mock provider, 1–20 ms, 20–99 output tokens, price 1/2 credits per 1,000 tokens in/out, 100 output tokens reserved per call). " +
     "The peer is check-then-spend in the same process on the same calls: it reads what was spent, calls if that is under the budget, and adds the real cost after the call — the pattern behind LiteLLM issues #34732 and #40095.",
+  "CLI start: every command is a new process, timed from spawn to exit, taking turns with a bare `node -e 0` so a busy moment on the machine falls on all of them; compare the cost above that baseline across machines and runs.",
 ];
 
 function machineFacts(): Record<string, unknown> {
