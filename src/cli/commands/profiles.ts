@@ -28,7 +28,9 @@ export function profileCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const info = await stat(opts.file).catch(() => undefined);
       if (info === undefined) throw new UsageError(`cannot read ${opts.file}: no such file or folder`);
-      const files = info.isDirectory() ? await (await import("../../factory/load-profiles.ts")).documentFiles(opts.file) : [opts.file];
+      // Loaded here, not at start: a client command that reads no folder does not load the YAML loader.
+      const { documentFiles } = await import("../../factory/load-profiles.ts");
+      const files = info.isDirectory() ? await documentFiles(opts.file) : [opts.file];
       const results: Array<ProfileRecord & { created: boolean }> = [];
       for (const file of files) {
         const doc = await readFileArg(file);
