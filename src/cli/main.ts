@@ -32,9 +32,18 @@ const program = new Command("agent-factory")
   .option("--api-key <key>", "API key (default: $AGENT_FACTORY_API_KEY)", process.env.AGENT_FACTORY_API_KEY)
   .option("--json", "print JSON for scripts (errors too: {\"error\":{\"code\",\"message\",…}} on stderr)")
   .exitOverride();
+/** Under --json: what commander wrote to stderr (help it shows on an error), and whether it reported an error itself. */
+let helpOnError = "";
+let reported = false;
 if (json) {
   // One JSON error line and no help text after it, which a script could not parse.
-  program.configureOutput({ writeErr: () => {}, outputError: (text) => printError({ code: USAGE_ERROR, message: text.replace(/^error: /, "").trim() }, true) });
+  program.configureOutput({
+    writeErr: (text) => (helpOnError += text),
+    outputError: (text) => {
+      reported = true;
+      printError({ code: USAGE_ERROR, message: text.replace(/^error: /, "").trim() }, true);
+    },
+  });
 } else {
   program.showHelpAfterError();
 }
@@ -54,8 +63,13 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
-    // Help and version exit 0; usage mistakes were already printed through configureOutput.
+    // Help and version exit 0; usage mistakes were already printed through configureOutput,
+    // except a command group called without its subcommand, for which commander shows only help.
     process.exitCode = error.exitCode === 0 ? 0 : 2;
+    if (json && !reported && error.exitCode !== 0) {
+      const usage = helpOnError.split("\n")[0]?.replace(/^Usage: /, "") ?? "agent-factory";
+      printError({ code: USAGE_ERROR, message: `a subcommand is missing: ${usage} (--help lists them)` }, true);
+    }
   } else {
     const { report, exitCode } = describe(error);
     printError(report, json);

@@ -72,6 +72,11 @@ describe("agent-factory CLI start and errors", T, () => {
     const noCommand = await run([], "--json", "nope");
     assert.equal(noCommand.code, 2);
     assert.deepEqual(jsonError(noCommand), { code: "USAGE_ERROR", message: "unknown command 'nope'" });
+
+    // Commander answers a command group without its subcommand with help alone; under --json that is an error too.
+    const noSubcommand = await run([], "--json", "task");
+    assert.equal(noSubcommand.code, 2);
+    assert.deepEqual(jsonError(noSubcommand), { code: "USAGE_ERROR", message: "a subcommand is missing: agent-factory task [options] [command] (--help lists them)" });
   });
 
   test("under --json a refusal by the server is a JSON error with its code, field and HTTP status, exit code 1", async () => {
