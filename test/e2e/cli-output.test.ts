@@ -1,7 +1,7 @@
 // Pins how the CLI starts and fails: --version, errors as one JSON line on stderr under --json (exit codes unchanged), and client commands that load no server code.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -100,6 +100,34 @@ describe("agent-factory CLI start and errors", T, () => {
     assert.equal(error.code, "UNREACHABLE");
     assert.equal(error.status, undefined);
     assert.match(error.message, /^cannot reach the factory at http:\/\/127\.0\.0\.1:1 /);
+  });
+
+  test("under --json a waited-for task that ends badly or is not done is a JSON error beside the task on stdout, exit codes 1 and 124", async () => {
+    const profiles = join(tmp, "profiles");
+    mkdirSync(profiles);
+    // `idle` never gets an agent (manual pool), so its task stays QUEUED; `failer` runs the built-in fail handler.
+    writeFileSync(join(profiles, "idle.yaml"), "name: idle\nrole: Idle\nruntime: { kind: function, handler: echo }\npool: { spawnStrategy: manual }\n");
+    writeFileSync(join(profiles, "failer.yaml"), "name: failer\nrole: Failer\nruntime: { kind: function, handler: fail }\n");
+    const applied = await run([], "--url", server!.url, "--json", "profiles", "apply", "-f", profiles);
+    assert.equal(applied.code, 0, applied.stderr);
+
+    const waited = await run([], "--url", server!.url, "--json", "task", "submit", "--profile", "idle", "--wait", "100");
+    assert.equal(waited.code, 124);
+    const queued = JSON.parse(waited.stdout) as { id: string; state: string };
+    assert.equal(queued.state, "QUEUED");
+    const lines = waited.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, waited.stderr);
+    assert.deepEqual(JSON.parse(lines[0] as string), {
+      error: { code: "WAIT_TIMED_OUT", message: `task ${queued.id} is still QUEUED after 100 ms (wait again with: agent-factory task get ${queued.id} --wait)` },
+    });
+
+    const failed = await run([], "--url", server!.url, "--json", "task", "submit", "--profile", "failer", "--input", '{"message":"boom"}', "--wait", "10000");
+    assert.equal(failed.code, 1, failed.stderr);
+    const task = JSON.parse(failed.stdout) as { id: string; state: string; error: { code: string; message: string } };
+    // One attempt (the default) that failed: dead-lettered.
+    assert.equal(task.state, "DEAD");
+    assert.deepEqual(JSON.parse(failed.stderr), { error: { code: task.error.code, message: `task ${task.id} ended DEAD: ${task.error.message}` } });
+    assert.match(task.error.message, /boom/);
   });
 
   test("without --json the errors stay one readable line", async () => {
