@@ -73,6 +73,8 @@ describe("the packed package installed into a new project", T, () => {
 
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "agent-factory-package-"));
+    // What the children leave in the temp folder (npm's files, a ":memory:" factory's folder) goes in ours, removed after.
+    CHILD_ENV.TMPDIR = tmp;
     project = join(tmp, "consumer");
     mkdirSync(project);
     // prepack builds dist/ first: the tarball is what `npm publish` would upload.
