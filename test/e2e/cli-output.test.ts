@@ -29,11 +29,16 @@ function jsonError(result: CliResult): { code: string; message: string; field?: 
   return parsed.error;
 }
 
-/** Module URLs a server-less command must not load: the store, the server, the model SDKs and the factory behind them. */
+/**
+ * Module URLs a server-less command must not load: the store, the server, the model SDKs, the
+ * YAML parser and the spinner, and the factory behind them. (Small helpers such as the default
+ * data dir's name may load.)
+ */
 const SERVER_CODE = [
+  /^node:sqlite$/,
   /\/node_modules\/(kysely|ai|@ai-sdk\/[^/]+|hono|@hono\/[^/]+|zod|yaml|ora)\//,
   /\/src\/(api|adapters|runtimes|scheduler|models|health|economics|state)\//,
-  /\/src\/factory\/(?!default-data-dir\.ts$)/,
+  /\/src\/factory\/(create-factory|factory|load-profiles)\.ts$/,
 ];
 
 describe("agent-factory CLI start and errors", T, () => {
