@@ -30,14 +30,16 @@ function jsonError(result: CliResult): { code: string; message: string; field?: 
 }
 
 /**
- * Module URLs a server-less command must not load: the store, the server, the model SDKs, the
- * YAML parser and the spinner, and the factory behind them. (Small helpers such as the default
- * data dir's name may load.)
+ * Module URLs a server-less command must not load: the store, the server, the model SDKs, zod, the
+ * YAML parser and the spinner (any module that needs them loads them too), and the server's own
+ * entry points. Small dependency-free helpers (the default data dir's name, the Host check's
+ * option parsing) may load.
  */
 const SERVER_CODE = [
   /^node:sqlite$/,
   /\/node_modules\/(kysely|ai|@ai-sdk\/[^/]+|hono|@hono\/[^/]+|zod|yaml|ora)\//,
-  /\/src\/(api|adapters|runtimes|scheduler|models|health|economics|state)\//,
+  /\/src\/(adapters|runtimes|scheduler|models|health|economics|state)\//,
+  /\/src\/api\/(app|server)\.ts$/,
   /\/src\/factory\/(create-factory|factory|load-profiles)\.ts$/,
 ];
 
