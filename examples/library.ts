@@ -1,4 +1,4 @@
-// The README's library example, runnable: node examples/library.ts (through npm's Node 24: npx node examples/library.ts)
+// The README's library example, runnable from a checkout: npm run example (which resolves "agent-factory" to src/)
 import { createFactory } from "agent-factory";
 
 const factory = await createFactory({

@@ -1,5 +1,6 @@
 /** The public library surface of agent-factory. */
-export { createFactory, DEFAULT_DATA_DIR, type FactoryOptions } from "./factory/create-factory.ts";
+export { createFactory, type FactoryOptions } from "./factory/create-factory.ts";
+export { DEFAULT_DATA_DIR } from "./factory/default-data-dir.ts";
 export { consoleLogger, LOG_LEVELS, type LogLevel } from "./factory/console-logger.ts";
 export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter, type CrewFilter, type WaitingView } from "./factory/factory.ts";
 export type { ListPosition } from "./core/list-position.ts";

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { isFactoryError } from "../core/errors.ts";
-import { readDocument } from "../factory/load-profiles.ts";
 import { FactoryClient } from "../client/index.ts";
 
 export interface GlobalOptions {
@@ -26,6 +25,8 @@ export function cliContext(command: Command): { client: FactoryClient; json: boo
 export async function readFileArg(path: string): Promise<unknown> {
   let doc: unknown;
   try {
+    // The YAML parser loads only when a command reads a file.
+    const { readDocument } = await import("../factory/load-profiles.ts");
     doc = await readDocument(path);
   } catch (error) {
     throw new UsageError(isFactoryError(error) ? error.message : String(error));

@@ -26,3 +26,31 @@ export function details(object: Record<string, unknown>, keys: readonly string[]
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** An error as the CLI reports it: a string code, the message and, when known, the field and the HTTP status. */
+export interface ErrorReport {
+  code: string;
+  message: string;
+  field?: string;
+  status?: number;
+}
+
+/**
+ * Reports an error on stderr — `error: message (field: f) [CODE]`, or under `--json` one line
+ * `{"error":{"code","message",…}}` — so stdout only ever holds a command's result.
+ */
+export function printError(report: ErrorReport, json: boolean): void {
+  if (json) {
+    process.stderr.write(`${JSON.stringify({ error: report })}\n`);
+    return;
+  }
+  const field = report.field === undefined ? "" : ` (field: ${report.field})`;
+  const code = report.code === USAGE_ERROR || report.code === OTHER_ERROR ? "" : ` [${report.code}]`;
+  process.stderr.write(`error: ${report.message}${field}${code}\n`);
+}
+
+/** The code of a mistake in how a command was called (exit code 2). */
+export const USAGE_ERROR = "USAGE_ERROR";
+
+/** The code of an error that has none of its own (a bug, or a refusal such as binding an open port without a key). */
+export const OTHER_ERROR = "ERROR";

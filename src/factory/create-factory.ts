@@ -25,6 +25,7 @@ import type { ModelProvider } from "../core/ports/model-provider.ts";
 import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { consoleLogger } from "./console-logger.ts";
+import { DEFAULT_DATA_DIR } from "./default-data-dir.ts";
 import { Factory, type Logger } from "./factory.ts";
 import { retentionSettings, type RetentionOptions } from "./retention.ts";
 
@@ -91,8 +92,6 @@ export interface FactoryOptions {
   /** Default: warnings and errors to stderr (`consoleLogger("warn")`); agents' own log lines pass through it too. */
   logger?: Logger;
 }
-
-export const DEFAULT_DATA_DIR = ".agent-factory";
 
 
 /**

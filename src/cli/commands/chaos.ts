@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import ora from "ora";
 import type { FactoryEvent } from "../../core/events.ts";
 import type { ProfileInput, ProfileRecord } from "../../core/schemas/profile.ts";
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
@@ -404,7 +403,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
   }
 
   // Progress output: a spinner on a terminal, a plain line a second otherwise, nothing with --json.
-  const spinner = !json && process.stderr.isTTY === true ? ora({ text: `${runId}: starting`, stream: process.stderr }).start() : undefined;
+  const spinner = !json && process.stderr.isTTY === true ? (await import("ora")).default({ text: `${runId}: starting`, stream: process.stderr }).start() : undefined;
   const say = (text: string): void => {
     if (json) return;
     if (spinner !== undefined) spinner.text = text;

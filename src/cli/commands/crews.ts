@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import ora from "ora";
 import type { Crew, CrewManifest } from "../../client/index.ts";
 import { resolveManifestFiles } from "../../factory/profile-files.ts";
 import { cliContext, intOption, readFileArg } from "../context.ts";
@@ -28,7 +27,7 @@ export function crewCommands(program: Command): void {
       const requestId = randomUUID();
       const label = `crew '${String(name)}'`;
       // A spinner on a terminal; plain progress lines (at most one a second) otherwise.
-      const spinner = !json && process.stderr.isTTY === true ? ora({ text: `assembling ${label}`, stream: process.stderr }).start() : undefined;
+      const spinner = !json && process.stderr.isTTY === true ? (await import("ora")).default({ text: `assembling ${label}`, stream: process.stderr }).start() : undefined;
       let lastLine = 0;
       let done = (): void => {};
       const complete = new Promise<void>((resolve) => (done = resolve));

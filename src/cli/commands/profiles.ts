@@ -2,7 +2,6 @@ import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { ProfileInput, ProfileRecord } from "../../client/index.ts";
-import { documentFiles } from "../../factory/load-profiles.ts";
 import { resolveProfileFiles } from "../../factory/profile-files.ts";
 import { ClientError } from "../client.ts";
 import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
@@ -31,6 +30,8 @@ export function profileCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const info = await stat(opts.file).catch(() => undefined);
       if (info === undefined) throw new UsageError(`cannot read ${opts.file}: no such file or folder`);
+      // Loaded here, not at start: a client command that reads no folder does not load the YAML loader.
+      const { documentFiles } = await import("../../factory/load-profiles.ts");
       const files = info.isDirectory() ? await documentFiles(opts.file) : [opts.file];
       const results: Array<ProfileRecord & { created: boolean }> = [];
       for (const file of files) {

@@ -3,17 +3,27 @@ import { dirname } from "node:path";
 import { Option, type Command } from "commander";
 import type { z } from "zod";
 import { allowedOrigins, splitHost } from "../../api/host-guard.ts";
-import { startServer } from "../../api/server.ts";
-import { createFactory, DEFAULT_DATA_DIR } from "../../factory/create-factory.ts";
+import { DEFAULT_DATA_DIR } from "../../factory/default-data-dir.ts";
 import { consoleLogger, LOG_LEVELS, type LogLevel } from "../../factory/console-logger.ts";
-import { loadProfileFolder, readDocument } from "../../factory/load-profiles.ts";
-import { parseWith } from "../../core/schemas/parse.ts";
-import { RouteRulesSchema } from "../../models/policy.ts";
-import { ModelsConfigSchema, type ModelsConfig, type ModelsConfigInput, type ProviderConfig, type ProviderConfigSchema } from "../../models/models-config.ts";
+import type { ModelsConfig, ModelsConfigInput, ProviderConfig, ProviderConfigSchema } from "../../models/models-config.ts";
 import { intOption, UsageError } from "../context.ts";
 import { ECHO_AGENT_PATH } from "./chaos.ts";
 import { describeRetention, retentionRuleOption } from "../retention-option.ts";
-import { retentionSettings, type RetentionOptions, type RetentionRule } from "../../factory/retention.ts";
+import type { RetentionOptions, RetentionRule } from "../../factory/retention.ts";
+
+/** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
+async function serverModules() {
+  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }, { retentionSettings }] = await Promise.all([
+    import("../../api/server.ts"),
+    import("../../factory/create-factory.ts"),
+    import("../../factory/load-profiles.ts"),
+    import("../../core/schemas/parse.ts"),
+    import("../../models/policy.ts"),
+    import("../../models/models-config.ts"),
+    import("../../factory/retention.ts"),
+  ]);
+  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings };
+}
 
 export const DEFAULT_PORT = 7371;
 
@@ -49,6 +59,7 @@ export function serveCommand(program: Command): void {
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
+      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings } = await serverModules();
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
       const retention: RetentionOptions = {
@@ -144,6 +155,7 @@ function agentFolders(opts: { profiles?: string; agentFiles: string[]; chaos?: b
 
 /** The server's model settings as `serve` builds them: the config file, then the one-line flags on top of it. */
 export async function modelsConfig(opts: { config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string }): Promise<ModelsConfigInput> {
+  const { parseWith, ModelsConfigSchema, readDocument } = await serverModules();
   const fromFile: Partial<ModelsConfig> = opts.config === undefined ? {} : parseWith(ModelsConfigSchema, (await readDocument(opts.config)) ?? {}, `model config in ${opts.config}`);
   const providers: ProviderConfigInput[] = [...(fromFile.providers ?? [])];
   if (opts.openaiModel !== undefined && opts.openaiBaseUrl === undefined) throw new Error("--openai-model needs --openai-base-url");

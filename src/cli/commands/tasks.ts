@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { Task, TaskSubmit } from "../../client/index.ts";
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
 import { cliContext, creditsOption, intOption, readFileArg, UsageError } from "../context.ts";
-import { details, printJson, table } from "../output.ts";
+import { details, printError, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
 
 const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "parentTaskId", "priority", "attempts", "maxAttempts", "reward", "createdAt", "startedAt", "finishedAt", "usage", "result", "error"];
@@ -21,14 +21,21 @@ export function parseJsonArg(text: string, flag: string): unknown {
   }
 }
 
-/** After a wait: exit 0 if it SUCCEEDED, 1 if it ended otherwise, 124 (as timeout(1)) if it is not final yet. */
-function reportOutcome(task: Task, waitedMs: number): void {
+/**
+ * After a wait: exit 0 if it SUCCEEDED, 1 if it ended otherwise, 124 (as timeout(1)) if it is not
+ * final yet; under --json the reason is a JSON error on stderr like any other.
+ */
+function reportOutcome(task: Task, waitedMs: number, json: boolean): void {
   if (task.state === "SUCCEEDED") return;
   if (FINAL.has(task.state)) {
-    console.error(`error: task ${task.id} ended ${task.state}${task.error === undefined ? "" : `: ${task.error.message} [${task.error.code}]`}`);
+    const message = `task ${task.id} ended ${task.state}${task.error === undefined ? "" : `: ${task.error.message}`}`;
+    if (json) printError({ code: task.error?.code ?? `TASK_${task.state}`, message }, true);
+    else console.error(`error: ${message}${task.error === undefined ? "" : ` [${task.error.code}]`}`);
     process.exitCode = 1;
   } else {
-    console.error(`task ${task.id} is still ${task.state} after ${waitedMs} ms (wait again with: agent-factory task get ${task.id} --wait)`);
+    const message = `task ${task.id} is still ${task.state} after ${waitedMs} ms (wait again with: agent-factory task get ${task.id} --wait)`;
+    if (json) printError({ code: "WAIT_TIMED_OUT", message }, true);
+    else console.error(message);
     process.exitCode = 124;
   }
 }
@@ -91,7 +98,7 @@ export function taskCommands(program: Command): void {
         if (!json) process.stderr.write(`submitted ${submitted.id}; waiting for it…\n`);
         submitted = await client.waitForTask(submitted.id, ms);
         show(submitted, json);
-        reportOutcome(submitted, ms);
+        reportOutcome(submitted, ms, json);
         return;
       }
       if (json) return printJson(submitted);
@@ -109,7 +116,7 @@ export function taskCommands(program: Command): void {
           ? await client.getTask(id)
           : await client.waitForTask(id, opts.wait === true ? 30_000 : intOption("--wait", 0, 86_400_000)(opts.wait));
       show(found, json);
-      if (opts.wait !== undefined) reportOutcome(found, opts.wait === true ? 30_000 : Number(opts.wait));
+      if (opts.wait !== undefined) reportOutcome(found, opts.wait === true ? 30_000 : Number(opts.wait), json);
     });
 
   task
