@@ -48,12 +48,15 @@ describe("serve: one server per data dir, damaged stores refused, retention flag
     for (const d of dirs) d.cleanup();
   });
   const serve = async (args: readonly string[]): Promise<Server> => startServe(args, (s) => servers.push(s));
+  // Tasks need a target some profile serves (else 422 NO_SUCH_TARGET); a manual pool runs none of them.
+  const MANUAL_CODER = { name: "coder", role: "Coder", pool: { spawnStrategy: "manual" } };
 
   test("a second serve on a held data dir exits 1 naming the holder's pid; after kill -9 of the holder a new serve takes the dir over with its work", T, async () => {
     const data = fresh();
     const db = join(data, "factory.db");
     const first = await serve(["--data", data]);
-    // No agent: the task stays QUEUED, work the next server must find.
+    // A Coder profile that spawns nothing by itself: the task stays QUEUED, work the next server must find.
+    assert.equal((await call(first.url, "POST", "/v1/profiles", MANUAL_CODER)).status, 201);
     const submitted = await call(first.url, "POST", "/v1/tasks", { role: "Coder", input: "queued before the crash" });
     assert.equal(submitted.status, 202);
     const taskId = submitted.body.id as string;
@@ -135,6 +138,7 @@ describe("serve: one server per data dir, damaged stores refused, retention flag
     const data = fresh();
     const db = join(data, "factory.db");
     const first = await serve(["--data", data]);
+    assert.equal((await call(first.url, "POST", "/v1/profiles", MANUAL_CODER)).status, 201);
     for (let i = 0; i < 60; i++) assert.equal((await call(first.url, "POST", "/v1/tasks", { role: "Coder", input: { i, pad: "x".repeat(300) } })).status, 202);
     first.child.kill("SIGTERM");
     assert.equal((await first.exited).code, 0);
