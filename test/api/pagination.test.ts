@@ -81,8 +81,9 @@ describe("pagination of tasks, agents and crews", () => {
 
   it("filters still apply: crewId and state page within what they select", async () => {
     factory.registerProfile({ name: "pager", role: "Pager", pool: { spawnStrategy: "manual", warmSize: 0 } });
-    const crew = (await call("/v1/crews/assemble", post({ manifest: { name: "c", members: [{ config: { name: "m", role: "Member" } }] } }))).body;
-    factory.registerProfile({ name: "member-q", role: "Queued", pool: { spawnStrategy: "manual", warmSize: 0 } });
+    // A paused crew takes no tasks: its member's role is servable, so they are accepted and stay QUEUED.
+    const crew = (await call("/v1/crews/assemble", post({ manifest: { name: "c", members: [{ config: { name: "m", role: "Queued" } }] } }))).body;
+    assert.equal((await call(`/v1/crews/${crew.id}/broadcast`, post({ signal: "PAUSE" }))).status, 202);
     const inCrew = [];
     for (let i = 0; i < 7; i++) inCrew.push((await factory.submit({ role: "Queued", crewId: crew.id })).task.id);
     for (let i = 0; i < 4; i++) await factory.submit({ role: "Pager" });

@@ -1,6 +1,6 @@
 // Pins how agents' log lines reach the factory's logger: with id and level, cut when long, and a chatty agent rate-limited with the drops counted and said.
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { AGENT_LOG_LINE_CHARS, AGENT_LOG_LINES_PER_SEC } from "../../src/factory/agent-log.ts";
 import { testFactory } from "../helpers.ts";
@@ -11,7 +11,7 @@ describe("agent logs", () => {
   it("limits a flooding agent to its burst, then says how many lines were dropped; cuts a long line and says how much", async () => {
     const lines: string[] = [];
     const record = (m: string): void => void lines.push(m);
-    const { factory, close } = await testFactory({ logger: { debug: record, info: record, warn: record, error: record } });
+    const { factory, close } = await testFactory({ logger: { debug: record, info: record, warn: record, error: record }, agentFiles: [dirname(fixture)] });
     try {
       const agent = await factory.spawnAgent({
         config: { name: "talker", role: "Talker", runtime: { kind: "process", command: ["node", "/agent/meddling-agent.mjs"], files: [fixture] }, pool: { spawnStrategy: "manual" } },
@@ -41,7 +41,7 @@ describe("agent logs", () => {
   it("lines below the logger's level are not printed and cost no budget: a flood of info under level warn says nothing, a warning still shows", async () => {
     const lines: string[] = [];
     const record = (m: string): void => void lines.push(m);
-    const { factory, close } = await testFactory({ logger: { level: "warn", info: record, warn: record, error: record } });
+    const { factory, close } = await testFactory({ logger: { level: "warn", info: record, warn: record, error: record }, agentFiles: [dirname(fixture)] });
     try {
       const agent = await factory.spawnAgent({
         config: { name: "talker", role: "Talker", runtime: { kind: "process", command: ["node", "/agent/meddling-agent.mjs"], files: [fixture] }, pool: { spawnStrategy: "manual" } },
