@@ -9,7 +9,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BIN, ENV, ROOT, startServe, type Server } from "./serve.ts";
 
-const T = { timeout: 60_000 };
+// Each test and the hook has its own limit, so the 20 s chaos run cannot use up the others' time
+// and a slow step fails alone, by name.
+const STARTUP = { timeout: 30_000 }; // two server starts side by side, each up to 15 s in serve.ts
+const CHAOS_RUN = { timeout: 75_000 }; // a 20 s run whose CLI is killed after 50 s, plus its report
+const NO_CHAOS = { timeout: 30_000 }; // one request and a CLI call killed after 15 s
 
 interface CliResult {
   code: number | null;
@@ -73,15 +77,15 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("agent-factory chaos", T, () => {
+describe("agent-factory chaos", () => {
   let chaosServer: Server;
   let plainServer: Server;
 
   before(async () => {
     [chaosServer, plainServer] = await Promise.all([startServer("--chaos"), startServer()]);
-  });
+  }, STARTUP);
 
-  test("20 s of load with kills, freezes and latency: nothing lost or done twice, every action detected within the heartbeat budget", T, async (t) => {
+  test("20 s of load with kills, freezes and latency: nothing lost or done twice, every action detected within the heartbeat budget", CHAOS_RUN, async (t) => {
     const args = ["chaos", "--url", chaosServer.url, "--duration", "20s", "--kill-rate", "0.4/s", "--freeze-ratio", "0.3", "--freeze-for", "4s", "--latency", "20ms", "--rate", "30/s", "--agents", "4", "--json"];
     const result = await cli(args, 50_000);
     const context = `exit ${result.code}\nstderr: ${result.stderr}\nstdout: ${result.stdout}`;
@@ -109,7 +113,7 @@ describe("agent-factory chaos", T, () => {
     assert.ok(report.health !== null && (report.health.replaced.silent ?? 0) >= chaos.freezes, `server health: ${JSON.stringify(report.health)}`);
   });
 
-  test("without serve --chaos: POST /v1/chaos/kill is 404 and the command exits 2 naming --chaos", T, async () => {
+  test("without serve --chaos: POST /v1/chaos/kill is 404 and the command exits 2 naming --chaos", NO_CHAOS, async () => {
     const response = await fetch(`${plainServer.url}/v1/chaos/kill`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ agentId: "agent_0000000000000000" }) });
     assert.equal(response.status, 404);
     const body = (await response.json()) as { error: { code: string } };

@@ -1,13 +1,14 @@
 // Pins the CLI driving a real `serve` child process end to end: crew assembly, tasks, a SIGTERM restart that restores agents and tasks, and CLI error codes.
+// Each test starts its own server over its own data dir and builds the state it needs through the CLI, under its own time limit,
+// so a slow step fails alone and by name instead of cancelling the steps after it.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test, type TestContext } from "node:test";
 import { cli, startServe, type Server } from "./serve.ts";
 
 const WALLET = /^0x371_[A-Z0-9]+_[0-9a-f]{32}$/;
-const T = { timeout: 60_000 };
 
 interface AgentView {
   id: string;
@@ -39,12 +40,45 @@ interface TaskView {
   attempts: number;
 }
 
-const servers: Server[] = [];
-const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-e2e-"));
+/** Servers and data dirs not yet cleaned up: each test cleans its own; this catches what a cancelled one left. */
+const servers = new Set<Server>();
+const dirs = new Set<string>();
 
-/** Starts `serve` on a free port over `dataDir` with the example profiles. */
-function startServer(): Promise<Server> {
-  return startServe(["--data", dataDir, "--profiles", "examples/profiles", "--agent-files", "examples/agents"], (server) => servers.push(server));
+async function stop(server: Server): Promise<void> {
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    server.child.kill("SIGKILL");
+    await server.exited;
+  }
+  servers.delete(server);
+}
+
+after(async () => {
+  for (const server of servers) await stop(server);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Sandbox {
+  dataDir: string;
+  /** Starts `serve` on a free port over `dataDir` with the example profiles. */
+  start: () => Promise<Server>;
+}
+
+/** A fresh data dir for test `t`; the servers started over it are killed and the dir removed when `t` ends. */
+function sandbox(t: TestContext): Sandbox {
+  const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-e2e-"));
+  dirs.add(dataDir);
+  const mine: Server[] = [];
+  t.after(async () => {
+    for (const server of mine) await stop(server);
+    rmSync(dataDir, { recursive: true, force: true });
+    dirs.delete(dataDir);
+  });
+  const start = (): Promise<Server> =>
+    startServe(["--data", dataDir, "--profiles", "examples/profiles", "--agent-files", "examples/agents"], (server) => {
+      servers.add(server);
+      mine.push(server);
+    });
+  return { dataDir, start };
 }
 
 /** The CLI with `--json`, asserting exit 0, parsed. */
@@ -70,30 +104,56 @@ const EXPECTED_MEMBERS = [
   { name: "doc-agent-1", role: "DocAgent", segment: "DOCAGENT" },
 ];
 
-describe("agent-factory CLI against a real server, across a restart", T, () => {
-  let server: Server;
-  let crew: CrewView;
-  const succeeded: TaskView[] = [];
-  let reviewTask: TaskView;
-  let lonelyTask: TaskView;
-  let liveAgentIds: string[] = [];
+/** `crew assemble` of the launch team, as the first step does it. */
+const assembleLaunchTeam = (url: string): Promise<CrewView> => cliJson<CrewView>(url, "crew", "assemble", "-f", "examples/crews/launch-team.yaml");
 
-  before(async () => {
-    server = await startServer();
-  });
+interface Submitted {
+  /** Two crew Coder tasks submitted with --wait, in input order. */
+  waited: [TaskView, TaskView];
+  /** A crew Reviewer task that runs for 60 s. */
+  review: TaskView;
+  /** A crewless Planner task: there is no crewless Planner and the pool is manual, so it waits. */
+  lonely: TaskView;
+}
 
-  after(async () => {
-    for (const s of servers) {
-      if (s.child.exitCode === null && s.child.signalCode === null) {
-        s.child.kill("SIGKILL");
-        await s.exited;
-      }
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+const INPUTS = [{ n: 1 }, { n: 2 }] as const;
 
-  test("crew assemble --json brings up launch-team: ACTIVE, 5 READY agents with role wallets", T, async () => {
-    crew = await cliJson<CrewView>(server.url, "crew", "assemble", "-f", "examples/crews/launch-team.yaml");
+/** The second step's submissions, all at once as it makes them. */
+async function submitTasks(url: string, crew: CrewView): Promise<Submitted> {
+  const submitWaiting = (input: unknown): Promise<TaskView> => cliJson<TaskView>(url, "task", "submit", "--role", "Coder", "--crew", crew.id, "--input", JSON.stringify(input), "--wait");
+  const [waited1, waited2, review, lonely] = await Promise.all([
+    submitWaiting(INPUTS[0]),
+    submitWaiting(INPUTS[1]),
+    cliJson<TaskView>(url, "task", "submit", "--role", "Reviewer", "--crew", crew.id, "--input", '{"ms":60000}'),
+    // A task without --crew only runs on agents in no crew; there is no crewless Planner, and
+    // the planner pool is manual, so nothing spawns one.
+    cliJson<TaskView>(url, "task", "submit", "--role", "Planner", "--input", '{"n":3}'),
+  ]);
+  return { waited: [waited1, waited2], review, lonely };
+}
+
+/** Sends SIGTERM, waits until it was handled, sends a second one; resolves with how the process ended and when. */
+async function sigtermTwice(server: Server): Promise<{ code: number | null; signal: NodeJS.Signals | null; stopMs: number }> {
+  const stoppedAt = Date.now();
+  assert.equal(server.child.kill("SIGTERM"), true);
+  // Wait until the first signal was handled: two signals sent back to back may arrive as one.
+  await waitForLine(server, /SIGTERM: shutting down/, 5_000);
+  assert.equal(server.child.kill("SIGTERM"), true);
+  await waitForLine(server, /SIGTERM: forcing shutdown/, 5_000);
+  const { code, signal } = await server.exited;
+  return { code, signal, stopMs: Date.now() - stoppedAt };
+}
+
+// Time limits sized to each test's work on a loaded 2-core machine: a server start (up to 15 s
+// in serve.ts) plus its CLI calls (each ~0.2 s alone, several seconds under load), with room to spare.
+const ONE_SERVER_FEW_CALLS = { timeout: 30_000 };
+const ONE_SERVER_MANY_CALLS = { timeout: 45_000 };
+const TWO_SERVERS = { timeout: 60_000 };
+
+describe("agent-factory CLI against a real server, across a restart", () => {
+  test("crew assemble --json brings up launch-team: ACTIVE, 5 READY agents with role wallets", ONE_SERVER_FEW_CALLS, async (t) => {
+    const server = await sandbox(t).start();
+    const crew = await assembleLaunchTeam(server.url);
     assert.match(crew.id, /^crew_[0-9a-f]{16}$/);
     assert.equal(crew.name, "launch-team");
     assert.equal(crew.state, "ACTIVE");
@@ -119,71 +179,51 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.equal(new Set(crew.agents.map((a) => a.walletAddress)).size, 5);
   });
 
-  test("task submit --wait runs crew tasks to SUCCEEDED; a long one stays RUNNING; one for a manual pool with no free agent stays QUEUED", T, async () => {
+  test("task submit --wait runs crew tasks to SUCCEEDED; a long one stays RUNNING; one for a manual pool with no free agent stays QUEUED", ONE_SERVER_MANY_CALLS, async (t) => {
+    const server = await sandbox(t).start();
+    const crew = await assembleLaunchTeam(server.url);
     const reviewer = crew.agents.find((a) => a.name === "reviewer-1") as AgentView;
-    const inputs = [{ n: 1 }, { n: 2 }] as const;
-    const submitWaiting = (input: unknown): Promise<TaskView> =>
-      cliJson<TaskView>(server.url, "task", "submit", "--role", "Coder", "--crew", crew.id, "--input", JSON.stringify(input), "--wait");
-    const [waited1, waited2, review, lonely] = await Promise.all([
-      submitWaiting(inputs[0]),
-      submitWaiting(inputs[1]),
-      cliJson<TaskView>(server.url, "task", "submit", "--role", "Reviewer", "--crew", crew.id, "--input", '{"ms":60000}'),
-      // A task without --crew only runs on agents in no crew; there is no crewless Planner, and
-      // the planner pool is manual, so nothing spawns one.
-      cliJson<TaskView>(server.url, "task", "submit", "--role", "Planner", "--input", '{"n":3}'),
-    ]);
-    for (const [i, task] of [waited1, waited2].entries()) {
+    const { waited, review, lonely } = await submitTasks(server.url, crew);
+    for (const [i, task] of waited.entries()) {
       assert.equal(task.state, "SUCCEEDED");
-      assert.deepEqual(task.result, inputs[i]);
-      assert.deepEqual(task.input, inputs[i]);
+      assert.deepEqual(task.result, INPUTS[i]);
+      assert.deepEqual(task.input, INPUTS[i]);
       assert.equal(task.crewId, crew.id);
       assert.equal(task.attempts, 1);
       assert.ok(crew.agents.some((a) => a.id === task.agentId && a.role === "Coder"), `ran on ${task.agentId}`);
-      succeeded.push(task);
     }
 
-    reviewTask = review;
-    assert.equal(reviewTask.state, "RUNNING");
-    assert.equal(reviewTask.agentId, reviewer.id);
-    assert.equal(reviewTask.attempts, 1);
+    assert.equal(review.state, "RUNNING");
+    assert.equal(review.agentId, reviewer.id);
+    assert.equal(review.attempts, 1);
 
-    lonelyTask = lonely;
-    assert.equal(lonelyTask.state, "QUEUED");
-    assert.equal(lonelyTask.crewId, null);
-    assert.equal(lonelyTask.attempts, 0);
+    assert.equal(lonely.state, "QUEUED");
+    assert.equal(lonely.crewId, null);
+    assert.equal(lonely.attempts, 0);
 
-    const [again, busy] = await Promise.all([
-      cliJson<TaskView>(server.url, "task", "get", lonelyTask.id),
-      cliJson<AgentView>(server.url, "agents", "get", reviewer.id),
-    ]);
+    const [again, busy] = await Promise.all([cliJson<TaskView>(server.url, "task", "get", lonely.id), cliJson<AgentView>(server.url, "agents", "get", reviewer.id)]);
     assert.equal(again.state, "QUEUED");
     assert.equal(busy.state, "BUSY");
   });
 
-  test("SIGTERM twice stops the server; a new one on the same data dir restores crew, agents and tasks", T, async () => {
-    const old = server;
-    const stoppedAt = Date.now();
-    assert.equal(old.child.kill("SIGTERM"), true);
-    // Wait until the first signal was handled: two signals sent back to back may arrive as one.
-    await waitForLine(old, /SIGTERM: shutting down/, 5_000);
-    assert.equal(old.child.kill("SIGTERM"), true);
-    await waitForLine(old, /SIGTERM: forcing shutdown/, 5_000);
-    const { code, signal } = await old.exited;
-    const stopMs = Date.now() - stoppedAt;
+  test("SIGTERM twice stops the server; a new one on the same data dir restores crew, agents and tasks", TWO_SERVERS, async (t) => {
+    const box = sandbox(t);
+    const old = await box.start();
+    const crew = await assembleLaunchTeam(old.url);
+    await submitTasks(old.url, crew);
+
+    const { code, signal, stopMs } = await sigtermTwice(old);
     // The process ends on its own (not killed by the signal), with 128 + 15 for a forced stop,
     // at once rather than after the 10 s drain grace.
     assert.equal(signal, null);
     assert.equal(code, 143);
     assert.ok(stopMs < 3_000, `shutdown took ${stopMs} ms`);
 
-    server = await startServer();
+    const server = await box.start();
     assert.notEqual(server.url, "");
     assert.match(server.stdout(), /\(data: .*; 5 agent\(s\), 2 unfinished task\(s\) restored\)/);
 
-    const [restored, list] = await Promise.all([
-      cliJson<CrewView>(server.url, "crew", "get", crew.id),
-      cliJson<CrewView[]>(server.url, "crew", "list"),
-    ]);
+    const [restored, list] = await Promise.all([cliJson<CrewView>(server.url, "crew", "get", crew.id), cliJson<CrewView[]>(server.url, "crew", "list")]);
     assert.equal(restored.id, crew.id);
     assert.equal(restored.state, "ACTIVE");
     assert.deepEqual(restored.agentIds, crew.agentIds);
@@ -202,10 +242,17 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     );
   });
 
-  test("after the restart: finished tasks keep their result, the interrupted one runs again and can be cancelled", T, async () => {
+  test("after the restart: finished tasks keep their result, the interrupted one runs again and can be cancelled", TWO_SERVERS, async (t) => {
+    const box = sandbox(t);
+    const old = await box.start();
+    const crew = await assembleLaunchTeam(old.url);
+    const { waited, review: reviewTask, lonely: lonelyTask } = await submitTasks(old.url, crew);
+    await sigtermTwice(old);
+    const server = await box.start();
+
     const [first, second, review, lonely] = await Promise.all([
-      cliJson<TaskView>(server.url, "task", "get", (succeeded[0] as TaskView).id),
-      cliJson<TaskView>(server.url, "task", "get", (succeeded[1] as TaskView).id),
+      cliJson<TaskView>(server.url, "task", "get", waited[0].id),
+      cliJson<TaskView>(server.url, "task", "get", waited[1].id),
       cliJson<TaskView>(server.url, "task", "get", reviewTask.id),
       cliJson<TaskView>(server.url, "task", "get", lonelyTask.id),
     ]);
@@ -243,7 +290,11 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.match(again.stderr, /\[TASK_ALREADY_FINAL\]/);
   });
 
-  test("spawn planner --json gives the QUEUED crewless task an agent; a crewless Coder task gets one on demand", T, async () => {
+  test("spawn planner --json gives the QUEUED crewless task an agent; a crewless Coder task gets one on demand", ONE_SERVER_MANY_CALLS, async (t) => {
+    const server = await sandbox(t).start();
+    const crew = await assembleLaunchTeam(server.url);
+    const lonelyTask = await cliJson<TaskView>(server.url, "task", "submit", "--role", "Planner", "--input", '{"n":3}');
+
     const planner = await cliJson<AgentView>(server.url, "spawn", "planner");
     assert.match(planner.id, /^agent_[0-9a-f]{16}$/);
     assert.equal(planner.name, "planner");
@@ -274,10 +325,17 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
       agents.map((a) => a.id).sort(),
       [planner.id, coder.id, ...crew.agentIds].sort(),
     );
-    liveAgentIds = agents.map((a) => a.id).sort();
   });
 
-  test("bad input through the CLI: exit codes and error codes; a failed assembly leaves nothing behind", T, async () => {
+  test("bad input through the CLI: exit codes and error codes; a failed assembly leaves nothing behind", ONE_SERVER_MANY_CALLS, async (t) => {
+    const { dataDir, start } = sandbox(t);
+    const server = await start();
+    // The seven live agents the step before leaves: the crew, a spawned planner, an on-demand coder.
+    const crew = await assembleLaunchTeam(server.url);
+    await cliJson<AgentView>(server.url, "spawn", "planner");
+    await cliJson<TaskView>(server.url, "task", "submit", "--role", "Coder", "--input", '{"n":4}', "--wait", "5000");
+    const liveAgentIds = (await cliJson<AgentView[]>(server.url, "agents")).map((a) => a.id).sort();
+
     const manifest = join(dataDir, "ghost-crew.yaml");
     writeFileSync(manifest, ["name: ghost-crew", "members:", "  - profile: coder", "    count: 2", "  - profile: ghost", ""].join("\n"));
     const [noCrew, badPriority, ghost, missing] = await Promise.all([
@@ -321,7 +379,9 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.equal(terminated.length, 0, "no member was even started");
   });
 
-  test("ledger: grant, transfer, the wallet's balance, entries as a table, JSON and CSV; bad amounts are usage errors", T, async () => {
+  test("ledger: grant, transfer, the wallet's balance, entries as a table, JSON and CSV; bad amounts are usage errors", ONE_SERVER_MANY_CALLS, async (t) => {
+    const server = await sandbox(t).start();
+    await assembleLaunchTeam(server.url);
     const agents = await cliJson<Array<{ walletAddress: string }>>(server.url, "agents", "--limit", "2");
     const [a, b] = [agents[0]?.walletAddress as string, agents[1]?.walletAddress as string];
     assert.equal((await cli(server.url, "ledger", "grant", a, "5", "--memo", "seed, with a comma")).code, 0);
@@ -341,7 +401,9 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.equal(bad.code, 2);
   });
 
-  test("ledger report: sums per agent as a table with a total line, as CSV and as JSON; a bad --by is a usage error, a bad --from the server's 400", T, async () => {
+  test("ledger report: sums per agent as a table with a total line, as CSV and as JSON; a bad --by is a usage error, a bad --from the server's 400", ONE_SERVER_MANY_CALLS, async (t) => {
+    const server = await sandbox(t).start();
+    await assembleLaunchTeam(server.url);
     const [agent] = await cliJson<Array<{ id: string; walletAddress: string }>>(server.url, "agents", "--limit", "1");
     const { id, walletAddress } = agent as { id: string; walletAddress: string };
     assert.equal((await cli(server.url, "ledger", "grant", walletAddress, "2.5")).code, 0);
@@ -374,7 +436,9 @@ describe("agent-factory CLI against a real server, across a restart", T, () => {
     assert.match(badFrom.stderr, /from: must be an ISO 8601 date.*\(field: from\) \[VALIDATION_FAILED\]/);
   });
 
-  test("CLI mistakes are usage errors (exit 2) naming the flag or file; a wait that runs out exits 124", T, async () => {
+  test("CLI mistakes are usage errors (exit 2) naming the flag or file; a wait that runs out exits 124", ONE_SERVER_FEW_CALLS, async (t) => {
+    const { dataDir, start } = sandbox(t);
+    const server = await start();
     const [badJson, noFile, badUrl, waited] = await Promise.all([
       cli(server.url, "task", "submit", "--role", "Coder", "--input", "{feature:login}"),
       cli(server.url, "crew", "assemble", "-f", join(dataDir, "nope.yaml")),

@@ -7,9 +7,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BIN, cli, ENV, ROOT, startServe, type Server } from "./serve.ts";
 
-const T = { timeout: 60_000 };
+// Each test and the hook has its own limit, sized to its work on a loaded machine, so one slow
+// step fails alone and by name rather than using up a budget the others share.
+const STARTUP = { timeout: 30_000 }; // a server start (up to 15 s in serve.ts) and its models line (up to 5 s)
+const DEMO = { timeout: 45_000 }; // a crew assembly, a 3-call task run with --wait, and six more CLI calls
+const FEW_CALLS = { timeout: 30_000 };
 
-describe("the LLM demo through the CLI, offline on the mock", T, () => {
+describe("the LLM demo through the CLI, offline on the mock", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "agent-factory-models-"));
   let server: Server | undefined;
 
@@ -17,7 +21,7 @@ describe("the LLM demo through the CLI, offline on the mock", T, () => {
     server = await startServe(["--data", dataDir, "--profiles", "examples/profiles", "--agent-files", "examples/agents", "--mock-script", "examples/models/mock-script.yaml"], (s) => (server = s));
     const deadline = Date.now() + 5_000;
     while (!server.stdout().includes("models:") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  });
+  }, STARTUP);
 
   after(async () => {
     if (server !== undefined && server.child.exitCode === null) {
@@ -27,7 +31,7 @@ describe("the LLM demo through the CLI, offline on the mock", T, () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("prints the README's models line, runs the research desk and reports what it spent", async () => {
+  it("prints the README's models line, runs the research desk and reports what it spent", DEMO, async () => {
     const url = (server as Server).url;
     assert.match((server as Server).stdout(), /^models: offline — the mock provider answers every model name \(--config, --openai-base-url to use real ones\)$/m);
     const assembled = await cli(url, "--json", "crew", "assemble", "-f", "examples/crews/research-desk.yaml");
@@ -65,7 +69,7 @@ describe("the LLM demo through the CLI, offline on the mock", T, () => {
     assert.match(models.stdout, /^balanced\s+\{\}\s+openrouter:qwen2-72b\s+openrouter:mistral-7b$/m);
   });
 
-  it("sets and removes budgets, and names what is wrong with bad input", async () => {
+  it("sets and removes budgets, and names what is wrong with bad input", FEW_CALLS, async () => {
     const url = (server as Server).url;
     const set = await cli(url, "--json", "budgets", "set", "global", "100", "--period", "24h");
     assert.equal(set.code, 0, set.stderr);
@@ -87,10 +91,14 @@ describe("the LLM demo through the CLI, offline on the mock", T, () => {
     assert.equal(reward.code, 2);
   });
 
-  it("refuses to start with a provider whose key variable is unset, naming the variable", async () => {
+  it("refuses to start with a provider whose key variable is unset, naming the variable", FEW_CALLS, async (t) => {
     const config = join(dataDir, "models.yaml");
     writeFileSync(config, "providers:\n  - { name: remote, kind: openai-compatible, baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: AF_E2E_UNSET_KEY }\n");
     const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data", join(dataDir, "other"), "--config", config], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    // If it wrongly starts and the limit ends the test, the server must not outlive it.
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
     let err = "";
     child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
     const code = await new Promise<number | null>((done) => child.once("exit", (c) => done(c)));
