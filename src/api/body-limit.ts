@@ -2,10 +2,13 @@ import type { Context, MiddlewareHandler } from "hono";
 import { FactoryError } from "../core/errors.ts";
 import { toErrorResponse } from "./http-errors.ts";
 
+/** Bytes of a refused body read and dropped before answering, unless told otherwise. */
+export const DEFAULT_DRAIN_BYTES = 64 * 1024 * 1024;
+
 export interface BodyLimitOptions {
   /** Largest body accepted, in bytes. */
   maxBytes: number;
-  /** Most bytes of a refused body read and discarded so the connection lives on; default 4 × maxBytes. */
+  /** Most bytes of a refused body read and discarded so the client can read the answer; default 64 MiB (at least 4 × maxBytes). */
   drainBytes?: number;
   /** Longest a refused body is read for; default 10 s. */
   drainMs?: number;
@@ -21,7 +24,9 @@ export interface BodyLimitOptions {
  */
 export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler {
   const { maxBytes } = options;
-  const drainBytes = options.drainBytes ?? maxBytes * 4;
+  // Generous: a client still writing when the socket closes sees EPIPE, not the 413. Reading and
+  // dropping 64 MiB costs a loopback client well under a second; `drainMs` bounds a slow one.
+  const drainBytes = options.drainBytes ?? Math.max(maxBytes * 4, DEFAULT_DRAIN_BYTES);
   const drainMs = options.drainMs ?? 10_000;
   return async function bodyLimit(c, next) {
     const body = c.req.raw.body;

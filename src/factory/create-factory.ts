@@ -64,6 +64,11 @@ export interface FactoryOptions {
   agentFiles?: readonly string[];
   /** Allows profiles with `sandbox: { kind: none }` (programs run on the host as the factory's user); default false. */
   allowUnsandboxed?: boolean;
+  /**
+   * Allows profiles with `sandbox: { allowEgress: true }`; default false. Such agents share the
+   * host's network, loopback included: serve the API with a key (`serve` insists) so they cannot drive it.
+   */
+  allowEgress?: boolean;
   /** Most agents one crew manifest may ask for; default 10,000. */
   maxCrewSize?: number;
   /** How long `close()` waits for running tasks; default 10 s. */
@@ -126,6 +131,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
       // The data folder resolved (tmp dirs are often symlinked), so a path to it by another name is caught too.
       agentFiles: new AgentFiles(agentFolders, [existsSync(dataRoot) ? realpathSync(dataRoot) : dataRoot]),
       allowUnsandboxed: options.allowUnsandboxed ?? false,
+      allowEgress: options.allowEgress ?? false,
       ...(options.processes?.warmPerKind === undefined ? {} : { warmPerKind: options.processes.warmPerKind }),
     }),
     ...(options.runtimes ?? []),

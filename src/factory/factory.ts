@@ -784,8 +784,8 @@ export class Factory {
 
   // ---------------------------------------------------------------- profiles
 
-  /** Registers a profile; a changed one becomes a new version. */
-  registerProfile(input: unknown): { profile: ProfileRecord; created: boolean } {
+  /** Registers a profile (typed; still validated at run time, naming the field at fault); a changed one becomes a new version. */
+  registerProfile(input: ProfileInput): { profile: ProfileRecord; created: boolean } {
     this.#assertOpen();
     return this.#registerValidated(parseWith(ProfileSchema, input, "profile"), undefined);
   }
@@ -1328,7 +1328,7 @@ export class Factory {
   // ---------------------------------------------------------------- tasks
 
   /** Accepts a task durably (it is in the store when this resolves), then dispatches it. */
-  async submitTask(input: TaskSubmitInput | unknown): Promise<Task> {
+  async submitTask(input: TaskSubmitInput): Promise<Task> {
     return (await this.submit(input)).task;
   }
 
@@ -1336,7 +1336,7 @@ export class Factory {
    * Like `submitTask`, and says whether the task is new: with an `idempotencyKey` already
    * used, the first task comes back (`created: false`) and nothing is submitted.
    */
-  async submit(input: TaskSubmitInput | unknown): Promise<{ task: Task; created: boolean }> {
+  async submit(input: TaskSubmitInput): Promise<{ task: Task; created: boolean }> {
     this.#assertOpen();
     const request = parseWith(TaskSubmitSchema, input, "task");
     if (request.idempotencyKey !== undefined) {

@@ -64,6 +64,13 @@ export function typesAreReal(): Promise<unknown> {
   // @ts-expect-error dataDir is a string: if the package's types were missing this line would compile.
   return createFactory({ dataDir: 42 });
 }
+
+export function tasksAndProfilesAreTyped(): void {
+  // @ts-expect-error 'rol' is no task field: submitTask takes the typed task, not anything.
+  void factory.submitTask({ rol: "Doubler" });
+  // @ts-expect-error a runtime kind that does not exist: registerProfile takes the typed profile.
+  factory.registerProfile({ name: "x", role: "X", runtime: { kind: "nope" } });
+}
 `;
 
 describe("the packed package installed into a new project", T, () => {

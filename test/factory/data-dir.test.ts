@@ -1,6 +1,6 @@
 // Pins that one data dir serves one factory at a time, and that a damaged store file refuses to start (naming the file) instead of starting empty.
 import assert from "node:assert/strict";
-import { existsSync, openSync, closeSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, existsSync, openSync, closeSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -27,6 +27,17 @@ describe("data dir", () => {
     for (let i = 0; i < tasks; i++) await factory.waitForTask((await factory.submitTask({ role: "Coder", input: { i, pad: "x".repeat(200) } })).id, 2_000);
     await factory.close();
   }
+
+  it("is private to the factory's user (0700): made so when new, tightened when it was looser; agents run as another host user", async () => {
+    const fresh = join(dir.path, "new");
+    const made = await createFactory({ dataDir: fresh, logger: silentLogger });
+    await made.close();
+    assert.equal(statSync(fresh).mode & 0o777, 0o700);
+    chmodSync(fresh, 0o755);
+    const reopened = await createFactory({ dataDir: fresh, logger: silentLogger });
+    await reopened.close();
+    assert.equal(statSync(fresh).mode & 0o777, 0o700);
+  });
 
   describe("one factory per data dir", () => {
     it("refuses a second factory while the first is open, naming the holder's pid and the pid file; the first keeps working", async () => {

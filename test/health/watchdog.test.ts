@@ -8,6 +8,7 @@ import type { FactoryEvent } from "../../src/core/events.ts";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { alive, processesWith, tempDir, testFactory, until } from "../helpers.ts";
+import type { ProfileInput } from "../../src/core/schemas/profile.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 
@@ -58,7 +59,7 @@ describe("watchdog: process agents", () => {
   });
 
   /** A Node agent that heartbeats every 250 ms: 3 missed → UNHEALTHY after about 750 ms of silence. */
-  const nodeProfile = (name: string, extra: Record<string, unknown> = {}) => ({
+  const nodeProfile = (name: string, extra: Record<string, unknown> = {}): ProfileInput => ({
     name,
     role: "Worker",
     runtime: { kind: "process", command: ["node", `/agent/${marker}.mjs`], files: [mjs] },

@@ -30,7 +30,7 @@ describe("process agents", () => {
   let dataDir: string;
   let close: () => Promise<void>;
   beforeEach(async () => {
-    ({ factory, dir: dataDir, close } = await testFactory({ agentFiles: [scripts.path] }));
+    ({ factory, dir: dataDir, close } = await testFactory({ agentFiles: [scripts.path], allowEgress: true }));
   });
   afterEach(async () => {
     await close();

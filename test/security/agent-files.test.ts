@@ -1,7 +1,7 @@
 // Pins which host paths a profile's runtime.files may mount: only files and folders under the operator's folders, never the data dir, /proc, /sys or /dev — checked at registration and again at every start, cold or warm.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -10,6 +10,7 @@ import { FactoryError } from "../../src/core/errors.ts";
 import { createFactory } from "../../src/factory/create-factory.ts";
 import type { Factory } from "../../src/factory/factory.ts";
 import { silentLogger, tempDir, testFactory, until } from "../helpers.ts";
+import type { ProfileInput } from "../../src/core/schemas/profile.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const post = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -46,7 +47,7 @@ describe("agent files", () => {
     allowed.cleanup();
   });
 
-  const profile = (files: string[], extra: Record<string, unknown> = {}) => ({
+  const profile = (files: string[], extra: Record<string, unknown> = {}): ProfileInput => ({
     name: "py",
     role: "Py",
     runtime: { kind: "process", command: ["python3", "/agent/agent.py"], files },
@@ -100,6 +101,13 @@ describe("agent files", () => {
     const missing = await app.request("/v1/profiles", post(profile([join(agentsDir, "nope.py")])));
     assert.equal(missing.status, 400);
     assert.deepEqual(await missing.json(), { error: { code: "VALIDATION_FAILED", message: `runtime.files.0: ${join(agentsDir, "nope.py")} does not exist`, field: "runtime.files.0" } });
+    // `sub/..` is the allowed folder itself, but it would mount at /agent/.. — over the sandbox's root.
+    mkdirSync(join(agentsDir, "sub"));
+    const dotdot = await app.request("/v1/profiles", post(profile([`${agentsDir}/sub/..`])));
+    assert.equal(dotdot.status, 400);
+    assert.deepEqual(await dotdot.json(), {
+      error: { code: "VALIDATION_FAILED", message: `runtime.files.0: ${agentsDir}/sub/.. ends in '.' or '..': name the file or folder itself, so it has a name under /agent`, field: "runtime.files.0" },
+    });
     const relative = await app.request("/v1/profiles", post(profile(["agent.py"])));
     assert.equal(relative.status, 400);
     assert.deepEqual(await relative.json(), {
@@ -134,6 +142,23 @@ describe("agent files", () => {
     await refuses(() => factory.spawnAgent({ profile: "py-cold" }), "AGENT_START_FAILED", "runtime.files.0", new RegExp(`^agent agent_\\w+ \\(py-cold\\) failed to start: runtime\\.files\\.0: ${file} \\(${join(dataDir, "factory.db")}\\) is inside ${dataDir}: `));
     const response = await app.request("/v1/agents", post({ profile: "py-cold" }));
     assert.equal(response.status, 422);
+  });
+
+  it("leases a warm sandbox only for files any user may read: a root-only file goes cold, where the agent reads as itself", async () => {
+    // The factory reads a warm agent's code for it; a file only the factory's user may read must not reach the agent that way.
+    const file = join(agentsDir, "agent.py");
+    const secret = join(agentsDir, "secret.txt");
+    writeFileSync(secret, "for the factory's user only");
+    chmodSync(secret, 0o600);
+    factory.registerProfile(profile([file]));
+    await factory.spawnAgent({ profile: "py" });
+    await until(() => (factory.stats().runtimes.process as { warmReady: number }).warmReady >= 1, "a warm sandbox ready", 10_000);
+    factory.registerProfile(profile([file, secret], { name: "py-secret" }));
+    const agent = await factory.spawnAgent({ profile: "py-secret" });
+    assert.equal(agent.state, "READY");
+    assert.equal((factory.stats().runtimes.process as { warmLeases: number }).warmLeases, 0, "a root-only file kept the profile off the warm path");
+    await factory.spawnAgent({ profile: "py" });
+    assert.equal((factory.stats().runtimes.process as { warmLeases: number }).warmLeases, 1, "a readable profile still goes warm");
   });
 
   it("refuses a device or fifo in an allowed folder, and an agent-files folder that does not exist", async () => {

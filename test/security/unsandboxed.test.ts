@@ -1,18 +1,21 @@
 // Pins that `sandbox: { kind: none }` (a plain child process on the host) is refused unless the operator allowed unsandboxed agents — at registration and at spawn.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { createApp } from "../../src/api/app.ts";
 import { FactoryError } from "../../src/core/errors.ts";
 import { createFactory } from "../../src/factory/create-factory.ts";
 import { silentLogger, tempDir, testFactory } from "../helpers.ts";
+import { cli } from "../e2e/serve.ts";
+import type { ProfileInput } from "../../src/core/schemas/profile.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const post = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 const REFUSAL =
   "sandbox.kind: 'none' would run the program on the host, unsandboxed, as the factory's user; this server does not allow it (start it with --allow-unsandboxed, or createFactory({ allowUnsandboxed: true }))";
 
-const plain = {
+const plain: ProfileInput = {
   name: "plain",
   role: "Plain",
   runtime: { kind: "process", command: ["python3", join(root, "examples/agents/echo_agent.py")] },
@@ -64,6 +67,45 @@ describe("unsandboxed agents", () => {
       }
     } finally {
       dir.cleanup();
+    }
+  });
+});
+
+describe("agents with egress", () => {
+  // An agent on the host's network reaches its loopback, and a keyless API there is an admin's.
+  const EGRESS_REFUSAL =
+    "sandbox.allowEgress: the agent would share this host's network, loopback included (this factory's API, local databases); this server does not allow it (start it with --allow-egress and an AGENT_FACTORY_API_KEY, or createFactory({ allowEgress: true }))";
+  const egress: ProfileInput = { name: "net", role: "Net", sandbox: { allowEgress: true }, runtime: { kind: "process", command: ["python3", "/agent/echo_agent.py"] }, pool: { spawnStrategy: "manual" } };
+
+  it("are refused by default: POST /v1/profiles answers 400 naming sandbox.allowEgress and the flag; allowed with createFactory({ allowEgress: true })", async () => {
+    const refused = await testFactory();
+    try {
+      const registered = await createApp(refused.factory).request("/v1/profiles", post(egress));
+      assert.equal(registered.status, 400);
+      assert.deepEqual(await registered.json(), { error: { code: "VALIDATION_FAILED", message: EGRESS_REFUSAL, field: "sandbox.allowEgress" } });
+      assert.deepEqual(refused.factory.listProfiles(), []);
+    } finally {
+      await refused.close();
+    }
+    const allowed = await testFactory({ allowEgress: true });
+    try {
+      assert.equal((await createApp(allowed.factory).request("/v1/profiles", post(egress))).status, 201);
+    } finally {
+      await allowed.close();
+    }
+  });
+});
+
+describe("serve --allow-egress", () => {
+  it("refuses to start without AGENT_FACTORY_API_KEY (exit 2, saying why), before it opens anything", async () => {
+    const data = tempDir();
+    try {
+      const refused = await cli("http://127.0.0.1:1", "serve", "--port", "0", "--data", data.path, "--allow-egress");
+      assert.equal(refused.code, 2);
+      assert.equal(refused.stderr.trim(), "error: --allow-egress needs AGENT_FACTORY_API_KEY: an agent with egress shares this host's loopback and could drive a keyless API");
+      assert.equal(existsSync(join(data.path, "factory.db")), false);
+    } finally {
+      data.cleanup();
     }
   });
 });

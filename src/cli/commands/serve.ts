@@ -10,6 +10,7 @@ import { intOption, UsageError } from "../context.ts";
 import { ECHO_AGENT_PATH } from "./chaos.ts";
 import { describeRetention, retentionRuleOption } from "../retention-option.ts";
 import type { RetentionOptions, RetentionRule } from "../../factory/retention.ts";
+import type { ProfileInput } from "../../core/schemas/profile.ts";
 
 /** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
 async function serverModules() {
@@ -38,6 +39,7 @@ export function serveCommand(program: Command): void {
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start (its files may name agent files in this folder, relative to it)")
     .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
+    .option("--allow-egress", "allow profiles with `sandbox: { allowEgress: true }`: their agents share this host's network, loopback included (needs AGENT_FACTORY_API_KEY, so they cannot drive this API)")
     .option("--allow-unsandboxed", "allow profiles with `sandbox: { kind: none }`: their programs run on this host, unsandboxed, as this server's user")
     .option("--chaos", "allow chaos actions (/v1/chaos: kill, freeze, latency) for `agent-factory chaos` (and agent files from the package's examples/agents, for its agent); never in production")
     .option("--allow-empty-store", "start a new empty store when <dir>/factory.db is an empty file (otherwise refused: see docs/storage.md)")
@@ -52,10 +54,13 @@ export function serveCommand(program: Command): void {
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
     .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
+      if (opts.allowEgress === true && !secured) {
+        throw new UsageError("--allow-egress needs AGENT_FACTORY_API_KEY: an agent with egress shares this host's loopback and could drive a keyless API");
+      }
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
@@ -76,11 +81,12 @@ export function serveCommand(program: Command): void {
         logger: consoleLogger(opts.logLevel),
         agentFiles: agentFolders(opts),
         allowUnsandboxed: opts.allowUnsandboxed === true,
+        allowEgress: opts.allowEgress === true,
         ...(routingRules === undefined ? {} : { routingRules }),
       });
       if (opts.profiles !== undefined) {
         try {
-          const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p));
+          const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p as ProfileInput)); // a file's content: registerProfile validates it and names the field
           console.log(`profiles: ${files} file(s) in ${opts.profiles}, ${created} new version(s)`);
         } catch (error) {
           await factory.close();
@@ -99,6 +105,7 @@ export function serveCommand(program: Command): void {
       console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
       console.log(`retention: ${describeRetention(retentionSettings(retention))} (--retain-*; docs/storage.md)`);
       if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
+      if (opts.allowEgress === true) console.log("agents with egress allowed (--allow-egress): profiles with sandbox.allowEgress share this host's network");
       if (opts.allowUnsandboxed === true) console.log("unsandboxed agents allowed (--allow-unsandboxed): profiles with sandbox.kind none run on this host as this server's user");
       let signals = 0;
       let forced = false;

@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readlinkSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, sep } from "node:path";
+import { basename, isAbsolute, sep } from "node:path";
 import { FactoryError, type ErrorCode } from "../../core/errors.ts";
 
 /** Linux's open(2) flag for a descriptor that only names a file (Node does not export it). */
@@ -43,6 +43,8 @@ export class AgentFiles {
       if (!isAbsolute(file)) {
         fail("is a relative path: the server cannot know what it is relative to; give an absolute path (profile files read by `serve --profiles` or `agent-factory profiles apply -f` are resolved against their own folder)");
       }
+      // The mount point is /agent/<last part>: `..` or `.` there would mount over /agent's parent or /agent itself.
+      if ([".", "..", ""].includes(basename(file))) fail("ends in '.' or '..': name the file or folder itself, so it has a name under /agent");
       let real: string;
       try {
         real = realpathSync(file);

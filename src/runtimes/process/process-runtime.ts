@@ -24,6 +24,8 @@ export interface ProcessRuntimeOptions {
   agentFiles: AgentFiles;
   /** Whether profiles may ask for `sandbox: { kind: none }` (a plain child process on the host); default false. */
   allowUnsandboxed?: boolean;
+  /** Whether profiles may ask for `sandbox: { allowEgress: true }` (the host's network, loopback included); default false. */
+  allowEgress?: boolean;
   /** Longest line an agent may send; longer ones are dropped as malformed. */
   maxLineBytes?: number;
   /** How long `shutdown` may take before the process is killed. */
@@ -59,8 +61,16 @@ export class ProcessRuntime implements AgentRuntime {
     this.#options.agentFiles.resolve(profile.runtime.files);
   }
 
-  /** Unsandboxed agents run on the host as the factory's user: only when the operator said so. */
+  /** Unsandboxed agents run on the host as the factory's user, and egress shares the host's network: only when the operator said so. */
   #permit(spec: SandboxSpec, code: ErrorCode): void {
+    // An agent on the host's network reaches its loopback too: the factory's own API among it.
+    if (spec.allowEgress && this.#options.allowEgress !== true) {
+      throw new FactoryError(
+        code,
+        "sandbox.allowEgress: the agent would share this host's network, loopback included (this factory's API, local databases); this server does not allow it (start it with --allow-egress and an AGENT_FACTORY_API_KEY, or createFactory({ allowEgress: true }))",
+        { field: "sandbox.allowEgress" },
+      );
+    }
     if (spec.kind === "none" && this.#options.allowUnsandboxed !== true) {
       throw new FactoryError(
         code,
@@ -559,7 +569,9 @@ function warmKey(runtime: Extract<ProfileRecord["runtime"], { kind: "process" }>
   if (!files.some((f) => `/agent/${f.name}` === main)) return undefined;
   for (const { fd } of files) {
     const stat = fstatSync(fd);
-    if (!stat.isFile() || stat.size > WARM_FILE_LIMIT) return undefined;
+    // The factory reads a warm agent's code for it: only what any user may read, or a file the
+    // agent could not read when mounted cold (a root-only one) would reach it this way.
+    if (!stat.isFile() || stat.size > WARM_FILE_LIMIT || (stat.mode & 0o004) === 0) return undefined;
   }
   return `${interpreter}|${JSON.stringify(spec)}`;
 }

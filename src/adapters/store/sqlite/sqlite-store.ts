@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Kysely, SqliteDialect } from "kysely";
@@ -24,7 +24,7 @@ export interface SqliteStoreOptions {
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = options.filename !== ":memory:";
-  if (file) mkdirSync(dirname(options.filename), { recursive: true });
+  if (file) privateFolder(dirname(options.filename));
   const raw = file ? openSqliteFile(options.filename, { allowEmpty: options.allowEmpty ?? false }) : new DatabaseSync(options.filename);
   // Checkpoints are ours (below) rather than SQLite's automatic ones, which run inside whichever
   // commit crosses the threshold and turn that caller's 0.2 ms into several ms.
@@ -66,4 +66,15 @@ class SqliteStore extends SqlStore {
     await super.close();
     if (this.#filename !== undefined) releaseSqliteFile(this.#filename);
   }
+}
+
+/**
+ * The store's folder, readable by its owner only (0700): it holds every task's input and result,
+ * and agents run as another user (65534) on the host. A folder this process owns is tightened
+ * if it was looser; one it does not own is left as it is.
+ */
+function privateFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = statSync(dir);
+  if (stat.uid === process.getuid?.() && (stat.mode & 0o077) !== 0) chmodSync(dir, stat.mode & 0o700);
 }
