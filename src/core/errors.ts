@@ -30,6 +30,7 @@ export type ErrorCode =
   | "TASK_TIMEOUT"
   | "TASK_CANCELLED"
   | "RESULT_NOT_SERIALIZABLE"
+  | "RESULT_TOO_LARGE"
   | "AGENT_LOST"
   | "TASK_STUCK"
   | "AGENT_BUSY"

@@ -853,14 +853,28 @@ function describe(error: unknown): TaskError {
   return { code: "TASK_FAILED", message: String(error) };
 }
 
-/** Results are stored and sent as JSON; a handler returning something else fails the task, not the factory. */
+/**
+ * Largest result a task may keep, as JSON: results are stored, listed a page at a time and sent
+ * to every waiter, so one agent answering 8 MB a task could make a page of 100 too big to answer.
+ */
+export const MAX_RESULT_BYTES = 1024 * 1024;
+
+/** Results are stored and sent as JSON; a handler returning something else, or too much, fails the task, not the factory. */
 function toJson(value: unknown): unknown {
   if (value === undefined) return null;
+  let text: string;
   try {
-    return JSON.parse(JSON.stringify(value)) as unknown;
+    text = JSON.stringify(value);
   } catch (error) {
     throw new FactoryError("RESULT_NOT_SERIALIZABLE", `the handler's result is not JSON: ${error instanceof Error ? error.message : String(error)}`, {
       nonRetryable: true,
     });
   }
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_RESULT_BYTES) {
+    throw new FactoryError("RESULT_TOO_LARGE", `the handler's result is ${bytes} bytes as JSON, over the limit of ${MAX_RESULT_BYTES}: keep large outputs in the workspace or crew context and return a reference`, {
+      nonRetryable: true,
+    });
+  }
+  return JSON.parse(text) as unknown;
 }

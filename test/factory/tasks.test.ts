@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { testFactory, until } from "../helpers.ts";
+import { MAX_RESULT_BYTES } from "../../src/scheduler/dispatcher.ts";
 
 describe("tasks", () => {
   let factory: Factory;
@@ -175,6 +176,16 @@ describe("tasks", () => {
     const done = await factory.waitForTask((await factory.submitTask({ role: "Big", maxAttempts: 3 })).id, 2_000);
     assert.deepEqual([done.state, done.error?.code, done.attempts], ["FAILED", "RESULT_NOT_SERIALIZABLE", 1]);
     assert.equal((await factory.getAgent(agent.id)).state, "READY");
+  });
+
+  it("fails a task whose result is over 1 MiB as JSON (RESULT_TOO_LARGE, not retried), and keeps one just under it", async () => {
+    // Echo returns its input: the result is the input, so its size is set by the task.
+    await factory.spawnAgent({ config: { name: "echo", role: "Echo", runtime: { kind: "function", handler: "echo" } } });
+    const big = await factory.waitForTask((await factory.submitTask({ role: "Echo", input: "x".repeat(MAX_RESULT_BYTES), maxAttempts: 3 })).id, 5_000);
+    assert.deepEqual([big.state, big.error?.code, big.attempts, big.result ?? null], ["FAILED", "RESULT_TOO_LARGE", 1, null]);
+    assert.equal(big.error?.message, `the handler's result is ${MAX_RESULT_BYTES + 2} bytes as JSON, over the limit of ${MAX_RESULT_BYTES}: keep large outputs in the workspace or crew context and return a reference`);
+    const fits = await factory.waitForTask((await factory.submitTask({ role: "Echo", input: "x".repeat(MAX_RESULT_BYTES - 2) })).id, 5_000);
+    assert.deepEqual([fits.state, (fits.result as string).length], ["SUCCEEDED", MAX_RESULT_BYTES - 2]);
   });
 
   it("rejects a task for an unknown crew or profile, and one naming nobody", async () => {
