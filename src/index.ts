@@ -17,6 +17,8 @@ export type { CrewManifest, CrewManifestInput } from "./core/schemas/manifest.ts
 export type { TaskSubmitInput } from "./core/schemas/task.ts";
 export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHandlerFn, HandlerContext } from "./runtimes/function/function-handler.ts";
 export type { PruneKind, PruneQuery, Store, StoreWrite } from "./core/ports/store.ts";
+/** A Store in this process's memory, for tests and embedding (`createFactory({ store: createMemoryStore() })`); nothing survives the process. */
+export { createMemoryStore } from "./adapters/store/memory/memory-store.ts";
 export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./factory/retention.ts";
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
 export type { AgentRuntime, AgentHandle, CrewAccess } from "./core/ports/runtime.ts";

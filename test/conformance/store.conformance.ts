@@ -230,6 +230,38 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.equal(await sut.store.getAgent("b1"), undefined);
     });
 
+    it("refuses a whole mixed batch when one write breaks a rule: no task, event, context or ledger entry of it is kept", async () => {
+      await sut.store.apply([{ kind: "ledger", value: ledgerEntry(1, "grant", "SYS", "W1", 5) }]);
+      await assert.rejects(
+        sut.store.apply([
+          { kind: "task", value: task("m1") },
+          { kind: "event", value: { seq: 1, type: "crew.message", at: now(), crewId: "c1" } },
+          { kind: "context", crewId: "c1", key: "plan", value: 1, deleted: false },
+          { kind: "ledger", value: ledgerEntry(2, "grant", "SYS", "W1", 1, { id: "le_1" }) }, // ids are unique
+        ]),
+      );
+      assert.equal(await sut.store.getTask("m1"), undefined);
+      assert.equal(await sut.store.lastEventSeq(), 0);
+      assert.deepEqual(await sut.store.getContext("c1"), {});
+      assert.deepEqual((await sut.store.listLedger({})).map((e) => e.seq), [1]);
+    });
+
+    it("keeps what was written, not the caller's objects: changing a written or a read record changes nothing stored", async () => {
+      const written = task("copy", { input: { n: 1 } });
+      const value = { step: 1 };
+      await sut.store.apply([{ kind: "task", value: written }, { kind: "context", crewId: "c1", key: "plan", value, deleted: false }]);
+      (written.input as { n: number }).n = 2;
+      written.state = "RUNNING";
+      value.step = 2;
+      const read = await sut.store.getTask("copy");
+      assert.deepEqual(read?.input, { n: 1 });
+      (read?.input as { n: number }).n = 3;
+      (await sut.store.getContext("c1")).plan = "changed";
+      assert.equal((await sut.store.getTask("copy"))?.state, "QUEUED");
+      assert.deepEqual((await sut.store.getTask("copy"))?.input, { n: 1 });
+      assert.deepEqual(await sut.store.getContext("c1"), { plan: { step: 1 } });
+    });
+
     it("keeps ledger entries append-only, filters them, and sums balances exactly in micro-credits", async () => {
       const entry = (seq: number, kind: LedgerEntry["kind"], debit: string, credit: string, amount: number, crewId: string | null = null): LedgerEntry => ({
         id: `le_${seq}`,
