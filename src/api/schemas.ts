@@ -1,6 +1,10 @@
 import { z } from "zod";
+import type { Agent } from "../core/agent.ts";
+import type { Crew } from "../core/crew.ts";
+import { CREW_STATES } from "../core/crew-states.ts";
 import { AGENT_STATES } from "../core/lifecycle.ts";
 import { BALANCERS, ProfileSchema } from "../core/schemas/profile.ts";
+import type { Task } from "../core/task.ts";
 import { TASK_STATES } from "../core/task-states.ts";
 
 /** Response and parameter schemas: they document the API in /openapi.json. */
@@ -52,7 +56,7 @@ export const AgentSchema = z
   })
   .meta({ id: "Agent" });
 
-export const CrewStateSchema = z.enum(["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING", "DISBANDED"]);
+export const CrewStateSchema = z.enum(CREW_STATES);
 
 export const CrewSchema = z
   .object({
@@ -137,3 +141,20 @@ export const itemsOf = <T extends z.ZodType>(schema: T) => z.object({ items: z.a
 export const LimitQuery = z.coerce.number().int().min(1).max(10_000).optional();
 
 export const IdParam = z.object({ id: z.string().min(1).max(128) });
+
+/*
+ * The schemas above describe core types a second time, for the OpenAPI document. These checks tie
+ * them together: when a core type and its schema drift apart (a field added, renamed, made
+ * optional or nullable, a state added), `tsc --noEmit` fails here. Types only: nothing runs.
+ */
+
+/** True only when A and B are the same type, modifiers included (not merely assignable one way). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Flattens an intersection into one object type, so that `Same` compares members, not spelling. */
+type Flat<T> = { [K in keyof T]: T[K] };
+type MustHold<T extends true> = T;
+
+export type AgentSchemaMatchesCore = MustHold<Same<z.output<typeof AgentSchema>, Agent>>;
+/** The crew as the API returns it: the core crew and its agents. */
+export type CrewSchemaMatchesCore = MustHold<Same<z.output<typeof CrewSchema>, Flat<Crew & { agents: Agent[] }>>>;
+export type TaskSchemaMatchesCore = MustHold<Same<z.output<typeof TaskSchema>, Task>>;

@@ -1,5 +1,7 @@
-/** ASSEMBLING → ACTIVE ⇄ PAUSED → DISBANDING → DISBANDED. */
-export type CrewState = "ASSEMBLING" | "ACTIVE" | "PAUSED" | "DISBANDING" | "DISBANDED";
+import type { CrewState } from "./crew-states.ts";
+
+/** ASSEMBLING → ACTIVE ⇄ PAUSED → DISBANDING → DISBANDED; the table is `CREW_TRANSITIONS` in crew-states.ts. */
+export type { CrewState };
 
 export interface Crew {
   id: string;

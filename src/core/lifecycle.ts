@@ -29,6 +29,17 @@ export const LIVE_STATES: ReadonlySet<AgentState> = new Set([
   "DRAINING",
 ]);
 
+/** States in which the agent takes work: started, and not draining, unhealthy, asleep or gone. */
+export const WORKING_STATES = ["READY", "BUSY", "IDLE"] as const satisfies readonly AgentState[];
+export type WorkingState = (typeof WORKING_STATES)[number];
+
+const WORKING: ReadonlySet<string> = new Set(WORKING_STATES);
+
+/** True for READY, BUSY and IDLE (WORKING_STATES); takes a string so that states read off the wire can be checked too. */
+export function isWorkingState(state: string): state is WorkingState {
+  return WORKING.has(state);
+}
+
 /**
  * Every legal transition. Beyond the diagram: a start that fails or is abandoned
  * (PROVISIONING|WARMING → TERMINATED, e.g. an aborted crew assembly), an idle agent that gets

@@ -1,5 +1,6 @@
 import type { Agent } from "../core/agent.ts";
-import type { Crew, CrewMessage, CrewState } from "../core/crew.ts";
+import type { Crew, CrewMessage } from "../core/crew.ts";
+import { assertCrewTransition, type CrewState } from "../core/crew-states.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newCrewId, newMessageId, newWalletAddress } from "../core/ids.ts";
 import { LIVE_STATES } from "../core/lifecycle.ts";
@@ -337,8 +338,10 @@ export class CrewManager {
     }
   }
 
+  /** The one place a crew changes state: checked against CREW_TRANSITIONS, then persisted and emitted. */
   #setState(crew: Crew, to: CrewState, reason: string): void {
     const from = crew.state;
+    assertCrewTransition(from, to, crew.id);
     crew.state = to;
     crew.updatedAt = new Date().toISOString();
     this.#persist(crew);

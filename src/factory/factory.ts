@@ -3,7 +3,7 @@ import { snapshotCrew, type Crew, type CrewMessage, type CrewState } from "../co
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import type { FactoryEvent } from "../core/events.ts";
 import { newTaskId } from "../core/ids.ts";
-import type { AgentState } from "../core/lifecycle.ts";
+import { isWorkingState, type AgentState } from "../core/lifecycle.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { Bus, Unsubscribe } from "../core/ports/bus.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
@@ -610,7 +610,7 @@ export class Factory {
   #requireWorking(id: string): Agent {
     const agent = this.#registry.get(id);
     if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent with id '${id}'`, { field: "agentId" });
-    if (agent.state !== "READY" && agent.state !== "BUSY" && agent.state !== "IDLE") {
+    if (!isWorkingState(agent.state)) {
       throw new FactoryError("ILLEGAL_TRANSITION", `agent ${id} is ${agent.state}; chaos picks READY, BUSY or IDLE agents`, { details: { current: agent.state } });
     }
     return agent;

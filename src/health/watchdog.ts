@@ -1,4 +1,5 @@
 import type { Agent } from "../core/agent.ts";
+import { isWorkingState } from "../core/lifecycle.ts";
 import type { AgentHandle } from "../core/ports/runtime.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import type { AgentRegistry } from "../factory/agent-registry.ts";
@@ -65,7 +66,7 @@ export class Watchdog {
     this.#deps = deps;
     deps.registry.onChange((agent) => {
       const state = agent.state;
-      if (state !== "READY" && state !== "BUSY" && state !== "IDLE") {
+      if (!isWorkingState(state)) {
         if (state !== "DRAINING") this.#detach(agent);
         else this.#sleepers.delete(agent);
         return;
@@ -159,7 +160,7 @@ export class Watchdog {
     for (const agent of this.#poor) {
       if (agent.load > 0) continue;
       this.#poor.delete(agent);
-      if (agent.state === "READY" || agent.state === "IDLE" || agent.state === "BUSY") this.#deps.replace(agent, agent.health.suspect ?? "quality", "quality");
+      if (isWorkingState(agent.state)) this.#deps.replace(agent, agent.health.suspect ?? "quality", "quality");
     }
     if (now - this.#lastHibernateRound >= HIBERNATE_EVERY_MS) {
       this.#lastHibernateRound = now;

@@ -1,5 +1,6 @@
 import type { Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
+import { isWorkingState } from "../core/lifecycle.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { BalancerName } from "../core/schemas/profile.ts";
 import type { Task, TaskError } from "../core/task.ts";
@@ -77,7 +78,6 @@ interface Group {
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** States in which an agent takes (or will take again) work. */
-const WORKING: ReadonlySet<string> = new Set(["READY", "BUSY", "IDLE"]);
 
 const groupKey = (agent: Agent): string => `${agent.crewId ?? ""}|${agent.profile}|${agent.profileVersion}`;
 
@@ -536,13 +536,13 @@ export class Dispatcher {
 
   /**
    * The agent a task's affinity key is bound to, if it can still serve it: it matches the task
-   * and is working (READY, BUSY or IDLE — not draining, unhealthy or gone).
+   * and is working (WORKING_STATES: READY, BUSY or IDLE — not draining, unhealthy or gone).
    */
   #boundAgent(task: Task): Agent | undefined {
     if (!this.#usesAffinity(task)) return undefined;
     const bound = this.affinity.get(this.#affinityKey(task));
     const agent = bound === undefined ? undefined : this.#deps.registry.get(bound);
-    if (agent === undefined || !WORKING.has(agent.state) || !targetMatches(this.#targetOf(task), agent)) return undefined;
+    if (agent === undefined || !isWorkingState(agent.state) || !targetMatches(this.#targetOf(task), agent)) return undefined;
     return agent;
   }
 

@@ -1,4 +1,5 @@
 import type { Agent } from "../core/agent.ts";
+import { isWorkingState } from "../core/lifecycle.ts";
 import type { ProfileRecord, SpawnStrategy } from "../core/schemas/profile.ts";
 import type { Task } from "../core/task.ts";
 import type { AgentRegistry } from "../factory/agent-registry.ts";
@@ -397,7 +398,7 @@ export class PoolManager {
     pool.spawning++;
     let source: Agent | undefined;
     if (profile.pool.spawnStrategy === "clone") {
-      for (const agent of pool.members) if (agent.state === "READY" || agent.state === "BUSY" || agent.state === "IDLE") source = agent;
+      for (const agent of pool.members) if (isWorkingState(agent.state)) source = agent;
     }
     const started = source === undefined ? this.#deps.spawn(profile, reason) : this.#deps.clone(source, `clone of ${source.id}: ${reason}`);
     started

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import type { FactoryEvent } from "../../core/events.ts";
+import { isWorkingState } from "../../core/lifecycle.ts";
 import type { ProfileInput, ProfileRecord } from "../../core/schemas/profile.ts";
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
 import type { Agent, EventQuery, FactoryClient, Task } from "../../client/index.ts";
@@ -536,7 +537,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
         chaosErrors.push(`GET /v1/agents: ${(error as Error).message}`);
         return;
       }
-      const working = agents.filter((a) => a.profile === profile.name && (a.state === "READY" || a.state === "BUSY" || a.state === "IDLE") && !pending.has(a.id));
+      const working = agents.filter((a) => a.profile === profile.name && isWorkingState(a.state) && !pending.has(a.id));
       const shuffled = working.map((a) => ({ a, r: Math.random() })).sort((x, y) => x.r - y.r).map((x) => x.a);
       // Agents just back from a replacement last: dying young 5 times in a row makes the factory give up on one.
       const candidates = [...shuffled.filter((a) => now - (cameUpAt.get(a.id) ?? 0) >= YOUNG_MS), ...shuffled.filter((a) => now - (cameUpAt.get(a.id) ?? 0) < YOUNG_MS)];
@@ -578,7 +579,7 @@ async function runChaos(client: FactoryClient, options: ChaosOptions, json: bool
       const accepted = submissions.filter((s) => s.taskId !== undefined);
       const done = accepted.filter((s) => succeededIds.has(s.taskId as string)).length;
       const kills = actions.filter((a) => a.action === "kill").length;
-      const up = spawned.filter((id) => ["READY", "BUSY", "IDLE"].includes(agentState.get(id) ?? "READY")).length;
+      const up = spawned.filter((id) => isWorkingState(agentState.get(id) ?? "READY")).length;
       const phase = Date.now() < loadEnd && !stopLoad.signal.aborted ? `${(t / 1000).toFixed(0)}s/${(options.durationMs / 1000).toFixed(0)}s` : "grace";
       say(`${runId} ${phase}: submitted ${accepted.length}, succeeded ${done}, kills ${kills}, freezes ${actions.length - kills}, skipped ${skipped}, agents up ${up}/${spawned.length}`);
     }, 1_000);
