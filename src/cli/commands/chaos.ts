@@ -7,8 +7,9 @@ import type { ProfileInput, ProfileRecord } from "../../core/schemas/profile.ts"
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
 import type { Agent, EventQuery, FactoryClient, Task } from "../../client/index.ts";
 import { ClientError } from "../client.ts";
-import { cliContext, intOption, UsageError } from "../context.ts";
+import { cliContext, UsageError } from "../context.ts";
 import { printJson, table } from "../output.ts";
+import { intOption, parseDuration, parseRate, parseRatio } from "../flags.ts";
 
 /** The Node echo agent shipped with the project, as an absolute host path (mounted at /agent/echo-agent.mjs). */
 export const ECHO_AGENT_PATH = fileURLToPath(new URL("../../../examples/agents/echo-agent.mjs", import.meta.url));
@@ -41,51 +42,6 @@ const delay = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 // ------------------------------------------------------------------ option parsing
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `30s`, `5m`, `1500ms`, `1.5h`, or `0`, as milliseconds; anything else is a usage error naming the flag. */
-export function parseDuration(flag: string, value: string, minMs: number, maxMs: number): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
-  const number = match === null ? Number.NaN : Number(match[1]);
-  const unit = match?.[2];
-  if (match === null || (unit === undefined && number !== 0)) {
-    throw new UsageError(`${flag} must be a duration such as 30s, 5m or 1500ms, got '${value}'`);
-  }
-  const ms = Math.round(number * DURATION_UNITS[unit ?? "ms"]!);
-  if (ms < minMs || ms > maxMs) throw new UsageError(`${flag} must be from ${formatMs(minMs)} to ${formatMs(maxMs)}, got '${value}'`);
-  return ms;
-}
-
-const RATE_UNITS: Record<string, number> = { s: 1, sec: 1, m: 1 / 60, min: 1 / 60, h: 1 / 3_600 };
-
-/** `0.2/s`, `3/m`, `100/h` (a bare number is per second), as events per second. */
-export function parseRate(flag: string, value: string, min: number, maxPerSec: number): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|m|min|h))?\s*$/.exec(value);
-  if (match === null) throw new UsageError(`${flag} must be a rate such as 0.2/s or 3/m, got '${value}'`);
-  const perSec = Number(match[1]) * RATE_UNITS[match[2] ?? "s"]!;
-  if (perSec < min || perSec > maxPerSec || (min === 0 ? false : perSec === 0)) {
-    throw new UsageError(`${flag} must be ${min === 0 ? "from 0" : "more than 0"} to ${maxPerSec}/s, got '${value}'`);
-  }
-  return perSec;
-}
-
-/** A fraction from 0 to 1. */
-export function parseRatio(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d*(?:\.\d+)?\s*$/.test(value) || value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw new UsageError(`${flag} must be a number from 0 to 1, got '${value}'`);
-  }
-  return n;
-}
-
-function formatMs(ms: number): string {
-  if (ms === 0) return "0";
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
-  return `${ms}ms`;
-}
 
 interface ChaosOptions {
   durationMs: number;
