@@ -4,9 +4,8 @@ import type { Command } from "commander";
 import type { Crew, CrewManifest } from "../../client/index.ts";
 import { resolveManifestFiles } from "../../factory/profile-files.ts";
 import { cliContext, readFileArg } from "../context.ts";
-import { details, printJson, table } from "../output.ts";
+import { AGENT_COLUMNS, details, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
-import { AGENT_COLUMNS } from "./agents.ts";
 import { intOption, parseJsonArg } from "../flags.ts";
 
 /** A wait that does not keep the process alive once the command is done. */
