@@ -35,26 +35,6 @@ export async function readFileArg(path: string): Promise<unknown> {
   return doc;
 }
 
-/** Parses a whole number option, naming the flag when it is not one. */
-export function intOption(flag: string, min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${value}'`);
-    return n;
-  };
-}
-
-/** Parses a number of credits (more than 0, or at least 0 with `allowZero`), naming the flag when it is not one. */
-export function creditsOption(flag: string, allowZero = false): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) {
-      throw new UsageError(`${flag} must be a number of credits ${allowZero ? "of at least 0" : "above 0"}, got '${value}'`);
-    }
-    return n;
-  };
-}
-
 /** A mistake in how the command was called; printed without a stack, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {

@@ -1,6 +1,6 @@
 import type { RetentionRule, RetentionSettings } from "../factory/retention.ts";
-import { parseDuration } from "./commands/chaos.ts";
 import { UsageError } from "./context.ts";
+import { parseDuration } from "./flags.ts";
 
 const TEN_YEARS_MS = 3_650 * 86_400_000;
 

@@ -2,11 +2,11 @@ import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { Agent, SpawnRequest } from "../../client/index.ts";
 import { resolveProfileFiles } from "../../factory/profile-files.ts";
-import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
-import { details, printJson, table } from "../output.ts";
+import { cliContext, readFileArg, UsageError } from "../context.ts";
+import { AGENT_COLUMNS, details, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
+import { intOption } from "../flags.ts";
 
-export const AGENT_COLUMNS = ["id", "name", "role", "state", "load", "crewId", "walletAddress"];
 const AGENT_DETAILS = ["id", "name", "profile", "profileVersion", "role", "state", "capabilities", "cognitiveLoadLimit", "load", "crewId", "walletAddress", "spawnedAt", "pid", "restarts", "stats", "health", "lastSignal"];
 
 export function agentCommands(program: Command): void {

@@ -3,11 +3,10 @@ import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { Crew, CrewManifest } from "../../client/index.ts";
 import { resolveManifestFiles } from "../../factory/profile-files.ts";
-import { cliContext, intOption, readFileArg } from "../context.ts";
-import { details, printJson, table } from "../output.ts";
+import { cliContext, readFileArg } from "../context.ts";
+import { AGENT_COLUMNS, details, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
-import { AGENT_COLUMNS } from "./agents.ts";
-import { parseJsonArg } from "./tasks.ts";
+import { intOption, parseJsonArg } from "../flags.ts";
 
 /** A wait that does not keep the process alive once the command is done. */
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());

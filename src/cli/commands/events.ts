@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { cliContext, intOption } from "../context.ts";
+import { cliContext } from "../context.ts";
+import { intOption } from "../flags.ts";
 
 export function eventCommands(program: Command): void {
   program

@@ -1,8 +1,9 @@
 import { Option, type Command } from "commander";
 import type { LedgerEntry, LedgerReport, LedgerReportQuery } from "../../client/index.ts";
 import { LEDGER_REPORT_KEYS } from "../../core/ledger.ts";
-import { cliContext, creditsOption, intOption, UsageError } from "../context.ts";
+import { cliContext, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
+import { creditsOption, intOption } from "../flags.ts";
 
 const COLUMNS = ["seq", "at", "kind", "debit", "credit", "amount", "crewId", "agentId", "model", "tokensIn", "tokensOut", "memo"];
 const REPORT_COLUMNS = ["key", "entries", "amount", "tokensIn", "tokensOut"] as const;

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { RouteRequest } from "../../client/index.ts";
-import { cliContext, creditsOption, intOption, UsageError } from "../context.ts";
-import { parseDuration } from "./chaos.ts";
+import { cliContext, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
+import { creditsOption, intOption, parseDuration } from "../flags.ts";
 
 export function modelCommands(program: Command): void {
   const models = program.command("models").description("model providers, routing rules and prices; explain a routing decision");

@@ -4,8 +4,9 @@ import type { Command } from "commander";
 import type { ProfileInput, ProfileRecord } from "../../client/index.ts";
 import { resolveProfileFiles } from "../../factory/profile-files.ts";
 import { ClientError } from "../client.ts";
-import { cliContext, intOption, readFileArg, UsageError } from "../context.ts";
+import { cliContext, readFileArg, UsageError } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
+import { intOption } from "../flags.ts";
 
 const COLUMNS = ["name", "version", "role", "capabilities", "cognitiveLoadLimit", "runtime"];
 

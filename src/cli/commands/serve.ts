@@ -6,11 +6,12 @@ import { allowedOrigins, splitHost } from "../../api/host-guard.ts";
 import { DEFAULT_DATA_DIR } from "../../factory/default-data-dir.ts";
 import { consoleLogger, LOG_LEVELS, type LogLevel } from "../../factory/console-logger.ts";
 import type { ModelsConfig, ModelsConfigInput, ProviderConfig, ProviderConfigSchema } from "../../models/models-config.ts";
-import { intOption, UsageError } from "../context.ts";
-import { ECHO_AGENT_PATH } from "./chaos.ts";
+import { UsageError } from "../context.ts";
+import { ECHO_AGENT_PATH } from "../chaos/profile.ts";
 import { describeRetention, retentionRuleOption } from "../retention-option.ts";
 import type { RetentionOptions, RetentionRule } from "../../factory/retention.ts";
 import type { ProfileInput } from "../../core/schemas/profile.ts";
+import { intOption } from "../flags.ts";
 
 /** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
 async function serverModules() {

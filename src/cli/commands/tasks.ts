@@ -1,25 +1,13 @@
 import type { Command } from "commander";
 import type { Task, TaskSubmit } from "../../client/index.ts";
 import { FINAL_TASK_STATES } from "../../core/task-states.ts";
-import { cliContext, creditsOption, intOption, readFileArg, UsageError } from "../context.ts";
+import { cliContext, readFileArg, UsageError } from "../context.ts";
 import { details, printError, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
+import { creditsOption, intOption, parseJsonArg } from "../flags.ts";
 
 const TASK_DETAILS = ["id", "state", "role", "profile", "capabilities", "crewId", "agentId", "parentTaskId", "priority", "attempts", "maxAttempts", "reward", "createdAt", "startedAt", "finishedAt", "usage", "result", "error"];
 const FINAL: ReadonlySet<string> = FINAL_TASK_STATES;
-
-/**
- * A JSON argument. Plain text (`hello`) is taken as a string, but text that looks like JSON
- * (starts with `{`, `[` or `"`) and does not parse is a mistake, not a string.
- */
-export function parseJsonArg(text: string, flag: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    if (/^\s*[[{"]/.test(text)) throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
-    return text;
-  }
-}
 
 /**
  * After a wait: exit 0 if it SUCCEEDED, 1 if it ended otherwise, 124 (as timeout(1)) if it is not
