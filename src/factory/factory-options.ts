@@ -1,0 +1,198 @@
+import { z } from "zod";
+import type { LoadBalancer } from "../core/ports/balancer.ts";
+import type { Bus } from "../core/ports/bus.ts";
+import type { ModelProvider } from "../core/ports/model-provider.ts";
+import type { AgentRuntime } from "../core/ports/runtime.ts";
+import type { Store } from "../core/ports/store.ts";
+import { parseWith } from "../core/schemas/parse.ts";
+import type { ModelsConfigInput } from "../models/models-config.ts";
+import type { RouteRule } from "../models/policy.ts";
+import type { FunctionHandler } from "../runtimes/function/function-handler.ts";
+import { DEFAULT_POLICIES, type ScalingPolicy } from "../scheduler/autoscaler.ts";
+import { consoleLogger } from "./console-logger.ts";
+import { DEFAULT_DATA_DIR } from "./default-data-dir.ts";
+import type { Logger } from "./factory.ts";
+import type { RetentionOptions } from "./retention.ts";
+
+/** The longest delay a Node timer keeps; a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function shown(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * A whole number from `min` (and at most `max`), e.g. `must be a whole number ≥ 1 (ms), got 0`.
+ * One check with one message, so 0, -1, 1.5, NaN, Infinity and "100" all read the same way.
+ */
+function wholeNumber(min: number, unit: string, max = Number.MAX_SAFE_INTEGER) {
+  return z.custom<number>((v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max, {
+    error: (issue) =>
+      typeof issue.input === "number" && Number.isSafeInteger(issue.input) && issue.input > max
+        ? `must be at most ${max} (${unit}${max === MAX_TIMER_MS ? ", the longest Node timer" : ""}), got ${shown(issue.input)}`
+        : `must be a whole number ≥ ${min} (${unit}), got ${shown(issue.input)}`,
+  });
+}
+
+/** A timer's period or delay in ms: from `min` to the longest Node timer. */
+const timerMs = (min: number) => wholeNumber(min, "ms", MAX_TIMER_MS);
+
+const flag = z.boolean({ error: (issue) => `must be true or false, got ${shown(issue.input)}` });
+
+/** A live object (store, bus, handler, runtime …): passed through as given, never inspected. */
+const live = <T>() => z.custom<T>(() => true);
+
+/*
+ * The schema turns the public options into resolved ones, every default applied. Each default
+ * below is the one documented on `FactoryOptions`; `FACTORY_DEFAULTS` lists the plain values.
+ * `models` and `retention` pass through here: their own schemas check them (their messages name
+ * `models config` and `retention` fields) when `createFactory` resolves them.
+ */
+export const FACTORY_DEFAULTS = {
+  dataDir: DEFAULT_DATA_DIR,
+  allowEmptyStore: false,
+  affinity: { ttlMs: 600_000, maxBindings: 100_000 },
+  scaling: { tickMs: 1_000, policies: DEFAULT_POLICIES, stabilizationMs: 30_000 },
+  processes: { warmPerKind: 2 },
+  allowUnsandboxed: false,
+  allowEgress: false,
+  maxCrewSize: 10_000,
+  shutdownGraceMs: 10_000,
+  recentTaskLimit: 10_000,
+  watchdogTickMs: 100,
+  chaos: false,
+} as const;
+
+const AffinitySchema = z.strictObject({
+  ttlMs: wholeNumber(1, "ms").default(FACTORY_DEFAULTS.affinity.ttlMs),
+  maxBindings: wholeNumber(1, "bindings").default(FACTORY_DEFAULTS.affinity.maxBindings),
+});
+
+const ScalingSchema = z.strictObject({
+  tickMs: timerMs(1).default(FACTORY_DEFAULTS.scaling.tickMs),
+  policies: live<readonly ScalingPolicy[]>().default(() => FACTORY_DEFAULTS.scaling.policies),
+  stabilizationMs: wholeNumber(0, "ms").default(FACTORY_DEFAULTS.scaling.stabilizationMs),
+});
+
+const ProcessesSchema = z.strictObject({
+  warmPerKind: wholeNumber(0, "sandboxes").default(FACTORY_DEFAULTS.processes.warmPerKind),
+});
+
+/** `FactoryOptions` as a schema: checks the numbers and flags and fills in every default. Strict: an unknown key (a typo) is refused. */
+export const FactoryOptionsSchema = z.strictObject({
+  dataDir: z.string({ error: (issue) => `must be a folder path, got ${shown(issue.input)}` }).min(1, "must not be empty").default(FACTORY_DEFAULTS.dataDir),
+  allowEmptyStore: flag.default(FACTORY_DEFAULTS.allowEmptyStore),
+  store: live<Store>().optional(),
+  bus: live<Bus>().optional(),
+  handlers: live<Record<string, FunctionHandler>>().default(() => ({})),
+  runtimes: live<AgentRuntime[]>().default(() => []),
+  balancers: live<LoadBalancer[]>().default(() => []),
+  affinity: AffinitySchema.prefault({}),
+  scaling: ScalingSchema.prefault({}),
+  processes: ProcessesSchema.prefault({}),
+  agentFiles: z.array(z.string()).readonly().default(() => []),
+  allowUnsandboxed: flag.default(FACTORY_DEFAULTS.allowUnsandboxed),
+  allowEgress: flag.default(FACTORY_DEFAULTS.allowEgress),
+  maxCrewSize: wholeNumber(1, "agents").default(FACTORY_DEFAULTS.maxCrewSize),
+  shutdownGraceMs: timerMs(0).default(FACTORY_DEFAULTS.shutdownGraceMs),
+  recentTaskLimit: wholeNumber(1, "tasks").default(FACTORY_DEFAULTS.recentTaskLimit),
+  watchdogTickMs: timerMs(1).default(FACTORY_DEFAULTS.watchdogTickMs),
+  chaos: flag.default(FACTORY_DEFAULTS.chaos),
+  routingRules: live<readonly RouteRule[]>().optional(),
+  models: live<ModelsConfigInput>().optional(),
+  retention: live<RetentionOptions>().optional(),
+  providers: live<ModelProvider[]>().optional(),
+  logger: live<Logger>().default(() => consoleLogger("warn")),
+});
+
+/** The public options of `createFactory`; every one optional, each default documented on it. */
+export interface FactoryOptions {
+  /** Folder of the embedded store (`factory.db`); default `./.agent-factory`. `":memory:"` keeps nothing. */
+  dataDir?: string;
+  /**
+   * Starts a new empty store when `factory.db` is an empty (0-byte) file, instead of refusing
+   * to start (a 0-byte file is normally a database that was lost); default false.
+   */
+  allowEmptyStore?: boolean;
+  /** A ready store; overrides `dataDir`. */
+  store?: Store;
+  /** A ready bus; default in-memory. */
+  bus?: Bus;
+  /** Function handlers profiles may name, besides the built-in echo, sleep and fail; default none. */
+  handlers?: Record<string, FunctionHandler>;
+  /** More runtimes (process, llm …), by kind; default none. */
+  runtimes?: AgentRuntime[];
+  /** Replaces built-in balancers by name (round-robin, least-loaded, skill-aware); default none. */
+  balancers?: LoadBalancer[];
+  /**
+   * Affinity bindings: idle lifetime `ttlMs` (whole ms ≥ 1; default 600,000, 10 min) and how many
+   * are kept, `maxBindings` (≥ 1; default 100,000).
+   */
+  affinity?: { ttlMs?: number; maxBindings?: number };
+  /**
+   * Pool sizing: how often pools are sized and idle agents retired, `tickMs` (whole ms ≥ 1;
+   * default 1,000), the autoscaling `policies` (default seed 002's four, `DEFAULT_POLICIES`), and
+   * the scale-down stabilization window `stabilizationMs` (whole ms ≥ 0; default 30,000).
+   */
+  scaling?: { tickMs?: number; policies?: readonly ScalingPolicy[]; stabilizationMs?: number };
+  /** Process agents: warm sandboxes kept per interpreter, `warmPerKind` (whole ≥ 0; default 2; 0: always start cold). */
+  processes?: { warmPerKind?: number };
+  /**
+   * Host folders whose files and subfolders process agents' profiles may name in `runtime.files`
+   * (default none: no agent files at all). Never the data folder, /proc, /sys or /dev.
+   */
+  agentFiles?: readonly string[];
+  /** Allows profiles with `sandbox: { kind: none }` (programs run on the host as the factory's user); default false. */
+  allowUnsandboxed?: boolean;
+  /**
+   * Allows profiles with `sandbox: { allowEgress: true }`; default false. Such agents share the
+   * host's network, loopback included: serve the API with a key (`serve` insists) so they cannot drive it.
+   */
+  allowEgress?: boolean;
+  /** Most agents one crew manifest may ask for (whole ≥ 1); default 10,000. */
+  maxCrewSize?: number;
+  /** How long `close()` waits for running tasks (whole ms ≥ 0; 0: re-queue at once); default 10,000 (10 s). */
+  shutdownGraceMs?: number;
+  /** Finished tasks kept in memory (whole ≥ 1); default 10,000. */
+  recentTaskLimit?: number;
+  /** How often the watchdog checks heartbeats and running tasks (whole ms ≥ 1); default 100. */
+  watchdogTickMs?: number;
+  /** Allows chaos actions (kill, freeze, injected latency): for test runs only; default false. */
+  chaos?: boolean;
+  /** Model routing rules in order (default: seed 004's five, `DEFAULT_RULES`); overrides `models.rules`. */
+  routingRules?: readonly RouteRule[];
+  /**
+   * Model providers, pricing, rules, budgets, timeouts (the server's `--config` file). Default:
+   * no providers, so the mock serves every model name, offline.
+   */
+  models?: ModelsConfigInput;
+  /**
+   * What the store keeps of finished tasks, events and crew messages (max age and/or count per
+   * kind, applied in the background); default: 7 days, and at most 100,000 finished tasks,
+   * 1,000,000 events, 100,000 crew messages. See docs/storage.md.
+   */
+  retention?: RetentionOptions;
+  /** Ready providers; replaces those `models.providers` would build. */
+  providers?: ModelProvider[];
+  /** Default: warnings and errors to stderr (`consoleLogger("warn")`); agents' own log lines pass through it too. */
+  logger?: Logger;
+}
+
+/** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers` stay optional: their absence means "build the default"). */
+export type ResolvedFactoryOptions = z.output<typeof FactoryOptionsSchema>;
+
+/*
+ * The interface above is what users read (its JSDoc carries the defaults); the schema is what
+ * runs. If they drift (an option added to one only, a type changed), `tsc --noEmit` fails here.
+ */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type MustHold<T extends true> = T;
+type Keys<T> = keyof T;
+export type FactoryOptionsSchemaMatchesInterface = MustHold<Same<Keys<z.input<typeof FactoryOptionsSchema>>, Keys<FactoryOptions>>>;
+export type FactoryOptionsSchemaAcceptsInterface = MustHold<FactoryOptions extends z.input<typeof FactoryOptionsSchema> ? true : false>;
+export type InterfaceAcceptsFactoryOptionsSchema = MustHold<Required<z.input<typeof FactoryOptionsSchema>> extends Required<FactoryOptions> ? true : false>;
+
+/** Validates the public options once, at the edge (VALIDATION_FAILED naming the option's path), and applies every default. */
+export function resolveFactoryOptions(options: FactoryOptions = {}): ResolvedFactoryOptions {
+  return parseWith(FactoryOptionsSchema, options, "factory options");
+}
