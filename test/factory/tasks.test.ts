@@ -73,7 +73,7 @@ describe("tasks", () => {
     const agent = await factory.spawnAgent({ config: { name: "duo", role: "Duo", cognitiveLoadLimit: 2, runtime: { kind: "function", handler: "record" }, pool: { spawnStrategy: "manual" } } });
     const a = await factory.submitTask({ role: "Duo", input: { tag: "a", ms: 80 } });
     assert.equal((await factory.getAgent(agent.id)).state, "READY");
-    await factory.submitTask({ role: "Duo", input: { tag: "b", ms: 80 } });
+    const b = await factory.submitTask({ role: "Duo", input: { tag: "b", ms: 80 } });
     const live = await factory.getAgent(agent.id);
     assert.deepEqual([live.state, live.load], ["BUSY", 2]);
     const c = await factory.submitTask({ role: "Duo", input: { tag: "c", ms: 0 } });
@@ -81,6 +81,8 @@ describe("tasks", () => {
     await factory.waitForTask(a.id, 2_000);
     assert.equal((await factory.waitForTask(c.id, 2_000)).state, "SUCCEEDED");
     await until(async () => (await factory.getAgent(agent.id)).state === "READY", "agent READY");
+    // READY comes as soon as one slot frees; the load is 0 only once b (started with a) has ended too.
+    assert.equal((await factory.waitForTask(b.id, 2_000)).state, "SUCCEEDED");
     assert.equal((await factory.getAgent(agent.id)).load, 0);
   });
 
