@@ -9,6 +9,7 @@ import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import { FINAL_TASK_STATES } from "../../../core/task-states.ts";
 import type { Wallet } from "../../../core/wallet.ts";
+import { lastWritePerRecord } from "../../../core/last-write-per-record.ts";
 
 /**
  * A Store held in this process's memory, for tests and for embedding the factory where nothing
@@ -90,7 +91,7 @@ class MemoryStore implements Store {
     const commits: Array<() => void> = [];
     const newTaskKeys = new Set<string>();
     const newLedgerIds = new Set<string>();
-    for (const w of lastPerRecord(writes)) {
+    for (const w of lastWritePerRecord(writes)) {
       switch (w.kind) {
         case "profile": {
           const p = w.value;
@@ -518,26 +519,6 @@ class MemoryStore implements Store {
   #open(): void {
     if (this.#closed) throw new FactoryError("STORE_UNAVAILABLE", "the memory store is closed");
   }
-}
-
-/** Keeps the last write per record, in the order of last appearance (as the SQL store's batches do). */
-function lastPerRecord(writes: readonly StoreWrite[]): StoreWrite[] {
-  const last = new Map<string, StoreWrite>();
-  for (const w of writes) {
-    const key =
-      w.kind === "context"
-        ? `context:${w.crewId}:${w.key}`
-        : w.kind === "profile"
-          ? `profile:${w.value.name}:${w.value.version}`
-          : w.kind === "wallet"
-            ? `wallet:${w.value.address}`
-            : w.kind === "event" || w.kind === "ledger"
-              ? `${w.kind}:${w.value.seq}`
-              : `${w.kind}:${w.value.id}`;
-    last.delete(key);
-    last.set(key, w);
-  }
-  return [...last.values()];
 }
 
 const parse = <T>(row: { data: string }): T => JSON.parse(row.data) as T;

@@ -6,6 +6,7 @@ import type { FactoryEvent } from "../../../core/events.ts";
 import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
 import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import { FINAL_TASK_STATES } from "../../../core/task-states.ts";
+import { lastWritePerRecord } from "../../../core/last-write-per-record.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
@@ -500,27 +501,10 @@ interface Grouped {
   ledger: LedgerEntry[];
 }
 
-/** Keeps the last write per id (records are whole) and the order of first appearance. */
+/** The batch's writes by kind: the last write of each record, in the order of its last appearance. */
 function groupByKind(writes: readonly StoreWrite[]): Grouped {
-  const last = new Map<string, StoreWrite>();
-  for (const w of writes) {
-    const key =
-      w.kind === "context"
-        ? `context:${w.crewId}:${w.key}`
-        : w.kind === "profile"
-          ? `profile:${w.value.name}:${w.value.version}`
-          : w.kind === "wallet"
-            ? `wallet:${w.value.address}`
-            : w.kind === "event"
-              ? `event:${w.value.seq}`
-              : w.kind === "ledger"
-                ? `ledger:${w.value.seq}`
-                : `${w.kind}:${w.value.id}`;
-    last.delete(key);
-    last.set(key, w);
-  }
   const out: Grouped = { profile: [], agent: [], crew: [], task: [], wallet: [], event: [], context: [], ledger: [] };
-  for (const w of last.values()) {
+  for (const w of lastWritePerRecord(writes)) {
     if (w.kind === "context") out.context.push(w);
     else (out[w.kind] as unknown[]).push(w.value);
   }
