@@ -19,7 +19,7 @@ import { createSqliteStore } from "../src/adapters/store/sqlite/sqlite-store.ts"
 import { PROVIDERS_WALLET, RESERVE_WALLET } from "../src/core/ledger.ts";
 import { Ledger } from "../src/economics/ledger.ts";
 import { PricingTable } from "../src/economics/pricing.ts";
-import { Journal } from "../src/factory/journal.ts";
+import { Journal } from "../src/state/journal.ts";
 import { createFactory } from "../src/index.ts";
 import { BudgetGuard } from "../src/models/budget-guard.ts";
 import { ModelsConfigSchema } from "../src/models/models-config.ts";

@@ -1,8 +1,9 @@
 /** The public library surface of agent-factory. */
 export { createFactory, type FactoryOptions } from "./factory/create-factory.ts";
 export { DEFAULT_DATA_DIR } from "./factory/default-data-dir.ts";
-export { consoleLogger, LOG_LEVELS, type LogLevel } from "./factory/console-logger.ts";
-export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type Logger, type SpawnRequest, type TaskFilter, type CrewFilter, type WaitingView } from "./factory/factory.ts";
+export { consoleLogger } from "./adapters/logger/console-logger.ts";
+export { LOG_LEVELS, type Logger, type LogLevel } from "./core/ports/logger.ts";
+export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type SpawnRequest, type TaskFilter, type CrewFilter, type WaitingView } from "./factory/factory.ts";
 export type { ListPosition } from "./core/list-position.ts";
 export { FactoryError, isFactoryError, type ErrorCode } from "./core/errors.ts";
 export { AGENT_STATES, AGENT_TRANSITIONS, canTransition, type AgentState } from "./core/lifecycle.ts";
@@ -19,7 +20,7 @@ export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHa
 export type { PruneKind, PruneQuery, Store, StoreWrite } from "./core/ports/store.ts";
 /** A Store in this process's memory, for tests and embedding (`createFactory({ store: createMemoryStore() })`); nothing survives the process. */
 export { createMemoryStore } from "./adapters/store/memory/memory-store.ts";
-export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./factory/retention.ts";
+export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./state/retention.ts";
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
 export type { AgentRuntime, AgentHandle, CrewAccess } from "./core/ports/runtime.ts";
 export type { LoadBalancer } from "./core/ports/balancer.ts";

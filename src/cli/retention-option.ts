@@ -1,4 +1,4 @@
-import type { RetentionRule, RetentionSettings } from "../factory/retention.ts";
+import type { RetentionRule, RetentionSettings } from "../state/retention.ts";
 import { UsageError } from "./context.ts";
 import { parseDuration } from "./flags.ts";
 

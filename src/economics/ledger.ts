@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { FactoryError } from "../core/errors.ts";
 import { fromMicro, RESERVE_WALLET, PROVIDERS_WALLET, SYSTEM_WALLET, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerKind } from "../core/ledger.ts";
 import type { OpenReservation } from "../core/ports/store.ts";
-import type { Journal } from "../factory/journal.ts";
+import type { Journal } from "../state/journal.ts";
 
 /** What an entry says besides who pays whom how much. */
 export interface EntryDetails {

@@ -1,5 +1,10 @@
 import { globToRegExp } from "../core/glob.ts";
-import type { Price } from "../models/models-config.ts";
+
+/** Credits per 1,000 tokens in and out (models/models-config.ts validates it in configuration). */
+export interface Price {
+  input: number;
+  output: number;
+}
 
 /**
  * What model calls cost (DESIGN.md `economics/`): credits per 1,000 tokens in and out, by

@@ -19,7 +19,7 @@ import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { Factory } from "./factory.ts";
 import { resolveFactoryOptions, type FactoryOptions } from "./factory-options.ts";
-import { retentionSettings } from "./retention.ts";
+import { retentionSettings } from "../state/retention.ts";
 
 export type { FactoryOptions } from "./factory-options.ts";
 

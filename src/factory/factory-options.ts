@@ -9,10 +9,10 @@ import type { ModelsConfigInput } from "../models/models-config.ts";
 import type { RouteRule } from "../models/policy.ts";
 import type { FunctionHandler } from "../runtimes/function/function-handler.ts";
 import { DEFAULT_POLICIES, type ScalingPolicy } from "../scheduler/autoscaler.ts";
-import { consoleLogger } from "./console-logger.ts";
+import { consoleLogger } from "../adapters/logger/console-logger.ts";
 import { DEFAULT_DATA_DIR } from "./default-data-dir.ts";
-import type { Logger } from "./factory.ts";
-import type { RetentionOptions } from "./retention.ts";
+import type { Logger } from "../core/ports/logger.ts";
+import type { RetentionOptions } from "../state/retention.ts";
 
 /** The longest delay a Node timer keeps; a longer one fires after 1 ms instead. */
 const MAX_TIMER_MS = 2_147_483_647;

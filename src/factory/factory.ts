@@ -8,6 +8,7 @@ import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { Bus, Unsubscribe } from "../core/ports/bus.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
+import type { Logger } from "../core/ports/logger.ts";
 import { isPast, newestFirst, type ListPosition } from "../core/list-position.ts";
 import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from "../core/schemas/manifest.ts";
 import { parseWith } from "../core/schemas/parse.ts";
@@ -34,15 +35,15 @@ import type { SubtaskRequest } from "../core/ports/runtime.ts";
 import { fromMicro, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerReport } from "../core/ledger.ts";
 import type { LedgerQuery } from "../core/ports/store.ts";
 import { LedgerReportQuerySchema, type LedgerReportQueryInput } from "../core/schemas/ledger-report.ts";
-import { AgentLog } from "./agent-log.ts";
-import { AgentRegistry } from "./agent-registry.ts";
-import { CrewManager } from "./crew-manager.ts";
-import { EventLog, EVENTS_CHANNEL } from "./event-log.ts";
-import { Journal } from "./journal.ts";
-import { Retention, retentionSettings, type RetentionSettings } from "./retention.ts";
-import { noSuchTargetError, type TargetCandidate } from "./no-such-target.ts";
-import { ProfileRegistry } from "./profile-registry.ts";
-import { Spawner } from "./spawner.ts";
+import { AgentLog } from "../agents/agent-log.ts";
+import { AgentRegistry } from "../state/agent-registry.ts";
+import { CrewManager } from "../crews/crew-manager.ts";
+import { EventLog, EVENTS_CHANNEL } from "../state/event-log.ts";
+import { Journal } from "../state/journal.ts";
+import { Retention, retentionSettings, type RetentionSettings } from "../state/retention.ts";
+import { noSuchTargetError, type TargetCandidate } from "../tasks/no-such-target.ts";
+import { ProfileRegistry } from "../state/profile-registry.ts";
+import { Spawner } from "../agents/spawner.ts";
 
 /** Queue depth for tasks no registered profile can serve (seed 003's default). */
 const DEFAULT_QUEUE_DEPTH = 100;
@@ -50,15 +51,6 @@ const DEFAULT_QUEUE_DEPTH = 100;
 const CRASH_LOOP_UPTIME_MS = 3_000;
 const CRASH_LOOP_LIMIT = 5;
 
-export interface Logger {
-  /** The least severe level it prints (default: all); agents' lines below it are not formatted or counted. */
-  readonly level?: "debug" | "info" | "warn" | "error";
-  /** Agents' debug lines; absent: they are not formatted at all. */
-  debug?(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string, error?: unknown): void;
-}
 
 export interface FactoryDeps {
   store: Store;

@@ -2,8 +2,8 @@ import type { Agent } from "../core/agent.ts";
 import { isWorkingState } from "../core/lifecycle.ts";
 import type { AgentHandle } from "../core/ports/runtime.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
-import type { AgentRegistry } from "../factory/agent-registry.ts";
-import type { EventLog } from "../factory/event-log.ts";
+import type { AgentRegistry } from "../state/agent-registry.ts";
+import type { EventLog } from "../state/event-log.ts";
 import type { Dispatcher } from "../scheduler/dispatcher.ts";
 
 export interface WatchdogDeps {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RouteRulesSchema } from "./policy.ts";
+import type { Price } from "../economics/pricing.ts";
 
 /**
  * A model provider in the server config. Model names are `provider:model`; a name whose prefix
@@ -30,8 +31,8 @@ export type ProviderConfig = z.output<typeof ProviderConfigSchema>;
 export const PriceSchema = z.strictObject({
   input: z.number().min(0).max(1_000_000),
   output: z.number().min(0).max(1_000_000),
-});
-export type Price = z.output<typeof PriceSchema>;
+}) satisfies z.ZodType<Price>;
+export type { Price };
 
 /** Budget limits set at start (they can be changed later through /v1/budgets). */
 export const BudgetConfigSchema = z.strictObject({

@@ -8,7 +8,7 @@ import { FactoryError } from "../../src/core/errors.ts";
 import { PROVIDERS_WALLET, RESERVE_WALLET, SYSTEM_WALLET, toMicro, type LedgerEntry } from "../../src/core/ledger.ts";
 import { Ledger, type Reservation } from "../../src/economics/ledger.ts";
 import { createFactory } from "../../src/factory/create-factory.ts";
-import { Journal } from "../../src/factory/journal.ts";
+import { Journal } from "../../src/state/journal.ts";
 import { silentLogger, tempDir } from "../helpers.ts";
 
 const WALLETS = ["0x371_CREW_a", "0x371_CODER_b", "0x371_CODER_c"];

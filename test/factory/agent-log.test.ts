@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { dirname, resolve } from "node:path";
 import { describe, it } from "node:test";
-import { AGENT_LOG_LINE_CHARS, AGENT_LOG_LINES_PER_SEC } from "../../src/factory/agent-log.ts";
+import { AGENT_LOG_LINE_CHARS, AGENT_LOG_LINES_PER_SEC } from "../../src/agents/agent-log.ts";
 import { testFactory } from "../helpers.ts";
 
 const fixture = resolve(import.meta.dirname, "../fixtures/meddling-agent.mjs");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
 import type { Store } from "../../src/core/ports/store.ts";
-import { Journal } from "../../src/factory/journal.ts";
+import { Journal } from "../../src/state/journal.ts";
 import { task } from "../conformance/store.conformance.ts";
 import { tempDir } from "../helpers.ts";
 

@@ -6,7 +6,7 @@ import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.
 import type { Store } from "../../src/core/ports/store.ts";
 import { createFactory, type FactoryOptions } from "../../src/factory/create-factory.ts";
 import type { Factory } from "../../src/factory/factory.ts";
-import { retentionSettings, DEFAULT_RETENTION } from "../../src/factory/retention.ts";
+import { retentionSettings, DEFAULT_RETENTION } from "../../src/state/retention.ts";
 import { silentLogger, tempDir, until } from "../helpers.ts";
 
 describe("retention", () => {

@@ -7,7 +7,7 @@ import { FactoryError } from "../../src/core/errors.ts";
 import { PROVIDERS_WALLET, RESERVE_WALLET, SYSTEM_WALLET, toMicro } from "../../src/core/ledger.ts";
 import type { Store } from "../../src/core/ports/store.ts";
 import { Ledger } from "../../src/economics/ledger.ts";
-import { Journal } from "../../src/factory/journal.ts";
+import { Journal } from "../../src/state/journal.ts";
 import { BudgetGuard, type CallSizing } from "../../src/models/budget-guard.ts";
 import { tempDir } from "../helpers.ts";
 

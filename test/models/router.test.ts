@@ -10,7 +10,7 @@ import type { Store } from "../../src/core/ports/store.ts";
 import type { ModelProvider } from "../../src/core/ports/model-provider.ts";
 import { Ledger } from "../../src/economics/ledger.ts";
 import { PricingTable } from "../../src/economics/pricing.ts";
-import { Journal } from "../../src/factory/journal.ts";
+import { Journal } from "../../src/state/journal.ts";
 import { BudgetGuard } from "../../src/models/budget-guard.ts";
 import { ModelsConfigSchema } from "../../src/models/models-config.ts";
 import type { RouteRule } from "../../src/models/policy.ts";

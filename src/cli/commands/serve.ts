@@ -4,12 +4,13 @@ import { Option, type Command } from "commander";
 import type { z } from "zod";
 import { allowedOrigins, splitHost } from "../../api/host-guard.ts";
 import { DEFAULT_DATA_DIR } from "../../factory/default-data-dir.ts";
-import { consoleLogger, LOG_LEVELS, type LogLevel } from "../../factory/console-logger.ts";
+import { consoleLogger } from "../../adapters/logger/console-logger.ts";
+import { LOG_LEVELS, type LogLevel } from "../../core/ports/logger.ts";
 import type { ModelsConfig, ModelsConfigInput, ProviderConfig, ProviderConfigSchema } from "../../models/models-config.ts";
 import { UsageError } from "../context.ts";
 import { ECHO_AGENT_PATH } from "../chaos/profile.ts";
 import { describeRetention, retentionRuleOption } from "../retention-option.ts";
-import type { RetentionOptions, RetentionRule } from "../../factory/retention.ts";
+import type { RetentionOptions, RetentionRule } from "../../state/retention.ts";
 import type { ProfileInput } from "../../core/schemas/profile.ts";
 import { intOption } from "../flags.ts";
 
@@ -22,7 +23,7 @@ async function serverModules() {
     import("../../core/schemas/parse.ts"),
     import("../../models/policy.ts"),
     import("../../models/models-config.ts"),
-    import("../../factory/retention.ts"),
+    import("../../state/retention.ts"),
   ]);
   return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings };
 }

@@ -10,10 +10,10 @@ import type { Store } from "../core/ports/store.ts";
 import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { CrewManifest } from "../core/schemas/manifest.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
-import type { AgentRegistry } from "./agent-registry.ts";
-import type { EventLog } from "./event-log.ts";
-import type { Journal } from "./journal.ts";
-import type { Spawner } from "./spawner.ts";
+import type { AgentRegistry } from "../state/agent-registry.ts";
+import type { EventLog } from "../state/event-log.ts";
+import type { Journal } from "../state/journal.ts";
+import type { Spawner } from "../agents/spawner.ts";
 
 export interface CrewManagerDeps {
   registry: AgentRegistry;

@@ -1,6 +1,5 @@
 import { TokenBucket } from "../scheduler/token-bucket.ts";
-import { LOG_LEVELS } from "./console-logger.ts";
-import type { Logger } from "./factory.ts";
+import { LOG_LEVELS, type Logger } from "../core/ports/logger.ts";
 
 /** Characters of one agent log line that are kept; the rest is cut, saying how much. */
 export const AGENT_LOG_LINE_CHARS = 2_000;

@@ -7,8 +7,8 @@ import type { Task } from "../core/task.ts";
 import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { STARTING_ACHIEVEMENT_TOKENS } from "../core/wallet.ts";
-import type { AgentRegistry } from "./agent-registry.ts";
-import type { Journal } from "./journal.ts";
+import type { AgentRegistry } from "../state/agent-registry.ts";
+import type { Journal } from "../state/journal.ts";
 
 /** The context of an agent that saved none; shared, never mutated (saving replaces it). */
 const EMPTY_CONTEXT: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;

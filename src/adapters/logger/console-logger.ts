@@ -1,8 +1,4 @@
-import type { Logger } from "./factory.ts";
-
-/** Log levels, least severe first. */
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { LOG_LEVELS, type Logger, type LogLevel } from "../../core/ports/logger.ts";
 
 /**
  * A logger that writes lines at `level` and above: debug and info to stdout, warnings and
