@@ -4,7 +4,6 @@ import { Option, type Command } from "commander";
 import type { z } from "zod";
 import { allowedOrigins, splitHost } from "../../api/host-guard.ts";
 import { DEFAULT_DATA_DIR } from "../../factory/default-data-dir.ts";
-import { consoleLogger } from "../../adapters/logger/console-logger.ts";
 import { LOG_LEVELS, type LogLevel } from "../../core/ports/logger.ts";
 import type { ModelsConfig, ModelsConfigInput, ProviderConfig, ProviderConfigSchema } from "../../models/models-config.ts";
 import { UsageError } from "../context.ts";
@@ -16,7 +15,7 @@ import { intOption } from "../flags.ts";
 
 /** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
 async function serverModules() {
-  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }, { retentionSettings }] = await Promise.all([
+  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }, { retentionSettings }, { consoleLogger }] = await Promise.all([
     import("../../api/server.ts"),
     import("../../factory/create-factory.ts"),
     import("../../factory/load-profiles.ts"),
@@ -24,8 +23,9 @@ async function serverModules() {
     import("../../models/policy.ts"),
     import("../../models/models-config.ts"),
     import("../../state/retention.ts"),
+    import("../../adapters/logger/console-logger.ts"),
   ]);
-  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings };
+  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings, consoleLogger };
 }
 
 export const DEFAULT_PORT = 7371;
@@ -66,7 +66,7 @@ export function serveCommand(program: Command): void {
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
-      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings } = await serverModules();
+      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings, consoleLogger } = await serverModules();
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
       const retention: RetentionOptions = {
