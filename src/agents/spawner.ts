@@ -9,6 +9,7 @@ import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { STARTING_ACHIEVEMENT_TOKENS } from "../core/wallet.ts";
 import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { Journal } from "../state/journal.ts";
+import { Hook } from "../core/hook.ts";
 
 /** The context of an agent that saved none; shared, never mutated (saving replaces it). */
 const EMPTY_CONTEXT: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -17,21 +18,32 @@ export interface SpawnerDeps {
   registry: AgentRegistry;
   journal: Journal;
   runtimes: ReadonlyMap<string, AgentRuntime>;
+}
+
+/**
+ * What an agent's runtime may ask of the rest of the factory. The services that answer are built
+ * after the spawner (they need it), so `createFactory` hands them over with `Spawner.serve`.
+ */
+export interface AgentCallHandler {
   /** The crew context an agent of this crew sees. */
   crewAccess(crewId: string): CrewAccess;
-  /** A started agent's runtime is gone (its process exited): the factory replaces it. */
-  onLost(agent: Agent, reason: string): void;
-  onProgress(agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined): void;
-  onLog(agent: Agent, level: "debug" | "info" | "warn" | "error", message: string): void;
-  /** The agent said something: it is alive. */
-  onHeartbeat(agent: Agent): void;
   /** A model call for one of the agent's tasks (the llm runtime's loop). */
   callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult>;
   submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task>;
   /** The agent waits for a task (one of its own, or a sub-task of one). */
   waitForTask(agent: Agent, id: string, waitMs: number): Promise<Task>;
+}
+
+/** What the spawner's agents report, for whoever listens (healing, the watchdog, the dispatcher, logs). */
+export class SpawnerHooks {
+  /** A started agent's runtime is gone (its process exited): it is to be replaced. */
+  readonly lost = new Hook<[agent: Agent, reason: string]>();
+  readonly progress = new Hook<[agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined]>();
+  readonly log = new Hook<[agent: Agent, level: "debug" | "info" | "warn" | "error", message: string]>();
+  /** The agent said something: it is alive. */
+  readonly heartbeat = new Hook<[agent: Agent]>();
   /** The agent is READY with a running handle (spawned, replaced or woken). */
-  onStarted(agent: Agent, handle: AgentHandle, profile: ProfileRecord): void;
+  readonly started = new Hook<[agent: Agent, handle: AgentHandle, profile: ProfileRecord]>();
 }
 
 export interface SpawnOptions {
@@ -52,8 +64,21 @@ export class Spawner {
   /** Each agent's current services: a new start retires the previous ones, so a replaced runtime that lingers cannot speak for the agent. */
   readonly #services = new WeakMap<Agent, AgentServicesFor>();
 
+  readonly hooks = new SpawnerHooks();
+  #calls: AgentCallHandler | undefined;
+
   constructor(deps: SpawnerDeps) {
     this.#deps = deps;
+  }
+
+  /** Hands over the services that answer agents' calls; agents start only after this. */
+  serve(calls: AgentCallHandler): void {
+    this.#calls = calls;
+  }
+
+  #callHandler(): AgentCallHandler {
+    if (this.#calls === undefined) throw new FactoryError("INTERNAL", "the spawner starts agents only once their calls are served (Spawner.serve)");
+    return this.#calls;
   }
 
   runtimeFor(profile: Pick<ProfileRecord, "runtime">): AgentRuntime {
@@ -153,7 +178,7 @@ export class Spawner {
     // Every start is judged afresh (the last heartbeat stays, for the record); a new agent's health already is.
     const h = agent.health;
     if (h.samples !== 0 || h.missed !== 0 || h.suspect !== null) agent.health = { ...freshHealth(), lastHeartbeatAt: h.lastHeartbeatAt };
-    const services = new AgentServicesFor(agent, this.#deps);
+    const services = new AgentServicesFor(agent, this.#deps.registry, this.hooks, this.#callHandler());
     this.retire(agent);
     this.#services.set(agent, services);
     let handle;
@@ -175,7 +200,7 @@ export class Spawner {
     registry.setHandle(agent.id, handle);
     agent.pid = handle.pid ?? null;
     services.started = true;
-    this.#deps.onStarted(agent, handle, profile);
+    this.hooks.started.emit(agent, handle, profile);
     registry.transition(agent, "READY", "started");
   }
 }
@@ -186,7 +211,9 @@ export class Spawner {
  */
 class AgentServicesFor implements AgentServices {
   readonly #agent: Agent;
-  readonly #deps: SpawnerDeps;
+  readonly #registry: AgentRegistry;
+  readonly #hooks: SpawnerHooks;
+  readonly #calls: AgentCallHandler;
   readonly crew: CrewAccess | null;
   /** Before READY a lost runtime is a failed start, which the start itself reports. */
   started = false;
@@ -195,18 +222,20 @@ class AgentServicesFor implements AgentServices {
   /** Not even a context it saves counts any more (it has gone to sleep). */
   sealed = false;
 
-  constructor(agent: Agent, deps: SpawnerDeps) {
+  constructor(agent: Agent, registry: AgentRegistry, hooks: SpawnerHooks, calls: AgentCallHandler) {
     this.#agent = agent;
-    this.#deps = deps;
-    this.crew = agent.crewId === null ? null : deps.crewAccess(agent.crewId);
+    this.#registry = registry;
+    this.#hooks = hooks;
+    this.#calls = calls;
+    this.crew = agent.crewId === null ? null : calls.crewAccess(agent.crewId);
   }
 
   get models(): ModelAccess {
-    return { call: (taskId, request) => this.#deps.callModel(this.#agent, taskId, request) };
+    return { call: (taskId, request) => this.#calls.callModel(this.#agent, taskId, request) };
   }
 
   get tasks(): TaskAccess {
-    return { submit: (parentTaskId, request) => this.#deps.submitSubtask(this.#agent, parentTaskId, request), wait: (id, waitMs) => this.#deps.waitForTask(this.#agent, id, waitMs) };
+    return { submit: (parentTaskId, request) => this.#calls.submitSubtask(this.#agent, parentTaskId, request), wait: (id, waitMs) => this.#calls.waitForTask(this.#agent, id, waitMs) };
   }
 
   saveContext(context: Record<string, unknown>): void {
@@ -214,23 +243,23 @@ class AgentServicesFor implements AgentServices {
     const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
     if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context", nonRetryable: true });
     this.#agent.context = JSON.parse(JSON.stringify(context)) as Record<string, unknown>;
-    this.#deps.registry.persist(this.#agent);
+    this.#registry.persist(this.#agent);
   }
 
   lost(reason: string): void {
-    if (this.started && !this.retired) this.#deps.onLost(this.#agent, reason);
+    if (this.started && !this.retired) this.#hooks.lost.emit(this.#agent, reason);
   }
 
   heartbeat(): void {
-    if (this.started && !this.retired) this.#deps.onHeartbeat(this.#agent);
+    if (this.started && !this.retired) this.#hooks.heartbeat.emit(this.#agent);
   }
 
   progress(taskId: string, message: string | undefined, fraction: number | undefined): void {
     if (this.retired) return;
-    this.#deps.onProgress(this.#agent, taskId, message, fraction);
+    this.#hooks.progress.emit(this.#agent, taskId, message, fraction);
   }
 
   log(level: "debug" | "info" | "warn" | "error", message: string): void {
-    this.#deps.onLog(this.#agent, level, message);
+    this.#hooks.log.emit(this.#agent, level, message);
   }
 }

@@ -14,6 +14,7 @@ import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { EventLog } from "../state/event-log.ts";
 import type { Journal } from "../state/journal.ts";
 import type { Spawner } from "../agents/spawner.ts";
+import { Hook } from "../core/hook.ts";
 
 export interface CrewManagerDeps {
   registry: AgentRegistry;
@@ -24,10 +25,6 @@ export interface CrewManagerDeps {
   store: Store;
   /** Resolves a manifest member to a registered profile version (registering inline ones). */
   resolveProfile(member: CrewManifest["members"][number], field: string): ProfileRecord;
-  /** Cancels the crew's tasks that have not started. */
-  cancelQueuedTasks(crewId: string, reason: string): void;
-  /** Called when the crew's members may take work again (or no longer). */
-  onCrewAvailabilityChanged(crew: Crew): void;
   maxCrewSize: number;
 }
 
@@ -55,6 +52,10 @@ export const crewChannel = (crewId: string, topic: string): string => `crew:${cr
 export class CrewManager {
   readonly #deps: CrewManagerDeps;
   readonly #crews = new Map<string, Crew>();
+  /** The crew's tasks that have not started are to be cancelled (it is ending or failed to assemble). */
+  readonly ending = new Hook<[crewId: string, reason: string]>();
+  /** The crew's members may take work again (or no longer). */
+  readonly availabilityChanged = new Hook<[crew: Crew]>();
 
   constructor(deps: CrewManagerDeps) {
     this.#deps = deps;
@@ -75,7 +76,7 @@ export class CrewManager {
   finishInterrupted(): void {
     for (const crew of [...this.#crews.values()]) {
       if (crew.state !== "ASSEMBLING" && crew.state !== "DISBANDING") continue;
-      this.#deps.cancelQueuedTasks(crew.id, `crew ${crew.id} was ${crew.state} when the factory stopped`);
+      this.ending.emit(crew.id, `crew ${crew.id} was ${crew.state} when the factory stopped`);
       for (const id of crew.agentIds) {
         const agent = this.#deps.registry.get(id);
         if (agent !== undefined && agent.state !== "DRAINING") this.#deps.spawner.terminate(agent, "crew ended by restart");
@@ -163,7 +164,7 @@ export class CrewManager {
     const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failure !== undefined) {
       for (const agent of agents) if (agent.state !== "TERMINATED") spawner.terminate(agent, "crew assembly failed");
-      this.#deps.cancelQueuedTasks(crew.id, `crew ${crew.id} failed to assemble`);
+      this.ending.emit(crew.id, `crew ${crew.id} failed to assemble`);
       this.#setState(crew, "DISBANDED", "assembly failed");
       const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
       throw new FactoryError("CREW_ASSEMBLY_FAILED", `crew '${manifest.name}' was not assembled (nothing of it remains): ${reason}`, {
@@ -181,7 +182,7 @@ export class CrewManager {
     crew.agentIds.push(agentId);
     crew.updatedAt = new Date().toISOString();
     this.#persist(crew);
-    this.#deps.onCrewAvailabilityChanged(crew);
+    this.availabilityChanged.emit(crew);
   }
 
   /** Delivers a signal to every live member and records it on the crew bus. */
@@ -303,7 +304,7 @@ export class CrewManager {
       throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is still ASSEMBLING; disband it once assembly has ended`, { details: { current: crew.state } });
     }
     this.#setState(crew, "DISBANDING", reason);
-    this.#deps.cancelQueuedTasks(crewId, `crew ${crewId} was disbanded`);
+    this.ending.emit(crewId, `crew ${crewId} was disbanded`);
     for (const id of crew.agentIds) {
       const agent = this.#deps.registry.get(id);
       if (agent !== undefined && agent.state !== "DRAINING") this.#deps.spawner.terminate(agent, `crew ${reason}`);
@@ -350,7 +351,7 @@ export class CrewManager {
       this.#crews.delete(crew.id);
       this.#access.delete(crew.id);
     }
-    this.#deps.onCrewAvailabilityChanged(crew);
+    this.availabilityChanged.emit(crew);
   }
 
   #persist(crew: Crew): void {

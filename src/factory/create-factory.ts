@@ -18,6 +18,7 @@ import { createProviders } from "../models/providers/create-providers.ts";
 import { LlmRuntime } from "../runtimes/llm/llm-runtime.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { Factory } from "./factory.ts";
+import { wireFactory } from "./wiring.ts";
 import { resolveFactoryOptions, type FactoryOptions } from "./factory-options.ts";
 import { retentionSettings } from "../state/retention.ts";
 
@@ -61,7 +62,8 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     }),
     ...o.runtimes,
   ];
-  const factory = new Factory({
+  const factory = new Factory(
+    wireFactory({
     store,
     // A bus is a live object made per factory, so it is built here rather than in the schema.
     bus: o.bus ?? new MemoryBus(),
@@ -78,7 +80,8 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     models,
     providers,
     retention,
-  });
+    }),
+  );
   try {
     await factory.start();
   } catch (error) {

@@ -13,7 +13,7 @@ import { TokenBucket } from "./token-bucket.ts";
 export interface PoolManagerDeps {
   profiles: { list(): ProfileRecord[]; latest(name: string): ProfileRecord | undefined };
   registry: AgentRegistry;
-  dispatcher: () => Dispatcher;
+  dispatcher: Dispatcher;
   events: EventLog;
   /** Spawns a crewless agent of the profile's latest version. */
   spawn(profile: ProfileRecord, reason: string): Promise<Agent>;
@@ -315,7 +315,7 @@ export class PoolManager {
     }
     let queued = 0;
     const target = sampleOf(profile);
-    for (const lane of this.#deps.dispatcher().lanes()) {
+    for (const lane of this.#deps.dispatcher.lanes()) {
       if (lane.size > 0 && lane.target.agentId === null && targetMatches(lane.target, target)) queued += lane.size;
     }
     const demand = (pool.forecast.forecast(3) * Math.max(pool.serviceMs, 1)) / 1000;
@@ -358,7 +358,7 @@ export class PoolManager {
   #waitingFor(profile: ProfileRecord): number {
     const sample = sampleOf(profile);
     let waiting = 0;
-    for (const lane of this.#deps.dispatcher().lanes()) {
+    for (const lane of this.#deps.dispatcher.lanes()) {
       if (lane.size > 0 && lane.target.crewId === null && lane.target.agentId === null && targetMatches(lane.target, sample)) waiting += lane.size;
     }
     return waiting;
@@ -421,7 +421,7 @@ export class PoolManager {
     const keep = Math.max(this.#target(pool, profile), profile.pool.warmSize);
     let excess = this.#live(pool).total - keep;
     if (excess <= 0) return;
-    const affinity = this.#deps.dispatcher().affinity;
+    const affinity = this.#deps.dispatcher.affinity;
     // Longest idle first; agents that hold affinity bindings last.
     const bound = new Map(idle.map((a) => [a, affinity.countFor(a.id)]));
     idle.sort((a, b) => (bound.get(a) ?? 0) - (bound.get(b) ?? 0) || (pool.idleSince.get(a) ?? 0) - (pool.idleSince.get(b) ?? 0));

@@ -49,6 +49,15 @@ export class Journal {
     else this.#schedule();
   }
 
+  /**
+   * Reads the store once every write made so far is in it ("commit, then read"): how services
+   * read what is not live in memory, so a reader never misses a write the factory has made.
+   */
+  async read<T>(read: () => Promise<T>): Promise<T> {
+    await this.commit();
+    return read();
+  }
+
   /** Resolves when every write put so far is in the store. */
   commit(): Promise<void> {
     if (this.#durableSeq >= this.#putSeq) return Promise.resolve();

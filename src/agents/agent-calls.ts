@@ -1,0 +1,133 @@
+import type { Agent } from "../core/agent.ts";
+import { FactoryError } from "../core/errors.ts";
+import { fromMicro, toMicro } from "../core/ledger.ts";
+import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
+import type { CrewAccess, SubtaskRequest } from "../core/ports/runtime.ts";
+import type { Task } from "../core/task.ts";
+import type { Budgets } from "../models/budgets.ts";
+import type { ModelRouter } from "../models/router.ts";
+import type { Dispatcher } from "../scheduler/dispatcher.ts";
+import type { EventLog } from "../state/event-log.ts";
+import type { CrewManager } from "../crews/crew-manager.ts";
+import type { TaskBook } from "../tasks/task-book.ts";
+import type { TaskIntake } from "../tasks/task-intake.ts";
+import type { AgentLog } from "./agent-log.ts";
+import type { AgentCallHandler } from "./spawner.ts";
+
+export interface AgentCallsDeps {
+  dispatcher: Dispatcher;
+  book: TaskBook;
+  intake: TaskIntake;
+  router: ModelRouter;
+  budgets: Pick<Budgets, "fraction">;
+  crews: Pick<CrewManager, "get" | "access">;
+  events: EventLog;
+  agentLog: AgentLog;
+}
+
+/**
+ * What agents ask of the factory while they work — progress, model calls, sub-tasks, waits —
+ * each checked against the agent's own attempts: a message naming another task is a security
+ * denial, logged with the agent and the task, counted, and never recorded.
+ */
+export class AgentCalls implements AgentCallHandler {
+  readonly #deps: AgentCallsDeps;
+  /** Agent messages refused because they named a task that is not one of the agent's attempts. */
+  #denied = 0;
+
+  constructor(deps: AgentCallsDeps) {
+    this.#deps = deps;
+  }
+
+  get denied(): number {
+    return this.#denied;
+  }
+
+  crewAccess(crewId: string): CrewAccess {
+    return this.#deps.crews.access(crewId);
+  }
+
+  /**
+   * Whether a task an agent names (progress, a model call, a sub-task, a wait) is one of its own
+   * attempts: the one it runs now (`current`), or one it ran whose outcome is already decided
+   * (`earlier`: ignored or allowed, never a denial). Anything else is a denial.
+   */
+  #attemptOf(agent: Agent, taskId: string, action: string): "current" | "earlier" | undefined {
+    const attempt = this.#ownAttempt(agent, taskId);
+    if (attempt === undefined) this.#deny(agent, taskId, action);
+    return attempt;
+  }
+
+  #ownAttempt(agent: Agent, taskId: string): "current" | "earlier" | undefined {
+    const attempt = this.#deps.dispatcher.attemptOf(agent, taskId);
+    if (attempt !== undefined) return attempt;
+    // Its attempt just ended (a message sent as it answered).
+    return this.#deps.book.find(taskId)?.agentId === agent.id ? "earlier" : undefined;
+  }
+
+  #deny(agent: Agent, taskId: string, action: string): void {
+    this.#denied++;
+    this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
+  }
+
+  #notYours(agent: Agent, taskId: string): FactoryError {
+    return new FactoryError("NOT_YOUR_TASK", `task ${taskId} is not one of agent ${agent.id}'s attempts`, { nonRetryable: true, details: { taskId } });
+  }
+
+  /** An agent reports progress: only its current attempt's resets the stuck timer and is recorded. */
+  progress(agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined): void {
+    // Another's task (or its own earlier attempt) must not reset a stuck timer.
+    if (this.#attemptOf(agent, taskId, "progress") !== "current") return;
+    this.#deps.dispatcher.progressed(taskId);
+    this.#deps.events.emit({ type: "task.progress", taskId, agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), data: { message: message ?? null, fraction: fraction ?? null } });
+  }
+
+  /** An agent waits for one of its own attempts or for a sub-task of one of them. */
+  async waitForTask(agent: Agent, id: string, waitMs: number): Promise<Task> {
+    const task = await this.#deps.intake.get(id);
+    const own = task.agentId === agent.id || this.#ownAttempt(agent, id) !== undefined || (task.parentTaskId !== undefined && this.#ownAttempt(agent, task.parentTaskId) !== undefined);
+    if (!own) {
+      this.#deny(agent, id, "a wait");
+      throw this.#notYours(agent, id);
+    }
+    return this.#deps.intake.waitFor(id, waitMs);
+  }
+
+  /** One model call of an agent's task: its crew's wallet pays (its own without a crew); the task counts the usage. */
+  async callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
+    if (this.#attemptOf(agent, taskId, "a model call") === undefined) throw this.#notYours(agent, taskId);
+    const crew = agent.crewId === null ? undefined : this.#deps.crews.get(agent.crewId);
+    const result = await this.#deps.router.call({
+      ...request,
+      payer: crew?.walletAddress ?? agent.walletAddress,
+      scope: { crewId: agent.crewId, agentId: agent.id },
+      taskId,
+      budgetFraction: this.#deps.budgets.fraction(agent.crewId, agent.id),
+    });
+    const task = this.#deps.book.live(taskId);
+    if (task !== undefined) {
+      const usage = task.usage ?? { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
+      task.usage = {
+        calls: usage.calls + 1,
+        inputTokens: usage.inputTokens + result.usage.inputTokens,
+        outputTokens: usage.outputTokens + result.usage.outputTokens,
+        cost: fromMicro(toMicro(usage.cost) + toMicro(result.cost)),
+      };
+    }
+    return result;
+  }
+
+  /** A sub-task an agent submits: in its own crew (or to agents in none), linked to the task it runs. */
+  async submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task> {
+    if (this.#attemptOf(agent, parentTaskId, "a sub-task") === undefined) throw this.#notYours(agent, parentTaskId);
+    const { task } = await this.#deps.intake.submit({
+      role: request.role,
+      input: request.input,
+      ...(agent.crewId === null ? {} : { crewId: agent.crewId }),
+      ...(request.priority === undefined ? {} : { priority: request.priority }),
+      ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+      parentTaskId,
+    });
+    return task;
+  }
+}

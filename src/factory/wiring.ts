@@ -1,0 +1,281 @@
+import type { Agent } from "../core/agent.ts";
+import { Hook } from "../core/hook.ts";
+import type { LoadBalancer } from "../core/ports/balancer.ts";
+import type { Bus } from "../core/ports/bus.ts";
+import type { Logger } from "../core/ports/logger.ts";
+import type { ModelProvider } from "../core/ports/model-provider.ts";
+import type { AgentRuntime } from "../core/ports/runtime.ts";
+import type { Store } from "../core/ports/store.ts";
+import type { BalancerName } from "../core/schemas/profile.ts";
+import type { Task } from "../core/task.ts";
+import { Accounts } from "../economics/accounts.ts";
+import { Ledger } from "../economics/ledger.ts";
+import { PricingTable } from "../economics/pricing.ts";
+import { Healer } from "../health/healer.ts";
+import { Hibernation } from "../health/hibernation.ts";
+import { Watchdog } from "../health/watchdog.ts";
+import { BudgetGuard } from "../models/budget-guard.ts";
+import { Budgets } from "../models/budgets.ts";
+import type { ModelsConfig } from "../models/models-config.ts";
+import { DEFAULT_RULES } from "../models/policy.ts";
+import { ModelRouter } from "../models/router.ts";
+import type { ScalingPolicy } from "../scheduler/autoscaler.ts";
+import { Dispatcher } from "../scheduler/dispatcher.ts";
+import type { Lane } from "../scheduler/lane.ts";
+import { PoolManager } from "../scheduler/pool-manager.ts";
+import { AgentRegistry } from "../state/agent-registry.ts";
+import { EventLog } from "../state/event-log.ts";
+import { FactoryPhase } from "../state/factory-phase.ts";
+import { Journal } from "../state/journal.ts";
+import { ProfileRegistry } from "../state/profile-registry.ts";
+import { Retention, type RetentionSettings } from "../state/retention.ts";
+import { AgentCalls } from "../agents/agent-calls.ts";
+import { AgentLog } from "../agents/agent-log.ts";
+import { Agents } from "../agents/agents.ts";
+import { Profiles } from "../agents/profiles.ts";
+import { Spawner } from "../agents/spawner.ts";
+import { CrewManager } from "../crews/crew-manager.ts";
+import { Crews } from "../crews/crews.ts";
+import { TaskBook } from "../tasks/task-book.ts";
+import { TaskIntake } from "../tasks/task-intake.ts";
+import { Targets } from "../tasks/targets.ts";
+import { Chaos } from "./chaos.ts";
+
+/** The ready parts `createFactory` hands to the wiring: adapters chosen, options resolved. */
+export interface FactoryDeps {
+  store: Store;
+  bus: Bus;
+  runtimes: readonly AgentRuntime[];
+  /** Balancers by name (the built-in three and any the caller adds). */
+  balancers: ReadonlyMap<BalancerName, LoadBalancer>;
+  /** Affinity bindings: how long one lives unused, and how many are kept (least recently used go first). */
+  affinity: { ttlMs: number; maxBindings: number };
+  /** The pool sizer's round, the autoscaling policies and the scale-down stabilization window. */
+  scaling: { tickMs: number; policies: readonly ScalingPolicy[]; stabilizationMs: number };
+  logger: Logger;
+  /** Most agents one crew manifest may ask for. */
+  maxCrewSize: number;
+  /** How long `close()` lets running tasks finish before it re-queues them. */
+  shutdownGraceMs: number;
+  /** Finished tasks kept in memory for fast reads; older ones are read from the store. */
+  recentTaskLimit: number;
+  /** How often the watchdog checks heartbeats and running tasks. */
+  watchdogTickMs: number;
+  /** Chaos actions (kill, freeze, latency) are allowed: only for servers started to be tested. */
+  chaos: boolean;
+  /** Model providers, pricing, routing rules, budgets (resolved: offline, the mock serves). */
+  models: ModelsConfig;
+  /** Built providers (`createProviders(models.providers)`); none: the mock serves every model name. */
+  providers: readonly ModelProvider[];
+  /** What the store keeps of finished tasks, events and crew messages. */
+  retention: RetentionSettings;
+}
+
+/** Every service of one factory, built and connected. */
+export interface FactoryParts {
+  deps: FactoryDeps;
+  phase: FactoryPhase;
+  journal: Journal;
+  events: EventLog;
+  registry: AgentRegistry;
+  profileRegistry: ProfileRegistry;
+  retention: Retention;
+  ledger: Ledger;
+  router: ModelRouter;
+  budgets: Budgets;
+  accounts: Accounts;
+  spawner: Spawner;
+  profiles: Profiles;
+  crewManager: CrewManager;
+  targets: Targets;
+  dispatcher: Dispatcher;
+  pools: PoolManager;
+  healer: Healer;
+  hibernation: Hibernation;
+  watchdog: Watchdog;
+  agents: Agents;
+  crews: Crews;
+  book: TaskBook;
+  intake: TaskIntake;
+  agentCalls: AgentCalls;
+  chaos: Chaos;
+}
+
+/**
+ * The one wiring point: builds every service in dependency order from ready parts, then
+ * connects the notifications that run upward (a lower service's hook, a higher one's listener).
+ * No constructor does I/O; `start()` (restore.ts) reads the store.
+ */
+export function wireFactory(deps: FactoryDeps): FactoryParts {
+  const { store, bus, logger, models } = deps;
+  const runtimesByKind = new Map(deps.runtimes.map((r) => [r.kind, r]));
+
+  // state
+  const phase = new FactoryPhase();
+  const journal = new Journal(store, (error) => logger.error("store write failed; will retry", error));
+  const events = new EventLog(journal, bus);
+  const registry = new AgentRegistry(journal, events);
+  const profileRegistry = new ProfileRegistry();
+  const retention = new Retention({
+    store,
+    settings: deps.retention,
+    onPruned: (d) => logger.info(`retention: deleted ${d.tasks} finished task(s), ${d.events} event(s), ${d.messages} crew message(s)`),
+    onError: (message, error) => logger.error(message, error),
+  });
+  const book = new TaskBook(deps.recentTaskLimit);
+  /** Hibernated agents affinity keys are bound to: hibernation fills it, the dispatcher reads it. */
+  const asleep = new Set<string>();
+
+  // economics and models
+  const ledger = new Ledger(journal);
+  const guard = new BudgetGuard(ledger);
+  const router = new ModelRouter({
+    providers: deps.providers,
+    providerSettings: new Map(models.providers.map((p) => [p.name, { ...(p.serves === undefined ? {} : { serves: p.serves }), ...(p.model === undefined ? {} : { model: p.model }) }])),
+    pricing: new PricingTable(models.pricing, models.defaultPrice),
+    rules: models.rules ?? DEFAULT_RULES,
+    guard,
+    callTimeoutMs: models.callTimeoutMs,
+    cooldown: models.cooldown,
+    maxOutputTokens: models.maxOutputTokens,
+    budgetWaitMs: models.budgetWaitMs,
+    onNotice: (notice) => {
+      // The operator's log says which model and provider failed and what the provider said.
+      const d = notice.data;
+      if (notice.type === "model.fallback") logger.warn(`model call failed: model ${String(d.model)}, provider ${String(d.provider)}${d.baseURL == null ? "" : ` (${String(d.baseURL)})`}: ${String(d.error)}${d.taskId == null ? "" : ` (task ${String(d.taskId)})`}`);
+      else logger.warn(`model provider ${String(d.provider)} cools down until ${String(d.until)} after failures in a row; last: ${String(d.lastError)}`);
+      events.emit({ type: notice.type, ...(typeof d.taskId === "string" ? { taskId: d.taskId } : {}), data: d });
+    },
+  });
+  const accounts = new Accounts({ ledger, journal, store });
+
+  // agents and crews (what they need of the scheduler comes through hooks, below)
+  const agentLog = new AgentLog(logger);
+  const spawner = new Spawner({ registry, journal, runtimes: runtimesByKind });
+  const profiles = new Profiles({ registry: profileRegistry, journal, events, runtimeFor: (profile) => spawner.runtimeFor(profile) });
+  const crewManager = new CrewManager({
+    registry,
+    spawner,
+    journal,
+    events,
+    bus,
+    store,
+    resolveProfile: (member, field) => {
+      const inline = member.config ?? (typeof member.profile === "object" ? member.profile : undefined);
+      if (inline !== undefined) return profiles.registerValidated(inline, `${field}.${member.config === undefined ? "profile" : "config"}`).profile;
+      return profileRegistry.require(member.profile as string, field);
+    },
+    maxCrewSize: deps.maxCrewSize,
+  });
+  const budgets = new Budgets({ guard, router, ledger, registry, crews: crewManager, journal, store, configured: models.budgets });
+  const targets = new Targets({ profiles: profileRegistry, registry, crews: crewManager, journal, store });
+
+  // the scheduler: what it tells others goes through these hooks
+  const dispatched = {
+    final: new Hook<[task: Task]>(),
+    waiting: new Hook<[task: Task, lane: Lane]>(),
+    assigned: new Hook<[task: Task, agent: Agent, waitedMs: number]>(),
+    outcome: new Hook<[agent: Agent, ok: boolean, latencyMs: number]>(),
+    wake: new Hook<[agentId: string]>(),
+  };
+  const dispatcher = new Dispatcher({
+    registry,
+    journal,
+    events,
+    balancers: deps.balancers,
+    defaultBalancer: (target) => targets.defaultBalancer(target),
+    queueDepth: (target) => targets.queueDepth(target),
+    affinity: deps.affinity,
+    crewAcceptsWork: (crewId) => crewManager.acceptsWork(crewId),
+    onFinal: dispatched.final.emit,
+    onWaiting: dispatched.waiting.emit,
+    onAssigned: dispatched.assigned.emit,
+    onOutcome: dispatched.outcome.emit,
+    isAsleep: (agentId) => asleep.has(agentId),
+    wake: dispatched.wake.emit,
+  });
+
+  // health
+  const healer = new Healer({ registry, profiles: profileRegistry, dispatcher, restarter: spawner, phase, logger });
+  const hibernation = new Hibernation({
+    registry,
+    profiles: profileRegistry,
+    dispatcher,
+    waker: spawner,
+    journal,
+    store,
+    runtimes: deps.runtimes,
+    crewAcceptsWork: (crewId) => crewManager.acceptsWork(crewId),
+    asleep,
+    maxBindings: deps.affinity.maxBindings,
+    logger,
+  });
+  const watchdog = new Watchdog({
+    registry,
+    dispatcher,
+    events,
+    profileOf: (agent) => profileRegistry.version(agent.profile, agent.profileVersion),
+    replace: (agent, reason, kind, silence) => healer.replace(agent, reason, kind, silence),
+    hibernate: (agent, reason) => hibernation.sleepIfIdle(agent, reason),
+    onError: (message, error) => logger.error(message, error),
+    tickMs: deps.watchdogTickMs,
+  });
+
+  // services operators and agents call
+  const agents = new Agents({ profiles, profileRegistry, spawner, registry, hibernation, crews: crewManager, journal, store });
+  const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
+  const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
+  const agentCalls = new AgentCalls({ dispatcher, book, intake, router, budgets, crews: crewManager, events, agentLog });
+  const pools = new PoolManager({
+    profiles: profileRegistry,
+    registry,
+    dispatcher,
+    events,
+    spawn: (profile, reason) => spawner.spawn(profile, { reason }),
+    clone: (source, reason) => agents.clone(source, reason),
+    terminate: (agent, reason) => spawner.terminate(agent, reason),
+    onError: (message, error) => logger.error(message, error),
+    policies: deps.scaling.policies,
+    tickMs: deps.scaling.tickMs,
+    stabilizationMs: deps.scaling.stabilizationMs,
+  });
+  const chaos = new Chaos({ enabled: deps.chaos, registry, profiles: profileRegistry, healer, dispatcher, phase });
+
+  // upward notifications, each to the service that owns the reaction
+  spawner.serve(agentCalls);
+  spawner.hooks.lost.add((agent, reason) => healer.replace(agent, reason, "lost"));
+  spawner.hooks.progress.add((agent, taskId, message, fraction) => agentCalls.progress(agent, taskId, message, fraction));
+  spawner.hooks.log.add((agent, level, message) => {
+    dispatcher.agentOutput(agent);
+    agentLog.line(agent.id, level, message);
+  });
+  spawner.hooks.heartbeat.add((agent) => watchdog.heard(agent));
+  spawner.hooks.started.add((agent, handle, profile) => {
+    healer.started(agent);
+    watchdog.attach(agent, handle, profile);
+  });
+  crewManager.ending.add((crewId, reason) => intake.cancelQueued(crewId, reason));
+  crewManager.availabilityChanged.add((crew) => {
+    for (const id of crew.agentIds) {
+      const agent = registry.get(id);
+      if (agent !== undefined) dispatcher.refresh(agent);
+    }
+  });
+  dispatched.final.add((task) => {
+    pools.onFinished(task);
+    intake.finished(task);
+  });
+  dispatched.waiting.add((task, lane) => {
+    pools.onWaiting(task, lane);
+    if (task.crewId !== null && lane.target.agentId === null) hibernation.wakeCrewSleeperFor(task.crewId, lane.target);
+  });
+  dispatched.assigned.add((_task, agent, waitedMs) => pools.onAssigned(agent, waitedMs));
+  dispatched.outcome.add((agent, ok, latencyMs) => watchdog.onOutcome(agent, ok, latencyMs));
+  dispatched.wake.add((agentId) => hibernation.wakeForTask(agentId));
+  hibernation.slept.add((agentId) => healer.forget(agentId));
+  registry.onChange((agent) => {
+    if (agent.state === "TERMINATED") agentLog.forget(agent.id);
+  });
+
+  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos };
+}
