@@ -2,10 +2,11 @@ import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { FactoryError } from "../core/errors.ts";
+import type { ErrorCode } from "../core/errors.ts";
 import { describeIssue } from "../core/schemas/parse.ts";
 import type { Factory } from "../factory/factory.ts";
 import { z } from "zod";
+import { HttpError, type HttpErrorCode } from "./http-error.ts";
 import { toErrorResponse } from "./http-errors.ts";
 import { bodyLimit } from "./body-limit.ts";
 import { allowedOrigins, hostGuard } from "./host-guard.ts";
@@ -57,7 +58,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
       const malformed = error.status === 400 && /json/i.test(error.message);
-      const code = malformed
+      const code: HttpErrorCode | ErrorCode = malformed
         ? "MALFORMED_JSON"
         : error.status === 415
           ? "UNSUPPORTED_MEDIA_TYPE"
@@ -130,7 +131,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
       const header = c.req.header("authorization") ?? "";
       const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new FactoryError("UNAUTHORIZED", "this route needs 'Authorization: Bearer <key>' with the server's AGENT_FACTORY_API_KEY");
+        throw new HttpError("UNAUTHORIZED", "this route needs 'Authorization: Bearer <key>' with the server's AGENT_FACTORY_API_KEY");
       }
       await next();
     });

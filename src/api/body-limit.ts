@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { FactoryError } from "../core/errors.ts";
+import { HttpError } from "./http-error.ts";
 import { toErrorResponse } from "./http-errors.ts";
 
 /** Bytes of a refused body read and dropped before answering, unless told otherwise. */
@@ -54,7 +54,7 @@ export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler {
 }
 
 function tooLarge(c: Context, drained: boolean, maxBytes: number): Response {
-  const { status, body } = toErrorResponse(new FactoryError("PAYLOAD_TOO_LARGE", `the body is larger than the limit of ${maxBytes} bytes`));
+  const { status, body } = toErrorResponse(new HttpError("PAYLOAD_TOO_LARGE", `the body is larger than the limit of ${maxBytes} bytes`));
   return c.json(body, status, drained ? {} : { connection: "close" });
 }
 

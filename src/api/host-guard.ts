@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { FactoryError } from "../core/errors.ts";
+import { HttpError } from "./http-error.ts";
 
 export interface HostGuardOptions {
   /** `Host` values answered: `name` (any port) or `name:port`; unset, the `Host` is not checked (in-process `app.request()`). */
@@ -59,7 +60,7 @@ export function hostGuard(options: HostGuardOptions): MiddlewareHandler {
     if (hosts !== undefined && c.req.path !== "/health") {
       const given = host === undefined ? undefined : splitHost(host);
       if (given === undefined || !hosts.some((h) => h.name === given.name && (h.port === undefined || h.port === given.port))) {
-        throw new FactoryError("FORBIDDEN_HOST", `Host: '${host ?? ""}' is not a name of this server; if it is one (a DNS name, a proxy), start the server with --allowed-host ${given?.name ?? "NAME"}`, {
+        throw new HttpError("FORBIDDEN_HOST", `Host: '${host ?? ""}' is not a name of this server; if it is one (a DNS name, a proxy), start the server with --allowed-host ${given?.name ?? "NAME"}`, {
           field: "Host",
           details: { header: "Host", value: host ?? null },
         });
@@ -67,7 +68,7 @@ export function hostGuard(options: HostGuardOptions): MiddlewareHandler {
     }
     const origin = c.req.header("origin");
     if (origin !== undefined && !sameOrigin(origin, host ?? new URL(c.req.url).host) && !origins.has(origin.toLowerCase())) {
-      throw new FactoryError("FORBIDDEN_ORIGIN", `Origin: '${origin}' is another site; allow its pages to call this API with --cors-origin ${origin}`, {
+      throw new HttpError("FORBIDDEN_ORIGIN", `Origin: '${origin}' is another site; allow its pages to call this API with --cors-origin ${origin}`, {
         field: "Origin",
         details: { header: "Origin", value: origin },
       });

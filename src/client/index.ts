@@ -14,6 +14,8 @@ import type { ModelsInfoSchema, RouteDecisionSchema, RouteRequestSchema } from "
 import type { PoolSchema, WaitingSchema } from "../api/routes/pools.ts";
 import type { SpawnSchema } from "../api/routes/agents.ts";
 import type { AgentSchema, CrewMessageSchema, CrewSchema, ProfileRecordSchema, TaskSchema, WalletSchema } from "../api/schemas.ts";
+import type { HttpErrorCode } from "../api/http-error.ts";
+import type { ErrorCode } from "../core/errors.ts";
 import type { FactoryEvent } from "../core/events.ts";
 import type { LedgerReportQuerySchema } from "../core/schemas/ledger-report.ts";
 import type { ProfileSchema } from "../core/schemas/profile.ts";
@@ -21,6 +23,8 @@ import type { TaskSubmitSchema } from "../core/schemas/task.ts";
 import type { FactoryStats } from "../factory/factory.ts";
 
 export type { FactoryEvent };
+/** Every code a server's error answer can carry: the factory's own and those only its HTTP layer raises (auth, host guard, body limits). */
+export type ServerErrorCode = ErrorCode | HttpErrorCode;
 export type Agent = z.output<typeof AgentSchema>;
 export type Crew = z.output<typeof CrewSchema>;
 export type CrewMessage = z.output<typeof CrewMessageSchema>;
@@ -60,6 +64,10 @@ export interface EventQuery { types?: string | readonly string[]; crewId?: strin
 
 /** The server's error answer (`status`, `code`, `message`, `field`), or no answer (status 0, `UNREACHABLE`). */
 export class FactoryClientError extends Error {
+  /**
+   * A ServerErrorCode, or the client's own: `UNREACHABLE`, `BAD_RESPONSE`, `HTTP_<status>` (an
+   * answer without an error body). A string, so a newer server's code still reaches the caller.
+   */
   readonly code: string;
   readonly status: number;
   readonly field: string | undefined;

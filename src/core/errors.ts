@@ -2,53 +2,68 @@
  * Every failure the factory reports on purpose is a FactoryError with a stable string code.
  * The HTTP layer maps codes to statuses in one place (api/http-errors.ts); callers of the
  * library switch on `code`, never on message text.
+ *
+ * Codes are grouped by family, so a reader sees what kinds of failure exist and the HTTP
+ * mapping can give a whole family one status. Codes about an HTTP request as sent (its body,
+ * headers, credentials) are not here: only the API layer raises them (api/http-error.ts).
  */
-export type ErrorCode =
-  | "VALIDATION_FAILED"
-  | "MALFORMED_JSON"
-  | "PAYLOAD_TOO_LARGE"
-  | "UNSUPPORTED_MEDIA_TYPE"
-  | "UNAUTHORIZED"
-  | "FORBIDDEN_HOST"
-  | "FORBIDDEN_ORIGIN"
-  | "NOT_YOUR_TASK"
-  | "NOT_FOUND"
-  | "PROFILE_NOT_FOUND"
-  | "AGENT_NOT_FOUND"
-  | "CREW_NOT_FOUND"
-  | "TASK_NOT_FOUND"
-  | "UNKNOWN_HANDLER"
-  | "ILLEGAL_TRANSITION"
-  | "CREW_NOT_ACTIVE"
-  | "TASK_ALREADY_FINAL"
-  | "TASK_NOT_DEAD"
-  | "QUEUE_FULL"
-  | "NO_SUCH_TARGET"
-  | "AGENT_START_FAILED"
-  | "CREW_ASSEMBLY_FAILED"
-  | "TASK_FAILED"
-  | "TASK_TIMEOUT"
-  | "TASK_CANCELLED"
-  | "RESULT_NOT_SERIALIZABLE"
-  | "RESULT_TOO_LARGE"
-  | "AGENT_LOST"
-  | "TASK_STUCK"
-  | "AGENT_BUSY"
-  | "CHAOS_DISABLED"
-  | "INSUFFICIENT_CREDITS"
-  | "BUDGET_EXCEEDED"
-  | "MODEL_UNKNOWN"
-  | "MODEL_UNAVAILABLE"
-  | "LLM_MAX_STEPS"
-  | "SANDBOX_UNAVAILABLE"
-  | "PROTOCOL_ERROR"
-  | "SHUTTING_DOWN"
-  | "STORE_UNAVAILABLE"
-  /** The data dir's store is held by another factory (one process per data dir). */
-  | "STORE_LOCKED"
-  /** The store's file is damaged (empty, not a database, or failing its integrity check). */
-  | "STORE_DAMAGED"
-  | "INTERNAL";
+export const ERROR_FAMILIES = {
+  /** The input is wrong: a field, a name that must be known (400). */
+  validation: ["VALIDATION_FAILED", "UNKNOWN_HANDLER"],
+  /** The caller may not do this (403). */
+  permission: ["NOT_YOUR_TASK"],
+  /** No such thing (404); CHAOS_DISABLED: the chaos actions do not exist on this factory. */
+  notFound: ["NOT_FOUND", "PROFILE_NOT_FOUND", "AGENT_NOT_FOUND", "CREW_NOT_FOUND", "TASK_NOT_FOUND", "CHAOS_DISABLED"],
+  /** Not allowed in the thing's current state (409). */
+  state: ["ILLEGAL_TRANSITION", "CREW_NOT_ACTIVE", "TASK_ALREADY_FINAL", "TASK_NOT_DEAD", "AGENT_BUSY"],
+  /** The factory takes no more work now: try again later. */
+  capacity: ["QUEUE_FULL", "SHUTTING_DOWN"],
+  /** How a task ended when it did not succeed, or why it cannot be run at all. */
+  task: ["NO_SUCH_TARGET", "TASK_FAILED", "TASK_TIMEOUT", "TASK_CANCELLED", "TASK_STUCK", "RESULT_NOT_SERIALIZABLE", "RESULT_TOO_LARGE"],
+  /** An agent or crew could not be started, or its runtime failed under it. */
+  runtime: ["AGENT_START_FAILED", "CREW_ASSEMBLY_FAILED", "AGENT_LOST", "SANDBOX_UNAVAILABLE", "PROTOCOL_ERROR"],
+  /** The model router found no model, or no answer. */
+  model: ["MODEL_UNKNOWN", "MODEL_UNAVAILABLE", "LLM_MAX_STEPS"],
+  /** Not enough credits, or over a budget (402). */
+  budget: ["INSUFFICIENT_CREDITS", "BUDGET_EXCEEDED"],
+  /**
+   * The durable store refuses work (503). STORE_LOCKED: the data dir's store is held by another
+   * factory (one process per data dir). STORE_DAMAGED: the store's file is damaged (empty, not a
+   * database, or failing its integrity check).
+   */
+  store: ["STORE_UNAVAILABLE", "STORE_LOCKED", "STORE_DAMAGED"],
+  /** A bug: never raised on purpose, the answer to anything unexpected (500). */
+  internal: ["INTERNAL"],
+} as const satisfies Record<string, readonly string[]>;
+
+/** A family of error codes: a key of ERROR_FAMILIES. */
+export type ErrorFamily = keyof typeof ERROR_FAMILIES;
+
+/** The codes of one family. */
+export type ErrorCodeOf<F extends ErrorFamily> = (typeof ERROR_FAMILIES)[F][number];
+
+/** Every code a FactoryError can carry. */
+export type ErrorCode = ErrorCodeOf<ErrorFamily>;
+
+// Built once: the families are constant, and familyOf sits on the error path of every request.
+const FAMILY_OF = new Map<string, ErrorFamily>(
+  (Object.entries(ERROR_FAMILIES) as [ErrorFamily, readonly ErrorCode[]][]).flatMap(([family, codes]) => codes.map((code) => [code, family] as const)),
+);
+
+/** Whether `value` is one of the factory's error codes (a code read off the wire is only a string). */
+export function isErrorCode(value: string): value is ErrorCode {
+  return FAMILY_OF.has(value);
+}
+
+/** The family of a code. */
+export function familyOf(code: ErrorCode): ErrorFamily {
+  return FAMILY_OF.get(code) as ErrorFamily;
+}
+
+/** Whether `code` belongs to `family`, e.g. `isInFamily(error.code, "notFound")`. */
+export function isInFamily<F extends ErrorFamily>(code: string, family: F): code is ErrorCodeOf<F> {
+  return FAMILY_OF.get(code) === family;
+}
 
 export interface FactoryErrorOptions {
   /** Dotted path of the input field at fault, e.g. `members.0.count`. */
