@@ -399,6 +399,18 @@ export function runtimeContract(contract: RuntimeContract): void {
       assert.deepEqual(services.losses, []);
     });
 
+    it("freeze stops the agent cold for ms: a run sent meanwhile is answered only once it thaws", { ...(expect.optional.freeze ? {} : { skip: "no freeze: nothing to stop cold (chaos runs freeze process agents)" }) }, async () => {
+      const { agent, handle, services } = await start();
+      const ms = 400;
+      const frozenAt = performance.now();
+      handle.freeze?.(ms);
+      assert.deepEqual(await run(agent, handle, { op: "echo", text: "thawed" }).result, expect.echo("thawed"));
+      // Node's timers count whole milliseconds of loop time, so the thaw may come up to 1 ms before performance.now() says ms.
+      const elapsed = performance.now() - frozenAt;
+      assert.ok(elapsed >= ms - 1, `answered ${elapsed.toFixed(1)} ms after the freeze`);
+      assert.deepEqual(services.losses, [], "frozen is not lost");
+    });
+
     it("suspend releases the agent but keeps what a woken one needs; forget wipes it", skipUnless(can.keeps), async () => {
       assert.ok(!("lacks" in can.keeps));
       const { agent, handle, services } = await start();
