@@ -13,7 +13,11 @@ import { ProfileSchema, type ProfileInput, type ProfileRecord } from "../../src/
 import type { Task } from "../../src/core/task.ts";
 import { alive, until } from "../helpers.ts";
 
-/** One runtime, ready to start the contract agent: an agent that understands the suite's ops (see test/fixtures/contract-agent.mjs). */
+/**
+ * One runtime, ready to start the contract agent: an agent whose task input `{ op, ... }` says what it
+ * does — echo, fail, hang (until aborted), progress, crash, signals, context, log — as in
+ * test/fixtures/contract-agent.mjs (process), contract-function-agent.ts, contract-mock-script.yaml (llm).
+ */
 export interface RuntimeUnderContract {
   runtime: AgentRuntime;
   /** A profile of the contract agent for this runtime. */
