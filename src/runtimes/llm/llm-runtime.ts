@@ -96,7 +96,19 @@ class LlmAgentHandle implements AgentHandle {
     this.#tools = Object.fromEntries(names.map((name) => [name, TOOL_DEFINITIONS[name]]));
   }
 
-  async run(input: unknown, { task, signal }: RunContext): Promise<LlmResult> {
+  async run(input: unknown, context: RunContext): Promise<LlmResult> {
+    try {
+      return await this.#loop(input, context);
+    } catch (error) {
+      // Aborted between calls, the loop throws the signal's reason; aborted during a model call, the
+      // SDK's bare AbortError. The dispatcher tells the echo of its own abort (cancel, timeout, stuck,
+      // shutdown) from an agent's late answer by that reason's code: give it the reason either way.
+      if (context.signal.aborted) throw context.signal.reason;
+      throw error;
+    }
+  }
+
+  async #loop(input: unknown, { task, signal }: RunContext): Promise<LlmResult> {
     const models = this.#services.models;
     if (models === undefined) throw new FactoryError("AGENT_START_FAILED", "no model router");
     const { prompt, metadata } = readInput(input);
