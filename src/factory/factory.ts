@@ -13,9 +13,9 @@ import { isPast, newestFirst, type ListPosition } from "../core/list-position.ts
 import { CrewManifestSchema, type CrewManifest, type CrewManifestInput } from "../core/schemas/manifest.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import { ProfileSchema, type BalancerName, type Profile, type ProfileInput, type ProfileRecord } from "../core/schemas/profile.ts";
-import type { ScalingPolicy } from "../scheduler/autoscaler.ts";
+import type { ScalingPolicy } from "../scheduler/pools/autoscaler.ts";
 import { laneKey, targetMatches, type LaneTarget } from "../scheduler/lane.ts";
-import { PoolManager, type PoolView } from "../scheduler/pool-manager.ts";
+import { PoolManager, type PoolView } from "../scheduler/pools/pool-manager.ts";
 import { TaskSubmitSchema, type TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import { isFinalTaskState, type TaskState } from "../core/task-states.ts";

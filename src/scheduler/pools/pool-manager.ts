@@ -1,14 +1,14 @@
-import type { Agent } from "../core/agent.ts";
-import { isWorkingState } from "../core/lifecycle.ts";
-import type { ProfileRecord, SpawnStrategy } from "../core/schemas/profile.ts";
-import type { Task } from "../core/task.ts";
-import type { AgentRegistry } from "../state/agent-registry.ts";
-import type { EventLog } from "../state/event-log.ts";
+import type { Agent } from "../../core/agent.ts";
+import { isWorkingState } from "../../core/lifecycle.ts";
+import type { ProfileRecord, SpawnStrategy } from "../../core/schemas/profile.ts";
+import type { Task } from "../../core/task.ts";
+import type { AgentRegistry } from "../../state/agent-registry.ts";
+import type { EventLog } from "../../state/event-log.ts";
 import { evaluatePolicies, newAutoscalerState, type AutoscalerState, type PoolMetrics, type ScaleDecision, type ScalingPolicy } from "./autoscaler.ts";
-import type { Dispatcher } from "./dispatcher.ts";
+import type { Dispatcher } from "../dispatcher.ts";
 import { ArrivalForecast } from "./forecast.ts";
-import { targetMatches, type Lane, type LaneTarget } from "./lane.ts";
-import { TokenBucket } from "./token-bucket.ts";
+import { targetMatches, type Lane, type LaneTarget } from "../lane.ts";
+import { TokenBucket } from "../token-bucket.ts";
 
 export interface PoolManagerDeps {
   profiles: { list(): ProfileRecord[]; latest(name: string): ProfileRecord | undefined };
