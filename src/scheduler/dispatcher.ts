@@ -186,10 +186,6 @@ export class Dispatcher {
 
   /** Gives back a place reserved by `reserve` (the task was not accepted). */
   unreserve(task: Task): void {
-    this.#unreserve(task);
-  }
-
-  #unreserve(task: Task): void {
     if (!this.#reserved.delete(task)) return;
     const lane = this.#lanes.get(laneKey(this.#targetOf(task)));
     if (lane !== undefined) lane.reserved--;
@@ -197,7 +193,7 @@ export class Dispatcher {
 
   /** Hands a QUEUED task to an agent now, or lets it wait. */
   enqueue(task: Task): void {
-    this.#unreserve(task);
+    this.unreserve(task);
     const addressed = task.targetAgentId === null ? undefined : this.#deps.registry.get(task.targetAgentId);
     if (task.targetAgentId !== null && (addressed?.state === "TERMINATED" || (addressed === undefined && this.#deps.wake === undefined))) {
       this.#transitions.finish(task, "FAILED", { error: { code: "AGENT_NOT_FOUND", message: `agent ${task.targetAgentId}, which the task was addressed to, is gone` } });

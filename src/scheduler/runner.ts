@@ -1,8 +1,9 @@
 import type { Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
-import type { Task, TaskError } from "../core/task.ts";
+import type { Task } from "../core/task.ts";
 import type { AgentRegistry } from "../state/agent-registry.ts";
 import { backoffDelayMs } from "./backoff.ts";
+import { describeError, taskResult } from "./task-result.ts";
 import type { TaskTransitions } from "./task-transitions.ts";
 
 /**
@@ -56,12 +57,6 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Errors that end an attempt from the factory's side: a handler's answer after one of them is not a result. */
 const ABANDONED = new Set(["AGENT_LOST", "TASK_CANCELLED", "TASK_TIMEOUT", "TASK_STUCK", "SHUTTING_DOWN"]);
-
-/**
- * Largest result a task may keep, as JSON: results are stored, listed a page at a time and sent
- * to every waiter, so one agent answering 8 MB a task could make a page of 100 too big to answer.
- */
-export const MAX_RESULT_BYTES = 1024 * 1024;
 
 /**
  * Runs attempts: one task on one agent's runtime, from the agent's slot taken to its outcome.
@@ -326,7 +321,7 @@ export class Runner {
       if (this.#chaosLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#chaosLatencyMs));
       if (run.concluded) throw new FactoryError("TASK_CANCELLED", "decided during injected latency");
       const value = await handle.run(task.input, { task, signal: controller.signal });
-      outcome = { ok: true, value: toJson(value) };
+      outcome = { ok: true, value: taskResult(value) };
     } catch (error) {
       outcome = { ok: false, error };
     }
@@ -388,7 +383,7 @@ export class Runner {
     }
     agent.stats.failed++;
     const error = outcome.error;
-    const described = describe(error);
+    const described = describeError(error);
     // An agent lost mid-task (its process died) or stuck is not the task's failure: it goes
     // back to the queue at once, up to at least 3 attempts, so one crash does not dead-letter it.
     const lost = isFactoryError(error) && (error.code === "AGENT_LOST" || error.code === "TASK_STUCK");
@@ -445,30 +440,4 @@ export class Runner {
 /** Whether a handler's late answer is one (a value or its own error), not the echo of the factory aborting it. */
 function isResult(outcome: Outcome): boolean {
   return outcome.ok || !(isFactoryError(outcome.error) && ABANDONED.has(outcome.error.code));
-}
-
-function describe(error: unknown): TaskError {
-  if (isFactoryError(error)) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: "TASK_FAILED", message: error.message };
-  return { code: "TASK_FAILED", message: String(error) };
-}
-
-/** Results are stored and sent as JSON; a handler returning something else, or too much, fails the task, not the factory. */
-function toJson(value: unknown): unknown {
-  if (value === undefined) return null;
-  let text: string;
-  try {
-    text = JSON.stringify(value);
-  } catch (error) {
-    throw new FactoryError("RESULT_NOT_SERIALIZABLE", `the handler's result is not JSON: ${error instanceof Error ? error.message : String(error)}`, {
-      nonRetryable: true,
-    });
-  }
-  const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_RESULT_BYTES) {
-    throw new FactoryError("RESULT_TOO_LARGE", `the handler's result is ${bytes} bytes as JSON, over the limit of ${MAX_RESULT_BYTES}: keep large outputs in the workspace or crew context and return a reference`, {
-      nonRetryable: true,
-    });
-  }
-  return JSON.parse(text) as unknown;
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import type { Task } from "../../src/core/task.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
-import { MAX_RESULT_BYTES } from "../../src/scheduler/runner.ts";
+import { MAX_RESULT_BYTES } from "../../src/scheduler/task-result.ts";
 import { task } from "../conformance/store.conformance.ts";
 import { until } from "../helpers.ts";
 import { movesOf, schedulerParts, type Parts } from "./parts.ts";
