@@ -6,6 +6,7 @@ export { LOG_LEVELS, type Logger, type LogLevel } from "./core/ports/logger.ts";
 export { Factory, type AgentFilter, type EventFilter, type FactoryStats, type HealingStats, type SpawnRequest, type TaskFilter, type CrewFilter, type WaitingView } from "./factory/factory.ts";
 export type { ListPosition } from "./core/list-position.ts";
 export { FactoryError, isFactoryError, type ErrorCode } from "./core/errors.ts";
+export { AbortReason, ABORT_KINDS, type AbortKind } from "./core/abort-reason.ts";
 export { AGENT_STATES, AGENT_TRANSITIONS, canTransition, type AgentState } from "./core/lifecycle.ts";
 export { TASK_STATES, type TaskState } from "./core/task-states.ts";
 export type { Agent, AgentHealth } from "./core/agent.ts";

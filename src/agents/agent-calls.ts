@@ -6,7 +6,7 @@ import type { CrewAccess, SubtaskRequest } from "../core/ports/runtime.ts";
 import type { Task } from "../core/task.ts";
 import type { Budgets } from "../models/budgets.ts";
 import type { ModelRouter } from "../models/router.ts";
-import type { Dispatcher } from "../scheduler/dispatcher.ts";
+import type { Runner } from "../scheduler/runner.ts";
 import type { EventLog } from "../state/event-log.ts";
 import type { CrewManager } from "../crews/crew-manager.ts";
 import type { TaskBook } from "../tasks/task-book.ts";
@@ -15,7 +15,7 @@ import type { AgentLog } from "./agent-log.ts";
 import type { AgentCallHandler } from "./spawner.ts";
 
 export interface AgentCallsDeps {
-  dispatcher: Dispatcher;
+  runner: Pick<Runner, "attemptOf" | "progressed">;
   book: TaskBook;
   intake: TaskIntake;
   router: ModelRouter;
@@ -59,7 +59,7 @@ export class AgentCalls implements AgentCallHandler {
   }
 
   #ownAttempt(agent: Agent, taskId: string): "current" | "earlier" | undefined {
-    const attempt = this.#deps.dispatcher.attemptOf(agent, taskId);
+    const attempt = this.#deps.runner.attemptOf(agent, taskId);
     if (attempt !== undefined) return attempt;
     // Its attempt just ended (a message sent as it answered).
     return this.#deps.book.find(taskId)?.agentId === agent.id ? "earlier" : undefined;
@@ -78,7 +78,7 @@ export class AgentCalls implements AgentCallHandler {
   progress(agent: Agent, taskId: string, message: string | undefined, fraction: number | undefined): void {
     // Another's task (or its own earlier attempt) must not reset a stuck timer.
     if (this.#attemptOf(agent, taskId, "progress") !== "current") return;
-    this.#deps.dispatcher.progressed(taskId);
+    this.#deps.runner.progressed(taskId);
     this.#deps.events.emit({ type: "task.progress", taskId, agentId: agent.id, ...(agent.crewId === null ? {} : { crewId: agent.crewId }), data: { message: message ?? null, fraction: fraction ?? null } });
   }
 

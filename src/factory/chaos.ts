@@ -1,7 +1,7 @@
 import type { Agent } from "../core/agent.ts";
 import { FactoryError } from "../core/errors.ts";
 import { isWorkingState } from "../core/lifecycle.ts";
-import type { Dispatcher } from "../scheduler/dispatcher.ts";
+import type { Runner } from "../scheduler/runner.ts";
 import type { Healer } from "../health/healer.ts";
 import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { FactoryPhase } from "../state/factory-phase.ts";
@@ -12,7 +12,7 @@ export interface ChaosDeps {
   registry: AgentRegistry;
   profiles: ProfileRegistry;
   healer: Pick<Healer, "replace">;
-  dispatcher: Dispatcher;
+  runner: Pick<Runner, "setChaosLatency">;
   phase: FactoryPhase;
 }
 
@@ -71,7 +71,7 @@ export class Chaos {
   /** Adds `ms` before every task's handler starts (0 turns it off). */
   latency(ms: number): { latencyMs: number } {
     this.#assertChaos();
-    this.#deps.dispatcher.injectedLatencyMs = ms;
+    this.#deps.runner.setChaosLatency(ms);
     return { latencyMs: ms };
   }
 

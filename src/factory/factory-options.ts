@@ -8,7 +8,7 @@ import { parseWith } from "../core/schemas/parse.ts";
 import type { ModelsConfigInput } from "../models/models-config.ts";
 import type { RouteRule } from "../models/policy.ts";
 import type { FunctionHandler } from "../runtimes/function/function-handler.ts";
-import { DEFAULT_POLICIES, type ScalingPolicy } from "../scheduler/autoscaler.ts";
+import { DEFAULT_POLICIES, type ScalingPolicy } from "../scheduler/pools/autoscaler.ts";
 import { consoleLogger } from "../adapters/logger/console-logger.ts";
 import { DEFAULT_DATA_DIR } from "./default-data-dir.ts";
 import type { Logger } from "../core/ports/logger.ts";

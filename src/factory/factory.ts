@@ -14,7 +14,7 @@ import type { DurationSummary } from "../health/healer.ts";
 import type { BudgetView } from "../models/budget-guard.ts";
 import type { Budgets } from "../models/budgets.ts";
 import type { RouteDecision } from "../models/policy.ts";
-import type { PoolView } from "../scheduler/pool-manager.ts";
+import type { PoolView } from "../scheduler/pools/pool-manager.ts";
 import { EVENTS_CHANNEL } from "../state/event-log.ts";
 import type { Ledger } from "../economics/ledger.ts";
 import type { AgentFilter, SpawnRequest } from "../agents/agents.ts";
@@ -424,14 +424,14 @@ export class Factory {
   }
 
   stats(): FactoryStats {
-    const { registry, dispatcher, crews, events, deps, watchdog, healer, hibernation, agentCalls } = this.#p;
+    const { registry, dispatcher, runner, crews, events, deps, watchdog, healer, hibernation, agentCalls } = this.#p;
     return {
       agents: registry.size,
       availableAgents: dispatcher.availableAgents,
       crews: crews.size,
       queuedTasks: dispatcher.queued,
-      runningTasks: dispatcher.running,
-      lateResults: dispatcher.lateResults,
+      runningTasks: runner.running,
+      lateResults: runner.lateResults,
       lastEventSeq: events.lastSeq,
       dispatch: dispatcher.dispatchLatency(),
       runtimes: Object.fromEntries(deps.runtimes.filter((r) => r.stats !== undefined).map((r) => [r.kind, (r.stats as () => Record<string, unknown>)()])),
@@ -447,7 +447,7 @@ export class Factory {
    */
   close(options: { force?: boolean } = {}): Promise<void> {
     if (this.#closing !== undefined) {
-      if (options.force === true) this.#p.dispatcher.abandonRunning("forced shutdown");
+      if (options.force === true) this.#p.runner.abandonRunning("forced shutdown");
       return this.#closing;
     }
     this.#closing = this.#close(options.force === true);
@@ -455,7 +455,7 @@ export class Factory {
   }
 
   async #close(force: boolean): Promise<void> {
-    const { phase, watchdog, retention, pools, dispatcher, registry, book, journal, deps } = this.#p;
+    const { phase, watchdog, retention, pools, dispatcher, runner, registry, book, journal, deps } = this.#p;
     const wasStarted = phase.started;
     phase.close();
     watchdog.stop();
@@ -463,8 +463,8 @@ export class Factory {
     if (wasStarted) {
       pools.stop();
       dispatcher.stop();
-      if (!force) await dispatcher.waitIdle(deps.shutdownGraceMs);
-      const abandoned = dispatcher.abandonRunning("factory shut down before the task finished");
+      if (!force) await runner.waitIdle(deps.shutdownGraceMs);
+      const abandoned = runner.abandonRunning("factory shut down before the task finished");
       // Stats change without a state transition and are written with the next one; write the unwritten now.
       registry.persistDirty();
       // End agent processes (their workspaces stay for the next start).

@@ -19,10 +19,11 @@ import { Budgets } from "../models/budgets.ts";
 import type { ModelsConfig } from "../models/models-config.ts";
 import { DEFAULT_RULES } from "../models/policy.ts";
 import { ModelRouter } from "../models/router.ts";
-import type { ScalingPolicy } from "../scheduler/autoscaler.ts";
+import type { ScalingPolicy } from "../scheduler/pools/autoscaler.ts";
 import { Dispatcher } from "../scheduler/dispatcher.ts";
+import type { Runner } from "../scheduler/runner.ts";
 import type { Lane } from "../scheduler/lane.ts";
-import { PoolManager } from "../scheduler/pool-manager.ts";
+import { PoolManager } from "../scheduler/pools/pool-manager.ts";
 import { AgentRegistry } from "../state/agent-registry.ts";
 import { EventLog } from "../state/event-log.ts";
 import { FactoryPhase } from "../state/factory-phase.ts";
@@ -89,6 +90,7 @@ export interface FactoryParts {
   crewManager: CrewManager;
   targets: Targets;
   dispatcher: Dispatcher;
+  runner: Runner;
   pools: PoolManager;
   healer: Healer;
   hibernation: Hibernation;
@@ -194,9 +196,11 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     isAsleep: (agentId) => asleep.has(agentId),
     wake: dispatched.wake.emit,
   });
+  // The dispatcher builds its runner: each hands the other tasks (a retry goes back to matching).
+  const runner = dispatcher.runner;
 
   // health
-  const healer = new Healer({ registry, profiles: profileRegistry, dispatcher, restarter: spawner, phase, logger });
+  const healer = new Healer({ registry, profiles: profileRegistry, runner, restarter: spawner, phase, logger });
   const hibernation = new Hibernation({
     registry,
     profiles: profileRegistry,
@@ -213,6 +217,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const watchdog = new Watchdog({
     registry,
     dispatcher,
+    runner,
     events,
     profileOf: (agent) => profileRegistry.version(agent.profile, agent.profileVersion),
     replace: (agent, reason, kind, silence) => healer.replace(agent, reason, kind, silence),
@@ -225,7 +230,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const agents = new Agents({ profiles, profileRegistry, spawner, registry, hibernation, crews: crewManager, journal, store });
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
   const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
-  const agentCalls = new AgentCalls({ dispatcher, book, intake, router, budgets, crews: crewManager, events, agentLog });
+  const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog });
   const pools = new PoolManager({
     profiles: profileRegistry,
     registry,
@@ -239,14 +244,14 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     tickMs: deps.scaling.tickMs,
     stabilizationMs: deps.scaling.stabilizationMs,
   });
-  const chaos = new Chaos({ enabled: deps.chaos, registry, profiles: profileRegistry, healer, dispatcher, phase });
+  const chaos = new Chaos({ enabled: deps.chaos, registry, profiles: profileRegistry, healer, runner, phase });
 
   // upward notifications, each to the service that owns the reaction
   spawner.serve(agentCalls);
   spawner.hooks.lost.add((agent, reason) => healer.replace(agent, reason, "lost"));
   spawner.hooks.progress.add((agent, taskId, message, fraction) => agentCalls.progress(agent, taskId, message, fraction));
   spawner.hooks.log.add((agent, level, message) => {
-    dispatcher.agentOutput(agent);
+    runner.agentOutput(agent);
     agentLog.line(agent.id, level, message);
   });
   spawner.hooks.heartbeat.add((agent) => watchdog.heard(agent));
@@ -277,5 +282,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     if (agent.state === "TERMINATED") agentLog.forget(agent.id);
   });
 
-  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos };
+  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos };
 }

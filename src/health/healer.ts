@@ -3,7 +3,7 @@ import type { AgentState } from "../core/lifecycle.ts";
 import type { Logger } from "../core/ports/logger.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { Samples } from "../core/samples.ts";
-import type { Dispatcher } from "../scheduler/dispatcher.ts";
+import type { Runner } from "../scheduler/runner.ts";
 import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { FactoryPhase } from "../state/factory-phase.ts";
 import type { ProfileRegistry } from "../state/profile-registry.ts";
@@ -26,7 +26,7 @@ export interface Restarter {
 export interface HealerDeps {
   registry: AgentRegistry;
   profiles: ProfileRegistry;
-  dispatcher: Pick<Dispatcher, "abandonAgent">;
+  runner: Pick<Runner, "abandonAgent">;
   restarter: Restarter;
   phase: FactoryPhase;
   logger: Logger;
@@ -83,7 +83,7 @@ export class Healer {
    * loop) is given up on.
    */
   replace(agent: Agent, reason: string, kind: HealKind, silence?: { silentMs: number; neverHeard: boolean }): void {
-    const { registry, dispatcher, restarter, phase, logger } = this.#deps;
+    const { registry, runner, restarter, phase, logger } = this.#deps;
     if (!phase.started) return;
     if (agent.state !== "READY" && agent.state !== "BUSY" && agent.state !== "IDLE" && agent.state !== "DRAINING") return;
     const detectedAt = Date.now();
@@ -91,7 +91,7 @@ export class Healer {
     registry.setHandle(agent.id, undefined);
     restarter.retire(agent);
     agent.pid = null;
-    dispatcher.abandonAgent(agent, `agent ${agent.id} ${kind === "lost" ? "was lost" : "is being replaced"}: ${reason}`);
+    runner.abandonAgent(agent, `agent ${agent.id} ${kind === "lost" ? "was lost" : "is being replaced"}: ${reason}`);
     const gone = handle === undefined ? Promise.resolve() : (handle.kill?.() ?? handle.stop()).catch((error: unknown) => logger.error(`ending agent ${agent.id}'s runtime failed`, error));
     if (agent.state === "DRAINING") {
       registry.transition(agent, "TERMINATED", reason);

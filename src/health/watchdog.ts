@@ -5,10 +5,13 @@ import type { ProfileRecord } from "../core/schemas/profile.ts";
 import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { EventLog } from "../state/event-log.ts";
 import type { Dispatcher } from "../scheduler/dispatcher.ts";
+import type { Runner } from "../scheduler/runner.ts";
 
 export interface WatchdogDeps {
   registry: AgentRegistry;
-  dispatcher: Dispatcher;
+  dispatcher: Pick<Dispatcher, "refresh">;
+  /** Running attempts: scanned for stuck ones. */
+  runner: Pick<Runner, "runs" | "unstick">;
   events: EventLog;
   /** The profile version an agent runs. */
   profileOf(agent: Agent): ProfileRecord | undefined;
@@ -221,8 +224,8 @@ export class Watchdog {
   }
 
   #checkStuck(now: number): void {
-    let stuck: Array<{ run: Parameters<Dispatcher["unstick"]>[0]; threshold: number }> | undefined;
-    for (const run of this.#deps.dispatcher.runs()) {
+    let stuck: Array<{ run: Parameters<Runner["unstick"]>[0]; threshold: number }> | undefined;
+    for (const run of this.#deps.runner.runs()) {
       const threshold = this.#deps.profileOf(run.agent)?.pool.stuckThresholdMs;
       if (threshold === undefined) continue;
       const quietMs = now - run.lastProgressAt;
@@ -232,7 +235,7 @@ export class Watchdog {
     for (const { run, threshold } of stuck ?? []) {
       const quietMs = now - run.lastProgressAt;
       if (!run.stuck) {
-        if (this.#deps.dispatcher.unstick(run, `stuck: no progress on task ${run.task.id} for ${quietMs} ms (stuckThresholdMs ${threshold})`)) {
+        if (this.#deps.runner.unstick(run, `stuck: no progress on task ${run.task.id} for ${quietMs} ms (stuckThresholdMs ${threshold})`)) {
           this.#announce(run.agent, "suspect: a task made no progress", { taskId: run.task.id, quietMs });
         }
       } else if (run.agent.state === "BUSY" || run.agent.state === "READY" || run.agent.state === "IDLE" || run.agent.state === "DRAINING") {

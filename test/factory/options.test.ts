@@ -9,7 +9,7 @@ import { FactoryError } from "../../src/core/errors.ts";
 import { createFactory, type FactoryOptions } from "../../src/factory/create-factory.ts";
 import { DEFAULT_DATA_DIR } from "../../src/factory/default-data-dir.ts";
 import { FACTORY_DEFAULTS, resolveFactoryOptions } from "../../src/factory/factory-options.ts";
-import { DEFAULT_POLICIES } from "../../src/scheduler/autoscaler.ts";
+import { DEFAULT_POLICIES } from "../../src/scheduler/pools/autoscaler.ts";
 import { silentLogger, tempDir } from "../helpers.ts";
 
 /** Asserts `options` is refused with VALIDATION_FAILED, exactly this message, naming `field`. */

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { testFactory, until } from "../helpers.ts";
-import { MAX_RESULT_BYTES } from "../../src/scheduler/dispatcher.ts";
+import { MAX_RESULT_BYTES } from "../../src/scheduler/task-result.ts";
 
 describe("tasks", () => {
   let factory: Factory;

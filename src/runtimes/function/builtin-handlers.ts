@@ -22,7 +22,10 @@ export const builtinHandlers: Readonly<Record<string, FunctionHandler>> = {
     }
     const until = Date.now() + ms;
     for (let left = ms; left > 0; left = until - Date.now()) {
-      await sleep(Math.min(left, 1_000), undefined, { signal });
+      // Rejects with the factory's reason (not a bare AbortError), as a handler should.
+      await sleep(Math.min(left, 1_000), undefined, { signal }).catch((error: unknown) => {
+        throw signal.aborted ? signal.reason : error;
+      });
       if (until - Date.now() > 0) progress(undefined, 1 - (until - Date.now()) / ms);
     }
     return input;

@@ -6,7 +6,11 @@ import type { Task } from "../../core/task.ts";
 export interface HandlerContext {
   agent: Readonly<Agent>;
   task: Readonly<Task>;
-  /** Aborted on cancel, timeout or forced shutdown: pass it on to anything that waits. */
+  /**
+   * Aborted when the factory ends the attempt — cancel, timeout, no progress (stuck), its agent
+   * declared lost, forced shutdown — with an `AbortReason` (`signal.reason.kind`) saying which:
+   * pass it on to anything that waits. The task's outcome is already decided then.
+   */
   signal: AbortSignal;
   /** The crew's shared context, or null for an agent in no crew. */
   crew: CrewAccess | null;

@@ -1,14 +1,13 @@
-import type { Agent } from "../core/agent.ts";
-import { isWorkingState } from "../core/lifecycle.ts";
-import type { ProfileRecord, SpawnStrategy } from "../core/schemas/profile.ts";
-import type { Task } from "../core/task.ts";
-import type { AgentRegistry } from "../state/agent-registry.ts";
-import type { EventLog } from "../state/event-log.ts";
-import { evaluatePolicies, newAutoscalerState, type AutoscalerState, type PoolMetrics, type ScaleDecision, type ScalingPolicy } from "./autoscaler.ts";
-import type { Dispatcher } from "./dispatcher.ts";
-import { ArrivalForecast } from "./forecast.ts";
-import { targetMatches, type Lane, type LaneTarget } from "./lane.ts";
-import { TokenBucket } from "./token-bucket.ts";
+import type { Agent } from "../../core/agent.ts";
+import { isWorkingState } from "../../core/lifecycle.ts";
+import type { ProfileRecord, SpawnStrategy } from "../../core/schemas/profile.ts";
+import type { Task } from "../../core/task.ts";
+import type { AgentRegistry } from "../../state/agent-registry.ts";
+import type { EventLog } from "../../state/event-log.ts";
+import type { Dispatcher } from "../dispatcher.ts";
+import { targetMatches, type Lane, type LaneTarget } from "../lane.ts";
+import { evaluatePolicies, type PoolMetrics, type ScaleDecision, type ScalingPolicy } from "./autoscaler.ts";
+import { Pool } from "./pool.ts";
 
 export interface PoolManagerDeps {
   profiles: { list(): ProfileRecord[]; latest(name: string): ProfileRecord | undefined };
@@ -51,30 +50,6 @@ export interface PoolView {
   wait: { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
   decisions: Array<ScaleDecision & { at: string }>;
 }
-
-interface Pool {
-  name: string;
-  members: Set<Agent>;
-  bucket: TokenBucket;
-  spawning: number;
-  /** Desired size set by the autoscaler (starts at the warm size for warm pools). */
-  target: number;
-  /** Desired size from the arrival forecast (predictive pools). */
-  predicted: number;
-  autoscaler: AutoscalerState;
-  forecast: ArrivalForecast;
-  dispatchedThisTick: number;
-  dispatchRate: number;
-  /** Moving average of how long a task takes, in ms. */
-  serviceMs: number;
-  waits: number[];
-  decisions: Array<ScaleDecision & { at: string }>;
-  retryTimer: NodeJS.Timeout | undefined;
-  idleSince: Map<Agent, number>;
-}
-
-const WAIT_SAMPLES = 512;
-const DECISIONS_KEPT = 20;
 
 /**
  * The pools: one per profile, made of the profile's agents that are in no crew. It spawns on
@@ -119,10 +94,7 @@ export class PoolManager {
   /** A task was dispatched to an agent after waiting `waitedMs`. */
   onAssigned(agent: Agent, waitedMs: number): void {
     if (agent.crewId !== null) return;
-    const pool = this.#pool(agent.profile);
-    pool.dispatchedThisTick++;
-    pool.waits.push(waitedMs);
-    if (pool.waits.length > WAIT_SAMPLES) pool.waits.shift();
+    this.#pool(agent.profile).assigned(waitedMs);
   }
 
   /** A task ended: its run time feeds the pool's service-time average. */
@@ -130,9 +102,7 @@ export class PoolManager {
     if (task.agentId === null || task.startedAt === null || task.finishedAt === null || task.crewId !== null) return;
     const agent = this.#deps.registry.get(task.agentId);
     if (agent === undefined) return;
-    const pool = this.#pool(agent.profile);
-    const ms = Date.parse(task.finishedAt) - Date.parse(task.startedAt);
-    pool.serviceMs = pool.serviceMs === 0 ? ms : 0.8 * pool.serviceMs + 0.2 * ms;
+    this.#pool(agent.profile).finished(Date.parse(task.finishedAt) - Date.parse(task.startedAt));
   }
 
   /** One round: forecast, autoscale, pre-spawn to target, retire idle agents. */
@@ -155,18 +125,16 @@ export class PoolManager {
       const decision = evaluatePolicies({
         policies: this.#deps.policies,
         metrics,
-        current: Math.max(this.#live(pool).total, this.#target(pool, profile)),
+        current: Math.max(pool.live().total, pool.size(profile)),
         baseline: Math.max(1, profile.pool.warmSize),
         maxSize: profile.pool.maxSize,
         now,
         stabilizationMs: this.#deps.stabilizationMs,
         state: pool.autoscaler,
-        floor: this.#floor(pool, profile),
+        floor: pool.floor(profile),
       });
       if (decision !== undefined) {
-        pool.target = decision.to;
-        pool.decisions.push({ ...decision, at: new Date(now).toISOString() });
-        if (pool.decisions.length > DECISIONS_KEPT) pool.decisions.shift();
+        pool.decided(decision, new Date(now).toISOString());
         this.#deps.events.emit({
           type: "pool.scaled",
           data: { profile: profile.name, policy: decision.policy, from: decision.from, to: decision.to, reason: decision.reason, metrics: { ...decision.metrics } },
@@ -194,8 +162,6 @@ export class PoolManager {
     let inCrews = 0;
     for (const agent of this.#deps.registry.values()) if (agent.crewId !== null && agent.profile === profile.name) inCrews++;
     const metrics = this.#metrics(pool, profile);
-    const sorted = [...pool.waits].sort((a, b) => a - b);
-    const at = (q: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number));
     return {
       profile: profile.name,
       version: profile.version,
@@ -206,13 +172,13 @@ export class PoolManager {
       states,
       inCrews,
       spawning: pool.spawning,
-      target: this.#target(pool, profile),
+      target: pool.size(profile),
       queued: metrics.queued,
       running,
       utilization: round(metrics.utilization),
       dispatchRatePerSec: round(pool.dispatchRate),
       forecastRatePerSec: round(pool.forecast.forecast(1)),
-      wait: { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 },
+      wait: pool.waits(),
       decisions: [...pool.decisions],
     };
   }
@@ -222,87 +188,14 @@ export class PoolManager {
   #pool(name: string): Pool {
     let pool = this.#pools.get(name);
     if (pool === undefined) {
-      const profile = this.#deps.profiles.latest(name);
-      pool = {
-        name,
-        members: new Set(),
-        bucket: new TokenBucket(profile?.pool.spawnRatePerSec ?? 10),
-        spawning: 0,
-        target: profile?.pool.spawnStrategy === "warm-pool" ? profile.pool.warmSize : 0,
-        predicted: 0,
-        autoscaler: newAutoscalerState(),
-        forecast: new ArrivalForecast(),
-        dispatchedThisTick: 0,
-        dispatchRate: 0,
-        serviceMs: 0,
-        waits: [],
-        decisions: [],
-        retryTimer: undefined,
-        idleSince: new Map(),
-      };
+      pool = new Pool(name, this.#deps.profiles.latest(name));
       this.#pools.set(name, pool);
     }
     return pool;
   }
 
-  /** What the pool is never sized below: the forecast (predictive) and the warm size (warm pools). */
-  #floor(pool: Pool, profile: ProfileRecord): number {
-    const warm = profile.pool.spawnStrategy === "warm-pool" ? profile.pool.warmSize : 0;
-    return Math.min(profile.pool.maxSize, Math.max(pool.predicted, warm));
-  }
-
-  /** The size a pool is kept at: the autoscaler's target, never below the floor. */
-  #target(pool: Pool, profile: ProfileRecord): number {
-    return Math.min(profile.pool.maxSize, Math.max(pool.target, this.#floor(pool, profile)));
-  }
-
-  /**
-   * The pool's working agents (starting ones included: a spawn is in `members` from its first
-   * state), and of those the ones free or about to be (READY, IDLE, starting). UNHEALTHY ones
-   * count as starting: each is being brought back under its id (restored after a restart, or
-   * replaced by the watchdog) or ended, so spawning beside them would overshoot maxSize.
-   */
-  #live(pool: Pool): { total: number; spare: number; starting: number } {
-    let total = 0;
-    let spare = 0;
-    let starting = 0;
-    for (const agent of pool.members) {
-      switch (agent.state) {
-        case "UNHEALTHY":
-        case "PROVISIONING":
-        case "WARMING":
-          starting++;
-          spare++;
-          total++;
-          break;
-        case "READY":
-        case "IDLE":
-          spare++;
-          total++;
-          break;
-        case "BUSY":
-          total++;
-          break;
-        default:
-      }
-    }
-    return { total, spare, starting };
-  }
-
   #track(agent: Agent): void {
-    if (agent.crewId !== null) return;
-    const pool = this.#pool(agent.profile);
-    if (agent.state === "TERMINATED" || agent.state === "HIBERNATING") {
-      pool.members.delete(agent);
-      pool.idleSince.delete(agent);
-      return;
-    }
-    pool.members.add(agent);
-    if (agent.load === 0 && (agent.state === "READY" || agent.state === "IDLE")) {
-      if (!pool.idleSince.has(agent)) pool.idleSince.set(agent, Date.now());
-    } else {
-      pool.idleSince.delete(agent);
-    }
+    if (agent.crewId === null) this.#pool(agent.profile).track(agent);
   }
 
   #metrics(pool: Pool, profile: ProfileRecord): PoolMetrics {
@@ -342,7 +235,7 @@ export class PoolManager {
   /** Spawns enough agents for `waiting` tasks, within maxSize and the spawn rate; re-checks when a token is due. */
   #spawnForDemand(pool: Pool, profile: ProfileRecord, waiting: number): void {
     const needed = Math.ceil(waiting / profile.cognitiveLoadLimit);
-    let { total, starting } = this.#live(pool);
+    let { total, starting } = pool.live();
     while (starting < needed && total < profile.pool.maxSize) {
       if (!pool.bucket.tryTake()) {
         this.#retryLater(pool);
@@ -383,9 +276,9 @@ export class PoolManager {
 
   /** Grows the pool to its target; a warm pool also keeps `warmSize` agents free (READY, IDLE or starting). */
   #prespawn(pool: Pool, profile: ProfileRecord): void {
-    const target = this.#target(pool, profile);
+    const target = pool.size(profile);
     const warm = profile.pool.spawnStrategy === "warm-pool" ? profile.pool.warmSize : 0;
-    let { total, spare } = this.#live(pool);
+    let { total, spare } = pool.live();
     while (total < profile.pool.maxSize && (total < target || spare < warm)) {
       if (!pool.bucket.tryTake()) return; // the next tick goes on
       this.#startSpawn(pool, profile, total < target ? `${profile.pool.spawnStrategy}: growing to ${target}` : `warm-pool: keeping ${warm} free`);
@@ -418,8 +311,8 @@ export class PoolManager {
       if (agent.state === "READY") this.#deps.registry.transition(agent, "IDLE", `no work for ${idleAfter} ms`);
       if (agent.state === "IDLE") idle.push(agent);
     }
-    const keep = Math.max(this.#target(pool, profile), profile.pool.warmSize);
-    let excess = this.#live(pool).total - keep;
+    const keep = Math.max(pool.size(profile), profile.pool.warmSize);
+    let excess = pool.live().total - keep;
     if (excess <= 0) return;
     const affinity = this.#deps.dispatcher.affinity;
     // Longest idle first; agents that hold affinity bindings last.

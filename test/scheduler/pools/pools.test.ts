@@ -1,10 +1,10 @@
 // Pins the pools: on-demand within maxSize and the spawn rate, warm pools, clone, predictive sizing, idle retirement, the pools view.
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import type { FactoryEvent } from "../../src/core/events.ts";
-import type { Factory } from "../../src/factory/factory.ts";
-import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
-import { testFactory, until } from "../helpers.ts";
+import type { FactoryEvent } from "../../../src/core/events.ts";
+import type { Factory } from "../../../src/factory/factory.ts";
+import type { HandlerContext } from "../../../src/runtimes/function/function-handler.ts";
+import { testFactory, until } from "../../helpers.ts";
 
 describe("pools", () => {
   let factory: Factory;

@@ -1,10 +1,10 @@
 // Pins the autoscaler: seed 002's policies as data, bounds, cooldowns, and a stabilization window that stops oscillation.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULT_POLICIES, evaluatePolicies, newAutoscalerState, type PoolMetrics } from "../../src/scheduler/autoscaler.ts";
-import type { FactoryEvent } from "../../src/core/events.ts";
-import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
-import { testFactory, until } from "../helpers.ts";
+import { DEFAULT_POLICIES, evaluatePolicies, newAutoscalerState, type PoolMetrics } from "../../../src/scheduler/pools/autoscaler.ts";
+import type { FactoryEvent } from "../../../src/core/events.ts";
+import type { HandlerContext } from "../../../src/runtimes/function/function-handler.ts";
+import { testFactory, until } from "../../helpers.ts";
 
 const calm: PoolMetrics = { utilization: 0.5, queued: 0, queueFill: 0, forecastRatio: 0.5 };
 
