@@ -19,9 +19,9 @@ export interface HandlerContext {
   /**
    * Reports progress on this task (a `task.progress` event). This is what stuck detection counts
    * as progress for a function agent: a handler that runs past the profile's `stuckThresholdMs`
-   * without calling it is stuck.
+   * without calling it is stuck. A function property, not a method: handlers destructure it.
    */
-  progress(message?: string, fraction?: number): void;
+  progress: (message?: string, fraction?: number) => void;
 }
 
 /** What a function agent's optional hooks are given. */
