@@ -28,6 +28,8 @@ export default defineConfig(
         { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "it", "describe", "suite", "before", "after", "beforeEach", "afterEach"] }] },
       ],
       "@typescript-eslint/no-misused-promises": "error",
+      // `return promise` inside try skips its catch and finally when the promise rejects.
+      "@typescript-eslint/return-await": ["error", "in-try-catch"],
       // verbatimModuleSyntax keeps type-only imports in the output unless they say `import type`.
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "@typescript-eslint/no-import-type-side-effects": "error",
