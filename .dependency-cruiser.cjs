@@ -21,12 +21,14 @@ const layers = [
 /**
  * Sideways imports inside a layer, in the one direction that makes sense: a model's price comes
  * from economics, the watchdog hands stuck tasks back to the scheduler's dispatcher, a crew is
- * assembled from agents, the CLI's `serve` starts the api's server.
+ * assembled from agents, a task is checked against the crew it targets, the CLI's `serve` starts
+ * the api's server. So agents ← crews ← tasks inside their layer: agents import neither.
  */
 const sideways = {
   models: ["economics"],
   health: ["scheduler"],
   crews: ["agents"],
+  tasks: ["crews"],
   cli: ["api"],
 };
 
