@@ -44,7 +44,7 @@ async function bareSpawn(): Promise<number> {
   const child = spawn(PYTHON, [AGENT], { stdio: ["pipe", "pipe", "ignore"] });
   const lines = createInterface({ input: child.stdout });
   child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { agentId: "bare", context: {} } })}\n`);
-  for await (const line of lines) if (JSON.parse(line).id === 1) break;
+  for await (const line of lines) if ((JSON.parse(line) as { id?: unknown }).id === 1) break;
   const ms = now() - started;
   child.stdin.end();
   await new Promise((r) => child.once("exit", r));

@@ -496,8 +496,8 @@ async function resident({ quick }: SchedulerCaseOptions): Promise<CaseBody> {
     const curve: Checkpoint[] = [];
     let spawned = 0;
     let stoppedBy: string | null = null;
-    let live = 0;
-    let spawnMs = 0;
+    let live: number;
+    let spawnMs: number;
     try {
       factory.registerProfile(profile);
       base = memory();

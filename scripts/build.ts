@@ -12,6 +12,8 @@ const dist = join(root, "dist");
 
 // A stale file from a deleted source must not ship.
 rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+// The compiler is TypeScript 7, installed as `@typescript/native`: the name `typescript` is the
+// TypeScript 6 API that typescript-eslint and dependency-cruiser still need (TS 7 ships no API yet).
+execFileSync(process.execPath, [join(root, "node_modules", "@typescript", "native", "bin", "tsc"), "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
 // tsc emits only what it compiles; any other file under src/ is an asset the code loads by path.
 cpSync(join(root, "src"), dist, { recursive: true, filter: (source) => !source.endsWith(".ts") });

@@ -15,13 +15,14 @@ export function tempDir(prefix = "af-test-"): { path: string; cleanup(): void } 
 export const silentLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 /** A factory on a real SQLite file in a fresh temp dir. */
-export async function testFactory(options: FactoryOptions = {}): Promise<{ factory: Factory; dir: string; close(): Promise<void> }> {
+export async function testFactory(options: FactoryOptions = {}): Promise<{ factory: Factory; dir: string; close: () => Promise<void> }> {
   const dir = tempDir();
   const factory = await createFactory({ dataDir: dir.path, logger: silentLogger, shutdownGraceMs: 1_000, ...options });
   return {
     factory,
     dir: dir.path,
-    async close() {
+    // An arrow, not a method: tests destructure `close` from the result.
+    close: async () => {
       await factory.close({ force: true });
       dir.cleanup();
     },

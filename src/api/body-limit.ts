@@ -29,7 +29,8 @@ export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler {
   const drainBytes = options.drainBytes ?? Math.max(maxBytes * 4, DEFAULT_DRAIN_BYTES);
   const drainMs = options.drainMs ?? 10_000;
   return async function bodyLimit(c, next) {
-    const body = c.req.raw.body;
+    // A request body is bytes; Node's global Request types it as ReadableStream<any>.
+    const body = c.req.raw.body as ReadableStream<Uint8Array> | null;
     if (body === null) return next();
     const declared = c.req.header("transfer-encoding") === undefined ? c.req.header("content-length") : undefined;
     if (declared !== undefined) {

@@ -261,7 +261,8 @@ export class FactoryClient {
     });
     const decoder = new TextDecoder();
     try {
-      for await (const chunk of response.body) parser.feed(decoder.decode(chunk, { stream: true }));
+      // Response bodies are bytes; Node's global Response types them as ReadableStream<any>.
+      for await (const chunk of response.body as ReadableStream<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
     } catch (error) {
       if (!signal.aborted) throw error;
     }

@@ -39,7 +39,7 @@ describe("413 for an oversize body, readable by Node's fetch", () => {
   });
 
   const post = (body: string | ReadableStream<Uint8Array>): Promise<Response> =>
-    fetch(`${server.url}/v1/profiles`, { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+    fetch(`${server.url}/v1/profiles`, { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half" });
 
   async function expect413(response: Response): Promise<void> {
     assert.equal(response.status, 413);
@@ -90,7 +90,7 @@ describe("413 for an oversize body, readable by Node's fetch", () => {
   it("nothing of a refused body is kept, and a chunked body under the limit is read whole (a cut one would be MALFORMED_JSON)", async () => {
     assert.deepEqual(factory.listProfiles(), []);
     const body = JSON.stringify({ metadata: { pad: "x".repeat(MiB - 1024) }, estimatedInputTokens: 10 });
-    const fits = await fetch(`${server.url}/v1/models/route`, { method: "POST", headers: { "content-type": "application/json" }, body: chunked(body), duplex: "half" } as RequestInit);
+    const fits = await fetch(`${server.url}/v1/models/route`, { method: "POST", headers: { "content-type": "application/json" }, body: chunked(body), duplex: "half" });
     assert.equal(fits.status, 200);
     assert.equal(typeof ((await fits.json()) as { model: string }).model, "string");
   });

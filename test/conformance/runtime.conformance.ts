@@ -28,7 +28,7 @@ export interface RuntimeUnderContract {
    * Whether the agent is inside a `{ op: "hang" }` attempt, so an abort finds it running, not on its way in.
    * Default: it reported progress "hanging" on the task (what the function and process contract agents do).
    */
-  hanging?(task: Task, services: RecordedServices): boolean;
+  hanging?: (task: Task, services: RecordedServices) => boolean;
   /** Ends whatever the test left running and checks that nothing outlives the runtime; `started`: agents the test started. */
   cleanup(report: { started: number }): Promise<void>;
 }
@@ -351,7 +351,7 @@ export function runtimeContract(contract: RuntimeContract): void {
         assert.equal(typeof handle.probe, "function");
         assert.equal(await handle.probe?.(), true);
       } else {
-        assert.equal(handle.probe, undefined, "without liveness the watchdog neither hears nor probes it");
+        assert.equal(typeof handle.probe, "undefined", "without liveness the watchdog neither hears nor probes it");
       }
     });
 

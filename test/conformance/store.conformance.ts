@@ -255,7 +255,9 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       value.step = 2;
       const read = await sut.store.getTask("copy");
       assert.deepEqual(read?.input, { n: 1 });
-      (read?.input as { n: number }).n = 3;
+      // assert.deepEqual above has narrowed read.input to { n: number }.
+      assert.ok(read !== undefined);
+      read.input.n = 3;
       (await sut.store.getContext("c1")).plan = "changed";
       assert.equal((await sut.store.getTask("copy"))?.state, "QUEUED");
       assert.deepEqual((await sut.store.getTask("copy"))?.input, { n: 1 });

@@ -131,7 +131,8 @@ describe("the packed package installed into a new project", T, () => {
         files: ["use.ts", "entries.ts"],
       }),
     );
-    ok(await run(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "."], project), "tsc in the consumer project");
+    // Our compiler, TypeScript 7 (`@typescript/native`; the name `typescript` is the TS 6 API the linters use).
+    ok(await run(process.execPath, [join(ROOT, "node_modules", "@typescript", "native", "bin", "tsc"), "-p", "."], project), "tsc in the consumer project");
     const check = `const { entries } = await import("./entries.ts"); console.log(JSON.stringify(entries.map((e) => Object.keys(e).length)));`;
     const { stdout } = ok(await run(process.execPath, ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", check], project), "importing every entry point");
     const counts = JSON.parse(stdout) as number[];

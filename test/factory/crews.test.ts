@@ -115,7 +115,7 @@ describe("crews", () => {
     const failing = factory.assembleCrew({ name: "doomed", members: [{ config: { name: "f", role: "Flaky", runtime: { kind: "function", handler: "flaky" } }, count: 3 }] });
     await until(async () => (await factory.listCrews({ state: "ASSEMBLING" })).length === 1, "second crew ASSEMBLING");
     const [doomed] = await factory.listCrews({ state: "ASSEMBLING" });
-    const early = await factory.submitTask({ role: "Flaky", crewId: doomed?.id as string });
+    const early = await factory.submitTask({ role: "Flaky", crewId: doomed?.id });
     assert.equal((await factory.getTask(early.id)).state, "QUEUED");
     openGate();
     await assert.rejects(failing, { code: "CREW_ASSEMBLY_FAILED" });

@@ -13,7 +13,7 @@ const handlers = {
   hold: async (input: unknown, ctx: HandlerContext) => {
     await new Promise<void>((resolve, reject) => {
       release = resolve;
-      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error));
     });
     return input;
   },

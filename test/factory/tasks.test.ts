@@ -25,7 +25,7 @@ describe("tasks", () => {
             ctx.signal.addEventListener("abort", () => {
               clearTimeout(timer);
               aborted.push((input as { tag: string }).tag);
-              reject(ctx.signal.reason);
+              reject(ctx.signal.reason as Error);
             });
           });
           return { tag: (input as { tag: string }).tag };
@@ -34,7 +34,7 @@ describe("tasks", () => {
         // Ignores its AbortSignal: keeps running until told to stop.
         stubborn: () => new Promise((resolve) => (finishStubborn = () => resolve("late"))),
         saver: (_input, ctx) => {
-          ctx.saveContext({ n: 1n } as unknown as Record<string, unknown>);
+          ctx.saveContext({ n: 1n });
           return "saved";
         },
       },

@@ -170,7 +170,7 @@ export function buildReport(input: {
     return {
       ...action,
       detectionMs: Date.parse(unhealthy.at) - at,
-      recoveryMs: recovered ? Date.parse((next as FactoryEvent).at) - Date.parse(unhealthy.at) : null,
+      recoveryMs: recovered ? Date.parse(next.at) - Date.parse(unhealthy.at) : null,
       givenUp: next?.to === "TERMINATED",
     };
   });

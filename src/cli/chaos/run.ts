@@ -103,7 +103,7 @@ export async function runChaos(client: FactoryClient, options: ChaosOptions, jso
   let chaosFailed = 0;
   let submitRetries = 0;
   let latencySet = false;
-  let loadMs = 0;
+  let loadMs: number;
   const stopLoad = new AbortController();
   // Ctrl-C (or SIGTERM) ends the load early; the run still waits, reports and cleans up. A second one quits at once.
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -115,7 +115,7 @@ export async function runChaos(client: FactoryClient, options: ChaosOptions, jso
   process.on("SIGTERM", onSignal);
 
   const finals = new Map<string, Task | null>();
-  let health: unknown = null;
+  let health: unknown;
   try {
     await recorder.start();
 

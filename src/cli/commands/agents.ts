@@ -27,7 +27,7 @@ export function agentCommands(program: Command): void {
       }
       if (!json && opts.count > 1 && process.stderr.isTTY === true) process.stderr.write("\n");
       if (json) return printJson(opts.count === 1 ? agents[0] : agents);
-      console.log(table(agents as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+      console.log(table(agents, AGENT_COLUMNS));
     });
 
   const agents = program.command("agents").description("list, read and terminate agents");
@@ -45,7 +45,7 @@ export function agentCommands(program: Command): void {
       const state = opts.state?.toUpperCase() as Agent["state"] | undefined;
       const items = await listPage((cursor) => client.listAgents({ state, role: opts.role, crewId: opts.crew, limit: opts.limit, cursor }), opts);
       if (json) return printJson(items);
-      console.log(table(items as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+      console.log(table(items, AGENT_COLUMNS));
     });
   agents
     .command("get <id>")
@@ -54,7 +54,7 @@ export function agentCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const agent = await client.getAgent(id);
       if (json) return printJson(agent);
-      console.log(details(agent as unknown as Record<string, unknown>, AGENT_DETAILS));
+      console.log(details(agent, AGENT_DETAILS));
     });
   agents
     .command("clone <id>")
@@ -63,7 +63,7 @@ export function agentCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const agent = await client.cloneAgent(id);
       if (json) return printJson(agent);
-      console.log(table([agent as unknown as Record<string, unknown>], AGENT_COLUMNS));
+      console.log(table([agent], AGENT_COLUMNS));
     });
   agents
     .command("hibernate <id>")

@@ -67,7 +67,7 @@ export function crewCommands(program: Command): void {
       const summary = `crew '${view.name}' ${view.state}: ${view.agents.length} agent(s) READY — id ${view.id}`;
       if (spinner !== undefined) spinner.succeed(summary);
       else console.error(summary);
-      console.log(table(view.agents as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+      console.log(table(view.agents, AGENT_COLUMNS));
     });
 
   crew
@@ -92,9 +92,9 @@ export function crewCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const view = await client.getCrew(id);
       if (json) return printJson(view);
-      console.log(details(view as unknown as Record<string, unknown>, ["id", "name", "state", "budget", "walletAddress", "createdAt"]));
+      console.log(details(view, ["id", "name", "state", "budget", "walletAddress", "createdAt"]));
       console.log();
-      console.log(table(view.agents as unknown as Record<string, unknown>[], AGENT_COLUMNS));
+      console.log(table(view.agents, AGENT_COLUMNS));
     });
 
   crew
@@ -128,7 +128,7 @@ export function crewCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const items = await client.listMessages(id, { topic: opts.topic, limit: opts.limit });
       if (json) return printJson(items);
-      console.log(table(items as unknown as Record<string, unknown>[], ["at", "topic", "signal", "delivered", "payload"]));
+      console.log(table(items, ["at", "topic", "signal", "delivered", "payload"]));
     });
 
   crew

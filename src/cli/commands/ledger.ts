@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import type { LedgerEntry, LedgerReport, LedgerReportQuery } from "../../client/index.ts";
 import { LEDGER_REPORT_KEYS } from "../../core/ledger.ts";
-import { cliContext, UsageError } from "../context.ts";
+import { cliContext } from "../context.ts";
 import { details, printJson, table } from "../output.ts";
 import { creditsOption, intOption } from "../flags.ts";
 
@@ -37,7 +37,7 @@ export function ledgerCommands(program: Command): void {
         for (const e of items) process.stdout.write(`${COLUMNS.map((c) => csvField((e as unknown as Record<string, unknown>)[c])).join(",")}\n`);
         return;
       }
-      console.log(table(items as unknown as Record<string, unknown>[], ["seq", "kind", "debit", "credit", "amount", "memo"]));
+      console.log(table(items, ["seq", "kind", "debit", "credit", "amount", "memo"]));
     });
   ledger
     .command("report")

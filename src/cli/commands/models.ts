@@ -66,7 +66,7 @@ export function modelCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const budget = await client.setBudget(key, { credits: creditsOption("CREDITS", true)(credits), periodMs: opts.period ?? null });
       if (json) return printJson(budget);
-      console.log(details(budget as unknown as Record<string, unknown>, ["key", "credits", "periodMs", "spent", "reserved", "remaining", "resetsAt"]));
+      console.log(details(budget, ["key", "credits", "periodMs", "spent", "reserved", "remaining", "resetsAt"]));
     });
   budgets
     .command("rm <key>")

@@ -43,7 +43,7 @@ export function poolCommands(program: Command): void {
       const pool = await client.getPool(profile);
       if (json) return printJson(pool);
       console.log(
-        details(pool as unknown as Record<string, unknown>, [
+        details(pool, [
           "profile",
           "version",
           "spawnStrategy",
@@ -63,7 +63,7 @@ export function poolCommands(program: Command): void {
         ]),
       );
       console.log();
-      console.log(pool.decisions.length === 0 ? "no scaling decisions yet" : table(pool.decisions as unknown as Record<string, unknown>[], ["at", "policy", "from", "to", "reason"]));
+      console.log(pool.decisions.length === 0 ? "no scaling decisions yet" : table(pool.decisions, ["at", "policy", "from", "to", "reason"]));
     });
 }
 

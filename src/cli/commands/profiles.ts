@@ -62,7 +62,7 @@ export function profileCommands(program: Command): void {
       const { client, json } = cliContext(command);
       const record = await client.getProfile(name, opts.version);
       if (json) return printJson(record);
-      console.log(details(record as unknown as Record<string, unknown>, ["name", "version", "role", "description", "capabilities", "cognitiveLoadLimit", "runtime", "scopes", "pool", "createdAt"]));
+      console.log(details(record, ["name", "version", "role", "description", "capabilities", "cognitiveLoadLimit", "runtime", "scopes", "pool", "createdAt"]));
     });
 }
 

@@ -31,7 +31,7 @@ function reportOutcome(task: Task, waitedMs: number, json: boolean): void {
 function show(task: Task, json: boolean): void {
   if (json) return printJson(task);
   const usage = task.usage === undefined ? undefined : `${task.usage.calls} model call(s), ${task.usage.inputTokens} tokens in, ${task.usage.outputTokens} out, ${task.usage.cost} credits`;
-  console.log(details({ ...task, usage } as unknown as Record<string, unknown>, TASK_DETAILS));
+  console.log(details({ ...task, usage }, TASK_DETAILS));
 }
 
 export function taskCommands(program: Command): void {
@@ -120,7 +120,7 @@ export function taskCommands(program: Command): void {
       const state = opts.state?.toUpperCase() as Task["state"] | undefined;
       const items = await listPage((cursor) => client.listTasks({ state, crewId: opts.crew, limit: opts.limit, cursor }), opts);
       if (json) return printJson(items);
-      console.log(table(items as unknown as Record<string, unknown>[], ["id", "state", "role", "crewId", "agentId", "attempts", "createdAt"]));
+      console.log(table(items, ["id", "state", "role", "crewId", "agentId", "attempts", "createdAt"]));
     });
 
   task

@@ -14,14 +14,14 @@ export interface HandlerContext {
   signal: AbortSignal;
   /** The crew's shared context, or null for an agent in no crew. */
   crew: CrewAccess | null;
-  /** Replaces the agent's saved context. */
-  saveContext(context: Record<string, unknown>): void;
+  /** Replaces the agent's saved context. (Function properties, not methods: handlers destructure them.) */
+  saveContext: (context: Record<string, unknown>) => void;
   /**
    * Reports progress on this task (a `task.progress` event). This is what stuck detection counts
    * as progress for a function agent: a handler that runs past the profile's `stuckThresholdMs`
    * without calling it is stuck.
    */
-  progress(message?: string, fraction?: number): void;
+  progress: (message?: string, fraction?: number) => void;
 }
 
 /** What a function agent's optional hooks are given. */

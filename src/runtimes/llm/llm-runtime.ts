@@ -4,7 +4,7 @@ import type { Agent } from "../../core/agent.ts";
 import { FactoryError, isFactoryError } from "../../core/errors.ts";
 import type { ModelTool, ToolCall } from "../../core/model-call.ts";
 import type { AgentHandle, AgentRuntime, AgentServices, RunContext } from "../../core/ports/runtime.ts";
-import { LLM_TOOLS, LlmRuntimeSchema, type ProfileRecord } from "../../core/schemas/profile.ts";
+import { LLM_TOOLS, type LlmRuntimeSchema, type ProfileRecord } from "../../core/schemas/profile.ts";
 
 type LlmSpec = z.output<typeof LlmRuntimeSchema>;
 type LlmToolName = (typeof LLM_TOOLS)[number];
@@ -235,7 +235,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (error: unknown) => {
         signal.removeEventListener("abort", onAbort);
-        reject(error as Error);
+        reject(error);
       },
     );
   });

@@ -229,7 +229,7 @@ class MemoryStore implements Store {
             const value = json(w.value, "crew_context.value");
             commits.push(() => {
               let map = this.#context.get(crewId);
-              if (map === undefined) this.#context.set(crewId, (map = new Map()));
+              if (map === undefined) this.#context.set(crewId, (map = new Map<string, string>()));
               map.set(key, value);
             });
           }
