@@ -8,19 +8,38 @@ import type { Budgets } from "../models/budgets.ts";
 import type { ModelRouter } from "../models/router.ts";
 import type { Runner } from "../scheduler/runner.ts";
 import type { EventLog } from "../state/event-log.ts";
-import type { CrewManager } from "../crews/crew-manager.ts";
-import type { TaskBook } from "../tasks/task-book.ts";
-import type { TaskIntake } from "../tasks/task-intake.ts";
+import type { Crew } from "../core/crew.ts";
+import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { AgentLog } from "./agent-log.ts";
 import type { AgentCallHandler } from "./spawner.ts";
 
+/**
+ * What agent calls need of tasks and crews, one folder over and built later: declared here so
+ * the imports keep pointing down (the task intake, task book and crew manager satisfy them).
+ */
+export interface TaskDesk {
+  get(id: string): Promise<Task>;
+  waitFor(id: string, waitMs: number): Promise<Task>;
+  submit(input: TaskSubmitInput): Promise<{ task: Task; created: boolean }>;
+}
+export interface HeldTasks {
+  /** A live or recently finished task. */
+  find(id: string): Task | undefined;
+  /** A task not yet final. */
+  live(id: string): Task | undefined;
+}
+export interface CrewDesk {
+  get(id: string): Pick<Crew, "walletAddress"> | undefined;
+  access(crewId: string): CrewAccess;
+}
+
 export interface AgentCallsDeps {
   runner: Pick<Runner, "attemptOf" | "progressed">;
-  book: TaskBook;
-  intake: TaskIntake;
+  book: HeldTasks;
+  intake: TaskDesk;
   router: ModelRouter;
   budgets: Pick<Budgets, "fraction">;
-  crews: Pick<CrewManager, "get" | "access">;
+  crews: CrewDesk;
   events: EventLog;
   agentLog: AgentLog;
 }

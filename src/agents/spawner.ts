@@ -12,7 +12,7 @@ import type { Journal } from "../state/journal.ts";
 import { Hook } from "../core/hook.ts";
 
 /** The context of an agent that saved none; shared, never mutated (saving replaces it). */
-const EMPTY_CONTEXT: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const EMPTY_CONTEXT: Record<string, unknown> = Object.freeze({});
 
 export interface SpawnerDeps {
   registry: AgentRegistry;

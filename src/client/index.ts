@@ -20,7 +20,7 @@ import type { FactoryEvent } from "../core/events.ts";
 import type { LedgerReportQuerySchema } from "../core/schemas/ledger-report.ts";
 import type { ProfileSchema } from "../core/schemas/profile.ts";
 import type { TaskSubmitSchema } from "../core/schemas/task.ts";
-import type { FactoryStats } from "../factory/factory.ts";
+import type { FactoryStats } from "../core/stats.ts";
 
 export type { FactoryEvent };
 /** Every code a server's error answer can carry: the factory's own and those only its HTTP layer raises (auth, host guard, body limits). */

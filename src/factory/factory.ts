@@ -10,7 +10,7 @@ import type { ProfileInput, ProfileRecord } from "../core/schemas/profile.ts";
 import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import type { Wallet } from "../core/wallet.ts";
-import type { DurationSummary } from "../health/healer.ts";
+import type { FactoryStats } from "../core/stats.ts";
 import type { BudgetView } from "../models/budget-guard.ts";
 import type { Budgets } from "../models/budgets.ts";
 import type { RouteDecision } from "../models/policy.ts";
@@ -26,48 +26,13 @@ import type { FactoryParts } from "./wiring.ts";
 export type { AgentFilter, SpawnRequest } from "../agents/agents.ts";
 export type { CrewFilter } from "../crews/crews.ts";
 export type { TaskFilter, WaitingView } from "../tasks/task-intake.ts";
-
-/** How the factory has healed and slept its agents since it started. */
-export interface HealingStats {
-  /** Agents watched for heartbeats or probes now. */
-  watched: number;
-  /** Replacements under the same id, by cause. */
-  replaced: Record<"lost" | "silent" | "stuck" | "quality", number>;
-  /** Agents given up on (crash loop). */
-  givenUp: number;
-  /** Silent agents: from their last sign of life to UNHEALTHY, ms. */
-  detectionMs: DurationSummary;
-  /** From UNHEALTHY to the replacement READY, ms. */
-  replacementMs: DurationSummary;
-  hibernated: number;
-  woken: number;
-  /** From a wake request to READY, ms. */
-  wakeMs: DurationSummary;
-}
+export type { FactoryStats, HealingStats } from "../core/stats.ts";
 
 export interface EventFilter {
   types?: readonly string[];
   crewId?: string;
   agentId?: string;
   taskId?: string;
-}
-
-/** Counts for /ready and the CLI. */
-export interface FactoryStats {
-  agents: number;
-  availableAgents: number;
-  crews: number;
-  queuedTasks: number;
-  runningTasks: number;
-  lateResults: number;
-  lastEventSeq: number;
-  /** Recent direct dispatches to a free agent: enqueue → handler started, in µs. */
-  dispatch: { samples: number; p50Us: number; p99Us: number };
-  /** Per runtime kind, what it reports (process: live processes, warm sandboxes, lease times). */
-  runtimes: Record<string, Record<string, unknown>>;
-  health: HealingStats;
-  /** Agent messages refused since start: `denied` named a task that is not one of the agent's attempts. */
-  security: { denied: number };
 }
 
 /**
@@ -468,7 +433,15 @@ export class Factory {
       // Stats change without a state transition and are written with the next one; write the unwritten now.
       registry.persistDirty();
       // End agent processes (their workspaces stay for the next start).
-      await Promise.all(deps.runtimes.map((r) => r.close?.().catch((error: unknown) => deps.logger.error(`closing the ${r.kind} runtime failed`, error))));
+      await Promise.all(
+        deps.runtimes.map(async (r) => {
+          try {
+            await r.close?.();
+          } catch (error) {
+            deps.logger.error(`closing the ${r.kind} runtime failed`, error);
+          }
+        }),
+      );
       if (abandoned > 0) deps.logger.warn(`${abandoned} running task(s) re-queued for the next start`);
       book.releaseWaiters();
       const lost = await journal.drain(deps.shutdownGraceMs);

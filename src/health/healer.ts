@@ -3,6 +3,7 @@ import type { AgentState } from "../core/lifecycle.ts";
 import type { Logger } from "../core/ports/logger.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { Samples } from "../core/samples.ts";
+import type { DurationSummary } from "../core/stats.ts";
 import type { Runner } from "../scheduler/runner.ts";
 import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { FactoryPhase } from "../state/factory-phase.ts";
@@ -30,13 +31,6 @@ export interface HealerDeps {
   restarter: Restarter;
   phase: FactoryPhase;
   logger: Logger;
-}
-
-/** Sample counts and quantiles of one kind of duration. */
-export interface DurationSummary {
-  samples: number;
-  p50: number;
-  p99: number;
 }
 
 /**

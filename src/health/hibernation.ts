@@ -1,6 +1,5 @@
 import type { Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
-import type { AgentState } from "../core/lifecycle.ts";
 import type { Logger } from "../core/ports/logger.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
@@ -12,7 +11,8 @@ import type { Dispatcher } from "../scheduler/dispatcher.ts";
 import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { Journal } from "../state/journal.ts";
 import type { ProfileRegistry } from "../state/profile-registry.ts";
-import { summary, type DurationSummary } from "./healer.ts";
+import type { DurationSummary } from "../core/stats.ts";
+import { summary } from "./healer.ts";
 
 type Sleeper = Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">;
 
@@ -112,11 +112,11 @@ export class Hibernation {
     } finally {
       // Nothing the old runtime says from now on counts, not even a context saved too late.
       services?.seal();
-      if ((agent.state as AgentState) === "HIBERNATING") {
+      if (agent.state === "HIBERNATING") {
         // Out of memory: from here on it is its store row (with the context it saved on the way out).
         registry.evict(agent);
         if (agent.crewId !== null) this.#crewSleeper(agent.crewId, agent, true);
-      } else if ((agent.state as AgentState) === "TERMINATED") {
+      } else if (agent.state === "TERMINATED") {
         // Terminated while it went to sleep.
         for (const runtime of this.#deps.runtimes) runtime.forget?.(agent.id);
       }
@@ -139,7 +139,7 @@ export class Hibernation {
   #crewSleeper(crewId: string, agent: Sleeper, asleep: boolean): void {
     let sleepers = this.#crewSleepers.get(crewId);
     if (asleep) {
-      if (sleepers === undefined) this.#crewSleepers.set(crewId, (sleepers = new Map()));
+      if (sleepers === undefined) this.#crewSleepers.set(crewId, (sleepers = new Map<string, Sleeper>()));
       sleepers.set(agent.id, { id: agent.id, crewId, role: agent.role, profile: agent.profile, capabilities: agent.capabilities });
     } else if (sleepers !== undefined) {
       sleepers.delete(agent.id);

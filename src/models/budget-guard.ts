@@ -190,7 +190,7 @@ export class BudgetGuard {
     const details = options.details ?? {};
     // A waiting call is sized again at every settlement: its costs are worked out once.
     const costs = new Map<number, number>();
-    const costOf = sizing.costMicro;
+    const costOf = (tokens: number): number => sizing.costMicro(tokens);
     sizing = {
       ...sizing,
       costMicro: (tokens) => {
@@ -238,6 +238,8 @@ export class BudgetGuard {
     // The wait is over: what fits now, or the refusal.
     const last = this.#size(payer, scope, sizing, true);
     if (typeof last === "number") return { hold: this.#hold(payer, scope, this.#keysFor(scope), sizing.costMicro(last), details), maxOutputTokens: last };
+    // A final sizing never answers "wait": it fits or it is refused.
+    if (last === "wait") throw new FactoryError("INTERNAL", "a final budget sizing answered 'wait'");
     throw last;
   }
 

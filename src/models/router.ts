@@ -6,8 +6,10 @@ import type { BudgetGuard, SizedHold } from "./budget-guard.ts";
 import { OutputEstimate } from "./output-estimate.ts";
 import { route, type RouteDecision, type RouteRule } from "./policy.ts";
 import { MockProvider } from "./providers/mock-provider.ts";
+// Types only: the SDK itself is loaded on the first call (import("ai") below), not at start.
+import type * as Ai from "ai";
 
-type GenerateTextOptions = Parameters<typeof import("ai").generateText>[0];
+type GenerateTextOptions = Parameters<typeof Ai.generateText>[0];
 
 /** A provider's recent record: failures in a row decide its cooldown. */
 interface ProviderHealth {
@@ -65,7 +67,7 @@ export class ModelRouter {
   readonly #catchAll: ModelProvider | undefined;
   readonly #health = new Map<string, ProviderHealth>();
   readonly #now: () => number;
-  #sdk: Promise<typeof import("ai")> | undefined;
+  #sdk: Promise<typeof Ai> | undefined;
   /** Credits calls cost beyond what was reserved (an estimate that fell short), never charged. */
   #uncoveredMicro = 0;
   /** How long each model's answers usually are, for sizing holds under a tight budget. */
@@ -192,7 +194,7 @@ export class ModelRouter {
     const tools =
       request.tools === undefined ? undefined : Object.fromEntries(Object.entries(request.tools).map(([name, t]) => [name, { description: t.description, inputSchema: jsonSchema(t.inputSchema) }]));
     const askedOutputTokens = request.maxOutputTokens ?? this.#options.maxOutputTokens;
-    let refused: unknown;
+    let refused: FactoryError | undefined;
     let providerFailed = false;
     // Two passes over the chain under a tight budget: first each model only as long as its answers
     // usually are (a cheaper fallback that fits beats a cut-short answer of the first choice);
@@ -201,7 +203,7 @@ export class ModelRouter {
     let pass: Array<(typeof usable)[number]> = usable;
     for (const truncate of ["usual", "any"] as const) {
       const overBudget: typeof pass = [];
-      let passRefused: unknown;
+      let passRefused: FactoryError | undefined;
       for (const { provider, modelId, served, model } of pass) {
         request.signal?.throwIfAborted();
         const health = this.#health.get(provider.name) as ProviderHealth;
@@ -263,7 +265,7 @@ export class ModelRouter {
     { hold, maxOutputTokens }: SizedHold,
     askedOutputTokens: number,
     tools: GenerateTextOptions["tools"],
-    generateText: typeof import("ai").generateText,
+    generateText: typeof Ai.generateText,
     failedAttempts: ModelCallResult["failedAttempts"],
   ): Promise<ModelCallResult | undefined> {
     const health = this.#health.get(provider.name) as ProviderHealth;
@@ -294,7 +296,7 @@ export class ModelRouter {
         rule: decision.rule,
         reason: decision.reason,
         text: result.text,
-        toolCalls: result.toolCalls.map((c) => ({ toolCallId: c.toolCallId, toolName: c.toolName, input: c.input })),
+        toolCalls: result.toolCalls.map((c) => ({ toolCallId: c.toolCallId, toolName: c.toolName, input: c.input as unknown })),
         // The SDK answers a tool call it could not parse with a tool message of its own; the
         // caller answers every tool call itself, and a second answer is an error to providers.
         responseMessages: result.response.messages.filter((m) => m.role !== "tool"),

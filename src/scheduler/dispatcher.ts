@@ -10,7 +10,7 @@ import type { Journal } from "../state/journal.ts";
 import { AffinityTable } from "./affinity-table.ts";
 import { FreeAgents } from "./free-agents.ts";
 import { Lane, laneKey, targetMatches, type LaneTarget } from "./lane.ts";
-import { Runner, type RunView } from "./runner.ts";
+import { Runner } from "./runner.ts";
 import { TaskTransitions } from "./task-transitions.ts";
 
 export interface DispatcherDeps {
@@ -25,13 +25,13 @@ export interface DispatcherDeps {
   /** Whether members of this crew may take work now (the crew is ACTIVE). */
   crewAcceptsWork(crewId: string): boolean;
   /** Called once when a task reaches a final state. */
-  onFinal(task: Task): void;
+  onFinal: (task: Task) => void;
   /** A task found no free agent and waits (on-demand spawning listens here). */
   onWaiting?(task: Task, lane: Lane): void;
   /** A task went to an agent after waiting `waitedMs` (for pool metrics). */
   onAssigned?(task: Task, agent: Agent, waitedMs: number): void;
   /** An attempt ended with this outcome after `latencyMs` (for quality trends). */
-  onOutcome?(agent: Agent, ok: boolean, latencyMs: number): void;
+  onOutcome?: (agent: Agent, ok: boolean, latencyMs: number) => void;
   affinity?: { ttlMs: number; maxBindings: number };
   /** Whether an agent an affinity key is bound to is hibernating (not in memory). */
   isAsleep?(agentId: string): boolean;
