@@ -190,7 +190,9 @@ export class BudgetGuard {
     const details = options.details ?? {};
     // A waiting call is sized again at every settlement: its costs are worked out once.
     const costs = new Map<number, number>();
-    const costOf = (tokens: number): number => sizing.costMicro(tokens);
+    // The caller's sizing, before `sizing` is replaced below by the memoizing one.
+    const given = sizing;
+    const costOf = (tokens: number): number => given.costMicro(tokens);
     sizing = {
       ...sizing,
       costMicro: (tokens) => {
