@@ -3,7 +3,8 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Kysely, SqliteDialect } from "kysely";
 import type { Store } from "../../../core/ports/store.ts";
-import { SqlStore, type SqlDatabase } from "../sql/sql-store.ts";
+import type { SqlDatabase } from "../sql/sql-database.ts";
+import { SqlStore } from "../sql/sql-store.ts";
 import { NodeSqliteDatabase } from "./node-sqlite-database.ts";
 import { openSqliteFile, releaseSqliteFile } from "./open-sqlite-file.ts";
 

@@ -1,0 +1,162 @@
+import type { Kysely } from "kysely";
+import type { Agent } from "../../../core/agent.ts";
+import type { Crew } from "../../../core/crew.ts";
+import type { FactoryEvent } from "../../../core/events.ts";
+import { toMicro, type LedgerEntry } from "../../../core/ledger.ts";
+import { lastWritePerRecord } from "../../../core/last-write-per-record.ts";
+import type { StoreWrite } from "../../../core/ports/store.ts";
+import type { ProfileRecord } from "../../../core/schemas/profile.ts";
+import type { Task } from "../../../core/task.ts";
+import type { Wallet } from "../../../core/wallet.ts";
+import { chunks } from "./chunks.ts";
+import type { SqlDatabase } from "./sql-database.ts";
+
+/**
+ * Writes a batch inside the caller's transaction: multi-row upserts table by table, each keeping
+ * what its record never changes (an agent's role, a task's creation), and the crew context.
+ */
+export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly StoreWrite[]): Promise<void> {
+  const byKind = groupByKind(writes);
+  for (const part of chunks(byKind.profile)) {
+    await trx
+      .insertInto("profiles")
+      .values(part.map((p) => ({ name: p.name, version: p.version, created_at: p.createdAt, data: JSON.stringify(p) })))
+      .onConflict((oc) => oc.columns(["name", "version"]).doNothing())
+      .execute();
+  }
+  for (const part of chunks(byKind.agent)) {
+    await trx
+      .insertInto("agents")
+      .values(
+        part.map((a) => ({
+          id: a.id,
+          state: a.state,
+          role: a.role,
+          profile: a.profile,
+          crew_id: a.crewId,
+          spawned_at: a.spawnedAt,
+          data: JSON.stringify(a),
+        })),
+      )
+      .onConflict((oc) =>
+        oc.column("id").doUpdateSet((eb) => ({
+          state: eb.ref("excluded.state"),
+          crew_id: eb.ref("excluded.crew_id"),
+          data: eb.ref("excluded.data"),
+        })),
+      )
+      .execute();
+  }
+  for (const part of chunks(byKind.crew)) {
+    await trx
+      .insertInto("crews")
+      .values(part.map((c) => ({ id: c.id, state: c.state, name: c.name, created_at: c.createdAt, data: JSON.stringify(c) })))
+      .onConflict((oc) =>
+        oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), data: eb.ref("excluded.data") })),
+      )
+      .execute();
+  }
+  for (const part of chunks(byKind.task)) {
+    await trx
+      .insertInto("tasks")
+      .values(
+        part.map((t) => ({
+          id: t.id,
+          state: t.state,
+          crew_id: t.crewId,
+          created_at: t.createdAt,
+          idempotency_key: t.idempotencyKey ?? null,
+          finished_at: t.finishedAt,
+          data: JSON.stringify(t),
+        })),
+      )
+      .onConflict((oc) =>
+        oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), finished_at: eb.ref("excluded.finished_at"), data: eb.ref("excluded.data") })),
+      )
+      .execute();
+  }
+  for (const part of chunks(byKind.wallet)) {
+    await trx
+      .insertInto("wallets")
+      .values(part.map((w) => ({ address: w.address, owner_id: w.ownerId, data: JSON.stringify(w) })))
+      .onConflict((oc) => oc.column("address").doUpdateSet((eb) => ({ data: eb.ref("excluded.data") })))
+      .execute();
+  }
+  for (const part of chunks(byKind.event)) {
+    await trx
+      .insertInto("events")
+      .values(
+        part.map((e) => ({
+          seq: e.seq,
+          type: e.type,
+          at: e.at,
+          agent_id: e.agentId ?? null,
+          crew_id: e.crewId ?? null,
+          task_id: e.taskId ?? null,
+          data: JSON.stringify(e),
+        })),
+      )
+      .onConflict((oc) => oc.column("seq").doNothing())
+      .execute();
+  }
+  for (const part of chunks(byKind.ledger)) {
+    await trx
+      .insertInto("ledger")
+      .values(
+        part.map((e) => ({
+          seq: e.seq,
+          id: e.id,
+          kind: e.kind,
+          debit: e.debit,
+          credit: e.credit,
+          micro: toMicro(e.amount),
+          crew_id: e.crewId,
+          agent_id: e.agentId,
+          task_id: e.taskId,
+          reservation_id: e.reservationId,
+          model: e.model,
+          tokens_in: e.tokensIn,
+          tokens_out: e.tokensOut,
+          at: e.at,
+          data: JSON.stringify(e),
+        })),
+      )
+      // Append-only: a re-written entry (a retried batch) is the same entry.
+      .onConflict((oc) => oc.column("seq").doNothing())
+      .execute();
+  }
+  for (const write of byKind.context) {
+    if (write.deleted) {
+      await trx.deleteFrom("crew_context").where("crew_id", "=", write.crewId).where("key", "=", write.key).execute();
+    } else {
+      await trx
+        .insertInto("crew_context")
+        .values({ crew_id: write.crewId, key: write.key, updated_at: new Date().toISOString(), value: JSON.stringify(write.value) })
+        .onConflict((oc) =>
+          oc.columns(["crew_id", "key"]).doUpdateSet((eb) => ({ value: eb.ref("excluded.value"), updated_at: eb.ref("excluded.updated_at") })),
+        )
+        .execute();
+    }
+  }
+}
+
+interface Grouped {
+  profile: ProfileRecord[];
+  agent: Agent[];
+  crew: Crew[];
+  task: Task[];
+  wallet: Wallet[];
+  event: FactoryEvent[];
+  context: Extract<StoreWrite, { kind: "context" }>[];
+  ledger: LedgerEntry[];
+}
+
+/** The batch's writes by kind: the last write of each record, in the order of its last appearance. */
+function groupByKind(writes: readonly StoreWrite[]): Grouped {
+  const out: Grouped = { profile: [], agent: [], crew: [], task: [], wallet: [], event: [], context: [], ledger: [] };
+  for (const w of lastWritePerRecord(writes)) {
+    if (w.kind === "context") out.context.push(w);
+    else (out[w.kind] as unknown[]).push(w.value);
+  }
+  return out;
+}

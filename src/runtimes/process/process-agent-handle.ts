@@ -1,0 +1,259 @@
+import type { ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { FactoryError } from "../../core/errors.ts";
+import type { AgentHandle, AgentServices, RunContext } from "../../core/ports/runtime.ts";
+import type { Agent } from "../../core/agent.ts";
+import type { ProfileRecord } from "../../core/schemas/profile.ts";
+import { JsonRpcChannel } from "./json-rpc-channel.ts";
+
+export interface HandleOptions {
+  maxLineBytes: number;
+  shutdownGraceMs: number;
+  onMalformed(): void;
+  onExit(): void;
+}
+
+/** One running agent process and its JSON-RPC channel. */
+export class ProcessAgentHandle implements AgentHandle {
+  /** It must say something (a `heartbeat`, or any message) every heartbeat interval. */
+  readonly liveness = "heartbeat";
+  readonly #child: ChildProcess;
+  readonly #channel: JsonRpcChannel;
+  #workspace: string;
+  #services: AgentServices;
+  /** Resolves when a warm bootstrap says it is ready (never, for an agent started cold). */
+  readonly warmReady: Promise<void>;
+  #onWarmReady: () => void = () => {};
+  readonly #options: HandleOptions;
+  readonly #exited: Promise<void>;
+  #stopping = false;
+  #gone = false;
+  /** The agent's last line of stderr: says why a process that never started exited. */
+  #lastStderr: string | undefined;
+
+  constructor(child: ChildProcess, workspace: string, services: AgentServices, options: HandleOptions) {
+    this.#child = child;
+    this.#workspace = workspace;
+    this.#services = services;
+    this.#options = options;
+    this.warmReady = new Promise<void>((resolveReady) => (this.#onWarmReady = resolveReady));
+    this.#channel = new JsonRpcChannel(child.stdout!, child.stdin!, {
+      request: (method, params) => {
+        if (method === "context/save") {
+          const context = (params as { context?: unknown } | null)?.context;
+          if (typeof context !== "object" || context === null || Array.isArray(context)) return Promise.reject(new Error("params.context must be an object"));
+          this.#services.saveContext(context as Record<string, unknown>);
+          return Promise.resolve(null);
+        }
+        return undefined;
+      },
+      notification: (method, params) => {
+        const p = (params ?? {}) as Record<string, unknown>;
+        if (method === "heartbeat") this.#services.heartbeat();
+        else if (method === "progress" && typeof p.taskId === "string") {
+          this.#services.progress(p.taskId, typeof p.message === "string" ? p.message : undefined, typeof p.fraction === "number" ? p.fraction : undefined);
+        } else if (method === "log") this.#services.log(LEVELS.has(p.level as string) ? (p.level as "info") : "info", String(p.message ?? ""));
+        else if (method === "warm/ready") this.#onWarmReady();
+        else {
+          options.onMalformed();
+          this.#services.log("warn", `unknown notification '${method}' ignored`);
+        }
+      },
+      malformed: (reason, line) => {
+        options.onMalformed();
+        this.#services.log("warn", `malformed line from the agent (${reason}): ${line}`);
+      },
+    }, { maxLineBytes: options.maxLineBytes });
+    // Any line from the agent shows it is alive, not only `heartbeat`.
+    child.stdout!.on("data", () => this.#services.heartbeat());
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (text: string) => {
+      for (const line of text.split("\n")) {
+        if (line.trim().length === 0) continue;
+        this.#lastStderr = line.slice(0, 300);
+        this.#services.log("info", line.slice(0, 4_000));
+      }
+    });
+    this.#exited = new Promise<void>((resolveExit) => {
+      child.once("error", (error) => {
+        this.#onGone(`could not start: ${error.message}`);
+        resolveExit();
+      });
+      // "close", not "exit": by then stderr is read, so the reason can quote its last line.
+      child.once("close", (code, signal) => {
+        const said = this.#lastStderr === undefined ? "" : ` (its last words: ${this.#lastStderr})`;
+        this.#onGone(`${signal !== null ? `killed by ${signal}` : `exited with code ${code}`}${said}`);
+        resolveExit();
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** Resolves when the process has exited. */
+  get exited(): Promise<void> {
+    return this.#exited;
+  }
+
+  get workspace(): string {
+    return this.#workspace;
+  }
+
+  /** A warm sandbox becomes an agent's: its services and (renamed) workspace. */
+  adopt(services: AgentServices, workspace: string): void {
+    this.#services = services;
+    this.#workspace = workspace;
+  }
+
+  /** Hands a warm bootstrap the agent's code and settings; it runs them in place. */
+  async specialize(params: unknown, timeoutMs: number): Promise<void> {
+    await this.#channel.request("warm/specialize", params, timeoutMs);
+  }
+
+  async initialize(params: unknown, timeoutMs: number): Promise<void> {
+    try {
+      await Promise.race([
+        this.#channel.request("initialize", params, timeoutMs),
+        this.#exited.then(() => {
+          throw new FactoryError("AGENT_START_FAILED", "the agent process exited before answering initialize");
+        }),
+      ]);
+    } catch (error) {
+      throw error instanceof FactoryError ? error : new FactoryError("AGENT_START_FAILED", `initialize failed: ${(error as Error).message}`);
+    }
+  }
+
+  async run(input: unknown, { task, signal }: RunContext): Promise<unknown> {
+    const onAbort = (): void => this.#channel.notify("task/cancel", { taskId: task.id });
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await this.#channel.request("task/run", { taskId: task.id, input });
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async signal(name: string, payload: unknown): Promise<void> {
+    this.#channel.notify("signal", { signal: name, payload });
+  }
+
+  /** The agent terminates: shutdown, kill if it lingers, wipe its workspace. */
+  async stop(): Promise<void> {
+    await this.shutdown();
+    rmSync(this.#workspace, { recursive: true, force: true });
+  }
+
+  /** Asks the agent to exit, then kills it after the grace period. Keeps the workspace. */
+  async shutdown(): Promise<void> {
+    this.#stopping = true;
+    if (!this.#gone) {
+      void this.#channel.request("shutdown", null, this.#options.shutdownGraceMs).catch(() => {});
+      const timer = setTimeout(() => this.killNow(), this.#options.shutdownGraceMs);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+  }
+
+  killNow(): void {
+    if (!this.#gone) this.#child.kill("SIGKILL");
+  }
+
+  /** kill -9, resolved once the process is gone (the workspace stays: a replacement gets it). */
+  async kill(): Promise<void> {
+    this.#stopping = true;
+    this.killNow();
+    // The process is gone at its "exit"; "close" also waits for its pipes, which a grandchild
+    // it left behind (no sandbox) could hold open forever.
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    await Promise.race([this.#exited, new Promise<void>((resolve) => this.#child.once("exit", () => resolve()))]);
+  }
+
+  /** Hibernation: the agent is asked to exit (it may save its context first); the workspace stays. */
+  async suspend(): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** SIGSTOP to the sandbox and everything in it, SIGCONT after `ms`: a frozen agent, for chaos runs. */
+  freeze(ms: number): void {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#gone) return;
+    const tree = processTree(pid);
+    for (const p of tree) signalQuietly(p, "SIGSTOP");
+    setTimeout(() => {
+      for (const p of tree) signalQuietly(p, "SIGCONT");
+    }, ms).unref();
+  }
+
+  #onGone(reason: string): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#options.onExit();
+    this.#channel.close(new FactoryError("AGENT_LOST", `the agent process ${reason}`));
+    if (!this.#stopping) this.#services.lost(`process ${reason}`);
+  }
+}
+
+const LEVELS = new Set(["debug", "info", "warn", "error"]);
+
+/** A process and its descendants (Linux /proc), parents first. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i] as number;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ")) if (child.trim() !== "") out.push(Number(child));
+      } catch {
+        // the task ended meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Every agent process of every factory in this Node process, so that nothing outlives it:
+ * bubblewrap dies with its parent anyway, a plain (`kind: none`) child is killed here. One
+ * exit hook for all factories.
+ */
+const ALL = new Set<ProcessAgentHandle>();
+let exitHook = false;
+
+export function track(handle: ProcessAgentHandle): void {
+  ALL.add(handle);
+  void handle.exited.then(() => ALL.delete(handle));
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const h of ALL) h.killNow();
+    });
+  }
+}
+
+/** What the `initialize` request tells an agent: who it is, its profile, its context and where its workspace is. */
+export function initializeParams(agent: Readonly<Agent>, profile: ProfileRecord, workspace: string): unknown {
+  return {
+    agentId: agent.id,
+    profile: { name: profile.name, version: profile.version, role: profile.role, capabilities: profile.capabilities },
+    context: agent.context,
+    workspace,
+    // How often the agent must say it is alive (0: it is not watched).
+    heartbeatIntervalMs: profile.health.heartbeatIntervalMs,
+  };
+}
