@@ -258,7 +258,7 @@ export class Factory {
   }
 
   /** The crew's members as they are now (live or as last stored). */
-  crewAgents(crew: Crew): Promise<Agent[]> {
+  async crewAgents(crew: Crew): Promise<Agent[]> {
     return this.#p.crews.members(crew);
   }
 

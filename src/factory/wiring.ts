@@ -172,7 +172,8 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const budgets = new Budgets({ guard, router, ledger, registry, crews: crewManager, journal, store, configured: models.budgets });
   const targets = new Targets({ profiles: profileRegistry, registry, crews: crewManager, journal, store });
 
-  // the scheduler: what it tells others goes through these hooks
+  // the scheduler: it takes plain callbacks (its unit tests pass their own); here each is a
+  // hook's emit, so the services built after it (pools, intake, health) can listen
   const dispatched = {
     final: new Hook<[task: Task]>(),
     waiting: new Hook<[task: Task, lane: Lane]>(),

@@ -56,8 +56,6 @@ export interface RunView {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** Errors that end an attempt from the factory's side: a handler's answer after one of them is not a result. */
-
 /**
  * Runs attempts: one task on one agent's runtime, from the agent's slot taken to its outcome.
  * It arms the task's timeout, decides the outcome (SUCCEEDED; QUEUED again after a backoff;
