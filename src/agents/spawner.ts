@@ -65,7 +65,8 @@ export class Spawner {
   readonly #services = new WeakMap<Agent, AgentServicesFor>();
 
   readonly hooks = new SpawnerHooks();
-  #calls: AgentCallHandler | undefined;
+  /** What every agent's services share, made once at `serve` (one field per agent, not three). */
+  #shared: SharedServices | undefined;
 
   constructor(deps: SpawnerDeps) {
     this.#deps = deps;
@@ -73,12 +74,12 @@ export class Spawner {
 
   /** Hands over the services that answer agents' calls; agents start only after this. */
   serve(calls: AgentCallHandler): void {
-    this.#calls = calls;
+    this.#shared = { registry: this.#deps.registry, hooks: this.hooks, calls };
   }
 
-  #callHandler(): AgentCallHandler {
-    if (this.#calls === undefined) throw new FactoryError("INTERNAL", "the spawner starts agents only once their calls are served (Spawner.serve)");
-    return this.#calls;
+  #sharedServices(): SharedServices {
+    if (this.#shared === undefined) throw new FactoryError("INTERNAL", "the spawner starts agents only once their calls are served (Spawner.serve)");
+    return this.#shared;
   }
 
   runtimeFor(profile: Pick<ProfileRecord, "runtime">): AgentRuntime {
@@ -178,7 +179,7 @@ export class Spawner {
     // Every start is judged afresh (the last heartbeat stays, for the record); a new agent's health already is.
     const h = agent.health;
     if (h.samples !== 0 || h.missed !== 0 || h.suspect !== null) agent.health = { ...freshHealth(), lastHeartbeatAt: h.lastHeartbeatAt };
-    const services = new AgentServicesFor(agent, this.#deps.registry, this.hooks, this.#callHandler());
+    const services = new AgentServicesFor(agent, this.#sharedServices());
     this.retire(agent);
     this.#services.set(agent, services);
     let handle;
@@ -209,11 +210,15 @@ export class Spawner {
  * What one agent's runtime may call. A class with shared methods rather than an object of
  * closures: a fleet of a million agents pays for three fields each, not six functions.
  */
+interface SharedServices {
+  readonly registry: AgentRegistry;
+  readonly hooks: SpawnerHooks;
+  readonly calls: AgentCallHandler;
+}
+
 class AgentServicesFor implements AgentServices {
   readonly #agent: Agent;
-  readonly #registry: AgentRegistry;
-  readonly #hooks: SpawnerHooks;
-  readonly #calls: AgentCallHandler;
+  readonly #shared: SharedServices;
   readonly crew: CrewAccess | null;
   /** Before READY a lost runtime is a failed start, which the start itself reports. */
   started = false;
@@ -222,20 +227,18 @@ class AgentServicesFor implements AgentServices {
   /** Not even a context it saves counts any more (it has gone to sleep). */
   sealed = false;
 
-  constructor(agent: Agent, registry: AgentRegistry, hooks: SpawnerHooks, calls: AgentCallHandler) {
+  constructor(agent: Agent, shared: SharedServices) {
     this.#agent = agent;
-    this.#registry = registry;
-    this.#hooks = hooks;
-    this.#calls = calls;
-    this.crew = agent.crewId === null ? null : calls.crewAccess(agent.crewId);
+    this.#shared = shared;
+    this.crew = agent.crewId === null ? null : shared.calls.crewAccess(agent.crewId);
   }
 
   get models(): ModelAccess {
-    return { call: (taskId, request) => this.#calls.callModel(this.#agent, taskId, request) };
+    return { call: (taskId, request) => this.#shared.calls.callModel(this.#agent, taskId, request) };
   }
 
   get tasks(): TaskAccess {
-    return { submit: (parentTaskId, request) => this.#calls.submitSubtask(this.#agent, parentTaskId, request), wait: (id, waitMs) => this.#calls.waitForTask(this.#agent, id, waitMs) };
+    return { submit: (parentTaskId, request) => this.#shared.calls.submitSubtask(this.#agent, parentTaskId, request), wait: (id, waitMs) => this.#shared.calls.waitForTask(this.#agent, id, waitMs) };
   }
 
   saveContext(context: Record<string, unknown>): void {
@@ -243,23 +246,23 @@ class AgentServicesFor implements AgentServices {
     const problem = typeof context !== "object" || context === null || Array.isArray(context) ? "must be an object" : jsonProblem(context);
     if (problem !== undefined) throw new FactoryError("VALIDATION_FAILED", `context: ${problem}`, { field: "context", nonRetryable: true });
     this.#agent.context = JSON.parse(JSON.stringify(context)) as Record<string, unknown>;
-    this.#registry.persist(this.#agent);
+    this.#shared.registry.persist(this.#agent);
   }
 
   lost(reason: string): void {
-    if (this.started && !this.retired) this.#hooks.lost.emit(this.#agent, reason);
+    if (this.started && !this.retired) this.#shared.hooks.lost.emit(this.#agent, reason);
   }
 
   heartbeat(): void {
-    if (this.started && !this.retired) this.#hooks.heartbeat.emit(this.#agent);
+    if (this.started && !this.retired) this.#shared.hooks.heartbeat.emit(this.#agent);
   }
 
   progress(taskId: string, message: string | undefined, fraction: number | undefined): void {
     if (this.retired) return;
-    this.#hooks.progress.emit(this.#agent, taskId, message, fraction);
+    this.#shared.hooks.progress.emit(this.#agent, taskId, message, fraction);
   }
 
   log(level: "debug" | "info" | "warn" | "error", message: string): void {
-    this.#hooks.log.emit(this.#agent, level, message);
+    this.#shared.hooks.log.emit(this.#agent, level, message);
   }
 }
