@@ -1,0 +1,274 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { FactoryError } from "../../../core/errors.ts";
+import type { Bus, Unsubscribe } from "../../../core/ports/bus.ts";
+import { redactUrl } from "../../../core/redact-url.ts";
+
+/**
+ * The bus across nodes, on Redis pub/sub (through `ioredis`, which only the factory that asks
+ * for this bus loads).
+ *
+ * Why pub/sub and not Streams: the bus is at-most-once by contract (port `Bus`), and pub/sub is
+ * exactly that — a message reaches the subscribers connected now, keeps nothing, needs no
+ * trimming, acknowledging or consumer groups, and costs one PUBLISH. Streams would keep every
+ * event and crew message in Redis (memory to trim) and bring redelivery we must not promise;
+ * what must survive is in the store already (events, crew messages). Streams' consumer groups
+ * are a candidate for the task queue, where at-least-once is the point; they are weighed there.
+ *
+ * One connection publishes, one subscribes (a subscribed connection takes no other commands).
+ * Channels are `af:<cluster>:<db>:<channel>`: the cluster keeps clusters on one Redis apart,
+ * and the database index is in the name because Redis pub/sub ignores database indexes — a
+ * PUBLISH on db 5 reaches a subscriber connected to db 0.
+ *
+ * Subscribers on this node get this node's messages through a local fast path, synchronously
+ * during `publish` as with the memory bus (measured: see bench/bus.ts), and each message
+ * carries this bus's origin id so the copy that comes back from Redis is dropped rather than
+ * delivered twice.
+ */
+export class RedisBus implements Bus {
+  readonly #pub: Redis;
+  readonly #sub: Redis;
+  readonly #prefix: string;
+  readonly #origin: string;
+  readonly #url: string;
+  readonly #onError: (error: Error) => void;
+  readonly #onHandlerError: (error: unknown, channel: string) => void;
+  readonly #channels = new Map<string, Set<(message: unknown) => void>>();
+  readonly #pending = new Set<Promise<unknown>>();
+  #closed = false;
+  #publishFailing = false;
+  #published = 0;
+  #received = 0;
+  #dropped = 0;
+
+  /** Takes two connected clients; `createRedisBus` makes them. */
+  constructor(parts: { pub: Redis; sub: Redis; prefix: string; origin: string; url: string } & Pick<RedisBusOptions, "onError" | "onHandlerError">) {
+    this.#pub = parts.pub;
+    this.#sub = parts.sub;
+    this.#prefix = parts.prefix;
+    this.#origin = parts.origin;
+    this.#url = parts.url;
+    this.#onError = parts.onError ?? ((error) => console.error(`redis bus: ${error.message}`));
+    this.#onHandlerError = parts.onHandlerError ?? ((error, channel) => console.error(`bus handler on ${channel} failed:`, error));
+    this.#sub.on("message", (channel: string, raw: string) => this.#fromRedis(channel, raw));
+  }
+
+  publish(channel: string, message: unknown): void {
+    if (this.#closed) return;
+    const json = JSON.stringify(message) as string | undefined;
+    if (json === undefined) throw new TypeError(`bus message on ${channel} is not a JSON value (${typeof message})`);
+    this.#published++;
+    const handlers = this.#channels.get(channel);
+    if (handlers !== undefined) this.#deliver(channel, handlers, JSON.parse(json));
+    this.#pub.publish(this.#prefix + channel, this.#origin + json).then(
+      () => {
+        this.#publishFailing = false;
+      },
+      (error: unknown) => {
+        this.#dropped++;
+        // Once per outage, not once per message: under load that would be thousands of lines.
+        if (this.#publishFailing || this.#closed) return;
+        this.#publishFailing = true;
+        this.#onError(busError(`publishing to the Redis bus at ${this.#url} failed; messages are dropped until it is back`, error));
+      },
+    );
+  }
+
+  subscribe(channel: string, handler: (message: unknown) => void): Unsubscribe {
+    if (this.#closed) return () => {};
+    let handlers = this.#channels.get(channel);
+    if (handlers === undefined) {
+      handlers = new Set();
+      this.#channels.set(channel, handlers);
+      // ioredis remembers it and subscribes again after a reconnect (autoResubscribe).
+      this.#track(this.#sub.subscribe(this.#prefix + channel));
+    }
+    // Wrap so the same function may subscribe twice and unsubscribe each independently.
+    const entry = (message: unknown): void => handler(message);
+    handlers.add(entry);
+    return () => {
+      const set = this.#channels.get(channel);
+      if (set === undefined || !set.delete(entry) || set.size > 0) return;
+      this.#channels.delete(channel);
+      if (!this.#closed) this.#track(this.#sub.unsubscribe(this.#prefix + channel));
+    };
+  }
+
+  /**
+   * Resolves once every subscribe and unsubscribe so far has reached Redis: from then on the
+   * messages of other nodes arrive (a subscriber on this node hears this node's at once).
+   */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Counts since start: messages published here, received from other nodes, and dropped because Redis refused them. */
+  stats(): { published: number; received: number; dropped: number } {
+    return { published: this.#published, received: this.#received, dropped: this.#dropped };
+  }
+
+  /** Sends what was published, then closes both connections; later publishes are dropped. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channels.clear();
+    await Promise.all([quit(this.#pub), quit(this.#sub)]);
+  }
+
+  #fromRedis(channel: string, raw: string): void {
+    // Our own message: the local fast path delivered it already.
+    if (this.#closed || raw.startsWith(this.#origin)) return;
+    const local = channel.slice(this.#prefix.length);
+    const handlers = this.#channels.get(local);
+    if (handlers === undefined) return;
+    this.#received++;
+    let message: unknown;
+    try {
+      message = JSON.parse(raw.slice(ORIGIN_LENGTH));
+    } catch (error) {
+      // Something else published on our channel; not ours to deliver.
+      this.#onError(busError(`a message on ${channel} is not one of ours`, error));
+      return;
+    }
+    this.#deliver(local, handlers, message);
+  }
+
+  #deliver(channel: string, handlers: Set<(message: unknown) => void>, message: unknown): void {
+    // A Set tolerates handlers unsubscribing while it is iterated.
+    for (const handler of handlers) {
+      try {
+        handler(message);
+      } catch (error) {
+        this.#onHandlerError(error, channel);
+      }
+    }
+  }
+
+  #track(command: Promise<unknown>): void {
+    const tracked = command.then(
+      () => undefined,
+      (error: unknown) => {
+        if (!this.#closed) this.#onError(busError(`a subscription change on the Redis bus at ${this.#url} failed`, error));
+      },
+    );
+    this.#pending.add(tracked);
+    void tracked.finally(() => this.#pending.delete(tracked));
+  }
+}
+
+export interface RedisBusOptions {
+  /** `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS); the db index, default 0, also separates channels. */
+  url: string;
+  /** The cluster of this node: clusters sharing one Redis never hear each other. Default `default`. */
+  cluster?: string;
+  /** Connection trouble after start (lost, a reconnect refused, publishes dropped); default console.error. */
+  onError?: (error: Error) => void;
+  /** A subscriber that threw; default console.error. */
+  onHandlerError?: (error: unknown, channel: string) => void;
+  /** How long start-up waits for Redis before it fails; default 5000. */
+  connectTimeoutMs?: number;
+}
+
+const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ORIGIN_LENGTH = 16;
+/** Reconnect backoff once started: 100 ms more per attempt, at most 2 s between attempts. */
+const RECONNECT_STEP_MS = 100;
+const RECONNECT_MAX_MS = 2000;
+
+/**
+ * Connects to Redis and returns a ready bus, or fails with VALIDATION_FAILED (a URL or cluster
+ * name that cannot be right) or BUS_UNAVAILABLE (Redis cannot be reached or refuses us), the
+ * message naming the URL with its password hidden.
+ */
+export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus> {
+  const shown = redactUrl(options.url);
+  const cluster = options.cluster ?? "default";
+  if (!CLUSTER_PATTERN.test(cluster)) {
+    throw new FactoryError("VALIDATION_FAILED", `cluster: must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got '${cluster.slice(0, 64)}'`, {
+      field: "cluster",
+    });
+  }
+  const db = databaseOf(options.url, shown);
+  const origin = randomBytes(ORIGIN_LENGTH / 2).toString("hex");
+  let started = false;
+  const connect = (role: "pub" | "sub"): Redis =>
+    new Redis(options.url, {
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      // Named so an operator (and our reconnect test) can find this bus's connections in CLIENT LIST.
+      connectionName: `af:${cluster}:bus:${origin}:${role}`,
+      // At start a refusal fails createRedisBus at once; once started, retry for ever with backoff.
+      retryStrategy: (times) => (started ? Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS) : null),
+      ...(role === "pub"
+        ? // While Redis is away a publish is dropped (at-most-once), never queued without bound,
+          // and one in flight when the connection drops is not sent again (it may have arrived).
+          { enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true }
+        : // Subscription changes made while Redis is away wait for it and are sent on reconnect.
+          { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true }),
+    });
+  const pub = connect("pub");
+  const sub = connect("sub");
+  let firstError: Error | undefined;
+  const report = (error: Error): void => {
+    // Before start a failure becomes createRedisBus's rejection (ioredis only emits some of them,
+    // a refused SELECT of the db index for one, and goes on as if connected).
+    if (!started) firstError ??= error;
+    else (options.onError ?? ((e: Error) => console.error(`redis bus: ${e.message}`)))(busError(`the Redis bus at ${shown}`, error));
+  };
+  pub.on("error", report);
+  sub.on("error", report);
+  try {
+    await Promise.all([pub.connect(), sub.connect()]);
+    // A PING on each shows the connections answer; whatever went wrong on the way has been emitted by then.
+    await Promise.all([pub.ping(), sub.ping()]);
+    if (firstError !== undefined) throw firstError;
+  } catch (error) {
+    pub.disconnect();
+    sub.disconnect();
+    throw busError(`cannot reach the Redis bus at ${shown}`, firstError ?? error);
+  }
+  started = true;
+  return new RedisBus({ pub, sub, prefix: `af:${cluster}:${db}:`, origin, url: shown, ...pick(options) });
+}
+
+/** The database index of a Redis URL (its path), checked before anything connects. */
+function databaseOf(url: string, shown: string): number {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new FactoryError("VALIDATION_FAILED", `url: not a URL: '${shown}'`, { field: "url" });
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new FactoryError("VALIDATION_FAILED", `url: must start with redis:// or rediss://, got '${shown}'`, { field: "url" });
+  }
+  const path = parsed.pathname.replace(/^\//, "");
+  if (path === "") return 0;
+  if (!/^\d{1,5}$/.test(path)) throw new FactoryError("VALIDATION_FAILED", `url: the path must be a database index (e.g. /5), got '${shown}'`, { field: "url" });
+  return Number(path);
+}
+
+function pick(options: RedisBusOptions): Pick<RedisBusOptions, "onError" | "onHandlerError"> {
+  return {
+    ...(options.onError === undefined ? {} : { onError: options.onError }),
+    ...(options.onHandlerError === undefined ? {} : { onHandlerError: options.onHandlerError }),
+  };
+}
+
+function busError(what: string, cause: unknown): FactoryError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new FactoryError("BUS_UNAVAILABLE", `${what}: ${reason}`, { cause });
+}
+
+/** QUIT sends what is queued first; a connection that is down has nothing to send and is just dropped. */
+async function quit(client: Redis): Promise<void> {
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
