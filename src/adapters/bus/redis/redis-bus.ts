@@ -53,6 +53,11 @@ export class RedisBus implements Bus {
     this.#sub.on("message", (channel: string, raw: string) => this.#fromRedis(channel, raw));
   }
 
+  /** This bus's id: the origin its messages carry, and part of its connections' names (`af:<cluster>:bus:<id>:pub|sub` in CLIENT LIST). */
+  get id(): string {
+    return this.#origin;
+  }
+
   publish(channel: string, message: unknown): void {
     if (this.#closed) return;
     const json = JSON.stringify(message) as string | undefined;
