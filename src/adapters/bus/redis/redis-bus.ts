@@ -21,9 +21,11 @@ import { redactUrl } from "../../../core/redact-url.ts";
  * PUBLISH on db 5 reaches a subscriber connected to db 0.
  *
  * Subscribers on this node get this node's messages through a local fast path, synchronously
- * during `publish` as with the memory bus (measured: see bench/bus.ts), and each message
- * carries this bus's origin id so the copy that comes back from Redis is dropped rather than
- * delivered twice.
+ * during `publish` as with the memory bus, and each message carries this bus's origin id so the
+ * copy that comes back from Redis is dropped rather than delivered twice. Measured (bench/bus.ts,
+ * local Redis, 2 shared cores): the fast path delivers in 1.5-2.5 µs at p50, the Redis round
+ * trip takes 50-125 µs unloaded and 5-10 ms under a burst of 20,000; and callers were written
+ * for the memory bus's synchronous delivery (a listener added, then an action, then a check).
  */
 export class RedisBus implements Bus {
   readonly #pub: Redis;
