@@ -106,6 +106,24 @@ describe("redis bus: start-up errors name the URL, password hidden", T, () => {
     });
   });
 
+  it("fails with BUS_UNAVAILABLE after connectTimeoutMs when the server accepts and never answers", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
+    const { port } = silent.address() as { port: number };
+    try {
+      const started = Date.now();
+      await assert.rejects(createRedisBus({ url: `redis://:pw@127.0.0.1:${port}/1`, connectTimeoutMs: 300 }), {
+        code: "BUS_UNAVAILABLE",
+        message: `cannot reach the Redis bus at redis://:***@127.0.0.1:${port}/1: no answer within 300 ms`,
+      });
+      assert.ok(Date.now() - started < 2_000, "it gave up at its deadline");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((done) => silent.close(done));
+    }
+  });
+
   it("refuses a URL that is not a Redis URL, and a bad cluster name, with VALIDATION_FAILED before connecting", async () => {
     await assert.rejects(createRedisBus({ url: "postgres://u:pw@127.0.0.1:5432/test" }), {
       code: "VALIDATION_FAILED",

@@ -201,6 +201,25 @@ export function busConformance(name: string, make: () => Promise<BusUnderTest>, 
         assert.deepStrictEqual(heard, [["same", { seq: 1 }]]);
       });
 
+      it("keeps one publisher's order on another node when a handler publishes while handling a message", async () => {
+        const u = await start();
+        const a = (await u.open()).bus;
+        const b = (await u.open()).bus;
+        const onA: unknown[] = [];
+        const onB: unknown[] = [];
+        // A's own handler answers "first" with "second" on the same channel, during delivery.
+        a.subscribe("chain", (m) => {
+          onA.push(m);
+          if (m === "first") a.publish("chain", "second");
+        });
+        b.subscribe("chain", (m) => onB.push(m));
+        await u.settled(b);
+        a.publish("chain", "first");
+        await until(() => onB.length === 2, "node B to hear both");
+        assert.deepStrictEqual(onA, ["first", "second"]);
+        assert.deepStrictEqual(onB, ["first", "second"]);
+      });
+
       it("stops delivering to another node once it unsubscribed", async () => {
         const u = await start();
         const a = (await u.open()).bus;

@@ -65,8 +65,8 @@ export class RedisBus implements Bus {
     const json = JSON.stringify(message) as string | undefined;
     if (json === undefined) throw new TypeError(`bus message on ${channel} is not a JSON value (${typeof message})`);
     this.#published++;
-    const handlers = this.#channels.get(channel);
-    if (handlers !== undefined) this.#deliver(channel, handlers, JSON.parse(json));
+    // To Redis first, then to local handlers: a handler that publishes in turn must not get its
+    // message to other nodes ahead of the one it is handling.
     this.#pub.publish(this.#prefix + channel, this.#origin + json).then(
       () => {
         this.#publishFailing = false;
@@ -79,6 +79,8 @@ export class RedisBus implements Bus {
         this.#onError(busError(`publishing to the Redis bus at ${this.#url} failed; messages are dropped until it is back`, error));
       },
     );
+    const handlers = this.#channels.get(channel);
+    if (handlers !== undefined) this.#deliver(channel, handlers, JSON.parse(json));
   }
 
   subscribe(channel: string, handler: (message: unknown) => void): Unsubscribe {
@@ -197,11 +199,12 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
   }
   const db = databaseOf(options.url, shown);
   const origin = randomBytes(ORIGIN_LENGTH / 2).toString("hex");
+  const waitMs = options.connectTimeoutMs ?? 5000;
   let started = false;
   const connect = (role: "pub" | "sub"): Redis =>
     new Redis(options.url, {
       lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
+      connectTimeout: waitMs,
       // Named so an operator (and our reconnect test) can find this bus's connections in CLIENT LIST.
       connectionName: `af:${cluster}:bus:${origin}:${role}`,
       // At start a refusal fails createRedisBus at once; once started, retry for ever with backoff.
@@ -224,15 +227,26 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
   };
   pub.on("error", report);
   sub.on("error", report);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.all([pub.connect(), sub.connect()]);
-    // A PING on each shows the connections answer; whatever went wrong on the way has been emitted by then.
-    await Promise.all([pub.ping(), sub.ping()]);
+    await Promise.race([
+      (async () => {
+        await Promise.all([pub.connect(), sub.connect()]);
+        // A PING on each shows the connections answer; whatever went wrong on the way has been emitted by then.
+        await Promise.all([pub.ping(), sub.ping()]);
+      })(),
+      // ioredis's connectTimeout ends at the TCP connect; a server that accepts and never answers would hold us for ever.
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);
+      }),
+    ]);
     if (firstError !== undefined) throw firstError;
   } catch (error) {
     pub.disconnect();
     sub.disconnect();
     throw busError(`cannot reach the Redis bus at ${shown}`, firstError ?? error);
+  } finally {
+    clearTimeout(timer);
   }
   started = true;
   return new RedisBus({ pub, sub, prefix: `af:${cluster}:${db}:`, origin, url: shown, ...pick(options) });
