@@ -1,5 +1,5 @@
 /** The public library surface of agent-factory. */
-import type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus.ts";
+import type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus-options.ts";
 export { createFactory, type FactoryOptions } from "./factory/create-factory.ts";
 export { DEFAULT_DATA_DIR } from "./factory/default-data-dir.ts";
 export { consoleLogger } from "./adapters/logger/console-logger.ts";
@@ -24,7 +24,7 @@ export type { PruneKind, PruneQuery, Store, StoreWrite } from "./core/ports/stor
 export { createMemoryStore } from "./adapters/store/memory/memory-store.ts";
 export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./state/retention.ts";
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
-export type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus.ts";
+export type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus-options.ts";
 
 /**
  * A bus across nodes on Redis pub/sub (`createFactory({ bus: await createRedisBus({ url, cluster }) })`).

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { FactoryError } from "../../../core/errors.ts";
-import type { Bus, Unsubscribe } from "../../../core/ports/bus.ts";
+import type { Unsubscribe } from "../../../core/ports/bus.ts";
 import { redactUrl } from "../../../core/redact-url.ts";
+import type { RedisBus, RedisBusOptions } from "./redis-bus-options.ts";
 
 /**
  * The bus across nodes, on Redis pub/sub (through `ioredis`, which only the factory that asks
@@ -27,7 +28,7 @@ import { redactUrl } from "../../../core/redact-url.ts";
  * trip takes 50-125 µs unloaded and 5-10 ms under a burst of 20,000; and callers were written
  * for the memory bus's synchronous delivery (a listener added, then an action, then a check).
  */
-export class RedisBus implements Bus {
+class RedisPubSubBus implements RedisBus {
   readonly #pub: Redis;
   readonly #sub: Redis;
   readonly #prefix: string;
@@ -55,7 +56,6 @@ export class RedisBus implements Bus {
     this.#sub.on("message", (channel: string, raw: string) => this.#fromRedis(channel, raw));
   }
 
-  /** This bus's id: the origin its messages carry, and part of its connections' names (`af:<cluster>:bus:<id>:pub|sub` in CLIENT LIST). */
   get id(): string {
     return this.#origin;
   }
@@ -103,15 +103,10 @@ export class RedisBus implements Bus {
     };
   }
 
-  /**
-   * Resolves once every subscribe and unsubscribe so far has reached Redis: from then on the
-   * messages of other nodes arrive (a subscriber on this node hears this node's at once).
-   */
   async settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  /** Counts since start: messages published here, received from other nodes, and dropped because Redis refused them. */
   stats(): { published: number; received: number; dropped: number } {
     return { published: this.#published, received: this.#received, dropped: this.#dropped };
   }
@@ -163,19 +158,6 @@ export class RedisBus implements Bus {
     this.#pending.add(tracked);
     void tracked.finally(() => this.#pending.delete(tracked));
   }
-}
-
-export interface RedisBusOptions {
-  /** `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS); the db index, default 0, also separates channels. */
-  url: string;
-  /** The cluster of this node: clusters sharing one Redis never hear each other. Default `default`. */
-  cluster?: string;
-  /** Connection trouble after start (lost, a reconnect refused, publishes dropped); default console.error. */
-  onError?: (error: Error) => void;
-  /** A subscriber that threw; default console.error. */
-  onHandlerError?: (error: unknown, channel: string) => void;
-  /** How long start-up waits for Redis before it fails; default 5000. */
-  connectTimeoutMs?: number;
 }
 
 const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -249,7 +231,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
     clearTimeout(timer);
   }
   started = true;
-  return new RedisBus({ pub, sub, prefix: `af:${cluster}:${db}:`, origin, url: shown, ...pick(options) });
+  return new RedisPubSubBus({ pub, sub, prefix: `af:${cluster}:${db}:`, origin, url: shown, ...pick(options) });
 }
 
 /** The database index of a Redis URL (its path), checked before anything connects. */
