@@ -296,6 +296,9 @@ describe("redis bus: Redis away for a while under load", T, () => {
       [["BUS_UNAVAILABLE", `publishing to the Redis bus at redis://127.0.0.1:${relay.port}/${DB} failed; messages are dropped until it is back`]],
     );
     await new Promise((r) => setTimeout(r, 1_000));
+    // The refused reconnects of that second are reported too, each naming the URL.
+    const refused = `the Redis bus at redis://127.0.0.1:${relay.port}/${DB}: connect ECONNREFUSED 127.0.0.1:${relay.port}`;
+    assert.ok(buses.errors.some((e) => e.message === refused), `expected '${refused}' among ${buses.errors.map((e) => e.message).join(" | ")}`);
     await relay.up();
 
     let probe = 200;

@@ -57,6 +57,12 @@ class RedisPubSubBus implements RedisBus {
     this.#onError = parts.onError ?? ((error) => console.error(`redis bus: ${error.message}`));
     this.#onHandlerError = parts.onHandlerError ?? ((error, channel) => console.error(`bus handler on ${channel} failed:`, error));
     this.#sub.on("message", (channel: string, raw: string) => this.#fromRedis(channel, raw));
+    for (const client of [this.#pub, this.#sub]) {
+      // Lost connections and refused reconnects while open; after close nobody is listening.
+      client.on("error", (error: Error) => {
+        if (!this.#closed) this.#onError(busError(`the Redis bus at ${this.#url}`, error));
+      });
+    }
   }
 
   get id(): string {
@@ -249,14 +255,13 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
   const pub = connect("pub");
   const sub = connect("sub");
   let firstError: Error | undefined;
-  const report = (error: Error): void => {
-    // Before start a failure becomes createRedisBus's rejection (ioredis only emits some of them,
-    // a refused SELECT of the db index for one, and goes on as if connected).
-    if (!started) firstError ??= error;
-    else (options.onError ?? ((e: Error) => console.error(`redis bus: ${e.message}`)))(busError(`the Redis bus at ${shown}`, error));
+  // Before start a failure becomes createRedisBus's rejection (ioredis only emits some of them,
+  // a refused SELECT of the db index for one, and goes on as if connected); the bus takes over after.
+  const remember = (error: Error): void => {
+    firstError ??= error;
   };
-  pub.on("error", report);
-  sub.on("error", report);
+  pub.on("error", remember);
+  sub.on("error", remember);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -279,6 +284,8 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
     clearTimeout(timer);
   }
   started = true;
+  pub.off("error", remember);
+  sub.off("error", remember);
   return new RedisPubSubBus({ pub, sub, prefix: `af:${cluster}:${db}:`, origin, url: shown, ...pick(options) });
 }
 
