@@ -4,8 +4,11 @@
  * (another bus instance over the local Redis: the round trip every cross-node message pays, and
  * what a local subscriber would pay without the fast path).
  *
- *   node --conditions=agent-factory-source bench/bus.ts [--case memory|redis-local|redis-remote|all]
- *        [--messages 20000] [--redis redis://127.0.0.1:6379/0]
+ *   node --conditions=agent-factory-source bench/bus.ts [--case memory|redis-local|redis-remote|spawn|all]
+ *        [--messages 20000] [--spawns 3000] [--redis redis://127.0.0.1:6379/0]
+ *
+ * `spawn` is the cost a factory pays: the same spawns (function agents, memory store; three
+ * events each) with the memory bus, then the Redis bus, each run twice (the first warms up).
  *
  * Both buses run in this one process, as two nodes on one machine would share its cores; the
  * message is an event-sized JSON object (about 250 bytes). Not wired into bench/run.ts: it needs
@@ -14,6 +17,8 @@
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { MemoryBus } from "../src/adapters/bus/memory/memory-bus.ts";
+import { createMemoryStore } from "../src/adapters/store/memory/memory-store.ts";
+import { createFactory } from "../src/factory/create-factory.ts";
 import { createRedisBus } from "../src/adapters/bus/redis/redis-bus.ts";
 import type { Bus } from "../src/core/ports/bus.ts";
 import { formatNumber, perSecond, summarize, type Summary } from "./stats.ts";
@@ -25,6 +30,7 @@ const { values } = parseArgs({
   options: {
     case: { type: "string", default: "all" },
     messages: { type: "string", default: "20000" },
+    spawns: { type: "string", default: "3000" },
     redis: { type: "string", default: "redis://127.0.0.1:6379/0" },
   },
 });
@@ -121,6 +127,29 @@ async function measure(name: BusCase): Promise<CaseFigures> {
     messagesPerSecond: perSecond(MESSAGES, lastAt - start),
     publishCostUs: (inPublish * 1000) / MESSAGES,
   };
+}
+
+/** Spawns through a whole factory on each bus: milliseconds per run, and the events they emitted. */
+async function spawns(): Promise<Array<{ bus: string; ms: number; events: number }>> {
+  const out: Array<{ bus: string; ms: number; events: number }> = [];
+  const count = Number(values.spawns);
+  for (const kind of ["memory", "redis", "memory", "redis"] as const) {
+    const bus = kind === "redis" ? await createRedisBus({ url: values.redis, cluster: `bench-${process.pid}-${Date.now().toString(36)}` }) : new MemoryBus();
+    const factory = await createFactory({ dataDir: ":memory:", store: createMemoryStore(), bus, logger: { info() {}, warn() {}, error() {} }, handlers: { echo: (input) => input } });
+    factory.registerProfile({ name: "worker", role: "Worker", runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } });
+    const start = performance.now();
+    await Promise.all(Array.from({ length: count }, () => factory.spawnAgent({ profile: "worker" })));
+    out.push({ bus: kind, ms: performance.now() - start, events: factory.stats().lastEventSeq });
+    await factory.close({ force: true });
+  }
+  return out;
+}
+
+if (values.case === "spawn" || values.case === "all") {
+  const runs = await spawns();
+  console.log(`factory: ${values.spawns} spawns (function agents, memory store), each bus twice`);
+  for (const r of runs) console.log(`  ${r.bus.padEnd(7)} ${r.ms.toFixed(0).padStart(5)} ms  ${r.events} events  ${formatNumber(Math.round(perSecond(r.events, r.ms)))} events/s`);
+  if (values.case === "spawn") process.exit(0);
 }
 
 const chosen: BusCase[] = values.case === "all" ? [...CASES] : [values.case as BusCase];
