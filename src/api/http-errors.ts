@@ -20,6 +20,7 @@ const FAMILY_STATUS: Record<ErrorFamily, ContentfulStatusCode> = {
   model: 422,
   budget: 402,
   store: 503,
+  bus: 503,
   internal: 500,
 };
 

@@ -32,6 +32,12 @@ export const ERROR_FAMILIES = {
    * database, or failing its integrity check).
    */
   store: ["STORE_UNAVAILABLE", "STORE_LOCKED", "STORE_DAMAGED"],
+  /**
+   * The bus between nodes cannot be reached (503): its server is down or refuses us (wrong URL,
+   * password or database index). A family of its own, not the store's: nothing durable is at
+   * stake, and a bus comes back by itself.
+   */
+  bus: ["BUS_UNAVAILABLE"],
   /** A bug: never raised on purpose, the answer to anything unexpected (500). */
   internal: ["INTERNAL"],
 } as const satisfies Record<string, readonly string[]>;

@@ -36,9 +36,9 @@ describe("error code families", () => {
     assert.equal(disjoint, true);
   });
 
-  it("keeps the codes the factory has always had, now grouped (the HTTP-only six moved to api/)", () => {
+  it("keeps the codes the factory has always had, now grouped (the HTTP-only six moved to api/), and BUS_UNAVAILABLE for the Redis bus", () => {
     assert.deepEqual([...CODES].sort(), [
-      "AGENT_BUSY", "AGENT_LOST", "AGENT_NOT_FOUND", "AGENT_START_FAILED", "BUDGET_EXCEEDED", "CHAOS_DISABLED",
+      "AGENT_BUSY", "AGENT_LOST", "AGENT_NOT_FOUND", "AGENT_START_FAILED", "BUDGET_EXCEEDED", "BUS_UNAVAILABLE", "CHAOS_DISABLED",
       "CREW_ASSEMBLY_FAILED", "CREW_NOT_ACTIVE", "CREW_NOT_FOUND", "ILLEGAL_TRANSITION", "INSUFFICIENT_CREDITS", "INTERNAL",
       "LLM_MAX_STEPS", "MODEL_UNAVAILABLE", "MODEL_UNKNOWN", "NOT_FOUND", "NOT_YOUR_TASK", "NO_SUCH_TARGET",
       "PROFILE_NOT_FOUND", "PROTOCOL_ERROR", "QUEUE_FULL", "RESULT_NOT_SERIALIZABLE", "RESULT_TOO_LARGE", "SANDBOX_UNAVAILABLE",

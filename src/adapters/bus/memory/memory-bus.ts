@@ -7,6 +7,7 @@ import type { Bus, Unsubscribe } from "../../../core/ports/bus.ts";
 export class MemoryBus implements Bus {
   readonly #channels = new Map<string, Set<(message: unknown) => void>>();
   readonly #onHandlerError: (error: unknown, channel: string) => void;
+  #closed = false;
 
   constructor(options: { onHandlerError?: (error: unknown, channel: string) => void } = {}) {
     this.#onHandlerError = options.onHandlerError ?? ((error, channel) => console.error(`bus handler on ${channel} failed:`, error));
@@ -26,6 +27,8 @@ export class MemoryBus implements Bus {
   }
 
   subscribe(channel: string, handler: (message: unknown) => void): Unsubscribe {
+    // The port's promise: after close a subscription is harmless and hears nothing.
+    if (this.#closed) return () => {};
     let handlers = this.#channels.get(channel);
     if (handlers === undefined) {
       handlers = new Set();
@@ -43,6 +46,7 @@ export class MemoryBus implements Bus {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#channels.clear();
   }
 }
