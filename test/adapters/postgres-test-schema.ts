@@ -6,6 +6,28 @@ import pg from "pg";
 /** The local test server (trust auth); AGENT_FACTORY_TEST_POSTGRES_URL points elsewhere on 127.0.0.1 if needed. */
 export const PG_URL = process.env.AGENT_FACTORY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
+/**
+ * Why the PostgreSQL tests skip, or false when they run. They skip only when no PostgreSQL
+ * answers at PG_URL and AGENT_FACTORY_REQUIRE_POSTGRES is not 1, so `npm test` passes on a
+ * machine without PostgreSQL; CI sets it, and there a missing server fails the run instead.
+ */
+export const PG_SKIP: string | false = await reachable();
+
+async function reachable(): Promise<string | false> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2_000 });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return false;
+  } catch (error) {
+    const said = error instanceof Error ? error.message || String((error as { code?: unknown }).code) : String(error);
+    if (process.env.AGENT_FACTORY_REQUIRE_POSTGRES === "1") throw new Error(`AGENT_FACTORY_REQUIRE_POSTGRES=1 but no PostgreSQL answers at ${PG_URL}: ${said}`, { cause: error });
+    return `no PostgreSQL at ${PG_URL} (${said}): start one, or point AGENT_FACTORY_TEST_POSTGRES_URL at one; CI sets AGENT_FACTORY_REQUIRE_POSTGRES=1 so these never skip there`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 export interface TestSchema {
   /** `af_test_<16 hex>`: what the store is given as `schema`. */
   name: string;

@@ -2,12 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createFactory, createPostgresStore } from "../../src/index.ts";
-import { PG_URL, PostgresRelay, testSchema } from "../adapters/postgres-test-schema.ts";
+import { PG_SKIP, PG_URL, PostgresRelay, testSchema } from "../adapters/postgres-test-schema.ts";
 import { silentLogger } from "../helpers.ts";
 
 const handlers = { double: (input: unknown) => ({ doubled: (input as { n: number }).n * 2 }) };
 
-describe("a factory on PostgreSQL", () => {
+describe("a factory on PostgreSQL", { skip: PG_SKIP }, () => {
   it("runs a task to SUCCEEDED, and a factory reopened on the same schema sees the task, its agent and its events", async () => {
     const schema = await testSchema();
     try {
