@@ -156,6 +156,30 @@ describe("postgres store", { skip: PG_SKIP }, () => {
       }
     });
 
+    it("answers STORE_UNAVAILABLE after queryTimeoutMs when PostgreSQL stops answering without closing (a partition), and works again when it answers", async () => {
+      const s = await scratch();
+      const relay = await PostgresRelay.start();
+      try {
+        const store = await createPostgresStore({ url: relay.url(), schema: s.schema.name, poolSize: 2, queryTimeoutMs: 300, connectTimeoutMs: 300 });
+        try {
+          await store.apply([{ kind: "task", value: task("before") }]);
+          relay.freeze();
+          const t0 = performance.now();
+          await assert.rejects(store.apply([{ kind: "task", value: task("during") }]), { code: "STORE_UNAVAILABLE", message: /is unavailable: Query read timeout$/ });
+          const waitedMs = performance.now() - t0;
+          assert.ok(waitedMs >= 290 && waitedMs < 3_000, `refused after ${waitedMs.toFixed(0)} ms`);
+          relay.thaw();
+          await store.apply([{ kind: "task", value: task("after") }]);
+          assert.deepEqual((await store.listTasks({})).map((t) => t.id).sort(), ["after", "before"]);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await s.done();
+        await relay.close();
+      }
+    });
+
     it("recovers when PostgreSQL ends its connections (pg_terminate_backend): the pool opens new ones, the process lives on", async () => {
       const s = await scratch();
       try {

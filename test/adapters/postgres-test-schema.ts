@@ -68,23 +68,45 @@ export async function testSchema(): Promise<TestSchema> {
 export class PostgresRelay {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  readonly #pairs = new Set<[Socket, Socket]>();
   #port = 0;
   #open = true;
+  #frozen = false;
 
   private constructor() {
     const target = new URL(PG_URL);
     this.#server = createServer((client) => {
       if (!this.#open) return client.destroy();
       const upstream = connect(Number(target.port || 5432), target.hostname);
-      for (const s of [client, upstream]) {
+      const pair: [Socket, Socket] = [client, upstream];
+      this.#pairs.add(pair);
+      for (const s of pair) {
         this.#sockets.add(s);
-        s.on("close", () => this.#sockets.delete(s));
+        s.on("close", () => {
+          this.#sockets.delete(s);
+          this.#pairs.delete(pair);
+        });
         s.on("error", () => {});
       }
-      client.pipe(upstream).pipe(client);
+      if (!this.#frozen) client.pipe(upstream).pipe(client);
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
     });
+  }
+
+  /** Stops carrying bytes either way, closing nothing: a network partition, where no reset comes. */
+  freeze(): void {
+    this.#frozen = true;
+    for (const [client, upstream] of this.#pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+    }
+  }
+
+  /** Carries bytes again on every connection still open. */
+  thaw(): void {
+    this.#frozen = false;
+    for (const [client, upstream] of this.#pairs) client.pipe(upstream).pipe(client);
   }
 
   static async start(): Promise<PostgresRelay> {

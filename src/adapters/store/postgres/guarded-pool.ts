@@ -56,17 +56,23 @@ export class GuardedPool implements PostgresPool {
     // between two statements of a transaction would otherwise end the process. Its next query
     // fails ("not queryable"), and pg-pool discards it on release.
     client.on("error", () => {});
+    // A connection that failed to answer (timed out, dropped) is not trusted again: released
+    // with an error, pg-pool closes it instead of handing it to the next caller, whose query
+    // would wait behind the lost one.
+    let broken = false;
     const query = async <R>(sqlText: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> => {
       try {
         return (await client.query(sqlText, [...parameters])) as unknown as PostgresQueryResult<R>;
       } catch (error) {
-        throw this.#translate(error);
+        const translated = this.#translate(error);
+        if (translated instanceof FactoryError) broken = true;
+        throw translated;
       }
     };
     return {
       // Kysely passes a cursor only when a dialect is given one; this store gives none.
       query: query as { <R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>; <R>(cursor: PostgresCursor<R>): PostgresCursor<R> },
-      release: () => client.release(),
+      release: () => client.release(broken),
     };
   }
 

@@ -20,6 +20,12 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** How long opening a connection may take before the store counts as unavailable; default 5 s. */
   connectTimeoutMs?: number;
+  /**
+   * How long one statement may go unanswered before the store counts as unavailable; default
+   * 30 s. A PostgreSQL cut off without a reset (a network partition) would otherwise hold the
+   * journal's batch until TCP gives up, many minutes later; the connection is then discarded.
+   */
+  queryTimeoutMs?: number;
 }
 
 /** PostgreSQL's type ids for `bigint` and `numeric` (what `sum` and `count` return). */
@@ -50,6 +56,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     connectionString: url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    query_timeout: options.queryTimeoutMs ?? 30_000,
     // A peer that vanishes without closing (a network cut) is noticed instead of waited on.
     keepAlive: true,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
@@ -91,7 +98,7 @@ function validate(options: PostgresStoreOptions): { url: string; schema: string 
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new FactoryError("VALIDATION_FAILED", `schema must be 1 to 63 lower-case letters, digits or _, starting with a letter or _, not ${JSON.stringify(schema)}`, { field: "schema" });
   }
-  for (const field of ["poolSize", "connectTimeoutMs"] as const) {
+  for (const field of ["poolSize", "connectTimeoutMs", "queryTimeoutMs"] as const) {
     const value = options[field];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new FactoryError("VALIDATION_FAILED", `${field} must be a positive integer, not ${String(value)}`, { field });
   }
