@@ -98,9 +98,8 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
         })),
       )
       .onConflict((oc) => oc.column("seq").doNothing())
-      .returning("seq")
-      .execute();
-    if (kept.length < part.length) await sameAsStored(trx, "events", part, kept, (e) => JSON.stringify(e), (data) => data);
+      .executeTakeFirst();
+    if (Number(kept.numInsertedOrUpdatedRows) < part.length) await sameAsStored(trx, "events", part, (e) => JSON.stringify(e), (data) => data);
   }
   for (const part of chunks(byKind.ledger)) {
     const kept = await trx
@@ -126,9 +125,8 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
       )
       // Append-only: a re-written entry (a retried batch) is the same entry.
       .onConflict((oc) => oc.column("seq").doNothing())
-      .returning("seq")
-      .execute();
-    if (kept.length < part.length) await sameAsStored(trx, "ledger", part, kept, (e) => e.id, (data) => (JSON.parse(data) as LedgerEntry).id);
+      .executeTakeFirst();
+    if (Number(kept.numInsertedOrUpdatedRows) < part.length) await sameAsStored(trx, "ledger", part, (e) => e.id, (data) => (JSON.parse(data) as LedgerEntry).id);
   }
   for (const write of byKind.context) {
     if (write.deleted) {
@@ -146,29 +144,26 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
 }
 
 /**
- * Checks that the rows an insert skipped (their seq was taken) are this batch's own, written
- * before: a batch retried after a commit whose answer was lost. A seq taken by a different
- * event or entry means two writers numbered alike (two nodes counting from the same last seq):
- * the batch is refused rather than one of them silently dropped.
+ * Called when an insert skipped rows (their seq was taken): checks that each stored row under
+ * the batch's seqs is the batch's own, written before (a batch retried after a commit whose
+ * answer was lost). A seq held by a different event or entry means two writers numbered alike
+ * (two nodes counting from the same last seq): the batch is refused rather than one of them
+ * silently dropped. Rows this insert just wrote are the batch's own too, so they pass.
  */
 async function sameAsStored<T extends { seq: number }>(
   trx: Kysely<SqlDatabase>,
   table: "events" | "ledger",
   part: readonly T[],
-  kept: ReadonlyArray<{ seq: number }>,
   identity: (value: T) => string,
   storedIdentity: (data: string) => string,
 ): Promise<void> {
-  const inserted = new Set(kept.map((r) => Number(r.seq)));
-  const skipped = part.filter((v) => !inserted.has(v.seq));
-  const stored = new Map<number, string>();
   const rows = await trx
     .selectFrom(table)
     .select(["seq", "data"])
-    .where("seq", "in", skipped.map((v) => v.seq))
+    .where("seq", "in", part.map((v) => v.seq))
     .execute();
-  for (const row of rows) stored.set(Number(row.seq), storedIdentity(row.data));
-  for (const value of skipped) {
+  const stored = new Map(rows.map((row) => [Number(row.seq), storedIdentity(row.data)]));
+  for (const value of part) {
     const theirs = stored.get(value.seq);
     if (theirs !== identity(value)) throw seqTaken(table, value.seq, theirs);
   }
