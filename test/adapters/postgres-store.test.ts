@@ -1,6 +1,7 @@
 // Runs the Store conformance suite against the PostgreSQL adapter on the local server, each test in a schema of its own, and pins what PostgreSQL adds: one transaction per batch, errors that hide the password, recovery when PostgreSQL comes back, two stores on one schema, migrations from two nodes at once.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import pg from "pg";
 import { createPostgresStore } from "../../src/adapters/store/postgres/postgres-store.ts";
 import type { LedgerEntry } from "../../src/core/ledger.ts";
 import type { Store, StoreWrite } from "../../src/core/ports/store.ts";
@@ -253,6 +254,30 @@ describe("postgres store", { skip: PG_SKIP }, () => {
         assert.equal(await a.getTask(`from-${loser}`), undefined);
       } finally {
         await s.done();
+      }
+    });
+  });
+
+  describe("postgres store: a role given only its schema", () => {
+    it("opens, migrates and writes in a schema made for it, without the right to create schemas in the database", async () => {
+      const s = await scratch();
+      const role = s.schema.name.replace("af_test_", "af_role_");
+      try {
+        await s.schema.query(`create role ${role} login`);
+        await s.schema.query(`grant usage, create on schema ${s.schema.name} to ${role}`);
+        assert.deepEqual(await s.schema.query("select has_database_privilege($1, current_database(), 'CREATE') as can", [role]), [{ can: false }]);
+        const url = new URL(PG_URL);
+        url.username = role;
+        const store = await s.open(url.toString());
+        await store.apply([{ kind: "task", value: task("t1") }]);
+        assert.equal((await store.getTask("t1"))?.state, "QUEUED");
+        await store.close();
+      } finally {
+        // The schema (and the tables the role owns in it) first, then the role, on a connection of its own.
+        await s.done();
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        await admin.query(`drop role if exists ${role}`).finally(() => admin.end());
       }
     });
   });

@@ -81,6 +81,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
 /** Creates the schema if missing; when two nodes start at once, the one that loses the race finds it made. */
 async function createSchema(db: Kysely<SqlDatabase>, schema: string): Promise<void> {
+  // Looked up first: `create schema if not exists` needs the CREATE right on the database even
+  // when the schema exists, which a role given only its schema does not have.
+  const { rows } = await sql<{ found: number }>`select 1 as found from pg_namespace where nspname = ${schema}`.execute(db);
+  if (rows.length > 0) return;
   try {
     await sql.raw(`create schema if not exists ${schema}`).execute(db);
   } catch (error) {
