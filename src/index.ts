@@ -22,6 +22,9 @@ export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHa
 export type { PruneKind, PruneQuery, Store, StoreWrite } from "./core/ports/store.ts";
 /** A Store in this process's memory, for tests and embedding (`createFactory({ store: createMemoryStore() })`); nothing survives the process. */
 export { createMemoryStore } from "./adapters/store/memory/memory-store.ts";
+/** The PostgreSQL store (`createFactory({ store: await createPostgresStore({ url, schema }) })`); `pg` is loaded only when this is called. */
+export { createPostgresStore } from "./factory/create-postgres-store.ts";
+export type { PostgresStoreOptions } from "./adapters/store/postgres/postgres-store.ts";
 export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./state/retention.ts";
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
 export type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus-options.ts";

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { tempDir } from "../helpers.ts";
+import { REDIS_SKIP } from "./redis-test-server.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -39,7 +40,7 @@ function loadedBy(script: string): Promise<string[]> {
 const REDIS_CODE = /\/node_modules\/ioredis\/|\/src\/adapters\/bus\/redis\//;
 const INDEX = JSON.stringify(join(ROOT, "src", "index.ts"));
 
-describe("redis bus: loaded only when used", { timeout: 60_000 }, () => {
+describe("redis bus: loaded only when used", { timeout: 60_000, skip: REDIS_SKIP }, () => {
   it("a default factory built through the public entry point loads neither ioredis nor the Redis bus", async () => {
     const loaded = await loadedBy(
       `const { createFactory } = await import(${INDEX});\n` +

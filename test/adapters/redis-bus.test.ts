@@ -7,12 +7,13 @@ import { createRedisBus } from "../../src/adapters/bus/redis/redis-bus.ts";
 import type { RedisBus, RedisBusOptions } from "../../src/adapters/bus/redis/redis-bus-options.ts";
 import type { Bus } from "../../src/core/ports/bus.ts";
 import { until } from "../helpers.ts";
+import { REDIS_SKIP } from "./redis-test-server.ts";
 import { busConformance, randomName, type OpenedBus, type Place } from "../conformance/bus.conformance.ts";
 
 const REDIS = "redis://127.0.0.1:6379";
 /** The database index the suite works in (another one for the cross-database check). */
 const DB = 0;
-const T = { timeout: 30_000 };
+const T = { timeout: 30_000, skip: REDIS_SKIP };
 
 /** Opens buses in one cluster of this run; `cleanup` closes them and deletes any key under the cluster's prefix. */
 function busesIn(cluster: string, extra: Partial<RedisBusOptions> = {}) {
@@ -71,7 +72,7 @@ busConformance(
       cleanup: () => buses.cleanup(),
     };
   },
-  { networked: true },
+  { networked: true, skip: REDIS_SKIP },
 );
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then let go). */

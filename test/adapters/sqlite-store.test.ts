@@ -33,7 +33,7 @@ describe("sqlite store: migration 0004", () => {
     const filename = join(dir.path, "old.db");
     try {
       const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new NodeSqliteDatabase(new DatabaseSync(filename)) }) });
-      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo("0003_ledger");
+      const { error } = await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0003_ledger");
       assert.equal(error, undefined);
       const old = [
         { seq: 1, kind: "reservation", debit: "W1", credit: "RES", amount: 2, reservationId: "r1", model: "m1", taskId: "t1" },
@@ -65,7 +65,7 @@ describe("sqlite store: migration 0007", () => {
     const filename = join(dir.path, "old.db");
     try {
       const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new NodeSqliteDatabase(new DatabaseSync(filename)) }) });
-      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo("0005_budgets");
+      const { error } = await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0005_budgets");
       assert.equal(error, undefined);
       for (const t of [task("old-done", { state: "SUCCEEDED", finishedAt: "2026-01-01T00:00:00.000Z" }), task("old-queued")]) {
         await sql`insert into tasks (id, state, crew_id, created_at, idempotency_key, data) values (${t.id}, ${t.state}, ${null}, ${t.createdAt}, ${null}, ${JSON.stringify(t)})`.execute(db);

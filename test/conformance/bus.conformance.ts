@@ -53,8 +53,8 @@ const JSON_VALUES: unknown[] = [
  * Registers the suite. `networked`: the adapter reaches other nodes, so the cross-node promises
  * are registered too (the memory bus lives in one process: there is no other node to test).
  */
-export function busConformance(name: string, make: () => Promise<BusUnderTest>, options: { networked: boolean }): void {
-  describe(`bus conformance: ${name}`, () => {
+export function busConformance(name: string, make: () => Promise<BusUnderTest>, options: { networked: boolean; skip?: string | false }): void {
+  describe(`bus conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let under: BusUnderTest | undefined;
     const start = async (): Promise<BusUnderTest> => (under ??= await make());
     after(async () => {

@@ -246,6 +246,25 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.deepEqual((await sut.store.listLedger({})).map((e) => e.seq), [1]);
     });
 
+    it("keeps a re-written event or ledger entry once, and refuses a batch with a different one under a seq already taken", async () => {
+      const event = { seq: 1, type: "crew.message" as const, at: now(), crewId: "c1", data: { n: 1 } };
+      await sut.store.apply([{ kind: "event", value: event }, { kind: "ledger", value: ledgerEntry(1, "grant", "SYS", "W1", 5) }]);
+      // A batch retried after its commit's answer was lost: the same event and entry again.
+      await sut.store.apply([{ kind: "event", value: { ...event, data: { n: 1 } } }, { kind: "ledger", value: ledgerEntry(1, "grant", "SYS", "W1", 5) }, { kind: "task", value: task("retried") }]);
+      // Another writer that counted from the same last seq: nothing of its batch is kept.
+      await assert.rejects(sut.store.apply([{ kind: "task", value: task("other-node") }, { kind: "ledger", value: ledgerEntry(1, "grant", "SYS", "W2", 7, { id: "le_other" }) }]), {
+        message: "ledger entry seq 1 is already taken by another entry (le_1): two writers numbered alike, and this batch would lose one",
+      });
+      await assert.rejects(sut.store.apply([{ kind: "task", value: task("other-node") }, { kind: "event", value: { ...event, data: { n: 2 } } }]), {
+        message: "event seq 1 is already taken by another event: two writers numbered alike, and this batch would lose one",
+      });
+      assert.equal(await sut.store.getTask("other-node"), undefined);
+      assert.equal((await sut.store.getTask("retried"))?.state, "QUEUED");
+      assert.deepEqual((await sut.store.listEvents({})).map((e) => e.data), [{ n: 1 }]);
+      assert.deepEqual((await sut.store.listLedger({})).map((e) => e.id), ["le_1"]);
+      assert.equal((await sut.store.ledgerTotals()).balances.get("W2"), undefined);
+    });
+
     it("keeps what was written, not the caller's objects: changing a written or a read record changes nothing stored", async () => {
       const written = task("copy", { input: { n: 1 } });
       const value = { step: 1 };

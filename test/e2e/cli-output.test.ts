@@ -37,7 +37,7 @@ function jsonError(result: CliResult): { code: string; message: string; field?: 
  */
 const SERVER_CODE = [
   /^node:sqlite$/,
-  /\/node_modules\/(kysely|ai|@ai-sdk\/[^/]+|hono|@hono\/[^/]+|zod|yaml|ora|ioredis)\//,
+  /\/node_modules\/(kysely|pg|pg-[a-z]+|ai|@ai-sdk\/[^/]+|hono|@hono\/[^/]+|zod|yaml|ora|ioredis)\//,
   /\/src\/(adapters|runtimes|scheduler|models|health|economics|state|agents|crews|tasks)\//,
   /\/src\/api\/(app|server)\.ts$/,
   /\/src\/factory\/(create-factory|factory|load-profiles)\.ts$/,

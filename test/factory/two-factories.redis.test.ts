@@ -8,9 +8,11 @@ import { createMemoryStore, createRedisBus, type RedisBus } from "../../src/inde
 import { randomName } from "../conformance/bus.conformance.ts";
 import { testFactory, until } from "../helpers.ts";
 
+import { REDIS_SKIP } from "../adapters/redis-test-server.ts";
+
 const REDIS = "redis://127.0.0.1:6379/0";
 
-describe("two factories on one Redis cluster", { timeout: 30_000 }, () => {
+describe("two factories on one Redis cluster", { timeout: 30_000, skip: REDIS_SKIP }, () => {
   const cluster = randomName("af-test");
   const other = randomName("af-test");
   const closers: Array<() => Promise<void>> = [];

@@ -2,7 +2,8 @@ import type { StoreWrite } from "../../../core/ports/store.ts";
 import { toMicro } from "../../../core/ledger.ts";
 import { lastWritePerRecord } from "../../../core/last-write-per-record.ts";
 import type { AgentRow, CrewRow, EventRow, LedgerRow, MemoryTables, TaskRow } from "./memory-tables.ts";
-import { constraint, insertBySeq, json, nullableNum, nullableText, num, text } from "./sqlite-semantics.ts";
+import { seqTaken } from "../sql/seq-taken.ts";
+import { bySeq, constraint, insertBySeq, json, nullableNum, nullableText, num, text } from "./sqlite-semantics.ts";
 
 /** Applies a batch of writes all or nothing, as the SQL store's one transaction does; each table keeps what its SQL upsert keeps. */
 export function applyWrites(tables: MemoryTables, writes: readonly StoreWrite[]): void {
@@ -98,7 +99,8 @@ export function applyWrites(tables: MemoryTables, writes: readonly StoreWrite[])
           taskId: nullableText(e.taskId, "events.task_id"),
           data: json(e, "events.data"),
         };
-        // Insert-only: a re-written seq is the event already kept.
+        // Insert-only: a re-written seq is the event already kept; another event under it is refused.
+        if (tables.eventSeqs.has(row.seq) && bySeq(tables.events, row.seq)?.data !== row.data) throw seqTaken("events", row.seq, undefined);
         commits.push(() => {
           if (tables.eventSeqs.has(row.seq)) return;
           tables.eventSeqs.add(row.seq);
@@ -126,7 +128,11 @@ export function applyWrites(tables: MemoryTables, writes: readonly StoreWrite[])
           data: json(e, "ledger.data"),
         };
         // Append-only: a re-written seq (a retried batch) is the entry already kept; ids are unique.
-        if (tables.ledgerSeqs.has(row.seq)) break;
+        if (tables.ledgerSeqs.has(row.seq)) {
+          const theirs = bySeq(tables.ledger, row.seq)?.id;
+          if (theirs !== row.id) throw seqTaken("ledger", row.seq, theirs);
+          break;
+        }
         if (tables.ledgerIds.has(row.id) || newLedgerIds.has(row.id)) throw constraint("UNIQUE", "ledger.id");
         newLedgerIds.add(row.id);
         commits.push(() => {

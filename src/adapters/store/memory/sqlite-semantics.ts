@@ -32,6 +32,20 @@ export function insertBySeq<T extends { seq: number }>(rows: T[], row: T): void 
   rows.splice(i, 0, row);
 }
 
+/** The row with this seq in rows sorted by seq (binary search), if any. */
+export function bySeq<T extends { seq: number }>(rows: readonly T[], seq: number): T | undefined {
+  let lo = 0;
+  let hi = rows.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const row = rows[mid] as T;
+    if (row.seq === seq) return row;
+    if (row.seq < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
 /** The SQL store's wording for a refused write (SQLite's), so callers read the same message from either. */
 export function constraint(kind: "NOT NULL" | "UNIQUE", column: string): Error {
   return new Error(`${kind} constraint failed: ${column}`);

@@ -3,9 +3,13 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely
 /** A step that plain SQL cannot do portably (reading the JSON in `data`), through Kysely. */
 type Step = (db: Kysely<unknown>) => Promise<void>;
 
+/** The SQL dialects the store runs on. */
+export type SqlDialectName = "sqlite" | "postgres";
+
 /**
  * Plain SQL that both SQLite and PostgreSQL accept. Records are stored whole as JSON text in
- * `data`; the columns beside it exist only to be indexed, filtered and summed on.
+ * `data`; the columns beside it exist only to be indexed, filtered and summed on. Where the
+ * dialects differ, `forDialect` below says how, once for every statement.
  */
 const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
   "0001_init": [
@@ -94,19 +98,37 @@ async function backfillLedgerUsage(db: Kysely<unknown>): Promise<void> {
   }
 }
 
-export const migrationProvider: MigrationProvider = {
-  async getMigrations(): Promise<Record<string, Migration>> {
-    const out: Record<string, Migration> = {};
-    for (const [name, statements] of Object.entries(MIGRATIONS)) {
-      out[name] = {
-        async up(db: Kysely<unknown>): Promise<void> {
-          for (const step of statements) {
-            if (typeof step === "string") await sql.raw(step).execute(db);
-            else await step(db);
-          }
-        },
-      };
-    }
-    return out;
-  },
-};
+/** The migrations as `dialect` runs them (the same list; see `forDialect`). */
+export function migrationProvider(dialect: SqlDialectName): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const out: Record<string, Migration> = {};
+      for (const [name, statements] of Object.entries(MIGRATIONS)) {
+        out[name] = {
+          async up(db: Kysely<unknown>): Promise<void> {
+            for (const step of statements) {
+              if (typeof step === "string") await sql.raw(forDialect(step, dialect)).execute(db);
+              else await step(db);
+            }
+          },
+        };
+      }
+      return out;
+    },
+  };
+}
+
+/** A text column's type in a `create table` or `alter table … add column`. */
+const TEXT_COLUMN = /\btext\b/g;
+
+/**
+ * The one difference between the dialects' DDL: text order. The store lists and pages by text
+ * (ISO timestamps, ids, keys) and expects byte order, which is SQLite's default (BINARY) but
+ * not PostgreSQL's, whose columns take the database's locale (en_US.UTF-8 sorts `a-b` after
+ * `ab`, and case-insensitively first). So on PostgreSQL every text column is created with
+ * `collate "C"` (byte order, and indexes that serve `like 'prefix%'`).
+ */
+function forDialect(statement: string, dialect: SqlDialectName): string {
+  if (dialect === "sqlite" || !/^(create|alter) table /.test(statement)) return statement;
+  return statement.replace(TEXT_COLUMN, 'text collate "C"');
+}

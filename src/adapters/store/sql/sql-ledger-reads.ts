@@ -2,6 +2,7 @@ import { sql, type Kysely } from "kysely";
 import { fromMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
 import type { LedgerQuery, LedgerReportQuery, OpenReservation } from "../../../core/ports/store.ts";
 import { chunks } from "./chunks.ts";
+import { rowLimit } from "./row-limit.ts";
 import { parse, type SqlDatabase } from "./sql-database.ts";
 
 // The ledger's reads: its entries, wallet balances, reports and the reservations still open.
@@ -19,7 +20,7 @@ export async function listLedger(db: Kysely<SqlDatabase>, query: LedgerQuery): P
   if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
   if (query.agentId !== undefined) q = q.where("agent_id", "=", query.agentId);
   if (query.kinds !== undefined && query.kinds.length > 0) q = q.where("kind", "in", [...query.kinds]);
-  const rows = await q.orderBy("seq").limit(query.limit ?? 1000).execute();
+  const rows = await q.orderBy("seq").limit(rowLimit(query.limit, 1000)).execute();
   return rows.map(parse<LedgerEntry>);
 }
 

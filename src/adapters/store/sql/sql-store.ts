@@ -9,27 +9,45 @@ import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
 import { FactoryError } from "../../../core/errors.ts";
-import { migrationProvider } from "./migrations.ts";
+import { migrationProvider, type SqlDialectName } from "./migrations.ts";
+import { rowLimit } from "./row-limit.ts";
 import { parse, type SqlDatabase } from "./sql-database.ts";
 import { ledgerReport, ledgerTotals, listLedger, openReservations } from "./sql-ledger-reads.ts";
 import { pruneTables } from "./sql-prune.ts";
 import { writeBatch } from "./sql-writes.ts";
 
+/** What the SQL store must know of the database under it. */
+export interface SqlStoreOptions {
+  dialect: SqlDialectName;
+  /**
+   * The schema the migrator's own tables live in (PostgreSQL). Kysely looks for them among
+   * every schema of the database unless told which, and would take another store's for ours.
+   */
+  migrationSchema?: string;
+}
+
 /**
  * The store over any Kysely dialect whose SQL accepts `insert … on conflict do update`
- * (SQLite, PostgreSQL). Adapters differ only in how they open the connection.
+ * (SQLite, PostgreSQL). Adapters differ only in how they open the connection; the DDL's one
+ * difference is in migrations.ts.
  */
 export class SqlStore implements Store {
   readonly #db: Kysely<SqlDatabase>;
+  readonly #options: SqlStoreOptions;
 
-  constructor(db: Kysely<SqlDatabase>) {
+  constructor(db: Kysely<SqlDatabase>, options: SqlStoreOptions) {
     this.#db = db;
+    this.#options = options;
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.#db, provider: migrationProvider });
+    const { dialect, migrationSchema } = this.#options;
+    // On PostgreSQL the migrator holds an advisory lock while it runs, and runs all pending
+    // migrations in one transaction, so nodes starting at once migrate one after the other.
+    const migrator = new Migrator({ db: this.#db, provider: migrationProvider(dialect), ...(migrationSchema === undefined ? {} : { migrationTableSchema: migrationSchema }) });
     const { error } = await migrator.migrateToLatest();
     if (error !== undefined) {
+      if (error instanceof FactoryError) throw error; // the store is unreachable, and says so
       throw new FactoryError("STORE_UNAVAILABLE", `store migration failed: ${String(error)}`, { cause: error });
     }
   }
@@ -75,7 +93,7 @@ export class SqlStore implements Store {
     if (query.role !== undefined) q = q.where("role", "=", query.role);
     if (query.crewId !== undefined) q = q.where("crew_id", "=", query.crewId);
     if (query.after !== undefined) q = q.where(past("spawned_at", query.after, true));
-    const rows = await q.orderBy("spawned_at", "desc").orderBy("id", "desc").limit(query.limit ?? 1_000_000).execute();
+    const rows = await q.orderBy("spawned_at", "desc").orderBy("id", "desc").limit(rowLimit(query.limit, 1_000_000)).execute();
     return rows.map((row) => upgradeAgent(parse<Agent>(row)));
   }
 
@@ -88,7 +106,7 @@ export class SqlStore implements Store {
     let q = this.#db.selectFrom("crews").select("data");
     if (query.states !== undefined) q = q.where("state", "in", [...query.states]);
     if (query.after !== undefined) q = q.where(past("created_at", query.after, true));
-    const rows = await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(query.limit ?? 1_000_000).execute();
+    const rows = await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(rowLimit(query.limit, 1_000_000)).execute();
     return rows.map(parse<Crew>);
   }
 
@@ -109,7 +127,7 @@ export class SqlStore implements Store {
     const newest = query.newestFirst === true;
     if (query.after !== undefined) q = q.where(past("created_at", query.after, newest));
     const order = newest ? "desc" : "asc";
-    const rows = await q.orderBy("created_at", order).orderBy("id", order).limit(query.limit ?? 1_000_000).execute();
+    const rows = await q.orderBy("created_at", order).orderBy("id", order).limit(rowLimit(query.limit, 1_000_000)).execute();
     return rows.map(parse<Task>);
   }
 
@@ -129,7 +147,7 @@ export class SqlStore implements Store {
       const families = types.filter((t) => t.endsWith(".*")).map((t) => `${t.slice(0, -1)}%`);
       q = q.where((eb) => eb.or([...(exact.length > 0 ? [eb("type", "in", exact)] : []), ...families.map((f) => eb("type", "like", f))]));
     }
-    const rows = await q.orderBy("seq").limit(query.limit ?? 1000).execute();
+    const rows = await q.orderBy("seq").limit(rowLimit(query.limit, 1000)).execute();
     return rows.map(parse<FactoryEvent>);
   }
 

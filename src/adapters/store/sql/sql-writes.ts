@@ -9,6 +9,7 @@ import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
 import { chunks } from "./chunks.ts";
+import { seqTaken } from "./seq-taken.ts";
 import type { SqlDatabase } from "./sql-database.ts";
 
 /**
@@ -83,7 +84,7 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
       .execute();
   }
   for (const part of chunks(byKind.event)) {
-    await trx
+    const kept = await trx
       .insertInto("events")
       .values(
         part.map((e) => ({
@@ -97,10 +98,11 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
         })),
       )
       .onConflict((oc) => oc.column("seq").doNothing())
-      .execute();
+      .executeTakeFirst();
+    if (Number(kept.numInsertedOrUpdatedRows) < part.length) await sameAsStored(trx, "events", part, (e) => JSON.stringify(e), (data) => data);
   }
   for (const part of chunks(byKind.ledger)) {
-    await trx
+    const kept = await trx
       .insertInto("ledger")
       .values(
         part.map((e) => ({
@@ -123,7 +125,8 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
       )
       // Append-only: a re-written entry (a retried batch) is the same entry.
       .onConflict((oc) => oc.column("seq").doNothing())
-      .execute();
+      .executeTakeFirst();
+    if (Number(kept.numInsertedOrUpdatedRows) < part.length) await sameAsStored(trx, "ledger", part, (e) => e.id, (data) => (JSON.parse(data) as LedgerEntry).id);
   }
   for (const write of byKind.context) {
     if (write.deleted) {
@@ -140,6 +143,32 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
   }
 }
 
+/**
+ * Called when an insert skipped rows (their seq was taken): checks that each stored row under
+ * the batch's seqs is the batch's own, written before (a batch retried after a commit whose
+ * answer was lost). A seq held by a different event or entry means two writers numbered alike
+ * (two nodes counting from the same last seq): the batch is refused rather than one of them
+ * silently dropped. Rows this insert just wrote are the batch's own too, so they pass.
+ */
+async function sameAsStored<T extends { seq: number }>(
+  trx: Kysely<SqlDatabase>,
+  table: "events" | "ledger",
+  part: readonly T[],
+  identity: (value: T) => string,
+  storedIdentity: (data: string) => string,
+): Promise<void> {
+  const rows = await trx
+    .selectFrom(table)
+    .select(["seq", "data"])
+    .where("seq", "in", part.map((v) => v.seq))
+    .execute();
+  const stored = new Map(rows.map((row) => [Number(row.seq), storedIdentity(row.data)]));
+  for (const value of part) {
+    const theirs = stored.get(value.seq);
+    if (theirs !== identity(value)) throw seqTaken(table, value.seq, theirs);
+  }
+}
+
 interface Grouped {
   profile: ProfileRecord[];
   agent: Agent[];
@@ -151,12 +180,25 @@ interface Grouped {
   ledger: LedgerEntry[];
 }
 
-/** The batch's writes by kind: the last write of each record, in the order of its last appearance. */
+/**
+ * The batch's writes by kind: the last write of each record, sorted by its key. Sorted so that
+ * concurrent batches (several nodes on one PostgreSQL) lock the rows they share in one order,
+ * table after table, key after key, and so never deadlock on each other.
+ */
 function groupByKind(writes: readonly StoreWrite[]): Grouped {
   const out: Grouped = { profile: [], agent: [], crew: [], task: [], wallet: [], event: [], context: [], ledger: [] };
   for (const w of lastWritePerRecord(writes)) {
     if (w.kind === "context") out.context.push(w);
     else (out[w.kind] as unknown[]).push(w.value);
   }
+  out.profile.sort((a, b) => byText(a.name, b.name) || a.version - b.version);
+  for (const rows of [out.agent, out.crew, out.task]) rows.sort((a, b) => byText(a.id, b.id));
+  out.wallet.sort((a, b) => byText(a.address, b.address));
+  out.event.sort((a, b) => a.seq - b.seq);
+  out.ledger.sort((a, b) => a.seq - b.seq);
+  out.context.sort((a, b) => byText(a.crewId, b.crewId) || byText(a.key, b.key));
   return out;
 }
+
+/** Code-unit order: any total order serves, as long as every writer uses the same one. */
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -48,7 +48,7 @@ class SqliteStore extends SqlStore {
   #checkpointing = false;
 
   constructor(db: Kysely<SqlDatabase>, intervalMs: number, filename: string | undefined) {
-    super(db);
+    super(db, { dialect: "sqlite" });
     this.#filename = filename;
     this.#timer = setInterval(() => {
       if (this.#checkpointing) return;
