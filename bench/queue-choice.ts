@@ -368,7 +368,7 @@ function pgboss(): Candidate {
   const quiet = (e: Error): void => void (/does not exist/.test(e.message) || log(`pg-boss: ${e.message}`));
   return {
     defaults: "expireInSeconds 900: an active job whose worker died is retried after 15 min (heartbeatSeconds, ≥ 10 s, is off by default)",
-    tunedText: "expireInSeconds 3 (a hard limit on a job's run time), supervise every 1 s",
+    tunedText: "expireInSeconds 3 (a hard limit on a job's run time), supervise and monitor every 1 s, workers poll every 1 s beside NOTIFY",
     async producer({ run, lanes, tuned }) {
       const b = boss(run, true);
       b.on("error", quiet);
@@ -387,7 +387,7 @@ function pgboss(): Candidate {
         },
       };
     },
-    async consume({ run, concurrency, lanes, holdMs }, started, finished) {
+    async consume({ run, concurrency, lanes, holdMs, tuned }, started, finished) {
       const b = boss(run, false);
       b.on("error", quiet);
       await b.start();
@@ -396,7 +396,15 @@ function pgboss(): Candidate {
       for (const lane of lanes ?? [undefined])
         await b.work<{ id: string }>(
           queueName(lane),
-          { batchSize: Math.min(concurrency, 10), localConcurrency: lanes === undefined ? pollers : 1, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true },
+          {
+            batchSize: Math.min(concurrency, 10),
+            localConcurrency: lanes === undefined ? pollers : 1,
+            pollingIntervalSeconds: 0.5,
+            burstWhenBatchFull: true,
+            // An expired job goes back as `retry` without a NOTIFY: idle workers see it on their next
+            // poll, every 30 s by default while NOTIFY is on.
+            ...(tuned ? { notifyPollingIntervalSeconds: 1 } : {}),
+          },
           async (jobs) => {
             for (const j of jobs) started(j.data.id);
             if (holdMs < 0) await new Promise(() => {});
