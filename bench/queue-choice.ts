@@ -14,10 +14,10 @@
  * Phases (all by default; `--only a,b`): throughput (20,000 jobs), latency (1,000 jobs/s offered),
  * priority (2,000 low then 10 high), lanes (1,000 lanes, each consumed on its home node),
  * crash (kill -9 of a node holding 50 jobs; settings tuned for ≤ 5 s; `--crash-defaults` also runs
- * the library's defaults where they finish within a minute), accept (a task made durable in
+ * the library's defaults where they finish within a minute; `--heartbeat`: pg-boss with its heartbeat), accept (a task made durable in
  * PostgreSQL and enqueued: two hops or one transaction).
  *
- *   npx node bench/queue-choice.ts --case bullmq|bullmq-pg|streams|pgboss|skiplocked [--only …] [--crash-defaults] [--rate 1000]
+ *   npx node bench/queue-choice.ts --case bullmq|bullmq-pg|streams|pgboss|skiplocked [--only …] [--crash-defaults] [--rate 1000] [--heartbeat]
  *
  * Isolation: Redis keys under `af-qc-<run>`, PostgreSQL schemas `af_qc_<run>_*`; both removed at the end.
  */
@@ -80,7 +80,7 @@ interface Producer {
 /** A candidate: its producer, its consumer (in a child process), its accept path and its clean-up. */
 interface Candidate {
   /** Creates what the queue needs (schemas, queues) and returns a producer. */
-  producer(options: { run: string; lanes?: string[]; tuned: boolean }): Promise<Producer>;
+  producer(options: { run: string; lanes?: string[]; tuned: boolean; heartbeat?: boolean }): Promise<Producer>;
   /** Runs in a child: consumes, calling `started` when a job starts and `finished` once acked. */
   consume(options: ConsumeOptions, started: (id: string) => void, finished: (id: string) => void): Promise<{ close(): Promise<void> }>;
   /** One task accepted: made durable in PostgreSQL (the `tasks` table) and enqueued. */
@@ -370,11 +370,17 @@ function pgboss(): Candidate {
   return {
     defaults: "expireInSeconds 900: an active job whose worker died is retried after 15 min (heartbeatSeconds, ≥ 10 s, is off by default)",
     tunedText: "expireInSeconds 3 (a hard limit on a job's run time), supervise and monitor every 1 s, workers poll every 1 s beside NOTIFY",
-    async producer({ run, lanes, tuned }) {
+    async producer({ run, lanes, tuned, heartbeat }) {
       const b = boss(run, true);
       b.on("error", quiet);
       await b.start();
-      for (const lane of lanes ?? [undefined]) await b.createQueue(queueName(lane), { notify: true, retryLimit: 5, ...(tuned ? { expireInSeconds: 3 } : {}) });
+      for (const lane of lanes ?? [undefined]) await b.createQueue(queueName(lane), {
+          notify: true,
+          retryLimit: 5,
+          // --heartbeat: the way pg-boss is meant to detect a dead worker without capping a job's run
+          // time (heartbeatSeconds, at least 10 s; workers refresh every 5 s).
+          ...(heartbeat === true ? { heartbeatSeconds: 10 } : tuned ? { expireInSeconds: 3 } : {}),
+        });
       return {
         async add(jobs) {
           const byQueue = new Map<string, JobSpec[]>();
@@ -844,9 +850,9 @@ function cpuOf(nodes: Nodes): number {
   return total;
 }
 
-async function crash(name: QueueCase, c: Candidate, run: string, tuned: boolean): Promise<Figures> {
-  const tag = tuned ? "crash" : "crashDefault";
-  const producer = await c.producer({ run, tuned });
+async function crash(name: QueueCase, c: Candidate, run: string, tuned: boolean, heartbeat = false): Promise<Figures> {
+  const tag = heartbeat ? "crashHeartbeat" : tuned ? "crash" : "crashDefault";
+  const producer = await c.producer({ run, tuned, heartbeat });
   return withNodes(name, run, async (nodes) => {
     // The victim alone first, so that it (and only it) holds the first 50 jobs.
     const victim = await nodes.startOne(name, { run, concurrency: 50, tuned, holdMs: -1 }, 0);
@@ -921,6 +927,7 @@ async function main(): Promise<void> {
       only: { type: "string" },
       "crash-defaults": { type: "boolean", default: false },
       rate: { type: "string", default: "1000" },
+      heartbeat: { type: "boolean", default: false },
       consumer: { type: "string" },
       node: { type: "string" },
       options: { type: "string" },
@@ -947,6 +954,11 @@ async function main(): Promise<void> {
       if (phase === "lanes") Object.assign(figures, await lanes(name, c, run));
       if (phase === "crash") {
         Object.assign(figures, await crash(name, c, run, true));
+        if (values.heartbeat && name === "pgboss") {
+          await c.cleanup(run);
+          Object.assign(figures, await crash(name, c, `${run}h`, true, true));
+          await c.cleanup(`${run}h`);
+        }
         if (values["crash-defaults"]) {
           await c.cleanup(run);
           Object.assign(figures, await crash(name, c, `${run}d`, false));
@@ -973,7 +985,7 @@ async function main(): Promise<void> {
     await Promise.all(["bullmq", "ioredis", "pg", "pg-boss"].map(async (p) => [p, (JSON.parse(await readFile(join(here, "..", "node_modules", p, "package.json"), "utf8")) as { version: string }).version])),
   ) as Record<string, string>;
   const old = (cases[name] ?? {}) as { figures?: Figures; phaseMs?: Record<string, number>; commands?: string[] };
-  const command = `npx node bench/queue-choice.ts --case ${name}${values.only === undefined ? "" : ` --only ${values.only}`}${values["crash-defaults"] ? " --crash-defaults" : ""}${values.rate === "1000" ? "" : ` --rate ${values.rate}`}`;
+  const command = `npx node bench/queue-choice.ts --case ${name}${values.only === undefined ? "" : ` --only ${values.only}`}${values["crash-defaults"] ? " --crash-defaults" : ""}${values.heartbeat ? " --heartbeat" : ""}${values.rate === "1000" ? "" : ` --rate ${values.rate}`}`;
   // A run of some phases updates those figures and keeps the others from earlier runs (less the
   // errors of the phases that ran again).
   const rerun = new Set(phases.map((p) => `${p}.error`));
