@@ -1,5 +1,4 @@
 /** The public library surface of agent-factory. */
-import type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus-options.ts";
 export { createFactory, type FactoryOptions } from "./factory/create-factory.ts";
 export { DEFAULT_DATA_DIR } from "./factory/default-data-dir.ts";
 export { consoleLogger } from "./adapters/logger/console-logger.ts";
@@ -29,14 +28,8 @@ export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
 export type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus-options.ts";
 
-/**
- * A bus across nodes on Redis pub/sub (`createFactory({ bus: await createRedisBus({ url, cluster }) })`).
- * Its module, and `ioredis` with it, is loaded on the first call, so a factory without Redis never loads them.
- */
-export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus> {
-  const { createRedisBus: create } = await import("./adapters/bus/redis/redis-bus.ts");
-  return create(options);
-}
+/** A bus across nodes on Redis pub/sub (`createFactory({ bus: await createRedisBus({ url, cluster }) })`); `ioredis` is loaded only when this is called. */
+export { createRedisBus } from "./factory/create-redis-bus.ts";
 export type { AgentRuntime, AgentHandle, CrewAccess } from "./core/ports/runtime.ts";
 export type { LoadBalancer } from "./core/ports/balancer.ts";
 export { createApp, type AppOptions } from "./api/app.ts";

@@ -9,6 +9,9 @@ export const BIN = "bin/agent-factory.js";
 export const ENV: NodeJS.ProcessEnv = { ...process.env };
 delete ENV.AGENT_FACTORY_API_KEY;
 delete ENV.AGENT_FACTORY_URL;
+delete ENV.AGENT_FACTORY_POSTGRES_URL;
+delete ENV.AGENT_FACTORY_REDIS_URL;
+delete ENV.AGENT_FACTORY_CLUSTER;
 
 export interface Server {
   child: ChildProcess;
@@ -24,8 +27,8 @@ export interface Server {
  * Starts `agent-factory serve --port 0 …args`; resolves once it printed its URL (it accepts
  * requests then). `started` sees the server before that, so a test can always clean it up.
  */
-export function startServe(args: readonly string[], started: (server: Server) => void = () => {}): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+export function startServe(args: readonly string[], started: (server: Server) => void = () => {}, env: NodeJS.ProcessEnv = ENV): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.setEncoding("utf8");

@@ -12,10 +12,11 @@ import { describeRetention, retentionRuleOption } from "../retention-option.ts";
 import type { RetentionOptions, RetentionRule } from "../../state/retention.ts";
 import type { ProfileInput } from "../../core/schemas/profile.ts";
 import { intOption } from "../flags.ts";
+import { redactUrl } from "../../core/redact-url.ts";
 
 /** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
 async function serverModules() {
-  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }, { retentionSettings }, { consoleLogger }] = await Promise.all([
+  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }, { retentionSettings }, { consoleLogger }, { createPostgresStore }, { createRedisBus }] = await Promise.all([
     import("../../api/server.ts"),
     import("../../factory/create-factory.ts"),
     import("../../factory/load-profiles.ts"),
@@ -24,8 +25,10 @@ async function serverModules() {
     import("../../models/models-config.ts"),
     import("../../state/retention.ts"),
     import("../../adapters/logger/console-logger.ts"),
+    import("../../factory/create-postgres-store.ts"),
+    import("../../factory/create-redis-bus.ts"),
   ]);
-  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings, consoleLogger };
+  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings, consoleLogger, createPostgresStore, createRedisBus };
 }
 
 export const DEFAULT_PORT = 7371;
@@ -35,10 +38,13 @@ type ProviderConfigInput = z.input<typeof ProviderConfigSchema>;
 export function serveCommand(program: Command): void {
   program
     .command("serve")
-    .description("run the factory server (embedded SQLite store, in-memory bus)")
+    .description("run the factory server (embedded SQLite store and in-memory bus, or PostgreSQL and Redis for several nodes)")
     .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65_535), DEFAULT_PORT)
     .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
+    .option("--postgres <url>", "keep the store in PostgreSQL instead of <data>/factory.db: postgres://user:password@host:port/db, ?schema=NAME for a schema of its own (also AGENT_FACTORY_POSTGRES_URL)")
+    .option("--redis <url>", "carry events, crew topics and broadcasts over Redis to every node of the cluster: redis://host:6379[/db] (also AGENT_FACTORY_REDIS_URL)")
+    .option("--cluster <name>", "the cluster's name: only nodes of the same cluster hear each other on one Redis (also AGENT_FACTORY_CLUSTER)")
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start (its files may name agent files in this folder, relative to it)")
     .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
     .option("--allow-egress", "allow profiles with `sandbox: { allowEgress: true }`: their agents share this host's network, loopback included (needs AGENT_FACTORY_API_KEY, so they cannot drive this API)")
@@ -56,7 +62,7 @@ export function serveCommand(program: Command): void {
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
     .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -66,7 +72,7 @@ export function serveCommand(program: Command): void {
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
-      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings, consoleLogger } = await serverModules();
+      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings, consoleLogger, createPostgresStore, createRedisBus } = await serverModules();
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
       const retention: RetentionOptions = {
@@ -74,17 +80,36 @@ export function serveCommand(program: Command): void {
         ...(opts.retainEvents === undefined ? {} : { events: opts.retainEvents }),
         ...(opts.retainMessages === undefined ? {} : { messages: opts.retainMessages }),
       };
+      const logger = consoleLogger(opts.logLevel);
+      const postgresUrl = opts.postgres ?? nonEmpty(process.env.AGENT_FACTORY_POSTGRES_URL);
+      const redisUrl = opts.redis ?? nonEmpty(process.env.AGENT_FACTORY_REDIS_URL);
+      const cluster = opts.cluster ?? nonEmpty(process.env.AGENT_FACTORY_CLUSTER) ?? "default";
+      // Opened before the factory, so a wrong or unreachable URL fails the start naming it (password hidden).
+      const store = postgresUrl === undefined ? undefined : await createPostgresStore({ url: postgresUrl });
+      let bus: Awaited<ReturnType<typeof createRedisBus>> | undefined;
+      try {
+        bus = redisUrl === undefined ? undefined : await createRedisBus({ url: redisUrl, cluster, onError: (error) => logger.error("Redis bus", error) });
+      } catch (error) {
+        await store?.close();
+        throw error;
+      }
       const factory = await createFactory({
         dataDir: opts.data,
+        ...(store === undefined ? {} : { store }),
+        ...(bus === undefined ? {} : { bus }),
         allowEmptyStore: opts.allowEmptyStore === true,
         retention,
         chaos: opts.chaos === true,
         models,
-        logger: consoleLogger(opts.logLevel),
+        logger,
         agentFiles: agentFolders(opts),
         allowUnsandboxed: opts.allowUnsandboxed === true,
         allowEgress: opts.allowEgress === true,
         ...(routingRules === undefined ? {} : { routingRules }),
+      }).catch(async (error: unknown) => {
+        // createFactory closes a store it could not start on; the bus is ours to close.
+        await bus?.close();
+        throw error;
       });
       if (opts.profiles !== undefined) {
         try {
@@ -97,7 +122,9 @@ export function serveCommand(program: Command): void {
       }
       const server = await startServer(factory, { port: opts.port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}) });
       const { agents, tasks } = factory.restored;
-      console.log(`agent-factory listening on ${server.url} (data: ${opts.data}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);
+      const where = postgresUrl === undefined ? `data: ${opts.data}` : `store: PostgreSQL ${redactUrl(postgresUrl)}`;
+      console.log(`agent-factory listening on ${server.url} (${where}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);
+      if (redisUrl !== undefined) console.log(`bus: Redis ${redactUrl(redisUrl)}, cluster ${cluster}`);
       console.log(
         secured
           ? `API key required on /v1 (AGENT_FACTORY_API_KEY); bound to ${host}`
@@ -188,4 +215,9 @@ export async function modelsConfig(opts: { config?: string; openaiBaseUrl?: stri
 function describeProviders(providers: ReadonlyArray<{ name: string; kind: ProviderConfig["kind"]; baseURL: string | null; servesAll: boolean }>): string {
   if (providers.length === 1 && providers[0]?.kind === "mock" && providers[0].servesAll) return "offline — the mock provider answers every model name (--config, --openai-base-url to use real ones)";
   return providers.map((p) => `${p.name} (${p.kind}${p.baseURL === null ? "" : ` ${p.baseURL}`}${p.servesAll ? ", every other model name" : ""})`).join("; ");
+}
+
+/** An environment variable's value, or undefined when it is unset or empty. */
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
 }

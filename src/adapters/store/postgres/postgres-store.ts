@@ -13,7 +13,8 @@ export interface PostgresStoreOptions {
   /**
    * The schema the store's tables live in, created if missing: lower-case letters, digits and
    * `_`. Several factories (clusters, test runs) share one database in schemas of their own.
-   * Default: the connection's current schema (normally `public`).
+   * Default: the URL's `schema` parameter (`postgres://…/db?schema=prod`, taken out of the URL
+   * before it reaches PostgreSQL), else the connection's current schema (normally `public`).
    */
   schema?: string;
   /** Most connections this store holds open; default 10. */
@@ -95,9 +96,17 @@ async function createSchema(db: Kysely<SqlDatabase>, schema: string): Promise<vo
 }
 
 function validate(options: PostgresStoreOptions): { url: string; schema: string | undefined } {
-  const { url, schema } = options;
+  let { url, schema } = options;
   if (typeof url !== "string" || !/^postgres(ql)?:\/\//.test(url)) {
     throw new FactoryError("VALIDATION_FAILED", `url must be a PostgreSQL URL (postgres://user:password@host:port/database), not ${typeof url === "string" ? redactUrl(url) : typeof url}`, { field: "url" });
+  }
+  // One string names everything for `serve --postgres URL`: a `schema` parameter is ours, not PostgreSQL's.
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  const fromUrl = parsed?.searchParams.get("schema") ?? undefined;
+  if (parsed !== undefined && fromUrl !== undefined) {
+    parsed.searchParams.delete("schema");
+    url = parsed.toString();
+    schema ??= fromUrl;
   }
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new FactoryError("VALIDATION_FAILED", `schema must be 1 to 63 lower-case letters, digits or _, starting with a letter or _, not ${JSON.stringify(schema)}`, { field: "schema" });
