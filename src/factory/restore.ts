@@ -8,11 +8,14 @@ import type { FactoryParts } from "./wiring.ts";
 /**
  * Loads state from the store and brings back what was live: the ledger (releasing reservations
  * a stopped factory left open), budgets, profiles, crews, agents and unfinished tasks; then
- * starts the periodic services. Returns what it brought back.
+ * starts the periodic services. Joins the cluster first. Returns what it brought back.
  */
 export async function startFactory(parts: FactoryParts): Promise<{ agents: number; tasks: number }> {
-  const { deps, ledger, events, profileRegistry, crewManager, phase, registry, pools, watchdog, retention, budgets } = parts;
+  const { deps, ledger, events, profileRegistry, crewManager, phase, registry, pools, watchdog, retention, budgets, node } = parts;
   const { store, logger } = deps;
+  // First, before anything is read or restarted: a second node started under a live node's id
+  // (NODE_ID_TAKEN) must not bring back agents the first one runs.
+  await node.join();
   const [profiles, lastSeq, crews, agents, tasks, totals, orphans] = await Promise.all([
     store.listProfiles(),
     store.lastEventSeq(),

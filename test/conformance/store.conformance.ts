@@ -28,6 +28,7 @@ export function agent(id: string, patch: Partial<Agent> = {}): Agent {
     cognitiveLoadLimit: 1,
     state: "READY",
     crewId: null,
+    nodeId: "node-a",
     walletAddress: `0x371_CODER_${id.padEnd(32, "0").slice(0, 32)}`,
     spawnedAt: now(),
     load: 0,
