@@ -114,6 +114,15 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.equal(await sut.store.getAgent("missing"), undefined);
     });
 
+    it("keeps the node that runs an agent, and gives an agent stored before nodes existed nodeId ''", async () => {
+      await sut.store.apply([{ kind: "agent", value: agent("n1", { nodeId: "node-b" }) }]);
+      assert.equal((await sut.store.getAgent("n1"))?.nodeId, "node-b");
+      const { nodeId: _gone, ...legacy } = agent("n2");
+      await sut.store.apply([{ kind: "agent", value: legacy as Agent }]);
+      assert.equal((await sut.store.getAgent("n2"))?.nodeId, "");
+      assert.deepEqual((await sut.store.listAgents({})).filter((a) => a.id === "n1" || a.id === "n2").map((a) => [a.id, a.nodeId]).sort(), [["n1", "node-b"], ["n2", ""]]);
+    });
+
     it("filters agents by state, role and crew, newest first", async () => {
       await sut.store.apply([
         { kind: "agent", value: agent("a1", { spawnedAt: now(1) }) },
