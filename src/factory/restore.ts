@@ -11,11 +11,21 @@ import type { FactoryParts } from "./wiring.ts";
  * starts the periodic services. Joins the cluster first. Returns what it brought back.
  */
 export async function startFactory(parts: FactoryParts): Promise<{ agents: number; tasks: number }> {
-  const { deps, ledger, events, profileRegistry, crewManager, phase, registry, pools, watchdog, retention, budgets, node } = parts;
-  const { store, logger } = deps;
   // First, before anything is read or restarted: a second node started under a live node's id
   // (NODE_ID_TAKEN) must not bring back agents the first one runs.
-  await node.join();
+  await parts.node.join();
+  try {
+    return await restoreAll(parts);
+  } catch (error) {
+    // A start that fails lets the id go at once (and stops renewing), so a fixed retry can join.
+    await parts.node.leave();
+    throw error;
+  }
+}
+
+async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks: number }> {
+  const { deps, ledger, events, profileRegistry, crewManager, phase, registry, pools, watchdog, retention, budgets } = parts;
+  const { store, logger } = deps;
   const [profiles, lastSeq, crews, agents, tasks, totals, orphans] = await Promise.all([
     store.listProfiles(),
     store.lastEventSeq(),
