@@ -287,6 +287,8 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   dispatched.outcome.add((agent, ok, latencyMs) => watchdog.onOutcome(agent, ok, latencyMs));
   dispatched.wake.add((agentId) => hibernation.wakeForTask(agentId));
   hibernation.slept.add((agentId) => healer.forget(agentId));
+  // Until the failover work takes a dead node's agents over, the operator at least reads of it.
+  node.hooks.expired.add((dead) => logger.warn(`node ${dead.id}'s lease ran out at ${dead.leaseUntil} (it ran ${dead.agents} agent(s)); it is listed alive: false`));
   registry.onChange((agent) => {
     if (agent.state === "TERMINATED") agentLog.forget(agent.id);
   });
