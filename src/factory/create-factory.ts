@@ -44,12 +44,13 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   const providers = o.providers ?? (await createProviders(models.providers));
   const agentFolders = agentFileFolders(o.agentFiles);
   const dataDir = o.dataDir;
+  // Before the store opens: a damaged node-id file fails here, with nothing to release.
+  const nodeId = o.nodeId ?? defaultNodeId(dataDir === ":memory:" ? null : resolve(dataDir));
+  const membership = o.membership ?? new MemoryMembership();
   const store =
     o.store ??
     (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db"), allowEmpty: o.allowEmptyStore }));
   const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
-  const nodeId = o.nodeId ?? defaultNodeId(dataDir === ":memory:" ? null : dataRoot);
-  const membership = o.membership ?? new MemoryMembership();
   const runtimes: AgentRuntime[] = [
     new FunctionRuntime(o.handlers),
     new LlmRuntime(),
