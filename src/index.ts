@@ -27,6 +27,11 @@ export type { PostgresStoreOptions } from "./adapters/store/postgres/postgres-st
 export { DEFAULT_RETENTION, type RetentionOptions, type RetentionRule } from "./state/retention.ts";
 export type { Bus, Unsubscribe } from "./core/ports/bus.ts";
 export type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus-options.ts";
+export type { Membership, NodeInfo, NodeJoin, NodeLease, NodeReport } from "./core/ports/membership.ts";
+export type { RedisMembershipOptions } from "./adapters/membership/redis/redis-membership-options.ts";
+export type { NodeState } from "./cluster/cluster-node.ts";
+/** Node leases on Redis (`createFactory({ membership: await createRedisMembership({ url, cluster }) })`); `ioredis` is loaded only when this is called. */
+export { createRedisMembership } from "./factory/create-redis-membership.ts";
 
 /** A bus across nodes on Redis pub/sub (`createFactory({ bus: await createRedisBus({ url, cluster }) })`); `ioredis` is loaded only when this is called. */
 export { createRedisBus } from "./factory/create-redis-bus.ts";

@@ -18,6 +18,8 @@ export interface SpawnerDeps {
   registry: AgentRegistry;
   journal: Journal;
   runtimes: ReadonlyMap<string, AgentRuntime>;
+  /** The node this factory is: every agent it starts (spawn, restore, replacement, wake) carries it. */
+  nodeId: string;
 }
 
 /**
@@ -106,6 +108,7 @@ export class Spawner {
       cognitiveLoadLimit: profile.cognitiveLoadLimit,
       state: "PROVISIONING",
       crewId: options.crewId ?? null,
+      nodeId: this.#deps.nodeId,
       walletAddress: newWalletAddress(profile.role),
       spawnedAt: now,
       load: 0,
@@ -134,11 +137,15 @@ export class Spawner {
     const registry = this.#deps.registry;
     registry.transition(agent, "PROVISIONING", reason);
     agent.restarts++;
+    // This node runs it now (after a restart, or, later, taken over from a node that died).
+    agent.nodeId = this.#deps.nodeId;
     await this.#start(agent, profile, this.runtimeFor(profile));
   }
 
   /** Wakes a HIBERNATING agent (HIBERNATING → WARMING → READY) with its saved context. */
   async wake(agent: Agent, profile: ProfileRecord): Promise<void> {
+    // Whichever node wakes it runs it from now on.
+    agent.nodeId = this.#deps.nodeId;
     await this.#start(agent, profile, this.runtimeFor(profile));
   }
 

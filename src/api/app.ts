@@ -18,6 +18,7 @@ import { modelRoutes } from "./routes/models.ts";
 import { budgetRoutes } from "./routes/budgets.ts";
 import { crewRoutes } from "./routes/crews.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { nodeRoutes } from "./routes/nodes.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { taskRoutes } from "./routes/tasks.ts";
@@ -145,6 +146,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   crewRoutes(app, factory);
   taskRoutes(app, factory);
   poolRoutes(app, factory);
+  nodeRoutes(app, factory);
   ledgerRoutes(app, factory);
   modelRoutes(app, factory);
   budgetRoutes(app, factory);

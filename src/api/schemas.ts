@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Agent } from "../core/agent.ts";
 import type { Crew } from "../core/crew.ts";
+import type { NodeInfo } from "../core/ports/membership.ts";
 import { CREW_STATES } from "../core/crew-states.ts";
 import { AGENT_STATES } from "../core/lifecycle.ts";
 import { BALANCERS, ProfileSchema } from "../core/schemas/profile.ts";
@@ -34,6 +35,10 @@ export const AgentSchema = z
     cognitiveLoadLimit: z.number().int(),
     state: z.enum(AGENT_STATES),
     crewId: z.string().nullable(),
+    nodeId: z.string().meta({
+      description: "The node that runs it (for a hibernated or terminated agent, the node that last ran it); empty for an agent stored before nodes existed and not run since",
+      example: "node-1a2b3c4d",
+    }),
     walletAddress: z.string().meta({ example: "0x371_CODER_0123456789abcdef0123456789abcdef" }),
     spawnedAt: z.string(),
     load: z.number().int(),
@@ -135,6 +140,20 @@ export const WalletSchema = z
   })
   .meta({ id: "Wallet" });
 
+/** One node of the cluster (`GET /v1/nodes`). */
+export const NodeSchema = z
+  .object({
+    id: z.string().meta({ example: "node-1a2b3c4d" }),
+    startedAt: z.string().meta({ description: "When it joined the cluster (this lease)" }),
+    leaseUntil: z.string().meta({ description: "Until when its lease holds, as last renewed; in the past for a node that is not alive" }),
+    alive: z.boolean().meta({ description: "Whether its lease holds now; a node whose lease ran out is listed false until its id joins again" }),
+    agents: z.number().int().meta({ description: "Agents it runs (not hibernated, not terminated), at its last renewal" }),
+    load: z.number().int().meta({ description: "Tasks its agents ran, at its last renewal" }),
+    capacity: z.number().int().meta({ description: "Tasks its agents could run at once (the sum of their cognitiveLoadLimit), at its last renewal" }),
+    url: z.string().nullable().meta({ description: "Where its API answers, when it said" }),
+  })
+  .meta({ id: "Node" });
+
 export const itemsOf = <T extends z.ZodType>(schema: T) => z.object({ items: z.array(schema) });
 
 /** Query `limit`: 1 to 10,000. */
@@ -158,3 +177,4 @@ export type AgentSchemaMatchesCore = MustHold<Same<z.output<typeof AgentSchema>,
 /** The crew as the API returns it: the core crew and its agents. */
 export type CrewSchemaMatchesCore = MustHold<Same<z.output<typeof CrewSchema>, Flat<Crew & { agents: Agent[] }>>>;
 export type TaskSchemaMatchesCore = MustHold<Same<z.output<typeof TaskSchema>, Task>>;
+export type NodeSchemaMatchesCore = MustHold<Same<z.output<typeof NodeSchema>, NodeInfo>>;

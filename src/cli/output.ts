@@ -1,5 +1,5 @@
 /** The columns of an agent table, shared by `agent` and `crew` commands. */
-export const AGENT_COLUMNS = ["id", "name", "role", "state", "load", "crewId", "walletAddress"];
+export const AGENT_COLUMNS = ["id", "name", "role", "state", "load", "crewId", "nodeId", "walletAddress"];
 
 /** Human output: aligned columns; machine output: `--json`. */
 export function table(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[]): string {

@@ -13,7 +13,7 @@ import type { LedgerEntrySchema, LedgerReportSchema } from "../api/routes/ledger
 import type { ModelsInfoSchema, RouteDecisionSchema, RouteRequestSchema } from "../api/routes/models.ts";
 import type { PoolSchema, WaitingSchema } from "../api/routes/pools.ts";
 import type { SpawnSchema } from "../api/routes/agents.ts";
-import type { AgentSchema, CrewMessageSchema, CrewSchema, ProfileRecordSchema, TaskSchema, WalletSchema } from "../api/schemas.ts";
+import type { AgentSchema, CrewMessageSchema, CrewSchema, NodeSchema, ProfileRecordSchema, TaskSchema, WalletSchema } from "../api/schemas.ts";
 import type { HttpErrorCode } from "../api/http-error.ts";
 import type { ErrorCode } from "../core/errors.ts";
 import type { FactoryEvent } from "../core/events.ts";
@@ -36,6 +36,8 @@ export type CrewManifest = z.input<typeof AssembleSchema>["manifest"];
 export type TaskSubmit = z.input<typeof TaskSubmitSchema>;
 export type Wallet = z.output<typeof WalletSchema>;
 export type Pool = z.output<typeof PoolSchema>;
+/** One node of the cluster, with its lease, agents and load. */
+export type ClusterNode = z.output<typeof NodeSchema>;
 /** Tasks waiting for an agent, counted by target. */
 export type Waiting = z.output<typeof WaitingSchema>;
 export type LedgerEntry = z.output<typeof LedgerEntrySchema>;
@@ -221,6 +223,9 @@ export class FactoryClient {
   /** Every pool, and the tasks waiting for an agent by target (accepted work no agent runs yet). */
   pools(): Promise<{ items: Pool[]; waiting: Waiting[] }> { return this.#get("/v1/pools"); }
   getPool(profile: string): Promise<Pool> { return this.#get(`/v1/pools/${enc(profile)}`); }
+
+  /** The nodes of the cluster, oldest join first (a single node lists itself). */
+  listNodes(): Promise<ClusterNode[]> { return this.#items(this.#get("/v1/nodes")); }
 
   listLedger(query: LedgerQuery = {}): Promise<LedgerEntry[]> { return this.#items(this.#get("/v1/ledger", { ...query })); }
   ledgerReport(query: LedgerReportQuery): Promise<LedgerReport> { return this.#get("/v1/ledger/report", { ...query }); }

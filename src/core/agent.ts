@@ -13,6 +13,11 @@ export interface Agent {
   cognitiveLoadLimit: number;
   state: AgentState;
   crewId: string | null;
+  /**
+   * The node that runs it; for a hibernated or terminated agent, the node that last ran it.
+   * `""` for an agent stored before nodes existed and not run since.
+   */
+  nodeId: string;
   walletAddress: string;
   spawnedAt: string;
   /** Tasks running now. */
@@ -57,7 +62,7 @@ export function snapshotAgent(agent: Agent): Agent {
   return { ...agent, capabilities: [...agent.capabilities], scopes: [...agent.scopes], stats: { ...agent.stats }, health: { ...agent.health } };
 }
 
-/** Brings a stored agent written by an older version up to this shape (health was added later). */
+/** Brings a stored agent written by an older version up to this shape (health, then nodeId, were added later). */
 export function upgradeAgent(agent: Agent): Agent {
   if (agent.health === undefined) {
     const legacy = agent as Agent & { lastHeartbeatAt?: string | null; stats: { successRate?: number } };
@@ -65,5 +70,7 @@ export function upgradeAgent(agent: Agent): Agent {
     delete legacy.lastHeartbeatAt;
     delete legacy.stats.successRate;
   }
+  // Stored before nodes existed: which node ran it was not recorded.
+  if (agent.nodeId === undefined) agent.nodeId = "";
   return agent;
 }

@@ -14,8 +14,11 @@ export const ERROR_FAMILIES = {
   permission: ["NOT_YOUR_TASK"],
   /** No such thing (404); CHAOS_DISABLED: the chaos actions do not exist on this factory. */
   notFound: ["NOT_FOUND", "PROFILE_NOT_FOUND", "AGENT_NOT_FOUND", "CREW_NOT_FOUND", "TASK_NOT_FOUND", "CHAOS_DISABLED"],
-  /** Not allowed in the thing's current state (409). */
-  state: ["ILLEGAL_TRANSITION", "CREW_NOT_ACTIVE", "TASK_ALREADY_FINAL", "TASK_NOT_DEAD", "AGENT_BUSY"],
+  /**
+   * Not allowed in the thing's current state (409). NODE_ID_TAKEN: a live node of the cluster
+   * holds the lease of this node id (two nodes started with one `--node-id`).
+   */
+  state: ["ILLEGAL_TRANSITION", "CREW_NOT_ACTIVE", "TASK_ALREADY_FINAL", "TASK_NOT_DEAD", "AGENT_BUSY", "NODE_ID_TAKEN"],
   /** The factory takes no more work now: try again later. */
   capacity: ["QUEUE_FULL", "SHUTTING_DOWN"],
   /** How a task ended when it did not succeed, or why it cannot be run at all. */
@@ -33,11 +36,11 @@ export const ERROR_FAMILIES = {
    */
   store: ["STORE_UNAVAILABLE", "STORE_LOCKED", "STORE_DAMAGED"],
   /**
-   * The bus between nodes cannot be reached (503): its server is down or refuses us (wrong URL,
-   * password or database index). A family of its own, not the store's: nothing durable is at
-   * stake, and a bus comes back by itself.
+   * What joins nodes cannot be reached (503): the bus's server, or the membership's (node
+   * leases), is down or refuses us (wrong URL, password or database index). A family of its
+   * own, not the store's: nothing durable is at stake, and both come back by themselves.
    */
-  bus: ["BUS_UNAVAILABLE"],
+  bus: ["BUS_UNAVAILABLE", "MEMBERSHIP_UNAVAILABLE"],
   /** A bug: never raised on purpose, the answer to anything unexpected (500). */
   internal: ["INTERNAL"],
 } as const satisfies Record<string, readonly string[]>;

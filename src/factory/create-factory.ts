@@ -6,6 +6,7 @@ import { NoSandbox } from "../adapters/sandbox/none/no-sandbox.ts";
 import { ProcessRuntime } from "../runtimes/process/process-runtime.ts";
 import { AgentFiles, agentFileFolders } from "../runtimes/process/agent-files.ts";
 import { MemoryBus } from "../adapters/bus/memory/memory-bus.ts";
+import { MemoryMembership } from "../adapters/membership/memory/memory-membership.ts";
 import { createSqliteStore } from "../adapters/store/sqlite/sqlite-store.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { BalancerName } from "../core/schemas/profile.ts";
@@ -21,6 +22,7 @@ import { Factory } from "./factory.ts";
 import { wireFactory } from "./wiring.ts";
 import { resolveFactoryOptions, type FactoryOptions } from "./factory-options.ts";
 import { retentionSettings } from "../state/retention.ts";
+import { defaultNodeId } from "./node-id.ts";
 
 export type { FactoryOptions } from "./factory-options.ts";
 
@@ -42,6 +44,9 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   const providers = o.providers ?? (await createProviders(models.providers));
   const agentFolders = agentFileFolders(o.agentFiles);
   const dataDir = o.dataDir;
+  // Before the store opens: a damaged node-id file fails here, with nothing to release.
+  const nodeId = o.nodeId ?? defaultNodeId(dataDir === ":memory:" ? null : resolve(dataDir));
+  const membership = o.membership ?? new MemoryMembership();
   const store =
     o.store ??
     (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db"), allowEmpty: o.allowEmptyStore }));
@@ -80,6 +85,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     models,
     providers,
     retention,
+    node: { id: nodeId, url: o.nodeUrl ?? null, membership, ...o.nodeLease },
     }),
   );
   try {
@@ -87,6 +93,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   } catch (error) {
     // Release the store (and its data dir's lock), so the caller can fix the cause and retry.
     await store.close().catch(() => {});
+    await membership.close().catch(() => {});
     throw error;
   }
   return factory;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { Bus } from "../core/ports/bus.ts";
+import { NODE_ID_PATTERN, type Membership } from "../core/ports/membership.ts";
 import type { ModelProvider } from "../core/ports/model-provider.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
@@ -61,6 +62,7 @@ export const FACTORY_DEFAULTS = {
   recentTaskLimit: 10_000,
   watchdogTickMs: 100,
   chaos: false,
+  nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
 } as const;
 
 const AffinitySchema = z.strictObject({
@@ -77,6 +79,14 @@ const ScalingSchema = z.strictObject({
 const ProcessesSchema = z.strictObject({
   warmPerKind: wholeNumber(0, "sandboxes").default(FACTORY_DEFAULTS.processes.warmPerKind),
 });
+
+/** A node's lease: renewed well within its length, or one late renewal would make the node lapse. */
+const NodeLeaseSchema = z
+  .strictObject({
+    leaseMs: timerMs(1).default(FACTORY_DEFAULTS.nodeLease.leaseMs),
+    renewMs: timerMs(1).default(FACTORY_DEFAULTS.nodeLease.renewMs),
+  })
+  .refine((lease) => lease.renewMs < lease.leaseMs, { error: (issue) => `renewMs must be less than leaseMs, got ${JSON.stringify(issue.input)}`, path: ["renewMs"] });
 
 /** `FactoryOptions` as a schema: checks the numbers and flags and fills in every default. Strict: an unknown key (a typo) is refused. */
 export const FactoryOptionsSchema = z.strictObject({
@@ -103,6 +113,13 @@ export const FactoryOptionsSchema = z.strictObject({
   retention: live<RetentionOptions>().optional(),
   providers: live<ModelProvider[]>().optional(),
   logger: live<Logger>().default(() => consoleLogger("warn")),
+  nodeId: z
+    .string({ error: (issue) => `must be a node id, got ${shown(issue.input)}` })
+    .regex(NODE_ID_PATTERN, { error: (issue) => `must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got ${shown(issue.input)}` })
+    .optional(),
+  nodeUrl: z.string().optional(),
+  membership: live<Membership>().optional(),
+  nodeLease: NodeLeaseSchema.prefault({}),
 });
 
 /** The public options of `createFactory`; every one optional, each default documented on it. */
@@ -176,9 +193,21 @@ export interface FactoryOptions {
   providers?: ModelProvider[];
   /** Default: warnings and errors to stderr (`consoleLogger("warn")`); agents' own log lines pass through it too. */
   logger?: Logger;
+  /**
+   * This node's id in its cluster, carried by every agent it runs (`Agent.nodeId`): 1-64 letters,
+   * digits, `.`, `_` or `-`. Default: the one kept in the data dir's `node-id` file (made on the
+   * first start, so a restart is the same node); with `dataDir: ":memory:"`, a new one per factory.
+   */
+  nodeId?: string;
+  /** Where this node's API answers, shown in `GET /v1/nodes`; default none. */
+  nodeUrl?: string;
+  /** Node leases (`createRedisMembership` for a cluster); default in-memory: a single node that lists itself. */
+  membership?: Membership;
+  /** The node's lease: how long it holds, `leaseMs` (default 3,000), and how often it is renewed, `renewMs` (default 1,000; less than `leaseMs`). */
+  nodeLease?: { leaseMs?: number; renewMs?: number };
 }
 
-/** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers` stay optional: their absence means "build the default"). */
+/** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers`, `nodeId`, `nodeUrl`, `membership` stay optional: their absence means "build the default"). */
 export type ResolvedFactoryOptions = z.output<typeof FactoryOptionsSchema>;
 
 /*

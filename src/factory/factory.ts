@@ -11,6 +11,8 @@ import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import type { Wallet } from "../core/wallet.ts";
 import type { FactoryStats } from "../core/stats.ts";
+import type { NodeInfo } from "../core/ports/membership.ts";
+import type { NodeState } from "../cluster/cluster-node.ts";
 import type { BudgetView } from "../models/budget-guard.ts";
 import type { Budgets } from "../models/budgets.ts";
 import type { RouteDecision } from "../models/policy.ts";
@@ -343,6 +345,26 @@ export class Factory {
     return this.#p.intake.cancel(id);
   }
 
+  // ---------------------------------------------------------------- nodes
+
+  /** This factory's node id: every agent it runs carries it (`Agent.nodeId`). */
+  get nodeId(): string {
+    return this.#p.node.id;
+  }
+
+  /** Where this node stands in its cluster: `member` while it holds its lease, `lapsed` when it could not renew it in time. */
+  get nodeState(): NodeState {
+    return this.#p.node.state;
+  }
+
+  /**
+   * The nodes of the cluster, this one included, oldest join first, each with its lease, agents
+   * and load; a node whose lease ran out is listed `alive: false`. A single node lists itself.
+   */
+  listNodes(): Promise<NodeInfo[]> {
+    return this.#p.node.list();
+  }
+
   // ---------------------------------------------------------------- events
 
   /** Calls `listener` with every event from now on that passes the filter. */
@@ -420,7 +442,7 @@ export class Factory {
   }
 
   async #close(force: boolean): Promise<void> {
-    const { phase, watchdog, retention, pools, dispatcher, runner, registry, book, journal, deps } = this.#p;
+    const { phase, watchdog, retention, pools, dispatcher, runner, registry, book, journal, deps, node } = this.#p;
     const wasStarted = phase.started;
     phase.close();
     watchdog.stop();
@@ -448,6 +470,9 @@ export class Factory {
       if (lost > 0) deps.logger.error(`the store refused ${lost} write(s) until shutdown; they are lost`);
     }
     journal.close();
+    // The id is free at once for a restart (rather than after the lease runs out).
+    await node.leave();
+    await deps.node.membership.close().catch((error: unknown) => deps.logger.error("closing the membership failed", error));
     await deps.store.close();
     await deps.bus.close();
     phase.closed();

@@ -8,9 +8,22 @@ import type { FactoryParts } from "./wiring.ts";
 /**
  * Loads state from the store and brings back what was live: the ledger (releasing reservations
  * a stopped factory left open), budgets, profiles, crews, agents and unfinished tasks; then
- * starts the periodic services. Returns what it brought back.
+ * starts the periodic services. Joins the cluster first. Returns what it brought back.
  */
 export async function startFactory(parts: FactoryParts): Promise<{ agents: number; tasks: number }> {
+  // First, before anything is read or restarted: a second node started under a live node's id
+  // (NODE_ID_TAKEN) must not bring back agents the first one runs.
+  await parts.node.join();
+  try {
+    return await restoreAll(parts);
+  } catch (error) {
+    // A start that fails lets the id go at once (and stops renewing), so a fixed retry can join.
+    await parts.node.leave();
+    throw error;
+  }
+}
+
+async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks: number }> {
   const { deps, ledger, events, profileRegistry, crewManager, phase, registry, pools, watchdog, retention, budgets } = parts;
   const { store, logger } = deps;
   const [profiles, lastSeq, crews, agents, tasks, totals, orphans] = await Promise.all([

@@ -3,6 +3,7 @@ import { Hook } from "../core/hook.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { Bus } from "../core/ports/bus.ts";
 import type { Logger } from "../core/ports/logger.ts";
+import type { Membership } from "../core/ports/membership.ts";
 import type { ModelProvider } from "../core/ports/model-provider.ts";
 import type { AgentRuntime } from "../core/ports/runtime.ts";
 import type { Store } from "../core/ports/store.ts";
@@ -36,6 +37,7 @@ import { Agents } from "../agents/agents.ts";
 import { Profiles } from "../agents/profiles.ts";
 import { Spawner } from "../agents/spawner.ts";
 import { CrewManager } from "../crews/crew-manager.ts";
+import { ClusterNode } from "../cluster/cluster-node.ts";
 import { Crews } from "../crews/crews.ts";
 import { TaskBook } from "../tasks/task-book.ts";
 import { TaskIntake } from "../tasks/task-intake.ts";
@@ -70,6 +72,8 @@ export interface FactoryDeps {
   providers: readonly ModelProvider[];
   /** What the store keeps of finished tasks, events and crew messages. */
   retention: RetentionSettings;
+  /** This node: its id (carried by its agents), its API's URL, its membership and lease timing. */
+  node: { id: string; url: string | null; membership: Membership; leaseMs: number; renewMs: number };
 }
 
 /** Every service of one factory, built and connected. */
@@ -101,6 +105,7 @@ export interface FactoryParts {
   intake: TaskIntake;
   agentCalls: AgentCalls;
   chaos: Chaos;
+  node: ClusterNode;
 }
 
 /**
@@ -128,6 +133,9 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   /** Hibernated agents affinity keys are bound to: hibernation fills it, the dispatcher reads it. */
   const asleep = new Set<string>();
 
+  // this node in its cluster: it reports the registry's agents
+  const node = new ClusterNode({ ...deps.node, agents: registry, logger });
+
   // economics and models
   const ledger = new Ledger(journal);
   const guard = new BudgetGuard(ledger);
@@ -153,7 +161,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   // agents and crews (what they need of the scheduler comes through hooks, below)
   const agentLog = new AgentLog(logger);
-  const spawner = new Spawner({ registry, journal, runtimes: runtimesByKind });
+  const spawner = new Spawner({ registry, journal, runtimes: runtimesByKind, nodeId: deps.node.id });
   const profiles = new Profiles({ registry: profileRegistry, journal, events, runtimeFor: (profile) => spawner.runtimeFor(profile) });
   const crewManager = new CrewManager({
     registry,
@@ -279,9 +287,11 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   dispatched.outcome.add((agent, ok, latencyMs) => watchdog.onOutcome(agent, ok, latencyMs));
   dispatched.wake.add((agentId) => hibernation.wakeForTask(agentId));
   hibernation.slept.add((agentId) => healer.forget(agentId));
+  // Until the failover work takes a dead node's agents over, the operator at least reads of it.
+  node.hooks.expired.add((dead) => logger.warn(`node ${dead.id}'s lease ran out at ${dead.leaseUntil} (it ran ${dead.agents} agent(s)); it is listed alive: false`));
   registry.onChange((agent) => {
     if (agent.state === "TERMINATED") agentLog.forget(agent.id);
   });
 
-  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos };
+  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node };
 }

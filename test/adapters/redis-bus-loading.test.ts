@@ -1,4 +1,4 @@
-// Pins that ioredis and the Redis bus's module load only when createRedisBus is called: a default factory built through the public entry point loads neither.
+// Pins that ioredis and the Redis bus's module load only when createRedisBus is called (and the Redis membership's only when createRedisMembership is): a default factory built through the public entry point loads none of them.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -37,11 +37,11 @@ function loadedBy(script: string): Promise<string[]> {
   });
 }
 
-const REDIS_CODE = /\/node_modules\/ioredis\/|\/src\/adapters\/bus\/redis\//;
+const REDIS_CODE = /\/node_modules\/ioredis\/|\/src\/adapters\/(bus|membership)\/redis\//;
 const INDEX = JSON.stringify(join(ROOT, "src", "index.ts"));
 
 describe("redis bus: loaded only when used", { timeout: 60_000, skip: REDIS_SKIP }, () => {
-  it("a default factory built through the public entry point loads neither ioredis nor the Redis bus", async () => {
+  it("a default factory built through the public entry point loads neither ioredis nor the Redis bus nor the Redis membership", async () => {
     const loaded = await loadedBy(
       `const { createFactory } = await import(${INDEX});\n` +
         `const factory = await createFactory({ dataDir: ":memory:", logger: { info() {}, warn() {}, error() {} } });\n` +

@@ -29,6 +29,7 @@ const ALWAYS: Record<string, number> = {
   TASK_NOT_DEAD: 409, // test/api/http.test.ts
   AGENT_BUSY: 409, // test/health/hibernation.test.ts
   TASK_CANCELLED: 409,
+  NODE_ID_TAKEN: 409, // test/adapters/redis-membership.test.ts, test/factory/nodes.test.ts
   QUEUE_FULL: 429, // test/api/http.test.ts
   PAYLOAD_TOO_LARGE: 413, // test/api/http.test.ts, test/api/body-limit.test.ts
   UNSUPPORTED_MEDIA_TYPE: 415, // test/api/http.test.ts
@@ -53,6 +54,7 @@ const ALWAYS: Record<string, number> = {
   STORE_LOCKED: 503,
   STORE_DAMAGED: 503,
   BUS_UNAVAILABLE: 503, // test/adapters/redis-bus.test.ts
+  MEMBERSHIP_UNAVAILABLE: 503, // test/adapters/redis-membership.test.ts
   INTERNAL: 500,
 };
 

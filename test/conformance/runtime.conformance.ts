@@ -136,6 +136,7 @@ export function agentOf(profile: ProfileRecord, context: Record<string, unknown>
     cognitiveLoadLimit: profile.cognitiveLoadLimit,
     state: "WARMING",
     crewId: null,
+    nodeId: "node-test",
     walletAddress: newWalletAddress(profile.role),
     spawnedAt: now,
     load: 0,

@@ -28,6 +28,7 @@ export function agent(id: string, patch: Partial<Agent> = {}): Agent {
     cognitiveLoadLimit: 1,
     state: "READY",
     crewId: null,
+    nodeId: "node-a",
     walletAddress: `0x371_CODER_${id.padEnd(32, "0").slice(0, 32)}`,
     spawnedAt: now(),
     load: 0,
@@ -111,6 +112,15 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.deepEqual(stored?.stats, { completed: 3, failed: 1 });
       assert.deepEqual(stored?.health, { lastHeartbeatAt: null, missed: 0, successRate: 0.75, latencyMs: 12, samples: 4, suspect: null });
       assert.equal(await sut.store.getAgent("missing"), undefined);
+    });
+
+    it("keeps the node that runs an agent, and gives an agent stored before nodes existed nodeId ''", async () => {
+      await sut.store.apply([{ kind: "agent", value: agent("n1", { nodeId: "node-b" }) }]);
+      assert.equal((await sut.store.getAgent("n1"))?.nodeId, "node-b");
+      const { nodeId: _gone, ...legacy } = agent("n2");
+      await sut.store.apply([{ kind: "agent", value: legacy as Agent }]);
+      assert.equal((await sut.store.getAgent("n2"))?.nodeId, "");
+      assert.deepEqual((await sut.store.listAgents({})).filter((a) => a.id === "n1" || a.id === "n2").map((a) => [a.id, a.nodeId]).sort(), [["n1", "node-b"], ["n2", ""]]);
     });
 
     it("filters agents by state, role and crew, newest first", async () => {

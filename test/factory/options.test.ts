@@ -54,6 +54,7 @@ describe("factory options", () => {
       recentTaskLimit: 10_000,
       watchdogTickMs: 100,
       chaos: false,
+      nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
     });
     assert.equal(resolved.scaling.policies, DEFAULT_POLICIES);
     // consoleLogger("warn"): warnings and errors only.
@@ -67,6 +68,7 @@ describe("factory options", () => {
     assert.deepEqual(resolved.affinity, { ttlMs: 5, maxBindings: 100_000 });
     assert.deepEqual(resolved.scaling, { tickMs: 1_000, policies: DEFAULT_POLICIES, stabilizationMs: 0 });
     assert.deepEqual(resolved.processes, { warmPerKind: 2 });
+    assert.deepEqual(resolveFactoryOptions({ nodeLease: { leaseMs: 10_000 } }).nodeLease, { leaseMs: 10_000, renewMs: 1_000 });
   });
 
   it("keeps the values given, the smallest allowed included", () => {

@@ -69,6 +69,7 @@ export function schedulerParts(handlers: Record<string, FunctionHandler> = {}, h
     registry,
     journal,
     runtimes: new Map([["function", new FunctionRuntime(handlers)]]),
+    nodeId: "node-test",
   });
   spawner.serve({ crewAccess: notLent("crews"), callModel: notLent("model calls"), submitSubtask: notLent("sub-tasks"), waitForTask: notLent("task waits") });
   spawner.hooks.lost.add(hooks.onLost ?? ((agent, reason) => errors.push(new Error(`agent ${agent.id} lost: ${reason}`))));

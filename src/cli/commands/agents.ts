@@ -7,7 +7,7 @@ import { AGENT_COLUMNS, details, printJson, table } from "../output.ts";
 import { listPage } from "../pages.ts";
 import { intOption } from "../flags.ts";
 
-const AGENT_DETAILS = ["id", "name", "profile", "profileVersion", "role", "state", "capabilities", "cognitiveLoadLimit", "load", "crewId", "walletAddress", "spawnedAt", "pid", "restarts", "stats", "health", "lastSignal"];
+const AGENT_DETAILS = ["id", "name", "profile", "profileVersion", "role", "state", "capabilities", "cognitiveLoadLimit", "load", "crewId", "nodeId", "walletAddress", "spawnedAt", "pid", "restarts", "stats", "health", "lastSignal"];
 
 export function agentCommands(program: Command): void {
   program

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { FactoryError } from "../../../core/errors.ts";
 import type { Unsubscribe } from "../../../core/ports/bus.ts";
-import { redactUrl } from "../../../core/redact-url.ts";
+import { redisTarget } from "../../../core/redis-target.ts";
 import type { RedisBus, RedisBusOptions } from "./redis-bus-options.ts";
 
 /**
@@ -214,7 +214,6 @@ class RedisPubSubBus implements RedisBus {
   }
 }
 
-const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ORIGIN_LENGTH = 16;
 /** At most this many messages in one PUBLISH: a burst goes out in pieces rather than as one huge message. */
 const MAX_BATCH = 512;
@@ -228,14 +227,7 @@ const RECONNECT_MAX_MS = 2000;
  * message naming the URL with its password hidden.
  */
 export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus> {
-  const shown = redactUrl(options.url);
-  const cluster = options.cluster ?? "default";
-  if (!CLUSTER_PATTERN.test(cluster)) {
-    throw new FactoryError("VALIDATION_FAILED", `cluster: must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got '${cluster.slice(0, 64)}'`, {
-      field: "cluster",
-    });
-  }
-  const db = databaseOf(options.url, shown);
+  const { shown, cluster, db } = redisTarget(options.url, options.cluster);
   const origin = randomBytes(ORIGIN_LENGTH / 2).toString("hex");
   const waitMs = options.connectTimeoutMs ?? 5000;
   let started = false;
@@ -289,23 +281,6 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
   pub.off("error", remember);
   sub.off("error", remember);
   return new RedisPubSubBus({ pub, sub, prefix: `af:${cluster}:${db}:`, origin, url: shown, ...pick(options) });
-}
-
-/** The database index of a Redis URL (its path), checked before anything connects. */
-function databaseOf(url: string, shown: string): number {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new FactoryError("VALIDATION_FAILED", `url: not a URL: '${shown}'`, { field: "url" });
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new FactoryError("VALIDATION_FAILED", `url: must start with redis:// or rediss://, got '${shown}'`, { field: "url" });
-  }
-  const path = parsed.pathname.replace(/^\//, "");
-  if (path === "") return 0;
-  if (!/^\d{1,5}$/.test(path)) throw new FactoryError("VALIDATION_FAILED", `url: the path must be a database index (e.g. /5), got '${shown}'`, { field: "url" });
-  return Number(path);
 }
 
 function pick(options: RedisBusOptions): Pick<RedisBusOptions, "onError" | "onHandlerError"> {

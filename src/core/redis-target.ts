@@ -1,0 +1,40 @@
+import { FactoryError } from "./errors.ts";
+import { redactUrl } from "./redact-url.ts";
+
+/** Where a Redis adapter (the bus, the membership) works: the URL as shown, its database index, the cluster. */
+export interface RedisTarget {
+  /** The URL with its password hidden, for messages and logs. */
+  shown: string;
+  /** The database index of the URL's path; 0 when it has none. */
+  db: number;
+  cluster: string;
+}
+
+/** What a cluster name may be: it becomes part of Redis keys and channel names. */
+const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * Checks a Redis URL and cluster name before anything connects, so every Redis adapter refuses
+ * the same bad input with the same VALIDATION_FAILED message (naming `url` or `cluster`, the
+ * password hidden).
+ */
+export function redisTarget(url: string, cluster = "default"): RedisTarget {
+  const shown = redactUrl(url);
+  if (!CLUSTER_PATTERN.test(cluster)) {
+    throw new FactoryError("VALIDATION_FAILED", `cluster: must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got '${cluster.slice(0, 64)}'`, {
+      field: "cluster",
+    });
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new FactoryError("VALIDATION_FAILED", `url: not a URL: '${shown}'`, { field: "url" });
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new FactoryError("VALIDATION_FAILED", `url: must start with redis:// or rediss://, got '${shown}'`, { field: "url" });
+  }
+  const path = parsed.pathname.replace(/^\//, "");
+  if (path !== "" && !/^\d{1,5}$/.test(path)) throw new FactoryError("VALIDATION_FAILED", `url: the path must be a database index (e.g. /5), got '${shown}'`, { field: "url" });
+  return { shown, db: path === "" ? 0 : Number(path), cluster };
+}

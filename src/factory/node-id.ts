@@ -1,0 +1,31 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FactoryError } from "../core/errors.ts";
+import { NODE_ID_PATTERN } from "../core/ports/membership.ts";
+
+/**
+ * The node id of a factory not given one: kept in `<dataRoot>/node-id`, made on the first start,
+ * so a restarted factory is the same node (its agents' `nodeId` stays right) and two factories
+ * on two data dirs are two nodes. Without a data dir (`:memory:`), a new id each time.
+ */
+export function defaultNodeId(dataRoot: string | null): string {
+  const fresh = `node-${randomBytes(4).toString("hex")}`;
+  if (dataRoot === null) return fresh;
+  const file = join(dataRoot, "node-id");
+  mkdirSync(dataRoot, { recursive: true });
+  try {
+    // `wx`: of two first starts racing, one writes and the other reads what it wrote.
+    writeFileSync(file, `${fresh}\n`, { flag: "wx" });
+    return fresh;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const kept = readFileSync(file, "utf8").trim();
+  if (!NODE_ID_PATTERN.test(kept)) {
+    throw new FactoryError("VALIDATION_FAILED", `nodeId: ${file} holds '${kept.slice(0, 64)}', not a node id (1-64 letters, digits, '.', '_' or '-'); fix or delete the file, or pass nodeId`, {
+      field: "nodeId",
+    });
+  }
+  return kept;
+}
