@@ -91,4 +91,27 @@ describe("serve on PostgreSQL and Redis", T, () => {
     assert.equal(name.code, 1);
     assert.match(name.stderr, /cluster/);
   });
+
+  it("two nodes of one cluster list each other (agent-factory nodes); a second node under a live --node-id is refused", async () => {
+    await stop(server);
+    const redis = ["--redis", `${REDIS_URL}/0`, "--cluster", cluster];
+    const a = await startServe(["--data", `${data}-a`, ...redis, "--node-id", "node-a"], (s) => (server = s));
+    let b: Server | undefined;
+    try {
+      b = await startServe(["--data", `${data}-b`, ...redis, "--node-id", "node-b"]);
+      const listed = await cli(a.url, "--json", "nodes");
+      assert.equal(listed.code, 0, listed.stderr);
+      const nodes = JSON.parse(listed.stdout) as Array<{ id: string; alive: boolean }> | { items: Array<{ id: string; alive: boolean }> };
+      const items = Array.isArray(nodes) ? nodes : nodes.items;
+      assert.deepEqual(items.map((n) => [n.id, n.alive]), [["node-a", true], ["node-b", true]]);
+      const twin = await failedStart(["--data", `${data}-c`, ...redis, "--node-id", "node-a"]);
+      assert.equal(twin.code, 1);
+      assert.match(twin.stderr, /NODE_ID_TAKEN/);
+      assert.match(twin.stderr, /node-a/);
+    } finally {
+      await stop(b);
+      await stop(a);
+      for (const suffix of ["-a", "-b", "-c"]) rmSync(`${data}${suffix}`, { recursive: true, force: true });
+    }
+  });
 });

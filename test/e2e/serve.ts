@@ -12,6 +12,7 @@ delete ENV.AGENT_FACTORY_URL;
 delete ENV.AGENT_FACTORY_POSTGRES_URL;
 delete ENV.AGENT_FACTORY_REDIS_URL;
 delete ENV.AGENT_FACTORY_CLUSTER;
+delete ENV.AGENT_FACTORY_NODE_ID;
 
 export interface Server {
   child: ChildProcess;

@@ -16,7 +16,7 @@ import { redactUrl } from "../../core/redact-url.ts";
 
 /** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
 async function serverModules() {
-  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }, { retentionSettings }, { consoleLogger }, { createPostgresStore }, { createRedisBus }] = await Promise.all([
+  const [{ startServer }, { createFactory }, { loadProfileFolder, readDocument }, { parseWith }, { RouteRulesSchema }, { ModelsConfigSchema }, { retentionSettings }, { consoleLogger }, { createPostgresStore }, { createRedisBus }, { createRedisMembership }] = await Promise.all([
     import("../../api/server.ts"),
     import("../../factory/create-factory.ts"),
     import("../../factory/load-profiles.ts"),
@@ -27,8 +27,9 @@ async function serverModules() {
     import("../../adapters/logger/console-logger.ts"),
     import("../../factory/create-postgres-store.ts"),
     import("../../factory/create-redis-bus.ts"),
+    import("../../factory/create-redis-membership.ts"),
   ]);
-  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings, consoleLogger, createPostgresStore, createRedisBus };
+  return { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, ModelsConfigSchema, retentionSettings, consoleLogger, createPostgresStore, createRedisBus, createRedisMembership };
 }
 
 export const DEFAULT_PORT = 7371;
@@ -44,6 +45,7 @@ export function serveCommand(program: Command): void {
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
     .option("--postgres <url>", "keep the store in PostgreSQL instead of <data>/factory.db: postgres://user:password@host:port/db, ?schema=NAME for a schema of its own (also AGENT_FACTORY_POSTGRES_URL)")
     .option("--redis <url>", "carry events, crew topics and broadcasts over Redis to every node of the cluster: redis://host:6379[/db] (also AGENT_FACTORY_REDIS_URL)")
+    .option("--node-id <id>", "this node's id in its cluster (default: kept in <data>/node-id); a second node under a live id is refused (also AGENT_FACTORY_NODE_ID)")
     .option("--cluster <name>", "the cluster's name: only nodes of the same cluster hear each other on one Redis (also AGENT_FACTORY_CLUSTER)")
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start (its files may name agent files in this folder, relative to it)")
     .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
@@ -62,7 +64,7 @@ export function serveCommand(program: Command): void {
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
     .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string; nodeId?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -72,7 +74,7 @@ export function serveCommand(program: Command): void {
       if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
         throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
       }
-      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings, consoleLogger, createPostgresStore, createRedisBus } = await serverModules();
+      const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings, consoleLogger, createPostgresStore, createRedisBus, createRedisMembership } = await serverModules();
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
       const retention: RetentionOptions = {
@@ -86,10 +88,17 @@ export function serveCommand(program: Command): void {
       const cluster = opts.cluster ?? nonEmpty(process.env.AGENT_FACTORY_CLUSTER) ?? "default";
       // Opened before the factory, so a wrong or unreachable URL fails the start naming it (password hidden).
       const store = postgresUrl === undefined ? undefined : await createPostgresStore({ url: postgresUrl });
+      const nodeId = opts.nodeId ?? nonEmpty(process.env.AGENT_FACTORY_NODE_ID);
       let bus: Awaited<ReturnType<typeof createRedisBus>> | undefined;
+      let membership: Awaited<ReturnType<typeof createRedisMembership>> | undefined;
       try {
-        bus = redisUrl === undefined ? undefined : await createRedisBus({ url: redisUrl, cluster, onError: (error) => logger.error("Redis bus", error) });
+        if (redisUrl !== undefined) {
+          bus = await createRedisBus({ url: redisUrl, cluster, onError: (error) => logger.error("Redis bus", error) });
+          // The nodes of a cluster hold their leases where they share their bus.
+          membership = await createRedisMembership({ url: redisUrl, cluster, onError: (error) => logger.error("node lease", error) });
+        }
       } catch (error) {
+        await bus?.close();
         await store?.close();
         throw error;
       }
@@ -97,6 +106,10 @@ export function serveCommand(program: Command): void {
         dataDir: opts.data,
         ...(store === undefined ? {} : { store }),
         ...(bus === undefined ? {} : { bus }),
+        ...(membership === undefined ? {} : { membership }),
+        ...(nodeId === undefined ? {} : { nodeId }),
+        // Where the other nodes (and GET /v1/nodes) reach this one, when the port is known before it listens.
+        ...(opts.port === 0 ? {} : { nodeUrl: `http://${host.includes(":") ? `[${host}]` : host}:${opts.port}` }),
         allowEmptyStore: opts.allowEmptyStore === true,
         retention,
         chaos: opts.chaos === true,
@@ -107,8 +120,9 @@ export function serveCommand(program: Command): void {
         allowEgress: opts.allowEgress === true,
         ...(routingRules === undefined ? {} : { routingRules }),
       }).catch(async (error: unknown) => {
-        // createFactory closes a store it could not start on; the bus is ours to close.
+        // createFactory closes a store it could not start on; the bus and the leases are ours to close.
         await bus?.close();
+        await membership?.close();
         throw error;
       });
       if (opts.profiles !== undefined) {
@@ -124,7 +138,7 @@ export function serveCommand(program: Command): void {
       const { agents, tasks } = factory.restored;
       const where = postgresUrl === undefined ? `data: ${opts.data}` : `store: PostgreSQL ${redactUrl(postgresUrl)}`;
       console.log(`agent-factory listening on ${server.url} (${where}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);
-      if (redisUrl !== undefined) console.log(`bus: Redis ${redactUrl(redisUrl)}, cluster ${cluster}`);
+      if (redisUrl !== undefined) console.log(`bus: Redis ${redactUrl(redisUrl)}, cluster ${cluster}; node ${factory.nodeId}`);
       console.log(
         secured
           ? `API key required on /v1 (AGENT_FACTORY_API_KEY); bound to ${host}`
