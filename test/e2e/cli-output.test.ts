@@ -76,9 +76,9 @@ describe("agent-factory CLI start and errors", T, () => {
     assert.equal(badValue.code, 2);
     assert.deepEqual(jsonError(badValue), { code: "USAGE_ERROR", message: "--limit must be a whole number from 1 to 10000, got 'x'" });
 
-    const noCommand = await run([], "--json", "nope");
+    const noCommand = await run([], "--json", "xyzzy");
     assert.equal(noCommand.code, 2);
-    assert.deepEqual(jsonError(noCommand), { code: "USAGE_ERROR", message: "unknown command 'nope'" });
+    assert.deepEqual(jsonError(noCommand), { code: "USAGE_ERROR", message: "unknown command 'xyzzy'" });
 
     // Commander answers a command group without its subcommand with help alone; under --json that is an error too.
     const noSubcommand = await run([], "--json", "task");
