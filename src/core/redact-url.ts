@@ -9,12 +9,29 @@ export function redactUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    // userinfo is everything between "//" and the last "@" before the host; the password follows its first ":".
-    return url.replace(/^([^/]*\/\/)([^/@]*?):([^/]*)@/, (_match, scheme: string, user: string) => `${scheme}${user}:***@`);
+    return redactText(url);
   }
   // The URL API would percent-encode `*` in the user part; the mask is put in as text.
   const mask = "__af_password__";
   if (parsed.password !== "") parsed.password = mask;
   if (parsed.searchParams.has("password")) parsed.searchParams.set("password", mask);
-  return parsed.toString().replaceAll(mask, "***");
+  const shown = parsed.toString().replaceAll(mask, "***");
+  // No host: the URL parser read the rest as a path (`postgres:/app:pw@db`), where a password may still be.
+  return parsed.host === "" ? redactText(shown) : shown;
+}
+
+/**
+ * The same for text that does not parse as a URL (`postgres:/app:pw@db`, `user:pw@host:5432`,
+ * `host:6379?password=pw`): wrong URLs are the ones error messages show, so the rule is loose on
+ * purpose — whatever follows the first `:` of the part before the last `@` (after a `scheme:/`
+ * or `scheme://`, if there is one) is a password, and so is any `password=` value.
+ */
+function redactText(text: string): string {
+  const masked = text.replace(/(password=)[^&\s]*/gi, "$1***");
+  const at = masked.lastIndexOf("@");
+  if (at < 0) return masked;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/{1,2}/i.exec(masked)?.[0] ?? "";
+  const userinfo = masked.slice(scheme.length, at);
+  const colon = userinfo.indexOf(":");
+  return colon < 0 ? masked : `${scheme}${userinfo.slice(0, colon + 1)}***${masked.slice(at)}`;
 }

@@ -34,6 +34,7 @@ export function redisTarget(url: string, cluster = "default"): RedisTarget {
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
     throw new FactoryError("VALIDATION_FAILED", `url: must start with redis:// or rediss://, got '${shown}'`, { field: "url" });
   }
+  if (parsed.host === "") throw new FactoryError("VALIDATION_FAILED", `url: names no host: write redis://[user:password@]host:port[/db], got '${shown}'`, { field: "url" });
   const path = parsed.pathname.replace(/^\//, "");
   if (path !== "" && !/^\d{1,5}$/.test(path)) throw new FactoryError("VALIDATION_FAILED", `url: the path must be a database index (e.g. /5), got '${shown}'`, { field: "url" });
   return { shown, db: path === "" ? 0 : Number(path), cluster };

@@ -37,6 +37,24 @@ export type { FactoryOptions } from "./factory-options.ts";
  * ```
  */
 export async function createFactory(options: FactoryOptions = {}): Promise<Factory> {
+  const starting = { reached: false };
+  try {
+    return await build(options, starting);
+  } catch (error) {
+    // What the caller handed over is the factory's from here: released on any failure, so a
+    // bad option does not leave the caller's store or bus holding the process open. (A failed
+    // start has released everything itself.)
+    if (!starting.reached) {
+      for (const given of [options.store, options.bus, options.membership]) {
+        const close = (given as { close?: unknown } | undefined)?.close;
+        if (typeof close === "function") await (close as () => Promise<void>).call(given).catch(() => {});
+      }
+    }
+    throw error;
+  }
+}
+
+async function build(options: FactoryOptions, starting: { reached: boolean }): Promise<Factory> {
   // First: a bad option, a bad config or a missing key fails before anything is opened.
   const o = resolveFactoryOptions(options);
   const models = parseWith(ModelsConfigSchema, { ...o.models, ...(o.routingRules === undefined ? {} : { rules: o.routingRules }) }, "models config");
@@ -50,6 +68,8 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   const store =
     o.store ??
     (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db"), allowEmpty: o.allowEmptyStore }));
+  // A bus is a live object made per factory, so it is built here rather than in the schema.
+  const bus = o.bus ?? new MemoryBus();
   const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
   const runtimes: AgentRuntime[] = [
     new FunctionRuntime(o.handlers),
@@ -70,8 +90,7 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
   const factory = new Factory(
     wireFactory({
     store,
-    // A bus is a live object made per factory, so it is built here rather than in the schema.
-    bus: o.bus ?? new MemoryBus(),
+    bus,
     runtimes,
     balancers: new Map([new RoundRobin(), new LeastLoaded(), new SkillAware(), ...o.balancers].map((b) => [b.name as BalancerName, b] as const)),
     affinity: o.affinity,
@@ -88,11 +107,13 @@ export async function createFactory(options: FactoryOptions = {}): Promise<Facto
     node: { id: nodeId, url: o.nodeUrl ?? null, membership, ...o.nodeLease },
     }),
   );
+  starting.reached = true;
   try {
     await factory.start();
   } catch (error) {
-    // Release the store (and its data dir's lock), so the caller can fix the cause and retry.
+    // Release the store (and its data dir's lock), the bus and the lease, so the caller can fix the cause and retry.
     await store.close().catch(() => {});
+    await bus.close().catch(() => {});
     await membership.close().catch(() => {});
     throw error;
   }

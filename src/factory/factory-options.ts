@@ -43,6 +43,26 @@ const flag = z.boolean({ error: (issue) => `must be true or false, got ${shown(i
 /** A live object (store, bus, handler, runtime …): passed through as given, never inspected. */
 const live = <T>() => z.custom<T>(() => true);
 
+/**
+ * A live object that must have these methods: a store, bus or logger given as something else —
+ * most often a Promise, `createPostgresStore(…)` without its `await` — fails here, naming the
+ * option, rather than later as "store.close is not a function".
+ */
+const liveWith = <T>(what: string, methods: readonly string[]) =>
+  z.custom<T>(
+    (value) => typeof value === "object" && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === "function"),
+    { message: `must be ${what} (an object with ${methods.join(", ")}); a Promise here means a missing \`await\`` },
+  );
+
+/** Function handlers: each a function, or an object with a `run` function. */
+const handlersSchema = z.custom<Record<string, FunctionHandler>>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    Object.values(value as Record<string, unknown>).every((h) => typeof h === "function" || (typeof h === "object" && h !== null && typeof (h as { run?: unknown }).run === "function")),
+  { message: "each handler must be a function (input, ctx) => result, or an object with a run(input, ctx) function" },
+);
+
 /*
  * The schema turns the public options into resolved ones, every default applied. Each default
  * below is the one documented on `FactoryOptions`; `FACTORY_DEFAULTS` lists the plain values.
@@ -92,9 +112,9 @@ const NodeLeaseSchema = z
 export const FactoryOptionsSchema = z.strictObject({
   dataDir: z.string({ error: (issue) => `must be a folder path, got ${shown(issue.input)}` }).min(1, "must not be empty").default(FACTORY_DEFAULTS.dataDir),
   allowEmptyStore: flag.default(FACTORY_DEFAULTS.allowEmptyStore),
-  store: live<Store>().optional(),
-  bus: live<Bus>().optional(),
-  handlers: live<Record<string, FunctionHandler>>().default(() => ({})),
+  store: liveWith<Store>("a Store", ["apply", "listTasks", "close"]).optional(),
+  bus: liveWith<Bus>("a Bus", ["publish", "subscribe", "close"]).optional(),
+  handlers: handlersSchema.default(() => ({})),
   runtimes: live<AgentRuntime[]>().default(() => []),
   balancers: live<LoadBalancer[]>().default(() => []),
   affinity: AffinitySchema.prefault({}),
@@ -112,13 +132,13 @@ export const FactoryOptionsSchema = z.strictObject({
   models: live<ModelsConfigInput>().optional(),
   retention: live<RetentionOptions>().optional(),
   providers: live<ModelProvider[]>().optional(),
-  logger: live<Logger>().default(() => consoleLogger("warn")),
+  logger: liveWith<Logger>("a Logger", ["info", "warn", "error"]).default(() => consoleLogger("warn")),
   nodeId: z
     .string({ error: (issue) => `must be a node id, got ${shown(issue.input)}` })
     .regex(NODE_ID_PATTERN, { error: (issue) => `must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got ${shown(issue.input)}` })
     .optional(),
   nodeUrl: z.string().optional(),
-  membership: live<Membership>().optional(),
+  membership: liveWith<Membership>("a Membership", ["join", "renew", "leave", "list", "close"]).optional(),
   nodeLease: NodeLeaseSchema.prefault({}),
 });
 

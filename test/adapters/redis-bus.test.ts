@@ -136,7 +136,12 @@ describe("redis bus: start-up errors name the URL, password hidden", T, () => {
       code: "VALIDATION_FAILED",
       message: "url: the path must be a database index (e.g. /5), got 'redis://:***@127.0.0.1:6379/five'",
     });
-    await assert.rejects(createRedisBus({ url: "not a url :pw@" }), { code: "VALIDATION_FAILED", message: "url: not a URL: 'not a url :pw@'" });
+    await assert.rejects(createRedisBus({ url: "redis://127.0.0.1:6379/0", clustr: "mine" } as RedisBusOptions), {
+      code: "VALIDATION_FAILED",
+      field: "clustr",
+      message: "Redis bus: unknown option 'clustr' (did you mean 'cluster'?); known: url, cluster, onError, onHandlerError, connectTimeoutMs",
+    });
+    await assert.rejects(createRedisBus({ url: "not a url :pw@" }), { code: "VALIDATION_FAILED", message: "url: not a URL: 'not a url :***@'" });
     await assert.rejects(createRedisBus({ url: `${REDIS}/0`, cluster: "a:b" }), {
       code: "VALIDATION_FAILED",
       field: "cluster",

@@ -17,4 +17,13 @@ describe("redactUrl", () => {
   it("changes nothing where there is no password", () => {
     for (const url of ["redis://127.0.0.1:6379/0", "redis://user@host", "not a url", "redis://host/path@x"]) assert.equal(redactUrl(url), url);
   });
+
+  it("hides the password in text that is not a valid URL too: a malformed URL is the one an error shows", () => {
+    assert.equal(redactUrl("postgres:/app:s3cret@db:5432/prod"), "postgres:/app:***@db:5432/prod");
+    assert.equal(redactUrl("redis:/:s3cret@127.0.0.1:6379"), "redis:/:***@127.0.0.1:6379");
+    assert.equal(redactUrl("user:s3cret@127.0.0.1:5432/test"), "user:***@127.0.0.1:5432/test");
+    assert.equal(redactUrl("127.0.0.1:6379?password=s3cret"), "127.0.0.1:6379?password=***");
+    assert.equal(redactUrl("postgres://app:s3cret@db:notaport/x"), "postgres://app:***@db:notaport/x");
+    for (const text of ["postgres:/app:s3cret@db:5432/prod", "user:s3cret@127.0.0.1:5432/test", "127.0.0.1:6379?password=s3cret"]) assert.doesNotMatch(redactUrl(text), /s3cret/);
+  });
 });

@@ -11,6 +11,10 @@ import { DEFAULT_DATA_DIR } from "../../src/factory/default-data-dir.ts";
 import { FACTORY_DEFAULTS, resolveFactoryOptions } from "../../src/factory/factory-options.ts";
 import { DEFAULT_POLICIES } from "../../src/scheduler/pools/autoscaler.ts";
 import { silentLogger, tempDir } from "../helpers.ts";
+import type { Store } from "../../src/core/ports/store.ts";
+import type { Bus } from "../../src/core/ports/bus.ts";
+import type { Logger } from "../../src/core/ports/logger.ts";
+import type { FunctionHandler } from "../../src/runtimes/function/function-handler.ts";
 
 /** Asserts `options` is refused with VALIDATION_FAILED, exactly this message, naming `field`. */
 function refuses(options: unknown, field: string, message: string): void {
@@ -181,5 +185,27 @@ describe("factory options", () => {
     } finally {
       dir.cleanup();
     }
+  });
+
+  it("refuses a store, bus, logger or handler that is not one — a forgotten await — naming the option", () => {
+    const pending = Promise.resolve(createMemoryStore());
+    refuses({ store: pending as unknown as Store }, "store", "must be a Store (an object with apply, listTasks, close); a Promise here means a missing `await`");
+    refuses({ bus: {} as Bus }, "bus", "must be a Bus (an object with publish, subscribe, close); a Promise here means a missing `await`");
+    refuses({ logger: console.log as unknown as Logger }, "logger", "must be a Logger (an object with info, warn, error); a Promise here means a missing `await`");
+    refuses({ handlers: { x: 5 } as unknown as Record<string, FunctionHandler> }, "handlers", "each handler must be a function (input, ctx) => result, or an object with a run(input, ctx) function");
+    void pending.then((store) => store.close());
+  });
+
+  it("createFactory releases the store and bus it was handed when an option is refused (they would hold the process open)", async () => {
+    const store = createMemoryStore();
+    const bus = new MemoryBus();
+    let storeClosed = 0;
+    let busClosed = 0;
+    const closeStore = store.close.bind(store);
+    const closeBus = bus.close.bind(bus);
+    store.close = () => (storeClosed++, closeStore());
+    bus.close = () => (busClosed++, closeBus());
+    await assert.rejects(createFactory({ store, bus, logger: silentLogger, watchdogTickMs: 0 }), { code: "VALIDATION_FAILED", field: "watchdogTickMs" });
+    assert.deepEqual([storeClosed, busClosed], [1, 1]);
   });
 });

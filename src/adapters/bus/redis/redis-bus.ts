@@ -1,3 +1,4 @@
+import { requireKnownOptions } from "../../../core/known-options.ts";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { FactoryError } from "../../../core/errors.ts";
@@ -227,6 +228,7 @@ const RECONNECT_MAX_MS = 2000;
  * message naming the URL with its password hidden.
  */
 export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus> {
+  requireKnownOptions(options, ["url", "cluster", "onError", "onHandlerError", "connectTimeoutMs"], "Redis bus");
   const { shown, cluster, db } = redisTarget(options.url, options.cluster);
   const origin = randomBytes(ORIGIN_LENGTH / 2).toString("hex");
   const waitMs = options.connectTimeoutMs ?? 5000;

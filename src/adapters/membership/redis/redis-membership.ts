@@ -1,3 +1,4 @@
+import { requireKnownOptions } from "../../../core/known-options.ts";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { FactoryError } from "../../../core/errors.ts";
@@ -204,6 +205,7 @@ const RECONNECT_MAX_MS = 2000;
  * refuses us), naming the URL with its password hidden.
  */
 export async function createRedisMembership(options: RedisMembershipOptions): Promise<Membership> {
+  requireKnownOptions(options, ["url", "cluster", "connectTimeoutMs", "commandTimeoutMs", "onError"], "Redis membership");
   const { shown, cluster } = redisTarget(options.url, options.cluster);
   const waitMs = options.connectTimeoutMs ?? 5000;
   let started = false;
