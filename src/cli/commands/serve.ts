@@ -86,6 +86,7 @@ export function serveCommand(program: Command): void {
       const postgresUrl = opts.postgres ?? nonEmpty(process.env.AGENT_FACTORY_POSTGRES_URL);
       const redisUrl = opts.redis ?? nonEmpty(process.env.AGENT_FACTORY_REDIS_URL);
       const cluster = opts.cluster ?? nonEmpty(process.env.AGENT_FACTORY_CLUSTER) ?? "default";
+      if (opts.cluster !== undefined && redisUrl === undefined) throw new UsageError("--cluster names the nodes that share a Redis: give --redis URL (or AGENT_FACTORY_REDIS_URL) too");
       // Opened before the factory, so a wrong or unreachable URL fails the start naming it (password hidden).
       const store = postgresUrl === undefined ? undefined : await createPostgresStore({ url: postgresUrl });
       const nodeId = opts.nodeId ?? nonEmpty(process.env.AGENT_FACTORY_NODE_ID);
