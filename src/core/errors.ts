@@ -30,8 +30,8 @@ export const ERROR_FAMILIES = {
   /** Not enough credits, or over a budget (402). */
   budget: ["INSUFFICIENT_CREDITS", "BUDGET_EXCEEDED"],
   /**
-   * The durable store refuses work (503). STORE_LOCKED: the data dir's store is held by another
-   * factory (one process per data dir). STORE_DAMAGED: the store's file is damaged (empty, not a
+   * The durable store refuses work (503). STORE_LOCKED: the data dir's store, or the PostgreSQL
+   * schema, is held by another factory (one writing process per data dir or schema). STORE_DAMAGED: the store's file is damaged (empty, not a
    * database, or failing its integrity check).
    */
   store: ["STORE_UNAVAILABLE", "STORE_LOCKED", "STORE_DAMAGED"],

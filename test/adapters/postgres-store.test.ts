@@ -1,4 +1,4 @@
-// Runs the Store conformance suite against the PostgreSQL adapter on the local server, each test in a schema of its own, and pins what PostgreSQL adds: one transaction per batch, errors that hide the password, recovery when PostgreSQL comes back, two stores on one schema, migrations from two nodes at once.
+// Runs the Store conformance suite against the PostgreSQL adapter on the local server, each test in a schema of its own, and pins what PostgreSQL adds: one transaction per batch, errors that hide the password, recovery when PostgreSQL comes back, one writing store per schema (STORE_LOCKED for a second, released on close or when its holder dies), migrations from three nodes at once.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pg from "pg";
@@ -200,58 +200,72 @@ describe("postgres store", { skip: PG_SKIP }, () => {
     });
   });
 
-  describe("postgres store: two stores (two nodes) on one schema", () => {
-    it("applying batches concurrently from both loses no write; seqs stay unique and ordered; shared rows never deadlock", async () => {
+  /** The backend holding the schema's lock (`agent-factory:<schema>`), if any. */
+  const lockHolder = async (schema: TestSchema): Promise<number | undefined> =>
+    (
+      await schema.query<{ pid: number }>(
+        "select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)",
+        [`agent-factory:${schema.name}`],
+      )
+    )[0]?.pid;
+
+  /** What a refused second store says, the holder being `pid` on this machine. */
+  const lockedMessage = (schema: string, shownUrl: string, pid: number): string =>
+    `the PostgreSQL schema ${schema} at ${shownUrl} is in use by another factory (PostgreSQL backend pid ${pid}, application agent-factory, from 127.0.0.1): one schema has one writing factory until event and ledger numbers come from PostgreSQL. Stop that one, or give this one another schema`;
+
+  describe("postgres store: one writing store (one node) per schema", () => {
+    it("refuses a second store on a schema in use with STORE_LOCKED, naming the schema, the URL (password hidden) and the holder, leaving no connection open; it opens once the first closes", async () => {
       const s = await scratch();
       try {
-        const [a, b] = [await s.open(), await s.open()];
-        const BATCHES = 20;
-        // Each node's batch: 100 tasks, 40 of them the same 40 in every batch of both nodes, in
-        // opposite orders (rows both lock), and one event and one ledger entry on seqs of its own
-        // (a odd, b even).
-        const batch = (node: "a" | "b", n: number): StoreWrite[] => {
-          const shared = Array.from({ length: 40 }, (_, i) => task(`shared-${node === "a" ? i : 39 - i}`, { input: { node, n } }));
-          const own = Array.from({ length: 60 }, (_, i) => task(`${node}${n}-${i}`));
-          const seq = 2 * n + (node === "a" ? 1 : 2);
-          return [
-            ...[...shared, ...own].map((value) => ({ kind: "task" as const, value })),
-            { kind: "event", value: { seq, type: "crew.message", at: new Date(Date.UTC(2026, 0, 1) + seq).toISOString(), crewId: node } },
-            { kind: "ledger", value: entry(seq, `le_${node}${n}`, `W_${node}`, 1) },
-          ];
-        };
-        const run = async (store: Store, node: "a" | "b") => {
-          // Two batches in flight per node: more than one journal would send, to press harder.
-          for (let n = 0; n < BATCHES; n += 2) await Promise.all([store.apply(batch(node, n)), store.apply(batch(node, n + 1))]);
-        };
-        await Promise.all([run(a, "a"), run(b, "b")]);
-        assert.equal(await count(s.schema, "tasks"), 40 + BATCHES * (60 + 60));
-        // A shared task holds one node's last batch whole: the last writer's, row by row the same.
-        const last = new Set((await a.listTasks({ limit: 10_000 })).filter((t) => t.id.startsWith("shared-")).map((t) => JSON.stringify(t.input)));
-        assert.equal(last.size, 1);
-        assert.deepEqual((await a.listEvents({ limit: 1000 })).map((e) => e.seq), Array.from({ length: 2 * BATCHES }, (_, i) => i + 1));
-        assert.deepEqual((await b.listLedger({ limit: 1000 })).map((e) => e.seq), Array.from({ length: 2 * BATCHES }, (_, i) => i + 1));
-        const totals = await b.ledgerTotals();
-        assert.deepEqual([totals.balances.get("W_a"), totals.balances.get("W_b"), totals.lastSeq], [BATCHES * 1_000_000, BATCHES * 1_000_000, 2 * BATCHES]);
+        const a = await s.open();
+        await a.apply([{ kind: "task", value: task("from-a") }]);
+        const pid = await lockHolder(s.schema);
+        assert.ok(pid !== undefined, "the first store holds the schema's lock");
+        const url = new URL(PG_URL);
+        url.password = "hunter2";
+        url.searchParams.set("application_name", s.schema.name); // to find its connections
+        const shown = `postgres://${url.username}:***@${url.host}${url.pathname}?application_name=${s.schema.name}`;
+        await assert.rejects(createPostgresStore({ url: url.toString(), schema: s.schema.name, poolSize: 4 }), {
+          name: "FactoryError",
+          code: "STORE_LOCKED",
+          message: lockedMessage(s.schema.name, shown, pid),
+          details: { url: shown, schema: s.schema.name, pid },
+        });
+        await until(async () => (await s.schema.query("select 1 from pg_stat_activity where application_name = $1", [s.schema.name])).length === 0, "the refused store's connections to close");
+        // The first one never noticed.
+        await a.apply([{ kind: "task", value: task("from-a-again") }]);
+        assert.equal(await lockHolder(s.schema), pid);
+        await a.close();
+        assert.equal(await lockHolder(s.schema), undefined);
+        const b = await s.open();
+        await b.apply([{ kind: "task", value: task("from-b") }]);
+        assert.deepEqual((await b.listTasks({})).map((t) => t.id).sort(), ["from-a", "from-a-again", "from-b"]);
       } finally {
         await s.done();
       }
     });
 
-    it("refuses the second of two nodes that number a ledger entry alike at the same moment, keeping the first whole", async () => {
+    it("lets go when its holder dies (pg_terminate_backend on the lock's connection): a new store opens, and the old one's writes are refused until it can take the lock again", async () => {
       const s = await scratch();
       try {
-        const [a, b] = [await s.open(), await s.open()];
-        const results = await Promise.allSettled([
-          a.apply([{ kind: "task", value: task("from-a") }, { kind: "ledger", value: entry(1, "le_a", "W_a", 1) }]),
-          b.apply([{ kind: "task", value: task("from-b") }, { kind: "ledger", value: entry(1, "le_b", "W_b", 1) }]),
-        ]);
-        assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
-        const winner = results[0].status === "fulfilled" ? "a" : "b";
-        const loser = winner === "a" ? "b" : "a";
-        assert.match(String((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason), new RegExp(`ledger entry seq 1 is already taken by another entry \\(le_${winner}\\)`));
-        assert.deepEqual((await a.listLedger({})).map((e) => e.id), [`le_${winner}`]);
-        assert.deepEqual((await a.listTasks({})).map((t) => t.id), [`from-${winner}`]);
-        assert.equal(await a.getTask(`from-${loser}`), undefined);
+        const a = await s.open();
+        const pid = await lockHolder(s.schema);
+        assert.ok(pid !== undefined);
+        assert.deepEqual(await s.schema.query("select pg_terminate_backend($1) as ok", [pid]), [{ ok: true }]);
+        await until(async () => (await lockHolder(s.schema)) === undefined, "the lock to go with its session");
+        const b = await s.open();
+        const bPid = await lockHolder(s.schema);
+        assert.ok(bPid !== undefined && bPid !== pid);
+        // `a` lost its lock: it writes nothing while `b` holds it, and says who does.
+        await assert.rejects(a.apply([{ kind: "task", value: task("from-a") }]), { code: "STORE_LOCKED", message: lockedMessage(s.schema.name, PG_URL, bPid) });
+        await assert.rejects(a.putBudget({ key: "k", credits: 1, periodMs: null, windowStart: "2026-01-01T00:00:00.000Z" }), { code: "STORE_LOCKED" });
+        await b.apply([{ kind: "task", value: task("from-b") }]);
+        assert.deepEqual((await a.listTasks({})).map((t) => t.id), ["from-b"]); // reads go on
+        await b.close();
+        // Free again: `a` takes it back on its next write.
+        await a.apply([{ kind: "task", value: task("from-a") }]);
+        assert.ok((await lockHolder(s.schema)) !== undefined);
+        assert.deepEqual((await a.listTasks({})).map((t) => t.id).sort(), ["from-a", "from-b"]);
       } finally {
         await s.done();
       }
@@ -283,11 +297,14 @@ describe("postgres store", { skip: PG_SKIP }, () => {
   });
 
   describe("postgres store: migrations", () => {
-    it("three nodes starting at once on an empty schema migrate it once, with byte-ordered text", async () => {
+    it("three nodes starting at once on an empty schema: one opens and migrates it once, with byte-ordered text; the others get STORE_LOCKED", async () => {
       const s = await scratch();
       try {
-        const stores = await Promise.all([s.open(), s.open(), s.open()]);
-        assert.equal(stores.length, 3);
+        const results = await Promise.allSettled([s.open(), s.open(), s.open()]);
+        const opened = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+        assert.equal(opened.length, 1);
+        for (const r of results) if (r.status === "rejected") assert.equal((r.reason as { code?: string }).code, "STORE_LOCKED");
+        const store = opened[0] as Store;
         const done = await s.schema.query<{ name: string }>("select name from kysely_migration order by name");
         assert.deepEqual(done.map((r) => r.name), ["0001_init", "0002_task_idempotency", "0003_ledger", "0004_ledger_usage", "0005_budgets", "0006_list_pages", "0007_retention"]);
         const collations = await s.schema.query<{ collation: string | null; n: string }>(
@@ -296,8 +313,8 @@ describe("postgres store", { skip: PG_SKIP }, () => {
         );
         assert.deepEqual(collations.map((r) => [r.collation, Number(r.n)]), [["C", 48]]);
         // Byte order: upper case before lower, '-' (0x2d) before '0' (0x30) before '_' (0x5f).
-        await stores[0]?.apply(["a_1", "a-1", "A1", "a01"].map((id) => ({ kind: "task" as const, value: task(id) })));
-        assert.deepEqual((await stores[1]?.listTasks({}))?.map((t) => t.id), ["A1", "a-1", "a01", "a_1"]);
+        await store.apply(["a_1", "a-1", "A1", "a01"].map((id) => ({ kind: "task" as const, value: task(id) })));
+        assert.deepEqual((await store.listTasks({})).map((t) => t.id), ["A1", "a-1", "a01", "a_1"]);
       } finally {
         await s.done();
       }

@@ -1,9 +1,9 @@
-// Pins that a whole factory runs on the PostgreSQL store (`createFactory({ store: await createPostgresStore(...) })`) and that a second factory on the same schema sees what the first did.
+// Pins that a whole factory runs on the PostgreSQL store (`createFactory({ store: await createPostgresStore(...) })`) that a factory reopened on the same schema sees what the first did, and that a second factory on a schema in use is refused (STORE_LOCKED) while the first carries on.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createFactory, createPostgresStore } from "../../src/index.ts";
 import { PG_SKIP, PG_URL, PostgresRelay, testSchema } from "../adapters/postgres-test-schema.ts";
-import { silentLogger } from "../helpers.ts";
+import { silentLogger, until } from "../helpers.ts";
 
 const handlers = { double: (input: unknown) => ({ doubled: (input as { n: number }).n * 2 }) };
 
@@ -38,6 +38,34 @@ describe("a factory on PostgreSQL", { skip: PG_SKIP }, () => {
         assert.deepEqual(states.at(-1), "SUCCEEDED");
       } finally {
         await second.close();
+      }
+    } finally {
+      await schema.drop();
+    }
+  });
+
+  it("refuses a second factory on a schema in use (STORE_LOCKED), and the first carries on: its tasks succeed and are stored as such", async () => {
+    const schema = await testSchema();
+    try {
+      const open = async () => createFactory({ store: await createPostgresStore({ url: PG_URL, schema: schema.name, poolSize: 4 }), handlers, logger: silentLogger, shutdownGraceMs: 200 });
+      const first = await open();
+      try {
+        first.registerProfile({ name: "doubler", role: "Doubler", runtime: { kind: "function", handler: "double" }, pool: { spawnStrategy: "manual" } });
+        const agent = await first.spawnAgent({ profile: "doubler" });
+        assert.equal((await first.waitForTask((await first.submitTask({ role: "Doubler", input: { n: 1 } })).id, 5_000)).state, "SUCCEEDED");
+        // The second would restore the first's live agents and run them again under the same ids.
+        await assert.rejects(open(), (error: { code?: string; message?: string }) => {
+          assert.equal(error.code, "STORE_LOCKED");
+          assert.match(error.message ?? "", new RegExp(`^the PostgreSQL schema ${schema.name} at ${PG_URL.replace(/[.?/]/g, "\\$&")} is in use by another factory \\(PostgreSQL backend pid \\d+, application agent-factory, from 127\\.0\\.0\\.1\\): one schema has one writing factory until event and ledger numbers come from PostgreSQL`));
+          return true;
+        });
+        const after = await first.submitTask({ role: "Doubler", input: { n: 21 } });
+        const done = await first.waitForTask(after.id, 5_000);
+        assert.deepEqual([done.state, done.result, done.agentId], ["SUCCEEDED", { doubled: 42 }, agent.id]);
+        await until(async () => (await schema.query<{ state: string }>("select state from tasks where id = $1", [after.id]))[0]?.state === "SUCCEEDED", "the task stored as SUCCEEDED");
+        assert.equal((await schema.query("select id from agents")).length, 1);
+      } finally {
+        await first.close();
       }
     } finally {
       await schema.drop();

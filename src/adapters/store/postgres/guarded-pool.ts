@@ -84,8 +84,13 @@ export class GuardedPool implements PostgresPool {
   }
 
   #unavailable(error: unknown): FactoryError {
-    if (error instanceof FactoryError) return error;
-    const said = error instanceof Error ? error.message || String((error as { code?: unknown }).code ?? error.name) : String(error);
-    return new FactoryError("STORE_UNAVAILABLE", `the PostgreSQL store ${this.#url} is unavailable: ${said}`, { cause: error, details: { url: this.#url } });
+    return storeUnavailable(this.#url, error);
   }
+}
+
+/** `STORE_UNAVAILABLE` naming the (already redacted) URL and what the driver said; a FactoryError passes as it is. */
+export function storeUnavailable(url: string, error: unknown): FactoryError {
+  if (error instanceof FactoryError) return error;
+  const said = error instanceof Error ? error.message || String((error as { code?: unknown }).code ?? error.name) : String(error);
+  return new FactoryError("STORE_UNAVAILABLE", `the PostgreSQL store ${url} is unavailable: ${said}`, { cause: error, details: { url } });
 }

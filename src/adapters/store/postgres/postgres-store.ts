@@ -1,11 +1,12 @@
 import pg from "pg";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import { FactoryError } from "../../../core/errors.ts";
-import type { Store } from "../../../core/ports/store.ts";
+import type { PruneQuery, Store, StoredBudget, StoreWrite } from "../../../core/ports/store.ts";
 import type { SqlDatabase } from "../sql/sql-database.ts";
 import { SqlStore } from "../sql/sql-store.ts";
 import { GuardedPool } from "./guarded-pool.ts";
 import { redactUrl } from "../../../core/redact-url.ts";
+import { APPLICATION_NAME, SchemaLock } from "./schema-lock.ts";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database` (or `postgresql://`); the database must exist. */
@@ -49,15 +50,22 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * schema (the `options` startup parameter, no extra round trip), so the SQL store's unqualified
  * table names resolve there. Reaching PostgreSQL fails with `STORE_UNAVAILABLE`, naming the
  * URL with its password hidden, at creation and on any later call.
+ *
+ * One schema has one writing factory (see schema-lock.ts): the store takes the schema's
+ * advisory lock before it migrates, and a second store on the schema fails with `STORE_LOCKED`.
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const { url, schema } = validate(options);
   const redacted = redactUrl(url);
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
   const pool = new pg.Pool({
     connectionString: url,
+    // Recognisable in pg_stat_activity (a URL's own application_name wins).
+    application_name: APPLICATION_NAME,
     max: options.poolSize ?? 10,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-    query_timeout: options.queryTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: connectTimeoutMs,
+    query_timeout: queryTimeoutMs,
     // A peer that vanishes without closing (a network cut) is noticed instead of waited on.
     keepAlive: true,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
@@ -66,17 +74,62 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     types: { getTypeParser: parserOf as typeof pg.types.getTypeParser },
   });
   const db = new Kysely<SqlDatabase>({ dialect: new PostgresDialect({ pool: new GuardedPool(pool, redacted) }) });
+  let lock: SchemaLock | undefined;
   try {
     if (schema !== undefined) await createSchema(db, schema);
     const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
     const current = rows[0]?.schema ?? null;
     if (current === null) throw new FactoryError("STORE_UNAVAILABLE", `the PostgreSQL store ${redacted} has no schema to use: none in its search_path exists (pass \`schema\`)`, { details: { url: redacted } });
-    const store = new SqlStore(db, { dialect: "postgres", migrationSchema: current });
+    // Before migrating: a refused second factory changes nothing in the schema.
+    lock = await SchemaLock.take({ url, redacted, schema: current, connectTimeoutMs, queryTimeoutMs });
+    const store = new PostgresStore(db, current, lock);
     await store.migrate();
     return store;
   } catch (error) {
     await db.destroy().catch(() => {});
+    await lock?.release();
     throw error;
+  }
+}
+
+/** The SQL store that writes only while it holds its schema's lock, and lets it go on close. */
+class PostgresStore extends SqlStore {
+  readonly #lock: SchemaLock;
+
+  constructor(db: Kysely<SqlDatabase>, schema: string, lock: SchemaLock) {
+    super(db, { dialect: "postgres", migrationSchema: schema });
+    this.#lock = lock;
+  }
+
+  override async apply(writes: readonly StoreWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    // Lost with its connection: taken again, or the write is refused (STORE_LOCKED / STORE_UNAVAILABLE).
+    await this.#lock.ensure();
+    await super.apply(writes);
+  }
+
+  override async putBudget(budget: StoredBudget): Promise<void> {
+    await this.#lock.ensure();
+    await super.putBudget(budget);
+  }
+
+  override async deleteBudget(key: string): Promise<void> {
+    await this.#lock.ensure();
+    await super.deleteBudget(key);
+  }
+
+  override async prune(query: PruneQuery): Promise<number> {
+    await this.#lock.ensure();
+    return super.prune(query);
+  }
+
+  override async close(): Promise<void> {
+    // The pool first, so nothing is written after the lock is let go.
+    try {
+      await super.close();
+    } finally {
+      await this.#lock.release();
+    }
   }
 }
 
