@@ -136,6 +136,11 @@ describe("postgres store", { skip: PG_SKIP }, () => {
         message: `schema must be 1 to 63 lower-case letters, digits or _, starting with a letter or _, not "Robert'); drop table x;--"`,
       });
       await assert.rejects(createPostgresStore({ url: PG_URL, poolSize: 0 }), { code: "VALIDATION_FAILED", field: "poolSize", message: "poolSize must be a positive integer, not 0" });
+      await assert.rejects(createPostgresStore({ url: PG_URL, schemaa: "x" } as unknown as Parameters<typeof createPostgresStore>[0]), {
+        code: "VALIDATION_FAILED",
+        field: "schemaa",
+        message: "PostgreSQL store: unknown option 'schemaa' (did you mean 'schema'?); known: url, schema, poolSize, connectTimeoutMs, queryTimeoutMs",
+      });
     });
 
     it("answers STORE_UNAVAILABLE while PostgreSQL is away, keeps nothing of a refused batch, and works again by itself when it is back", async () => {

@@ -6,6 +6,7 @@ import type { SqlDatabase } from "../sql/sql-database.ts";
 import { SqlStore } from "../sql/sql-store.ts";
 import { GuardedPool } from "./guarded-pool.ts";
 import { redactUrl } from "../../../core/redact-url.ts";
+import { requireKnownOptions } from "../../../core/known-options.ts";
 import { APPLICATION_NAME, SchemaLock } from "./schema-lock.ts";
 
 export interface PostgresStoreOptions {
@@ -149,6 +150,8 @@ async function createSchema(db: Kysely<SqlDatabase>, schema: string): Promise<vo
 }
 
 function validate(options: PostgresStoreOptions): { url: string; schema: string | undefined } {
+  // A misspelt `schemaa` would otherwise put the tables in `public`.
+  requireKnownOptions(options, ["url", "schema", "poolSize", "connectTimeoutMs", "queryTimeoutMs"], "PostgreSQL store");
   let { url, schema } = options;
   if (typeof url !== "string" || !/^postgres(ql)?:\/\//.test(url)) {
     throw new FactoryError("VALIDATION_FAILED", `url must be a PostgreSQL URL (postgres://user:password@host:port/database), not ${typeof url === "string" ? redactUrl(url) : typeof url}`, { field: "url" });
