@@ -13,7 +13,14 @@ export function defaultNodeId(dataRoot: string | null): string {
   const fresh = `node-${randomBytes(4).toString("hex")}`;
   if (dataRoot === null) return fresh;
   const file = join(dataRoot, "node-id");
-  mkdirSync(dataRoot, { recursive: true });
+  try {
+    // Private, as the store's folder is (the SQLite store tightens a folder made before it too).
+    mkdirSync(dataRoot, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const why = code === "EEXIST" || code === "ENOTDIR" ? "a file (not a folder) is in the way" : code === "EACCES" || code === "EPERM" ? "no permission" : code;
+    throw new FactoryError("VALIDATION_FAILED", `dataDir: cannot use ${dataRoot} as the data folder: ${why} (${code})`, { field: "dataDir", cause: error });
+  }
   try {
     // `wx`: of two first starts racing, one writes and the other reads what it wrote.
     writeFileSync(file, `${fresh}\n`, { flag: "wx" });

@@ -1,6 +1,6 @@
 // Pins createFactory's options: one schema applies every documented default, refuses a bad number or flag with VALIDATION_FAILED naming the option's path, refuses unknown keys, and passes live objects through untouched.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { MemoryBus } from "../../src/adapters/bus/memory/memory-bus.ts";
@@ -207,5 +207,23 @@ describe("factory options", () => {
     bus.close = () => (busClosed++, closeBus());
     await assert.rejects(createFactory({ store, bus, logger: silentLogger, watchdogTickMs: 0 }), { code: "VALIDATION_FAILED", field: "watchdogTickMs" });
     assert.deepEqual([storeClosed, busClosed], [1, 1]);
+  });
+
+  it("createFactory names dataDir when a file stands where the data folder would be", async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, "a-file");
+      writeFileSync(file, "x");
+      for (const dataDir of [file, join(file, "below")]) {
+        await assert.rejects(createFactory({ dataDir, logger: silentLogger }), (error: unknown) => {
+          assert.ok(error instanceof FactoryError);
+          assert.deepEqual([error.code, error.field], ["VALIDATION_FAILED", "dataDir"]);
+          assert.match(error.message, new RegExp(`^dataDir: cannot use ${dataDir.replace(/[.]/g, "\\.")} as the data folder: a file \\(not a folder\\) is in the way \\((EEXIST|ENOTDIR)\\)$`));
+          return true;
+        });
+      }
+    } finally {
+      dir.cleanup();
+    }
   });
 });
