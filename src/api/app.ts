@@ -116,13 +116,15 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     responses: {
       200: jsonContent(z.object({ status: z.literal("ready") }).passthrough(), "Taking work"),
       ...errorResponses(403),
-      503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable"]) }).passthrough(), "Not taking work"),
+      503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable", "node-lapsed"]) }).passthrough(), "Not taking work"),
     },
   });
   app.get("/health", (c) => c.json({ status: "ok" }, 200));
   app.get("/ready", (c) => {
     if (!factory.isOpen) return c.json({ status: "shutting-down" }, 503);
     if (!factory.storeHealthy) return c.json({ status: "store-unavailable", ...factory.stats() }, 503);
+    // Its lease ran out (its membership server was away): a load balancer should send work elsewhere until it has joined again.
+    if (factory.nodeState === "lapsed") return c.json({ status: "node-lapsed", ...factory.stats() }, 503);
     return c.json({ status: "ready", ...factory.stats() }, 200);
   });
 

@@ -163,7 +163,7 @@ export class ClusterNode {
 
   #lapse(reason: string): void {
     if (this.#state !== "member") return;
-    this.#deps.logger.error(`node ${this.id} lapsed: ${reason}; it takes no new work until it has joined again`);
+    this.#deps.logger.error(`node ${this.id} lapsed: ${reason}; /ready answers 503 node-lapsed until it has joined again`);
     this.#set("lapsed", reason);
   }
 

@@ -63,7 +63,7 @@ describe("ClusterNode on the memory membership", () => {
       ["lapsed", "its lease ran out before it was renewed, or another node took its id"],
       ["member", "joined again after its lease had run out"],
     ]);
-    assert.deepEqual(errors, ["node sleepy lapsed: its lease ran out before it was renewed, or another node took its id; it takes no new work until it has joined again"]);
+    assert.deepEqual(errors, ["node sleepy lapsed: its lease ran out before it was renewed, or another node took its id; /ready answers 503 node-lapsed until it has joined again"]);
     assert.equal((await membership.list())[0]?.alive, true);
     await node.leave();
   });
