@@ -22,6 +22,12 @@ export type FactoryEventType = (typeof EVENT_TYPES)[number];
 export interface FactoryEvent {
   seq: number;
   type: FactoryEventType;
+  /**
+   * The node that emitted it. `seq` counts that node's events, so an event from another node of
+   * the cluster (through a shared bus) is not in this node's order. Absent on events stored
+   * before nodes had ids.
+   */
+  nodeId?: string;
   at: string;
   agentId?: string;
   crewId?: string;
@@ -32,4 +38,4 @@ export interface FactoryEvent {
   data?: Record<string, unknown>;
 }
 
-export type FactoryEventInput = Omit<FactoryEvent, "seq" | "at">;
+export type FactoryEventInput = Omit<FactoryEvent, "seq" | "at" | "nodeId">;

@@ -120,7 +120,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   // state
   const phase = new FactoryPhase();
   const journal = new Journal(store, (error) => logger.error("store write failed; will retry", error));
-  const events = new EventLog(journal, bus);
+  const events = new EventLog(journal, bus, deps.node.id);
   const registry = new AgentRegistry(journal, events);
   const profileRegistry = new ProfileRegistry();
   const retention = new Retention({

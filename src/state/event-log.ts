@@ -9,11 +9,14 @@ export const EVENTS_CHANNEL = "factory:events";
 export class EventLog {
   readonly #journal: Journal;
   readonly #bus: Bus;
+  readonly #nodeId: string | undefined;
   #seq: number;
 
-  constructor(journal: Journal, bus: Bus) {
+  /** `nodeId` stamps every event, so that a subscriber on a shared bus can tell this node's from another's. */
+  constructor(journal: Journal, bus: Bus, nodeId?: string) {
     this.#journal = journal;
     this.#bus = bus;
+    this.#nodeId = nodeId;
     this.#seq = 0;
   }
 
@@ -27,7 +30,7 @@ export class EventLog {
   }
 
   emit(input: FactoryEventInput): FactoryEvent {
-    const event: FactoryEvent = { seq: ++this.#seq, at: new Date().toISOString(), ...input };
+    const event: FactoryEvent = { seq: ++this.#seq, at: new Date().toISOString(), ...(this.#nodeId === undefined ? {} : { nodeId: this.#nodeId }), ...input };
     this.#journal.put({ kind: "event", value: event });
     this.#bus.publish(EVENTS_CHANNEL, event);
     return event;

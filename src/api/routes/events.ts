@@ -95,6 +95,12 @@ export function eventRoutes(app: OpenAPIHono, factory: Factory, serverClosing: A
             wake = undefined;
             continue;
           }
+          if (event.nodeId !== undefined && event.nodeId !== factory.nodeId) {
+            // Another node's event (a shared bus): its seq counts that node's events, not ours, so
+            // it is sent without an id — Last-Event-ID and the seq filter stay this node's.
+            await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+            continue;
+          }
           if (event.seq <= lastSent) continue;
           await stream.writeSSE({ id: String(event.seq), event: event.type, data: JSON.stringify(event) });
           lastSent = event.seq;
