@@ -67,6 +67,8 @@ export class ClusterNode {
   }
 
   get state(): NodeState {
+    // Past its lease the others already count it gone: say so before the round that records it.
+    if (this.#state === "member" && Date.now() >= this.#holdsUntil) return "lapsed";
     return this.#state;
   }
 
@@ -121,7 +123,10 @@ export class ClusterNode {
   #schedule(): void {
     if (this.#state === "left") return;
     this.#timer = setTimeout(() => {
-      this.#round = this.#renewRound().finally(() => {
+      this.#round = this.#renewRound()
+        // A listener that throws must not become an unhandled rejection (which ends the process).
+        .catch((error: unknown) => this.#deps.logger.error(`node ${this.id}: a renewal round failed`, error))
+        .finally(() => {
         this.#round = undefined;
         this.#schedule();
       });

@@ -14,10 +14,11 @@ export function redactUrl(url: string): string {
   // The URL API would percent-encode `*` in the user part; the mask is put in as text.
   const mask = "__af_password__";
   if (parsed.password !== "") parsed.password = mask;
-  if (parsed.searchParams.has("password")) parsed.searchParams.set("password", mask);
+  for (const name of ["password", "sslpassword"]) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, mask);
   const shown = parsed.toString().replaceAll(mask, "***");
-  // No host: the URL parser read the rest as a path (`postgres:/app:pw@db`), where a password may still be.
-  return parsed.host === "" ? redactText(shown) : shown;
+  // No host, or an `@` after it: the parser read part of the userinfo as a host or a path
+  // (`postgres:/app:pw@db`, `postgres://app:1234/x@db` — host app, port 1234), where a password may still be.
+  return parsed.host === "" || `${parsed.pathname}${parsed.search}${parsed.hash}`.includes("@") ? redactText(shown) : shown;
 }
 
 /**

@@ -24,6 +24,9 @@ describe("redactUrl", () => {
     assert.equal(redactUrl("user:s3cret@127.0.0.1:5432/test"), "user:***@127.0.0.1:5432/test");
     assert.equal(redactUrl("127.0.0.1:6379?password=s3cret"), "127.0.0.1:6379?password=***");
     assert.equal(redactUrl("postgres://app:s3cret@db:notaport/x"), "postgres://app:***@db:notaport/x");
+    // Digits then a '/' in the password: the parser takes `app:1234` for host and port.
+    assert.equal(redactUrl("postgres://app:1234/xyz@db/test"), "postgres://app:***@db/test");
+    assert.equal(redactUrl("postgres://app@db/test?sslpassword=k3y&sslmode=require"), "postgres://app@db/test?sslpassword=***&sslmode=require");
     for (const text of ["postgres:/app:s3cret@db:5432/prod", "user:s3cret@127.0.0.1:5432/test", "127.0.0.1:6379?password=s3cret"]) assert.doesNotMatch(redactUrl(text), /s3cret/);
   });
 });

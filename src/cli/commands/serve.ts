@@ -83,6 +83,8 @@ export function serveCommand(program: Command): void {
         ...(opts.retainMessages === undefined ? {} : { messages: opts.retainMessages }),
       };
       const logger = consoleLogger(opts.logLevel);
+      // Checked before anything is opened: a bad folder must not leave a store or a lease behind.
+      const agentFiles = agentFolders(opts);
       const postgresUrl = opts.postgres ?? nonEmpty(process.env.AGENT_FACTORY_POSTGRES_URL);
       const redisUrl = opts.redis ?? nonEmpty(process.env.AGENT_FACTORY_REDIS_URL);
       const cluster = opts.cluster ?? nonEmpty(process.env.AGENT_FACTORY_CLUSTER) ?? "default";
@@ -110,13 +112,14 @@ export function serveCommand(program: Command): void {
         ...(membership === undefined ? {} : { membership }),
         ...(nodeId === undefined ? {} : { nodeId }),
         // Where the other nodes (and GET /v1/nodes) reach this one, when the port is known before it listens.
-        ...(opts.port === 0 ? {} : { nodeUrl: `http://${host.includes(":") ? `[${host}]` : host}:${opts.port}` }),
+        // (Not for a wildcard bind: 0.0.0.0 is no address another node can reach.)
+        ...(opts.port === 0 || host === "0.0.0.0" || host === "::" ? {} : { nodeUrl: `http://${host.includes(":") ? `[${host}]` : host}:${opts.port}` }),
         allowEmptyStore: opts.allowEmptyStore === true,
         retention,
         chaos: opts.chaos === true,
         models,
         logger,
-        agentFiles: agentFolders(opts),
+        agentFiles,
         allowUnsandboxed: opts.allowUnsandboxed === true,
         allowEgress: opts.allowEgress === true,
         ...(routingRules === undefined ? {} : { routingRules }),
@@ -135,7 +138,11 @@ export function serveCommand(program: Command): void {
           throw error;
         }
       }
-      const server = await startServer(factory, { port: opts.port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}) });
+      const server = await startServer(factory, { port: opts.port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}) }).catch(async (error: unknown) => {
+        // No API, no factory: a port in use must not leave it running with its store, lock and lease.
+        await factory.close({ force: true });
+        throw error;
+      });
       const { agents, tasks } = factory.restored;
       const where = postgresUrl === undefined ? `data: ${opts.data}` : `store: PostgreSQL ${redactUrl(postgresUrl)}`;
       console.log(`agent-factory listening on ${server.url} (${where}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);

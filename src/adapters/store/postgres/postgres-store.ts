@@ -69,6 +69,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     query_timeout: queryTimeoutMs,
     // A peer that vanishes without closing (a network cut) is noticed instead of waited on.
     keepAlive: true,
+    // pg's 0 would mean the OS default: two hours on Linux.
+    keepAliveInitialDelayMillis: 5_000,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     // Counts, sums and `bigint` columns (seqs, micro-credits) as numbers, as SQLite returns them;
     // every such value the store keeps is far below 2^53.
@@ -159,6 +161,10 @@ function validate(options: PostgresStoreOptions): { url: string; schema: string 
   // One string names everything for `serve --postgres URL`: a `schema` parameter is ours, not PostgreSQL's.
   const parsed = URL.canParse(url) ? new URL(url) : undefined;
   const fromUrl = parsed?.searchParams.get("schema") ?? undefined;
+  if (parsed?.searchParams.has("options") === true) {
+    // pg lets the URL's `options` replace the store's own (`-c search_path=<schema>`): the tables would land elsewhere.
+    throw new FactoryError("VALIDATION_FAILED", `url: an 'options' parameter would replace the store's search_path; set those settings on the role or database instead (${redactUrl(url)})`, { field: "url" });
+  }
   if (parsed !== undefined && fromUrl !== undefined) {
     parsed.searchParams.delete("schema");
     url = parsed.toString();

@@ -52,10 +52,27 @@ export class SchemaLock {
     return this.#client !== undefined;
   }
 
-  /** Resolves when the lock is held, taking it again on a new connection if the last one dropped. */
+  /**
+   * Resolves when the lock is held, taking it again on a new connection if the last one dropped.
+   * A held lock is proved on its own connection first (`select 1`): a session PostgreSQL ended
+   * while the network was silent (a partition) is only noticed when something is sent on it, and
+   * without that a healed node would write on while another factory holds the schema. The proof
+   * costs one round trip per write batch; a loss between it and the batch's commit is not seen.
+   */
   async ensure(): Promise<void> {
     if (this.#released) throw new FactoryError("STORE_UNAVAILABLE", `the PostgreSQL store ${this.#options.redacted} is closed`, { details: { url: this.#options.redacted } });
-    if (this.#client !== undefined) return;
+    const client = this.#client;
+    if (client !== undefined) {
+      try {
+        await client.query("select 1");
+        return;
+      } catch (error) {
+        // Unanswered or refused: this write is refused. A connection that really died has said
+        // so (`error`/`end` cleared #client) and the next write takes the lock again or is
+        // refused STORE_LOCKED; one that was only slow holds the lock still and carries on.
+        throw storeUnavailable(this.#options.redacted, error);
+      }
+    }
     // Concurrent writes wait for the one attempt rather than each opening a connection.
     this.#taking ??= this.#take().finally(() => {
       this.#taking = undefined;
@@ -68,12 +85,14 @@ export class SchemaLock {
     await this.#taking?.catch(() => {});
     const client = this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => {});
+    // A silent network would hold end() for as long as TCP waits: give it a moment, then let it go.
+    if (client !== undefined) await Promise.race([client.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   }
 
   async #take(): Promise<void> {
     const { url, redacted, schema, connectTimeoutMs, queryTimeoutMs } = this.#options;
-    const client = new pg.Client({ connectionString: url, application_name: APPLICATION_NAME, keepAlive: true, connectionTimeoutMillis: connectTimeoutMs, query_timeout: queryTimeoutMs });
+    // keepAliveInitialDelayMillis: pg's 0 means the OS default, two hours on Linux.
+    const client = new pg.Client({ connectionString: url, application_name: APPLICATION_NAME, keepAlive: true, keepAliveInitialDelayMillis: 5_000, connectionTimeoutMillis: connectTimeoutMs, query_timeout: queryTimeoutMs });
     // A connection that drops emits `error` (without a listener Node would end the process) and
     // `end`; either way the lock went with it, and the next write takes it again.
     const lost = (): void => {
