@@ -244,7 +244,9 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
       ...(role === "pub"
         ? // While Redis is away a publish is dropped (at-most-once), never queued without bound,
           // and one in flight when the connection drops is not sent again (it may have arrived).
-          { enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true }
+          // A Redis that stops answering without closing (a partition) fails a publish after 5 s
+          // instead of holding it, and everything behind it, until TCP gives up.
+          { enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true, commandTimeout: 5_000 }
         : // Subscription changes made while Redis is away wait for it and are sent on reconnect.
           { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true }),
     });
@@ -303,8 +305,10 @@ async function quit(client: Redis): Promise<void> {
     client.disconnect();
     return;
   }
+  // QUIT to a Redis that has gone silent would wait as long as TCP does: a close takes at most 2 s.
+  const gaveUp = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), 2_000).unref());
   try {
-    await client.quit();
+    if ((await Promise.race([client.quit(), gaveUp])) === "late") client.disconnect();
   } catch {
     client.disconnect();
   }
