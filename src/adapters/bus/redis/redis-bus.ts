@@ -1,3 +1,4 @@
+import { connectWithin, quitWithin, reconnectBackoff } from "../../redis/redis-connections.ts";
 import { requireKnownOptions } from "../../../core/known-options.ts";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
@@ -129,7 +130,7 @@ class RedisPubSubBus implements RedisBus {
     // QUIT skips ioredis's auto-pipeline and would overtake the PUBLISHes still queued there
     // (they would then hit a closed socket); a PING goes through the pipeline behind them.
     if (this.#pub.status === "ready") await this.#pub.ping().catch(() => {});
-    await Promise.all([quit(this.#pub), quit(this.#sub)]);
+    await Promise.all([quitWithin(this.#pub), quitWithin(this.#sub)]);
   }
 
   /**
@@ -218,9 +219,6 @@ class RedisPubSubBus implements RedisBus {
 const ORIGIN_LENGTH = 16;
 /** At most this many messages in one PUBLISH: a burst goes out in pieces rather than as one huge message. */
 const MAX_BATCH = 512;
-/** Reconnect backoff once started: 100 ms more per attempt, at most 2 s between attempts. */
-const RECONNECT_STEP_MS = 100;
-const RECONNECT_MAX_MS = 2000;
 
 /**
  * Connects to Redis and returns a ready bus, or fails with VALIDATION_FAILED (a URL or cluster
@@ -239,8 +237,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
       connectTimeout: waitMs,
       // Named so an operator (and our reconnect test) can find this bus's connections in CLIENT LIST.
       connectionName: `af:${cluster}:bus:${origin}:${role}`,
-      // At start a refusal fails createRedisBus at once; once started, retry for ever with backoff.
-      retryStrategy: (times) => (started ? Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS) : null),
+      retryStrategy: reconnectBackoff(() => started),
       ...(role === "pub"
         ? // While Redis is away a publish is dropped (at-most-once), never queued without bound,
           // and one in flight when the connection drops is not sent again (it may have arrived).
@@ -252,38 +249,12 @@ export async function createRedisBus(options: RedisBusOptions): Promise<RedisBus
     });
   const pub = connect("pub");
   const sub = connect("sub");
-  let firstError: Error | undefined;
-  // Before start a failure becomes createRedisBus's rejection (ioredis only emits some of them,
-  // a refused SELECT of the db index for one, and goes on as if connected); the bus takes over after.
-  const remember = (error: Error): void => {
-    firstError ??= error;
-  };
-  pub.on("error", remember);
-  sub.on("error", remember);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      (async () => {
-        await Promise.all([pub.connect(), sub.connect()]);
-        // A PING on each shows the connections answer; whatever went wrong on the way has been emitted by then.
-        await Promise.all([pub.ping(), sub.ping()]);
-      })(),
-      // ioredis's connectTimeout ends at the TCP connect; a server that accepts and never answers would hold us for ever.
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);
-      }),
-    ]);
-    if (firstError !== undefined) throw firstError;
+    await connectWithin([pub, sub], waitMs);
   } catch (error) {
-    pub.disconnect();
-    sub.disconnect();
-    throw busError(`cannot reach the Redis bus at ${shown}`, firstError ?? error);
-  } finally {
-    clearTimeout(timer);
+    throw busError(`cannot reach the Redis bus at ${shown}`, error);
   }
   started = true;
-  pub.off("error", remember);
-  sub.off("error", remember);
   return new RedisPubSubBus({ pub, sub, prefix: `af:${cluster}:${db}:`, origin, url: shown, ...pick(options) });
 }
 
@@ -299,17 +270,3 @@ function busError(what: string, cause: unknown): FactoryError {
   return new FactoryError("BUS_UNAVAILABLE", `${what}: ${reason}`, { cause });
 }
 
-/** QUIT sends what is queued first; a connection that is down has nothing to send and is just dropped. */
-async function quit(client: Redis): Promise<void> {
-  if (client.status !== "ready") {
-    client.disconnect();
-    return;
-  }
-  // QUIT to a Redis that has gone silent would wait as long as TCP does: a close takes at most 2 s.
-  const gaveUp = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), 2_000).unref());
-  try {
-    if ((await Promise.race([client.quit(), gaveUp])) === "late") client.disconnect();
-  } catch {
-    client.disconnect();
-  }
-}

@@ -1,3 +1,4 @@
+import { connectWithin, quitWithin, reconnectBackoff } from "../../redis/redis-connections.ts";
 import { requireKnownOptions } from "../../../core/known-options.ts";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
@@ -102,7 +103,7 @@ class RedisMembership implements Membership {
       this.#redis.disconnect();
       return;
     }
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    await quitWithin(this.#redis);
   }
 
   #leaseKey(id: string): string {
@@ -195,9 +196,6 @@ if stored and cjson.decode(stored).token == ARGV[1] then
 end
 return 1`;
 
-/** Reconnect backoff once started: 100 ms more per attempt, at most 2 s between attempts (as the bus). */
-const RECONNECT_STEP_MS = 100;
-const RECONNECT_MAX_MS = 2000;
 
 /**
  * Connects to Redis and returns the membership, or fails with VALIDATION_FAILED (a URL or
@@ -213,38 +211,19 @@ export async function createRedisMembership(options: RedisMembershipOptions): Pr
     lazyConnect: true,
     connectTimeout: waitMs,
     connectionName: `af:${cluster}:membership`,
-    retryStrategy: (times) => (started ? Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS) : null),
+    retryStrategy: reconnectBackoff(() => started),
     // While Redis is away a renewal fails at once and is retried next period, never queued: a
     // queued renewal sent late would extend a lease the node no longer knows it holds.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: options.commandTimeoutMs ?? 1000,
   });
-  let firstError: Error | undefined;
-  const remember = (error: Error): void => {
-    firstError ??= error;
-  };
-  redis.on("error", remember);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      (async () => {
-        await redis.connect();
-        await redis.ping();
-      })(),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);
-      }),
-    ]);
-    if (firstError !== undefined) throw firstError;
+    await connectWithin([redis], waitMs);
   } catch (error) {
-    redis.disconnect();
-    throw unavailable(`cannot reach the membership's Redis at ${shown}`, firstError ?? error);
-  } finally {
-    clearTimeout(timer);
+    throw unavailable(`cannot reach the membership's Redis at ${shown}`, error);
   }
   started = true;
-  redis.off("error", remember);
   return new RedisMembership({ redis, prefix: `af:${cluster}:`, shown, onError: options.onError ?? ((error) => console.error(`redis membership: ${error.message}`)) });
 }
 
