@@ -249,10 +249,10 @@ export class FactoryClient {
 
   /** Follows `/v1/events` (`after` replays stored events first); resolves when the stream ends or `signal` aborts. */
   async events(query: EventQuery, onEvent: (event: FactoryEvent) => void, signal: AbortSignal, onReady?: () => void): Promise<void> {
-    const types = typeof query.types === "string" ? query.types : query.types?.join(",");
     let response: Response;
     try {
-      response = await this.#send("GET", "/v1/events", { query: { ...query, types }, signal });
+      // queryString joins an array of types with commas.
+      response = await this.#send("GET", "/v1/events", { query: { ...query }, signal });
     } catch (error) {
       if (signal.aborted) return;
       throw error;

@@ -189,18 +189,7 @@ export class BudgetGuard {
     options.signal?.throwIfAborted();
     const details = options.details ?? {};
     // A waiting call is sized again at every settlement: its costs are worked out once.
-    const costs = new Map<number, number>();
-    // The caller's sizing, before `sizing` is replaced below by the memoizing one.
-    const given = sizing;
-    const costOf = (tokens: number): number => given.costMicro(tokens);
-    sizing = {
-      ...sizing,
-      costMicro: (tokens) => {
-        let micro = costs.get(tokens);
-        if (micro === undefined) costs.set(tokens, (micro = costOf(tokens)));
-        return micro;
-      },
-    };
+    sizing = memoizedCosts(sizing);
     const first = this.#size(payer, scope, sizing, options.waitMs <= 0);
     if (typeof first === "number") return { hold: this.#hold(payer, scope, this.#keysFor(scope), sizing.costMicro(first), details), maxOutputTokens: first };
     if (first instanceof FactoryError) throw first;
@@ -390,4 +379,17 @@ export function budgetScopeOf(key: string): { crewId?: string; agentId?: string 
   if (key.startsWith("crew:")) return { crewId: key.slice(5) };
   if (key.startsWith("agent:")) return { agentId: key.slice(6) };
   return {};
+}
+
+/** The same sizing with each output size's cost worked out once. */
+function memoizedCosts(sizing: CallSizing): CallSizing {
+  const costs = new Map<number, number>();
+  return {
+    ...sizing,
+    costMicro: (tokens) => {
+      let micro = costs.get(tokens);
+      if (micro === undefined) costs.set(tokens, (micro = sizing.costMicro(tokens)));
+      return micro;
+    },
+  };
 }

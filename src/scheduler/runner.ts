@@ -23,8 +23,6 @@ export interface RunnerDeps {
   matching: Matching;
   /** An attempt ended with this outcome after `latencyMs` (for quality trends). */
   onOutcome?(agent: Agent, ok: boolean, latencyMs: number): void;
-  /** Chaos: a delay added before every handler starts; 0 (the default) normally. */
-  chaosLatencyMs?: number;
 }
 
 /** One attempt of a task on an agent. */
@@ -77,11 +75,10 @@ export class Runner {
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
   #lateResults = 0;
-  #chaosLatencyMs: number;
+  #chaosLatencyMs = 0;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
-    this.#chaosLatencyMs = deps.chaosLatencyMs ?? 0;
   }
 
   /** Attempts whose handler has not returned. */

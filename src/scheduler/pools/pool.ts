@@ -1,3 +1,4 @@
+import { Samples } from "../../core/samples.ts";
 import type { Agent } from "../../core/agent.ts";
 import type { ProfileRecord } from "../../core/schemas/profile.ts";
 import { TokenBucket } from "../token-bucket.ts";
@@ -29,7 +30,7 @@ export class Pool {
   dispatchRate = 0;
   /** Moving average of how long a task takes, in ms. */
   serviceMs = 0;
-  readonly #waits: number[] = [];
+  readonly #waits = new Samples(WAIT_SAMPLES);
   readonly decisions: Array<ScaleDecision & { at: string }> = [];
   /** A re-check of demand, due when the spawn rate allows another spawn. */
   retryTimer: NodeJS.Timeout | undefined;
@@ -45,8 +46,7 @@ export class Pool {
   /** A task went to one of its agents after waiting `waitedMs`. */
   assigned(waitedMs: number): void {
     this.dispatchedThisTick++;
-    this.#waits.push(waitedMs);
-    if (this.#waits.length > WAIT_SAMPLES) this.#waits.shift();
+    this.#waits.add(waitedMs);
   }
 
   /** A task of one of its agents ran `ms`: the service-time average follows. */
@@ -121,8 +121,8 @@ export class Pool {
 
   /** How long recent tasks waited for an agent. */
   waits(): { samples: number; p50Ms: number; p99Ms: number; maxMs: number } {
-    const sorted = [...this.#waits].sort((a, b) => a - b);
-    const at = (q: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number));
-    return { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 };
+    const w = this.#waits;
+    // quantile(1) is the largest sample (0 when there are none).
+    return { samples: w.count, p50Ms: w.quantile(0.5), p99Ms: w.quantile(0.99), maxMs: w.quantile(1) };
   }
 }
