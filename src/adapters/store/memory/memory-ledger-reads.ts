@@ -1,12 +1,10 @@
+import { PERIOD_CHARS } from "../stored-forms.ts";
 import { fromMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
 import type { LedgerQuery, LedgerReportQuery, OpenReservation } from "../../../core/ports/store.ts";
 import { parse, type LedgerRow } from "./memory-tables.ts";
 import { compare } from "./sqlite-semantics.ts";
 
 // The ledger's reads, over its rows in seq order, as the SQL store's queries answer them.
-
-/** How much of an ISO `at` (`2026-01-31T09:15:00.000Z`) names its UTC hour, day or month. */
-const PERIOD_CHARS = { hour: 13, day: 10, month: 7 } as const;
 
 /** Ledger entries after a seq, by wallet, crew, agent or kind, in seq order. */
 export function listLedger(ledger: readonly LedgerRow[], query: LedgerQuery): LedgerEntry[] {

@@ -1,10 +1,8 @@
+import { MESSAGE_EVENT } from "../stored-forms.ts";
 import type { PruneQuery } from "../../../core/ports/store.ts";
 import { FINAL_TASK_STATES } from "../../../core/task-states.ts";
 import type { MemoryTables, TaskRow } from "./memory-tables.ts";
 import { compare, take } from "./sqlite-semantics.ts";
-
-/** The event type crew messages are kept as (retention's "messages"). */
-const MESSAGE_EVENT = "crew.message";
 
 const FINAL: ReadonlySet<string> = new Set(FINAL_TASK_STATES);
 
@@ -61,6 +59,5 @@ function pruneEvents(tables: MemoryTables, query: PruneQuery): number {
   const gone = new Set(take(kind.filter((r) => r.seq <= upTo), query.limit).map((r) => r.seq));
   if (gone.size === 0) return 0;
   tables.events = tables.events.filter((r) => !gone.has(r.seq));
-  for (const seq of gone) tables.eventSeqs.delete(seq);
   return gone.size;
 }

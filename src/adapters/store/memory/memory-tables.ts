@@ -35,10 +35,8 @@ export class MemoryTables {
   readonly wallets = new Map<string, { address: string; ownerId: string; data: string }>();
   /** In seq order. */
   events: EventRow[] = [];
-  readonly eventSeqs = new Set<number>();
   /** In seq order; append-only. */
   readonly ledger: LedgerRow[] = [];
-  readonly ledgerSeqs = new Set<number>();
   readonly ledgerIds = new Set<string>();
   /** Crew id → key → value as JSON. */
   readonly context = new Map<string, Map<string, string>>();
@@ -53,9 +51,7 @@ export class MemoryTables {
     this.taskKeys.clear();
     this.wallets.clear();
     this.events = [];
-    this.eventSeqs.clear();
     this.ledger.length = 0;
-    this.ledgerSeqs.clear();
     this.ledgerIds.clear();
     this.context.clear();
     this.budgets.clear();

@@ -100,10 +100,10 @@ export function applyWrites(tables: MemoryTables, writes: readonly StoreWrite[])
           data: json(e, "events.data"),
         };
         // Insert-only: a re-written seq is the event already kept; another event under it is refused.
-        if (tables.eventSeqs.has(row.seq) && bySeq(tables.events, row.seq)?.data !== row.data) throw seqTaken("events", row.seq, undefined);
+        const kept = bySeq(tables.events, row.seq);
+        if (kept !== undefined && kept.data !== row.data) throw seqTaken("events", row.seq, undefined);
         commits.push(() => {
-          if (tables.eventSeqs.has(row.seq)) return;
-          tables.eventSeqs.add(row.seq);
+          if (bySeq(tables.events, row.seq) !== undefined) return;
           insertBySeq(tables.events, row);
         });
         break;
@@ -128,15 +128,14 @@ export function applyWrites(tables: MemoryTables, writes: readonly StoreWrite[])
           data: json(e, "ledger.data"),
         };
         // Append-only: a re-written seq (a retried batch) is the entry already kept; ids are unique.
-        if (tables.ledgerSeqs.has(row.seq)) {
-          const theirs = bySeq(tables.ledger, row.seq)?.id;
+        const theirs = bySeq(tables.ledger, row.seq)?.id;
+        if (theirs !== undefined) {
           if (theirs !== row.id) throw seqTaken("ledger", row.seq, theirs);
           break;
         }
         if (tables.ledgerIds.has(row.id) || newLedgerIds.has(row.id)) throw constraint("UNIQUE", "ledger.id");
         newLedgerIds.add(row.id);
         commits.push(() => {
-          tables.ledgerSeqs.add(row.seq);
           tables.ledgerIds.add(row.id);
           insertBySeq(tables.ledger, row);
         });

@@ -1,3 +1,4 @@
+import { PERIOD_CHARS } from "../stored-forms.ts";
 import { sql, type Kysely } from "kysely";
 import { fromMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
 import type { LedgerQuery, LedgerReportQuery, OpenReservation } from "../../../core/ports/store.ts";
@@ -6,9 +7,6 @@ import { rowLimit } from "./row-limit.ts";
 import { parse, type SqlDatabase } from "./sql-database.ts";
 
 // The ledger's reads: its entries, wallet balances, reports and the reservations still open.
-
-/** How much of an ISO `at` (`2026-01-31T09:15:00.000Z`) names its UTC hour, day or month. */
-const PERIOD_CHARS = { hour: 13, day: 10, month: 7 } as const;
 
 /** Ledger entries after a seq, by wallet, crew, agent or kind, in seq order. */
 export async function listLedger(db: Kysely<SqlDatabase>, query: LedgerQuery): Promise<LedgerEntry[]> {

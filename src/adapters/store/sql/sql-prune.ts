@@ -1,10 +1,8 @@
+import { MESSAGE_EVENT } from "../stored-forms.ts";
 import type { Kysely } from "kysely";
 import type { PruneQuery } from "../../../core/ports/store.ts";
 import { FINAL_TASK_STATES } from "../../../core/task-states.ts";
 import type { SqlDatabase } from "./sql-database.ts";
-
-/** The event type crew messages are kept as (retention's "messages"). */
-const MESSAGE_EVENT = "crew.message";
 
 /** Deletes what retention asks (old finished tasks, events or crew messages), at most `limit` rows; returns how many went. */
 export async function pruneTables(db: Kysely<SqlDatabase>, query: PruneQuery): Promise<number> {
