@@ -1,3 +1,4 @@
+import { NODE_ID_PATTERN } from "./ports/membership.ts";
 import { FactoryError } from "./errors.ts";
 import { redactUrl } from "./redact-url.ts";
 
@@ -10,8 +11,6 @@ export interface RedisTarget {
   cluster: string;
 }
 
-/** What a cluster name may be: it becomes part of Redis keys and channel names. */
-const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * Checks a Redis URL and cluster name before anything connects, so every Redis adapter refuses
@@ -20,7 +19,8 @@ const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
  */
 export function redisTarget(url: string, cluster = "default"): RedisTarget {
   const shown = redactUrl(url);
-  if (!CLUSTER_PATTERN.test(cluster)) {
+  // A cluster name becomes part of Redis keys and channel names: named as a node is.
+  if (!NODE_ID_PATTERN.test(cluster)) {
     throw new FactoryError("VALIDATION_FAILED", `cluster: must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got '${cluster.slice(0, 64)}'`, {
       field: "cluster",
     });

@@ -19,6 +19,13 @@ export class Samples {
     return this.#values.length;
   }
 
+  /** Count, median and 99th percentile, from one sort. */
+  summary(): { samples: number; p50: number; p99: number } {
+    const sorted = [...this.#values].sort((a, b) => a - b);
+    const at = (q: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number));
+    return { samples: sorted.length, p50: at(0.5), p99: at(0.99) };
+  }
+
   /** The value at fraction `q` of the sorted samples (0.5: the median); 0 when there are none. */
   quantile(q: number): number {
     if (this.#values.length === 0) return 0;

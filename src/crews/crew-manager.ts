@@ -86,6 +86,11 @@ export class CrewManager {
     }
   }
 
+  /** How many crews are live (not yet disbanded). */
+  get size(): number {
+    return this.#crews.size;
+  }
+
   values(): IterableIterator<Crew> {
     return this.#crews.values();
   }

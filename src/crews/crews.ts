@@ -91,7 +91,7 @@ export class Crews {
 
   /** How many crews are live (not yet disbanded). */
   get size(): number {
-    return [...this.#deps.manager.values()].length;
+    return this.#deps.manager.size;
   }
 
   /** The crew's members as they are now (live or as last stored). */

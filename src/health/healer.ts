@@ -1,5 +1,5 @@
 import type { Agent } from "../core/agent.ts";
-import type { AgentState } from "../core/lifecycle.ts";
+import { isWorkingState, type AgentState } from "../core/lifecycle.ts";
 import type { Logger } from "../core/ports/logger.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import { Samples } from "../core/samples.ts";
@@ -79,7 +79,7 @@ export class Healer {
   replace(agent: Agent, reason: string, kind: HealKind, silence?: { silentMs: number; neverHeard: boolean }): void {
     const { registry, runner, restarter, phase, logger } = this.#deps;
     if (!phase.started) return;
-    if (agent.state !== "READY" && agent.state !== "BUSY" && agent.state !== "IDLE" && agent.state !== "DRAINING") return;
+    if (!isWorkingState(agent.state) && agent.state !== "DRAINING") return;
     const detectedAt = Date.now();
     const handle = registry.handle(agent.id);
     registry.setHandle(agent.id, undefined);
@@ -122,10 +122,6 @@ export class Healer {
   }
 
   stats(): { replaced: Record<HealKind, number>; givenUp: number; detectionMs: DurationSummary; replacementMs: DurationSummary } {
-    return { replaced: { ...this.#replaced }, givenUp: this.#givenUp, detectionMs: summary(this.#detectionMs), replacementMs: summary(this.#replacementMs) };
+    return { replaced: { ...this.#replaced }, givenUp: this.#givenUp, detectionMs: this.#detectionMs.summary(), replacementMs: this.#replacementMs.summary() };
   }
-}
-
-export function summary(samples: Samples): DurationSummary {
-  return { samples: samples.count, p50: samples.quantile(0.5), p99: samples.quantile(0.99) };
 }

@@ -12,7 +12,6 @@ import type { AgentRegistry } from "../state/agent-registry.ts";
 import type { Journal } from "../state/journal.ts";
 import type { ProfileRegistry } from "../state/profile-registry.ts";
 import type { DurationSummary } from "../core/stats.ts";
-import { summary } from "./healer.ts";
 
 type Sleeper = Pick<Agent, "id" | "crewId" | "role" | "profile" | "capabilities">;
 
@@ -255,6 +254,6 @@ export class Hibernation {
   }
 
   stats(): { hibernated: number; woken: number; wakeMs: DurationSummary } {
-    return { hibernated: this.#hibernated, woken: this.#woken, wakeMs: summary(this.#wakeMs) };
+    return { hibernated: this.#hibernated, woken: this.#woken, wakeMs: this.#wakeMs.summary() };
   }
 }
