@@ -93,8 +93,9 @@ export class ProcessRuntime implements AgentRuntime {
   }
 
   async start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
-    this.validate(profile);
-    const runtime = profile.runtime as Extract<ProfileRecord["runtime"], { kind: "process" }>;
+    // The rest of validate() is done below once, as a start's checks (permit, then the files opened).
+    if (profile.runtime.kind !== "process") throw new FactoryError("VALIDATION_FAILED", "runtime.kind: not a process runtime", { field: "runtime.kind" });
+    const runtime = profile.runtime;
     const spec = SandboxSchema.parse(profile.sandbox ?? {});
     const sandbox = this.#sandboxes.get(spec.kind);
     if (sandbox === undefined) throw new FactoryError("SANDBOX_UNAVAILABLE", `sandbox.kind: no '${spec.kind}' sandbox in this factory`, { field: "sandbox.kind" });
@@ -110,7 +111,7 @@ export class ProcessRuntime implements AgentRuntime {
     try {
       key = warmKey(runtime, spec, files);
       if (key !== undefined && !existsSync(workspace)) {
-        const leased = await this.#warm.lease(key, agent, profile, services, workspace, files, runtime);
+        const leased = await this.#warm.lease(key, { sandbox, spec }, agent, profile, services, workspace, files, runtime);
         if (leased !== undefined) return leased;
       }
       mkdirSync(workspace, { recursive: true });

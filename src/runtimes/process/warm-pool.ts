@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { Agent } from "../../core/agent.ts";
 import type { AgentHandle, AgentServices } from "../../core/ports/runtime.ts";
 import type { Sandbox, SandboxLaunch } from "../../core/ports/sandbox.ts";
-import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
+import type { ProfileRecord, SandboxSpec } from "../../core/schemas/profile.ts";
 import { Samples } from "../../core/samples.ts";
 import { initializeParams, type ProcessAgentHandle } from "./process-agent-handle.ts";
 
@@ -44,6 +44,7 @@ export class WarmPool {
   /** Makes a ready warm sandbox of pool `key` the agent's (undefined when none is ready), then refills the pool. */
   async lease(
     key: string,
+    source: { sandbox: Sandbox; spec: SandboxSpec },
     agent: Readonly<Agent>,
     profile: ProfileRecord,
     services: AgentServices,
@@ -78,8 +79,7 @@ export class WarmPool {
       handle.killNow();
       throw error;
     } finally {
-      const [sandbox, spec] = this.#warmSource(profile);
-      if (sandbox !== undefined) this.refill(key, sandbox, spec);
+      this.refill(key, source.sandbox, source.spec);
     }
     return handle;
   }
@@ -98,11 +98,6 @@ export class WarmPool {
     const text = readFileSync(`/proc/self/fd/${fd}`, "utf8");
     this.#code.set(real, { mtimeMs: stat.mtimeMs, size: stat.size, text });
     return text;
-  }
-
-  #warmSource(profile: ProfileRecord): [Sandbox | undefined, SandboxSpec] {
-    const spec = SandboxSchema.parse(profile.sandbox ?? {});
-    return [this.#options.sandboxes.get(spec.kind), spec];
   }
 
   /** Starts generic sandboxes for `key` until `warmPerKind` are ready or starting. */
