@@ -289,9 +289,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   hibernation.slept.add((agentId) => healer.forget(agentId));
   // Until the failover work takes a dead node's agents over, the operator at least reads of it.
   node.hooks.expired.add((dead) => logger.warn(`node ${dead.id}'s lease ran out at ${dead.leaseUntil} (it ran ${dead.agents} agent(s)); it is listed alive: false`));
-  registry.onChange((agent) => {
-    if (agent.state === "TERMINATED") agentLog.forget(agent.id);
-  });
+  registry.terminated.add((agent) => agentLog.forget(agent.id));
 
   return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node };
 }

@@ -50,9 +50,7 @@ export class Healer {
 
   constructor(deps: HealerDeps) {
     this.#deps = deps;
-    deps.registry.onChange((agent) => {
-      if (agent.state === "TERMINATED") this.forget(agent.id);
-    });
+    deps.registry.terminated.add((agent) => this.forget(agent.id));
   }
 
   /** The agent is READY with a fresh runtime: its uptime counts from now. */

@@ -64,9 +64,7 @@ export class Hibernation {
 
   constructor(deps: HibernationDeps) {
     this.#deps = deps;
-    deps.registry.onChange((agent) => {
-      if (agent.state === "TERMINATED") deps.asleep.delete(agent.id);
-    });
+    deps.registry.terminated.add((agent) => deps.asleep.delete(agent.id));
   }
 
   /** Why an agent cannot sleep now, or undefined if it can. */

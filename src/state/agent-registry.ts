@@ -1,3 +1,4 @@
+import { Hook } from "../core/hook.ts";
 import type { Agent } from "../core/agent.ts";
 import type { EventLog } from "./event-log.ts";
 import type { Journal } from "./journal.ts";
@@ -18,6 +19,11 @@ export class AgentRegistry {
   readonly #journal: Journal;
   readonly #events: EventLog;
   readonly #listeners: AgentListener[] = [];
+  /**
+   * An agent reached TERMINATED and left the registry: for what others keep per agent (crash-loop
+   * records, affinity sleepers, log budgets), so they need not filter every change for it.
+   */
+  readonly terminated = new Hook<[agent: Agent]>();
   /** Agents changed (load, stats) since they were last written. */
   readonly #dirty = new Set<Agent>();
 
@@ -81,6 +87,7 @@ export class AgentRegistry {
       if (handle !== undefined) void handle.stop().catch(() => {});
     }
     this.#notify(agent, from);
+    if (to === "TERMINATED") this.terminated.emit(agent);
   }
 
   /**
