@@ -147,10 +147,12 @@ export class Crews {
     const members = [...(manager.get(id)?.agentIds ?? [])];
     const crew = snapshotCrew(manager.disband(id));
     hibernation.forgetCrew(id);
-    for (const agentId of members) {
-      if (registry.get(agentId) !== undefined) continue;
-      const stored = await store.getAgent(agentId);
-      if (stored?.state === "HIBERNATING") hibernation.terminateSleeping(stored, "its crew was disbanded", (live) => spawner.terminate(live, "its crew was disbanded"));
+    // Its sleeping members in one read, not one per member (a crew may have thousands).
+    const asleep = members.length === 0 ? [] : await store.listAgents({ states: ["HIBERNATING"], crewId: id, limit: members.length });
+    const isMember = new Set(members);
+    for (const stored of asleep) {
+      if (!isMember.has(stored.id) || registry.get(stored.id) !== undefined) continue;
+      hibernation.terminateSleeping(stored, "its crew was disbanded", (live) => spawner.terminate(live, "its crew was disbanded"));
     }
     await this.#deps.journal.commit();
     return crew;
