@@ -72,6 +72,18 @@ describe("hibernation", () => {
     await assert.rejects(factory.wakeAgent("agent_nope"), (e: unknown) => e instanceof FactoryError && e.code === "AGENT_NOT_FOUND");
   });
 
+  it("disbanding a crew ends its sleeping members too: their store rows become TERMINATED and they cannot wake", async () => {
+    factory.registerProfile({ name: "member", role: "C", runtime: { kind: "function", handler: "counter" }, pool: { spawnStrategy: "manual" } });
+    const { crew, agents } = await factory.assembleCrew({ name: "nappers", members: [{ profile: "member", count: 3 }] });
+    const [a, b, c] = agents as [(typeof agents)[0], (typeof agents)[0], (typeof agents)[0]];
+    await factory.hibernateAgent(a.id);
+    await factory.hibernateAgent(b.id);
+    assert.equal((await factory.disbandCrew(crew.id)).id, crew.id);
+    await until(async () => (await factory.getAgent(c.id)).state === "TERMINATED", "the awake member to end");
+    assert.deepEqual([(await factory.getAgent(a.id)).state, (await factory.getAgent(b.id)).state], ["TERMINATED", "TERMINATED"]);
+    await assert.rejects(factory.wakeAgent(a.id), (e: unknown) => e instanceof FactoryError && e.code === "ILLEGAL_TRANSITION");
+  });
+
   it("a task whose affinity key is bound to a sleeping agent wakes that agent rather than going elsewhere", async () => {
     factory.registerProfile({ name: "bound", role: "B", runtime: { kind: "function", handler: "counter" }, pool: { spawnStrategy: "manual" } });
     const a = await factory.spawnAgent({ profile: "bound" });
