@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { privateFolder } from "../adapters/store/sqlite/sqlite-store.ts";
 import { FactoryError } from "../core/errors.ts";
 import { NODE_ID_PATTERN } from "../core/ports/membership.ts";
 
@@ -14,8 +15,8 @@ export function defaultNodeId(dataRoot: string | null): string {
   if (dataRoot === null) return fresh;
   const file = join(dataRoot, "node-id");
   try {
-    // Private, as the store's folder is (the SQLite store tightens a folder made before it too).
-    mkdirSync(dataRoot, { recursive: true, mode: 0o700 });
+    // Made (or tightened) as the SQLite store makes its folder: it is the same folder.
+    privateFolder(dataRoot);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     const why = code === "EEXIST" || code === "ENOTDIR" ? "a file (not a folder) is in the way" : code === "EACCES" || code === "EPERM" ? "no permission" : code;

@@ -74,7 +74,7 @@ class SqliteStore extends SqlStore {
  * and agents run as another user (65534) on the host. A folder this process owns is tightened
  * if it was looser; one it does not own is left as it is.
  */
-function privateFolder(dir: string): void {
+export function privateFolder(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stat = statSync(dir);
   if (stat.uid === process.getuid?.() && (stat.mode & 0o077) !== 0) chmodSync(dir, stat.mode & 0o700);
