@@ -30,6 +30,7 @@ export type { RedisBus, RedisBusOptions } from "./adapters/bus/redis/redis-bus-o
 export type { Membership, NodeInfo, NodeJoin, NodeLease, NodeReport } from "./core/ports/membership.ts";
 export type { RedisMembershipOptions } from "./adapters/membership/redis/redis-membership-options.ts";
 export type { NodeState } from "./cluster/cluster-node.ts";
+export type { Location } from "./factory/locator.ts";
 /** Node leases on Redis (`createFactory({ membership: await createRedisMembership({ url, cluster }) })`); `ioredis` is loaded only when this is called. */
 export { createRedisMembership } from "./factory/create-redis-membership.ts";
 

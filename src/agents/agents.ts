@@ -1,6 +1,6 @@
 import { snapshotAgent, type Agent } from "../core/agent.ts";
 import { FactoryError } from "../core/errors.ts";
-import type { AgentState } from "../core/lifecycle.ts";
+import { AGENT_STATES, type AgentState } from "../core/lifecycle.ts";
 import { isPast, newestFirst, type ListPosition } from "../core/list-position.ts";
 import type { Store } from "../core/ports/store.ts";
 import { parseWith } from "../core/schemas/parse.ts";
@@ -91,8 +91,24 @@ export class Agents {
       if (filter.after !== undefined && !isPast(agentPosition(agent), filter.after)) continue;
       out.push(agent);
     }
-    out.sort((a, b) => newestFirst(agentPosition(a), agentPosition(b)));
-    return out.slice(0, limit).map(snapshotAgent);
+    const here = out.map(snapshotAgent);
+    // A store several nodes share: the other nodes' agents too, as they last wrote them.
+    if (this.#deps.store.ownerOf !== undefined) {
+      const states = filter.state === undefined ? AGENT_STATES.filter((st) => st !== "TERMINATED" && st !== "HIBERNATING") : [filter.state];
+      const stored = await this.#deps.journal.read(() =>
+        this.#deps.store.listAgents({
+          states,
+          ...(filter.role === undefined ? {} : { role: filter.role }),
+          ...(filter.crewId === undefined ? {} : { crewId: filter.crewId }),
+          ...(filter.after === undefined ? {} : { after: filter.after }),
+          limit,
+        }),
+      );
+      const mine = new Set(here.map((a) => a.id));
+      for (const agent of stored) if (!mine.has(agent.id) && this.#deps.registry.get(agent.id) === undefined) here.push(agent);
+    }
+    here.sort((a, b) => newestFirst(agentPosition(a), agentPosition(b)));
+    return here.slice(0, limit);
   }
 
   async get(id: string): Promise<Agent> {

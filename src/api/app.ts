@@ -22,6 +22,7 @@ import { nodeRoutes } from "./routes/nodes.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { ownerRouting } from "./owner-routing.ts";
 
 export interface AppOptions {
   /** When set, every `/v1` route needs `Authorization: Bearer <apiKey>`. */
@@ -143,6 +144,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "The server's AGENT_FACTORY_API_KEY, when it has one" });
 
   app.use("/v1/*", bodyLimit({ maxBytes: limit }));
+  // After the key and the body limit: a request is checked here before another node sees it.
+  app.use("/v1/*", ownerRouting(factory));
   profileRoutes(app, factory);
   agentRoutes(app, factory);
   crewRoutes(app, factory);

@@ -40,8 +40,10 @@ export const ERROR_FAMILIES = {
    * What joins nodes cannot be reached (503): the bus's server, or the membership's (node
    * leases), is down or refuses us (wrong URL, password or database index). A family of its
    * own, not the store's: nothing durable is at stake, and both come back by themselves.
+   * NODE_UNAVAILABLE: the node that runs what a request names is not answering (its agents and
+   * tasks come back on a survivor once its lease has run out).
    */
-  bus: ["BUS_UNAVAILABLE", "MEMBERSHIP_UNAVAILABLE"],
+  bus: ["BUS_UNAVAILABLE", "MEMBERSHIP_UNAVAILABLE", "NODE_UNAVAILABLE"],
   /** A bug: never raised on purpose, the answer to anything unexpected (500). */
   internal: ["INTERNAL"],
 } as const satisfies Record<string, readonly string[]>;

@@ -85,8 +85,15 @@ export class Crews {
     }
     const after = filter.after;
     const out = [...this.#deps.manager.values()].filter((c) => (filter.state === undefined || c.state === filter.state) && (after === undefined || isPast({ at: c.createdAt, id: c.id }, after)));
-    out.sort((a, b) => newestFirst({ at: a.createdAt, id: a.id }, { at: b.createdAt, id: b.id }));
-    return out.slice(0, limit).map(snapshotCrew);
+    const here = out.map(snapshotCrew);
+    // A store several nodes share: the other nodes' crews too, as they last wrote them.
+    if (this.#deps.store.ownerOf !== undefined) {
+      const states = filter.state === undefined ? (["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] as const) : [filter.state];
+      const stored = await this.#deps.journal.read(() => this.#deps.store.listCrews({ states: [...states], limit, ...(after === undefined ? {} : { after }) }));
+      for (const crew of stored) if (this.#deps.manager.get(crew.id) === undefined) here.push(crew);
+    }
+    here.sort((a, b) => newestFirst({ at: a.createdAt, id: a.id }, { at: b.createdAt, id: b.id }));
+    return here.slice(0, limit);
   }
 
   /** How many crews are live (not yet disbanded). */

@@ -3,7 +3,7 @@ import type { Crew, CrewMessage } from "../core/crew.ts";
 import type { FactoryEvent } from "../core/events.ts";
 import type { LedgerEntry, LedgerReport } from "../core/ledger.ts";
 import type { Unsubscribe } from "../core/ports/bus.ts";
-import type { LedgerQuery } from "../core/ports/store.ts";
+import type { LedgerQuery, OwnedKind } from "../core/ports/store.ts";
 import type { CrewManifest, CrewManifestInput } from "../core/schemas/manifest.ts";
 import type { LedgerReportQueryInput } from "../core/schemas/ledger-report.ts";
 import type { ProfileInput, ProfileRecord } from "../core/schemas/profile.ts";
@@ -24,6 +24,7 @@ import type { CrewFilter } from "../crews/crews.ts";
 import type { TaskFilter, WaitingView } from "../tasks/task-intake.ts";
 import { startFactory } from "./restore.ts";
 import type { FactoryParts } from "./wiring.ts";
+import { Locator, type Location } from "./locator.ts";
 
 export type { AgentFilter, SpawnRequest } from "../agents/agents.ts";
 export type { CrewFilter } from "../crews/crews.ts";
@@ -44,12 +45,14 @@ export interface EventFilter {
  */
 export class Factory {
   readonly #p: FactoryParts;
+  readonly #locator: Locator;
   #restored = { agents: 0, tasks: 0 };
   #closing: Promise<void> | undefined;
 
   /** @internal Use `createFactory()`. */
   constructor(parts: FactoryParts) {
     this.#p = parts;
+    this.#locator = new Locator(parts);
   }
 
   /** Loads state from the store and brings back what was live; idempotent. */
@@ -350,6 +353,16 @@ export class Factory {
   /** This factory's node id: every agent it runs carries it (`Agent.nodeId`). */
   get nodeId(): string {
     return this.#p.node.id;
+  }
+
+  /** Which node runs an agent, crew or task: this one, another (with its URL), or none known. */
+  locate(kind: OwnedKind, id: string): Promise<Location> {
+    return this.#locator.locate(kind, id);
+  }
+
+  /** Which node a task should be submitted to: the one running its crew or agent, else this one if it can serve it, else one that can. */
+  placeTask(request: TaskSubmitInput): Promise<Location> {
+    return this.#locator.placeTask(request);
   }
 
   /** Where this node stands in its cluster: `member` while it holds its lease, `lapsed` when it could not renew it in time. */

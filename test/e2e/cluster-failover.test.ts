@@ -1,4 +1,4 @@
-// Two real `serve` nodes on one PostgreSQL schema and one Redis cluster: a node killed with SIGKILL mid-load loses nothing. The survivor notices its lease ran out, takes over its agents under the same ids (restarts + 1, nodeId now the survivor's), and runs every task it had accepted to SUCCEEDED, each recorded SUCCEEDED once.
+// Two real `serve` nodes on one PostgreSQL schema and one Redis cluster. Either node answers for the whole fleet (lists, requests passed to the owner, tasks placed where an agent can take them). A node killed with SIGKILL mid-load loses nothing. The survivor notices its lease ran out, takes over its agents under the same ids (restarts + 1, nodeId now the survivor's), and runs every task it had accepted to SUCCEEDED, each recorded SUCCEEDED once.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -73,9 +73,31 @@ describe("a cluster of two nodes: one is killed mid-load", T, () => {
     }
     await until(async () => (await json<TaskView>(`${victim.url}/v1/tasks/${tasks[0]}`)).body.state !== "QUEUED", "the first task to start", 10_000);
 
+    // One fleet from either node: the survivor lists the victim's agents, and passes requests
+    // about them (and tasks for their role) to the victim, whose answer it returns.
+    const listed = await json<{ items: AgentView[] }>(`${survivor.url}/v1/agents`);
+    assert.deepEqual(listed.body.items.filter((a) => a.nodeId === "n1").map((a) => a.id).sort(), agents.map((a) => a.id).sort());
+    const viaSurvivor = await fetch(`${survivor.url}/v1/agents/${agents[0]?.id}`);
+    assert.deepEqual([viaSurvivor.status, viaSurvivor.headers.get("x-agent-factory-node")], [200, "n1"]);
+    const placed = await fetch(`${survivor.url}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ role: "Analyst", input: { text: "placed", sleepMs: 400 }, maxAttempts: 3 }),
+    });
+    assert.deepEqual([placed.status, placed.headers.get("x-agent-factory-node")], [202, "n1"], "a task for a role only the victim serves goes to the victim");
+    tasks.push(((await placed.json()) as TaskView).id);
+    const taskVia = await fetch(`${survivor.url}/v1/tasks/${tasks[0]}`);
+    assert.equal(taskVia.headers.get("x-agent-factory-node"), "n1");
+
     const killedAt = Date.now();
     victim.child.kill("SIGKILL");
     await victim.exited;
+
+    // Until its lease runs out (3 s), changes to what the victim ran are refused, and reads come from the store.
+    const refused = await json<{ error: { code: string; message: string } }>(`${survivor.url}/v1/agents/${agents[0]?.id}/hibernate`, { method: "POST" });
+    assert.deepEqual([refused.status, refused.body.error.code], [503, "NODE_UNAVAILABLE"], JSON.stringify(refused.body));
+    assert.match(refused.body.error.message, new RegExp(`^node n1 runs agent ${agents[0]?.id} and is not answering`));
+    assert.equal((await fetch(`${survivor.url}/v1/agents/${agents[0]?.id}`)).status, 200);
 
     // Detected, taken over, and every agent back (READY) under its id on the survivor.
     await until(
@@ -100,7 +122,8 @@ describe("a cluster of two nodes: one is killed mid-load", T, () => {
     for (const id of tasks) {
       await until(async () => (await json<TaskView>(`${survivor.url}/v1/tasks/${id}`)).body.state === "SUCCEEDED", `task ${id} SUCCEEDED`, 30_000);
       const { body } = await json<TaskView>(`${survivor.url}/v1/tasks/${id}`);
-      assert.deepEqual((body.result as { upper?: string }).upper, `T${tasks.indexOf(id)}`);
+      const i = tasks.indexOf(id);
+      assert.deepEqual((body.result as { upper?: string }).upper, i < 8 ? `T${i}` : "PLACED");
     }
     // Recorded once: one SUCCEEDED per task in the shared event log, and no task left unfinished.
     const rows = await schema.query<{ task_id: string; data: string }>("select task_id, data from events where type = 'task.state'");

@@ -56,7 +56,9 @@ describe("a factory on PostgreSQL", { skip: PG_SKIP }, () => {
         assert.equal((await first.waitForTask((await first.submitTask({ role: "Doubler", input: { n: 1 } })).id, 5_000)).state, "SUCCEEDED");
         const second = await open("n-second");
         try {
-          assert.deepEqual((await second.listAgents()).map((a) => a.id), [], "the first node's agent is not the second's to run");
+          // It lists the first node's agent (one fleet) but does not run it: the agent stays the first's.
+          assert.deepEqual((await second.listAgents()).map((a) => [a.id, a.nodeId]), [[agent.id, "n-first"]]);
+          assert.equal(second.stats().agents, 0);
           const own = await second.spawnAgent({ profile: "doubler" });
           assert.equal(own.nodeId, "n-second");
           const fromSecond = await second.submitTask({ role: "Doubler", input: { n: 5 } });

@@ -47,6 +47,7 @@ export function serveCommand(program: Command): void {
     .option("--redis <url>", "carry events, crew topics and broadcasts over Redis to every node of the cluster: redis://host:6379[/db] (also AGENT_FACTORY_REDIS_URL)")
     .option("--node-id <id>", "this node's id in its cluster (default: kept in <data>/node-id); a second node under a live id is refused (also AGENT_FACTORY_NODE_ID)")
     .option("--cluster <name>", "the cluster's name: only nodes of the same cluster hear each other on one Redis (also AGENT_FACTORY_CLUSTER)")
+    .option("--advertise-url <url>", "where the other nodes reach this one's API (default: http://HOST:PORT when bound to one address; needed with 0.0.0.0) (also AGENT_FACTORY_ADVERTISE_URL)")
     .option("--profiles <dir>", "register every profile file (YAML/JSON) in this folder at start (its files may name agent files in this folder, relative to it)")
     .option("--agent-files <dir>", "a folder whose files and subfolders process agents' profiles may mount (runtime.files); repeatable", (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
     .option("--allow-egress", "allow profiles with `sandbox: { allowEgress: true }`: their agents share this host's network, loopback included (needs AGENT_FACTORY_API_KEY, so they cannot drive this API)")
@@ -64,7 +65,7 @@ export function serveCommand(program: Command): void {
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
     .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string; nodeId?: string }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string; nodeId?: string; advertiseUrl?: string }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -92,6 +93,12 @@ export function serveCommand(program: Command): void {
       // Opened before the factory, so a wrong or unreachable URL fails the start naming it (password hidden).
       const store = postgresUrl === undefined ? undefined : await createPostgresStore({ url: postgresUrl });
       const nodeId = opts.nodeId ?? nonEmpty(process.env.AGENT_FACTORY_NODE_ID);
+      const advertised = opts.advertiseUrl ?? nonEmpty(process.env.AGENT_FACTORY_ADVERTISE_URL);
+      if (advertised !== undefined && !/^https?:\/\/[^/]+\/?$/.test(advertised)) throw new UsageError(`--advertise-url must be http(s)://host:port, not '${advertised}'`);
+      // Port 0 asks for any free port; a node must know it before it joins (it tells the others
+      // where to reach it), so one is chosen now. Another process could take it in between: the
+      // start then fails with "address in use" and is simply retried.
+      const port = opts.port === 0 && redisUrl !== undefined ? await freePort(host) : opts.port;
       let bus: Awaited<ReturnType<typeof createRedisBus>> | undefined;
       let membership: Awaited<ReturnType<typeof createRedisMembership>> | undefined;
       try {
@@ -113,7 +120,11 @@ export function serveCommand(program: Command): void {
         ...(nodeId === undefined ? {} : { nodeId }),
         // Where the other nodes (and GET /v1/nodes) reach this one, when the port is known before it listens.
         // (Not for a wildcard bind: 0.0.0.0 is no address another node can reach.)
-        ...(opts.port === 0 || host === "0.0.0.0" || host === "::" ? {} : { nodeUrl: `http://${host.includes(":") ? `[${host}]` : host}:${opts.port}` }),
+        ...(advertised !== undefined
+          ? { nodeUrl: advertised.replace(/\/$/, "") }
+          : port === 0 || host === "0.0.0.0" || host === "::"
+            ? {}
+            : { nodeUrl: `http://${host.includes(":") ? `[${host}]` : host}:${port}` }),
         allowEmptyStore: opts.allowEmptyStore === true,
         retention,
         chaos: opts.chaos === true,
@@ -138,7 +149,7 @@ export function serveCommand(program: Command): void {
           throw error;
         }
       }
-      const server = await startServer(factory, { port: opts.port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}) }).catch(async (error: unknown) => {
+      const server = await startServer(factory, { port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}) }).catch(async (error: unknown) => {
         // No API, no factory: a port in use must not leave it running with its store, lock and lease.
         await factory.close({ force: true });
         throw error;
@@ -242,4 +253,17 @@ function describeProviders(providers: ReadonlyArray<{ name: string; kind: Provid
 /** An environment variable's value, or undefined when it is unset or empty. */
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
+}
+
+/** A port free on `host` right now (the kernel's choice for port 0). */
+async function freePort(host: string): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
 }

@@ -124,6 +124,9 @@ export interface StoreNode {
   startedAt: string;
 }
 
+/** What a node owns rows of. */
+export type OwnedKind = "agent" | "crew" | "task";
+
 /** The unfinished rows a node owns: what it brings back at start, or takes over from a dead node. */
 export interface OwnedRows {
   /** Crews not DISBANDED. */
@@ -199,5 +202,7 @@ export interface Store {
    * another node took them first or that life of `dead` never attached (then undefined).
    */
   adoptNode?(dead: StoreNode): Promise<OwnedRows | undefined>;
+  /** Only in a shared store: the node that owns an agent, crew or task row (null when none does), undefined when there is no such row. */
+  ownerOf?(kind: OwnedKind, id: string): Promise<string | null | undefined>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import { FactoryError } from "../../../core/errors.ts";
-import type { OwnedRows, Store, StoreNode, StoreWrite } from "../../../core/ports/store.ts";
+import type { OwnedKind, OwnedRows, Store, StoreNode, StoreWrite } from "../../../core/ports/store.ts";
 import type { SqlDatabase } from "../sql/sql-database.ts";
 import { SqlStore } from "../sql/sql-store.ts";
 import { GuardedPool } from "./guarded-pool.ts";
@@ -120,6 +120,12 @@ class PostgresStore extends SqlStore {
     const { fence, owned } = await this.transaction((trx) => attachNode(trx, node));
     this.#node = fence;
     return owned;
+  }
+
+  async ownerOf(kind: OwnedKind, id: string): Promise<string | null | undefined> {
+    const table = kind === "agent" ? "agents" : kind === "crew" ? "crews" : "tasks";
+    const row = await this.db.selectFrom(table).select("node_id").where("id", "=", id).executeTakeFirst();
+    return row === undefined ? undefined : row.node_id;
   }
 
   async adoptNode(dead: StoreNode): Promise<OwnedRows | undefined> {

@@ -34,9 +34,12 @@ export interface SqlStoreOptions {
 export class SqlStore implements Store {
   readonly #db: Kysely<SqlDatabase>;
   readonly #options: SqlStoreOptions;
+  /** For a dialect's own reads (the PostgreSQL store's owner lookups). */
+  protected readonly db: Kysely<SqlDatabase>;
 
   constructor(db: Kysely<SqlDatabase>, options: SqlStoreOptions) {
     this.#db = db;
+    this.db = db;
     this.#options = options;
   }
 

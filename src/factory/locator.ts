@@ -1,0 +1,68 @@
+import type { NodeInfo } from "../core/ports/membership.ts";
+import type { OwnedKind } from "../core/ports/store.ts";
+import type { FactoryParts } from "./wiring.ts";
+
+/** Where an agent, crew or task lives: here, on another node (and whether that node answers), or nowhere known. */
+export type Location = { on: "here" } | { on: "node"; node: string; url: string | null; alive: boolean } | { on: "unknown" };
+
+/** How long a read of the cluster's nodes is reused: requests for remote things come in bursts. */
+const NODES_TTL_MS = 500;
+
+/**
+ * Finds the node that owns an agent, crew or task, so a request for it made to any node is
+ * answered by the node that runs it. Live things of this node are found in memory; others by
+ * their row's owner in a store several nodes share. Alone on its store, everything is here.
+ */
+export class Locator {
+  readonly #parts: FactoryParts;
+  #nodes: { at: number; list: Promise<NodeInfo[]> } | undefined;
+
+  constructor(parts: FactoryParts) {
+    this.#parts = parts;
+  }
+
+  async locate(kind: OwnedKind, id: string): Promise<Location> {
+    const { registry, crewManager, book, deps, node } = this.#parts;
+    const local = kind === "agent" ? registry.get(id) : kind === "crew" ? crewManager.get(id) : book.find(id);
+    if (local !== undefined || deps.store.ownerOf === undefined) return { on: "here" };
+    const owner = await deps.store.ownerOf(kind, id);
+    if (owner === undefined) return { on: "unknown" };
+    if (owner === null || owner === node.id) return { on: "here" };
+    const info = (await this.nodes()).find((n) => n.id === owner);
+    return { on: "node", node: owner, url: info?.url ?? null, alive: info?.alive === true };
+  }
+
+  /**
+   * Where a submitted task should go: its crew's node, its agent's node; else this node when
+   * one of its live agents fits the role or profile (no network hop), else a live node whose
+   * agent fits; else here (it queues, spawns on demand, or says NO_SUCH_TARGET).
+   */
+  async placeTask(request: { role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined }): Promise<Location> {
+    if (request.crewId !== undefined) return this.locate("crew", request.crewId);
+    if (request.agentId !== undefined) return this.locate("agent", request.agentId);
+    const { registry, deps, node } = this.#parts;
+    if (deps.store.ownerOf === undefined || (request.role === undefined && request.profile === undefined)) return { on: "here" };
+    const fits = (a: { role: string; profile: string; crewId: string | null; state: string }): boolean =>
+      a.crewId === null && a.state !== "TERMINATED" && a.state !== "DRAINING" && (request.role === undefined || a.role === request.role) && (request.profile === undefined || a.profile === request.profile);
+    for (const agent of registry.values()) if (fits(agent)) return { on: "here" };
+    const elsewhere = await deps.store.listAgents({ states: ["READY", "BUSY", "IDLE", "WARMING", "PROVISIONING"], ...(request.role === undefined ? {} : { role: request.role }), limit: 1000 });
+    const alive = new Map((await this.nodes()).filter((n) => n.alive && n.url !== null).map((n) => [n.id, n.url as string]));
+    for (const agent of elsewhere) {
+      const url = alive.get(agent.nodeId);
+      if (agent.nodeId !== node.id && url !== undefined && fits(agent)) return { on: "node", node: agent.nodeId, url, alive: true };
+    }
+    return { on: "here" };
+  }
+
+  /** The cluster's nodes, read at most every NODES_TTL_MS. */
+  nodes(): Promise<NodeInfo[]> {
+    const now = Date.now();
+    if (this.#nodes === undefined || now - this.#nodes.at > NODES_TTL_MS) {
+      const list = this.#parts.node.list();
+      // A failed read is not kept: the next request asks again.
+      list.catch(() => (this.#nodes = undefined));
+      this.#nodes = { at: now, list };
+    }
+    return this.#nodes.list;
+  }
+}
