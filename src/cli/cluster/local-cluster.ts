@@ -124,6 +124,9 @@ export async function runLocalCluster(options: LocalClusterOptions, ready: (node
         if (!stopping) progress(`${c.id} ready at ${c.url} (pid ${c.process.pid})`);
       }),
     );
+    // node-1 may have ended while the others started: the cluster printed as ready would list a dead node.
+    const gone = stopping ? undefined : children.find((c) => c.ended !== undefined);
+    if (gone !== undefined) throw new Error(`${gone.id} (pid ${gone.process.pid}) exited with ${gone.ended} while the others started${gone.error === undefined ? "" : ` — ${gone.error}`}${lastLines(gone)}`);
   } catch (error) {
     stop(undefined);
     await allGone();
@@ -133,6 +136,7 @@ export async function runLocalCluster(options: LocalClusterOptions, ready: (node
   if (stopping) {
     // A signal came while the nodes were starting: they are stopping; nothing to print as ready.
     await allGone();
+    for (const c of children) progress(`${c.id} (pid ${c.process.pid}) stopped (${c.ended})`);
     cleanUp();
     return 0;
   }
