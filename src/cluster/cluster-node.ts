@@ -66,6 +66,11 @@ export class ClusterNode {
     return this.#deps.id;
   }
 
+  /** When this life of the node joined (its lease's `startedAt`); undefined before it has. */
+  get startedAt(): string | undefined {
+    return this.#lease?.startedAt;
+  }
+
   get state(): NodeState {
     // Past its lease the others already count it gone: say so before the round that records it.
     if (this.#state === "member" && Date.now() >= this.#holdsUntil) return "lapsed";

@@ -32,9 +32,10 @@ export const ERROR_FAMILIES = {
   /**
    * The durable store refuses work (503). STORE_LOCKED: the data dir's store, or the PostgreSQL
    * schema, is held by another factory (one writing process per data dir or schema). STORE_DAMAGED: the store's file is damaged (empty, not a
-   * database, or failing its integrity check).
+   * database, or failing its integrity check). NODE_FENCED: this node's rows in a store several
+   * nodes share were taken over by another node (its lease had run out), so it may not write.
    */
-  store: ["STORE_UNAVAILABLE", "STORE_LOCKED", "STORE_DAMAGED"],
+  store: ["STORE_UNAVAILABLE", "STORE_LOCKED", "STORE_DAMAGED", "NODE_FENCED"],
   /**
    * What joins nodes cannot be reached (503): the bus's server, or the membership's (node
    * leases), is down or refuses us (wrong URL, password or database index). A family of its

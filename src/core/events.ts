@@ -1,6 +1,7 @@
 /**
  * Every state change is an event: kept in the store, streamed over SSE, shown by the CLI.
- * `seq` is assigned by the factory in order of emission and is what SSE clients resume from.
+ * `seq` is assigned in order of emission by the factory, or, in a store several nodes share, by
+ * the store in commit order; it is what SSE clients resume from.
  */
 export const EVENT_TYPES = [
   "profile.registered",
@@ -15,6 +16,8 @@ export const EVENT_TYPES = [
   "pool.scaled",
   "model.fallback",
   "model.cooldown",
+  /** This node took over a dead node's agents, crews and tasks (`data`: the dead node, counts, timings). */
+  "node.adopted",
 ] as const;
 
 export type FactoryEventType = (typeof EVENT_TYPES)[number];
@@ -23,9 +26,10 @@ export interface FactoryEvent {
   seq: number;
   type: FactoryEventType;
   /**
-   * The node that emitted it. `seq` counts that node's events, so an event from another node of
-   * the cluster (through a shared bus) is not in this node's order. Absent on events stored
-   * before nodes had ids.
+   * The node that emitted it. With one writer `seq` counts that node's events; in a store several
+   * nodes share it counts every node's, in commit order (an event reaches another node's bus
+   * subscribers in its emitter's order, not interleaved by seq). Absent on events stored before
+   * nodes had ids.
    */
   nodeId?: string;
   at: string;

@@ -49,6 +49,19 @@ export class Ledger {
     this.#seq = Math.max(this.#seq, totals.lastSeq);
   }
 
+  /**
+   * Takes over the wallets of a node that died (its agents and crews are now this node's): their
+   * balances as the store sums them (the dead node wrote its last entries before it died), and
+   * the credits its unsettled calls held in the reserve, which go back to their wallets.
+   */
+  adoptWallets(stored: ReadonlyMap<string, number>, wallets: Iterable<string>, orphans: readonly OpenReservation[], memo: string): LedgerEntry[] {
+    for (const wallet of wallets) this.#balances.set(wallet, stored.get(wallet) ?? 0);
+    // Those holds are in the reserve as stored, not in this node's count of it.
+    const held = orphans.reduce((n, o) => n + (this.#open.has(o.reservationId) ? 0 : Math.max(0, o.micro)), 0);
+    this.#balances.set(RESERVE_WALLET, this.balanceMicro(RESERVE_WALLET) + held);
+    return this.releaseOrphans(orphans, memo);
+  }
+
   /** In credits. */
   balance(address: string): number {
     return fromMicro(this.#balances.get(address) ?? 0);
@@ -145,7 +158,7 @@ export class Ledger {
    * mid-call still hold goes back to their wallets (the calls' outcomes were lost, so nothing is
    * charged). Reservations open in this process are left alone. Returns the release entries.
    */
-  releaseOrphans(orphans: readonly OpenReservation[]): LedgerEntry[] {
+  releaseOrphans(orphans: readonly OpenReservation[], memo = "released at start: the call's outcome was lost when the factory stopped"): LedgerEntry[] {
     const entries: LedgerEntry[] = [];
     for (const orphan of orphans) {
       if (this.#open.has(orphan.reservationId) || orphan.micro < 1) continue;
@@ -156,7 +169,7 @@ export class Ledger {
           taskId: orphan.taskId,
           model: orphan.model,
           reservationId: orphan.reservationId,
-          memo: "released at start: the call's outcome was lost when the factory stopped",
+          memo,
         }),
       );
     }

@@ -3,6 +3,8 @@ import type { Crew } from "../core/crew.ts";
 import { fromMicro, toMicro } from "../core/ledger.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
 import type { Task } from "../core/task.ts";
+import type { NodeInfo } from "../core/ports/membership.ts";
+import type { OpenReservation, OwnedRows } from "../core/ports/store.ts";
 import type { FactoryParts } from "./wiring.ts";
 
 /**
@@ -15,7 +17,10 @@ export async function startFactory(parts: FactoryParts): Promise<{ agents: numbe
   // (NODE_ID_TAKEN) must not bring back agents the first one runs.
   await parts.node.join();
   try {
-    return await restoreAll(parts);
+    const restored = await restoreAll(parts);
+    // A dead node's agents, crews and tasks come back here, if this node is first to take them.
+    parts.node.hooks.expired.add((dead) => void adoptNode(parts, dead));
+    return restored;
   } catch (error) {
     // A start that fails lets the id go at once (and stops renewing), so a fixed retry can join.
     await parts.node.leave();
@@ -26,19 +31,25 @@ export async function startFactory(parts: FactoryParts): Promise<{ agents: numbe
 async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks: number }> {
   const { deps, ledger, events, profileRegistry, crewManager, phase, registry, pools, watchdog, retention, budgets } = parts;
   const { store, logger } = deps;
-  const [profiles, lastSeq, crews, agents, tasks, totals, orphans] = await Promise.all([
+  // A store several nodes share: this node takes its own rows (and from now on the store numbers
+  // events and ledger entries). Alone on its store, a node owns every row.
+  const owned = store.attachNode === undefined ? undefined : await store.attachNode({ id: parts.node.id, startedAt: parts.node.startedAt ?? new Date().toISOString() });
+  if (owned !== undefined) events.numberedByStore();
+  const [profiles, lastSeq, crews, agents, tasks, totals, allOrphans] = await Promise.all([
     store.listProfiles(),
     store.lastEventSeq(),
-    store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
+    owned?.crews ?? store.listCrews({ states: ["ASSEMBLING", "ACTIVE", "PAUSED", "DISBANDING"] }),
     // Hibernated agents stay in the store (a row each) until something wakes them.
-    store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "DRAINING", "UNHEALTHY"] }),
-    store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
+    owned?.agents ?? store.listAgents({ states: ["PROVISIONING", "WARMING", "READY", "BUSY", "IDLE", "DRAINING", "UNHEALTHY"] }),
+    owned?.tasks ?? store.listTasks({ states: ["QUEUED", "ASSIGNED", "RUNNING"] }),
     store.ledgerTotals(),
     store.openReservations(),
   ]);
   ledger.load(totals);
-  // No call is under way yet, so a reservation still open was made by a factory that stopped
-  // mid-call (this factory is its store's only ledger writer). Written by restoreLive's commit.
+  // No call of this node is under way yet, so a reservation still open on its wallets was made
+  // by this node (or, alone on its store, this factory) before it stopped mid-call. Another live
+  // node's holds are not this node's to release. Written by restoreLive's commit.
+  const orphans = owned === undefined ? allOrphans : allOrphans.filter(ownWallets(agents, crews));
   try {
     const released = ledger.releaseOrphans(orphans);
     if (released.length > 0) {
@@ -68,7 +79,7 @@ async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks:
  * DRAINING ones finish terminating; HIBERNATING ones stay asleep in the store. Tasks that were running go
  * back to the queue (attempts counted) and run again: delivery is at-least-once.
  */
-async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: readonly Agent[], tasks: readonly Task[]): Promise<void> {
+async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: readonly Agent[], tasks: readonly Task[], why = "factory restarted"): Promise<void> {
   const { book, journal, events, registry, profileRegistry, crewManager, dispatcher, spawner, deps } = parts;
   for (const task of tasks) {
     book.track(task);
@@ -78,7 +89,7 @@ async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: 
       task.agentId = null;
       task.updatedAt = new Date().toISOString();
       journal.put({ kind: "task", value: { ...task } });
-      events.emit({ type: "task.state", taskId: task.id, from, to: "QUEUED", data: { reason: "factory restarted", attempts: task.attempts } });
+      events.emit({ type: "task.state", taskId: task.id, from, to: "QUEUED", data: { reason: why, attempts: task.attempts } });
     }
   }
   // Members of a crew caught mid-assembly or mid-disband are not brought back: assembly is
@@ -95,25 +106,87 @@ async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: 
     const profile = profileRegistry.version(agent.profile, agent.profileVersion);
     const gone =
       agent.state === "DRAINING"
-        ? "factory restarted while draining"
+        ? `${why} while draining`
         : agent.crewId !== null && ending.has(agent.crewId)
           ? "its crew was ending when the factory stopped"
           : profile === undefined
             ? `profile ${agent.profile} v${agent.profileVersion} is gone`
             : undefined;
-    if (agent.state !== "UNHEALTHY" && agent.state !== "DRAINING") registry.transition(agent, "UNHEALTHY", "factory restarted: runtime lost");
+    if (agent.state !== "UNHEALTHY" && agent.state !== "DRAINING") registry.transition(agent, "UNHEALTHY", `${why}: runtime lost`);
     if (gone !== undefined || profile === undefined) registry.transition(agent, "TERMINATED", gone ?? "profile missing");
     else revive.push({ agent, profile });
   }
   crewManager.finishInterrupted();
-  for (const task of book.liveTasks()) if (task.state === "QUEUED") dispatcher.enqueue(task);
+  for (const task of tasks) if (task.state === "QUEUED") dispatcher.enqueue(task);
   await Promise.all(
     revive.map(({ agent, profile }) =>
-      spawner.reprovision(agent, profile, "factory restarted").catch((error: unknown) => {
+      spawner.reprovision(agent, profile, why).catch((error: unknown) => {
         deps.logger.error(`agent ${agent.id} could not be restored`, error);
         if (agent.state !== "TERMINATED") registry.transition(agent, "TERMINATED", "restore failed");
       }),
     ),
   );
   await journal.commit();
+}
+
+/** Reservations held from the wallets of these agents and crews. */
+function ownWallets(agents: readonly Agent[], crews: readonly Crew[]): (r: OpenReservation) => boolean {
+  const wallets = new Set([...agents.map((a) => a.walletAddress), ...crews.map((c) => c.walletAddress)]);
+  return (r) => wallets.has(r.wallet);
+}
+
+/** How long a failed take-over is retried (PostgreSQL away), and how often. */
+const ADOPT_RETRY_MS = 1_000;
+const ADOPT_GIVE_UP_MS = 60_000;
+
+/**
+ * Takes over a node whose lease ran out: if this node is the first to claim its rows in the
+ * shared store, its unfinished tasks go back to the queue here and its agents come back here
+ * under the same id, wallet, crew and saved context (`restarts` + 1), as after a restart. The
+ * wallets' balances come from the store, and credits its unsettled model calls held go back.
+ */
+export async function adoptNode(parts: FactoryParts, dead: NodeInfo): Promise<void> {
+  const { deps, ledger, events, budgets, crewManager, journal, registry, phase, profileRegistry } = parts;
+  const { store, logger } = deps;
+  if (store.adoptNode === undefined) return;
+  const noticed = Date.now();
+  let rows: OwnedRows | undefined;
+  for (;;) {
+    if (!phase.started) return;
+    try {
+      rows = await store.adoptNode({ id: dead.id, startedAt: dead.startedAt });
+      break;
+    } catch (error) {
+      if (Date.now() - noticed > ADOPT_GIVE_UP_MS) {
+        logger.error(`node ${dead.id}: could not take over its agents and tasks for ${ADOPT_GIVE_UP_MS} ms; another node may still`, error);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, ADOPT_RETRY_MS).unref());
+    }
+  }
+  if (rows === undefined) return; // another node took them, or that life of the node never wrote here
+  const { crews, agents, tasks } = rows;
+  const why = `node ${dead.id} died`;
+  try {
+    // Its agents may run profiles registered on it after this node started.
+    profileRegistry.load(await store.listProfiles());
+    const [totals, open] = await Promise.all([store.ledgerTotals(), store.openReservations()]);
+    const owns = ownWallets(agents, crews);
+    const wallets = [...agents.map((a) => a.walletAddress), ...crews.map((c) => c.walletAddress)];
+    ledger.adoptWallets(totals.balances, wallets, open.filter(owns), `released when node ${dead.id} died: the call's outcome was lost with it`);
+    await budgets.restore();
+  } catch (error) {
+    logger.error(`node ${dead.id}: its wallets could not be taken over; their balances may read low until restart`, error);
+  }
+  crewManager.load(crews);
+  const before = registry.size;
+  await restoreLive(parts, crews, agents, tasks, why);
+  const back = agents.filter((a) => registry.get(a.id)?.state === "READY" || registry.get(a.id)?.state === "IDLE").length;
+  const tookMs = Date.now() - noticed;
+  events.emit({
+    type: "node.adopted",
+    data: { node: dead.id, leaseUntil: dead.leaseUntil, agents: agents.length, agentsBack: back, crews: crews.length, tasks: tasks.length, noticedAt: new Date(noticed).toISOString(), tookMs },
+  });
+  await journal.commit().catch(() => {});
+  logger.info(`took over node ${dead.id}: ${back}/${agents.length} agent(s) back, ${crews.length} crew(s), ${tasks.length} task(s) requeued, in ${tookMs} ms (registry ${before} → ${registry.size})`);
 }

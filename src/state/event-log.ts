@@ -5,12 +5,27 @@ import type { Journal } from "./journal.ts";
 /** The bus channel every factory event is published on. */
 export const EVENTS_CHANNEL = "factory:events";
 
-/** Numbers events, keeps them (through the journal) and publishes them on the bus. */
+/** How long publishing waits before asking again when the store refuses the events' batch. */
+const RETRY_MS = 500;
+
+/**
+ * Numbers events, keeps them (through the journal) and publishes them on the bus.
+ *
+ * With one writer the log numbers events itself and publishes at once. In a store several nodes
+ * share, the store numbers them as it commits (`numberedByStore`), so an event is published only
+ * once it is stored, under its final seq, in the order it was emitted: a subscriber on any node
+ * sees the seq that `GET /v1/events?afterSeq=` pages by.
+ */
 export class EventLog {
   readonly #journal: Journal;
   readonly #bus: Bus;
   readonly #nodeId: string | undefined;
   #seq: number;
+  #byStore = false;
+  /** Emitted, not yet known stored (store numbering only), oldest first. */
+  #unpublished: FactoryEvent[] = [];
+  #publishing = false;
+  #lastPublished = 0;
 
   /** `nodeId` stamps every event, so that a subscriber on a shared bus can tell this node's from another's. */
   constructor(journal: Journal, bus: Bus, nodeId?: string) {
@@ -23,16 +38,51 @@ export class EventLog {
   /** Continues numbering after the last stored event (at start-up). */
   resumeAfter(lastSeq: number): void {
     this.#seq = Math.max(this.#seq, lastSeq);
+    this.#lastPublished = Math.max(this.#lastPublished, lastSeq);
   }
 
+  /** From now on the store gives seqs (a store several nodes share); events are published once stored. */
+  numberedByStore(): void {
+    this.#byStore = true;
+  }
+
+  /** The seq of the last event emitted (store numbering: of the last one stored and published). */
   get lastSeq(): number {
-    return this.#seq;
+    return this.#byStore ? this.#lastPublished : this.#seq;
   }
 
   emit(input: FactoryEventInput): FactoryEvent {
     const event: FactoryEvent = { seq: ++this.#seq, at: new Date().toISOString(), ...(this.#nodeId === undefined ? {} : { nodeId: this.#nodeId }), ...input };
     this.#journal.put({ kind: "event", value: event });
-    this.#bus.publish(EVENTS_CHANNEL, event);
+    if (!this.#byStore) this.#bus.publish(EVENTS_CHANNEL, event);
+    else {
+      this.#unpublished.push(event);
+      if (!this.#publishing) void this.#publishStored();
+    }
     return event;
+  }
+
+  /** Publishes, in order, the events the store has numbered; waits for the journal between rounds. */
+  async #publishStored(): Promise<void> {
+    this.#publishing = true;
+    try {
+      while (this.#unpublished.length > 0) {
+        const round = this.#unpublished.length;
+        try {
+          await this.#journal.commit();
+        } catch (error) {
+          // Closed: nothing more will be stored. Refused: the journal retries the batch; so do we.
+          if ((error as { code?: unknown }).code === "SHUTTING_DOWN") return;
+          await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
+          continue;
+        }
+        for (const event of this.#unpublished.splice(0, round)) {
+          this.#lastPublished = Math.max(this.#lastPublished, event.seq);
+          this.#bus.publish(EVENTS_CHANNEL, event);
+        }
+      }
+    } finally {
+      this.#publishing = false;
+    }
   }
 }

@@ -12,8 +12,10 @@ export class ProfileRegistry {
   /** Bumped whenever a version is added, so caches of derived facts know to refresh. */
   epoch = 0;
 
+  /** Adds stored versions; a version already known is kept as it is (loading again picks up what other nodes registered). */
   load(records: readonly ProfileRecord[]): void {
     for (const stored of records) {
+      if (this.#versions.get(stored.name)?.some((known) => known.version === stored.version) === true) continue;
       // Versions stored before a settings block existed get its defaults.
       const record: ProfileRecord = stored.health === undefined ? { ...stored, health: HealthSettingsSchema.parse({}) } : stored;
       const list = this.#versions.get(record.name) ?? [];

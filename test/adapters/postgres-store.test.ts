@@ -1,11 +1,12 @@
-// Runs the Store conformance suite against the PostgreSQL adapter on the local server, each test in a schema of its own, and pins what PostgreSQL adds: one transaction per batch, errors that hide the password, recovery when PostgreSQL comes back, one writing store per schema (STORE_LOCKED for a second, released on close or when its holder dies), migrations from three nodes at once.
+// Runs the Store conformance suite against the PostgreSQL adapter on the local server, each test in a schema of its own, and pins what PostgreSQL adds: one transaction per batch, errors that hide the password, recovery when PostgreSQL comes back, several nodes writing one schema (owned rows, seqs numbered by the store, adoption of a dead node's rows, fencing), migrations from three nodes at once.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pg from "pg";
 import { createPostgresStore } from "../../src/adapters/store/postgres/postgres-store.ts";
 import type { LedgerEntry } from "../../src/core/ledger.ts";
-import type { Store, StoreWrite } from "../../src/core/ports/store.ts";
-import { storeConformance, task } from "../conformance/store.conformance.ts";
+import type { FactoryEvent } from "../../src/core/events.ts";
+import type { Store, StoreNode, StoreWrite } from "../../src/core/ports/store.ts";
+import { agent, crew as crewOf, storeConformance, task } from "../conformance/store.conformance.ts";
 import { until } from "../helpers.ts";
 import { PG_SKIP, PG_URL, PostgresRelay, testSchema, type TestSchema } from "./postgres-test-schema.ts";
 
@@ -205,72 +206,133 @@ describe("postgres store", { skip: PG_SKIP }, () => {
     });
   });
 
-  /** The backend holding the schema's lock (`agent-factory:<schema>`), if any. */
-  const lockHolder = async (schema: TestSchema): Promise<number | undefined> =>
-    (
-      await schema.query<{ pid: number }>(
-        "select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)",
-        [`agent-factory:${schema.name}`],
-      )
-    )[0]?.pid;
+  const T0 = "2026-01-01T00:00:00.000Z";
+  const T1 = "2026-01-01T00:01:00.000Z";
+  const event = (n: number): FactoryEvent => ({ seq: n, type: "crew.message", at: T0, crewId: "c1", data: { n } });
+  const node = (id: string, startedAt = T0): StoreNode => ({ id, startedAt });
+  const owners = async (schema: TestSchema, table: string): Promise<Array<[string, string | null]>> =>
+    (await schema.query<{ id: string; node_id: string | null }>(`select id, node_id from ${table} order by id`)).map((r) => [r.id, r.node_id]);
 
-  /** What a refused second store says, the holder being `pid` on this machine. */
-  const lockedMessage = (schema: string, shownUrl: string, pid: number): string =>
-    `the PostgreSQL schema ${schema} at ${shownUrl} is in use by another factory (PostgreSQL backend pid ${pid}, application agent-factory, from 127.0.0.1): one schema has one writing factory until event and ledger numbers come from PostgreSQL. Stop that one, or give this one another schema`;
-
-  describe("postgres store: one writing store (one node) per schema", () => {
-    it("refuses a second store on a schema in use with STORE_LOCKED, naming the schema, the URL (password hidden) and the holder, leaving no connection open; it opens once the first closes", async () => {
+  describe("postgres store: several nodes write one schema", () => {
+    it("two attached nodes write at once: each owns the rows it writes, and the store numbers every event and ledger entry once, gap-free, in commit order, into the written objects", async () => {
       const s = await scratch();
       try {
         const a = await s.open();
-        await a.apply([{ kind: "task", value: task("from-a") }]);
-        const pid = await lockHolder(s.schema);
-        assert.ok(pid !== undefined, "the first store holds the schema's lock");
-        const url = new URL(PG_URL);
-        url.password = "hunter2";
-        url.searchParams.set("application_name", s.schema.name); // to find its connections
-        const shown = `postgres://${url.username}:***@${url.host}${url.pathname}?application_name=${s.schema.name}`;
-        await assert.rejects(createPostgresStore({ url: url.toString(), schema: s.schema.name, poolSize: 4 }), {
-          name: "FactoryError",
-          code: "STORE_LOCKED",
-          message: lockedMessage(s.schema.name, shown, pid),
-          details: { url: shown, schema: s.schema.name, pid },
-        });
-        await until(async () => (await s.schema.query("select 1 from pg_stat_activity where application_name = $1", [s.schema.name])).length === 0, "the refused store's connections to close");
-        // The first one never noticed.
-        await a.apply([{ kind: "task", value: task("from-a-again") }]);
-        assert.equal(await lockHolder(s.schema), pid);
-        await a.close();
-        assert.equal(await lockHolder(s.schema), undefined);
         const b = await s.open();
-        await b.apply([{ kind: "task", value: task("from-b") }]);
-        assert.deepEqual((await b.listTasks({})).map((t) => t.id).sort(), ["from-a", "from-a-again", "from-b"]);
+        assert.deepEqual(await a.attachNode?.(node("n1")), { crews: [], agents: [], tasks: [] });
+        await b.attachNode?.(node("n2"));
+        // Both number locally from 1, as two single-writer nodes would: the store renumbers.
+        const written: FactoryEvent[] = [];
+        const entries: LedgerEntry[] = [];
+        await Promise.all(
+          [a, b].flatMap((store, k) =>
+            [0, 1, 2, 3, 4].map((i) => {
+              const events = [event(i * 2 + 1), event(i * 2 + 2)];
+              const le = entry(i + 1, `le_${k}_${i}`, `W${k}`, 1);
+              written.push(...events);
+              entries.push(le);
+              return store.apply([{ kind: "task", value: task(`t${k}_${i}`) }, ...events.map((e) => ({ kind: "event" as const, value: e })), { kind: "ledger", value: le }]);
+            }),
+          ),
+        );
+        const stored = await a.listEvents({ limit: 100 });
+        assert.deepEqual(stored.map((e) => e.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+        assert.deepEqual(written.map((e) => e.seq).sort((x, y) => x - y), stored.map((e) => e.seq));
+        const ledger = await b.listLedger({});
+        assert.deepEqual(ledger.map((e) => e.seq), Array.from({ length: 10 }, (_, i) => i + 1));
+        assert.deepEqual(new Set(ledger.map((e) => e.id)), new Set(entries.map((e) => e.id)));
+        for (const e of entries) assert.equal(ledger.find((l) => l.id === e.id)?.seq, e.seq, `entry ${e.id} carries its stored seq`);
+        // Within one batch, events keep their order.
+        for (const e of stored) if (e.data?.n !== undefined && Number(e.data.n) % 2 === 0) assert.equal(stored.find((x) => x.seq === e.seq - 1)?.data?.n, Number(e.data.n) - 1);
+        const taskOwners = await owners(s.schema, "tasks");
+        assert.deepEqual(taskOwners.filter(([, n]) => n === "n1").map(([id]) => id), ["t0_0", "t0_1", "t0_2", "t0_3", "t0_4"]);
+        assert.deepEqual(taskOwners.filter(([, n]) => n === "n2").map(([id]) => id), ["t1_0", "t1_1", "t1_2", "t1_3", "t1_4"]);
       } finally {
         await s.done();
       }
     });
 
-    it("lets go when its holder dies (pg_terminate_backend on the lock's connection): a new store opens, and the old one's writes are refused until it can take the lock again", async () => {
+    it("a ledger batch retried after its commit (the answer lost) stores each entry once", async () => {
       const s = await scratch();
       try {
         const a = await s.open();
-        const pid = await lockHolder(s.schema);
-        assert.ok(pid !== undefined);
-        assert.deepEqual(await s.schema.query("select pg_terminate_backend($1) as ok", [pid]), [{ ok: true }]);
-        await until(async () => (await lockHolder(s.schema)) === undefined, "the lock to go with its session");
+        await a.attachNode?.(node("n1"));
+        const batch: StoreWrite[] = [{ kind: "ledger", value: entry(1, "le_once", "W1", 2) }];
+        await a.apply(batch);
+        await a.apply(batch);
+        assert.deepEqual((await a.listLedger({})).map((e) => [e.id, e.seq]), [["le_once", 1]]);
+      } finally {
+        await s.done();
+      }
+    });
+
+    it("attach gives a node its own unfinished rows back, and the rows written before the store was shared to the first node", async () => {
+      const s = await scratch();
+      try {
+        const old = await s.open();
+        await old.apply([
+          { kind: "task", value: task("legacy") },
+          { kind: "agent", value: agent("a-legacy", { nodeId: "" }) },
+        ]);
+        const a = await s.open();
+        const owned = await a.attachNode?.(node("n1"));
+        assert.deepEqual(owned?.tasks.map((t) => t.id), ["legacy"]);
+        assert.deepEqual(owned?.agents.map((x) => x.id), ["a-legacy"]);
+        await a.apply([
+          { kind: "task", value: task("mine") },
+          { kind: "task", value: task("done", { state: "SUCCEEDED", finishedAt: T0 }) },
+          { kind: "agent", value: agent("a-mine", { nodeId: "n1" }) },
+          { kind: "agent", value: agent("a-asleep", { nodeId: "n1", state: "HIBERNATING" }) },
+        ]);
         const b = await s.open();
-        const bPid = await lockHolder(s.schema);
-        assert.ok(bPid !== undefined && bPid !== pid);
-        // `a` lost its lock: it writes nothing while `b` holds it, and says who does.
-        await assert.rejects(a.apply([{ kind: "task", value: task("from-a") }]), { code: "STORE_LOCKED", message: lockedMessage(s.schema.name, PG_URL, bPid) });
-        await assert.rejects(a.putBudget({ key: "k", credits: 1, periodMs: null, windowStart: "2026-01-01T00:00:00.000Z" }), { code: "STORE_LOCKED" });
-        await b.apply([{ kind: "task", value: task("from-b") }]);
-        assert.deepEqual((await a.listTasks({})).map((t) => t.id), ["from-b"]); // reads go on
-        await b.close();
-        // Free again: `a` takes it back on its next write.
-        await a.apply([{ kind: "task", value: task("from-a") }]);
-        assert.ok((await lockHolder(s.schema)) !== undefined);
-        assert.deepEqual((await a.listTasks({})).map((t) => t.id).sort(), ["from-a", "from-b"]);
+        assert.deepEqual(await b.attachNode?.(node("n2")), { crews: [], agents: [], tasks: [] });
+        const again = await b.attachNode?.(node("n1", T1)); // n1's next life, on another process
+        assert.deepEqual(again?.tasks.map((t) => t.id), ["legacy", "mine"]);
+        assert.deepEqual(again?.agents.map((x) => x.id).sort(), ["a-legacy", "a-mine"]);
+        // The earlier life of n1 may not write any more.
+        await assert.rejects(a.apply([{ kind: "task", value: task("late") }]), { code: "NODE_FENCED", message: /node 'n1' may no longer write: another process started under its id/ });
+      } finally {
+        await s.done();
+      }
+    });
+
+    it("adoptNode moves a dead node's unfinished rows to the first adopter only, fences the dead node out (NODE_FENCED naming the adopter), and leaves a later life of that id alone", async () => {
+      const s = await scratch();
+      try {
+        const [dead, x, y] = [await s.open(), await s.open(), await s.open()];
+        await dead.attachNode?.(node("d"));
+        await x.attachNode?.(node("x"));
+        await y.attachNode?.(node("y"));
+        await dead.apply([
+          { kind: "crew", value: { ...crewOf("c-d"), agentIds: ["a-d1"] } },
+          { kind: "agent", value: agent("a-d1", { nodeId: "d", crewId: "c-d" }) },
+          { kind: "agent", value: agent("a-d2", { nodeId: "d", state: "HIBERNATING" }) },
+          { kind: "agent", value: agent("a-gone", { nodeId: "d", state: "TERMINATED" }) },
+          { kind: "task", value: task("q", { state: "QUEUED" }) },
+          { kind: "task", value: task("r", { state: "RUNNING", agentId: "a-d1" }) },
+          { kind: "task", value: task("ok", { state: "SUCCEEDED", finishedAt: T0 }) },
+        ]);
+        await x.apply([{ kind: "task", value: task("x-own") }]);
+        const [fromX, fromY] = await Promise.all([x.adoptNode?.(node("d")), y.adoptNode?.(node("d"))]);
+        const rows = fromX ?? fromY;
+        assert.ok((fromX === undefined) !== (fromY === undefined), "exactly one adopter");
+        const adopter = fromX !== undefined ? "x" : "y";
+        assert.deepEqual(rows?.agents.map((a) => a.id), ["a-d1"]); // the sleeper moves but stays asleep in the store
+        assert.deepEqual(rows?.crews.map((c) => c.id), ["c-d"]);
+        assert.deepEqual(rows?.tasks.map((t) => t.id), ["q", "r"]);
+        assert.deepEqual(await owners(s.schema, "agents"), [["a-d1", adopter], ["a-d2", adopter], ["a-gone", "d"]]);
+        assert.deepEqual(await owners(s.schema, "tasks"), [["ok", "d"], ["q", adopter], ["r", adopter], ["x-own", "x"]]);
+        await assert.rejects(dead.apply([{ kind: "task", value: task("late") }]), {
+          code: "NODE_FENCED",
+          message: `node 'd' may no longer write: node '${adopter}' took over its agents and tasks after its lease ran out; restart it to join again`,
+        });
+        assert.equal(await x.adoptNode?.(node("d")), undefined, "taken once");
+        // d restarts (a new life): it owns nothing that was taken, writes again, and is not adoptable under its old life.
+        const d2 = await s.open();
+        assert.deepEqual(await d2.attachNode?.(node("d", T1)), { crews: [], agents: [], tasks: [] });
+        await d2.apply([{ kind: "task", value: task("d-new") }]);
+        assert.equal(await y.adoptNode?.(node("d", T0)), undefined);
+        await assert.rejects(Promise.resolve(x.adoptNode?.(node("x"))), { code: "VALIDATION_FAILED" });
       } finally {
         await s.done();
       }
@@ -302,21 +364,18 @@ describe("postgres store", { skip: PG_SKIP }, () => {
   });
 
   describe("postgres store: migrations", () => {
-    it("three nodes starting at once on an empty schema: one opens and migrates it once, with byte-ordered text; the others get STORE_LOCKED", async () => {
+    it("three nodes starting at once on an empty schema: all open, the schema is migrated once, with byte-ordered text", async () => {
       const s = await scratch();
       try {
-        const results = await Promise.allSettled([s.open(), s.open(), s.open()]);
-        const opened = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-        assert.equal(opened.length, 1);
-        for (const r of results) if (r.status === "rejected") assert.equal((r.reason as { code?: string }).code, "STORE_LOCKED");
-        const store = opened[0] as Store;
+        const opened = await Promise.all([s.open(), s.open(), s.open()]);
+        const store = opened[0];
         const done = await s.schema.query<{ name: string }>("select name from kysely_migration order by name");
-        assert.deepEqual(done.map((r) => r.name), ["0001_init", "0002_task_idempotency", "0003_ledger", "0004_ledger_usage", "0005_budgets", "0006_list_pages", "0007_retention"]);
+        assert.deepEqual(done.map((r) => r.name), ["0001_init", "0002_task_idempotency", "0003_ledger", "0004_ledger_usage", "0005_budgets", "0006_list_pages", "0007_retention", "0008_cluster"]);
         const collations = await s.schema.query<{ collation: string | null; n: string }>(
           "select collation_name as collation, count(*) as n from information_schema.columns where table_schema = $1 and data_type = 'text' and table_name not like 'kysely%' group by collation_name",
           [s.schema.name],
         );
-        assert.deepEqual(collations.map((r) => [r.collation, Number(r.n)]), [["C", 48]]);
+        assert.deepEqual(collations.map((r) => [r.collation, Number(r.n)]), [["C", 56]]);
         // Byte order: upper case before lower, '-' (0x2d) before '0' (0x30) before '_' (0x5f).
         await store.apply(["a_1", "a-1", "A1", "a01"].map((id) => ({ kind: "task" as const, value: task(id) })));
         assert.deepEqual((await store.listTasks({})).map((t) => t.id), ["A1", "a-1", "a01", "a_1"]);

@@ -52,6 +52,7 @@ const ALWAYS: Record<string, number> = {
   SHUTTING_DOWN: 503,
   STORE_UNAVAILABLE: 503, // test/factory/store-full.test.ts
   STORE_LOCKED: 503,
+  NODE_FENCED: 503,
   STORE_DAMAGED: 503,
   BUS_UNAVAILABLE: 503, // test/adapters/redis-bus.test.ts
   MEMBERSHIP_UNAVAILABLE: 503, // test/adapters/redis-membership.test.ts

@@ -80,7 +80,7 @@ function ledgerEntry(seq: number, kind: LedgerEntry["kind"], debit: string, cred
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
-function crew(id: string, patch: Partial<Crew> = {}): Crew {
+export function crew(id: string, patch: Partial<Crew> = {}): Crew {
   return { id, name: "team", description: null, state: "ACTIVE", agentIds: [], budget: null, walletAddress: "0x371_CREW_x", createdAt: now(), updatedAt: now(), ...patch };
 }
 

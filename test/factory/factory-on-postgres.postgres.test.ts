@@ -1,4 +1,4 @@
-// Pins that a whole factory runs on the PostgreSQL store (`createFactory({ store: await createPostgresStore(...) })`) that a factory reopened on the same schema sees what the first did, and that a second factory on a schema in use is refused (STORE_LOCKED) while the first carries on.
+// Pins that a whole factory runs on the PostgreSQL store (`createFactory({ store: await createPostgresStore(...) })`) that a factory reopened on the same schema sees what the first did, and that a second factory on a schema in use is another node that leaves the first's agents alone.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createFactory, createPostgresStore } from "../../src/index.ts";
@@ -44,26 +44,35 @@ describe("a factory on PostgreSQL", { skip: PG_SKIP }, () => {
     }
   });
 
-  it("refuses a second factory on a schema in use (STORE_LOCKED), and the first carries on: its tasks succeed and are stored as such", async () => {
+  it("a second factory on a schema in use is another node: it brings back none of the first's agents, both run their own tasks, and each reads the other's tasks from the store", async () => {
     const schema = await testSchema();
     try {
-      const open = async () => createFactory({ store: await createPostgresStore({ url: PG_URL, schema: schema.name, poolSize: 4 }), handlers, logger: silentLogger, shutdownGraceMs: 200 });
-      const first = await open();
+      const open = async (nodeId: string) =>
+        createFactory({ store: await createPostgresStore({ url: PG_URL, schema: schema.name, poolSize: 4 }), handlers, logger: silentLogger, shutdownGraceMs: 200, nodeId });
+      const first = await open("n-first");
       try {
         first.registerProfile({ name: "doubler", role: "Doubler", runtime: { kind: "function", handler: "double" }, pool: { spawnStrategy: "manual" } });
         const agent = await first.spawnAgent({ profile: "doubler" });
         assert.equal((await first.waitForTask((await first.submitTask({ role: "Doubler", input: { n: 1 } })).id, 5_000)).state, "SUCCEEDED");
-        // The second would restore the first's live agents and run them again under the same ids.
-        await assert.rejects(open(), (error: { code?: string; message?: string }) => {
-          assert.equal(error.code, "STORE_LOCKED");
-          assert.match(error.message ?? "", new RegExp(`^the PostgreSQL schema ${schema.name} at ${PG_URL.replace(/[.?/]/g, "\\$&")} is in use by another factory \\(PostgreSQL backend pid \\d+, application agent-factory, from 127\\.0\\.0\\.1\\): one schema has one writing factory until event and ledger numbers come from PostgreSQL`));
-          return true;
-        });
-        const after = await first.submitTask({ role: "Doubler", input: { n: 21 } });
-        const done = await first.waitForTask(after.id, 5_000);
-        assert.deepEqual([done.state, done.result, done.agentId], ["SUCCEEDED", { doubled: 42 }, agent.id]);
-        await until(async () => (await schema.query<{ state: string }>("select state from tasks where id = $1", [after.id]))[0]?.state === "SUCCEEDED", "the task stored as SUCCEEDED");
-        assert.equal((await schema.query("select id from agents")).length, 1);
+        const second = await open("n-second");
+        try {
+          assert.deepEqual((await second.listAgents()).map((a) => a.id), [], "the first node's agent is not the second's to run");
+          const own = await second.spawnAgent({ profile: "doubler" });
+          assert.equal(own.nodeId, "n-second");
+          const fromSecond = await second.submitTask({ role: "Doubler", input: { n: 5 } });
+          assert.deepEqual([(await second.waitForTask(fromSecond.id, 5_000)).agentId], [own.id]);
+          const after = await first.submitTask({ role: "Doubler", input: { n: 21 } });
+          const done = await first.waitForTask(after.id, 5_000);
+          assert.deepEqual([done.state, done.result, done.agentId], ["SUCCEEDED", { doubled: 42 }, agent.id]);
+          await until(async () => (await second.getTask(after.id)).state === "SUCCEEDED", "the second node reads the first's task as SUCCEEDED");
+          const owners = await schema.query<{ id: string; node_id: string }>("select id, node_id from agents order by node_id");
+          assert.deepEqual(owners.map((r) => [r.id, r.node_id]), [[agent.id, "n-first"], [own.id, "n-second"]]);
+          // One event order for both: the store numbered them, gap-free.
+          const seqs = (await schema.query<{ seq: number }>("select seq from events order by seq")).map((r) => Number(r.seq));
+          assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1));
+        } finally {
+          await second.close();
+        }
       } finally {
         await first.close();
       }

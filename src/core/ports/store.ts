@@ -117,6 +117,23 @@ export interface PruneQuery {
   limit: number;
 }
 
+/** A node as the store knows it: its id and when this life of it joined the cluster. */
+export interface StoreNode {
+  id: string;
+  /** The node's lease's `startedAt`: tells one life of a node id from the next. */
+  startedAt: string;
+}
+
+/** The unfinished rows a node owns: what it brings back at start, or takes over from a dead node. */
+export interface OwnedRows {
+  /** Crews not DISBANDED. */
+  crews: Crew[];
+  /** Agents neither TERMINATED nor HIBERNATING (sleepers change owner but stay in the store). */
+  agents: Agent[];
+  /** QUEUED, ASSIGNED and RUNNING tasks. */
+  tasks: Task[];
+}
+
 /**
  * Durable state. The factory keeps hot state in memory and writes here in batches
  * (`apply` is one transaction), so an adapter needs only upserts and a few indexed reads.
@@ -167,5 +184,20 @@ export interface Store {
    * context are never touched.
    */
   prune(query: PruneQuery): Promise<number>;
+  /**
+   * Only in a store several nodes share (PostgreSQL). Makes `node` this store's one writer:
+   * every agent, crew and task row it writes names the node as its owner; rows no node owns yet
+   * (written before the store was shared) become its own; and the node's fence moves on, so a
+   * process still writing under this id from an earlier life is refused (`NODE_FENCED`). Event
+   * and ledger seqs are then given by the store, in commit order, and written back into the
+   * batch's events and entries. Returns the rows the node owns.
+   */
+  attachNode?(node: StoreNode): Promise<OwnedRows>;
+  /**
+   * Only in a shared store, once attached: moves the unfinished rows of `dead` (a node whose
+   * lease ran out) to the attached node in one transaction and fences `dead` out, unless
+   * another node took them first or that life of `dead` never attached (then undefined).
+   */
+  adoptNode?(dead: StoreNode): Promise<OwnedRows | undefined>;
   close(): Promise<void>;
 }

@@ -1,13 +1,17 @@
 import pg from "pg";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import { FactoryError } from "../../../core/errors.ts";
-import type { PruneQuery, Store, StoredBudget, StoreWrite } from "../../../core/ports/store.ts";
+import type { OwnedRows, Store, StoreNode, StoreWrite } from "../../../core/ports/store.ts";
 import type { SqlDatabase } from "../sql/sql-database.ts";
 import { SqlStore } from "../sql/sql-store.ts";
 import { GuardedPool } from "./guarded-pool.ts";
 import { redactUrl } from "../../../core/redact-url.ts";
 import { requireKnownOptions } from "../../../core/known-options.ts";
-import { APPLICATION_NAME, SchemaLock } from "./schema-lock.ts";
+import { adoptNode, attachNode, checkFence, numberBatch, type NodeFence } from "./node-rows.ts";
+import { writeBatch } from "../sql/sql-writes.ts";
+
+/** What every connection of the store calls itself in `pg_stat_activity`, unless the URL names another. */
+export const APPLICATION_NAME = "agent-factory";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database` (or `postgresql://`); the database must exist. */
@@ -52,8 +56,9 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * table names resolve there. Reaching PostgreSQL fails with `STORE_UNAVAILABLE`, naming the
  * URL with its password hidden, at creation and on any later call.
  *
- * One schema has one writing factory (see schema-lock.ts): the store takes the schema's
- * advisory lock before it migrates, and a second store on the schema fails with `STORE_LOCKED`.
+ * Several nodes write one schema (`attachNode`): each owns its agent, crew and task rows, its
+ * writes prove its fence, event and ledger seqs come from the database in commit order, and a
+ * node takes a dead node's rows with `adoptNode` (see node-rows.ts).
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const { url, schema } = validate(options);
@@ -77,62 +82,54 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     types: { getTypeParser: parserOf as typeof pg.types.getTypeParser },
   });
   const db = new Kysely<SqlDatabase>({ dialect: new PostgresDialect({ pool: new GuardedPool(pool, redacted) }) });
-  let lock: SchemaLock | undefined;
   try {
     if (schema !== undefined) await createSchema(db, schema);
     const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
     const current = rows[0]?.schema ?? null;
     if (current === null) throw new FactoryError("STORE_UNAVAILABLE", `the PostgreSQL store ${redacted} has no schema to use: none in its search_path exists (pass \`schema\`)`, { details: { url: redacted } });
-    // Before migrating: a refused second factory changes nothing in the schema.
-    lock = await SchemaLock.take({ url, redacted, schema: current, connectTimeoutMs, queryTimeoutMs });
-    const store = new PostgresStore(db, current, lock);
+    const store = new PostgresStore(db, current);
     await store.migrate();
     return store;
   } catch (error) {
     await db.destroy().catch(() => {});
-    await lock?.release();
     throw error;
   }
 }
 
-/** The SQL store that writes only while it holds its schema's lock, and lets it go on close. */
+/** The SQL store, shared by the nodes of a cluster once a node attaches. */
 class PostgresStore extends SqlStore {
-  readonly #lock: SchemaLock;
+  /** The attached node and its fence; undefined until `attachNode` (then the store has one writer, numbering as SQLite's). */
+  #node: NodeFence | undefined;
 
-  constructor(db: Kysely<SqlDatabase>, schema: string, lock: SchemaLock) {
+  constructor(db: Kysely<SqlDatabase>, schema: string) {
     super(db, { dialect: "postgres", migrationSchema: schema });
-    this.#lock = lock;
   }
 
   override async apply(writes: readonly StoreWrite[]): Promise<void> {
+    const node = this.#node;
+    if (node === undefined) return super.apply(writes);
     if (writes.length === 0) return;
-    // Lost with its connection: taken again, or the write is refused (STORE_LOCKED / STORE_UNAVAILABLE).
-    await this.#lock.ensure();
-    await super.apply(writes);
+    await this.transaction(async (trx) => {
+      // First, so the node's row is held until commit: no adopter takes its rows half-way.
+      await checkFence(trx, node);
+      await writeBatch(trx, await numberBatch(trx, writes), { nodeId: node.id });
+    });
   }
 
-  override async putBudget(budget: StoredBudget): Promise<void> {
-    await this.#lock.ensure();
-    await super.putBudget(budget);
+  async attachNode(node: StoreNode): Promise<OwnedRows> {
+    const { fence, owned } = await this.transaction((trx) => attachNode(trx, node));
+    this.#node = fence;
+    return owned;
   }
 
-  override async deleteBudget(key: string): Promise<void> {
-    await this.#lock.ensure();
-    await super.deleteBudget(key);
-  }
-
-  override async prune(query: PruneQuery): Promise<number> {
-    await this.#lock.ensure();
-    return super.prune(query);
-  }
-
-  override async close(): Promise<void> {
-    // The pool first, so nothing is written after the lock is let go.
-    try {
-      await super.close();
-    } finally {
-      await this.#lock.release();
-    }
+  async adoptNode(dead: StoreNode): Promise<OwnedRows | undefined> {
+    const node = this.#node;
+    if (node === undefined) throw new FactoryError("NODE_FENCED", `adopting node '${dead.id}' needs an attached node (attachNode first)`);
+    if (dead.id === node.id) throw new FactoryError("VALIDATION_FAILED", `node '${node.id}' cannot adopt itself`);
+    return this.transaction(async (trx) => {
+      await checkFence(trx, node);
+      return adoptNode(trx, node.id, dead);
+    });
   }
 }
 

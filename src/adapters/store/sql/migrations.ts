@@ -67,6 +67,23 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
     `create index tasks_finished on tasks (finished_at, id) where finished_at is not null`,
     `create index events_type on events (type, seq)`,
   ],
+  // Several nodes write one PostgreSQL schema: each agent, crew and task row names the node that
+  // owns it (a dead node's rows move to the node that adopts them); a node's fence is bumped by
+  // whoever takes its rows, so a writer that outlived its lease is refused; event and ledger seqs
+  // are counted in the database, inside the writing transaction, so they follow commit order.
+  // SQLite has one writer and leaves the new tables empty.
+  "0008_cluster": [
+    `alter table agents add column node_id text`,
+    `alter table crews add column node_id text`,
+    `alter table tasks add column node_id text`,
+    `create index agents_node on agents (node_id, state)`,
+    `create index crews_node on crews (node_id, state)`,
+    `create index tasks_node on tasks (node_id, state)`,
+    `create table nodes (id text primary key, fence bigint not null, started_at text not null, adopted_by text, updated_at text not null)`,
+    `create table counters (name text primary key, value bigint not null)`,
+    `insert into counters (name, value) select 'events', coalesce(max(seq), 0) from events`,
+    `insert into counters (name, value) select 'ledger', coalesce(max(seq), 0) from ledger`,
+  ],
 };
 
 /** Tasks written before 0007 carry `finishedAt` only in `data`. */

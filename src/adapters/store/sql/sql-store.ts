@@ -54,7 +54,7 @@ export class SqlStore implements Store {
 
   async apply(writes: readonly StoreWrite[]): Promise<void> {
     if (writes.length === 0) return;
-    await this.#transaction((trx) => writeBatch(trx, writes));
+    await this.transaction((trx) => writeBatch(trx, writes));
   }
 
 
@@ -64,12 +64,13 @@ export class SqlStore implements Store {
    * itself on some errors ("database or disk is full"), and the ROLLBACK that follows then
    * fails with "no transaction is active", which hid what the store said.
    */
-  async #transaction(fn: (trx: Kysely<SqlDatabase>) => Promise<void>): Promise<void> {
-    await this.#db.connection().execute(async (conn) => {
+  protected async transaction<T>(fn: (trx: Kysely<SqlDatabase>) => Promise<T>): Promise<T> {
+    return this.#db.connection().execute(async (conn) => {
       await sql`begin`.execute(conn);
       try {
-        await fn(conn);
+        const out = await fn(conn);
         await sql`commit`.execute(conn);
+        return out;
       } catch (error) {
         await sql`rollback`.execute(conn).catch(() => {}); // already rolled back by the database
         throw error;

@@ -12,12 +12,22 @@ import { chunks } from "./chunks.ts";
 import { seqTaken } from "./seq-taken.ts";
 import type { SqlDatabase } from "./sql-database.ts";
 
+/** Who writes a batch, when several nodes share the store. */
+export interface BatchWriter {
+  /**
+   * The writing node: its agent, crew and task rows name it as their owner (`node_id`). A node
+   * writes only rows it owns, so the writer is the owner. Null for a store with one writer.
+   */
+  nodeId: string | null;
+}
+
 /**
  * Writes a batch inside the caller's transaction: multi-row upserts table by table, each keeping
  * what its record never changes (an agent's role, a task's creation), and the crew context.
  */
-export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly StoreWrite[]): Promise<void> {
+export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly StoreWrite[], writer: BatchWriter = { nodeId: null }): Promise<void> {
   const byKind = groupByKind(writes);
+  const owner = writer.nodeId;
   for (const part of chunks(byKind.profile)) {
     await trx
       .insertInto("profiles")
@@ -36,6 +46,7 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
           profile: a.profile,
           crew_id: a.crewId,
           spawned_at: a.spawnedAt,
+          node_id: owner ?? (a.nodeId === "" ? null : a.nodeId),
           data: JSON.stringify(a),
         })),
       )
@@ -43,6 +54,7 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
         oc.column("id").doUpdateSet((eb) => ({
           state: eb.ref("excluded.state"),
           crew_id: eb.ref("excluded.crew_id"),
+          node_id: eb.ref("excluded.node_id"),
           data: eb.ref("excluded.data"),
         })),
       )
@@ -51,9 +63,9 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
   for (const part of chunks(byKind.crew)) {
     await trx
       .insertInto("crews")
-      .values(part.map((c) => ({ id: c.id, state: c.state, name: c.name, created_at: c.createdAt, data: JSON.stringify(c) })))
+      .values(part.map((c) => ({ id: c.id, state: c.state, name: c.name, created_at: c.createdAt, node_id: owner, data: JSON.stringify(c) })))
       .onConflict((oc) =>
-        oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), data: eb.ref("excluded.data") })),
+        oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), node_id: eb.ref("excluded.node_id"), data: eb.ref("excluded.data") })),
       )
       .execute();
   }
@@ -68,11 +80,12 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
           created_at: t.createdAt,
           idempotency_key: t.idempotencyKey ?? null,
           finished_at: t.finishedAt,
+          node_id: owner,
           data: JSON.stringify(t),
         })),
       )
       .onConflict((oc) =>
-        oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), finished_at: eb.ref("excluded.finished_at"), data: eb.ref("excluded.data") })),
+        oc.column("id").doUpdateSet((eb) => ({ state: eb.ref("excluded.state"), finished_at: eb.ref("excluded.finished_at"), node_id: eb.ref("excluded.node_id"), data: eb.ref("excluded.data") })),
       )
       .execute();
   }

@@ -1,0 +1,117 @@
+// Two real `serve` nodes on one PostgreSQL schema and one Redis cluster: a node killed with SIGKILL mid-load loses nothing. The survivor notices its lease ran out, takes over its agents under the same ids (restarts + 1, nodeId now the survivor's), and runs every task it had accepted to SUCCEEDED, each recorded SUCCEEDED once.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
+import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { cli, startServe, type Server } from "./serve.ts";
+import { until } from "../helpers.ts";
+
+const T = { timeout: 90_000, skip: PG_SKIP || REDIS_SKIP };
+
+interface AgentView {
+  id: string;
+  state: string;
+  nodeId: string;
+  restarts: number;
+  walletAddress: string;
+}
+interface TaskView {
+  id: string;
+  state: string;
+  result?: unknown;
+  attempts: number;
+}
+
+async function json<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+describe("a cluster of two nodes: one is killed mid-load", T, () => {
+  let schema: TestSchema | undefined;
+  const servers: Server[] = [];
+  const cluster = `af-test-${randomBytes(6).toString("hex")}`;
+  const data = join(tmpdir(), cluster);
+  after(async () => {
+    for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGTERM");
+    await Promise.all(servers.map((s) => s.exited));
+    await schema?.drop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("the survivor brings the dead node's agents back under their ids and runs every task it had accepted to SUCCEEDED, once", async () => {
+    schema = await testSchema();
+    const node = (id: string) =>
+      startServe(
+        ["--postgres", `${PG_URL}?schema=${schema?.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", cluster, "--node-id", id, "--data", join(data, id), "--agent-files", "examples/agents"],
+        (s) => servers.push(s),
+      );
+    const [victim, survivor] = [await node("n1"), await node("n2")];
+    await until(async () => (await json<{ items: Array<{ id: string; alive: boolean }> }>(`${survivor.url}/v1/nodes`)).body.items.filter((n) => n.alive).length === 2, "both nodes listed alive", 10_000);
+
+    // Two sandboxed Python agents on the victim, and a load of slow tasks for them.
+    const agents: AgentView[] = [];
+    for (let i = 0; i < 2; i++) {
+      const spawned = await cli(victim.url, "--json", "spawn", "-f", "examples/profiles/py-agent.yaml");
+      assert.equal(spawned.code, 0, spawned.stderr);
+      agents.push(JSON.parse(spawned.stdout) as AgentView);
+    }
+    await until(async () => (await json<{ items: AgentView[] }>(`${victim.url}/v1/agents`)).body.items.filter((a) => a.state === "READY").length === 2, "two agents READY on the victim", 20_000);
+    const tasks: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { status, body } = await json<TaskView>(`${victim.url}/v1/tasks`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ role: "Analyst", input: { text: `t${i}`, sleepMs: 400 }, maxAttempts: 3 }),
+      });
+      assert.equal(status, 202, JSON.stringify(body));
+      tasks.push(body.id);
+    }
+    await until(async () => (await json<TaskView>(`${victim.url}/v1/tasks/${tasks[0]}`)).body.state !== "QUEUED", "the first task to start", 10_000);
+
+    const killedAt = Date.now();
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+
+    // Detected, taken over, and every agent back (READY) under its id on the survivor.
+    await until(
+      async () => {
+        const { body } = await json<{ items: AgentView[] }>(`${survivor.url}/v1/agents`);
+        return agents.every((a) => body.items.some((b) => b.id === a.id && b.state === "READY"));
+      },
+      "the victim's agents READY on the survivor",
+      20_000,
+    ).catch((error: unknown) => {
+      // What the survivor said is what explains a take-over that did not happen.
+      throw new Error(`${String(error)}\nsurvivor stdout: ${survivor.stdout().slice(-3000)}\nstderr: ${survivor.stderr().slice(-3000)}`);
+    });
+    const backMs = Date.now() - killedAt;
+    for (const a of agents) {
+      const { body } = await json<AgentView>(`${survivor.url}/v1/agents/${a.id}`);
+      assert.deepEqual([body.nodeId, body.restarts, body.walletAddress], ["n2", 1, a.walletAddress], `agent ${a.id} back under its id and wallet`);
+    }
+    assert.ok(backMs < 15_000, `agents back ${backMs} ms after the kill`);
+
+    // Every accepted task ends SUCCEEDED, answered by the survivor.
+    for (const id of tasks) {
+      await until(async () => (await json<TaskView>(`${survivor.url}/v1/tasks/${id}`)).body.state === "SUCCEEDED", `task ${id} SUCCEEDED`, 30_000);
+      const { body } = await json<TaskView>(`${survivor.url}/v1/tasks/${id}`);
+      assert.deepEqual((body.result as { upper?: string }).upper, `T${tasks.indexOf(id)}`);
+    }
+    // Recorded once: one SUCCEEDED per task in the shared event log, and no task left unfinished.
+    const rows = await schema.query<{ task_id: string; data: string }>("select task_id, data from events where type = 'task.state'");
+    for (const id of tasks) {
+      const succeeded = rows.filter((r) => r.task_id === id && (JSON.parse(r.data) as { to?: string }).to === "SUCCEEDED");
+      assert.equal(succeeded.length, 1, `task ${id} recorded SUCCEEDED once`);
+    }
+    const adopted = await schema.query<{ data: string }>("select data from events where type = 'node.adopted'");
+    assert.equal(adopted.length, 1);
+    assert.deepEqual((JSON.parse(adopted[0]?.data ?? "{}") as { data?: { node?: string; agents?: number } }).data?.node, "n1");
+    const owners = await schema.query<{ node_id: string }>("select distinct node_id from agents where state <> 'TERMINATED'");
+    assert.deepEqual(owners, [{ node_id: "n2" }]);
+  });
+});
