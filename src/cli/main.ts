@@ -6,6 +6,7 @@ import { UsageError } from "./context.ts";
 import { OTHER_ERROR, printError, USAGE_ERROR, type ErrorReport } from "./output.ts";
 import { agentCommands } from "./commands/agents.ts";
 import { chaosCommand } from "./commands/chaos.ts";
+import { clusterCommand } from "./commands/cluster.ts";
 import { crewCommands } from "./commands/crews.ts";
 import { eventCommands } from "./commands/events.ts";
 import { ledgerCommands } from "./commands/ledger.ts";
@@ -50,6 +51,7 @@ if (json) {
 }
 
 serveCommand(program);
+clusterCommand(program);
 profileCommands(program);
 agentCommands(program);
 crewCommands(program);
