@@ -16,7 +16,11 @@ export const EVENT_TYPES = [
   "pool.scaled",
   "model.fallback",
   "model.cooldown",
-  /** This node took over a dead node's agents, crews and tasks (`data`: the dead node, counts, timings). */
+  /**
+   * This node took over a dead node's agents, crews and tasks. `data`: `node`, its `leaseUntil`,
+   * `agents` taken, `agentsBack` (being brought back, not given up), `crews`, `tasks` requeued,
+   * `noticedAt` (when this node saw the lease had run out) and `tookMs` (from then to now).
+   */
   "node.adopted",
 ] as const;
 

@@ -181,12 +181,13 @@ export async function adoptNode(parts: FactoryParts, dead: NodeInfo): Promise<vo
   crewManager.load(crews);
   const before = registry.size;
   await restoreLive(parts, crews, agents, tasks, why);
-  const back = agents.filter((a) => registry.get(a.id)?.state === "READY" || registry.get(a.id)?.state === "IDLE").length;
+  // Brought back or on their way (a process agent may still be warming up); the rest could not be.
+  const back = agents.filter((a) => { const state = registry.get(a.id)?.state; return state !== undefined && state !== "TERMINATED"; }).length;
   const tookMs = Date.now() - noticed;
   events.emit({
     type: "node.adopted",
     data: { node: dead.id, leaseUntil: dead.leaseUntil, agents: agents.length, agentsBack: back, crews: crews.length, tasks: tasks.length, noticedAt: new Date(noticed).toISOString(), tookMs },
   });
   await journal.commit().catch(() => {});
-  logger.info(`took over node ${dead.id}: ${back}/${agents.length} agent(s) back, ${crews.length} crew(s), ${tasks.length} task(s) requeued, in ${tookMs} ms (registry ${before} → ${registry.size})`);
+  logger.info(`took over node ${dead.id}: ${back}/${agents.length} agent(s) coming back, ${crews.length} crew(s), ${tasks.length} task(s) requeued, in ${tookMs} ms (this node now runs ${registry.size} agent(s), ${before} before)`);
 }
