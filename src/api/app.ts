@@ -117,11 +117,13 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     responses: {
       200: jsonContent(z.object({ status: z.literal("ready") }).passthrough(), "Taking work"),
       ...errorResponses(403),
-      503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable", "node-lapsed"]) }).passthrough(), "Not taking work"),
+      503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable", "node-lapsed", "node-fenced"]) }).passthrough(), "Not taking work"),
     },
   });
   app.get("/health", (c) => c.json({ status: "ok" }, 200));
   app.get("/ready", (c) => {
+    // Fenced: another node took its agents over; it has closed itself and waits to be restarted.
+    if (factory.nodeState === "fenced") return c.json({ status: "node-fenced" }, 503);
     if (!factory.isOpen) return c.json({ status: "shutting-down" }, 503);
     if (!factory.storeHealthy) return c.json({ status: "store-unavailable", ...factory.stats() }, 503);
     // Its lease ran out (its membership server was away): a load balancer should send work elsewhere until it has joined again.

@@ -12,9 +12,11 @@ import type { Membership, NodeInfo, NodeLease, NodeReport } from "../core/ports/
  *   another node took its id after the lease expired). Others may already count it dead and take
  *   its agents over, so it must not claim new work; it keeps trying to join again and is a
  *   `member` once it has (what it must give up first is the failover's to decide);
+ * - `fenced`: another node took its agents and tasks over (its lease had run out) and the store
+ *   refuses its writes; it stops renewing and must be restarted to join again as a new life;
  * - `left`: it let its lease go (the factory closed).
  */
-export type NodeState = "new" | "member" | "lapsed" | "left";
+export type NodeState = "new" | "member" | "lapsed" | "fenced" | "left";
 
 export interface ClusterNodeDeps {
   /** This node's id (validated by the factory's options). */
@@ -49,6 +51,8 @@ export class ClusterNode {
   #failing = false;
   /** Dead nodes already reported (`id@startedAt`), so each expiry is told once. */
   readonly #reported = new Set<string>();
+  /** When this node last joined (or joined again): until a lease has passed since, it reports no expiry. */
+  #joinedAt = 0;
 
   /** Notifications for the services above (the failover work listens to `expired`). */
   readonly hooks = {
@@ -123,10 +127,27 @@ export class ClusterNode {
   async #join(): Promise<void> {
     this.#lease = await this.#deps.membership.join({ id: this.id, url: this.#deps.url, report: this.report() }, this.#deps.leaseMs);
     this.#holdsUntil = Date.now() + this.#deps.leaseMs;
+    this.#joinedAt = Date.now();
+  }
+
+  /**
+   * The store refused this node's writes because another node took its agents and tasks over:
+   * it stops renewing and lets its lease go, so it takes no part in the cluster until restarted.
+   */
+  async fence(reason: string): Promise<void> {
+    if (this.#state === "fenced" || this.#state === "left") return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#deps.logger.error(`node ${this.id} is fenced: ${reason}; it takes no more work and must be restarted to join again`);
+    this.#set("fenced", reason);
+    await this.#round;
+    const lease = this.#lease;
+    this.#lease = undefined;
+    if (lease !== undefined) await this.#deps.membership.leave(lease).catch(() => {});
   }
 
   #schedule(): void {
-    if (this.#state === "left") return;
+    if (this.#state === "left" || this.#state === "fenced") return;
     this.#timer = setTimeout(() => {
       this.#round = this.#renewRound()
         // A listener that throws must not become an unhandled rejection (which ends the process).
@@ -163,7 +184,7 @@ export class ClusterNode {
       }
       if (this.#state === "member" && Date.now() >= this.#holdsUntil) this.#lapse(`no renewal succeeded for ${this.#deps.leaseMs} ms`);
     }
-    if (this.#state === "left") return;
+    if (this.#state !== "member") return;
     try {
       this.#noticeExpired(await membership.list());
     } catch {
@@ -178,6 +199,10 @@ export class ClusterNode {
   }
 
   #noticeExpired(nodes: readonly NodeInfo[]): void {
+    // Just (re)joined: the membership's server may have been away from every node at once (a
+    // Redis restart or a cut), and the others have not had a round to join again yet. Taking
+    // them for dead now would take over live nodes; one lease later, the dead are still dead.
+    if (Date.now() - this.#joinedAt < this.#deps.leaseMs) return;
     const listed = new Set<string>();
     for (const node of nodes) {
       if (node.alive || node.id === this.id) continue;
@@ -192,7 +217,7 @@ export class ClusterNode {
   }
 
   #set(state: NodeState, reason: string): void {
-    if (this.#state === "left") return;
+    if (this.#state === "left" || (this.#state === "fenced" && state !== "left")) return;
     this.#state = state;
     this.hooks.state.emit(state, reason);
   }

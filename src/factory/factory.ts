@@ -46,6 +46,7 @@ export interface EventFilter {
 export class Factory {
   readonly #p: FactoryParts;
   readonly #locator: Locator;
+  readonly #fencedListeners = new Set<(reason: string) => void>();
   #restored = { agents: 0, tasks: 0 };
   #closing: Promise<void> | undefined;
 
@@ -53,6 +54,13 @@ export class Factory {
   constructor(parts: FactoryParts) {
     this.#p = parts;
     this.#locator = new Locator(parts);
+    // Fenced: another node runs this node's agents now, so this one stops its own copies at once.
+    parts.node.hooks.state.add((state, reason) => {
+      if (state !== "fenced") return;
+      void this.close({ force: true }).finally(() => {
+        for (const listener of this.#fencedListeners) listener(reason);
+      });
+    });
   }
 
   /** Loads state from the store and brings back what was live; idempotent. */
@@ -363,6 +371,16 @@ export class Factory {
   /** Which node a task should be submitted to: the one running its crew or agent, else this one if it can serve it, else one that can. */
   placeTask(request: TaskSubmitInput): Promise<Location> {
     return this.#locator.placeTask(request);
+  }
+
+  /**
+   * Calls `listener` once this node has been fenced out of its cluster (another node took its
+   * agents and tasks over after its lease ran out) and has closed itself. A server exits then, so
+   * its supervisor starts it again as a new member.
+   */
+  onFenced(listener: (reason: string) => void): Unsubscribe {
+    this.#fencedListeners.add(listener);
+    return () => this.#fencedListeners.delete(listener);
   }
 
   /** Where this node stands in its cluster: `member` while it holds its lease, `lapsed` when it could not renew it in time. */

@@ -27,6 +27,7 @@ import type { Lane } from "../scheduler/lane.ts";
 import { PoolManager } from "../scheduler/pools/pool-manager.ts";
 import { AgentRegistry } from "../state/agent-registry.ts";
 import { EventLog } from "../state/event-log.ts";
+import { isFactoryError } from "../core/errors.ts";
 import { FactoryPhase } from "../state/factory-phase.ts";
 import { Journal } from "../state/journal.ts";
 import { ProfileRegistry } from "../state/profile-registry.ts";
@@ -119,7 +120,12 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   // state
   const phase = new FactoryPhase();
-  const journal = new Journal(store, (error) => logger.error("store write failed; will retry", error));
+  const journal = new Journal(
+    store,
+    (error) => logger.error(isFactoryError(error) && error.code === "NODE_FENCED" ? "store write refused for good" : "store write failed; will retry", error),
+    // Another node took this node's agents and tasks over: it stops taking part (the node is made below).
+    (error) => void node.fence(error.message),
+  );
   const events = new EventLog(journal, bus, deps.node.id);
   const registry = new AgentRegistry(journal, events);
   const profileRegistry = new ProfileRegistry();

@@ -1,4 +1,4 @@
-import { FactoryError } from "../core/errors.ts";
+import { FactoryError, isFactoryError } from "../core/errors.ts";
 import type { Store, StoreWrite } from "../core/ports/store.ts";
 
 interface Waiter {
@@ -31,13 +31,24 @@ export class Journal {
   #droppedAfterClose = 0;
   #retryDelayMs = 0;
   #closed = false;
+  /** The store refuses this node for good (NODE_FENCED): nothing more is written or kept. */
+  #fenced: FactoryError | undefined;
+  readonly #onFenced: (error: FactoryError) => void;
 
-  constructor(store: Store, onError: (error: unknown) => void) {
+  /** `onFenced`: the store said NODE_FENCED — another node took this node's rows; its writes can never be stored. */
+  constructor(store: Store, onError: (error: unknown) => void, onFenced: (error: FactoryError) => void = () => {}) {
     this.#store = store;
     this.#onError = onError;
+    this.#onFenced = onFenced;
+  }
+
+  /** The refusal that fenced this node out, once the store has said so. */
+  get fenced(): FactoryError | undefined {
+    return this.#fenced;
   }
 
   put(write: StoreWrite): void {
+    if (this.#fenced !== undefined) return; // said once, when it happened
     if (this.#closed) {
       // A handler that returns after shutdown: the store is gone, say so once.
       if (this.#droppedAfterClose++ === 0) this.#onError(new Error(`a ${write.kind} write arrived after the store was closed; it is not kept`));
@@ -60,6 +71,7 @@ export class Journal {
 
   /** Resolves when every write put so far is in the store. */
   commit(): Promise<void> {
+    if (this.#fenced !== undefined) return Promise.reject(this.#fenced);
     if (this.#durableSeq >= this.#putSeq) return Promise.resolve();
     if (this.#closed) return Promise.reject(new FactoryError("SHUTTING_DOWN", "the store is closed"));
     return new Promise<void>((resolve, reject) => {
@@ -150,6 +162,10 @@ export class Journal {
       this.#durableSeq = lastSeq;
       this.#settleWaiters();
     } catch (error) {
+      if (isFactoryError(error) && error.code === "NODE_FENCED") {
+        this.#fence(error, batch.length);
+        return;
+      }
       // Values are checked where they enter (json-value.ts), so a refusal is the store's, not
       // one write's: keep the batch ahead of newer writes, which supersede it, and retry with
       // backoff; waiting callers learn now that it is not durable yet.
@@ -166,6 +182,19 @@ export class Journal {
       this.#flushing = undefined;
     }
     if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule();
+  }
+
+  /** For good: what is pending can never be stored (another node owns those rows now), so it goes. */
+  #fence(error: FactoryError, refused: number): void {
+    this.#fenced = error;
+    const lost = refused + this.#pending.length;
+    this.#pending = [];
+    this.#durableSeq = this.#putSeq;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(error);
+    this.#onError(new FactoryError("NODE_FENCED", `${error.message} (${lost} write(s) not stored)`, { cause: error }));
+    this.#onFenced(error);
   }
 
   /**

@@ -159,6 +159,8 @@ export class TaskIntake {
   async #refuse(task: Task): Promise<boolean> {
     const { journal } = this.#deps;
     for (;;) {
+      // Fenced: the journal let every pending write go, this one included; none was stored.
+      if (journal.fenced !== undefined) break;
       if (journal.withdraw((w) => w.kind === "task" && w.value.id === task.id) > 0) break;
       if (!journal.applying) return false;
       await journal.idle();

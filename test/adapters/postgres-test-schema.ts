@@ -73,11 +73,10 @@ export class PostgresRelay {
   #open = true;
   #frozen = false;
 
-  private constructor() {
-    const target = new URL(PG_URL);
+  private constructor(target: { host: string; port: number }) {
     this.#server = createServer((client) => {
       if (!this.#open) return client.destroy();
-      const upstream = connect(Number(target.port || 5432), target.hostname);
+      const upstream = connect(target.port, target.host);
       const pair: [Socket, Socket] = [client, upstream];
       this.#pairs.add(pair);
       for (const s of pair) {
@@ -109,11 +108,18 @@ export class PostgresRelay {
     for (const [client, upstream] of this.#pairs) client.pipe(upstream).pipe(client);
   }
 
-  static async start(): Promise<PostgresRelay> {
-    const relay = new PostgresRelay();
+  /** A relay to the test PostgreSQL, or to `target` (another server: Redis). */
+  static async start(target?: { host: string; port: number }): Promise<PostgresRelay> {
+    const pg = new URL(PG_URL);
+    const relay = new PostgresRelay(target ?? { host: pg.hostname, port: Number(pg.port || 5432) });
     await new Promise<void>((resolve) => relay.#server.listen(0, "127.0.0.1", resolve));
     relay.#port = (relay.#server.address() as { port: number }).port;
     return relay;
+  }
+
+  /** Where the relay listens on 127.0.0.1. */
+  get port(): number {
+    return this.#port;
   }
 
   /** The test database's URL through the relay, with `password` in it (to check it is hidden). */

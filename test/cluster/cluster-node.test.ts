@@ -85,6 +85,62 @@ describe("ClusterNode on the memory membership", () => {
   });
 });
 
+describe("ClusterNode: outages and fencing", () => {
+  it("after a membership outage that lapsed every node, none reports the others expired while they join again (no node takes a live one over)", async () => {
+    const membership = new MemoryMembership();
+    const a = nodeOn(membership, "a");
+    const b = nodeOn(membership, "b");
+    await a.node.join();
+    await b.node.join();
+    // Every node misses its renewals at once (here the whole process stalls past the lease).
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    await until(() => a.node.state === "member" && b.node.state === "member" && a.states.length >= 3 && b.states.length >= 3, "both lapsed and joined again");
+    await new Promise((r) => setTimeout(r, 600)); // past the grace: both are alive, nothing to report
+    assert.deepEqual([a.expired, b.expired], [[], []]);
+    await Promise.all([a.node.leave(), b.node.leave()]);
+  });
+
+  it("a node that joined reports an expiry only once a lease has passed since, and then reports it", async () => {
+    const membership = new MemoryMembership();
+    // Killed right after joining: it never renews nor leaves, and its lease runs out in 400 ms.
+    let killed = false;
+    const gone = (): Promise<never> => Promise.reject(new Error("killed"));
+    const deadView: Membership = {
+      join: (n, ms) => (killed ? gone() : membership.join(n, ms)),
+      renew: (l, r) => (killed ? gone() : membership.renew(l, r)),
+      leave: (l) => (killed ? gone() : membership.leave(l)),
+      list: () => membership.list(),
+      close: () => Promise.resolve(),
+    };
+    const dead = nodeOn(deadView, "dead");
+    await dead.node.join();
+    killed = true;
+    const late = nodeOn(membership, "late");
+    await late.node.join();
+    const joinedAt = Date.now();
+    await until(() => late.expired.length === 1, "the dead node reported", 3_000);
+    assert.ok(Date.now() - joinedAt >= 400, `reported ${Date.now() - joinedAt} ms after joining`);
+    assert.deepEqual(late.expired.map((n) => n.id), ["dead"]);
+    await late.node.leave();
+    await dead.node.leave();
+  });
+
+  it("fence: the node says so once, stops renewing and lets its lease go, and takes no other state after", async () => {
+    const membership = new MemoryMembership();
+    const { node, states, errors } = nodeOn(membership, "f");
+    await node.join();
+    await node.fence("node 'g' took over its agents and tasks");
+    await node.fence("again");
+    assert.equal(node.state, "fenced");
+    assert.deepEqual(states, [["member", "joined"], ["fenced", "node 'g' took over its agents and tasks"]]);
+    assert.deepEqual(errors, ["node f is fenced: node 'g' took over its agents and tasks; it takes no more work and must be restarted to join again"]);
+    assert.deepEqual(await membership.list(), []);
+    await node.leave();
+    assert.equal(node.state, "left");
+    assert.equal(states.length, 2);
+  });
+});
+
 describe("ClusterNode on Redis", { skip: REDIS_SKIP, timeout: 30_000 }, () => {
   const cluster = `test-cnode-${Math.random().toString(36).slice(2, 10)}`;
   const opened: Membership[] = [];

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
 import type { Store } from "../../src/core/ports/store.ts";
 import { Journal } from "../../src/state/journal.ts";
+import { FactoryError } from "../../src/core/errors.ts";
 import { task } from "../conformance/store.conformance.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -71,5 +72,26 @@ describe("journal", () => {
     assert.equal(await journal.drain(200), 2);
     assert.ok(Date.now() - started < 2_000);
     store = await createSqliteStore({ filename: join(dir.path, "j.db") }); // for afterEach
+  });
+
+  it("a NODE_FENCED refusal is for good: commit() rejects with it, what was pending goes, later writes are dropped, onFenced is told once, drain() does not wait", async () => {
+    const fenced = new FactoryError("NODE_FENCED", "node 'n' may no longer write: node 'm' took over its agents and tasks after its lease ran out; restart it to join again");
+    let applied = 0;
+    const refusing: Store = { ...store, apply: async () => { applied++; throw fenced; } };
+    const told: string[] = [];
+    const journal = new Journal(refusing, (e) => errors.push(String(e)), (e) => told.push(e.code));
+    journal.put({ kind: "task", value: task("a") });
+    journal.put({ kind: "task", value: task("b") });
+    await assert.rejects(journal.commit(), fenced);
+    assert.deepEqual(told, ["NODE_FENCED"]);
+    assert.equal(journal.fenced, fenced);
+    journal.put({ kind: "task", value: task("c") });
+    await assert.rejects(journal.commit(), fenced);
+    const t0 = Date.now();
+    assert.equal(await journal.drain(5_000), 0);
+    assert.ok(Date.now() - t0 < 500);
+    assert.equal(applied, 1, "never tried again");
+    assert.deepEqual(told, ["NODE_FENCED"]);
+    assert.match(errors.join("\n"), /\(2 write\(s\) not stored\)/);
   });
 });

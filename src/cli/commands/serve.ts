@@ -186,6 +186,11 @@ export function serveCommand(program: Command): void {
           void server.close({ force: true });
         }
       };
+      factory.onFenced((reason) => {
+        // Its agents run on another node now; a supervisor (systemd, Kubernetes, `agent-factory cluster`) starts it again as a new member.
+        console.error(`error: node ${factory.nodeId} was fenced out of its cluster: ${reason}. Exiting (75) to be restarted [NODE_FENCED]`);
+        void server.close({ force: true }).finally(() => process.exit(75));
+      });
       process.on("SIGINT", () => shutdown("SIGINT"));
       process.on("SIGTERM", () => shutdown("SIGTERM"));
     });
