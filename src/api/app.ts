@@ -78,6 +78,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     if (status >= 500 && body.error.code === "INTERNAL") onUnexpected(error);
     const retryAfter = body.error.details?.retryAfterSec;
     if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
+    // Unavailable for now (the store or Redis away, a restart): a client may try again in a second.
+    else if (status === 503) c.header("Retry-After", "1");
     return c.json(body, status);
   });
   // Before every route: a refused Host or Origin learns nothing and changes nothing.

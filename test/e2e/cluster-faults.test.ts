@@ -1,4 +1,4 @@
-// Real `serve` nodes whose Redis is cut through a relay. Redis away from every node for longer than a lease: all lapse, all join again, and none takes another over. Redis away from one node only: the others take its agents over, and when the cut-off node next writes it learns it is fenced, refuses with 503 NODE_FENCED and exits 75 to be restarted.
+// Real `serve` nodes whose Redis or PostgreSQL is cut through a relay. PostgreSQL away under load: intake answers 503 STORE_UNAVAILABLE with Retry-After, nothing accepted is lost, both nodes recover by themselves and nobody is taken over. Redis away from every node for longer than a lease: all lapse, all join again, and none takes another over. Redis away from one node only: the others take its agents over, and when the cut-off node next writes it learns it is fenced, refuses with 503 NODE_FENCED and exits 75 to be restarted.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -111,5 +111,56 @@ describe("a cluster whose Redis goes away", T, () => {
     const task = await cli(other.url, "--json", "task", "submit", "--role", "Coder", "--input", '{"n":3}', "--wait");
     assert.equal(task.code, 0, task.stderr);
     assert.equal((JSON.parse(task.stdout) as { agentId: string }).agentId, agentId);
+  });
+
+  it("PostgreSQL away for a few seconds under load: 503 STORE_UNAVAILABLE with Retry-After meanwhile, every accepted task SUCCEEDED after, nobody taken over", async () => {
+    const schema = await testSchema();
+    schemas.push(schema);
+    const cluster = `af-test-${randomBytes(6).toString("hex")}`;
+    const pg = await PostgresRelay.start();
+    relays.push(pg);
+    const node = (id: string): Promise<Server> =>
+      startServe(["--postgres", `${pg.url()}?schema=${schema.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", cluster, "--node-id", id, "--data", join(data, cluster, id)], (s) => servers.push(s));
+    const nodes = [await node("p1"), await node("p2")];
+    for (const n of nodes) {
+      const spawned = await cli(n.url, "--json", "spawn", "-f", "examples/profiles/coder.yaml");
+      assert.equal(spawned.code, 0, spawned.stderr);
+    }
+    const accepted: Array<{ url: string; id: string }> = [];
+    const refusals: Array<{ code: string; retryAfter: string | null }> = [];
+    let load = true;
+    const submitter = (async () => {
+      for (let i = 0; load; i++) {
+        const n = nodes[i % 2] as Server;
+        const res = await fetch(`${n.url}/v1/tasks`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-agent-factory-forwarded-by": "test" },
+          body: JSON.stringify({ role: "Coder", input: { i } }),
+          signal: AbortSignal.timeout(20_000),
+        }).catch(() => undefined);
+        if (res === undefined) continue;
+        const body = (await res.json()) as { id?: string; error?: { code: string } };
+        if (res.status === 202 && body.id !== undefined) accepted.push({ url: n.url, id: body.id });
+        else refusals.push({ code: body.error?.code ?? String(res.status), retryAfter: res.headers.get("retry-after") });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await until(() => accepted.length >= 20, "some tasks accepted before the cut", 10_000);
+    pg.cut();
+    await until(() => refusals.length >= 4, "submits refused while PostgreSQL is away", 15_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    pg.resume();
+    const before = accepted.length;
+    await until(() => accepted.length >= before + 20, "submits accepted again", 20_000);
+    load = false;
+    await submitter;
+    for (const r of refusals) assert.deepEqual(r, { code: "STORE_UNAVAILABLE", retryAfter: "1" });
+    for (const { url, id } of accepted) {
+      await until(async () => (await json<{ state: string }>(`${url}/v1/tasks/${id}`)).body.state === "SUCCEEDED", `task ${id} SUCCEEDED`, 20_000);
+    }
+    const stored = await schema.query<{ n: string }>("select count(*) as n from tasks where state = 'SUCCEEDED'");
+    assert.equal(Number(stored[0]?.n), accepted.length, "every accepted task stored SUCCEEDED, and nothing else");
+    for (const n of nodes) assert.equal((await fetch(`${n.url}/ready`)).status, 200);
+    assert.deepEqual(await schema.query("select data from events where type = 'node.adopted'"), []);
   });
 });
