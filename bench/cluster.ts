@@ -21,6 +21,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -161,6 +162,25 @@ async function drive(total: number, inFlight: number, one: (i: number) => Promis
   return { rate: perSecond(total, ms), latency: summarize(samples), ms };
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc (Linux; clock ticks of
+ * 1/100 s, the kernel's USER_HZ everywhere Node runs); NaN elsewhere.
+ */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+const cpuOf = (pids: ReadonlyArray<number | undefined>): number => pids.reduce<number>((sum, pid) => sum + cpuMs(pid), 0);
+const ownCpuMs = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 /** Submit over HTTP, then long-poll until final; throws unless SUCCEEDED with the input echoed. */
 async function submitAndWait(url: string, i: number): Promise<void> {
   const submitted = await post<TaskView>(`${url}/v1/tasks`, { role: ROLE, input: { i } });
@@ -178,6 +198,16 @@ interface RunFigures {
   tasks: number;
   rate: number;
   latency: Summary;
+  /** CPU used per task by the nodes (or workers) together, and by this process (the load generator). */
+  serverCpuMsPerTask: number;
+  clientCpuMsPerTask: number;
+}
+
+/** Runs `go` and measures the CPU the given processes and this one spent per task meanwhile. */
+async function withCpu(pids: ReadonlyArray<number | undefined>, tasks: number, go: () => Promise<{ rate: number; latency: Summary }>): Promise<Omit<RunFigures, "nodes">> {
+  const [server0, client0] = [cpuOf(pids), ownCpuMs()];
+  const run = await go();
+  return { tasks, rate: run.rate, latency: run.latency, serverCpuMsPerTask: (cpuOf(pids) - server0) / tasks, clientCpuMsPerTask: (ownCpuMs() - client0) / tasks };
 }
 
 async function ourDispatch(count: number, tasks: number): Promise<RunFigures> {
@@ -197,9 +227,13 @@ async function ourDispatch(count: number, tasks: number): Promise<RunFigures> {
     const urls = cluster.nodes.map((n) => n.url);
     const at = (i: number): string => urls[i % urls.length] as string;
     await drive(Math.min(500, tasks), IN_FLIGHT, (i) => submitAndWait(at(i), i)); // warm-up
-    const run = await drive(tasks, IN_FLIGHT, (i) => submitAndWait(at(i), i));
-    log(`ours, ${count} node(s): ${formatNumber(run.rate)} tasks/s, p50 ${formatMs(run.latency.p50)}, p99 ${formatMs(run.latency.p99)}`);
-    return { nodes: count, tasks, rate: run.rate, latency: run.latency };
+    const run = await withCpu(
+      cluster.nodes.map((n) => n.child.pid),
+      tasks,
+      () => drive(tasks, IN_FLIGHT, (i) => submitAndWait(at(i), i)),
+    );
+    log(`ours, ${count} node(s): ${formatNumber(run.rate)} tasks/s, p50 ${formatMs(run.latency.p50)}, p99 ${formatMs(run.latency.p99)}, CPU/task: nodes ${run.serverCpuMsPerTask.toFixed(2)} ms, client ${run.clientCpuMsPerTask.toFixed(2)} ms`);
+    return { nodes: count, ...run };
   } finally {
     await cluster.stop();
     await schema.drop();
@@ -246,9 +280,13 @@ async function bullDispatch(workers: number, tasks: number, prefix: string): Pro
       if (result.i !== i) throw new Error(`job ${job.id} answered ${JSON.stringify(result)} for input ${i}`);
     };
     await drive(Math.min(500, tasks), IN_FLIGHT, one);
-    const run = await drive(tasks, IN_FLIGHT, (i) => one(i + tasks));
-    log(`BullMQ, ${workers} worker(s): ${formatNumber(run.rate)} jobs/s, p50 ${formatMs(run.latency.p50)}, p99 ${formatMs(run.latency.p99)}`);
-    return { nodes: workers, tasks, rate: run.rate, latency: run.latency };
+    const run = await withCpu(
+      children.map((c) => c.pid),
+      tasks,
+      () => drive(tasks, IN_FLIGHT, (i) => one(i + tasks)),
+    );
+    log(`BullMQ, ${workers} worker(s): ${formatNumber(run.rate)} jobs/s, p50 ${formatMs(run.latency.p50)}, p99 ${formatMs(run.latency.p99)}, CPU/task: workers ${run.serverCpuMsPerTask.toFixed(2)} ms, client ${run.clientCpuMsPerTask.toFixed(2)} ms`);
+    return { nodes: workers, ...run };
   } finally {
     for (const child of children) child.send("stop");
     await Promise.all(children.map((c) => new Promise((done) => (c.exitCode === null ? c.once("exit", done) : done(undefined)))));
@@ -293,14 +331,22 @@ async function dispatchCase(quick: boolean): Promise<{ title: string; metrics: M
       metric(`cluster.${n}.rate`, `${n} node(s): tasks/s, ${IN_FLIGHT} in flight`, o.rate, "tasks/s"),
       metric(`cluster.${n}.p50`, "  submit → SUCCEEDED p50", o.latency.p50, "ms"),
       metric(`cluster.${n}.p99`, "  submit → SUCCEEDED p99", o.latency.p99, "ms"),
+      metric(`cluster.${n}.cpu`, "  CPU per task, all nodes together", o.serverCpuMsPerTask, "ms"),
       metric(`cluster.bullmq.${n}.rate`, `  BullMQ, ${n} worker process(es): jobs/s`, b.rate, "tasks/s"),
       metric(`cluster.bullmq.${n}.p50`, "    add → completed p50", b.latency.p50, "ms"),
       metric(`cluster.bullmq.${n}.p99`, "    add → completed p99", b.latency.p99, "ms"),
+      metric(`cluster.bullmq.${n}.cpu`, "    CPU per job, all workers together", b.serverCpuMsPerTask, "ms"),
     );
   }
   const one = ours[0] as RunFigures;
   const three = ours[2] as RunFigures;
   metrics.push(metric("cluster.scaling3", "3 nodes ÷ 1 node, tasks/s (on the same 2 cores)", three.rate / one.rate, "×"));
+  // A projection, not a measurement: each task is handled by one node, whose work is on its one
+  // main thread, so on a core of its own a node finishes at most 1,000 ÷ (CPU ms per task) tasks/s;
+  // N such nodes N times that, as long as PostgreSQL, Redis and the clients keep up (not measured).
+  const perNode = 1000 / three.serverCpuMsPerTask;
+  metrics.push(metric("cluster.projected.perNode", "PROJECTED: one node on a core of its own, tasks/s (1,000 ÷ CPU ms per task per node, 3-node run)", perNode, "tasks/s"));
+  metrics.push(metric("cluster.projected.3", "PROJECTED: 3 nodes on 3 machines, tasks/s (if PostgreSQL and Redis keep up)", 3 * perNode, "tasks/s"));
   return {
     title: `Cluster dispatch: nodes on one PostgreSQL schema + Redis, HTTP from this process (${formatNumber(tasks)} echo tasks per row, ${AGENTS_PER_NODE} agents × ${LOAD_LIMIT} per node), beside BullMQ`,
     metrics,
@@ -434,6 +480,8 @@ export const CLUSTER_NOTES = [
     "More nodes here add processes competing for the same cores, not capacity: the rows show what coordination through one schema and one Redis costs, not how separate machines would scale.",
   `Ours: each node holds ${AGENTS_PER_NODE} function agents (echo) taking ${LOAD_LIMIT} tasks each; tasks go round-robin to the nodes over HTTP, ${IN_FLIGHT} in flight; each is stored in PostgreSQL before the 202 and read back with GET /v1/tasks/:id?waitMs=30000. ` +
     `BullMQ: 1–3 Worker processes (concurrency ${AGENTS_PER_NODE * LOAD_LIMIT} each) on the same Redis, this process adding jobs with ${IN_FLIGHT} in flight and waiting with job.waitUntilFinished (QueueEvents); nothing is stored in PostgreSQL.`,
+  "CPU per task is read from /proc (user + system of the node or worker processes, over the measured window, ÷ tasks); the PROJECTED rows divide 1,000 ms by it: " +
+    "what one node could do with a core to itself, and three such nodes on three machines, assuming PostgreSQL, Redis and the clients are not the bound — a reasoned estimate, not a measurement.",
   "Failover: the victim's lease is 3 s, renewed every 1 s; detection is the adopter's noticedAt minus the kill; agents READY and tasks SUCCEEDED are the times in the nodes' own events (first READY per agent, last SUCCEEDED) minus the kill. " +
     "Orleans' default (ProbeTimeout 5 s × NumMissedProbesLimit 3) declares a silent silo dead after ~15 s.",
 ];
