@@ -121,6 +121,8 @@ async function startCluster(count: number, schema: string, extra: readonly strin
     for (const s of started) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGTERM");
     await Promise.all(started.map((s) => Promise.race([s.exited, sleep(10_000).then(() => s.child.kill("SIGKILL"))])));
     await rm(data, { recursive: true, force: true });
+    // A killed node's entry stays in the cluster's node list (no TTL on it); the list is ours to remove.
+    await dropPrefix(`af:${cluster}`);
   };
   try {
     for (let i = 1; i <= count; i++) {
