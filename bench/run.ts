@@ -18,10 +18,11 @@ import type { SchedulerCaseName } from "./scheduler.ts";
 import type { HealthCaseName } from "./health.ts";
 import type { ModelCaseName } from "./models.ts";
 import type { CliCaseName } from "./cli.ts";
+import { CLUSTER_NOTES, type ClusterCaseName } from "./cluster.ts";
 import { formatMs, formatNumber, metric, MiB, type Metric } from "./stats.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts"), health: join(here, "health.ts"), models: join(here, "models.ts"), cli: join(here, "cli.ts") };
+const SCRIPTS = { spawn: join(here, "spawn.ts"), scheduler: join(here, "scheduler.ts"), process: join(here, "process.ts"), health: join(here, "health.ts"), models: join(here, "models.ts"), cli: join(here, "cli.ts"), cluster: join(here, "cluster.ts") };
 const RESULTS = join(here, "results", "latest.json");
 
 /** What a case sends back (bench/spawn.ts and bench/scheduler.ts share the shape). */
@@ -40,7 +41,8 @@ type Step =
   | { script: "process"; name: "process"; args: string[] }
   | { script: "health"; name: HealthCaseName; args: string[] }
   | { script: "models"; name: ModelCaseName; args: string[] }
-  | { script: "cli"; name: CliCaseName; args: string[] };
+  | { script: "cli"; name: CliCaseName; args: string[] }
+  | { script: "cluster"; name: ClusterCaseName; args: string[] };
 
 function plan(quick: boolean): Step[] {
   const mode = quick ? ["--quick"] : [];
@@ -67,6 +69,9 @@ function plan(quick: boolean): Step[] {
     { script: "models", name: "router", args: mode },
     // Issue 11: a client command starts as a new process; node -e 0 is the floor.
     { script: "cli", name: "cli-start", args: mode },
+    // Issue 13: real `serve` nodes on one PostgreSQL schema + Redis (127.0.0.1), beside BullMQ; then kill -9 of a node.
+    { script: "cluster", name: "cluster-dispatch", args: mode },
+    { script: "cluster", name: "cluster-failover", args: mode },
   ];
 }
 
@@ -106,6 +111,7 @@ const NOTES = (quick: boolean): string[] => [
   "Budget: each round grants a fresh wallet 50 credits and makes 1,000 concurrent calls (mock provider, 1–20 ms, 20–99 output tokens, price 1/2 credits per 1,000 tokens in/out, 100 output tokens reserved per call). " +
     "The peer is check-then-spend in the same process on the same calls: it reads what was spent, calls if that is under the budget, and adds the real cost after the call — the pattern behind LiteLLM issues #34732 and #40095.",
   "CLI start: every command is a new process, timed from spawn to exit, taking turns with a bare `node -e 0` so a busy moment on the machine falls on all of them; compare the cost above that baseline across machines and runs.",
+  ...CLUSTER_NOTES,
 ];
 
 function machineFacts(): Record<string, unknown> {
