@@ -109,10 +109,16 @@ class PostgresStore extends SqlStore {
     const node = this.#node;
     if (node === undefined) return super.apply(writes);
     if (writes.length === 0) return;
+    // Events and ledger entries go last: numbering them locks the cluster's shared counter rows
+    // until commit, and every node's event-bearing commit waits on those rows, so they are held
+    // only for the inserts that need the numbers.
+    const numbered = writes.filter((w) => w.kind === "event" || w.kind === "ledger");
+    const rest = numbered.length === 0 ? writes : writes.filter((w) => w.kind !== "event" && w.kind !== "ledger");
     await this.transaction(async (trx) => {
       // First, so the node's row is held until commit: no adopter takes its rows half-way.
       await checkFence(trx, node);
-      await writeBatch(trx, await numberBatch(trx, writes), { nodeId: node.id });
+      if (rest.length > 0) await writeBatch(trx, rest, { nodeId: node.id });
+      if (numbered.length > 0) await writeBatch(trx, await numberBatch(trx, numbered), { nodeId: node.id });
     });
   }
 
