@@ -22,7 +22,8 @@ const RETRY_AFTER_SEC = 2;
  * One fleet from any node: a request about an agent, crew or task that another live node runs
  * is passed to that node and its answer returned as is, so every node answers alike. A task
  * submitted without a crew or agent stays here when one of this node's agents can take it and
- * goes to a node whose agent can otherwise. Reads of something whose node is down are answered
+ * goes to a node whose agent can otherwise; a transfer goes to the node that owns the paying
+ * wallet. Reads of something whose node is down are answered
  * from the shared store; changes to it are refused with NODE_UNAVAILABLE (503, Retry-After)
  * until a survivor has taken it over. Alone on its store, a node answers everything itself.
  */
@@ -39,6 +40,12 @@ export function ownerRouting(factory: Factory): MiddlewareHandler {
       where = await factory.locate(kind, id);
       // A finished task is re-driven by whichever node is asked: its old node has no part in it.
       if (where.on === "node" && !where.alive && kind === "task" && match[3] === "/retry") return next();
+    } else if (c.req.path === "/v1/ledger/transfers" && c.req.method === "POST") {
+      // A wallet is debited only by the node that owns it (its balance there is the one that counts).
+      const body = await jsonBody(c);
+      if (body?.from === undefined) return next();
+      what = `wallet ${body.from}`;
+      where = await factory.locate("wallet", body.from);
     } else if (c.req.path === "/v1/tasks" && c.req.method === "POST") {
       const body = await jsonBody(c);
       // A body that is not a task is this node's to refuse (400, naming what is wrong).
@@ -77,7 +84,7 @@ async function jsonBody(c: Context): Promise<Record<string, string | undefined> 
       const value = (body as Record<string, unknown>)[key];
       return typeof value === "string" ? value : undefined;
     };
-    return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId") };
+    return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId"), from: pick("from") };
   } catch {
     return undefined;
   }

@@ -3,6 +3,16 @@ import { FactoryError } from "../core/errors.ts";
 import { fromMicro, RESERVE_WALLET, PROVIDERS_WALLET, SYSTEM_WALLET, SYSTEM_WALLETS, toMicro, type LedgerEntry, type LedgerKind } from "../core/ledger.ts";
 import type { OpenReservation } from "../core/ports/store.ts";
 import type { Journal } from "../state/journal.ts";
+import { Hook } from "../core/hook.ts";
+
+/** The bus channel a node of a cluster publishes its stored ledger entries on, for the others' balances. */
+export const LEDGER_CHANNEL = "factory:ledger";
+
+/** What goes on LEDGER_CHANNEL: an entry and the node that posted it. */
+export interface PostedEntry {
+  nodeId: string;
+  entry: LedgerEntry;
+}
 
 /** What an entry says besides who pays whom how much. */
 export interface EntryDetails {
@@ -38,6 +48,8 @@ export class Ledger {
   readonly #balances = new Map<string, number>();
   readonly #open = new Map<string, Reservation>();
   #seq = 0;
+  /** Every entry this ledger posts, as it is posted (the cluster's feed listens). */
+  readonly posted = new Hook<[LedgerEntry]>();
 
   constructor(journal: Journal) {
     this.#journal = journal;
@@ -114,7 +126,19 @@ export class Ledger {
     this.#balances.set(debit, available - micro);
     this.#balances.set(credit, this.balanceMicro(credit) + micro);
     this.#journal.put({ kind: "ledger", value: entry });
+    this.posted.emit(entry);
     return entry;
+  }
+
+  /**
+   * An entry another node of the cluster stored: the balances this node sees follow it. A wallet
+   * is debited only by the node that owns it (requests that debit another node's wallet are passed
+   * to that node), so what arrives here for a wallet of this node only ever credits it.
+   */
+  applyRemote(entry: LedgerEntry): void {
+    const micro = toMicro(entry.amount);
+    this.#balances.set(entry.debit, this.balanceMicro(entry.debit) - micro);
+    this.#balances.set(entry.credit, this.balanceMicro(entry.credit) + micro);
   }
 
   /** Credits from outside into a wallet. */

@@ -23,7 +23,8 @@ export class Locator {
 
   async locate(kind: OwnedKind, id: string): Promise<Location> {
     const { registry, crewManager, book, deps, node } = this.#parts;
-    const local = kind === "agent" ? registry.get(id) : kind === "crew" ? crewManager.get(id) : book.find(id);
+    // A wallet is found by its owner's row in the store (transfers are rare; no index of them in memory).
+    const local = kind === "agent" ? registry.get(id) : kind === "crew" ? crewManager.get(id) : kind === "task" ? book.find(id) : undefined;
     if (local !== undefined || deps.store.ownerOf === undefined) return { on: "here" };
     const owner = await deps.store.ownerOf(kind, id);
     if (owner === undefined) return { on: "unknown" };

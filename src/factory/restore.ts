@@ -6,6 +6,8 @@ import type { Task } from "../core/task.ts";
 import type { NodeInfo } from "../core/ports/membership.ts";
 import type { OpenReservation, OwnedRows } from "../core/ports/store.ts";
 import type { FactoryParts } from "./wiring.ts";
+import { StoredFeed } from "../state/stored-feed.ts";
+import { LEDGER_CHANNEL, type PostedEntry } from "../economics/ledger.ts";
 
 /**
  * Loads state from the store and brings back what was live: the ledger (releasing reservations
@@ -34,7 +36,10 @@ async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks:
   // A store several nodes share: this node takes its own rows (and from now on the store numbers
   // events and ledger entries). Alone on its store, a node owns every row.
   const owned = store.attachNode === undefined ? undefined : await store.attachNode({ id: parts.node.id, startedAt: parts.node.startedAt ?? new Date().toISOString() });
-  if (owned !== undefined) events.numberedByStore();
+  if (owned !== undefined) {
+    events.numberedByStore();
+    shareLedger(parts);
+  }
   const [profiles, lastSeq, crews, agents, tasks, totals, allOrphans] = await Promise.all([
     store.listProfiles(),
     store.lastEventSeq(),
@@ -127,6 +132,20 @@ async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: 
     ),
   );
   await journal.commit();
+}
+
+/**
+ * In a cluster, every node sees every wallet's balance: the entries this node stores go on the
+ * bus, and the other nodes' entries are applied to this node's balances as they arrive.
+ */
+function shareLedger(parts: FactoryParts): void {
+  const { ledger, journal, node, deps } = parts;
+  const feed = new StoredFeed<PostedEntry>(journal, (posted) => deps.bus.publish(LEDGER_CHANNEL, posted));
+  ledger.posted.add((entry) => feed.push({ nodeId: node.id, entry }));
+  deps.bus.subscribe(LEDGER_CHANNEL, (message) => {
+    const posted = message as PostedEntry;
+    if (posted.nodeId !== node.id) ledger.applyRemote(posted.entry);
+  });
 }
 
 /** Reservations held from the wallets of these agents and crews. */

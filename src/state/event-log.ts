@@ -1,12 +1,10 @@
 import type { FactoryEvent, FactoryEventInput } from "../core/events.ts";
 import type { Bus } from "../core/ports/bus.ts";
 import type { Journal } from "./journal.ts";
+import { StoredFeed } from "./stored-feed.ts";
 
 /** The bus channel every factory event is published on. */
 export const EVENTS_CHANNEL = "factory:events";
-
-/** How long publishing waits before asking again when the store refuses the events' batch. */
-const RETRY_MS = 500;
 
 /**
  * Numbers events, keeps them (through the journal) and publishes them on the bus.
@@ -21,10 +19,8 @@ export class EventLog {
   readonly #bus: Bus;
   readonly #nodeId: string | undefined;
   #seq: number;
-  #byStore = false;
-  /** Emitted, not yet known stored (store numbering only), oldest first. */
-  #unpublished: FactoryEvent[] = [];
-  #publishing = false;
+  /** Set once the store numbers events: they are published from it once stored. */
+  #feed: StoredFeed<FactoryEvent> | undefined;
   #lastPublished = 0;
 
   /** `nodeId` stamps every event, so that a subscriber on a shared bus can tell this node's from another's. */
@@ -43,46 +39,22 @@ export class EventLog {
 
   /** From now on the store gives seqs (a store several nodes share); events are published once stored. */
   numberedByStore(): void {
-    this.#byStore = true;
+    this.#feed ??= new StoredFeed(this.#journal, (event) => {
+      this.#lastPublished = Math.max(this.#lastPublished, event.seq);
+      this.#bus.publish(EVENTS_CHANNEL, event);
+    });
   }
 
   /** The seq of the last event emitted (store numbering: of the last one stored and published). */
   get lastSeq(): number {
-    return this.#byStore ? this.#lastPublished : this.#seq;
+    return this.#feed === undefined ? this.#seq : this.#lastPublished;
   }
 
   emit(input: FactoryEventInput): FactoryEvent {
     const event: FactoryEvent = { seq: ++this.#seq, at: new Date().toISOString(), ...(this.#nodeId === undefined ? {} : { nodeId: this.#nodeId }), ...input };
     this.#journal.put({ kind: "event", value: event });
-    if (!this.#byStore) this.#bus.publish(EVENTS_CHANNEL, event);
-    else {
-      this.#unpublished.push(event);
-      if (!this.#publishing) void this.#publishStored();
-    }
+    if (this.#feed === undefined) this.#bus.publish(EVENTS_CHANNEL, event);
+    else this.#feed.push(event);
     return event;
-  }
-
-  /** Publishes, in order, the events the store has numbered; waits for the journal between rounds. */
-  async #publishStored(): Promise<void> {
-    this.#publishing = true;
-    try {
-      while (this.#unpublished.length > 0) {
-        const round = this.#unpublished.length;
-        try {
-          await this.#journal.commit();
-        } catch (error) {
-          // Closed: nothing more will be stored. Refused: the journal retries the batch; so do we.
-          if ((error as { code?: unknown }).code === "SHUTTING_DOWN") return;
-          await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
-          continue;
-        }
-        for (const event of this.#unpublished.splice(0, round)) {
-          this.#lastPublished = Math.max(this.#lastPublished, event.seq);
-          this.#bus.publish(EVENTS_CHANNEL, event);
-        }
-      }
-    } finally {
-      this.#publishing = false;
-    }
   }
 }

@@ -124,8 +124,8 @@ export interface StoreNode {
   startedAt: string;
 }
 
-/** What a node owns rows of. */
-export type OwnedKind = "agent" | "crew" | "task";
+/** What a node owns rows of (a wallet is its agent's or crew's). */
+export type OwnedKind = "agent" | "crew" | "task" | "wallet";
 
 /** The unfinished rows a node owns: what it brings back at start, or takes over from a dead node. */
 export interface OwnedRows {
@@ -202,7 +202,7 @@ export interface Store {
    * another node took them first or that life of `dead` never attached (then undefined).
    */
   adoptNode?(dead: StoreNode): Promise<OwnedRows | undefined>;
-  /** Only in a shared store: the node that owns an agent, crew or task row (null when none does), undefined when there is no such row. */
+  /** Only in a shared store: the node that owns an agent, crew, task or wallet (by its address) row (null when none does), undefined when there is no such row. */
   ownerOf?(kind: OwnedKind, id: string): Promise<string | null | undefined>;
   close(): Promise<void>;
 }

@@ -129,6 +129,18 @@ class PostgresStore extends SqlStore {
   }
 
   async ownerOf(kind: OwnedKind, id: string): Promise<string | null | undefined> {
+    if (kind === "wallet") {
+      // A wallet is owned with its agent or crew (a system wallet has neither: undefined).
+      const row = await this.db
+        .selectFrom("wallets")
+        .leftJoin("agents", "agents.id", "wallets.owner_id")
+        .leftJoin("crews", "crews.id", "wallets.owner_id")
+        .select(["agents.node_id as agent_node", "crews.node_id as crew_node", "agents.id as agent_id", "crews.id as crew_id"])
+        .where("wallets.address", "=", id)
+        .executeTakeFirst();
+      if (row === undefined || (row.agent_id === null && row.crew_id === null)) return undefined;
+      return row.agent_node ?? row.crew_node ?? null;
+    }
     const table = kind === "agent" ? "agents" : kind === "crew" ? "crews" : "tasks";
     const row = await this.db.selectFrom(table).select("node_id").where("id", "=", id).executeTakeFirst();
     return row === undefined ? undefined : row.node_id;

@@ -1,0 +1,62 @@
+// Two real `serve` nodes on one PostgreSQL schema and Redis: one ledger. Credits granted through either node reach the wallet's balance on every node; a transfer asked of the node that does not own the paying wallet is passed to the node that does (the only one that debits it), and an overdraft is refused there with 402.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
+import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { cli, startServe, type Server } from "./serve.ts";
+import { until } from "../helpers.ts";
+
+const T = { timeout: 60_000, skip: PG_SKIP || REDIS_SKIP };
+
+async function post(url: string, body: unknown): Promise<Response> {
+  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+async function balance(server: Server, address: string): Promise<number> {
+  return ((await (await fetch(`${server.url}/v1/wallets/${address}`)).json()) as { balance: number }).balance;
+}
+
+describe("a cluster's ledger", T, () => {
+  let schema: TestSchema | undefined;
+  const servers: Server[] = [];
+  const cluster = `af-test-${randomBytes(6).toString("hex")}`;
+  const data = join(tmpdir(), cluster);
+  after(async () => {
+    for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGTERM");
+    await Promise.all(servers.map((s) => s.exited));
+    await schema?.drop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("grants through either node reach every node's balance; a transfer goes to the paying wallet's node, which refuses an overdraft", async () => {
+    schema = await testSchema();
+    const node = (id: string) =>
+      startServe(["--postgres", `${PG_URL}?schema=${schema?.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", cluster, "--node-id", id, "--data", join(data, id)], (s) => servers.push(s));
+    const [a, b] = [await node("a"), await node("b")];
+    const payer = JSON.parse((await cli(a.url, "--json", "spawn", "-f", "examples/profiles/coder.yaml")).stdout) as { walletAddress: string; nodeId: string };
+    const payee = JSON.parse((await cli(b.url, "--json", "spawn", "-f", "examples/profiles/coder.yaml")).stdout) as { walletAddress: string; nodeId: string };
+    assert.deepEqual([payer.nodeId, payee.nodeId], ["a", "b"]);
+
+    // Granted through b, to a wallet a owns: a (which alone debits it) sees the credits.
+    assert.equal((await post(`${b.url}/v1/ledger/grants`, { wallet: payer.walletAddress, amount: 10 })).status, 201);
+    await until(async () => (await balance(a, payer.walletAddress)) === 10, "a sees the grant made through b", 5_000);
+
+    // A transfer asked of b, paid from a's wallet: a does it.
+    const moved = await post(`${b.url}/v1/ledger/transfers`, { from: payer.walletAddress, to: payee.walletAddress, amount: 4 });
+    assert.deepEqual([moved.status, moved.headers.get("x-agent-factory-node")], [201, "a"]);
+    for (const s of [a, b]) {
+      await until(async () => (await balance(s, payer.walletAddress)) === 6 && (await balance(s, payee.walletAddress)) === 4, `node ${s.url} sees 6 and 4`, 5_000);
+    }
+    // More than the payer holds: refused by its node, whichever node was asked.
+    const over = await post(`${b.url}/v1/ledger/transfers`, { from: payer.walletAddress, to: payee.walletAddress, amount: 7 });
+    assert.equal(over.status, 402);
+    assert.equal(((await over.json()) as { error: { code: string } }).error.code, "INSUFFICIENT_CREDITS");
+    // The stored ledger agrees: 10 granted, 4 moved, nothing else.
+    const rows = await schema.query<{ kind: string; micro: number }>("select kind, micro from ledger order by seq");
+    assert.deepEqual(rows.map((r) => [r.kind, Number(r.micro)]), [["grant", 10_000_000], ["transfer", 4_000_000]]);
+  });
+});
