@@ -42,6 +42,19 @@ export interface AgentCallsDeps {
   crews: CrewDesk;
   events: EventLog;
   agentLog: AgentLog;
+  /**
+   * Model calls of members of a crew another node owns are made at that node (its wallet and
+   * budgets are kept there); absent on a single node.
+   */
+  crewHome?: CrewHome;
+}
+
+/** Where model calls of a crew another node owns are made. */
+export interface CrewHome {
+  /** Whether this crew is owned by another node. */
+  isRemote(crewId: string): boolean;
+  /** The call, made at the crew's node for this member: its wallet pays, its budgets apply. */
+  callModel(crewId: string, agentId: string, taskId: string, request: AgentModelRequest): Promise<ModelCallResult>;
 }
 
 /**
@@ -115,14 +128,11 @@ export class AgentCalls implements AgentCallHandler {
   /** One model call of an agent's task: its crew's wallet pays (its own without a crew); the task counts the usage. */
   async callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
     if (this.#attemptOf(agent, taskId, "a model call") === undefined) throw this.#notYours(agent, taskId);
-    const crew = agent.crewId === null ? undefined : this.#deps.crews.get(agent.crewId);
-    const result = await this.#deps.router.call({
-      ...request,
-      payer: crew?.walletAddress ?? agent.walletAddress,
-      scope: { crewId: agent.crewId, agentId: agent.id },
-      taskId,
-      budgetFraction: this.#deps.budgets.fraction(agent.crewId, agent.id),
-    });
+    const home = this.#deps.crewHome;
+    const result =
+      agent.crewId !== null && home?.isRemote(agent.crewId) === true
+        ? await home.callModel(agent.crewId, agent.id, taskId, request)
+        : await this.callModelFor(agent.crewId, agent.id, agent.walletAddress, taskId, request);
     const task = this.#deps.book.live(taskId);
     if (task !== undefined) {
       const usage = task.usage ?? { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
@@ -134,6 +144,21 @@ export class AgentCalls implements AgentCallHandler {
       };
     }
     return result;
+  }
+
+  /**
+   * A model call for an agent of this node or, at a crew's node, for a member another node runs:
+   * the crew's wallet pays (the agent's own without a crew), under the crew's and agent's budgets.
+   */
+  callModelFor(crewId: string | null, agentId: string, agentWallet: string, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
+    const crew = crewId === null ? undefined : this.#deps.crews.get(crewId);
+    return this.#deps.router.call({
+      ...request,
+      payer: crew?.walletAddress ?? agentWallet,
+      scope: { crewId, agentId },
+      taskId,
+      budgetFraction: this.#deps.budgets.fraction(crewId, agentId),
+    });
   }
 
   /** A sub-task an agent submits: in its own crew (or to agents in none), linked to the task it runs. */

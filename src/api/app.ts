@@ -19,6 +19,7 @@ import { budgetRoutes } from "./routes/budgets.ts";
 import { crewRoutes } from "./routes/crews.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
+import { clusterRoutes } from "./routes/cluster.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { taskRoutes } from "./routes/tasks.ts";
@@ -156,6 +157,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   taskRoutes(app, factory);
   poolRoutes(app, factory);
   nodeRoutes(app, factory);
+  clusterRoutes(app, factory);
   ledgerRoutes(app, factory);
   modelRoutes(app, factory);
   budgetRoutes(app, factory);

@@ -4,8 +4,7 @@ import type { OwnedKind } from "../core/ports/store.ts";
 import type { Factory } from "../factory/factory.ts";
 import type { Location } from "../factory/locator.ts";
 
-/** Set on a request one node passes to another: the receiver answers it itself (one hop at most). */
-export const FORWARDED_BY = "x-agent-factory-forwarded-by";
+import { FORWARDED_BY } from "../cluster/peers.ts";
 /** Set on an answer that another node gave: which node. */
 export const ANSWERED_BY = "x-agent-factory-node";
 
@@ -74,7 +73,7 @@ export function ownerRouting(factory: Factory): MiddlewareHandler {
 }
 
 /** The request's JSON body when it is a JSON object, else undefined (the route then refuses it). */
-async function jsonBody(c: Context): Promise<Record<string, string | undefined> | undefined> {
+async function jsonBody(c: Context): Promise<{ role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined; from?: string | undefined; reward?: unknown } | undefined> {
   if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) return undefined;
   try {
     // Hono keeps the body: the route's validator reads it again.
@@ -84,7 +83,8 @@ async function jsonBody(c: Context): Promise<Record<string, string | undefined> 
       const value = (body as Record<string, unknown>)[key];
       return typeof value === "string" ? value : undefined;
     };
-    return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId"), from: pick("from") };
+    const reward = (body as Record<string, unknown>).reward;
+    return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId"), from: pick("from"), ...(reward === undefined ? {} : { reward }) };
   } catch {
     return undefined;
   }

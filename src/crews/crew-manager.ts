@@ -26,6 +26,22 @@ export interface CrewManagerDeps {
   /** Resolves a manifest member to a registered profile version (registering inline ones). */
   resolveProfile(member: CrewManifest["members"][number], field: string): ProfileRecord;
   maxCrewSize: number;
+  /** The other nodes of a cluster, for crews whose members run on several; absent on a single node. */
+  peers?: CrewPeers;
+}
+
+/** What a crew whose members run on several nodes needs of the others (the factory implements it over their APIs). */
+export interface CrewPeers {
+  /** Live nodes other than this one that members may be placed on, in a stable order. */
+  nodes(): Promise<string[]>;
+  /** Spawns a member of `crew` on `node`; resolves with the agent once it is READY there. */
+  spawnMember(node: string, crew: Crew, profile: ProfileRecord, name: string): Promise<Agent>;
+  /** Ends a member another node runs (after an assembly that failed). */
+  terminateMember(agentId: string, reason: string): Promise<void>;
+  /** Delivers a signal to these members, which `node` runs; resolves with how many took it. */
+  signal(node: string, crewId: string, agentIds: readonly string[], signal: string, payload: unknown, at: string): Promise<number>;
+  /** The node each of these agents runs on now. */
+  nodesOf(agentIds: readonly string[]): Promise<Map<string, string>>;
 }
 
 /** Topic names: like other names, plus '/' for hierarchy (`plans/draft`). */
@@ -52,6 +68,11 @@ export const crewChannel = (crewId: string, topic: string): string => `crew:${cr
 export class CrewManager {
   readonly #deps: CrewManagerDeps;
   readonly #crews = new Map<string, Crew>();
+  /**
+   * Crews another node owns that this node runs members of: their state as the owner last said
+   * (its `crew.state` events), never written here; the owner's row is the crew.
+   */
+  readonly #mirrors = new Map<string, Crew>();
   /** The crew's tasks that have not started are to be cancelled (it is ending or failed to assemble). */
   readonly ending = new Hook<[crewId: string, reason: string]>();
   /** The crew's members may take work again (or no longer). */
@@ -95,18 +116,54 @@ export class CrewManager {
     return this.#crews.values();
   }
 
+  /** A crew this node owns, or one it runs members of for another node (a mirror). */
   get(id: string): Crew | undefined {
-    return this.#crews.get(id);
+    return this.#crews.get(id) ?? this.#mirrors.get(id);
+  }
+
+  /** Whether `id` is a crew another node owns, of which this node runs members. */
+  isMirror(id: string): boolean {
+    return this.#mirrors.has(id) && !this.#crews.has(id);
+  }
+
+  /** Keeps a copy of a crew another node owns, so the members this node runs take its work and see its state. */
+  mirror(crew: Crew): void {
+    if (this.#crews.has(crew.id) || crew.state === "DISBANDED") return;
+    const known = this.#mirrors.get(crew.id);
+    if (known === undefined) this.#mirrors.set(crew.id, { ...crew, agentIds: [...crew.agentIds] });
+    else known.agentIds = [...new Set([...known.agentIds, ...crew.agentIds])];
+  }
+
+  /**
+   * The owner of a mirrored crew changed its state: members here take work while it is ACTIVE;
+   * when it ends, the members here are terminated and its queued tasks here cancelled.
+   */
+  applyRemoteState(crewId: string, to: CrewState): void {
+    const crew = this.#mirrors.get(crewId);
+    if (crew === undefined || this.#crews.has(crewId) || crew.state === to) return;
+    crew.state = to;
+    crew.updatedAt = new Date().toISOString();
+    if (to === "DISBANDING" || to === "DISBANDED") {
+      this.ending.emit(crewId, `crew ${crewId} was disbanded`);
+      for (const agent of [...this.#deps.registry.values()]) {
+        if (agent.crewId === crewId && agent.state !== "DRAINING" && agent.state !== "TERMINATED") this.#deps.spawner.terminate(agent, "crew disbanded");
+      }
+    }
+    if (to === "DISBANDED") {
+      this.#mirrors.delete(crewId);
+      this.#access.delete(crewId);
+    }
+    this.availabilityChanged.emit(crew);
   }
 
   /** Members may take tasks only while the crew is ACTIVE. */
   acceptsWork(crewId: string): boolean {
-    return this.#crews.get(crewId)?.state === "ACTIVE";
+    return this.get(crewId)?.state === "ACTIVE";
   }
 
   /** A crew that can still be addressed (not disbanding or disbanded), else 404/409. */
   requireOpen(crewId: string, field = "crewId"): Crew {
-    const crew = this.#crews.get(crewId);
+    const crew = this.get(crewId);
     if (crew === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`, { field });
     if (crew.state === "DISBANDING" || crew.state === "DISBANDED") {
       throw new FactoryError("CREW_NOT_ACTIVE", `crew ${crewId} is ${crew.state}`, { field, details: { current: crew.state } });
@@ -155,10 +212,18 @@ export class CrewManager {
         return { profile, name: `${profile.name}-${n}` };
       }),
     );
+    // Spread: round-robin over this node and the live others (on a single node, all here).
+    const peers = this.#deps.peers;
+    const slots: Array<string | null> = [null, ...(manifest.placement === "spread" && peers !== undefined ? await peers.nodes() : [])];
+    const snapshot: Crew = { ...crew, agentIds: [] };
     let ready = 0;
     const results = await Promise.allSettled(
-      specs.map(async (spec) => {
-        const agent = await spawner.spawn(spec.profile, { crewId: crew.id, name: spec.name });
+      specs.map(async (spec, i) => {
+        const node = slots[i % slots.length] ?? null;
+        const agent =
+          node === null || peers === undefined
+            ? await spawner.spawn(spec.profile, { crewId: crew.id, name: spec.name })
+            : await peers.spawnMember(node, snapshot, spec.profile, spec.name);
         ready++;
         events.emit({ type: "crew.assembly.progress", crewId: crew.id, data: { requestId: options.requestId ?? null, ready, total } });
         return agent;
@@ -168,7 +233,12 @@ export class CrewManager {
     crew.agentIds = agents.map((a) => a.id);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failure !== undefined) {
-      for (const agent of agents) if (agent.state !== "TERMINATED") spawner.terminate(agent, "crew assembly failed");
+      for (const agent of agents) {
+        const local = registry.get(agent.id);
+        if (local !== undefined) {
+          if (local.state !== "TERMINATED") spawner.terminate(local, "crew assembly failed");
+        } else await peers?.terminateMember(agent.id, "crew assembly failed").catch(() => {}); // its node ends it with the crew otherwise
+      }
       this.ending.emit(crew.id, `crew ${crew.id} failed to assemble`);
       this.#setState(crew, "DISBANDED", "assembly failed");
       const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
@@ -184,6 +254,7 @@ export class CrewManager {
   /** Adds an agent spawned for the crew after assembly (a clone). */
   addMember(crewId: string, agentId: string): void {
     const crew = this.requireOpen(crewId);
+    if (this.isMirror(crewId)) throw new FactoryError("VALIDATION_FAILED", `crew ${crewId} is run by another node of the cluster: add members through that node`, { field: "crewId" });
     crew.agentIds.push(agentId);
     crew.updatedAt = new Date().toISOString();
     this.#persist(crew);
@@ -203,11 +274,27 @@ export class CrewManager {
     if (signal === "PAUSE" && crew.state === "ACTIVE") this.#setState(crew, "PAUSED", "PAUSE broadcast");
     if (signal === "RESUME" && crew.state === "PAUSED") this.#setState(crew, "ACTIVE", "RESUME broadcast");
     const at = new Date().toISOString();
+    const here = crew.agentIds.filter((id) => this.#deps.registry.get(id) !== undefined);
+    const elsewhere = crew.agentIds.filter((id) => this.#deps.registry.get(id) === undefined);
+    let delivered = await this.deliverSignal(crewId, here, signal, payload, at);
+    const peers = this.#deps.peers;
+    if (elsewhere.length > 0 && peers !== undefined) {
+      // Members other nodes run: each node delivers to its own (a node that cannot be reached delivers none).
+      const byNode = new Map<string, string[]>();
+      for (const [id, node] of await peers.nodesOf(elsewhere).catch(() => new Map<string, string>())) byNode.set(node, [...(byNode.get(node) ?? []), id]);
+      const counts = await Promise.all([...byNode].map(([node, ids]) => peers.signal(node, crewId, ids, signal, payload, at).catch(() => 0)));
+      delivered += counts.reduce((n, c) => n + c, 0);
+    }
+    return this.#record(crew, "signals", signal, payload, delivered, at);
+  }
+
+  /** Delivers a signal to those of these members this node runs; resolves with how many took it. */
+  async deliverSignal(crewId: string, agentIds: readonly string[], signal: string, payload: unknown, at: string): Promise<number> {
     let delivered = 0;
     await Promise.all(
-      crew.agentIds.map(async (id) => {
+      agentIds.map(async (id) => {
         const agent = this.#deps.registry.get(id);
-        if (agent === undefined || !LIVE_STATES.has(agent.state)) return;
+        if (agent === undefined || agent.crewId !== crewId || !LIVE_STATES.has(agent.state)) return;
         const handle = this.#deps.registry.handle(id);
         if (handle === undefined) return;
         try {
@@ -221,7 +308,7 @@ export class CrewManager {
         delivered++;
       }),
     );
-    return this.#record(crew, "signals", signal, payload, delivered, at);
+    return delivered;
   }
 
   /** Publishes to a crew topic: subscribers get it at once, and it is kept with the crew's messages. */
@@ -331,7 +418,7 @@ export class CrewManager {
   }
 
   #requireKnown(crewId: string): Crew {
-    const crew = this.#crews.get(crewId);
+    const crew = this.get(crewId);
     if (crew === undefined) throw new FactoryError("CREW_NOT_FOUND", `no crew with id '${crewId}'`);
     return crew;
   }
@@ -346,6 +433,8 @@ export class CrewManager {
 
   /** The one place a crew changes state: checked against CREW_TRANSITIONS, then persisted and emitted. */
   #setState(crew: Crew, to: CrewState, reason: string): void {
+    // A mirror follows its owner's events (applyRemoteState); only the owner changes a crew.
+    if (this.isMirror(crew.id)) throw new FactoryError("VALIDATION_FAILED", `crew ${crew.id} is run by another node of the cluster: change it through that node`, { field: "crewId" });
     const from = crew.state;
     assertCrewTransition(from, to, crew.id);
     crew.state = to;

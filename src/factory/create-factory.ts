@@ -104,7 +104,7 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
     models,
     providers,
     retention,
-    node: { id: nodeId, url: o.nodeUrl ?? null, membership, ...o.nodeLease },
+    node: { id: nodeId, url: o.nodeUrl ?? null, apiKey: o.nodeApiKey, membership, ...o.nodeLease },
     }),
   );
   starting.reached = true;

@@ -138,6 +138,7 @@ export const FactoryOptionsSchema = z.strictObject({
     .regex(NODE_ID_PATTERN, { error: (issue) => `must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got ${shown(issue.input)}` })
     .optional(),
   nodeUrl: z.string().optional(),
+  nodeApiKey: z.string({ error: (issue) => `must be a string, got ${shown(issue.input)}` }).min(1).optional(),
   membership: liveWith<Membership>("a Membership", ["join", "renew", "leave", "list", "close"]).optional(),
   nodeLease: NodeLeaseSchema.prefault({}),
 });
@@ -221,13 +222,18 @@ export interface FactoryOptions {
   nodeId?: string;
   /** Where this node's API answers, shown in `GET /v1/nodes`; default none. */
   nodeUrl?: string;
+  /**
+   * The API key this node sends when it calls another node of its cluster (a crew member spawned
+   * there, a signal, a model call at the crew's node): the key every node's API takes. Default none.
+   */
+  nodeApiKey?: string;
   /** Node leases (`createRedisMembership` for a cluster); default in-memory: a single node that lists itself. */
   membership?: Membership;
   /** The node's lease: how long it holds, `leaseMs` (default 3,000), and how often it is renewed, `renewMs` (default 1,000; less than `leaseMs`). */
   nodeLease?: { leaseMs?: number; renewMs?: number };
 }
 
-/** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers`, `nodeId`, `nodeUrl`, `membership` stay optional: their absence means "build the default"). */
+/** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers`, `nodeId`, `nodeUrl`, `nodeApiKey`, `membership` stay optional: their absence means "build the default"). */
 export type ResolvedFactoryOptions = z.output<typeof FactoryOptionsSchema>;
 
 /*

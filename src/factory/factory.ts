@@ -9,6 +9,7 @@ import type { LedgerReportQueryInput } from "../core/schemas/ledger-report.ts";
 import type { ProfileInput, ProfileRecord } from "../core/schemas/profile.ts";
 import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
+import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
 import type { Wallet } from "../core/wallet.ts";
 import type { FactoryStats } from "../core/stats.ts";
 import type { NodeInfo } from "../core/ports/membership.ts";
@@ -363,13 +364,31 @@ export class Factory {
     return this.#p.node.id;
   }
 
+  /** Cluster: runs a member of a crew another node owns here (that node asked); resolves once it is READY. */
+  async hostCrewMember(crew: Crew, profile: ProfileRecord, name: string): Promise<Agent> {
+    this.#p.phase.assertOpen();
+    return this.#p.crewHost.spawnMember(crew, profile, name);
+  }
+
+  /** Cluster: delivers a signal of another node's crew to the members this node runs; how many took it. */
+  deliverCrewSignal(crewId: string, agentIds: readonly string[], signal: string, payload: unknown, at: string): Promise<number> {
+    this.#p.phase.assertOpen();
+    return this.#p.crewHost.deliverSignal(crewId, agentIds, signal, payload, at);
+  }
+
+  /** Cluster: a model call of a member (run by another node) of a crew this node owns. */
+  callModelForMember(crewId: string, agentId: string, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
+    this.#p.phase.assertOpen();
+    return this.#p.crewHost.callModel(crewId, agentId, taskId, request);
+  }
+
   /** Which node runs an agent, crew or task: this one, another (with its URL), or none known. */
   locate(kind: OwnedKind, id: string): Promise<Location> {
     return this.#locator.locate(kind, id);
   }
 
   /** Which node a task should be submitted to: the one running its crew or agent, else this one if it can serve it, else one that can. */
-  placeTask(request: TaskSubmitInput): Promise<Location> {
+  placeTask(request: Parameters<Locator["placeTask"]>[0]): Promise<Location> {
     return this.#locator.placeTask(request);
   }
 

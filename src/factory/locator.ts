@@ -24,7 +24,8 @@ export class Locator {
   async locate(kind: OwnedKind, id: string): Promise<Location> {
     const { registry, crewManager, book, deps, node } = this.#parts;
     // A wallet is found by its owner's row in the store (transfers are rare; no index of them in memory).
-    const local = kind === "agent" ? registry.get(id) : kind === "crew" ? crewManager.get(id) : kind === "task" ? book.find(id) : undefined;
+    // A crew this node only mirrors (it runs some members) is its owner's to answer for.
+    const local = kind === "agent" ? registry.get(id) : kind === "crew" ? (crewManager.isMirror(id) ? undefined : crewManager.get(id)) : kind === "task" ? book.find(id) : undefined;
     if (local !== undefined || deps.store.ownerOf === undefined) return { on: "here" };
     const owner = await deps.store.ownerOf(kind, id);
     if (owner === undefined) return { on: "unknown" };
@@ -34,25 +35,34 @@ export class Locator {
   }
 
   /**
-   * Where a submitted task should go: its crew's node, its agent's node; else this node when
-   * one of its live agents fits the role or profile (no network hop), else a live node whose
-   * agent fits; else here (it queues, spawns on demand, or says NO_SUCH_TARGET).
+   * Where a submitted task should go: its agent's node; else this node when one of its live
+   * agents fits (the crew's members for a crew's task; no network hop), else a live node whose
+   * agent fits; else the crew's node, or here (it queues, spawns on demand, or says
+   * NO_SUCH_TARGET). A crew task with a reward goes to the crew's node, which pays it.
    */
-  async placeTask(request: { role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined }): Promise<Location> {
-    if (request.crewId !== undefined) return this.locate("crew", request.crewId);
+  async placeTask(request: { role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined; reward?: unknown }): Promise<Location> {
     if (request.agentId !== undefined) return this.locate("agent", request.agentId);
+    const crewId = request.crewId ?? null;
+    // A reward is paid from the crew's wallet, which only its own node debits: the task runs there.
+    if (crewId !== null && request.reward !== undefined) return this.locate("crew", crewId);
     const { registry, deps, node } = this.#parts;
-    if (deps.store.ownerOf === undefined || (request.role === undefined && request.profile === undefined)) return { on: "here" };
+    if (deps.store.ownerOf === undefined || (request.role === undefined && request.profile === undefined)) return crewId === null ? { on: "here" } : this.locate("crew", crewId);
+    // A crew's task goes to a member that fits, wherever it runs (a crew may span nodes); the crew's own node when none does.
     const fits = (a: { role: string; profile: string; crewId: string | null; state: string }): boolean =>
-      a.crewId === null && a.state !== "TERMINATED" && a.state !== "DRAINING" && (request.role === undefined || a.role === request.role) && (request.profile === undefined || a.profile === request.profile);
+      a.crewId === crewId && a.state !== "TERMINATED" && a.state !== "DRAINING" && (request.role === undefined || a.role === request.role) && (request.profile === undefined || a.profile === request.profile);
     for (const agent of registry.values()) if (fits(agent)) return { on: "here" };
-    const elsewhere = await deps.store.listAgents({ states: ["READY", "BUSY", "IDLE", "WARMING", "PROVISIONING"], ...(request.role === undefined ? {} : { role: request.role }), limit: 1000 });
+    const elsewhere = await deps.store.listAgents({
+      states: ["READY", "BUSY", "IDLE", "WARMING", "PROVISIONING"],
+      ...(request.role === undefined ? {} : { role: request.role }),
+      ...(crewId === null ? {} : { crewId }),
+      limit: 1000,
+    });
     const alive = new Map((await this.nodes()).filter((n) => n.alive && n.url !== null).map((n) => [n.id, n.url as string]));
     for (const agent of elsewhere) {
       const url = alive.get(agent.nodeId);
       if (agent.nodeId !== node.id && url !== undefined && fits(agent)) return { on: "node", node: agent.nodeId, url, alive: true };
     }
-    return { on: "here" };
+    return crewId === null ? { on: "here" } : this.locate("crew", crewId);
   }
 
   /** The cluster's nodes, read at most every NODES_TTL_MS. */

@@ -7,6 +7,9 @@ import type { NodeInfo } from "../core/ports/membership.ts";
 import type { OpenReservation, OwnedRows } from "../core/ports/store.ts";
 import type { FactoryParts } from "./wiring.ts";
 import { StoredFeed } from "../state/stored-feed.ts";
+import { EVENTS_CHANNEL } from "../state/event-log.ts";
+import type { FactoryEvent } from "../core/events.ts";
+import type { CrewState } from "../core/crew-states.ts";
 import { LEDGER_CHANNEL, type PostedEntry } from "../economics/ledger.ts";
 
 /**
@@ -39,6 +42,7 @@ async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks:
   if (owned !== undefined) {
     events.numberedByStore();
     shareLedger(parts);
+    followMirroredCrews(parts);
   }
   const [profiles, lastSeq, crews, agents, tasks, totals, allOrphans] = await Promise.all([
     store.listProfiles(),
@@ -100,6 +104,15 @@ async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: 
   // Members of a crew caught mid-assembly or mid-disband are not brought back: assembly is
   // atomic and a disband was asked for.
   const ending = new Set(crews.filter((c) => c.state === "ASSEMBLING" || c.state === "DISBANDING").map((c) => c.id));
+  // Members of a crew another node owns (a crew spread over nodes): this node keeps a mirror of
+  // it; a crew that is gone or ending takes its members with it.
+  const own = new Set(crews.map((c) => c.id));
+  const foreign = new Set(agents.flatMap((a) => (a.crewId !== null && !own.has(a.crewId) && crewManager.get(a.crewId) === undefined ? [a.crewId] : [])));
+  for (const crewId of foreign) {
+    const crew = await deps.store.getCrew(crewId);
+    if (crew === undefined || crew.state === "DISBANDING" || crew.state === "DISBANDED") ending.add(crewId);
+    else crewManager.mirror(crew);
+  }
   const revive: Array<{ agent: Agent; profile: ProfileRecord }> = [];
   // Oldest first, so the registry keeps spawn order. No agent has a runtime yet, so none can
   // take work until it is re-provisioned below.
@@ -139,12 +152,34 @@ async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: 
  * bus, and the other nodes' entries are applied to this node's balances as they arrive.
  */
 function shareLedger(parts: FactoryParts): void {
-  const { ledger, journal, node, deps } = parts;
+  const { ledger, journal, node, deps, budgets } = parts;
   const feed = new StoredFeed<PostedEntry>(journal, (posted) => deps.bus.publish(LEDGER_CHANNEL, posted));
   ledger.posted.add((entry) => feed.push({ nodeId: node.id, entry }));
   deps.bus.subscribe(LEDGER_CHANNEL, (message) => {
     const posted = message as PostedEntry;
-    if (posted.nodeId !== node.id) ledger.applyRemote(posted.entry);
+    if (posted.nodeId === node.id) return;
+    ledger.applyRemote(posted.entry);
+    // A global budget (or one of a crew or agent that runs here too) counts every node's spend.
+    budgets.noteRemoteUsage(posted.entry);
+  });
+  // A budget set or removed on one node is every node's: the others read them again from the store.
+  budgets.changed.add((key) => deps.bus.publish(BUDGETS_CHANNEL, { nodeId: node.id, key }));
+  deps.bus.subscribe(BUDGETS_CHANNEL, (message) => {
+    if ((message as { nodeId?: unknown }).nodeId === node.id) return;
+    budgets.reload().catch((error: unknown) => deps.logger.error("budgets changed on another node could not be read again", error));
+  });
+}
+
+/** The bus channel on which a node says it set or removed a budget. */
+const BUDGETS_CHANNEL = "factory:budgets";
+
+/** Crews other nodes own that this node runs members of follow their owner's state changes. */
+function followMirroredCrews(parts: FactoryParts): void {
+  const { crewManager, node, deps } = parts;
+  deps.bus.subscribe(EVENTS_CHANNEL, (message) => {
+    const event = message as FactoryEvent;
+    if (event.type !== "crew.state" || event.nodeId === node.id || event.crewId === undefined || event.to === undefined) return;
+    if (crewManager.isMirror(event.crewId)) crewManager.applyRemoteState(event.crewId, event.to as CrewState);
   });
 }
 

@@ -39,6 +39,9 @@ import { Profiles } from "../agents/profiles.ts";
 import { Spawner } from "../agents/spawner.ts";
 import { CrewManager } from "../crews/crew-manager.ts";
 import { ClusterNode } from "../cluster/cluster-node.ts";
+import { Peers } from "../cluster/peers.ts";
+import { crewHomeOver, crewPeersOver } from "./crew-peers.ts";
+import { CrewHost } from "../crews/crew-host.ts";
 import { Crews } from "../crews/crews.ts";
 import { TaskBook } from "../tasks/task-book.ts";
 import { TaskIntake } from "../tasks/task-intake.ts";
@@ -74,12 +77,13 @@ export interface FactoryDeps {
   /** What the store keeps of finished tasks, events and crew messages. */
   retention: RetentionSettings;
   /** This node: its id (carried by its agents), its API's URL, its membership and lease timing. */
-  node: { id: string; url: string | null; membership: Membership; leaseMs: number; renewMs: number };
+  node: { id: string; url: string | null; apiKey?: string | undefined; membership: Membership; leaseMs: number; renewMs: number };
 }
 
 /** Every service of one factory, built and connected. */
 export interface FactoryParts {
   deps: FactoryDeps;
+  crewHost: CrewHost;
   phase: FactoryPhase;
   journal: Journal;
   events: EventLog;
@@ -169,7 +173,11 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const agentLog = new AgentLog(logger);
   const spawner = new Spawner({ registry, journal, runtimes: runtimesByKind, nodeId: deps.node.id });
   const profiles = new Profiles({ registry: profileRegistry, journal, events, runtimeFor: (profile) => spawner.runtimeFor(profile) });
+  // The other nodes' APIs, for crews whose members run on several (only with a shared store).
+  const peers = new Peers({ self: deps.node.id, apiKey: deps.node.apiKey, nodes: () => node.list() });
+  const crewPeers = crewPeersOver(peers, store);
   const crewManager = new CrewManager({
+    ...(crewPeers === undefined ? {} : { peers: crewPeers }),
     registry,
     spawner,
     journal,
@@ -245,7 +253,8 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const agents = new Agents({ profiles, profileRegistry, spawner, registry, hibernation, crews: crewManager, journal, store });
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
   const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
-  const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog });
+  const crewHome = crewHomeOver(peers, store, crewManager);
+  const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog, ...(crewHome === undefined ? {} : { crewHome }) });
   const pools = new PoolManager({
     profiles: profileRegistry,
     registry,
@@ -297,5 +306,6 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   node.hooks.expired.add((dead) => logger.warn(`node ${dead.id}'s lease ran out at ${dead.leaseUntil} (it ran ${dead.agents} agent(s)); it is listed alive: false`));
   registry.terminated.add((agent) => agentLog.forget(agent.id));
 
-  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node };
+  const crewHost = new CrewHost({ crewManager, profileRegistry, spawner, agentCalls });
+  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

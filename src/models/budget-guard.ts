@@ -251,6 +251,19 @@ export class BudgetGuard {
     return charged;
   }
 
+  /**
+   * Spend another node of the cluster made under limits this node also keeps (a global budget,
+   * a crew's or agent's that moved): counted as spent here too, as it arrives.
+   */
+  addSpent(scope: BudgetScope, micro: number): void {
+    if (micro <= 0) return;
+    for (const key of this.#keysFor(scope)) {
+      const tracked = this.#limits.get(key) as Tracked;
+      this.#roll(tracked);
+      tracked.spentMicro += micro;
+    }
+  }
+
   /** The call was not made: everything held goes back. */
   release(hold: Hold): void {
     this.settle(hold, 0);

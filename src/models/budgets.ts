@@ -1,6 +1,7 @@
 import type { Crew } from "../core/crew.ts";
+import { Hook } from "../core/hook.ts";
 import { FactoryError } from "../core/errors.ts";
-import { fromMicro, toMicro } from "../core/ledger.ts";
+import { fromMicro, toMicro, type LedgerEntry } from "../core/ledger.ts";
 import type { Store } from "../core/ports/store.ts";
 import { parseWith } from "../core/schemas/parse.ts";
 import type { Ledger } from "../economics/ledger.ts";
@@ -48,12 +49,33 @@ export class Budgets {
     await this.#requireOwner(budget.key);
     const view = guard.setLimit(budget);
     await store.putBudget({ ...budget, windowStart: new Date(guard.windowStart(budget.key) as number).toISOString() });
+    this.changed.emit(budget.key);
     return view;
   }
 
   async remove(key: string): Promise<void> {
     if (!this.#deps.guard.removeLimit(key)) throw new FactoryError("NOT_FOUND", `no budget '${key}'`, { field: "key" });
     await this.#deps.store.deleteBudget(key);
+    this.changed.emit(key);
+  }
+
+  /** A model call's usage another node of the cluster stored: spent under the limits this node keeps too. */
+  noteRemoteUsage(entry: LedgerEntry): void {
+    if (entry.kind === "usage") this.#deps.guard.addSpent({ crewId: entry.crewId, agentId: entry.agentId }, toMicro(entry.amount));
+  }
+
+  /** A budget was set or removed here (the other nodes of a cluster reload theirs). */
+  readonly changed = new Hook<[key: string]>();
+
+  /**
+   * Another node set or removed a budget: every limit as the store holds it now (a removed one
+   * goes, configured ones stay), with what its window spent summed again from the ledger.
+   */
+  async reload(): Promise<void> {
+    const stored = new Set((await this.#deps.store.listBudgets()).map((b) => b.key));
+    const configured = new Set((this.#deps.configured ?? []).map((b) => b.key));
+    for (const view of this.#deps.guard.list()) if (!stored.has(view.key) && !configured.has(view.key)) this.#deps.guard.removeLimit(view.key);
+    await this.restore();
   }
 
   /** A crew or agent budget names one that exists (live, asleep or ended: its past spend counts). */

@@ -118,6 +118,8 @@ export function serveCommand(program: Command): void {
         ...(bus === undefined ? {} : { bus }),
         ...(membership === undefined ? {} : { membership }),
         ...(nodeId === undefined ? {} : { nodeId }),
+        // The nodes of a cluster share one key: this node calls the others' APIs with it.
+        ...(secured ? { nodeApiKey: apiKey } : {}),
         // Where the other nodes (and GET /v1/nodes) reach this one, when the port is known before it listens.
         // (Not for a wildcard bind: 0.0.0.0 is no address another node can reach.)
         ...(advertised !== undefined

@@ -19,9 +19,13 @@ export const CrewManifestSchema = z
     name: NameSchema,
     description: z.string().max(4_000).optional(),
     members: z.array(CrewMemberSchema).min(1).max(1_000),
-    /** Credits granted to the crew's wallet on assembly. */
     /** Credits granted to the crew's wallet once it is ACTIVE. */
     budget: z.number().nonnegative().max(1_000_000_000).optional(),
+    /**
+     * Where the members run: `local` (default) all on the node that assembles the crew; `spread`
+     * round-robin over the cluster's live nodes, this one first (on a single node: all here).
+     */
+    placement: z.enum(["local", "spread"]).default("local"),
   })
   .meta({ id: "CrewManifest" });
 
