@@ -1,5 +1,4 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import type { Crew } from "../../core/crew.ts";
 import { FactoryError } from "../../core/errors.ts";
 import type { AgentModelRequest } from "../../core/model-call.ts";
 import type { Factory } from "../../factory/factory.ts";
@@ -45,7 +44,7 @@ export function clusterRoutes(app: OpenAPIHono, factory: Factory): void {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       if (body.crew.id !== id) throw new FactoryError("VALIDATION_FAILED", `crew.id must be the path's crew, '${id}'`, { field: "crew.id" });
-      return c.json(await factory.hostCrewMember(body.crew as Crew, body.profile, body.name), 201);
+      return c.json(await factory.hostCrewMember(body.crew, body.profile, body.name), 201);
     },
   );
   app.openapi(
