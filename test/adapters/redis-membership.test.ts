@@ -6,6 +6,7 @@ import { createRedisMembership } from "../../src/adapters/membership/redis/redis
 import type { Membership } from "../../src/core/ports/membership.ts";
 import { membershipConformance } from "../conformance/membership.conformance.ts";
 import { REDIS_SKIP, REDIS_URL } from "./redis-test-server.ts";
+import { until } from "../helpers.ts";
 
 const T = { timeout: 30_000, skip: REDIS_SKIP };
 const REPORT = { agents: 1, load: 0, capacity: 4 };
@@ -75,6 +76,29 @@ describe("Redis membership", T, () => {
     );
     await Promise.all([a.leave(la), b.leave(lb), elsewhere.leave(lx)]);
     assert.deepEqual(await run.keys(), [], "leaving removes every key");
+  });
+
+  it("forgets a node ten minutes after its lease ran out (its record deleted); an id that joins again is listed anew", T, async () => {
+    const local = randomCluster();
+    const m = await run.open(local);
+    await m.join({ id: "gone", url: null, report: REPORT }, 50);
+    await m.join({ id: "back", url: null, report: REPORT }, 50);
+    await new Promise((r) => setTimeout(r, 120));
+    const admin = new Redis(REDIS_URL);
+    try {
+      const key = `af:${local}:nodes`;
+      const age = (raw: string | null): string => JSON.stringify({ ...(JSON.parse(raw ?? "{}") as object), leaseUntil: new Date(Date.now() - 11 * 60_000).toISOString() });
+      // Both ran out eleven minutes ago (as far as their records say)…
+      await admin.hset(key, "gone", age(await admin.hget(key, "gone")), "back", age(await admin.hget(key, "back")));
+      assert.deepEqual(await m.list(), []);
+      // … and "back" joins again: its new record is kept and listed (the delete only takes the record it read).
+      const lease = await m.join({ id: "back", url: null, report: REPORT }, 3_000);
+      await until(async () => (await admin.hexists(key, "gone")) === 0, "the long-dead record deleted");
+      assert.deepEqual((await m.list()).map((n) => [n.id, n.alive]), [["back", true]]);
+      await m.leave(lease);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it("refuses a bad URL or cluster before connecting, and an unreachable Redis with MEMBERSHIP_UNAVAILABLE naming the URL, password hidden", T, async () => {

@@ -11,7 +11,7 @@
  *   node took the id since. Such a holder is not a member any more and must join again.
  * - `list` answers every node that holds or held a lease and has not left, oldest join first:
  *   live ones `alive: true`; a node whose lease ran out stays listed `alive: false` (with the
- *   lease it last had) until its id joins again.
+ *   lease it last had) until its id joins again, or for ten minutes, after which it is forgotten.
  * - Failures to reach the adapter's server are MEMBERSHIP_UNAVAILABLE; callers retry.
  */
 export interface Membership {

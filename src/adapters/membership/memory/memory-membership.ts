@@ -16,6 +16,9 @@ interface Held {
  * one instance and see each other, with the same leases, refusals and expiry. Time is the
  * process's clock; nothing survives the process, which is all a lease needs.
  */
+/** A dead node stays listed (alive: false) this long after its lease ran out, then is forgotten. */
+const FORGET_AFTER_MS = 10 * 60_000;
+
 export class MemoryMembership implements Membership {
   /** By id, in join order (a Map keeps insertion order; a re-join deletes first so it moves last). */
   readonly #nodes = new Map<string, Held>();
@@ -45,6 +48,8 @@ export class MemoryMembership implements Membership {
 
   async list(): Promise<NodeInfo[]> {
     const now = Date.now();
+    // Long dead: forgotten, as the Redis membership forgets them.
+    for (const [id, held] of this.#nodes) if (now - held.leaseUntilMs > FORGET_AFTER_MS) this.#nodes.delete(id);
     return [...this.#nodes].map(([id, held]) => ({
       id,
       startedAt: held.startedAt,

@@ -76,12 +76,17 @@ class RedisMembership implements Membership {
     const answers = (await this.#run("listing nodes", () => pipeline.exec())) ?? [];
     const now = Date.now();
     const nodes: NodeInfo[] = [];
+    const forget: string[] = [];
     ids.forEach((id, i) => {
       const stored = parseRecord(all[id]);
       if (stored === undefined) return;
       const holder = answers[2 * i]?.[1];
       const ttl = Number(answers[2 * i + 1]?.[1] ?? -2);
       const alive = holder === stored.token && ttl > 0;
+      if (!alive && now - Date.parse(stored.leaseUntil) > FORGET_AFTER_MS) {
+        forget.push(id);
+        return;
+      }
       nodes.push({
         id,
         startedAt: stored.startedAt,
@@ -93,6 +98,8 @@ class RedisMembership implements Membership {
         url: stored.url,
       });
     });
+    // Long dead: its record goes (unless the id joined again meanwhile: only the record seen is deleted).
+    for (const id of forget) void this.#redis.eval(FORGET, 1, this.#nodesKey(), id, all[id] as string).catch(() => {});
     return nodes.sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.id < b.id ? -1 : 1));
   }
 
@@ -202,6 +209,11 @@ return 1`;
  * cluster name that cannot be right) or MEMBERSHIP_UNAVAILABLE (Redis cannot be reached or
  * refuses us), naming the URL with its password hidden.
  */
+/** A dead node stays listed (alive: false) this long after its lease ran out, then is forgotten. */
+const FORGET_AFTER_MS = 10 * 60_000;
+/** Deletes a node's record only if it is still the one read (a node that joined again keeps its new one). */
+const FORGET = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('hdel', KEYS[1], ARGV[1]) end return 0`;
+
 export async function createRedisMembership(options: RedisMembershipOptions): Promise<Membership> {
   requireKnownOptions(options, ["url", "cluster", "connectTimeoutMs", "commandTimeoutMs", "onError"], "Redis membership");
   const { shown, cluster } = redisTarget(options.url, options.cluster);
