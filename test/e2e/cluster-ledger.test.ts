@@ -1,4 +1,4 @@
-// Two real `serve` nodes on one PostgreSQL schema and Redis: one ledger. Credits granted through either node reach the wallet's balance on every node; a transfer asked of the node that does not own the paying wallet is passed to the node that does (the only one that debits it), and an overdraft is refused there with 402.
+// Two real `serve` nodes on one PostgreSQL schema and Redis: one ledger. Credits granted through either node reach the wallet's balance on every node; a transfer asked of the node that does not own the paying wallet is passed to the node that does (the only one that debits it), and an overdraft is refused there with 402. A budget set or removed through one node is every node's.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -55,6 +55,13 @@ describe("a cluster's ledger", T, () => {
     const over = await post(`${b.url}/v1/ledger/transfers`, { from: payer.walletAddress, to: payee.walletAddress, amount: 7 });
     assert.equal(over.status, 402);
     assert.equal(((await over.json()) as { error: { code: string } }).error.code, "INSUFFICIENT_CREDITS");
+    // A budget set through one node is every node's; removed through another, it is gone from all.
+    const put = await fetch(`${a.url}/v1/budgets/global`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ credits: 25 }) });
+    assert.equal(put.status, 200);
+    const budgetsOf = async (s: Server) => ((await (await fetch(`${s.url}/v1/budgets`)).json()) as { items: Array<{ key: string; credits: number }> }).items.map((x) => [x.key, x.credits]);
+    await until(async () => JSON.stringify(await budgetsOf(b)) === JSON.stringify([["global", 25]]), "b keeps the global budget set through a", 5_000);
+    assert.equal((await fetch(`${b.url}/v1/budgets/global`, { method: "DELETE" })).status, 204);
+    await until(async () => (await budgetsOf(a)).length === 0, "a drops the budget removed through b", 5_000);
     // The stored ledger agrees: 10 granted, 4 moved, nothing else.
     const rows = await schema.query<{ kind: string; micro: number }>("select kind, micro from ledger order by seq");
     assert.deepEqual(rows.map((r) => [r.kind, Number(r.micro)]), [["grant", 10_000_000], ["transfer", 4_000_000]]);
