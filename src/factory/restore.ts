@@ -42,7 +42,7 @@ async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks:
   if (owned !== undefined) {
     events.numberedByStore();
     shareLedger(parts);
-    followMirroredCrews(parts);
+    followOtherNodes(parts);
   }
   const [profiles, lastSeq, crews, agents, tasks, totals, allOrphans] = await Promise.all([
     store.listProfiles(),
@@ -173,13 +173,39 @@ function shareLedger(parts: FactoryParts): void {
 /** The bus channel on which a node says it set or removed a budget. */
 const BUDGETS_CHANNEL = "factory:budgets";
 
-/** Crews other nodes own that this node runs members of follow their owner's state changes. */
-function followMirroredCrews(parts: FactoryParts): void {
-  const { crewManager, node, deps } = parts;
+/**
+ * What other nodes do that this one must know at once: a crew they own that this node runs
+ * members of changed state; a profile was registered (read from the store, so every node can
+ * spawn it and serve tasks for it).
+ */
+function followOtherNodes(parts: FactoryParts): void {
+  const { crewManager, node, deps, profileRegistry } = parts;
+  let reading: Promise<void> | undefined;
+  let again = false;
+  const readProfiles = (): void => {
+    if (reading !== undefined) {
+      again = true;
+      return;
+    }
+    reading = deps.store
+      .listProfiles()
+      .then((records) => profileRegistry.load(records))
+      .catch((error: unknown) => deps.logger.error("profiles registered on another node could not be read", error))
+      .finally(() => {
+        reading = undefined;
+        if (again) {
+          again = false;
+          readProfiles();
+        }
+      });
+  };
   deps.bus.subscribe(EVENTS_CHANNEL, (message) => {
     const event = message as FactoryEvent;
-    if (event.type !== "crew.state" || event.nodeId === node.id || event.crewId === undefined || event.to === undefined) return;
-    if (crewManager.isMirror(event.crewId)) crewManager.applyRemoteState(event.crewId, event.to as CrewState);
+    if (event.nodeId === node.id) return;
+    if (event.type === "profile.registered") readProfiles();
+    else if (event.type === "crew.state" && event.crewId !== undefined && event.to !== undefined && crewManager.isMirror(event.crewId)) {
+      crewManager.applyRemoteState(event.crewId, event.to as CrewState);
+    }
   });
 }
 

@@ -1,4 +1,4 @@
-// Two real `serve` nodes on one PostgreSQL schema and Redis: one ledger. Credits granted through either node reach the wallet's balance on every node; a transfer asked of the node that does not own the paying wallet is passed to the node that does (the only one that debits it), and an overdraft is refused there with 402. A budget set or removed through one node is every node's.
+// Two real `serve` nodes on one PostgreSQL schema and Redis: one ledger. Credits granted through either node reach the wallet's balance on every node; a transfer asked of the node that does not own the paying wallet is passed to the node that does (the only one that debits it), and an overdraft is refused there with 402. A budget set or removed through one node is every node's, and so is a profile registered through one.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -62,6 +62,10 @@ describe("a cluster's ledger", T, () => {
     await until(async () => JSON.stringify(await budgetsOf(b)) === JSON.stringify([["global", 25]]), "b keeps the global budget set through a", 5_000);
     assert.equal((await fetch(`${b.url}/v1/budgets/global`, { method: "DELETE" })).status, 204);
     await until(async () => (await budgetsOf(a)).length === 0, "a drops the budget removed through b", 5_000);
+    // A profile registered through a can be spawned through b at once (b reads it from the store when a says so).
+    const registered = await post(`${a.url}/v1/profiles`, { name: "late-comer", role: "LateComer", runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } });
+    assert.equal(registered.status, 201);
+    await until(async () => (await post(`${b.url}/v1/agents`, { profile: "late-comer" })).status === 201, "b spawns a profile registered through a", 5_000);
     // The stored ledger agrees: 10 granted, 4 moved, nothing else.
     const rows = await schema.query<{ kind: string; micro: number }>("select kind, micro from ledger order by seq");
     assert.deepEqual(rows.map((r) => [r.kind, Number(r.micro)]), [["grant", 10_000_000], ["transfer", 4_000_000]]);
