@@ -34,6 +34,8 @@ export interface AgentFilter {
 export interface CrewMembership {
   requireOpen(crewId: string): unknown;
   addMember(crewId: string, agentId: string): void;
+  /** Whether another node of the cluster runs the crew (this node runs some members). */
+  isMirror(crewId: string): boolean;
 }
 
 export interface AgentsDeps {
@@ -171,9 +173,22 @@ export class Agents {
   async clone(source: Agent, reason: string): Promise<Agent> {
     const profile = this.#deps.profileRegistry.version(source.profile, source.profileVersion);
     if (profile === undefined) throw new FactoryError("PROFILE_NOT_FOUND", `profile ${source.profile} v${source.profileVersion} is gone`);
-    if (source.crewId !== null) this.#deps.crews.requireOpen(source.crewId);
+    if (source.crewId !== null) {
+      this.#deps.crews.requireOpen(source.crewId);
+      // Checked before anything is spawned: a clone the crew could not take would be left over.
+      if (this.#deps.crews.isMirror(source.crewId)) {
+        throw new FactoryError("VALIDATION_FAILED", `agent ${source.id} is a member of crew ${source.crewId}, which another node of the cluster runs: members of a crew spread over nodes are not cloned`, { field: "id" });
+      }
+    }
     const clone = await this.#deps.spawner.spawn(profile, { crewId: source.crewId, reason, context: source.context, name: `${source.name}-clone` });
-    if (source.crewId !== null) this.#deps.crews.addMember(source.crewId, clone.id);
+    if (source.crewId !== null) {
+      try {
+        this.#deps.crews.addMember(source.crewId, clone.id);
+      } catch (error) {
+        this.#deps.spawner.terminate(clone, "its crew could not take it");
+        throw error;
+      }
+    }
     return clone;
   }
 }

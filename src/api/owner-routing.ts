@@ -39,17 +39,19 @@ export function ownerRouting(factory: Factory): MiddlewareHandler {
       where = await factory.locate(kind, id);
       // A finished task is re-driven by whichever node is asked: its old node has no part in it.
       if (where.on === "node" && !where.alive && kind === "task" && match[3] === "/retry") return next();
-    } else if (c.req.path === "/v1/ledger/transfers" && c.req.method === "POST") {
-      // A wallet is debited only by the node that owns it (its balance there is the one that counts).
+    } else if ((c.req.path === "/v1/ledger/transfers" || c.req.path === "/v1/ledger/grants") && c.req.method === "POST") {
+      // A wallet is debited only by the node that owns it (its balance there is the one that
+      // counts); a grant goes there too, so a spend right after it finds the credits.
       const body = await jsonBody(c);
-      if (body?.from === undefined) return next();
-      what = `wallet ${body.from}`;
-      where = await factory.locate("wallet", body.from);
+      const wallet = c.req.path === "/v1/ledger/grants" ? body?.wallet : body?.from;
+      if (wallet === undefined) return next();
+      what = `wallet ${wallet}`;
+      where = await factory.locate("wallet", wallet);
     } else if (c.req.path === "/v1/tasks" && c.req.method === "POST") {
       const body = await jsonBody(c);
       // A body that is not a task is this node's to refuse (400, naming what is wrong).
       if (body === undefined) return next();
-      what = "this task";
+      what = body.crewId !== undefined ? `crew ${body.crewId}` : body.agentId !== undefined ? `agent ${body.agentId}` : "the agents for this task";
       where = await factory.placeTask(body);
     }
     if (where?.on !== "node") return next();
@@ -73,7 +75,9 @@ export function ownerRouting(factory: Factory): MiddlewareHandler {
 }
 
 /** The request's JSON body when it is a JSON object, else undefined (the route then refuses it). */
-async function jsonBody(c: Context): Promise<{ role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined; from?: string | undefined; reward?: unknown } | undefined> {
+async function jsonBody(
+  c: Context,
+): Promise<{ role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined; from?: string | undefined; wallet?: string | undefined; reward?: unknown } | undefined> {
   if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) return undefined;
   try {
     // Hono keeps the body: the route's validator reads it again.
@@ -84,7 +88,7 @@ async function jsonBody(c: Context): Promise<{ role?: string | undefined; profil
       return typeof value === "string" ? value : undefined;
     };
     const reward = (body as Record<string, unknown>).reward;
-    return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId"), from: pick("from"), ...(reward === undefined ? {} : { reward }) };
+    return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId"), from: pick("from"), wallet: pick("wallet"), ...(reward === undefined ? {} : { reward }) };
   } catch {
     return undefined;
   }

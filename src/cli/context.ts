@@ -18,6 +18,11 @@ export function cliContext(command: Command): { client: FactoryClient; json: boo
     throw new UsageError(`--url must be a URL such as http://127.0.0.1:7371, got '${opts.url}'`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url must be http:// or https://, got '${opts.url}'`);
+  if (url.username !== "" || url.password !== "") {
+    // Never echoed: the password is hidden in the message.
+    throw new UsageError(`--url must not carry a user or password (${url.protocol}//***@${url.host}${url.pathname}); give the API key with --api-key or AGENT_FACTORY_API_KEY`);
+  }
+  if (/^\/v1\/?$/.test(url.pathname)) throw new UsageError(`--url is the server's address without /v1 (the CLI adds it): ${url.origin}`);
   return { client: new FactoryClient({ baseUrl: opts.url, apiKey: opts.apiKey }), json: opts.json === true };
 }
 

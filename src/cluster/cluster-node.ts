@@ -31,6 +31,11 @@ export interface ClusterNodeDeps {
   /** How often it is renewed (and the other nodes' leases looked at). */
   renewMs: number;
   logger: Logger;
+  /**
+   * Why this node may no longer take part (another node took its agents over while it was
+   * lapsed), or undefined while it may: asked each round while lapsed, before it joins again.
+   */
+  fenceLost?: () => Promise<string | undefined>;
 }
 
 /**
@@ -51,8 +56,12 @@ export class ClusterNode {
   #failing = false;
   /** Dead nodes already reported (`id@startedAt`), so each expiry is told once. */
   readonly #reported = new Set<string>();
-  /** When this node last joined (or joined again): until a lease has passed since, it reports no expiry. */
-  #joinedAt = 0;
+  /**
+   * Until when this node reports no expiry: one lease after it (re)joined, or after it last failed
+   * to reach the membership. An outage it saw may have kept others from renewing too; they get a
+   * lease's time to join again before anyone takes them for dead.
+   */
+  #calmUntil = 0;
 
   /** Notifications for the services above (the failover work listens to `expired`). */
   readonly hooks = {
@@ -127,7 +136,7 @@ export class ClusterNode {
   async #join(): Promise<void> {
     this.#lease = await this.#deps.membership.join({ id: this.id, url: this.#deps.url, report: this.report() }, this.#deps.leaseMs);
     this.#holdsUntil = Date.now() + this.#deps.leaseMs;
-    this.#joinedAt = Date.now();
+    this.#calmUntil = Date.now() + this.#deps.leaseMs;
   }
 
   /**
@@ -167,6 +176,12 @@ export class ClusterNode {
     const started = Date.now();
     try {
       if (this.#state === "lapsed") {
+        // Others may have taken its agents over meanwhile: then it must not come back as it was.
+        const lost = await this.#deps.fenceLost?.().catch(() => undefined);
+        if (lost !== undefined) {
+          void this.fence(lost); // it waits for this round to end
+          return;
+        }
         await this.#join();
         this.#set("member", "joined again after its lease had run out");
       } else if (this.#lease !== undefined) {
@@ -176,6 +191,7 @@ export class ClusterNode {
       if (this.#failing) logger.info(`node ${this.id}: the membership answers again`);
       this.#failing = false;
     } catch (error) {
+      this.#calmUntil = Date.now() + this.#deps.leaseMs;
       if (this.#state === "lapsed" && isFactoryError(error) && error.code === "NODE_ID_TAKEN") {
         // Another node runs under our id now; keep trying, quietly (it was said when we lapsed).
       } else if (!this.#failing) {
@@ -188,7 +204,8 @@ export class ClusterNode {
     try {
       this.#noticeExpired(await membership.list());
     } catch {
-      // Said above when the membership is away; the next round looks again.
+      // Said above when the membership is away; the next round looks again, after a calm.
+      this.#calmUntil = Date.now() + this.#deps.leaseMs;
     }
   }
 
@@ -199,10 +216,11 @@ export class ClusterNode {
   }
 
   #noticeExpired(nodes: readonly NodeInfo[]): void {
-    // Just (re)joined: the membership's server may have been away from every node at once (a
-    // Redis restart or a cut), and the others have not had a round to join again yet. Taking
-    // them for dead now would take over live nodes; one lease later, the dead are still dead.
-    if (Date.now() - this.#joinedAt < this.#deps.leaseMs) return;
+    // Just (re)joined, or just failed to reach the membership: its server may have been away
+    // from every node (a Redis restart or a cut), and the others have not had a round to join
+    // again yet. Taking them for dead now would take over live nodes; one lease later, the dead
+    // are still dead.
+    if (Date.now() < this.#calmUntil) return;
     const listed = new Set<string>();
     for (const node of nodes) {
       if (node.alive || node.id === this.id) continue;

@@ -90,7 +90,11 @@ export class CrewManager {
 
   /** Takes crews read from the store at start-up. */
   load(crews: readonly Crew[]): void {
-    for (const crew of crews) this.#crews.set(crew.id, crew);
+    for (const crew of crews) {
+      this.#crews.set(crew.id, crew);
+      // A crew this node ran members of and now owns (taken over): the mirror is done with.
+      this.#mirrors.delete(crew.id);
+    }
   }
 
   /** After a restart: crews caught assembling are dropped, crews caught disbanding finish it. */
@@ -124,6 +128,11 @@ export class CrewManager {
   /** Whether `id` is a crew another node owns, of which this node runs members. */
   isMirror(id: string): boolean {
     return this.#mirrors.has(id) && !this.#crews.has(id);
+  }
+
+  /** The crews this node mirrors (runs members of for another node). */
+  mirrorIds(): string[] {
+    return [...this.#mirrors.keys()].filter((id) => !this.#crews.has(id));
   }
 
   /** Keeps a copy of a crew another node owns, so the members this node runs take its work and see its state. */
@@ -216,6 +225,8 @@ export class CrewManager {
     const peers = this.#deps.peers;
     const slots: Array<string | null> = [null, ...(manifest.placement === "spread" && peers !== undefined ? await peers.nodes() : [])];
     const snapshot: Crew = { ...crew, agentIds: [] };
+    // The other nodes read the crew from the store before they run its members.
+    if (slots.length > 1) await this.#deps.journal.commit();
     let ready = 0;
     const results = await Promise.allSettled(
       specs.map(async (spec, i) => {
@@ -443,6 +454,7 @@ export class CrewManager {
     this.#deps.events.emit({ type: "crew.state", crewId: crew.id, from, to, data: { reason } });
     if (to === "DISBANDED") {
       this.#crews.delete(crew.id);
+      this.#mirrors.delete(crew.id);
       this.#access.delete(crew.id);
     }
     this.availabilityChanged.emit(crew);

@@ -55,22 +55,36 @@ export class Ledger {
     this.#journal = journal;
   }
 
-  /** At start: balances and the last seq from the store. */
+  /** At start: balances and the last seq from the store; other nodes' entries heard before it are applied now, those after lastSeq. */
   load(totals: { balances: ReadonlyMap<string, number>; lastSeq: number }): void {
     for (const [wallet, micro] of totals.balances) this.#balances.set(wallet, micro);
     this.#seq = Math.max(this.#seq, totals.lastSeq);
+    this.#syncedThrough = Math.max(this.#syncedThrough, totals.lastSeq);
+    const heard = this.#heardEarly ?? [];
+    this.#heardEarly = undefined;
+    for (const entry of heard) this.applyRemote(entry);
   }
+
+  /** Other nodes' entries up to this seq are in the balances (read from the store). */
+  #syncedThrough = 0;
+  /** Per wallet, when its balance was read again later (a dead node's wallets taken over). */
+  readonly #walletSyncedThrough = new Map<string, number>();
+  /** Other nodes' entries heard before the balances were loaded, applied once they are. */
+  #heardEarly: LedgerEntry[] | undefined = [];
 
   /**
    * Takes over the wallets of a node that died (its agents and crews are now this node's): their
    * balances as the store sums them (the dead node wrote its last entries before it died), and
    * the credits its unsettled calls held in the reserve, which go back to their wallets.
    */
-  adoptWallets(stored: ReadonlyMap<string, number>, wallets: Iterable<string>, orphans: readonly OpenReservation[], memo: string): LedgerEntry[] {
-    for (const wallet of wallets) this.#balances.set(wallet, stored.get(wallet) ?? 0);
-    // Those holds are in the reserve as stored, not in this node's count of it.
-    const held = orphans.reduce((n, o) => n + (this.#open.has(o.reservationId) ? 0 : Math.max(0, o.micro)), 0);
-    this.#balances.set(RESERVE_WALLET, this.balanceMicro(RESERVE_WALLET) + held);
+  adoptWallets(totals: { balances: ReadonlyMap<string, number>; lastSeq: number }, wallets: Iterable<string>, orphans: readonly OpenReservation[], memo: string): LedgerEntry[] {
+    // Read again from the store: an entry the dead node stored but never announced counts too.
+    // Its holds in the reserve were announced (this node's reserve counts them) or, if not, the
+    // reserve is the cluster's and holds more than any one node's calls.
+    for (const wallet of wallets) {
+      this.#balances.set(wallet, totals.balances.get(wallet) ?? 0);
+      this.#walletSyncedThrough.set(wallet, totals.lastSeq);
+    }
     return this.releaseOrphans(orphans, memo);
   }
 
@@ -136,9 +150,15 @@ export class Ledger {
    * to that node), so what arrives here for a wallet of this node only ever credits it.
    */
   applyRemote(entry: LedgerEntry): void {
+    if (this.#heardEarly !== undefined) {
+      this.#heardEarly.push(entry);
+      return;
+    }
+    // Already in a balance read from the store: not counted twice.
+    if (entry.seq <= this.#syncedThrough) return;
     const micro = toMicro(entry.amount);
-    this.#balances.set(entry.debit, this.balanceMicro(entry.debit) - micro);
-    this.#balances.set(entry.credit, this.balanceMicro(entry.credit) + micro);
+    if (entry.seq > (this.#walletSyncedThrough.get(entry.debit) ?? 0)) this.#balances.set(entry.debit, this.balanceMicro(entry.debit) - micro);
+    if (entry.seq > (this.#walletSyncedThrough.get(entry.credit) ?? 0)) this.#balances.set(entry.credit, this.balanceMicro(entry.credit) + micro);
   }
 
   /** Credits from outside into a wallet. */

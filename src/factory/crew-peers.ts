@@ -7,6 +7,7 @@ import type { ProfileRecord } from "../core/schemas/profile.ts";
 import type { Peers } from "../cluster/peers.ts";
 import type { CrewHome } from "../agents/agent-calls.ts";
 import type { CrewManager, CrewPeers } from "../crews/crew-manager.ts";
+import type { Journal } from "../state/journal.ts";
 
 /** The node-to-node routes a crew spread over several nodes uses (documented in the OpenAPI document under `cluster`). */
 export const CLUSTER_ROUTES = {
@@ -36,7 +37,7 @@ export function crewPeersOver(peers: Peers, store: Store): CrewPeers | undefined
 }
 
 /** Model calls of members of a crew another node owns go to that node; undefined unless the store is shared. */
-export function crewHomeOver(peers: Peers, store: Store, crews: CrewManager): CrewHome | undefined {
+export function crewHomeOver(peers: Peers, store: Store, crews: CrewManager, journal: Pick<Journal, "commit">): CrewHome | undefined {
   const ownerOf = store.ownerOf?.bind(store);
   if (ownerOf === undefined) return undefined;
   return {
@@ -46,6 +47,8 @@ export function crewHomeOver(peers: Peers, store: Store, crews: CrewManager): Cr
       const node = await ownerOf("crew", crewId);
       if (typeof node !== "string") throw new FactoryError("CREW_NOT_FOUND", `no node owns crew '${crewId}'`);
       const { signal, ...rest } = request;
+      // The crew's node checks the attempt against the store: it must be stored first.
+      await journal.commit();
       return peers.post<ModelCallResult>(node, CLUSTER_ROUTES.modelCalls, { crewId, agentId, taskId, request: rest }, signal);
     },
   };

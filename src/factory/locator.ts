@@ -41,10 +41,11 @@ export class Locator {
    * NO_SUCH_TARGET). A crew task with a reward goes to the crew's node, which pays it.
    */
   async placeTask(request: { role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined; reward?: unknown }): Promise<Location> {
-    if (request.agentId !== undefined) return this.locate("agent", request.agentId);
     const crewId = request.crewId ?? null;
-    // A reward is paid from the crew's wallet, which only its own node debits: the task runs there.
+    // A reward is paid from the crew's wallet, which only its own node debits: the task runs
+    // there, even when it names a member another node runs (that node would refuse it).
     if (crewId !== null && request.reward !== undefined) return this.locate("crew", crewId);
+    if (request.agentId !== undefined) return this.locate("agent", request.agentId);
     const { registry, deps, node } = this.#parts;
     if (deps.store.ownerOf === undefined || (request.role === undefined && request.profile === undefined)) return crewId === null ? { on: "here" } : this.locate("crew", crewId);
     // A crew's task goes to a member that fits, wherever it runs (a crew may span nodes); the crew's own node when none does.

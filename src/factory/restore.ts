@@ -24,7 +24,10 @@ export async function startFactory(parts: FactoryParts): Promise<{ agents: numbe
   try {
     const restored = await restoreAll(parts);
     // A dead node's agents, crews and tasks come back here, if this node is first to take them.
-    parts.node.hooks.expired.add((dead) => void adoptNode(parts, dead));
+    parts.node.hooks.expired.add((dead) => {
+      // A take-over that fails half-way must not end this node too (its rows are this node's now).
+      adoptNode(parts, dead).catch((error: unknown) => parts.deps.logger.error(`node ${dead.id}: taking over its agents and tasks failed part-way; they come back at this node's next start`, error));
+    });
     return restored;
   } catch (error) {
     // A start that fails lets the id go at once (and stops renewing), so a fixed retry can join.
@@ -170,6 +173,9 @@ function shareLedger(parts: FactoryParts): void {
   });
 }
 
+/** How often the crews this node mirrors are read again from the store. */
+const MIRROR_RESYNC_MS = 5_000;
+
 /** The bus channel on which a node says it set or removed a budget. */
 const BUDGETS_CHANNEL = "factory:budgets";
 
@@ -199,6 +205,20 @@ function followOtherNodes(parts: FactoryParts): void {
         }
       });
   };
+  // Bus messages can be lost (Redis away): mirrors are also set right from the store now and then.
+  const resync = setInterval(() => {
+    if (!parts.phase.started) {
+      if (parts.phase.current !== "new") clearInterval(resync);
+      return;
+    }
+    for (const crewId of crewManager.mirrorIds()) {
+      deps.store
+        .getCrew(crewId)
+        .then((crew) => crewManager.applyRemoteState(crewId, crew?.state ?? "DISBANDED"))
+        .catch(() => {}); // the store away: the next round looks again
+    }
+  }, MIRROR_RESYNC_MS);
+  resync.unref();
   deps.bus.subscribe(EVENTS_CHANNEL, (message) => {
     const event = message as FactoryEvent;
     if (event.nodeId === node.id) return;
@@ -237,6 +257,12 @@ export async function adoptNode(parts: FactoryParts, dead: NodeInfo): Promise<vo
       rows = await store.adoptNode({ id: dead.id, startedAt: dead.startedAt });
       break;
     } catch (error) {
+      // This node fenced, or a refusal that no retry changes: give up at once.
+      const code = (error as { code?: unknown }).code;
+      if (code === "NODE_FENCED" || code === "VALIDATION_FAILED") {
+        logger.error(`node ${dead.id}: not taken over by this node`, error);
+        return;
+      }
       if (Date.now() - noticed > ADOPT_GIVE_UP_MS) {
         logger.error(`node ${dead.id}: could not take over its agents and tasks for ${ADOPT_GIVE_UP_MS} ms; another node may still`, error);
         return;
@@ -244,8 +270,14 @@ export async function adoptNode(parts: FactoryParts, dead: NodeInfo): Promise<vo
       await new Promise((resolve) => setTimeout(resolve, ADOPT_RETRY_MS).unref());
     }
   }
-  if (rows === undefined) return; // another node took them, or that life of the node never wrote here
-  const { crews, agents, tasks } = rows;
+  if (rows === undefined) {
+    logger.info(`node ${dead.id}'s lease ran out at ${dead.leaseUntil}; another node took its agents and tasks over (or it had none here)`);
+    return;
+  }
+  // On a retry whose first answer was lost, what this node owns comes back: keep what it does not run yet.
+  const crews = rows.crews.filter((c) => crewManager.get(c.id) === undefined || crewManager.isMirror(c.id));
+  const agents = rows.agents.filter((a) => registry.get(a.id) === undefined);
+  const tasks = rows.tasks.filter((t) => parts.book.find(t.id) === undefined);
   const why = `node ${dead.id} died`;
   try {
     // Its agents may run profiles registered on it after this node started.
@@ -253,8 +285,8 @@ export async function adoptNode(parts: FactoryParts, dead: NodeInfo): Promise<vo
     const [totals, open] = await Promise.all([store.ledgerTotals(), store.openReservations()]);
     const owns = ownWallets(agents, crews);
     const wallets = [...agents.map((a) => a.walletAddress), ...crews.map((c) => c.walletAddress)];
-    ledger.adoptWallets(totals.balances, wallets, open.filter(owns), `released when node ${dead.id} died: the call's outcome was lost with it`);
-    await budgets.restore();
+    ledger.adoptWallets(totals, wallets, open.filter(owns), `released when node ${dead.id} died: the call's outcome was lost with it`);
+    await budgets.reload();
   } catch (error) {
     logger.error(`node ${dead.id}: its wallets could not be taken over; their balances may read low until restart`, error);
   }

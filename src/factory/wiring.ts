@@ -144,7 +144,8 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const asleep = new Set<string>();
 
   // this node in its cluster: it reports the registry's agents
-  const node = new ClusterNode({ ...deps.node, agents: registry, logger });
+  const fenceLost = store.fenceLost?.bind(store);
+  const node = new ClusterNode({ ...deps.node, agents: registry, logger, ...(fenceLost === undefined ? {} : { fenceLost }) });
 
   // economics and models
   const ledger = new Ledger(journal);
@@ -253,7 +254,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const agents = new Agents({ profiles, profileRegistry, spawner, registry, hibernation, crews: crewManager, journal, store });
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
   const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
-  const crewHome = crewHomeOver(peers, store, crewManager);
+  const crewHome = crewHomeOver(peers, store, crewManager, journal);
   const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog, ...(crewHome === undefined ? {} : { crewHome }) });
   const pools = new PoolManager({
     profiles: profileRegistry,
@@ -302,10 +303,8 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   dispatched.outcome.add((agent, ok, latencyMs) => watchdog.onOutcome(agent, ok, latencyMs));
   dispatched.wake.add((agentId) => hibernation.wakeForTask(agentId));
   hibernation.slept.add((agentId) => healer.forget(agentId));
-  // Until the failover work takes a dead node's agents over, the operator at least reads of it.
-  node.hooks.expired.add((dead) => logger.warn(`node ${dead.id}'s lease ran out at ${dead.leaseUntil} (it ran ${dead.agents} agent(s)); it is listed alive: false`));
   registry.terminated.add((agent) => agentLog.forget(agent.id));
 
-  const crewHost = new CrewHost({ crewManager, profileRegistry, spawner, agentCalls });
+  const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -72,10 +72,24 @@ export class Budgets {
    * goes, configured ones stay), with what its window spent summed again from the ledger.
    */
   async reload(): Promise<void> {
-    const stored = new Set((await this.#deps.store.listBudgets()).map((b) => b.key));
+    const { store, guard } = this.#deps;
+    const stored = await store.listBudgets();
+    const keys = new Set(stored.map((b) => b.key));
     const configured = new Set((this.#deps.configured ?? []).map((b) => b.key));
-    for (const view of this.#deps.guard.list()) if (!stored.has(view.key) && !configured.has(view.key)) this.#deps.guard.removeLimit(view.key);
-    await this.restore();
+    for (const view of guard.list()) if (!keys.has(view.key) && !configured.has(view.key)) guard.removeLimit(view.key);
+    for (const budget of stored) {
+      if (configured.has(budget.key)) continue; // this node's configuration wins, as at start
+      const limit = { key: budget.key, credits: budget.credits, periodMs: budget.periodMs };
+      // A limit this node keeps already: new credits or period, what it counted spent stays (its
+      // own calls, and the others' as they were stored). A new one: spent summed from the ledger.
+      if (guard.view(budget.key) !== undefined) {
+        guard.setLimit(limit);
+        continue;
+      }
+      const windowStart = Date.parse(budget.windowStart);
+      const rows = await store.ledgerReport({ by: "day", kind: "usage", ...budgetScopeOf(budget.key), from: budget.windowStart });
+      guard.setLimit(limit, { windowStart, spent: fromMicro(rows.reduce((n, r) => n + toMicro(r.amount), 0)) });
+    }
   }
 
   /** A crew or agent budget names one that exists (live, asleep or ended: its past spend counts). */

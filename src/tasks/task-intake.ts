@@ -44,7 +44,7 @@ export interface TaskIntakeDeps {
   dispatcher: Dispatcher;
   targets: Targets;
   crews: Pick<Crews, "requireOpen">;
-  crewManager: Pick<CrewManager, "get">;
+  crewManager: Pick<CrewManager, "get" | "isMirror">;
   registry: AgentRegistry;
   ledger: Ledger;
   journal: Journal;
@@ -79,6 +79,10 @@ export class TaskIntake {
       if (known !== undefined) return { task: { ...known }, created: false };
     }
     if (request.crewId !== undefined) await this.#deps.crews.requireOpen(request.crewId);
+    if (request.reward !== undefined && request.crewId !== undefined && this.#deps.crewManager.isMirror(request.crewId)) {
+      // Only the crew's own node debits its wallet; a reward paid here could overdraw it.
+      throw new FactoryError("VALIDATION_FAILED", `reward: crew ${request.crewId} is run by another node of the cluster, which pays its rewards: submit the task there`, { field: "reward" });
+    }
     if (request.agentId === undefined) {
       await this.#deps.targets.requireServable({ crewId: request.crewId ?? null, role: request.role ?? null, profile: request.profile ?? null, capabilities: request.capabilities ?? [], agentId: null });
     }
@@ -90,7 +94,14 @@ export class TaskIntake {
         const stored = await journal.read(() => store.getAgent(agentId));
         if (stored?.state === "HIBERNATING") agent = stored;
       }
-      if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live or hibernating agent with id '${request.agentId}'`, { field: "agentId" });
+      if (agent === undefined) {
+        // Live on another node of a cluster: said plainly (a rewarded crew task is run at its crew's node, which may not be the member's).
+        const elsewhere = await store.getAgent(request.agentId);
+        if (elsewhere !== undefined && elsewhere.state !== "TERMINATED" && elsewhere.state !== "HIBERNATING") {
+          throw new FactoryError("VALIDATION_FAILED", `agentId: agent ${request.agentId} runs on node ${elsewhere.nodeId}, not here${request.reward === undefined ? "" : " (a task with a reward runs at its crew's node: name a member that node runs, or no agent)"}`, { field: "agentId" });
+        }
+        throw new FactoryError("AGENT_NOT_FOUND", `no live or hibernating agent with id '${request.agentId}'`, { field: "agentId" });
+      }
       if (agent.crewId !== (request.crewId ?? null)) {
         throw new FactoryError(
           "VALIDATION_FAILED",

@@ -451,6 +451,13 @@ describe("agent-factory CLI against a real server, across a restart", () => {
     assert.match(noFile.stderr, /cannot read .*nope\.yaml/);
     assert.equal(badUrl.code, 2);
     assert.match(badUrl.stderr, /--url must be a URL/);
+    const withPassword = await cli("http://user:hunter2@127.0.0.1:1", "nodes");
+    assert.equal(withPassword.code, 2);
+    assert.match(withPassword.stderr, /--url must not carry a user or password \(http:\/\/\*\*\*@127\.0\.0\.1:1\/\); give the API key with --api-key/);
+    assert.doesNotMatch(withPassword.stderr, /hunter2/);
+    const withV1 = await cli(`${server.url}/v1`, "nodes");
+    assert.equal(withV1.code, 2);
+    assert.match(withV1.stderr, /--url is the server's address without \/v1/);
     assert.equal(waited.code, 124);
     assert.match(waited.stderr, /is still QUEUED after 100 ms/);
   });

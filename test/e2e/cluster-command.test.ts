@@ -83,6 +83,21 @@ describe("agent-factory cluster: bad input", { timeout: 60_000 }, () => {
     }
   });
 
+  it("refuses a URL of the wrong kind, a bad cluster name and a missing --agent-files folder before starting a node (exit 2, naming the flag, the password hidden)", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["--postgres", "127.0.0.1:5432/test", "--redis", "redis://127.0.0.1:1"], /^error: --postgres must be a PostgreSQL URL .*, not 127\.0\.0\.1:5432\/test$/m],
+      [["--postgres", "postgres://u:s3cret@127.0.0.1:1/x", "--redis", "http://127.0.0.1:6379"], /^error: --redis: url: must start with redis:\/\/ or rediss:\/\//m],
+      [["--postgres", "postgres://127.0.0.1:1/x", "--redis", "redis://127.0.0.1:1", "--cluster", "no spaces"], /^error: --cluster: /m],
+      [["--postgres", "postgres://127.0.0.1:1/x", "--redis", "redis://127.0.0.1:1", "--agent-files", "/nonexistent-af-folder"], /^error: --agent-files \/nonexistent-af-folder: no such folder$/m],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(["cluster", "--nodes", "2", ...args]);
+      assert.equal(run.code, 2, args.join(" "));
+      assert.match(run.stderr, message);
+      assert.doesNotMatch(run.stderr, /s3cret|starting \d+ node/);
+    }
+  });
+
   it("names a taken port of the range, and the node it was for, before starting anything (exit 2)", async () => {
     const base = await freePorts(3);
     const blocker = await listen(base + 1);
@@ -231,8 +246,8 @@ describe("agent-factory cluster on PostgreSQL and Redis", { timeout: 120_000, sk
   it("a node refused at start (its id live elsewhere in the cluster) stops the nodes already up and ends with exit 1", async () => {
     schema ??= await testSchema();
     const base = await freePorts(2);
-    // A lone node of the same cluster (on its own SQLite store) holding node-2's id.
-    twin = await startServe(["--data", `${data}-twin`, "--redis", `${REDIS_URL}/0`, "--cluster", other, "--node-id", "node-2"], (s) => (twin = s));
+    // A lone node of the same cluster holding node-2's id.
+    twin = await startServe(["--data", `${data}-twin`, "--postgres", `${PG_URL}?schema=${schema.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", other, "--node-id", "node-2"], (s) => (twin = s));
     try {
       const failed = await runCli(["cluster", "--nodes", "2", "--port", String(base), "--data", data, "--postgres", `${PG_URL}?schema=${schema.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", other]);
       assert.equal(failed.code, 1, failed.stderr);

@@ -1,4 +1,4 @@
-// A crew that spans three real `serve` nodes (`placement: spread`): its members run on every node, any node answers for it, its broadcast reaches every member, its tasks run on members of several nodes, its model calls are paid from its wallet at its own node, and when a node that runs some of its members is killed with SIGKILL under load, those members come back on a survivor under their ids and every accepted task ends SUCCEEDED once. Disbanding ends the members on every node.
+// A crew that spans three real `serve` nodes (`placement: spread`): its members run on every node, any node answers for it, its broadcast reaches every member, its tasks run on members of several nodes, its model calls are paid from its wallet at its own node, and when a node that runs some of its members is killed with SIGKILL under load, those members come back on a survivor under their ids and every accepted task ends SUCCEEDED once. When the crew's own node dies too, a node that ran members of it owns it; disbanding there ends every member and the crew reads DISBANDED.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -123,6 +123,17 @@ describe("a crew spread over three nodes", T, () => {
     const wallet = await call<{ balance: number }>(`${n1.url}/v1/wallets/${crew.walletAddress}`);
     assert.ok(wallet.body.balance < 50 && wallet.body.balance > 0, `crew wallet ${wallet.body.balance}`);
 
+    // A rewarded task is paid at the crew's node: asked of n2 for n2's member, it goes to n1, which says why it cannot run it.
+    const coderOnN2 = crew.agents.find((a) => a.role === "Coder" && a.nodeId === "n2") as AgentView;
+    const rewarded = await call<{ error: { code: string; message: string } }>(`${n2.url}/v1/tasks`, "POST", { crewId: crew.id, agentId: coderOnN2.id, reward: 1, input: {} });
+    assert.deepEqual([rewarded.status, rewarded.node, rewarded.body.error.code], [400, "n1", "VALIDATION_FAILED"]);
+    assert.match(rewarded.body.error.message, new RegExp(`agent ${coderOnN2.id} runs on node n2, not here \\(a task with a reward runs at its crew's node`));
+    // A member another node runs is not cloned (asked of n1, answered by n2), and nothing is left over.
+    const membersBefore = (await schema.query("select id from agents where crew_id = $1", [crew.id])).length;
+    const cloned = await call<{ error: { code: string } }>(`${n1.url}/v1/agents/${coderOnN2.id}/clone`, "POST", {});
+    assert.deepEqual([cloned.status, cloned.node, cloned.body.error.code], [400, "n2", "VALIDATION_FAILED"]);
+    assert.equal((await schema.query("select id from agents where crew_id = $1", [crew.id])).length, membersBefore);
+
     // n3 dies with crew tasks queued and running: its members come back on a survivor.
     const load: Array<{ url: string; id: string }> = [];
     for (let i = 0; i < 12; i++) {
@@ -148,10 +159,24 @@ describe("a crew spread over three nodes", T, () => {
       assert.equal(finals.filter((r) => r.task_id === t.id && (JSON.parse(r.data) as { to?: string }).to === "SUCCEEDED").length, 1, `task ${t.id} SUCCEEDED once`);
     }
 
-    // Disbanding (asked of n2) ends every member on every node.
+    // The crew's own node dies too: n2, which ran members of it, now owns it, and answers for it alone.
+    n1.child.kill("SIGKILL");
+    await n1.exited;
+    await until(
+      async () => {
+        const owner = (await schema?.query<{ node_id: string }>("select node_id from crews where id = $1", [crew.id]))?.[0]?.node_id;
+        const got = await call<CrewView>(`${n2.url}/v1/crews/${crew.id}`);
+        return owner === "n2" && got.status === 200 && got.node === null && got.body.state === "ACTIVE" && got.body.agents.every((a) => a.nodeId === "n2" && a.state === "READY");
+      },
+      "n2 owns the crew, every member READY on n2",
+      20_000,
+    );
+    // Disbanding ends every member, and the crew reads DISBANDED (not the mirror n2 kept of it before).
     const disband = await call<CrewView>(`${n2.url}/v1/crews/${crew.id}`, "DELETE");
     assert.equal(disband.status, 202, JSON.stringify(disband.body));
     await until(async () => (await schema?.query<{ n: string }>("select count(*) as n from agents where crew_id = $1 and state <> 'TERMINATED'", [crew.id]))?.[0]?.n === "0", "every member TERMINATED", 20_000);
-    await until(async () => (await call<CrewView>(`${n1.url}/v1/crews/${crew.id}`)).body.state === "DISBANDED", "crew DISBANDED", 10_000);
+    await until(async () => (await call<CrewView>(`${n2.url}/v1/crews/${crew.id}`)).body.state === "DISBANDED", "crew DISBANDED", 10_000);
+    const again = await call<{ error: { code: string } }>(`${n2.url}/v1/crews/${crew.id}/broadcast`, "POST", { signal: "PAUSE" });
+    assert.deepEqual([again.status, again.body.error.code], [409, "CREW_NOT_ACTIVE"]);
   });
 });

@@ -107,6 +107,9 @@ describe("the packed package installed into a new project", T, () => {
       "dist/runtimes/process/bootstrap/warm.py",
       "dist/runtimes/process/bootstrap/warm.mjs",
       "examples/agents/echo-agent.mjs",
+      // The README links them, and serve's banner names docs/storage.md.
+      "docs/storage.md",
+      "docs/cluster.md",
     ]) {
       assert.ok(existsSync(join(installed, file)), `${file} is missing from the installed package`);
     }

@@ -82,19 +82,29 @@ describe("serve on PostgreSQL and Redis", T, () => {
     assert.match(pg.stderr, /postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test/);
     assert.match(pg.stderr, /STORE_UNAVAILABLE/);
     assert.doesNotMatch(pg.stderr, /s3cret/);
-    const redis = await failedStart(["--data", `${data}-r`, "--redis", "redis://:s3cret@127.0.0.1:1/0"]);
+    schema ??= await testSchema();
+    const store = ["--postgres", `${PG_URL}?schema=${schema.name}`];
+    const redis = await failedStart(["--data", `${data}-r`, ...store, "--redis", "redis://:s3cret@127.0.0.1:1/0"]);
     assert.equal(redis.code, 1);
     assert.match(redis.stderr, /redis:\/\/:\*\*\*@127\.0\.0\.1:1\/0/);
     assert.match(redis.stderr, /BUS_UNAVAILABLE/);
     assert.doesNotMatch(redis.stderr, /s3cret/);
-    const name = await failedStart(["--data", `${data}-c`, "--redis", `${REDIS_URL}/0`, "--cluster", "no spaces"]);
-    assert.equal(name.code, 1);
-    assert.match(name.stderr, /cluster/);
+    const name = await failedStart(["--data", `${data}-c`, ...store, "--redis", `${REDIS_URL}/0`, "--cluster", "no spaces"]);
+    assert.equal(name.code, 2);
+    assert.match(name.stderr, /^error: --cluster: /m);
+    const notRedis = await failedStart(["--data", `${data}-n`, ...store, "--redis", "127.0.0.1:6379"]);
+    assert.equal(notRedis.code, 2);
+    assert.match(notRedis.stderr, /^error: --redis: url: not a URL: '127\.0\.0\.1:6379'/m);
+    // A node of a cluster without the cluster's store is refused before anything opens.
+    const alone = await failedStart(["--data", `${data}-s`, "--redis", `${REDIS_URL}/0`]);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /--redis joins this node to a cluster, whose nodes share one store: give --postgres URL/);
   });
 
   it("two nodes of one cluster list each other (agent-factory nodes); a second node under a live --node-id is refused", async () => {
     await stop(server);
-    const redis = ["--redis", `${REDIS_URL}/0`, "--cluster", cluster];
+    schema ??= await testSchema();
+    const redis = ["--postgres", `${PG_URL}?schema=${schema.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", cluster];
     const a = await startServe(["--data", `${data}-a`, ...redis, "--node-id", "node-a"], (s) => (server = s));
     let b: Server | undefined;
     try {

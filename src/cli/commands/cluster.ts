@@ -1,3 +1,4 @@
+import { existsSync, statSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { LOG_LEVELS, type LogLevel } from "../../core/ports/logger.ts";
 import { redactUrl } from "../../core/redact-url.ts";
@@ -59,6 +60,18 @@ export function clusterCommand(program: Command): void {
         const missing = [postgresUrl === undefined ? "--postgres URL (or AGENT_FACTORY_POSTGRES_URL)" : "", redisUrl === undefined ? "--redis URL (or AGENT_FACTORY_REDIS_URL)" : ""].filter((m) => m !== "");
         throw new UsageError(`a cluster needs both PostgreSQL (the store its nodes share) and Redis (their bus and leases): give ${missing.join(" and ")}`);
       }
+      // The URLs' shapes and the folders are checked here, before any node starts (each node would say the same, N times).
+      if (!/^postgres(ql)?:\/\//.test(postgresUrl)) throw new UsageError(`--postgres must be a PostgreSQL URL (postgres://user:password@host:port/database), not ${redactUrl(postgresUrl)}`);
+      const { redisTarget } = await import("../../core/redis-target.ts");
+      try {
+        redisTarget(redisUrl, flags.cluster ?? nonEmpty(process.env.AGENT_FACTORY_CLUSTER) ?? "default");
+      } catch (error) {
+        const field = String((error as { field?: unknown }).field);
+        throw new UsageError(`${/cluster/i.test(field) ? "--cluster" : "--redis"}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      for (const dir of flags.agentFiles) {
+        if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--agent-files ${dir}: no such folder`);
+      }
       const last = flags.port + flags.nodes - 1;
       if (last > 65_535) throw new UsageError(`--port ${flags.port} leaves no room for ${flags.nodes} nodes: node-${flags.nodes} would need port ${last} (the last is 65535)`);
       if (serveArgs.length > 0 && !process.argv.includes("--")) {
@@ -92,7 +105,7 @@ export function clusterCommand(program: Command): void {
             return;
           }
           process.stdout.write(`${table(nodes.map((n) => ({ ...n })), ["id", "pid", "url"])}\n`);
-          process.stderr.write(`cluster ${cluster}: ${nodes.length} node(s) running; agent-factory --url ${nodes[0]?.url} nodes lists them; Ctrl-C stops them all\n`);
+          process.stderr.write(`cluster ${cluster}: ${nodes.length} node(s) running; agent-factory --url ${nodes[0]?.url} nodes lists them; Ctrl-C (or kill -INT ${process.pid}) stops them all\n`);
         },
       );
     });

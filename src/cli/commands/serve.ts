@@ -90,8 +90,22 @@ export function serveCommand(program: Command): void {
       const redisUrl = opts.redis ?? nonEmpty(process.env.AGENT_FACTORY_REDIS_URL);
       const cluster = opts.cluster ?? nonEmpty(process.env.AGENT_FACTORY_CLUSTER) ?? "default";
       if (opts.cluster !== undefined && redisUrl === undefined) throw new UsageError("--cluster names the nodes that share a Redis: give --redis URL (or AGENT_FACTORY_REDIS_URL) too");
+      // A node of a cluster shares the cluster's store: on a SQLite file of its own, the others
+      // would place crew members and tasks on it that no other node could see or take over.
+      if (redisUrl !== undefined && postgresUrl === undefined) {
+        throw new UsageError("--redis joins this node to a cluster, whose nodes share one store: give --postgres URL (or AGENT_FACTORY_POSTGRES_URL) too");
+      }
+      // Both URLs' shapes and the cluster's name are checked before anything opens.
+      if (redisUrl !== undefined) {
+        const { redisTarget } = await import("../../core/redis-target.ts");
+        try {
+          redisTarget(redisUrl, cluster);
+        } catch (error) {
+          flagged(/cluster/i.test(String((error as { field?: unknown }).field)) ? "--cluster" : "--redis")(error);
+        }
+      }
       // Opened before the factory, so a wrong or unreachable URL fails the start naming it (password hidden).
-      const store = postgresUrl === undefined ? undefined : await createPostgresStore({ url: postgresUrl });
+      const store = postgresUrl === undefined ? undefined : await createPostgresStore({ url: postgresUrl }).catch(flagged("--postgres"));
       const nodeId = opts.nodeId ?? nonEmpty(process.env.AGENT_FACTORY_NODE_ID);
       const advertised = opts.advertiseUrl ?? nonEmpty(process.env.AGENT_FACTORY_ADVERTISE_URL);
       if (advertised !== undefined && !/^https?:\/\/[^/]+\/?$/.test(advertised)) throw new UsageError(`--advertise-url must be http(s)://host:port, not '${advertised}'`);
@@ -110,7 +124,8 @@ export function serveCommand(program: Command): void {
       } catch (error) {
         await bus?.close();
         await store?.close();
-        throw error;
+        // A URL or cluster name that cannot be right is the user's flag to fix (exit 2, naming it).
+        return flagged(opts.cluster !== undefined && /cluster/i.test(String((error as { field?: unknown }).field)) ? "--cluster" : "--redis")(error);
       }
       const factory = await createFactory({
         dataDir: opts.data,
@@ -273,4 +288,12 @@ async function freePort(host: string): Promise<number> {
       probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
     });
   });
+}
+
+/** A validation error of what a flag gave becomes a usage error naming the flag (exit 2); others pass on. */
+function flagged(flag: string): (error: unknown) => never {
+  return (error: unknown): never => {
+    if ((error as { code?: unknown }).code === "VALIDATION_FAILED" && error instanceof Error) throw new UsageError(`${flag}: ${error.message}`);
+    throw error;
+  };
 }

@@ -202,6 +202,11 @@ export interface Store {
    * another node took them first or that life of `dead` never attached (then undefined).
    */
   adoptNode?(dead: StoreNode): Promise<OwnedRows | undefined>;
+  /**
+   * Only in a shared store, once attached: undefined while the attached node's fence stands,
+   * else why it fell (another node took its rows over, or another process attached under its id).
+   */
+  fenceLost?(): Promise<string | undefined>;
   /** Only in a shared store: the node that owns an agent, crew, task or wallet (by its address) row (null when none does), undefined when there is no such row. */
   ownerOf?(kind: OwnedKind, id: string): Promise<string | null | undefined>;
   close(): Promise<void>;

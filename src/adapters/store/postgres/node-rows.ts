@@ -40,7 +40,7 @@ export async function attachNode(trx: Kysely<SqlDatabase>, node: StoreNode): Pro
 }
 
 /**
- * Takes the unfinished rows of a dead node for `adopter`, and fences the dead node out. Only the
+ * Takes the rows of a dead node for `adopter` (answering its unfinished ones), and fences the dead node out. Only the
  * first adopter of that life of the node gets them (the `nodes` row is the arbiter, locked by the
  * update): a later one, or a life that never attached, gets undefined. A write of the dead node
  * still in flight holds its `nodes` row `for share`, so it commits before this update or fails
@@ -57,14 +57,20 @@ export async function adoptNode(trx: Kysely<SqlDatabase>, adopter: string, dead:
     .where("adopted_by", "is", null)
     .returning("id")
     .executeTakeFirst();
-  if (taken === undefined) return undefined;
-  // Only unfinished rows move: a finished task or a terminated agent is never written again by
-  // its owner (a re-driven task is written by the node that re-drives it, as its own).
+  if (taken === undefined) {
+    // Taken already. By this node, on a try whose answer was lost (a dropped connection after the
+    // commit)? Then it gets what it owns, and keeps what it does not run yet.
+    const row = await trx.selectFrom("nodes").select(["adopted_by", "started_at"]).where("id", "=", dead.id).executeTakeFirst();
+    return row?.adopted_by === adopter && row.started_at <= dead.startedAt ? ownedBy(trx, adopter) : undefined;
+  }
   const [crews, agents, tasks] = [
     await trx.updateTable("crews").set({ node_id: adopter }).where("node_id", "=", dead.id).where("state", "!=", "DISBANDED").returning("data").execute(),
     await trx.updateTable("agents").set({ node_id: adopter }).where("node_id", "=", dead.id).where("state", "!=", "TERMINATED").returning(["data", "state"]).execute(),
     await trx.updateTable("tasks").set({ node_id: adopter }).where("node_id", "=", dead.id).where("state", "in", UNFINISHED_TASKS).returning("data").execute(),
   ];
+  // And the rest of its rows, so that what its ended agents and crews still have (a wallet's
+  // credits, a dead-lettered task to re-drive) is a live node's to answer for.
+  for (const table of ["agents", "crews", "tasks"] as const) await trx.updateTable(table).set({ node_id: adopter }).where("node_id", "=", dead.id).execute();
   const byCreation = <T extends { createdAt: string; id: string }>(a: T, b: T): number => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1);
   const bySpawn = (a: Agent, b: Agent): number => (a.spawnedAt > b.spawnedAt ? -1 : a.spawnedAt < b.spawnedAt ? 1 : a.id > b.id ? -1 : 1);
   return {
@@ -148,9 +154,19 @@ async function assign(trx: Kysely<SqlDatabase>, counter: "events" | "ledger", va
 /** Refuses the transaction unless the node's fence still stands; holds its row until commit, so no adopter moves it meanwhile. */
 export async function checkFence(trx: Kysely<SqlDatabase>, node: NodeFence): Promise<void> {
   const row = await trx.selectFrom("nodes").select(["fence", "adopted_by"]).where("id", "=", node.id).forShare().executeTakeFirst();
-  if (row !== undefined && Number(row.fence) === node.fence) return;
+  const lost = fenceLostOf(node, row);
+  if (lost !== undefined) throw lost;
+}
+
+/** Undefined while the node's fence stands, else NODE_FENCED saying who took it; no lock (a look, not a write). */
+export async function fenceLost(db: Kysely<SqlDatabase>, node: NodeFence): Promise<FactoryError | undefined> {
+  return fenceLostOf(node, await db.selectFrom("nodes").select(["fence", "adopted_by"]).where("id", "=", node.id).executeTakeFirst());
+}
+
+function fenceLostOf(node: NodeFence, row: { fence: number; adopted_by: string | null } | undefined): FactoryError | undefined {
+  if (row !== undefined && Number(row.fence) === node.fence) return undefined;
   const by = row?.adopted_by ?? null;
-  throw new FactoryError(
+  return new FactoryError(
     "NODE_FENCED",
     by !== null
       ? `node '${node.id}' may no longer write: node '${by}' took over its agents and tasks after its lease ran out; restart it to join again`

@@ -7,7 +7,7 @@ import { SqlStore } from "../sql/sql-store.ts";
 import { GuardedPool } from "./guarded-pool.ts";
 import { redactUrl } from "../../../core/redact-url.ts";
 import { requireKnownOptions } from "../../../core/known-options.ts";
-import { adoptNode, attachNode, checkFence, numberBatch, type NodeFence } from "./node-rows.ts";
+import { adoptNode, attachNode, checkFence, fenceLost, numberBatch, type NodeFence } from "./node-rows.ts";
 import { writeBatch } from "../sql/sql-writes.ts";
 
 /** What every connection of the store calls itself in `pg_stat_activity`, unless the URL names another. */
@@ -126,6 +126,12 @@ class PostgresStore extends SqlStore {
     const { fence, owned } = await this.transaction((trx) => attachNode(trx, node));
     this.#node = fence;
     return owned;
+  }
+
+  async fenceLost(): Promise<string | undefined> {
+    const node = this.#node;
+    if (node === undefined) return undefined;
+    return (await fenceLost(this.db, node))?.message;
   }
 
   async ownerOf(kind: OwnedKind, id: string): Promise<string | null | undefined> {

@@ -24,13 +24,17 @@ export async function listLedger(db: Kysely<SqlDatabase>, query: LedgerQuery): P
 
 /** Every wallet's balance in micro-credits (credits in minus debits out), and the last seq summed. */
 export async function ledgerTotals(db: Kysely<SqlDatabase>): Promise<{ balances: Map<string, number>; lastSeq: number }> {
-  const credited = await db.selectFrom("ledger").select(["credit as wallet", (eb) => eb.fn.sum<number>("micro").as("micro")]).groupBy("credit").execute();
-  const debited = await db.selectFrom("ledger").select(["debit as wallet", (eb) => eb.fn.sum<number>("micro").as("micro")]).groupBy("debit").execute();
+  // The last seq first, and only entries up to it summed: the sums are exactly "every entry up
+  // to lastSeq", even while other nodes commit (their seqs follow commit order), so a node that
+  // applies later entries by seq counts none twice and misses none.
+  const last = await db.selectFrom("ledger").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
+  const lastSeq = Number(last?.seq ?? 0);
+  const credited = await db.selectFrom("ledger").select(["credit as wallet", (eb) => eb.fn.sum<number>("micro").as("micro")]).where("seq", "<=", lastSeq).groupBy("credit").execute();
+  const debited = await db.selectFrom("ledger").select(["debit as wallet", (eb) => eb.fn.sum<number>("micro").as("micro")]).where("seq", "<=", lastSeq).groupBy("debit").execute();
   const balances = new Map<string, number>();
   for (const row of credited) balances.set(row.wallet, (balances.get(row.wallet) ?? 0) + Number(row.micro));
   for (const row of debited) balances.set(row.wallet, (balances.get(row.wallet) ?? 0) - Number(row.micro));
-  const last = await db.selectFrom("ledger").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
-  return { balances, lastSeq: Number(last?.seq ?? 0) };
+  return { balances, lastSeq };
 }
 
 /** Entries of one kind summed by agent, crew, model or period, largest amounts (or earliest periods) first. */
