@@ -32,7 +32,7 @@ export class CrewHost {
 
   /** Spawns a member of another node's crew here; resolves once it is READY. */
   async spawnMember(asked: Crew, profile: ProfileRecord, name: string): Promise<Agent> {
-    const { crewManager, profileRegistry, spawner, store } = this.#deps;
+    const { crewManager, profileRegistry, spawner } = this.#deps;
     if (crewManager.get(asked.id) !== undefined && !crewManager.isMirror(asked.id)) {
       throw new FactoryError("VALIDATION_FAILED", `crew ${asked.id} is this node's own: spawn its members through the crew`, { field: "crew" });
     }
