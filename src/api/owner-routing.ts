@@ -36,9 +36,9 @@ export function ownerRouting(factory: Factory): MiddlewareHandler {
       const kind = KIND[match[1] as string] as OwnedKind;
       const id = decodeURIComponent(match[2] as string);
       what = `${kind} ${id}`;
+      // A dead node's tasks, finished ones included, move to the node that takes it over: until
+      // then a re-drive waits like any change (two nodes re-driving one task would run it twice).
       where = await factory.locate(kind, id);
-      // A finished task is re-driven by whichever node is asked: its old node has no part in it.
-      if (where.on === "node" && !where.alive && kind === "task" && match[3] === "/retry") return next();
     } else if ((c.req.path === "/v1/ledger/transfers" || c.req.path === "/v1/ledger/grants") && c.req.method === "POST") {
       // A wallet is debited only by the node that owns it (its balance there is the one that
       // counts); a grant goes there too, so a spend right after it finds the credits.
