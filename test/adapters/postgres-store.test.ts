@@ -326,7 +326,10 @@ describe("postgres store", { skip: PG_SKIP }, () => {
           code: "NODE_FENCED",
           message: `node 'd' may no longer write: node '${adopter}' took over its agents and tasks after its lease ran out; restart it to join again`,
         });
-        assert.equal(await x.adoptNode?.(node("d")), undefined, "taken once");
+        const [winner, loser] = adopter === "x" ? [x, y] : [y, x];
+        assert.equal(await loser.adoptNode?.(node("d")), undefined, "taken once");
+        // The adopter asking again (its first answer lost) gets what it owns now, the adopted rows among them.
+        assert.deepEqual((await winner.adoptNode?.(node("d")))?.tasks.map((t) => t.id).sort(), adopter === "x" ? ["q", "r", "x-own"] : ["q", "r"]);
         // d restarts (a new life): it owns nothing that was taken, writes again, and is not adoptable under its old life.
         const d2 = await s.open();
         assert.deepEqual(await d2.attachNode?.(node("d", T1)), { crews: [], agents: [], tasks: [] });
