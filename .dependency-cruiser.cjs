@@ -2,7 +2,7 @@
 // Imports point down only; type-only imports count too, since they are dependencies of the design
 // even though they vanish from the emitted JavaScript.
 //
-//   core ← state ← scheduler / health / economics / models / runtimes / cluster ← agents / crews / tasks ← factory ← api / cli ← index.ts
+//   core ← state ← scheduler / health / economics / models / runtimes / cluster / security ← agents / crews / tasks ← factory ← api / cli ← index.ts
 //
 // adapters/ implement core's ports: they import core only, and only the wiring (factory) and
 // what sits above it import them. client/ is the HTTP client published as `agent-factory/client`:
@@ -12,7 +12,7 @@
 const layers = [
   ["core"],
   ["state"],
-  ["scheduler", "health", "economics", "models", "runtimes", "cluster"],
+  ["scheduler", "health", "economics", "models", "runtimes", "cluster", "security"],
   ["agents", "crews", "tasks"],
   ["factory"],
   ["api", "cli"],

@@ -5,6 +5,8 @@ import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
 import type { CrewAccess, SubtaskRequest } from "../core/ports/runtime.ts";
 import type { Task } from "../core/task.ts";
 import type { Budgets } from "../models/budgets.ts";
+import type { AgentTokens } from "../security/agent-tokens.ts";
+import type { AgentToken } from "../core/ports/runtime.ts";
 import type { ModelRouter } from "../models/router.ts";
 import type { Runner } from "../scheduler/runner.ts";
 import type { EventLog } from "../state/event-log.ts";
@@ -42,6 +44,8 @@ export interface AgentCallsDeps {
   crews: CrewDesk;
   events: EventLog;
   agentLog: AgentLog;
+  /** Signs each agent's token (its identity for whoever it calls); absent: agents get none. */
+  tokens?: Pick<AgentTokens, "issue">;
   /**
    * Model calls of members of a crew another node owns are made at that node (its wallet and
    * budgets are kept there); absent on a single node.
@@ -144,6 +148,13 @@ export class AgentCalls implements AgentCallHandler {
       };
     }
     return result;
+  }
+
+  /** A fresh signed token naming the agent: `sub` its id, `crew`, `scopes`. */
+  issueToken(agent: Agent): Promise<AgentToken> {
+    const tokens = this.#deps.tokens;
+    if (tokens === undefined) return Promise.reject(new FactoryError("INTERNAL", "this factory signs no agent tokens"));
+    return tokens.issue({ id: agent.id, crewId: agent.crewId, scopes: agent.scopes });
   }
 
   /**

@@ -2,7 +2,7 @@ import { freshHealth, type Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newAgentId, newWalletAddress } from "../core/ids.ts";
 import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
-import type { AgentHandle, AgentRuntime, AgentServices, CrewAccess, ModelAccess, SubtaskRequest, TaskAccess } from "../core/ports/runtime.ts";
+import type { AgentHandle, AgentRuntime, AgentServices, AgentToken, CrewAccess, ModelAccess, SubtaskRequest, TaskAccess } from "../core/ports/runtime.ts";
 import type { Task } from "../core/task.ts";
 import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
@@ -34,6 +34,8 @@ export interface AgentCallHandler {
   submitSubtask(agent: Agent, parentTaskId: string, request: SubtaskRequest): Promise<Task>;
   /** The agent waits for a task (one of its own, or a sub-task of one). */
   waitForTask(agent: Agent, id: string, waitMs: number): Promise<Task>;
+  /** A fresh signed token naming the agent (its identity for whoever it calls); absent: agents get none. */
+  issueToken?(agent: Agent): Promise<AgentToken>;
 }
 
 /** What the spawner's agents report, for whoever listens (healing, the watchdog, the dispatcher, logs). */
@@ -242,6 +244,13 @@ class AgentServicesFor implements AgentServices {
 
   get models(): ModelAccess {
     return { call: (taskId, request) => this.#shared.calls.callModel(this.#agent, taskId, request) };
+  }
+
+  /** A fresh token for the agent, or none while it has a newer runtime (a lingering one cannot speak for it). */
+  async token(): Promise<AgentToken | undefined> {
+    const calls = this.#shared.calls;
+    if (calls.issueToken === undefined || this.retired) return undefined;
+    return calls.issueToken(this.#agent);
   }
 
   get tasks(): TaskAccess {

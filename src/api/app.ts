@@ -123,6 +123,19 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
       503: jsonContent(z.object({ status: z.enum(["shutting-down", "store-unavailable", "node-lapsed", "node-fenced"]) }).passthrough(), "Not taking work"),
     },
   });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/.well-known/jwks.json",
+    operationId: "getJwks",
+    tags: ["health"],
+    summary: "The public keys agents' tokens are signed with (a JWK set: Ed25519, EdDSA), for anyone to verify a token",
+    security: [],
+    responses: { 200: jsonContent(z.object({ keys: z.array(z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string(), kid: z.string(), alg: z.literal("EdDSA") }).passthrough()) }), "The key set") },
+  });
+  app.get("/.well-known/jwks.json", async (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    return c.json(await factory.jwks(), 200);
+  });
   app.get("/health", (c) => c.json({ status: "ok" }, 200));
   app.get("/ready", (c) => {
     // Fenced: another node took its agents over; it has closed itself and waits to be restarted.

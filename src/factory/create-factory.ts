@@ -105,6 +105,7 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
     providers,
     retention,
     node: { id: nodeId, url: o.nodeUrl ?? null, apiKey: o.nodeApiKey, membership, ...o.nodeLease },
+    tokens: o.tokens,
     }),
   );
   starting.reached = true;

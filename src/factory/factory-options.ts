@@ -83,6 +83,7 @@ export const FACTORY_DEFAULTS = {
   watchdogTickMs: 100,
   chaos: false,
   nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
+  tokens: { issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 15 * 60_000, rotateAfterMs: 24 * 3_600_000 },
 } as const;
 
 const AffinitySchema = z.strictObject({
@@ -107,6 +108,13 @@ const NodeLeaseSchema = z
     renewMs: timerMs(1).default(FACTORY_DEFAULTS.nodeLease.renewMs),
   })
   .refine((lease) => lease.renewMs < lease.leaseMs, { error: (issue) => `renewMs must be less than leaseMs, got ${JSON.stringify(issue.input)}`, path: ["renewMs"] });
+
+const TokensSchema = z.strictObject({
+  issuer: z.string().min(1).max(256).default(FACTORY_DEFAULTS.tokens.issuer),
+  audience: z.string().min(1).max(256).default(FACTORY_DEFAULTS.tokens.audience),
+  lifetimeMs: timerMs(1_000).default(FACTORY_DEFAULTS.tokens.lifetimeMs),
+  rotateAfterMs: timerMs(60_000).default(FACTORY_DEFAULTS.tokens.rotateAfterMs),
+});
 
 /** `FactoryOptions` as a schema: checks the numbers and flags and fills in every default. Strict: an unknown key (a typo) is refused. */
 export const FactoryOptionsSchema = z.strictObject({
@@ -141,6 +149,7 @@ export const FactoryOptionsSchema = z.strictObject({
   nodeApiKey: z.string({ error: (issue) => `must be a string, got ${shown(issue.input)}` }).min(1).optional(),
   membership: liveWith<Membership>("a Membership", ["join", "renew", "leave", "list", "close"]).optional(),
   nodeLease: NodeLeaseSchema.prefault({}),
+  tokens: TokensSchema.prefault({}),
 });
 
 /** The public options of `createFactory`; every one optional, each default documented on it. */
@@ -231,6 +240,14 @@ export interface FactoryOptions {
   membership?: Membership;
   /** The node's lease: how long it holds, `leaseMs` (default 3,000), and how often it is renewed, `renewMs` (default 1,000; less than `leaseMs`). */
   nodeLease?: { leaseMs?: number; renewMs?: number };
+  /**
+   * Agents' tokens (EdDSA JWTs; public keys at `/.well-known/jwks.json`): `iss` and `aud` (both
+   * default `agent-factory`), how long one is valid, `lifetimeMs` (15 minutes; a process agent
+   * gets a fresh one as `token/refresh` when two thirds have passed), and how long a signing key
+   * signs before a new one takes over, `rotateAfterMs` (24 hours; kept in the store, shared by a
+   * cluster's nodes).
+   */
+  tokens?: { issuer?: string; audience?: string; lifetimeMs?: number; rotateAfterMs?: number };
 }
 
 /** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers`, `nodeId`, `nodeUrl`, `nodeApiKey`, `membership` stay optional: their absence means "build the default"). */

@@ -382,6 +382,16 @@ export class Factory {
     return this.#p.crewHost.callModel(crewId, agentId, taskId, request);
   }
 
+  /**
+   * The public keys agents' tokens are signed with, as a JWK set (`/.well-known/jwks.json`):
+   * anyone verifies a token with them (`jose`'s `createRemoteJWKSet`).
+   */
+  async jwks(): Promise<{ keys: Array<Record<string, unknown>> }> {
+    // Made at the first ask if none is stored yet, so a verifier never finds the set empty.
+    await this.#p.signingKeys.signer();
+    return { keys: (await this.#p.signingKeys.published()) };
+  }
+
   /** Which node runs an agent, crew or task: this one, another (with its URL), or none known. */
   locate(kind: OwnedKind, id: string): Promise<Location> {
     return this.#locator.locate(kind, id);

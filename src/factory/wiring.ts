@@ -42,6 +42,8 @@ import { ClusterNode } from "../cluster/cluster-node.ts";
 import { Peers } from "../cluster/peers.ts";
 import { crewHomeOver, crewPeersOver } from "./crew-peers.ts";
 import { CrewHost } from "../crews/crew-host.ts";
+import { SigningKeys } from "../security/signing-keys.ts";
+import { AgentTokens } from "../security/agent-tokens.ts";
 import { Crews } from "../crews/crews.ts";
 import { TaskBook } from "../tasks/task-book.ts";
 import { TaskIntake } from "../tasks/task-intake.ts";
@@ -78,11 +80,15 @@ export interface FactoryDeps {
   retention: RetentionSettings;
   /** This node: its id (carried by its agents), its API's URL, its membership and lease timing. */
   node: { id: string; url: string | null; apiKey?: string | undefined; membership: Membership; leaseMs: number; renewMs: number };
+  /** Agents' tokens: who signs (`iss`), who accepts (`aud`), how long one is valid, how long a key signs. */
+  tokens: { issuer: string; audience: string; lifetimeMs: number; rotateAfterMs: number };
 }
 
 /** Every service of one factory, built and connected. */
 export interface FactoryParts {
   deps: FactoryDeps;
+  /** The keys agents' tokens are signed with (the JWKS route publishes their public halves). */
+  signingKeys: SigningKeys;
   crewHost: CrewHost;
   phase: FactoryPhase;
   journal: Journal;
@@ -254,8 +260,11 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const agents = new Agents({ profiles, profileRegistry, spawner, registry, hibernation, crews: crewManager, journal, store });
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
   const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
+  // Agents' identities: tokens signed with keys kept in the store (a cluster's nodes share them).
+  const signingKeys = new SigningKeys({ store, rotateAfterMs: deps.tokens.rotateAfterMs, keepMs: deps.tokens.lifetimeMs + 60_000 });
+  const tokens = new AgentTokens({ keys: signingKeys, issuer: deps.tokens.issuer, audience: deps.tokens.audience, lifetimeMs: deps.tokens.lifetimeMs });
   const crewHome = crewHomeOver(peers, store, crewManager, journal);
-  const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog, ...(crewHome === undefined ? {} : { crewHome }) });
+  const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog, tokens, ...(crewHome === undefined ? {} : { crewHome }) });
   const pools = new PoolManager({
     profiles: profileRegistry,
     registry,
@@ -306,5 +315,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   registry.terminated.add((agent) => agentLog.forget(agent.id));
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
-  return { deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { signingKeys, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -455,6 +455,17 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.equal((await sut.store.ledgerTotals()).balances.get("W1"), 6_000_000);
     });
 
+    it("keeps signing keys, newest first; a kid already kept stays as it was", async () => {
+      const key = (kid: string, at: number) => ({ kid, createdAt: now(at), publicJwk: { kty: "OKP", crv: "Ed25519", x: kid }, privateJwk: { kty: "OKP", crv: "Ed25519", x: kid, d: `secret-${kid}` } });
+      assert.deepEqual(await sut.store.listSigningKeys(), []);
+      await sut.store.putSigningKey(key("k1", 1));
+      await sut.store.putSigningKey(key("k2", 2));
+      await sut.store.putSigningKey({ ...key("k1", 3), privateJwk: { d: "replaced" } });
+      const kept = await sut.store.listSigningKeys();
+      assert.deepEqual(kept.map((k) => k.kid), ["k2", "k1"]);
+      assert.deepEqual(kept[1], key("k1", 1));
+    });
+
     it("keeps what was applied across a close and reopen", async (t) => {
       if (sut.reopen === undefined) return t.skip("this adapter has no durable backing to reopen");
       await sut.store.apply([{ kind: "task", value: task("durable") }]);

@@ -32,8 +32,16 @@ export interface TaskAccess {
   wait(taskId: string, waitMs: number): Promise<Task>;
 }
 
+/** A signed token naming the agent (a JWT), and when it stops being valid (ISO time). */
+export interface AgentToken {
+  token: string;
+  expiresAt: string;
+}
+
 /** What the factory lends a runtime for one agent. */
 export interface AgentServices {
+  /** A fresh signed token for the agent; undefined when the factory gives agents none. */
+  token?(): Promise<AgentToken | undefined>;
   crew: CrewAccess | null;
   /** Model calls (the llm runtime's loop); absent where the factory lends none. */
   models?: ModelAccess;

@@ -117,6 +117,14 @@ export interface PruneQuery {
   limit: number;
 }
 
+/** A key agents' tokens are signed with (EdDSA, Ed25519), as JWKs; the private half never leaves the factory. */
+export interface StoredSigningKey {
+  kid: string;
+  createdAt: string;
+  publicJwk: Record<string, unknown>;
+  privateJwk: Record<string, unknown>;
+}
+
 /** A node as the store knows it: its id and when this life of it joined the cluster. */
 export interface StoreNode {
   id: string;
@@ -180,6 +188,10 @@ export interface Store {
   putBudget(budget: StoredBudget): Promise<void>;
   deleteBudget(key: string): Promise<void>;
   listBudgets(): Promise<StoredBudget[]>;
+  /** The keys agents' tokens are signed with, newest first (every node of a cluster signs with the newest). */
+  listSigningKeys(): Promise<StoredSigningKey[]>;
+  /** Keeps a new signing key; one already kept under its kid stays as it is. */
+  putSigningKey(key: StoredSigningKey): Promise<void>;
   /**
    * Deletes at most `limit` rows of one kind that fall outside `before` or `keep`, oldest first,
    * and says how many went. Only finished tasks (SUCCEEDED, FAILED, CANCELLED, DEAD) are ever

@@ -22,6 +22,11 @@ export interface HandlerContext {
    * without calling it is stuck.
    */
   progress: (message?: string, fraction?: number) => void;
+  /**
+   * A fresh signed token naming the agent (a JWT: `sub` its id, `crew`, `scopes`; verify it at
+   * `/.well-known/jwks.json`), for whatever the handler calls; undefined when the factory gives none.
+   */
+  token: () => Promise<string | undefined>;
 }
 
 /** What a function agent's optional hooks are given. */

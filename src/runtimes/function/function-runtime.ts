@@ -92,6 +92,7 @@ class FunctionAgentHandle implements AgentHandle {
       crew: services.crew,
       saveContext: (context) => services.saveContext(context),
       progress: (message, fraction) => services.progress(task.id, message, fraction),
+      token: async () => (await services.token?.())?.token,
     });
   }
 

@@ -113,9 +113,12 @@ export class ProcessAgentHandle implements AgentHandle {
   }
 
   async initialize(params: unknown, timeoutMs: number): Promise<void> {
+    // Its identity for whoever it calls: a signed token now, a fresh one before each expires.
+    const token = await this.#services.token?.();
+    const withToken = token === undefined ? params : { ...(params as Record<string, unknown>), token: token.token, tokenExpiresAt: token.expiresAt };
     try {
       await Promise.race([
-        this.#channel.request("initialize", params, timeoutMs),
+        this.#channel.request("initialize", withToken, timeoutMs),
         this.#exited.then(() => {
           throw new FactoryError("AGENT_START_FAILED", "the agent process exited before answering initialize");
         }),
@@ -123,6 +126,29 @@ export class ProcessAgentHandle implements AgentHandle {
     } catch (error) {
       throw error instanceof FactoryError ? error : new FactoryError("AGENT_START_FAILED", `initialize failed: ${(error as Error).message}`);
     }
+    if (token !== undefined) this.#refreshAt(token.expiresAt);
+  }
+
+  #refreshTimer: NodeJS.Timeout | undefined;
+
+  /** Sends `token/refresh` with a new token when two thirds of this one's life have passed. */
+  #refreshAt(expiresAt: string): void {
+    const wait = Math.max(1_000, ((Date.parse(expiresAt) - Date.now()) * 2) / 3);
+    this.#refreshTimer = setTimeout(() => {
+      if (this.#gone || this.#stopping) return;
+      this.#services
+        .token?.()
+        .then((next) => {
+          if (next === undefined || this.#gone || this.#stopping) return;
+          this.#channel.notify("token/refresh", { token: next.token, expiresAt: next.expiresAt });
+          this.#refreshAt(next.expiresAt);
+        })
+        .catch((error: unknown) => {
+          this.#services.log("warn", `its token could not be refreshed: ${error instanceof Error ? error.message : String(error)}; retrying`);
+          this.#refreshAt(new Date(Date.now() + 3_000).toISOString());
+        });
+    }, wait);
+    this.#refreshTimer.unref();
   }
 
   async run(input: unknown, { task, signal }: RunContext): Promise<unknown> {
@@ -189,6 +215,7 @@ export class ProcessAgentHandle implements AgentHandle {
   #onGone(reason: string): void {
     if (this.#gone) return;
     this.#gone = true;
+    clearTimeout(this.#refreshTimer);
     this.#options.onExit();
     this.#channel.close(new FactoryError("AGENT_LOST", `the agent process ${reason}`));
     if (!this.#stopping) this.#services.lost(`process ${reason}`);

@@ -3,7 +3,7 @@ import type { Crew } from "../../../core/crew.ts";
 import { FactoryError } from "../../../core/errors.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
 import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
-import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoredSigningKey, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
@@ -184,6 +184,16 @@ class MemoryStore implements Store {
     this.#open();
     const rows = [...this.#tables.budgets.values()].sort((a, b) => compare(a.key, b.key));
     return rows.map((r) => ({ key: r.key, credits: fromMicro(r.creditsMicro), periodMs: r.periodMs, windowStart: r.windowStart }));
+  }
+
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    this.#open();
+    return [...this.#tables.signingKeys.values()].sort((a, b) => compare(b.createdAt, a.createdAt) || compare(b.kid, a.kid)).map((k) => structuredClone(k));
+  }
+
+  async putSigningKey(key: StoredSigningKey): Promise<void> {
+    this.#open();
+    if (!this.#tables.signingKeys.has(key.kid)) this.#tables.signingKeys.set(key.kid, structuredClone(key));
   }
 
   async prune(query: PruneQuery): Promise<number> {

@@ -1,3 +1,4 @@
+import type { StoredSigningKey } from "../../../core/ports/store.ts";
 // One row per record, as the SQL tables hold them: the columns filtered, ordered and summed on,
 // and the record whole as JSON in `data`.
 export interface AgentRow { id: string; state: string; role: string; profile: string; crewId: string | null; spawnedAt: string; data: string }
@@ -41,6 +42,7 @@ export class MemoryTables {
   /** Crew id → key → value as JSON. */
   readonly context = new Map<string, Map<string, string>>();
   readonly budgets = new Map<string, BudgetRow>();
+  readonly signingKeys = new Map<string, StoredSigningKey>();
 
   /** Lets every row go. */
   clear(): void {
@@ -55,6 +57,7 @@ export class MemoryTables {
     this.ledgerIds.clear();
     this.context.clear();
     this.budgets.clear();
+    this.signingKeys.clear();
   }
 }
 

@@ -84,6 +84,8 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
     `insert into counters (name, value) select 'events', coalesce(max(seq), 0) from events`,
     `insert into counters (name, value) select 'ledger', coalesce(max(seq), 0) from ledger`,
   ],
+  // The keys agents' tokens are signed with: shared by the nodes of a cluster, rotated by age.
+  "0010_signing_keys": [`create table signing_keys (kid text primary key, created_at text not null, public_jwk text not null, private_jwk text not null)`],
 };
 
 /** Tasks written before 0007 carry `finishedAt` only in `data`. */

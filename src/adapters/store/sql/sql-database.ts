@@ -26,6 +26,7 @@ export interface SqlDatabase {
   };
   nodes: { id: string; fence: number; started_at: string; adopted_by: string | null; updated_at: string };
   counters: { name: string; value: number };
+  signing_keys: { kid: string; created_at: string; public_jwk: string; private_jwk: string };
   budgets: { key: string; credits_micro: number; period_ms: number | null; window_start: string };
 }
 

@@ -4,7 +4,7 @@ import type { Crew } from "../../../core/crew.ts";
 import type { ListPosition } from "../../../core/list-position.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
 import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
-import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
+import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoredSigningKey, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
@@ -200,6 +200,19 @@ export class SqlStore implements Store {
   async listBudgets(): Promise<StoredBudget[]> {
     const rows = await this.#db.selectFrom("budgets").selectAll().orderBy("key").execute();
     return rows.map((r) => ({ key: r.key, credits: fromMicro(Number(r.credits_micro)), periodMs: r.period_ms === null ? null : Number(r.period_ms), windowStart: r.window_start }));
+  }
+
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    const rows = await this.#db.selectFrom("signing_keys").selectAll().orderBy("created_at", "desc").orderBy("kid", "desc").execute();
+    return rows.map((r) => ({ kid: r.kid, createdAt: r.created_at, publicJwk: JSON.parse(r.public_jwk) as Record<string, unknown>, privateJwk: JSON.parse(r.private_jwk) as Record<string, unknown> }));
+  }
+
+  async putSigningKey(key: StoredSigningKey): Promise<void> {
+    await this.#db
+      .insertInto("signing_keys")
+      .values({ kid: key.kid, created_at: key.createdAt, public_jwk: JSON.stringify(key.publicJwk), private_jwk: JSON.stringify(key.privateJwk) })
+      .onConflict((oc) => oc.column("kid").doNothing())
+      .execute();
   }
 
   async prune(query: PruneQuery): Promise<number> {
