@@ -22,6 +22,7 @@ export interface LedgerRow {
   data: string;
 }
 export interface BudgetRow { key: string; creditsMicro: number; periodMs: number | null; windowStart: string }
+export interface OperatorKeyRow { id: string; name: string; role: string; crews: string | null; secretHash: string; createdAt: string }
 
 /** The memory store's tables: one map (or seq-ordered array) per SQL table, and the indexes SQL would keep. */
 export class MemoryTables {
@@ -41,6 +42,7 @@ export class MemoryTables {
   /** Crew id → key → value as JSON. */
   readonly context = new Map<string, Map<string, string>>();
   readonly budgets = new Map<string, BudgetRow>();
+  readonly operatorKeys = new Map<string, OperatorKeyRow>();
 
   /** Lets every row go. */
   clear(): void {
@@ -55,6 +57,7 @@ export class MemoryTables {
     this.ledgerIds.clear();
     this.context.clear();
     this.budgets.clear();
+    this.operatorKeys.clear();
   }
 }
 

@@ -27,6 +27,7 @@ export interface SqlDatabase {
   nodes: { id: string; fence: number; started_at: string; adopted_by: string | null; updated_at: string };
   counters: { name: string; value: number };
   budgets: { key: string; credits_micro: number; period_ms: number | null; window_start: string };
+  operator_keys: { id: string; name: string; role: string; crews: string | null; secret_hash: string; created_at: string };
 }
 
 /** A row's record, parsed from its `data` column. */
