@@ -12,7 +12,7 @@
 const layers = [
   ["core"],
   ["state"],
-  ["scheduler", "health", "economics", "models", "runtimes", "cluster"],
+  ["scheduler", "health", "economics", "models", "runtimes", "cluster", "security"],
   ["agents", "crews", "tasks"],
   ["factory"],
   ["api", "cli"],
