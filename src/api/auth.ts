@@ -27,7 +27,8 @@ interface Resolved {
   params: Record<string, string>;
 }
 
-const resolved = new WeakMap<Request, Resolved>();
+/** By the request's context (the body limit may swap the raw Request for one with a counted body). */
+const resolved = new WeakMap<Context, Resolved>();
 const NO_ROUTE: Access = { role: "viewer", crews: "crewless" };
 
 /**
@@ -66,19 +67,19 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
       deny(c, factory, principal, operationId, "FORBIDDEN", reason);
       throw new FactoryError("FORBIDDEN", `${operationId ?? `${c.req.method} ${c.req.path}`} ${reason}`, { details: { required: access.role, role: principal.role } });
     }
-    resolved.set(c.req.raw, { principal, matched, operationId, access, params });
+    resolved.set(c, { principal, matched, operationId, access, params });
     await next();
   };
 }
 
 /** The principal `authenticate` found for this request (undefined outside `/v1`). */
 export function principalOf(c: Context): Principal | undefined {
-  return resolved.get(c.req.raw)?.principal;
+  return resolved.get(c)?.principal;
 }
 
 /** The request's operation, as `authenticate` matched it. */
 export function resolvedOf(c: Context): Resolved | undefined {
-  return resolved.get(c.req.raw);
+  return resolved.get(c);
 }
 
 /** Records a refusal as a `security.denied` event: who (never a secret), what, why. */

@@ -39,8 +39,8 @@ export class OperatorKeys {
     this.#cacheMs = deps.cacheMs ?? KEY_CACHE_MS;
   }
 
-  /** Makes a key; the secret is in the answer and nowhere else. */
-  async create(input: { name: string; role: OperatorRole; crews?: readonly string[] | undefined }): Promise<CreatedOperatorKey> {
+  /** Validates a key's input (naming the field at fault); the trimmed name and the crews without repeats. */
+  check(input: { name: string; role: OperatorRole; crews?: readonly string[] | undefined }): { name: string; crews: string[] | null } {
     const name = input.name.trim();
     if (name.length === 0 || name.length > 128) throw new FactoryError("VALIDATION_FAILED", "name: must be 1 to 128 characters", { field: "name" });
     if (!(OPERATOR_ROLES as readonly string[]).includes(input.role)) throw new FactoryError("VALIDATION_FAILED", `role: must be one of ${OPERATOR_ROLES.join(", ")}`, { field: "role" });
@@ -51,6 +51,12 @@ export class OperatorKeys {
       // An admin manages keys and server settings, which belong to no crew: a limit would mean nothing.
       if (input.role === "admin") throw new FactoryError("VALIDATION_FAILED", "crews: an admin key cannot be limited to crews (use role operator or viewer)", { field: "crews" });
     }
+    return { name, crews };
+  }
+
+  /** Makes a key; the secret is in the answer and nowhere else. */
+  async create(input: { name: string; role: OperatorRole; crews?: readonly string[] | undefined }): Promise<CreatedOperatorKey> {
+    const { name, crews } = this.check(input);
     const id = `k${randomBytes(8).toString("hex")}`;
     const secret = `afk_${id}_${randomBytes(32).toString("base64url")}`;
     const key: StoredOperatorKey = { id, name, role: input.role, crews, createdAt: new Date(this.#now()).toISOString(), secretHash: hashOf(secret) };
