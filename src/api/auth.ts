@@ -72,11 +72,6 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
   };
 }
 
-/** The principal `authenticate` found for this request (undefined outside `/v1`). */
-export function principalOf(c: Context): Principal | undefined {
-  return resolved.get(c)?.principal;
-}
-
 /** The request's operation, as `authenticate` matched it. */
 export function resolvedOf(c: Context): Resolved | undefined {
   return resolved.get(c);

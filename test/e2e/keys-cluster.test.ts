@@ -18,6 +18,7 @@ describe("operator keys on a cluster", { timeout: 90_000, skip: PG_SKIP || REDIS
   const servers: Server[] = [];
   const cluster = `af-keys-${randomBytes(6).toString("hex")}`;
   const data = join(tmpdir(), cluster);
+  let rootKey = "";
   after(async () => {
     for (const s of servers) {
       if (s.child.exitCode === null && s.child.signalCode === null) {
@@ -40,7 +41,7 @@ describe("operator keys on a cluster", { timeout: 90_000, skip: PG_SKIP || REDIS
     const b = (two as Server).url;
     const root = await cli(a, "--json", "keys", "create", "--name", "root", "--role", "admin");
     assert.equal(root.code, 0, root.stderr);
-    const rootKey = (JSON.parse(root.stdout) as { secret: string }).secret;
+    rootKey = (JSON.parse(root.stdout) as { secret: string }).secret;
     // Node 2 learns that keys exist from the store: within its cache time it closes /v1 to callers without one.
     await until(async () => (await status(b)) === 401, "node 2 refusing a caller without a key", 2_000);
     assert.equal(await status(b, rootKey), 200);
@@ -55,5 +56,21 @@ describe("operator keys on a cluster", { timeout: 90_000, skip: PG_SKIP || REDIS
     await until(async () => (await status(a, viewer.secret)) === 401, "node 1 refusing the revoked key", 2_000);
     const tookMs = Date.now() - at;
     assert.ok(tookMs <= 1_200, `node 1 kept accepting the revoked key for ${tookMs} ms`);
+  });
+
+  it("a crew-limited key asks node 2 about crews node 1 runs: its own crew answers, another crew is 403 CROSS_CREW", async () => {
+    const [one, two] = servers as [Server, Server];
+    const asAdmin = (url: string, path: string, body: unknown) =>
+      fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${rootKey}` }, body: JSON.stringify(body) });
+    const assemble = async (name: string) => ((await (await asAdmin(one.url, "/v1/crews/assemble", { manifest: { name, members: [{ profile: { name: "c", role: "C" } }] } })).json()) as { id: string }).id;
+    const mine = await assemble("mine");
+    const theirs = await assemble("theirs");
+    const key = (await (await asAdmin(one.url, "/v1/keys", { name: "team", role: "viewer", crews: [mine] })).json()) as { secret: string };
+    const ask = (url: string, crew: string) => fetch(`${url}/v1/crews/${crew}`, { headers: { authorization: `Bearer ${key.secret}` } });
+    await until(async () => (await ask(two.url, mine)).status === 200, "node 2 answering the key about its crew", 2_000);
+    for (const url of [one.url, two.url]) {
+      const refused = await ask(url, theirs);
+      assert.deepEqual([refused.status, ((await refused.json()) as { error: { code: string } }).error.code], [403, "CROSS_CREW"]);
+    }
   });
 });
