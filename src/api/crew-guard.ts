@@ -20,9 +20,10 @@ export function crewGuard(factory: Factory): MiddlewareHandler {
     const { principal, access, operationId, params } = r;
     const crews = new Set(principal.crews);
     const refuse = (crewId: string | null, what: string): never => {
-      const reason = crewId === null ? `${what} belongs to no crew` : `${what} is of crew ${crewId}`;
-      deny(c, factory, principal, operationId, "CROSS_CREW", `${reason}; the key is limited to ${[...crews].join(", ")}`, crewId);
-      throw new FactoryError("CROSS_CREW", `${reason}, and this key is limited to crews ${[...crews].join(", ")}`, { details: { crewId, crews: [...crews] } });
+      // The answer does not say which crew the thing is of (the caller may not know it); the audit event does.
+      const reason = `${what} ${crewId === null ? "belongs to no crew" : "is of a crew this key is not limited to"}`;
+      deny(c, factory, principal, operationId, "CROSS_CREW", `${what} ${crewId === null ? "belongs to no crew" : `is of crew ${crewId}`}; the key is limited to ${[...crews].join(", ")}`, crewId);
+      throw new FactoryError("CROSS_CREW", `${reason} (it is limited to crews ${[...crews].join(", ")})`, { details: { crews: [...crews] } });
     };
     const check = (crewId: CrewOf, what: string): void => {
       if (crewId !== ABSENT && (crewId === null || !crews.has(crewId))) refuse(crewId, what);
@@ -104,7 +105,7 @@ async function cutSingle(c: Context, crews: ReadonlySet<string>, refuse: (crewId
   const crewId = body.crewId ?? null;
   if (crewId !== null && crews.has(crewId)) return;
   try {
-    refuse(crewId, `task ${body.id}`);
+    refuse(crewId, "the task first submitted with this idempotencyKey");
   } catch (error) {
     const json = (error as FactoryError).toJSON();
     c.res = new Response(JSON.stringify({ error: json }), { status: 403, headers: { "content-type": "application/json" } });

@@ -99,6 +99,42 @@ describe("operator keys: the contract", () => {
   });
 });
 
+describe("operator keys: a crew-limited key and what is shared between crews", () => {
+  it("reusing another crew's idempotency key does not hand back its task: 403 CROSS_CREW", async () => {
+    const { factory, close } = await testFactory();
+    try {
+      const app = createApp(factory, { apiKey: ROOT });
+      const fx = await fixtures(factory, app);
+      const theirs = await call(app, "/v1/tasks", json("POST", { crewId: fx.b.crew, role: "W", idempotencyKey: "shared-key" }, ROOT));
+      assert.equal(theirs.status, 202);
+      const mine = await call(app, "/v1/tasks", json("POST", { crewId: fx.a.crew, role: "W", idempotencyKey: "shared-key" }, fx.keys.crewOperator));
+      assert.deepEqual([mine.status, mine.body.error?.code, JSON.stringify(mine.body).includes(theirs.body.id)], [403, "CROSS_CREW", false]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("a crew-limited key's lists hold only its crews' things, even unfiltered, and a filter naming another crew is 403", async () => {
+    const { factory, close } = await testFactory();
+    try {
+      const app = createApp(factory, { apiKey: ROOT });
+      const fx = await fixtures(factory, app);
+      const key = fx.keys.crewViewer;
+      assert.deepEqual((await call(app, "/v1/crews", get(key))).body.items.map((c: Json) => c.id), [fx.a.crew]);
+      assert.deepEqual((await call(app, "/v1/agents", get(key))).body.items.map((a: Json) => a.id), [fx.a.agent]);
+      assert.deepEqual((await call(app, "/v1/tasks", get(key))).body.items.map((t: Json) => t.id), [fx.a.task]);
+      assert.deepEqual((await call(app, "/v1/budgets", get(key))).body.items.map((b: Json) => b.key), [`crew:${fx.a.crew}`]);
+      assert.ok((await call(app, "/v1/ledger", get(key))).body.items.every((e: Json) => e.crewId === fx.a.crew));
+      // An admin sees both.
+      assert.equal((await call(app, "/v1/crews", get(ROOT))).body.items.length, 2);
+      const other = await call(app, `/v1/tasks?crewId=${fx.b.crew}`, get(key));
+      assert.deepEqual([other.status, other.body.error.code], [403, "CROSS_CREW"]);
+    } finally {
+      await close();
+    }
+  });
+});
+
 /** The things of one crew a request is about. */
 interface Side {
   crew: string;
