@@ -1,5 +1,4 @@
 import type { Agent } from "../core/agent.ts";
-import { FactoryError } from "../core/errors.ts";
 import type { Crew, CrewMessage } from "../core/crew.ts";
 import type { FactoryEvent } from "../core/events.ts";
 import type { LedgerEntry, LedgerReport } from "../core/ledger.ts";
@@ -262,12 +261,6 @@ export class Factory {
   /** Makes a named key with a role, optionally limited to crews (which must exist); the answer holds the secret, shown once. */
   async createOperatorKey(input: { name: string; role: OperatorRole; crews?: readonly string[] | undefined }): Promise<CreatedOperatorKey> {
     this.#p.phase.assertOpen();
-    this.#p.keys.check(input);
-    for (const [i, id] of (input.crews ?? []).entries()) {
-      await this.getCrew(id).catch((error: unknown) => {
-        throw new FactoryError("CREW_NOT_FOUND", `crews.${i}: no crew with id '${id}'`, { field: `crews.${i}`, cause: error });
-      });
-    }
     return this.#p.keys.create(input);
   }
 

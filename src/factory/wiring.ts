@@ -308,6 +308,6 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   registry.terminated.add((agent) => agentLog.forget(agent.id));
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
-  const keys = new OperatorKeys({ store });
+  const keys = new OperatorKeys({ store, crews });
   return { keys, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -11,6 +11,8 @@ const MAX_CREWS = 100;
 
 export interface OperatorKeysDeps {
   store: Store;
+  /** Where a key's crews are looked up (rejects when there is no such crew). */
+  crews: { get(id: string): Promise<unknown> };
   /** Default: KEY_CACHE_MS. */
   cacheMs?: number;
   now?: () => number;
@@ -57,6 +59,11 @@ export class OperatorKeys {
   /** Makes a key; the secret is in the answer and nowhere else. */
   async create(input: { name: string; role: OperatorRole; crews?: readonly string[] | undefined }): Promise<CreatedOperatorKey> {
     const { name, crews } = this.check(input);
+    for (const [i, crewId] of (crews ?? []).entries()) {
+      await this.#deps.crews.get(crewId).catch((error: unknown) => {
+        throw new FactoryError("CREW_NOT_FOUND", `crews.${i}: no crew with id '${crewId}'`, { field: `crews.${i}`, cause: error });
+      });
+    }
     const id = `k${randomBytes(8).toString("hex")}`;
     const secret = `afk_${id}_${randomBytes(32).toString("base64url")}`;
     const key: StoredOperatorKey = { id, name, role: input.role, crews, createdAt: new Date(this.#now()).toISOString(), secretHash: hashOf(secret) };

@@ -4,13 +4,16 @@ import { describe, it } from "node:test";
 import { createMemoryStore } from "../../src/adapters/store/memory/memory-store.ts";
 import { KEY_CACHE_MS, OperatorKeys } from "../../src/security/operator-keys.ts";
 
+/** Every crew exists. */
+const anyCrew = { get: async (id: string) => ({ id }) };
+
 describe("OperatorKeys over one shared store", () => {
   it("a key revoked on node A is refused on A at once and on B once its cache (≤ 1 s) runs out", async () => {
     const store = createMemoryStore();
     await store.migrate();
     let now = 1_000_000;
-    const a = new OperatorKeys({ store, now: () => now });
-    const b = new OperatorKeys({ store, now: () => now });
+    const a = new OperatorKeys({ store, crews: anyCrew, now: () => now });
+    const b = new OperatorKeys({ store, crews: anyCrew, now: () => now });
     assert.equal(await b.any(), false);
     const key = await a.create({ name: "dash", role: "viewer" });
     // B read the store (empty) a moment ago; within its cache time it may not know the new key yet.
@@ -28,7 +31,7 @@ describe("OperatorKeys over one shared store", () => {
   it("stores only a hash: the secret is nowhere in the store, and a secret of the right shape but wrong tail is refused", async () => {
     const store = createMemoryStore();
     await store.migrate();
-    const keys = new OperatorKeys({ store });
+    const keys = new OperatorKeys({ store, crews: anyCrew });
     const key = await keys.create({ name: "ops", role: "operator", crews: ["crew_a", "crew_a"] });
     assert.deepEqual(key.crews, ["crew_a"]);
     const stored = await store.listOperatorKeys();
