@@ -91,7 +91,7 @@ export function crewGuard(factory: Factory): MiddlewareHandler {
             access.crews === "crewList" ? (item.id as string) : access.crews === "itemList" ? ((item.crewId as string | null | undefined) ?? null) : await owners.budget(String(item.key));
           if (crewId !== ABSENT && crewId !== null && crews.has(crewId)) kept.push(item);
         }
-        c.res = new Response(JSON.stringify({ ...body, items: kept }), { status: 200, headers: c.res.headers });
+        replace(c, new Response(JSON.stringify({ ...body, items: kept }), { status: 200, headers: { "content-type": "application/json" } }));
         return;
       }
     }
@@ -108,8 +108,14 @@ async function cutSingle(c: Context, crews: ReadonlySet<string>, refuse: (crewId
     refuse(crewId, "the task first submitted with this idempotencyKey");
   } catch (error) {
     const json = (error as FactoryError).toJSON();
-    c.res = new Response(JSON.stringify({ error: json }), { status: 403, headers: { "content-type": "application/json" } });
+    replace(c, new Response(JSON.stringify({ error: json }), { status: 403, headers: { "content-type": "application/json" } }));
   }
+}
+
+/** Replaces the answer; the old one's length no longer holds (Hono copies the old headers onto the new answer). */
+function replace(c: Context, response: Response): void {
+  c.res.headers.delete("content-length");
+  c.res = response;
 }
 
 /** The crews things belong to, read once per request. */
