@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -6,7 +5,7 @@ import type { ErrorCode } from "../core/errors.ts";
 import { describeIssue } from "../core/schemas/parse.ts";
 import type { Factory } from "../factory/factory.ts";
 import { z } from "zod";
-import { HttpError, type HttpErrorCode } from "./http-error.ts";
+import type { HttpErrorCode } from "./http-error.ts";
 import { toErrorResponse } from "./http-errors.ts";
 import { bodyLimit } from "./body-limit.ts";
 import { allowedOrigins, hostGuard } from "./host-guard.ts";
@@ -24,9 +23,13 @@ import { poolRoutes } from "./routes/pools.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 import { ownerRouting } from "./owner-routing.ts";
+import { accessOf } from "./access.ts";
+import { authenticate } from "./auth.ts";
+import { crewGuard } from "./crew-guard.ts";
+import { keyRoutes } from "./routes/keys.ts";
 
 export interface AppOptions {
-  /** When set, every `/v1` route needs `Authorization: Bearer <apiKey>`. */
+  /** When set, every `/v1` route needs `Authorization: Bearer <key>`: this one (an admin key) or a stored operator key. */
   apiKey?: string;
   /** Largest request body; default 1 MiB. */
   bodyLimitBytes?: number;
@@ -147,21 +150,18 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     return c.json({ status: "ready", ...factory.stats() }, 200);
   });
 
-  if (options.apiKey !== undefined && options.apiKey.length > 0) {
-    const expected = Buffer.from(options.apiKey);
-    app.use("/v1/*", async (c, next) => {
-      const header = c.req.header("authorization") ?? "";
-      const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new HttpError("UNAUTHORIZED", "this route needs 'Authorization: Bearer <key>' with the server's AGENT_FACTORY_API_KEY");
-      }
-      await next();
-    });
-  }
+  // Who asks, and whether its role may call the operation: before the body is read.
+  app.use("/v1/*", authenticate(app, factory, options.apiKey));
   // Declared even when no key is set, so clients generated from the document can send one.
-  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "The server's AGENT_FACTORY_API_KEY, when it has one" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "An operator key (`afk_…`, made with POST /v1/keys) or the server's AGENT_FACTORY_API_KEY (an admin key), once either exists",
+  });
 
   app.use("/v1/*", bodyLimit({ maxBytes: limit }));
+  // A crew-limited key reaches only its crews' things; before owner routing, so a request is refused before another node sees it.
+  app.use("/v1/*", crewGuard(factory));
   // After the key and the body limit: a request is checked here before another node sees it.
   app.use("/v1/*", ownerRouting(factory));
   profileRoutes(app, factory);
@@ -174,22 +174,43 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   ledgerRoutes(app, factory);
   modelRoutes(app, factory);
   budgetRoutes(app, factory);
+  keyRoutes(app, factory);
   if (factory.chaosEnabled) chaosRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
 
-  app.doc31("/openapi.json", {
+  const config = {
     openapi: "3.1.0",
     info: {
       title: "Agent Factory",
       version: "1",
       license: { name: "MIT", url: "https://spdx.org/licenses/MIT.html" },
       description:
-        "Control plane for fleets of AI agents. Errors are `{ error: { code, message, field?, details? } }`: 4xx for bad input or state, 503 while shutting down or when the store is unavailable.",
+        "Control plane for fleets of AI agents. Errors are `{ error: { code, message, field?, details? } }`: 4xx for bad input or state, 503 while shutting down or when the store is unavailable. Every operation names the role it needs (`x-required-role`: viewer < operator < admin) and how a crew-limited key is held to its crews (`x-crew-scope`).",
     },
     // A relative server: the document is served by the API it describes, under whatever name the client used.
     servers: [{ url: "/", description: "The server that serves this document" }],
-    // No key set: a key is optional (`{}` — none — or one, which is not checked); /health and /ready never need one.
-    security: options.apiKey === undefined || options.apiKey.length === 0 ? [{}, { apiKey: [] }] : [{ apiKey: [] }],
+  };
+  const envKeySet = options.apiKey !== undefined && options.apiKey.length > 0;
+  app.get("/openapi.json", async (c) => {
+    const document = withAccess(app.getOpenAPI31Document(config));
+    // No key at all (none in the environment, none stored): a key is optional (`{}` — none — or one, which is not checked); /health and /ready never need one.
+    const keyed = envKeySet || (await factory.hasOperatorKeys());
+    return c.json({ ...document, security: keyed ? [{ apiKey: [] }] : [{}, { apiKey: [] }] });
   });
   return app;
+}
+
+/** The document with each `/v1` operation's access from ACCESS: `x-required-role`, `x-crew-scope`, and a line in its description. */
+function withAccess<T extends { paths?: object }>(document: T): T {
+  for (const [path, item] of Object.entries((document.paths ?? {}) as Record<string, object>)) {
+    if (!path.startsWith("/v1/")) continue;
+    for (const operation of Object.values(item) as Array<{ operationId?: string; description?: string } & Record<string, unknown>>) {
+      const access = accessOf(operation.operationId);
+      operation["x-required-role"] = access.role;
+      operation["x-crew-scope"] = access.crews;
+      const line = `Needs role \`${access.role}\`${access.crews === "crewless" ? "; refused to crew-limited keys" : "; a crew-limited key reaches only its crews' things"}.`;
+      operation.description = operation.description === undefined ? line : `${operation.description}\n\n${line}`;
+    }
+  }
+  return document;
 }

@@ -3,8 +3,8 @@ import { ErrorSchema } from "./schemas.ts";
 
 const DESCRIPTIONS: Record<number, string> = {
   400: "Invalid input: the message and `field` name what is wrong",
-  401: "Missing or wrong API key",
-  403: "The `Host` is not one of the server's names, or the `Origin` is another site that is not allowed",
+  401: "Missing, unknown or revoked key",
+  403: "The key's role is too low (FORBIDDEN), the thing is not of the key's crews (CROSS_CREW), or the `Host` or `Origin` is not allowed",
   402: "Not enough credits, or over a budget",
   404: "No such resource",
   409: "Not allowed in the resource's current state",

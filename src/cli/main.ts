@@ -9,6 +9,7 @@ import { chaosCommand } from "./commands/chaos.ts";
 import { clusterCommand } from "./commands/cluster.ts";
 import { crewCommands } from "./commands/crews.ts";
 import { eventCommands } from "./commands/events.ts";
+import { keyCommands } from "./commands/keys.ts";
 import { ledgerCommands } from "./commands/ledger.ts";
 import { modelCommands } from "./commands/models.ts";
 import { nodeCommands } from "./commands/nodes.ts";
@@ -61,6 +62,7 @@ nodeCommands(program);
 eventCommands(program);
 ledgerCommands(program);
 modelCommands(program);
+keyCommands(program);
 chaosCommand(program);
 
 try {

@@ -9,6 +9,7 @@ import type { PageOf } from "../api/cursor.ts";
 import type { ChaosActionSchema } from "../api/routes/chaos.ts";
 import type { AssembleSchema } from "../api/routes/crews.ts";
 import type { BudgetPutSchema, BudgetSchema } from "../api/routes/budgets.ts";
+import type { CreatedKeySchema, CreateKeySchema, OperatorKeySchema } from "../api/routes/keys.ts";
 import type { LedgerEntrySchema, LedgerReportSchema } from "../api/routes/ledger.ts";
 import type { ModelsInfoSchema, RouteDecisionSchema, RouteRequestSchema } from "../api/routes/models.ts";
 import type { PoolSchema, WaitingSchema } from "../api/routes/pools.ts";
@@ -48,6 +49,9 @@ export type RouteRequest = z.input<typeof RouteRequestSchema>;
 export type RouteDecision = z.output<typeof RouteDecisionSchema>;
 export type Budget = z.output<typeof BudgetSchema>;
 export type BudgetPut = z.input<typeof BudgetPutSchema>;
+export type OperatorKey = z.output<typeof OperatorKeySchema>;
+export type CreatedOperatorKey = z.output<typeof CreatedKeySchema>;
+export type CreateOperatorKey = z.input<typeof CreateKeySchema>;
 export type ChaosAction = z.output<typeof ChaosActionSchema>;
 export type Ready = FactoryStats & { status: "ready" };
 /** One page of a newest-first list; pass `nextCursor` as `cursor` for the next (null: the last page). */
@@ -241,6 +245,13 @@ export class FactoryClient {
   /** `key`: global, crew:<id> or agent:<id>. */
   setBudget(key: string, budget: BudgetPut): Promise<Budget> { return this.#post(`/v1/budgets/${enc(key)}`, budget, "PUT"); }
   async removeBudget(key: string): Promise<void> { await this.call("DELETE", `/v1/budgets/${enc(key)}`); }
+
+  /** Makes an operator key (admin only); the answer's `secret` is shown this once. */
+  createKey(key: CreateOperatorKey): Promise<CreatedOperatorKey> { return this.#post("/v1/keys", key); }
+  /** Every operator key, without secrets (admin only). */
+  listKeys(): Promise<OperatorKey[]> { return this.#items(this.#get("/v1/keys")); }
+  /** Revokes a key: refused at once (on a cluster's other nodes within a second). */
+  async revokeKey(id: string): Promise<void> { await this.call("DELETE", `/v1/keys/${enc(id)}`); }
 
   /** Chaos actions: only on a server started with `--chaos`. */
   chaosKill(agentId: string): Promise<ChaosAction> { return this.#post("/v1/chaos/kill", { agentId }); }

@@ -10,8 +10,11 @@
 export const ERROR_FAMILIES = {
   /** The input is wrong: a field, a name that must be known (400). */
   validation: ["VALIDATION_FAILED", "UNKNOWN_HANDLER"],
-  /** The caller may not do this (403). */
-  permission: ["NOT_YOUR_TASK"],
+  /**
+   * The caller may not do this (403). FORBIDDEN: its role is too low for the operation;
+   * CROSS_CREW: the thing belongs to a crew the caller is not limited to (or to none).
+   */
+  permission: ["NOT_YOUR_TASK", "FORBIDDEN", "CROSS_CREW"],
   /** No such thing (404); CHAOS_DISABLED: the chaos actions do not exist on this factory. */
   notFound: ["NOT_FOUND", "PROFILE_NOT_FOUND", "AGENT_NOT_FOUND", "CREW_NOT_FOUND", "TASK_NOT_FOUND", "CHAOS_DISABLED"],
   /**

@@ -22,6 +22,13 @@ export const EVENT_TYPES = [
    * `noticedAt` (when this node saw the lease had run out) and `tookMs` (from then to now).
    */
   "node.adopted",
+  /**
+   * A request refused for who made it (401, or 403 FORBIDDEN / CROSS_CREW). `data`: `code`, the
+   * `keyId` (`env` for AGENT_FACTORY_API_KEY, null without a key it knows — never a secret),
+   * `role`, `operation` (operationId), `method`, `path` and `reason`; `crewId` when a crew was
+   * at stake.
+   */
+  "security.denied",
 ] as const;
 
 export type FactoryEventType = (typeof EVENT_TYPES)[number];

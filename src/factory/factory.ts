@@ -11,6 +11,8 @@ import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
 import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
 import type { Wallet } from "../core/wallet.ts";
+import type { OperatorKey, OperatorRole } from "../core/operator-key.ts";
+import type { CreatedOperatorKey } from "../security/operator-keys.ts";
 import type { FactoryStats } from "../core/stats.ts";
 import type { NodeInfo } from "../core/ports/membership.ts";
 import type { NodeState } from "../cluster/cluster-node.ts";
@@ -252,6 +254,41 @@ export class Factory {
   /** Providers (with their failure counts and cooldowns), prices and routing rules. */
   modelsInfo(): ReturnType<Budgets["info"]> {
     return this.#p.budgets.info();
+  }
+
+  // ---------------------------------------------------------------- operator keys
+
+  /** Makes a named key with a role, optionally limited to crews (which must exist); the answer holds the secret, shown once. */
+  async createOperatorKey(input: { name: string; role: OperatorRole; crews?: readonly string[] | undefined }): Promise<CreatedOperatorKey> {
+    this.#p.phase.assertOpen();
+    return this.#p.keys.create(input);
+  }
+
+  /** Every operator key, oldest first, without secrets. */
+  listOperatorKeys(): Promise<OperatorKey[]> {
+    return this.#p.keys.list();
+  }
+
+  /** Revokes a key: refused on this node at once, on the cluster's other nodes within a second. */
+  async revokeOperatorKey(id: string): Promise<void> {
+    this.#p.phase.assertOpen();
+    return this.#p.keys.revoke(id);
+  }
+
+  /** The stored key whose secret this is, or undefined. */
+  authenticateOperatorKey(secret: string): Promise<OperatorKey | undefined> {
+    return this.#p.keys.authenticate(secret);
+  }
+
+  /** Whether any operator key is stored. */
+  hasOperatorKeys(): Promise<boolean> {
+    return this.#p.keys.any();
+  }
+
+  /** Records a refused request as a `security.denied` event (nothing while the factory is closing). */
+  recordDenied(denied: { crewId?: string | undefined; data: Record<string, unknown> }): void {
+    if (!this.isOpen) return;
+    this.#p.events.emit({ type: "security.denied", ...(denied.crewId === undefined ? {} : { crewId: denied.crewId }), data: denied.data });
   }
 
   // ---------------------------------------------------------------- crews

@@ -17,6 +17,7 @@ import { Hibernation } from "../health/hibernation.ts";
 import { Watchdog } from "../health/watchdog.ts";
 import { BudgetGuard } from "../models/budget-guard.ts";
 import { Budgets } from "../models/budgets.ts";
+import { OperatorKeys } from "../security/operator-keys.ts";
 import type { ModelsConfig } from "../models/models-config.ts";
 import { DEFAULT_RULES } from "../models/policy.ts";
 import { ModelRouter } from "../models/router.ts";
@@ -117,6 +118,7 @@ export interface FactoryParts {
   agentCalls: AgentCalls;
   chaos: Chaos;
   node: ClusterNode;
+  keys: OperatorKeys;
 }
 
 /**
@@ -315,5 +317,6 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   registry.terminated.add((agent) => agentLog.forget(agent.id));
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
-  return { signingKeys, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  const keys = new OperatorKeys({ store, crews });
+  return { keys, signingKeys, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -17,6 +17,8 @@ const ALWAYS: Record<string, number> = {
   FORBIDDEN_HOST: 403, // test/api/host-guard.test.ts
   FORBIDDEN_ORIGIN: 403, // test/api/host-guard.test.ts
   NOT_YOUR_TASK: 403,
+  FORBIDDEN: 403, // test/api/keys.test.ts: a role too low
+  CROSS_CREW: 403, // test/api/keys.test.ts: another crew's thing, or a crewless one, for a crew-limited key
   NOT_FOUND: 404, // test/api/http.test.ts
   PROFILE_NOT_FOUND: 404, // test/api/http.test.ts
   AGENT_NOT_FOUND: 404, // test/api/http.test.ts

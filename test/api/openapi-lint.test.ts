@@ -65,7 +65,7 @@ describe("OpenAPI document", () => {
         const ids = operations.map((op) => op.operationId);
         assert.ok(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)), ids.join(","));
         assert.equal(new Set(ids).size, ids.length);
-        assert.deepEqual(doc.components.securitySchemes, { apiKey: { type: "http", scheme: "bearer", description: "The server's AGENT_FACTORY_API_KEY, when it has one" } });
+        assert.deepEqual(doc.components.securitySchemes, { apiKey: { type: "http", scheme: "bearer", description: "An operator key (`afk_…`, made with POST /v1/keys) or the server's AGENT_FACTORY_API_KEY (an admin key), once either exists" } });
         assert.deepEqual(doc.servers, [{ url: "/", description: "The server that serves this document" }]);
         assert.deepEqual(doc.security, setup.apiKey === undefined ? [{}, { apiKey: [] }] : [{ apiKey: [] }]);
         assert.deepEqual([doc.paths["/health"].get.security, doc.paths["/ready"].get.security], [[], []]);

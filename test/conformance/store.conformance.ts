@@ -401,6 +401,22 @@ export function storeConformance(adapter: string, open: () => Promise<StoreUnder
       assert.deepEqual((await sut.store.listBudgets()).map((b) => b.key), ["global"]);
     });
 
+    it("keeps operator keys: put, list oldest first with crews as given (null: unlimited), delete says whether one was there", async () => {
+      const hash = (c: string) => c.repeat(64);
+      await sut.store.putOperatorKey({ id: "k2", name: "dashboard", role: "viewer", crews: null, createdAt: "2026-01-02T00:00:00.000Z", secretHash: hash("a") });
+      await sut.store.putOperatorKey({ id: "k1", name: "team-a tools", role: "operator", crews: ["crew_a", "crew_b"], createdAt: "2026-01-01T00:00:00.000Z", secretHash: hash("b") });
+      await sut.store.putOperatorKey({ id: "k3", name: "root", role: "admin", crews: null, createdAt: "2026-01-02T00:00:00.000Z", secretHash: hash("c") });
+      assert.deepEqual(await sut.store.listOperatorKeys(), [
+        { id: "k1", name: "team-a tools", role: "operator", crews: ["crew_a", "crew_b"], createdAt: "2026-01-01T00:00:00.000Z", secretHash: hash("b") },
+        { id: "k2", name: "dashboard", role: "viewer", crews: null, createdAt: "2026-01-02T00:00:00.000Z", secretHash: hash("a") },
+        { id: "k3", name: "root", role: "admin", crews: null, createdAt: "2026-01-02T00:00:00.000Z", secretHash: hash("c") },
+      ]);
+      assert.equal(await sut.store.deleteOperatorKey("k2"), true);
+      assert.equal(await sut.store.deleteOperatorKey("k2"), false);
+      assert.equal(await sut.store.deleteOperatorKey("absent"), false);
+      assert.deepEqual((await sut.store.listOperatorKeys()).map((k) => k.id), ["k1", "k3"]);
+    });
+
     it("prunes finished tasks by when they finished and by count, oldest first, in batches; unfinished tasks stay", async () => {
       const MIN = 60_000;
       await sut.store.apply([

@@ -5,6 +5,7 @@ import type { AgentState } from "../lifecycle.ts";
 import type { ListPosition } from "../list-position.ts";
 import type { ProfileRecord } from "../schemas/profile.ts";
 import type { LedgerEntry, LedgerKind, LedgerReportKey, LedgerReportRow } from "../ledger.ts";
+import type { StoredOperatorKey } from "../operator-key.ts";
 import type { Task } from "../task.ts";
 import type { TaskState } from "../task-states.ts";
 import type { Wallet } from "../wallet.ts";
@@ -192,6 +193,12 @@ export interface Store {
   listSigningKeys(): Promise<StoredSigningKey[]>;
   /** Keeps a new signing key; one already kept under its kid stays as it is. */
   putSigningKey(key: StoredSigningKey): Promise<void>;
+  /** Creates an operator key (ids are unique: a second put of one id replaces it). */
+  putOperatorKey(key: StoredOperatorKey): Promise<void>;
+  /** Removes an operator key; true when there was one. */
+  deleteOperatorKey(id: string): Promise<boolean>;
+  /** Every operator key, oldest first (`createdAt`, then id). */
+  listOperatorKeys(): Promise<StoredOperatorKey[]>;
   /**
    * Deletes at most `limit` rows of one kind that fall outside `before` or `keep`, oldest first,
    * and says how many went. Only finished tasks (SUCCEEDED, FAILED, CANCELLED, DEAD) are ever

@@ -9,7 +9,8 @@ import type { Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
 import { ledgerReport, ledgerTotals, listLedger, openReservations } from "./memory-ledger-reads.ts";
 import { pruneTables } from "./memory-prune.ts";
-import { MemoryTables, parse, type BudgetRow } from "./memory-tables.ts";
+import { MemoryTables, parse, type BudgetRow, type OperatorKeyRow } from "./memory-tables.ts";
+import type { OperatorRole, StoredOperatorKey } from "../../../core/operator-key.ts";
 import { applyWrites } from "./memory-writes.ts";
 import { compare, nullableNum, num, past, take, text } from "./sqlite-semantics.ts";
 
@@ -194,6 +195,30 @@ class MemoryStore implements Store {
   async putSigningKey(key: StoredSigningKey): Promise<void> {
     this.#open();
     if (!this.#tables.signingKeys.has(key.kid)) this.#tables.signingKeys.set(key.kid, structuredClone(key));
+  }
+
+  async putOperatorKey(key: StoredOperatorKey): Promise<void> {
+    this.#open();
+    const row: OperatorKeyRow = {
+      id: text(key.id, "operator_keys.id"),
+      name: text(key.name, "operator_keys.name"),
+      role: text(key.role, "operator_keys.role"),
+      crews: key.crews === null ? null : JSON.stringify(key.crews),
+      secretHash: text(key.secretHash, "operator_keys.secret_hash"),
+      createdAt: text(key.createdAt, "operator_keys.created_at"),
+    };
+    this.#tables.operatorKeys.set(row.id, row);
+  }
+
+  async deleteOperatorKey(id: string): Promise<boolean> {
+    this.#open();
+    return this.#tables.operatorKeys.delete(id);
+  }
+
+  async listOperatorKeys(): Promise<StoredOperatorKey[]> {
+    this.#open();
+    const rows = [...this.#tables.operatorKeys.values()].sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.id, b.id));
+    return rows.map((r) => ({ id: r.id, name: r.name, role: r.role as OperatorRole, crews: r.crews === null ? null : (JSON.parse(r.crews) as string[]), createdAt: r.createdAt, secretHash: r.secretHash }));
   }
 
   async prune(query: PruneQuery): Promise<number> {

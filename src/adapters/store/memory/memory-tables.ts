@@ -23,6 +23,7 @@ export interface LedgerRow {
   data: string;
 }
 export interface BudgetRow { key: string; creditsMicro: number; periodMs: number | null; windowStart: string }
+export interface OperatorKeyRow { id: string; name: string; role: string; crews: string | null; secretHash: string; createdAt: string }
 
 /** The memory store's tables: one map (or seq-ordered array) per SQL table, and the indexes SQL would keep. */
 export class MemoryTables {
@@ -43,6 +44,7 @@ export class MemoryTables {
   readonly context = new Map<string, Map<string, string>>();
   readonly budgets = new Map<string, BudgetRow>();
   readonly signingKeys = new Map<string, StoredSigningKey>();
+  readonly operatorKeys = new Map<string, OperatorKeyRow>();
 
   /** Lets every row go. */
   clear(): void {
@@ -58,6 +60,7 @@ export class MemoryTables {
     this.context.clear();
     this.budgets.clear();
     this.signingKeys.clear();
+    this.operatorKeys.clear();
   }
 }
 

@@ -84,6 +84,11 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
     `insert into counters (name, value) select 'events', coalesce(max(seq), 0) from events`,
     `insert into counters (name, value) select 'ledger', coalesce(max(seq), 0) from ledger`,
   ],
+  // Operator keys: the secret only as its sha256; `crews` is a JSON array of crew ids, or null
+  // for a key limited to none. Every node reads them here, so a revoked key is gone for all.
+  "0009_operator_keys": [
+    `create table operator_keys (id text primary key, name text not null, role text not null, crews text, secret_hash text not null, created_at text not null)`,
+  ],
   // The keys agents' tokens are signed with: shared by the nodes of a cluster, rotated by age.
   "0010_signing_keys": [`create table signing_keys (kid text primary key, created_at text not null, public_jwk text not null, private_jwk text not null)`],
 };

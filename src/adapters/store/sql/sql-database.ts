@@ -28,6 +28,7 @@ export interface SqlDatabase {
   counters: { name: string; value: number };
   signing_keys: { kid: string; created_at: string; public_jwk: string; private_jwk: string };
   budgets: { key: string; credits_micro: number; period_ms: number | null; window_start: string };
+  operator_keys: { id: string; name: string; role: string; crews: string | null; secret_hash: string; created_at: string };
 }
 
 /** A row's record, parsed from its `data` column. */

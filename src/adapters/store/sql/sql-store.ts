@@ -4,6 +4,7 @@ import type { Crew } from "../../../core/crew.ts";
 import type { ListPosition } from "../../../core/list-position.ts";
 import type { FactoryEvent } from "../../../core/events.ts";
 import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
+import type { OperatorRole, StoredOperatorKey } from "../../../core/operator-key.ts";
 import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoredSigningKey, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
 import type { Task } from "../../../core/task.ts";
@@ -213,6 +214,32 @@ export class SqlStore implements Store {
       .values({ kid: key.kid, created_at: key.createdAt, public_jwk: JSON.stringify(key.publicJwk), private_jwk: JSON.stringify(key.privateJwk) })
       .onConflict((oc) => oc.column("kid").doNothing())
       .execute();
+  }
+
+  async putOperatorKey(key: StoredOperatorKey): Promise<void> {
+    const row = { id: key.id, name: key.name, role: key.role, crews: key.crews === null ? null : JSON.stringify(key.crews), secret_hash: key.secretHash, created_at: key.createdAt };
+    await this.#db
+      .insertInto("operator_keys")
+      .values(row)
+      .onConflict((oc) => oc.column("id").doUpdateSet({ name: row.name, role: row.role, crews: row.crews, secret_hash: row.secret_hash, created_at: row.created_at }))
+      .execute();
+  }
+
+  async deleteOperatorKey(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom("operator_keys").where("id", "=", id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listOperatorKeys(): Promise<StoredOperatorKey[]> {
+    const rows = await this.#db.selectFrom("operator_keys").selectAll().orderBy("created_at").orderBy("id").execute();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      role: r.role as OperatorRole,
+      crews: r.crews === null ? null : (JSON.parse(r.crews) as string[]),
+      createdAt: r.created_at,
+      secretHash: r.secret_hash,
+    }));
   }
 
   async prune(query: PruneQuery): Promise<number> {
