@@ -133,7 +133,10 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     tags: ["health"],
     summary: "The public keys agents' tokens are signed with (a JWK set: Ed25519, EdDSA), for anyone to verify a token",
     security: [],
-    responses: { 200: jsonContent(z.object({ keys: z.array(z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string(), kid: z.string(), alg: z.literal("EdDSA") }).passthrough()) }), "The key set") },
+    responses: {
+      200: jsonContent(z.object({ keys: z.array(z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string(), kid: z.string(), alg: z.literal("EdDSA") }).passthrough()) }), "The key set"),
+      ...errorResponses(403),
+    },
   });
   app.get("/.well-known/jwks.json", async (c) => {
     c.header("Cache-Control", "public, max-age=300");
