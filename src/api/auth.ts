@@ -54,6 +54,11 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
       const key = await factory.authenticateOperatorKey(token);
       if (key !== undefined) principal = { keyId: key.id, role: key.role, crews: key.crews };
     }
+    if (principal === undefined && token.length > 0) {
+      // Another node of the cluster, with a credential signed by the store's shared key.
+      const node = await factory.verifyNodeCredential(token);
+      if (node !== undefined) principal = { keyId: `node:${node}`, role: "admin", crews: null };
+    }
     if (principal === undefined) {
       if (expected === undefined && !(await factory.hasOperatorKeys())) principal = { keyId: null, role: "admin", crews: null };
       else {

@@ -7,8 +7,8 @@ export const FORWARDED_BY = "x-agent-factory-forwarded-by";
 export interface PeersOptions {
   /** This node's id (sent as FORWARDED_BY). */
   self: string;
-  /** The API key the other nodes take (every node of a cluster has the same one), if any. */
-  apiKey: string | undefined;
+  /** What this node shows the others: the cluster's API key if it has one, else a credential signed with the store's shared key. */
+  credential: () => Promise<string | undefined>;
   /** The cluster's nodes, with their URLs and whether they are alive. */
   nodes: () => Promise<NodeInfo[]>;
 }
@@ -46,7 +46,8 @@ export class Peers {
     const info = (await this.#options.nodes()).find((n) => n.id === node);
     if (info?.url == null || !info.alive) throw new FactoryError("NODE_UNAVAILABLE", `node ${node} is not answering (not alive, or no URL to reach it)`, { details: { node, retryAfterSec: 2 } });
     const headers: Record<string, string> = { [FORWARDED_BY]: this.#options.self, ...(body === undefined ? {} : { "content-type": "application/json" }) };
-    if (this.#options.apiKey !== undefined) headers.authorization = `Bearer ${this.#options.apiKey}`;
+    const credential = await this.#options.credential();
+    if (credential !== undefined) headers.authorization = `Bearer ${credential}`;
     let answer: Response;
     try {
       const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);

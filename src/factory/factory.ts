@@ -429,6 +429,11 @@ export class Factory {
     return { keys: (await this.#p.signingKeys.published()) };
   }
 
+  /** The node a cluster credential names (another node calling this one), or undefined when it is none. */
+  verifyNodeCredential(token: string): Promise<string | undefined> {
+    return this.#p.tokens.verifyNode(token);
+  }
+
   /** Which node runs an agent, crew or task: this one, another (with its URL), or none known. */
   locate(kind: OwnedKind, id: string): Promise<Location> {
     return this.#locator.locate(kind, id);

@@ -90,6 +90,8 @@ export interface FactoryParts {
   deps: FactoryDeps;
   /** The keys agents' tokens are signed with (the JWKS route publishes their public halves). */
   signingKeys: SigningKeys;
+  /** Agents' tokens and nodes' credentials. */
+  tokens: AgentTokens;
   crewHost: CrewHost;
   phase: FactoryPhase;
   journal: Journal;
@@ -183,7 +185,15 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const spawner = new Spawner({ registry, journal, runtimes: runtimesByKind, nodeId: deps.node.id });
   const profiles = new Profiles({ registry: profileRegistry, journal, events, runtimeFor: (profile) => spawner.runtimeFor(profile) });
   // The other nodes' APIs, for crews whose members run on several (only with a shared store).
-  const peers = new Peers({ self: deps.node.id, apiKey: deps.node.apiKey, nodes: () => node.list() });
+  // Agents' identities: tokens signed with keys kept in the store (a cluster's nodes share them).
+  const signingKeys = new SigningKeys({ store, rotateAfterMs: deps.tokens.rotateAfterMs, keepMs: deps.tokens.lifetimeMs + 60_000 });
+  const tokens = new AgentTokens({ keys: signingKeys, issuer: deps.tokens.issuer, audience: deps.tokens.audience, lifetimeMs: deps.tokens.lifetimeMs });
+  const peers = new Peers({
+    self: deps.node.id,
+    // The cluster's key if it has one; else a credential signed with the store's key, which every node verifies.
+    credential: async () => deps.node.apiKey ?? (await tokens.issueNode(deps.node.id)).token,
+    nodes: () => node.list(),
+  });
   const crewPeers = crewPeersOver(peers, store);
   const crewManager = new CrewManager({
     ...(crewPeers === undefined ? {} : { peers: crewPeers }),
@@ -262,9 +272,6 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const agents = new Agents({ profiles, profileRegistry, spawner, registry, hibernation, crews: crewManager, journal, store });
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
   const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
-  // Agents' identities: tokens signed with keys kept in the store (a cluster's nodes share them).
-  const signingKeys = new SigningKeys({ store, rotateAfterMs: deps.tokens.rotateAfterMs, keepMs: deps.tokens.lifetimeMs + 60_000 });
-  const tokens = new AgentTokens({ keys: signingKeys, issuer: deps.tokens.issuer, audience: deps.tokens.audience, lifetimeMs: deps.tokens.lifetimeMs });
   const crewHome = crewHomeOver(peers, store, crewManager, journal);
   const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog, tokens, ...(crewHome === undefined ? {} : { crewHome }) });
   const pools = new PoolManager({
@@ -318,5 +325,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   const keys = new OperatorKeys({ store, crews });
-  return { keys, signingKeys, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

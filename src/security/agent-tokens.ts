@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { SignJWT } from "jose";
+import { createLocalJWKSet, jwtVerify, SignJWT } from "jose";
 import type { SigningKeys } from "./signing-keys.ts";
 
 import type { AgentToken } from "../core/ports/runtime.ts";
@@ -14,6 +14,11 @@ export interface AgentTokensOptions {
   lifetimeMs: number;
   now?: () => number;
 }
+
+/** The audience of nodes' credentials: no agent token is one (their audience is another). */
+const NODES_AUDIENCE = "agent-factory:nodes";
+/** How long a node's credential is valid. */
+const NODE_TOKEN_MS = 120_000;
 
 /**
  * Each agent's identity for whoever it calls: a short-lived JWT signed by the factory (EdDSA):
@@ -30,6 +35,44 @@ export class AgentTokens {
   get lifetimeMs(): number {
     return this.#options.lifetimeMs;
   }
+
+  /**
+   * A node's credential for calling another node of its cluster (a crew member placed there, a
+   * signal, a member's model call): signed with the cluster's shared key, for the nodes'
+   * audience, valid two minutes. Nodes need no shared secret of their own besides the store.
+   */
+  async issueNode(nodeId: string): Promise<AgentToken> {
+    const now = (this.#options.now ?? Date.now)();
+    const cached = this.#nodeToken;
+    if (cached !== undefined && cached.nodeId === nodeId && Date.parse(cached.token.expiresAt) - now > NODE_TOKEN_MS / 2) return cached.token;
+    const { kid, key } = await this.#options.keys.signer();
+    const expires = Math.floor((now + NODE_TOKEN_MS) / 1000);
+    const token = await new SignJWT({ node: nodeId })
+      .setProtectedHeader({ alg: "EdDSA", kid, typ: "JWT" })
+      .setSubject(`node:${nodeId}`)
+      .setIssuer(this.#options.issuer)
+      .setAudience(NODES_AUDIENCE)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(expires)
+      .sign(key);
+    const issued = { token, expiresAt: new Date(expires * 1000).toISOString() };
+    this.#nodeToken = { nodeId, token: issued };
+    return issued;
+  }
+
+  /** The node a credential from `issueNode` names, or undefined for anything else (not a JWT, another audience, expired, not ours). */
+  async verifyNode(token: string): Promise<string | undefined> {
+    if (token.split(".").length !== 3) return undefined;
+    try {
+      const jwks = { keys: await this.#options.keys.published() };
+      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: this.#options.issuer, audience: NODES_AUDIENCE, algorithms: ["EdDSA"] });
+      return typeof payload.node === "string" ? payload.node : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #nodeToken: { nodeId: string; token: AgentToken } | undefined;
 
   async issue(agent: { id: string; crewId: string | null; scopes: readonly string[] }): Promise<AgentToken> {
     const { keys, issuer, audience, lifetimeMs } = this.#options;

@@ -73,4 +73,20 @@ describe("operator keys on a cluster", { timeout: 90_000, skip: PG_SKIP || REDIS
       assert.deepEqual([refused.status, ((await refused.json()) as { error: { code: string } }).error.code], [403, "CROSS_CREW"]);
     }
   });
+
+  it("with stored keys and no AGENT_FACTORY_API_KEY, nodes still call each other: a crew spread over both assembles, and a broadcast reaches every member", async () => {
+    assert.ok(rootKey !== "", "the first case made the admin key");
+    const [one] = servers;
+    const a = (one as Server).url;
+    const manifest = { name: "spread-keys", placement: "spread", members: [{ config: { name: "sk-coder", role: "Coder", runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } }, count: 2 }] };
+    const assembled = await fetch(`${a}/v1/crews/assemble`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${rootKey}` }, body: JSON.stringify({ manifest }) });
+    const crew = (await assembled.json()) as { id: string; agents: Array<{ nodeId: string }> };
+    assert.equal(assembled.status, 201, JSON.stringify(crew));
+    assert.deepEqual(crew.agents.map((x) => x.nodeId).sort(), ["n1", "n2"]);
+    const signal = await fetch(`${a}/v1/crews/${crew.id}/broadcast`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${rootKey}` }, body: JSON.stringify({ signal: "GO" }) });
+    assert.equal(((await signal.json()) as { delivered: number }).delivered, 2);
+    // Without the nodes' credential (or a key), a node-to-node route is refused.
+    const direct = await fetch(`${a}/v1/cluster/crews/${crew.id}/signals`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ agentIds: [], signal: "GO", at: new Date().toISOString() }) });
+    assert.equal(direct.status, 401);
+  });
 });

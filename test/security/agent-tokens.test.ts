@@ -46,7 +46,7 @@ describe("agent tokens", () => {
 
   it("refuses an expired token, the wrong audience, and a token signed by a key the factory never published", async () => {
     const store = createMemoryStore();
-    let now = Date.now();
+    const now = Date.now();
     const keys = new SigningKeys({ store, rotateAfterMs: 24 * HOUR, keepMs: 120_000, now: () => now });
     const tokens = new AgentTokens({ keys, issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 60_000, now: () => now });
     const { token } = await tokens.issue({ id: "agent_x", crewId: null, scopes: [] });
@@ -58,7 +58,11 @@ describe("agent tokens", () => {
     const forged = await new SignJWT({ crew: "crew_other", scopes: ["admin"] }).setProtectedHeader({ alg: "EdDSA", kid }).setSubject("agent_x").setIssuer("agent-factory").setAudience("agent-factory").setIssuedAt().setExpirationTime("1m").sign(privateKey);
     await assert.rejects(verify(forged, jwks, now), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
     assert.notDeepEqual(await exportJWK(publicKey), jwks.keys[0]);
-    now += 1;
+    // A node's credential names the node; an agent's token (another audience) and a forgery are none.
+    assert.equal(await tokens.verifyNode((await tokens.issueNode("n1")).token), "n1");
+    assert.equal(await tokens.verifyNode(token), undefined);
+    assert.equal(await tokens.verifyNode(forged), undefined);
+    assert.equal(await tokens.verifyNode("afk_not_a_jwt"), undefined);
   });
 
   it("a process agent gets its token in initialize and fresh ones as token/refresh; GET /.well-known/jwks.json verifies them all", async () => {

@@ -183,8 +183,6 @@ export function serveCommand(program: Command): void {
             ? `no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs one of ${stored} operator key(s)`
             : "no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs no key until one is made (agent-factory keys create)",
       );
-      // Nodes call each other with AGENT_FACTORY_API_KEY: without it, once a key exists, the other nodes refuse them.
-      if (!secured && redisUrl !== undefined) console.log("cluster without AGENT_FACTORY_API_KEY: once an operator key exists, nodes cannot call each other (crews spread over nodes); give every node the same AGENT_FACTORY_API_KEY");
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
       console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
       console.log(`retention: ${describeRetention(retentionSettings(retention))} (--retain-*; docs/storage.md)`);
