@@ -35,7 +35,7 @@ export class ProfileRegistry {
     const record: ProfileRecord = {
       ...profile,
       capabilities: Object.freeze([...profile.capabilities]) as string[],
-      scopes: Object.freeze([...profile.scopes]) as string[],
+      scopes: Object.freeze([...profile.scopes]) as typeof profile.scopes,
       version: (latest?.version ?? 0) + 1,
       createdAt: new Date().toISOString(),
     };

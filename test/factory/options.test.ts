@@ -59,6 +59,7 @@ describe("factory options", () => {
       watchdogTickMs: 100,
       chaos: false,
       nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
+      tokens: { issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 900_000, rotateAfterMs: 86_400_000 },
     });
     assert.equal(resolved.scaling.policies, DEFAULT_POLICIES);
     // consoleLogger("warn"): warnings and errors only.

@@ -14,8 +14,10 @@ export interface SandboxRequest {
    * name, so that what was checked is what is mounted.
    */
   files: ReadonlyArray<{ host: string; path: string; fd?: number }>;
-  /** The agent's private writable folder on the host (seen as /workspace). */
+  /** The agent's private folder on the host (seen as /workspace). */
   workspace: string;
+  /** Mounted read-only (a `reviewer`): the sandbox enforces it; one that cannot refuses to launch. */
+  workspaceReadOnly?: boolean;
   /** Host folders the agent must not see at all (the factory's data). */
   hidden: readonly string[];
   spec: SandboxSpec;

@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** The scopes a profile may ask for (docs/process-agents.md says what each allows). */
+export const SCOPES = ["coder", "reviewer", "admin"] as const;
+
 /** Names of profiles, crews and topics: short, URL-safe, starting with a letter or digit. */
 export const NameSchema = z
   .string()
@@ -147,7 +150,12 @@ export const ProfileSchema = z
     /** Max concurrent tasks; an agent at this load is BUSY. */
     cognitiveLoadLimit: z.number().int().min(1).max(100_000).default(1),
     runtime: RuntimeSchema.default({ kind: "function", handler: "echo" }),
-    scopes: z.array(z.string().min(1).max(64)).max(64).default([]),
+    /**
+     * What the agent may do (issue 14): `coder` — its /workspace is writable; `reviewer` — mounted
+     * read-only by the sandbox (without `coder`); `admin` — may spawn and terminate agents of its
+     * crew. Unknown scopes are refused, so a typo never silently grants or withholds anything.
+     */
+    scopes: z.array(z.enum(SCOPES, { error: (issue) => `unknown scope ${JSON.stringify(issue.input)} (known: ${SCOPES.join(", ")})` })).max(64).default([]),
     pool: PoolSettingsSchema.default(PoolSettingsSchema.parse({})),
     health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
     /** For process agents: how they are isolated (bubblewrap, no egress, when absent). */

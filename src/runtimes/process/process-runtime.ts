@@ -108,8 +108,15 @@ export class ProcessRuntime implements AgentRuntime {
     const workspace = join(resolve(this.#options.workspaceRoot), agent.id);
     let handle: ProcessAgentHandle;
     let key: string | undefined;
+    // `reviewer` (without `coder`): the workspace is mounted read-only by the sandbox.
+    const readOnly = profile.scopes.includes("reviewer") && !profile.scopes.includes("coder");
+    if (readOnly && spec.kind === "none") {
+      for (const { fd } of opened) closeSync(fd);
+      throw new FactoryError("AGENT_START_FAILED", "scopes: a reviewer's workspace is read-only, which only a sandbox can enforce; this profile has sandbox.kind none", { field: "scopes" });
+    }
     try {
-      key = warmKey(runtime, spec, files);
+      // A warm sandbox was started with a writable workspace: a reviewer starts cold.
+      key = readOnly ? undefined : warmKey(runtime, spec, files);
       if (key !== undefined && !existsSync(workspace)) {
         const leased = await this.#warm.lease(key, { sandbox, spec }, agent, profile, services, workspace, files, runtime);
         if (leased !== undefined) return leased;
@@ -122,6 +129,7 @@ export class ProcessRuntime implements AgentRuntime {
         cwd: runtime.cwd,
         files: files.map(({ fd, host, name }) => ({ fd, host, path: join("/agent", name) })),
         workspace,
+        ...(readOnly ? { workspaceReadOnly: true } : {}),
         hidden: this.#options.hidden,
         spec,
       });

@@ -124,7 +124,8 @@ export class BubblewrapSandbox implements Sandbox {
     for (const hidden of request.hidden) if (SYSTEM.concat(ETC).some((dir) => hidden.startsWith(`${dir}/`))) args.push("--tmpfs", hidden);
     // The agent writes its workspace as 65534 on the host when the namespace is prepared.
     if (userns !== undefined) chownSync(request.workspace, SANDBOX_UID, SANDBOX_UID);
-    args.push("--bind", request.workspace, "/workspace");
+    // A reviewer reads its workspace and writes nothing there (EROFS): the mount says so, not the agent.
+    args.push(request.workspaceReadOnly === true ? "--ro-bind" : "--bind", request.workspace, "/workspace");
     if (request.warm !== undefined) args.push("--perms", "1777", "--tmpfs", "/agent");
     else args.push("--perms", "0755", "--dir", "/agent");
     for (const { host, path, fd } of request.files) {
