@@ -146,7 +146,9 @@ export class JsonRpcChannel {
     try {
       this.#write({ jsonrpc: "2.0", id, result: (await handled) ?? null });
     } catch (error) {
-      this.#write({ jsonrpc: "2.0", id, error: { code: RPC.INTERNAL, message: error instanceof Error ? error.message : String(error) } });
+      // A refusal keeps its string code (`data.code`: CROSS_CREW, NOT_YOUR_TASK, VALIDATION_FAILED …) for the agent to switch on.
+      const code = (error as { code?: unknown }).code;
+      this.#write({ jsonrpc: "2.0", id, error: { code: RPC.INTERNAL, message: error instanceof Error ? error.message : String(error), ...(typeof code === "string" ? { data: { code } } : {}) } });
     }
   }
 }

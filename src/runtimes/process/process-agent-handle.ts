@@ -45,7 +45,7 @@ export class ProcessAgentHandle implements AgentHandle {
           this.#services.saveContext(context as Record<string, unknown>);
           return Promise.resolve(null);
         }
-        return undefined;
+        return agentRequest(this.#services, method, params);
       },
       notification: (method, params) => {
         const p = (params ?? {}) as Record<string, unknown>;
@@ -283,4 +283,65 @@ export function initializeParams(agent: Readonly<Agent>, profile: ProfileRecord,
     // How often the agent must say it is alive (0: it is not watched).
     heartbeatIntervalMs: profile.health.heartbeatIntervalMs,
   };
+}
+
+/**
+ * What an agent may ask of the factory on its own stdio channel (the channel is its identity):
+ * its crew's context and bus, sub-tasks of its attempts, tasks it submitted, model calls for its
+ * attempts. `crewId`, when given, must be the agent's own: another is `CROSS_CREW`. Undefined for
+ * a method the factory does not know (the channel answers "method not found").
+ */
+export function agentRequest(services: AgentServices, method: string, params: unknown): Promise<unknown> | undefined {
+  const p = (typeof params === "object" && params !== null ? params : {}) as Record<string, unknown>;
+  const crewOf = (): NonNullable<AgentServices["crew"]> => {
+    const crew = services.crew;
+    if (typeof p.crewId === "string" && p.crewId !== crew?.crewId) {
+      throw new FactoryError("CROSS_CREW", `crewId: the agent is ${crew === null ? "in no crew" : `in crew ${crew.crewId}`}, not in ${p.crewId}`, { field: "crewId" });
+    }
+    if (crew === null) throw new FactoryError("CROSS_CREW", "the agent is in no crew: it has no crew context or bus", { field: "crewId" });
+    return crew;
+  };
+  const text = (field: string): string => {
+    const value = p[field];
+    if (typeof value !== "string" || value.length === 0) throw new FactoryError("VALIDATION_FAILED", `params.${field}: a non-empty string is required`, { field });
+    return value;
+  };
+  const run = (fn: () => Promise<unknown>): Promise<unknown> => Promise.resolve().then(fn);
+  switch (method) {
+    case "crew/context/get":
+      return run(async () => ({ value: (await crewOf().get(text("key"))) ?? null }));
+    case "crew/context/set":
+      return run(async () => {
+        await crewOf().set(text("key"), p.value);
+        return null;
+      });
+    case "crew/publish":
+      return run(async () => {
+        await crewOf().publish(text("topic"), p.payload ?? null);
+        return null;
+      });
+    case "task/submit":
+      return run(async () => {
+        if (services.tasks === undefined) throw new FactoryError("VALIDATION_FAILED", "this agent cannot submit tasks");
+        if (typeof p.crewId === "string") crewOf(); // its own crew, or CROSS_CREW
+        const { parentTaskId, ...request } = p;
+        if (typeof parentTaskId !== "string") throw new FactoryError("VALIDATION_FAILED", "params.parentTaskId: the attempt it runs that the sub-task belongs to", { field: "parentTaskId" });
+        return services.tasks.submit(parentTaskId, request as never);
+      });
+    case "task/get":
+      return run(async () => {
+        if (services.tasks === undefined) throw new FactoryError("VALIDATION_FAILED", "this agent cannot read tasks");
+        return services.tasks.wait(text("id"), typeof p.waitMs === "number" ? Math.max(0, Math.min(p.waitMs, 60_000)) : 0);
+      });
+    case "model/call":
+      return run(async () => {
+        if (services.models === undefined) throw new FactoryError("VALIDATION_FAILED", "this agent has no model access");
+        const { taskId, ...request } = p;
+        if (typeof taskId !== "string") throw new FactoryError("VALIDATION_FAILED", "params.taskId: the attempt it runs that the call is for", { field: "taskId" });
+        if (!Array.isArray(request.messages)) throw new FactoryError("VALIDATION_FAILED", "params.messages: an array of messages is required", { field: "messages" });
+        return services.models.call(taskId, request as never);
+      });
+    default:
+      return undefined;
+  }
 }
