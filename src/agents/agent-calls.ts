@@ -46,6 +46,12 @@ export interface AgentCallsDeps {
   agentLog: AgentLog;
   /** Signs each agent's token (its identity for whoever it calls); absent: agents get none. */
   tokens?: Pick<AgentTokens, "issue">;
+  /** Spawns an agent of a registered profile into a crew (the wiring's: spawn, then add the member); absent: admin agents may not. */
+  spawnIntoCrew?(crewId: string, profile: string, reason: string): Promise<Agent>;
+  /** Terminates an agent by id (drains it first). */
+  terminateAgent?(agentId: string, reason: string): Promise<Agent>;
+  /** A live agent by id (to check whose crew it is in). */
+  liveAgent?(agentId: string): Agent | undefined;
   /**
    * Model calls of members of a crew another node owns are made at that node (its wallet and
    * budgets are kept there); absent on a single node.
@@ -148,6 +154,33 @@ export class AgentCalls implements AgentCallHandler {
       };
     }
     return result;
+  }
+
+  /** An `admin` agent spawns an agent of a registered profile into its own crew. */
+  async spawnForAgent(agent: Agent, profile: string): Promise<Agent> {
+    const crewId = this.#requireAdmin(agent, "spawn agents");
+    if (this.#deps.spawnIntoCrew === undefined) throw new FactoryError("FORBIDDEN", "this factory lets no agent spawn agents");
+    return this.#deps.spawnIntoCrew(crewId, profile, `spawned by admin agent ${agent.id}`);
+  }
+
+  /** An `admin` agent terminates a member of its own crew (another crew's agent is CROSS_CREW). */
+  async terminateForAgent(agent: Agent, agentId: string): Promise<Agent> {
+    const crewId = this.#requireAdmin(agent, "terminate agents");
+    const target = this.#deps.liveAgent?.(agentId);
+    if (target === undefined || target.crewId !== crewId) {
+      // Not told apart from a missing one: another crew's agents are not the caller's to know of.
+      this.#denied++;
+      this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} tried to terminate agent ${agentId}, which is not in its crew ${crewId}; refused`);
+      throw new FactoryError("CROSS_CREW", `agent ${agentId} is not a live member of crew ${crewId}`, { field: "id" });
+    }
+    if (this.#deps.terminateAgent === undefined) throw new FactoryError("FORBIDDEN", "this factory lets no agent terminate agents");
+    return this.#deps.terminateAgent(agentId, `terminated by admin agent ${agent.id}`);
+  }
+
+  #requireAdmin(agent: Agent, what: string): string {
+    if (!agent.scopes.includes("admin")) throw new FactoryError("FORBIDDEN", `agent ${agent.id} may not ${what}: that needs the admin scope`, { details: { required: "admin", scopes: agent.scopes } });
+    if (agent.crewId === null) throw new FactoryError("CROSS_CREW", `agent ${agent.id} is in no crew: an admin agent ${what} only in its own crew`);
+    return agent.crewId;
   }
 
   /** A fresh signed token naming the agent: `sub` its id, `crew`, `scopes`. */

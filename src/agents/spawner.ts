@@ -2,7 +2,7 @@ import { freshHealth, type Agent } from "../core/agent.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { newAgentId, newWalletAddress } from "../core/ids.ts";
 import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
-import type { AgentHandle, AgentRuntime, AgentServices, AgentToken, CrewAccess, ModelAccess, SubtaskRequest, TaskAccess } from "../core/ports/runtime.ts";
+import type { AgentAdmin, AgentHandle, AgentRuntime, AgentServices, AgentToken, CrewAccess, ModelAccess, SubtaskRequest, TaskAccess } from "../core/ports/runtime.ts";
 import type { Task } from "../core/task.ts";
 import { jsonProblem } from "../core/schemas/json-value.ts";
 import type { ProfileRecord } from "../core/schemas/profile.ts";
@@ -36,6 +36,10 @@ export interface AgentCallHandler {
   waitForTask(agent: Agent, id: string, waitMs: number): Promise<Task>;
   /** A fresh signed token naming the agent (its identity for whoever it calls); absent: agents get none. */
   issueToken?(agent: Agent): Promise<AgentToken>;
+  /** An `admin` agent spawns an agent into its crew; absent: none may. */
+  spawnForAgent?(agent: Agent, profile: string): Promise<Agent>;
+  /** An `admin` agent terminates a member of its crew; absent: none may. */
+  terminateForAgent?(agent: Agent, agentId: string): Promise<Agent>;
 }
 
 /** What the spawner's agents report, for whoever listens (healing, the watchdog, the dispatcher, logs). */
@@ -251,6 +255,12 @@ class AgentServicesFor implements AgentServices {
     const calls = this.#shared.calls;
     if (calls.issueToken === undefined || this.retired) return undefined;
     return calls.issueToken(this.#agent);
+  }
+
+  get agents(): AgentAdmin | undefined {
+    const calls = this.#shared.calls;
+    if (calls.spawnForAgent === undefined || calls.terminateForAgent === undefined) return undefined;
+    return { spawn: (profile) => calls.spawnForAgent!(this.#agent, profile), terminate: (id) => calls.terminateForAgent!(this.#agent, id) };
   }
 
   get tasks(): TaskAccess {

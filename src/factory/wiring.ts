@@ -28,7 +28,7 @@ import type { Lane } from "../scheduler/lane.ts";
 import { PoolManager } from "../scheduler/pools/pool-manager.ts";
 import { AgentRegistry } from "../state/agent-registry.ts";
 import { EventLog } from "../state/event-log.ts";
-import { isFactoryError } from "../core/errors.ts";
+import { FactoryError, isFactoryError } from "../core/errors.ts";
 import { FactoryPhase } from "../state/factory-phase.ts";
 import { Journal } from "../state/journal.ts";
 import { ProfileRegistry } from "../state/profile-registry.ts";
@@ -273,7 +273,33 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
   const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
   const crewHome = crewHomeOver(peers, store, crewManager, journal);
-  const agentCalls = new AgentCalls({ runner, book, intake, router, budgets, crews: crewManager, events, agentLog, tokens, ...(crewHome === undefined ? {} : { crewHome }) });
+  const agentCalls = new AgentCalls({
+    runner,
+    book,
+    intake,
+    router,
+    budgets,
+    crews: crewManager,
+    events,
+    agentLog,
+    tokens,
+    ...(crewHome === undefined ? {} : { crewHome }),
+    // An admin agent's spawn: as a clone joins a crew (spawn, then add the member; ended if the crew cannot take it).
+    async spawnIntoCrew(crewId, profileName, reason) {
+      crewManager.requireOpen(crewId);
+      if (crewManager.isMirror(crewId)) throw new FactoryError("VALIDATION_FAILED", `crew ${crewId} is run by another node of the cluster: spawn its members through that node`);
+      const agent = await spawner.spawn(profileRegistry.require(profileName, "profile"), { crewId, reason });
+      try {
+        crewManager.addMember(crewId, agent.id);
+      } catch (error) {
+        spawner.terminate(agent, "its crew could not take it");
+        throw error;
+      }
+      return agent;
+    },
+    terminateAgent: (agentId) => agents.terminate(agentId),
+    liveAgent: (agentId) => registry.get(agentId),
+  });
   const pools = new PoolManager({
     profiles: profileRegistry,
     registry,

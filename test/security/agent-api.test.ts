@@ -1,4 +1,4 @@
-// Pins the agent-facing API on a process agent's stdio channel (the channel is its identity): its crew's context and bus, sub-tasks of its attempt, its tasks, model calls for its attempt — and that naming another crew is a JSON-RPC error with data.code CROSS_CREW, another crew's task NOT_YOUR_TASK, with nothing done.
+// Pins the agent-facing API on a process agent's stdio channel (the channel is its identity): its crew's context and bus, sub-tasks of its attempt, its tasks, model calls for its attempt, and for an admin agent spawning and terminating members of its crew — and that naming another crew is a JSON-RPC error with data.code CROSS_CREW, another crew's task NOT_YOUR_TASK, a missing scope FORBIDDEN, with nothing done.
 import assert from "node:assert/strict";
 import { dirname, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -71,5 +71,31 @@ describe("the agent-facing API on stdio", () => {
     assert.deepEqual(await factory.listMessages(crewB, { topic: "updates" }), []);
     assert.equal((await factory.listTasks({ crewId: crewB })).length, 1, "no task was submitted into crew B");
     assert.ok(agentA.length > 0);
+  });
+
+  it("an admin agent spawns into its own crew and terminates its members; another crew's agent is CROSS_CREW; without the admin scope both are FORBIDDEN", async () => {
+    factory.registerProfile({ name: "rpc-admin", role: "RpcAdmin", scopes: ["admin"], runtime: { kind: "process", command: ["node", "/agent/rpc-agent.mjs"], files: [agentFile] }, health: { heartbeatIntervalMs: 0 }, pool: { spawnStrategy: "manual" } });
+    const { crew, agents } = await factory.assembleCrew({ name: "led", members: [{ profile: "rpc-admin" }, { profile: "rpc" }] });
+    const member = agents[1]?.id as string;
+    const outsider = (await factory.listAgents({ crewId: crewB }))[0]?.id as string;
+    const run = async (role: string, calls: Array<{ method: string; params?: unknown }>) => {
+      const task = await factory.waitForTask((await factory.submitTask({ role, crewId: crew.id, input: { calls } })).id, 15_000);
+      return (task.result as { answers: Answer[] }).answers;
+    };
+    const answers = await run("RpcAdmin", [
+      { method: "agent/spawn", params: { profile: "rpc" } },
+      { method: "agent/terminate", params: { id: member } },
+      { method: "agent/terminate", params: { id: outsider } },
+      { method: "agent/spawn", params: { profile: "rpc", crewId: crewB } },
+    ]);
+    const spawned = answers[0]?.result as { id: string; crewId: string; state: string };
+    assert.deepEqual([spawned.crewId, spawned.state], [crew.id, "READY"]);
+    assert.equal((answers[1]?.result as { id: string }).id, member);
+    assert.deepEqual(answers.slice(2).map((a) => a.error?.code), ["CROSS_CREW", "CROSS_CREW"]);
+    assert.ok((await factory.getCrew(crew.id)).agentIds.includes(spawned.id), "the new agent is a member");
+    assert.equal((await factory.getAgent(outsider)).state !== "TERMINATED", true, "the other crew's agent lives on");
+    // A member without the admin scope may do neither.
+    const plain = await run("Rpc", [{ method: "agent/spawn", params: { profile: "rpc" } }, { method: "agent/terminate", params: { id: spawned.id } }]);
+    assert.deepEqual(plain.map((a) => a.error?.code), ["FORBIDDEN", "FORBIDDEN"]);
   });
 });

@@ -25,6 +25,14 @@ export interface SubtaskRequest {
   timeoutMs?: number;
 }
 
+/** What an `admin` agent may do to the agents of its own crew (refused with FORBIDDEN without the scope). */
+export interface AgentAdmin {
+  /** Spawns an agent of a registered profile into the caller's crew; resolves once it is READY. */
+  spawn(profile: string): Promise<Readonly<Agent>>;
+  /** Drains and terminates a member of the caller's crew (CROSS_CREW for any other agent). */
+  terminate(agentId: string): Promise<Readonly<Agent>>;
+}
+
 /** Sub-tasks an agent submits, in its crew. */
 export interface TaskAccess {
   submit(parentTaskId: string, request: SubtaskRequest): Promise<Task>;
@@ -40,6 +48,8 @@ export interface AgentToken {
 
 /** What the factory lends a runtime for one agent. */
 export interface AgentServices {
+  /** Spawning and terminating agents of its crew (the `admin` scope); absent where the factory lends none. */
+  agents?: AgentAdmin;
   /** A fresh signed token for the agent; undefined when the factory gives agents none. */
   token?(): Promise<AgentToken | undefined>;
   crew: CrewAccess | null;

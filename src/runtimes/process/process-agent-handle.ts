@@ -341,6 +341,18 @@ export function agentRequest(services: AgentServices, method: string, params: un
         if (!Array.isArray(request.messages)) throw new FactoryError("VALIDATION_FAILED", "params.messages: an array of messages is required", { field: "messages" });
         return services.models.call(taskId, request as never);
       });
+    case "agent/spawn":
+      return run(async () => {
+        if (services.agents === undefined) throw new FactoryError("FORBIDDEN", "this agent may not spawn agents");
+        if (typeof p.crewId === "string") crewOf();
+        return services.agents.spawn(text("profile"));
+      });
+    case "agent/terminate":
+      return run(async () => {
+        if (services.agents === undefined) throw new FactoryError("FORBIDDEN", "this agent may not terminate agents");
+        if (typeof p.crewId === "string") crewOf();
+        return services.agents.terminate(text("id"));
+      });
     default:
       return undefined;
   }
