@@ -104,6 +104,23 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   callModelForMember: { role: "admin", crews: "crewless" },
 };
 
+/**
+ * What an agent may call over HTTP with its token as bearer: its crew's context and bus, tasks
+ * (submitted into its crew, read if they are its crew's) — the stdio channel's operations. Any
+ * other operation is FORBIDDEN to an agent's token; the crews these name must be its own.
+ */
+export const AGENT_OPERATIONS: ReadonlySet<string> = new Set([
+  "getCrew",
+  "getCrewContext",
+  "getCrewContextKey",
+  "setCrewContextKey",
+  "deleteCrewContextKey",
+  "listCrewMessages",
+  "publishCrewMessage",
+  "submitTask",
+  "getTask",
+]);
+
 /** Fail closed: an operation the table does not name needs admin, and no crew-limited key reaches it. */
 export const UNLISTED: Access = { role: "admin", crews: "crewless" };
 

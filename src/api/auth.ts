@@ -5,7 +5,7 @@ import { matchedRoutes } from "hono/route";
 import { FactoryError } from "../core/errors.ts";
 import { roleAllows, type OperatorRole } from "../core/operator-key.ts";
 import type { Factory } from "../factory/factory.ts";
-import { accessOf, type Access } from "./access.ts";
+import { accessOf, AGENT_OPERATIONS, type Access } from "./access.ts";
 import { HttpError } from "./http-error.ts";
 
 /** Who made a request: a stored key, the environment's admin key, or nobody on a server with no key at all. */
@@ -58,6 +58,18 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
       // Another node of the cluster, with a credential signed by the store's shared key.
       const node = await factory.verifyNodeCredential(token);
       if (node !== undefined) principal = { keyId: `node:${node}`, role: "admin", crews: null };
+    }
+    if (principal === undefined && token.length > 0) {
+      // An agent, with its token: the agent-facing operations, in its own crew only (none without a crew).
+      const agent = await factory.verifyAgentToken(token);
+      if (agent !== undefined) {
+        principal = { keyId: `agent:${agent.agentId}`, role: "operator", crews: agent.crewId === null ? [] : [agent.crewId] };
+        if (operationId === undefined || !AGENT_OPERATIONS.has(operationId)) {
+          const reason = `an agent's token may call only the agent-facing operations (${[...AGENT_OPERATIONS].join(", ")})`;
+          deny(c, factory, principal, operationId, "FORBIDDEN", reason);
+          throw new FactoryError("FORBIDDEN", `${operationId ?? `${c.req.method} ${c.req.path}`}: ${reason}`);
+        }
+      }
     }
     if (principal === undefined) {
       if (expected === undefined && !(await factory.hasOperatorKeys())) principal = { keyId: null, role: "admin", crews: null };

@@ -429,6 +429,18 @@ export class Factory {
     return { keys: (await this.#p.signingKeys.published()) };
   }
 
+  /**
+   * The agent an agent token names, while that agent lives (a terminated agent's token is refused
+   * before it expires), or undefined for anything that is not a valid agent token.
+   */
+  async verifyAgentToken(token: string): Promise<{ agentId: string; crewId: string | null } | undefined> {
+    const claims = await this.#p.tokens.verify(token);
+    if (claims === undefined) return undefined;
+    const live = this.#p.registry.get(claims.agentId) ?? (await this.#p.journal.read(() => this.#p.deps.store.getAgent(claims.agentId)));
+    if (live === undefined || live.state === "TERMINATED" || live.crewId !== claims.crewId) return undefined;
+    return { agentId: claims.agentId, crewId: claims.crewId };
+  }
+
   /** The node a cluster credential names (another node calling this one), or undefined when it is none. */
   verifyNodeCredential(token: string): Promise<string | undefined> {
     return this.#p.tokens.verifyNode(token);

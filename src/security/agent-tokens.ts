@@ -74,6 +74,21 @@ export class AgentTokens {
 
   #nodeToken: { nodeId: string; token: AgentToken } | undefined;
 
+  /** The agent an agent token names (with its crew and scopes), or undefined for anything else (not ours, expired, a node's). */
+  async verify(token: string): Promise<{ agentId: string; crewId: string | null; scopes: string[] } | undefined> {
+    if (token.split(".").length !== 3) return undefined;
+    try {
+      const jwks = { keys: await this.#options.keys.published() };
+      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: this.#options.issuer, audience: this.#options.audience, algorithms: ["EdDSA"] });
+      if (typeof payload.sub !== "string" || payload.sub.startsWith("node:")) return undefined;
+      const crewId = typeof payload.crew === "string" ? payload.crew : null;
+      const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((x): x is string => typeof x === "string") : [];
+      return { agentId: payload.sub, crewId, scopes };
+    } catch {
+      return undefined;
+    }
+  }
+
   async issue(agent: { id: string; crewId: string | null; scopes: readonly string[] }): Promise<AgentToken> {
     const { keys, issuer, audience, lifetimeMs } = this.#options;
     const now = (this.#options.now ?? Date.now)();

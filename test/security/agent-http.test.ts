@@ -1,0 +1,85 @@
+// Pins the agent-facing operations over HTTP with an agent's token as bearer: its own crew's context, bus and tasks answer; another crew is 403 CROSS_CREW; any other route is 403 FORBIDDEN; a token from another key, no token and the token of a terminated agent are 401 (an expired one: agent-tokens.test.ts) — generated over every operation × crew, with zero cross-crew successes.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { generateKeyPair, SignJWT } from "jose";
+import { createApp } from "../../src/api/app.ts";
+import { AGENT_OPERATIONS } from "../../src/api/access.ts";
+import type { Factory } from "../../src/factory/factory.ts";
+import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
+import { testFactory } from "../helpers.ts";
+
+describe("agents over HTTP with their tokens", () => {
+  let factory: Factory;
+  let close: () => Promise<void>;
+  let app: ReturnType<typeof createApp>;
+  const crews: Record<"own" | "other", string> = { own: "", other: "" };
+  let token = "";
+  let agentId = "";
+  before(async () => {
+    ({ factory, close } = await testFactory({ handlers: { whoami: (_i: unknown, ctx: HandlerContext) => ctx.token() } }));
+    // A key exists, so /v1 is closed to callers without one.
+    app = createApp(factory, { apiKey: "operator-secret-for-the-test" });
+    factory.registerProfile({ name: "fn", role: "Fn", runtime: { kind: "function", handler: "whoami" }, pool: { spawnStrategy: "manual" } });
+    const own = await factory.assembleCrew({ name: "own", members: [{ profile: "fn" }] });
+    const other = await factory.assembleCrew({ name: "other", members: [{ profile: "fn" }] });
+    crews.own = own.crew.id;
+    crews.other = other.crew.id;
+    agentId = own.agents[0]?.id as string;
+    const asked = await factory.waitForTask((await factory.submitTask({ role: "Fn", crewId: crews.own, input: {} })).id, 5_000);
+    token = asked.result as string;
+  });
+  after(() => close());
+
+  const call = async (method: string, path: string, body?: unknown, bearer = token) => {
+    const res = await app.request(path, { method, headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, code: text.length > 0 ? ((JSON.parse(text) as { error?: { code?: string } }).error?.code ?? null) : null };
+  };
+
+  it("every agent-facing operation answers for its own crew and is CROSS_CREW for another; zero cross-crew successes", async () => {
+    const otherTask = await factory.submitTask({ role: "Fn", crewId: crews.other, input: {} });
+    const ownTask = await factory.submitTask({ role: "Fn", crewId: crews.own, input: {} });
+    const cases = (crew: "own" | "other"): Array<[string, string, string, unknown?]> => [
+      ["getCrew", "GET", `/v1/crews/${crews[crew]}`],
+      ["setCrewContextKey", "PUT", `/v1/crews/${crews[crew]}/context/plan`, { value: { step: 1 } }],
+      ["getCrewContextKey", "GET", `/v1/crews/${crews[crew]}/context/plan`],
+      ["getCrewContext", "GET", `/v1/crews/${crews[crew]}/context`],
+      ["deleteCrewContextKey", "DELETE", `/v1/crews/${crews[crew]}/context/plan`],
+      ["publishCrewMessage", "POST", `/v1/crews/${crews[crew]}/messages`, { topic: "updates", payload: { n: 1 } }],
+      ["listCrewMessages", "GET", `/v1/crews/${crews[crew]}/messages`],
+      ["submitTask", "POST", "/v1/tasks", { role: "Fn", crewId: crews[crew], input: {} }],
+      ["getTask", "GET", `/v1/tasks/${crew === "own" ? ownTask.id : otherTask.id}`],
+    ];
+    assert.deepEqual(new Set(cases("own").map(([op]) => op)), AGENT_OPERATIONS, "every agent operation is tried");
+    let crossCrewSuccesses = 0;
+    for (const crew of ["own", "other"] as const) {
+      for (const [op, method, path, body] of cases(crew)) {
+        const { status, code } = await call(method, path, body);
+        if (crew === "own") assert.ok(status >= 200 && status < 300, `${op} on its own crew: ${status} ${code}`);
+        else {
+          if (status < 300) crossCrewSuccesses++;
+          assert.deepEqual([status, code], [403, "CROSS_CREW"], `${op} on another crew`);
+        }
+      }
+    }
+    assert.equal(crossCrewSuccesses, 0);
+    assert.deepEqual(await factory.getContext(crews.other), {});
+  });
+
+  it("any other route is FORBIDDEN to an agent's token, even on its own crew", async () => {
+    for (const [method, path] of [["GET", "/v1/agents"], ["DELETE", `/v1/crews/${crews.own}`], ["POST", `/v1/crews/${crews.own}/broadcast`], ["GET", "/v1/ledger"], ["GET", "/v1/keys"], ["GET", "/v1/nodes"]] as const) {
+      const body = method === "POST" ? { signal: "PAUSE" } : undefined;
+      assert.deepEqual(await call(method, path, body), { status: 403, code: "FORBIDDEN" }, `${method} ${path}`);
+    }
+    assert.equal((await factory.getCrew(crews.own)).state, "ACTIVE");
+  });
+
+  it("a forged token, no token, and the token of a terminated agent are 401", async () => {
+    const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+    const forged = await new SignJWT({ crew: crews.other, scopes: ["admin"] }).setProtectedHeader({ alg: "EdDSA" }).setSubject(agentId).setIssuer("agent-factory").setAudience("agent-factory").setIssuedAt().setExpirationTime("5m").sign(privateKey);
+    assert.deepEqual(await call("GET", `/v1/crews/${crews.other}/context`, undefined, forged), { status: 401, code: "UNAUTHORIZED" });
+    assert.deepEqual(await call("GET", `/v1/crews/${crews.own}/context`, undefined, ""), { status: 401, code: "UNAUTHORIZED" });
+    await factory.terminateAgent(agentId);
+    assert.deepEqual(await call("GET", `/v1/crews/${crews.own}/context`), { status: 401, code: "UNAUTHORIZED" });
+  });
+});
