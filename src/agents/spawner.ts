@@ -61,6 +61,8 @@ export interface SpawnOptions {
   reason?: string;
   /** Saved context it starts from (a clone's). */
   context?: Record<string, unknown>;
+  /** Fewer scopes than its profile gives (a crew manifest narrowing them); never more. */
+  scopes?: readonly string[];
 }
 
 /**
@@ -110,7 +112,7 @@ export class Spawner {
       role: profile.role,
       // Shared with the (immutable) profile version: a fleet of agents needs one copy.
       capabilities: profile.capabilities,
-      scopes: profile.scopes,
+      scopes: options.scopes === undefined ? profile.scopes : profile.scopes.filter((scope) => options.scopes?.includes(scope)),
       cognitiveLoadLimit: profile.cognitiveLoadLimit,
       state: "PROVISIONING",
       crewId: options.crewId ?? null,

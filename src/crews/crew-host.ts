@@ -31,7 +31,7 @@ export class CrewHost {
   }
 
   /** Spawns a member of another node's crew here; resolves once it is READY. */
-  async spawnMember(asked: Crew, profile: ProfileRecord, name: string): Promise<Agent> {
+  async spawnMember(asked: Crew, profile: ProfileRecord, name: string, scopes?: readonly string[]): Promise<Agent> {
     const { crewManager, profileRegistry, spawner } = this.#deps;
     if (crewManager.get(asked.id) !== undefined && !crewManager.isMirror(asked.id)) {
       throw new FactoryError("VALIDATION_FAILED", `crew ${asked.id} is this node's own: spawn its members through the crew`, { field: "crew" });
@@ -43,7 +43,7 @@ export class CrewHost {
     const version = profileRegistry.version(profile.name, profile.version);
     if (version === undefined) throw new FactoryError("PROFILE_NOT_FOUND", `profile ${profile.name} v${profile.version} could not be taken`, { field: "profile" });
     crewManager.mirror({ ...crew, agentIds: [] });
-    const agent = await spawner.spawn(version, { crewId: crew.id, name });
+    const agent = await spawner.spawn(version, { crewId: crew.id, name, ...(scopes === undefined ? {} : { scopes }) });
     try {
       // Ended while the member started (its assembly failed or timed out): the member goes too.
       await this.#openCrew(crew.id);

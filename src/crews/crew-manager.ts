@@ -35,7 +35,7 @@ export interface CrewPeers {
   /** Live nodes other than this one that members may be placed on, in a stable order. */
   nodes(): Promise<string[]>;
   /** Spawns a member of `crew` on `node`; resolves with the agent once it is READY there. */
-  spawnMember(node: string, crew: Crew, profile: ProfileRecord, name: string): Promise<Agent>;
+  spawnMember(node: string, crew: Crew, profile: ProfileRecord, name: string, scopes?: readonly string[]): Promise<Agent>;
   /** Ends a member another node runs (after an assembly that failed). */
   terminateMember(agentId: string, reason: string): Promise<void>;
   /** Delivers a signal to these members, which `node` runs; resolves with how many took it. */
@@ -191,7 +191,15 @@ export class CrewManager {
     }
     // Named profiles first, so a bad name leaves no inline profile registered.
     const named = manifest.members.map((m, i) => (typeof m.profile === "string" ? this.#deps.resolveProfile(m, `members.${i}.profile`) : undefined));
-    const plan = manifest.members.map((m, i) => ({ profile: named[i] ?? this.#deps.resolveProfile(m, `members.${i}`), count: m.count }));
+    const plan = manifest.members.map((m, i) => {
+      const profile = named[i] ?? this.#deps.resolveProfile(m, `members.${i}`);
+      // A manifest narrows a profile's scopes for its members, never widens them.
+      const wider = (m.scopes ?? []).filter((scope) => !profile.scopes.includes(scope));
+      if (wider.length > 0) {
+        throw new FactoryError("VALIDATION_FAILED", `members.${i}.scopes: ${wider.map((x) => `'${x}'`).join(", ")} not among profile ${profile.name}'s scopes (${profile.scopes.join(", ") || "none"}); a manifest may narrow scopes, not widen them`, { field: `members.${i}.scopes` });
+      }
+      return { profile, count: m.count, scopes: m.scopes };
+    });
     const now = new Date().toISOString();
     const crew: Crew = {
       id: newCrewId(),
@@ -214,11 +222,11 @@ export class CrewManager {
     events.emit({ type: "crew.state", crewId: crew.id, to: "ASSEMBLING", data: { name: crew.name, total, requestId: options.requestId ?? null } });
 
     const seen = new Map<string, number>();
-    const specs = plan.flatMap(({ profile, count }) =>
+    const specs = plan.flatMap(({ profile, count, scopes }) =>
       Array.from({ length: count }, () => {
         const n = (seen.get(profile.name) ?? 0) + 1;
         seen.set(profile.name, n);
-        return { profile, name: `${profile.name}-${n}` };
+        return { profile, name: `${profile.name}-${n}`, scopes };
       }),
     );
     // Spread: round-robin over this node and the live others (on a single node, all here).
@@ -233,8 +241,8 @@ export class CrewManager {
         const node = slots[i % slots.length] ?? null;
         const agent =
           node === null || peers === undefined
-            ? await spawner.spawn(spec.profile, { crewId: crew.id, name: spec.name })
-            : await peers.spawnMember(node, snapshot, spec.profile, spec.name);
+            ? await spawner.spawn(spec.profile, { crewId: crew.id, name: spec.name, ...(spec.scopes === undefined ? {} : { scopes: spec.scopes }) })
+            : await peers.spawnMember(node, snapshot, spec.profile, spec.name, spec.scopes);
         ready++;
         events.emit({ type: "crew.assembly.progress", crewId: crew.id, data: { requestId: options.requestId ?? null, ready, total } });
         return agent;

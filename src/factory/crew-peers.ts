@@ -22,7 +22,8 @@ export function crewPeersOver(peers: Peers, store: Store): CrewPeers | undefined
   if (ownerOf === undefined) return undefined;
   return {
     nodes: async () => (await peers.others()).map((n) => n.id),
-    spawnMember: (node: string, crew: Crew, profile: ProfileRecord, name: string) => peers.post<Agent>(node, CLUSTER_ROUTES.members(crew.id), { crew, profile, name }),
+    spawnMember: (node: string, crew: Crew, profile: ProfileRecord, name: string, scopes?: readonly string[]) =>
+      peers.post<Agent>(node, CLUSTER_ROUTES.members(crew.id), { crew, profile, name, ...(scopes === undefined ? {} : { scopes }) }),
     async terminateMember(agentId: string) {
       const node = await ownerOf("agent", agentId);
       if (typeof node === "string" && node !== peers.self) await peers.call(node, "DELETE", `/v1/agents/${encodeURIComponent(agentId)}`);

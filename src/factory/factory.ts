@@ -402,9 +402,9 @@ export class Factory {
   }
 
   /** Cluster: runs a member of a crew another node owns here (that node asked); resolves once it is READY. */
-  async hostCrewMember(crew: Crew, profile: ProfileRecord, name: string): Promise<Agent> {
+  async hostCrewMember(crew: Crew, profile: ProfileRecord, name: string, scopes?: readonly string[]): Promise<Agent> {
     this.#p.phase.assertOpen();
-    return this.#p.crewHost.spawnMember(crew, profile, name);
+    return this.#p.crewHost.spawnMember(crew, profile, name, scopes);
   }
 
   /** Cluster: delivers a signal of another node's crew to the members this node runs; how many took it. */

@@ -56,6 +56,21 @@ describe("scopes", () => {
     });
   });
 
+  it("a crew manifest narrows a member's scopes (a coder-and-reviewer profile as reviewer only: read-only workspace), and may not widen them", async () => {
+    factory.registerProfile({ name: "py-both", role: "PyBoth", scopes: ["coder", "reviewer"], runtime: { kind: "process", command: ["python3", "/agent/echo_agent.py"], files: [echo] }, pool: { spawnStrategy: "manual" } });
+    const { crew, agents: members } = await factory.assembleCrew({ name: "reviewers", members: [{ profile: "py-both", scopes: ["reviewer"] }] });
+    assert.deepEqual(members[0]?.scopes, ["reviewer"]);
+    const refused = await factory.waitForTask((await factory.submitTask({ role: "PyBoth", crewId: crew.id, input: { write: "/workspace/x" } })).id, 10_000);
+    assert.match(JSON.stringify(refused.error), /Read-only file system/);
+    await assert.rejects(factory.assembleCrew({ name: "wider", members: [{ profile: "py-coder", scopes: ["admin"] }] }), (error: unknown) => {
+      assert.ok(isFactoryError(error));
+      assert.equal(error.code, "VALIDATION_FAILED");
+      assert.equal(error.field, "members.0.scopes");
+      assert.match(error.message, /'admin' not among profile py-coder's scopes \(coder\); a manifest may narrow scopes, not widen them/);
+      return true;
+    });
+  });
+
   it("an unknown scope is refused at registration, naming it and the known ones", () => {
     assert.throws(() => factory.registerProfile({ name: "typo", role: "Typo", scopes: ["coderr"] as never, pool: { spawnStrategy: "manual" } }), (error: unknown) => {
       assert.ok(isFactoryError(error));

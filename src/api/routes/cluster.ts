@@ -37,14 +37,14 @@ export function clusterRoutes(app: OpenAPIHono, factory: Factory): void {
       tags,
       summary: "Run a member of another node's crew here (its node spreads the crew); answers once it is READY",
       description,
-      request: { params: IdParam, ...jsonBody(z.strictObject({ crew: CrewRecordSchema, profile: ProfileRecordSchema, name: z.string().min(1).max(128) }).meta({ id: "HostMemberRequest" })) },
+      request: { params: IdParam, ...jsonBody(z.strictObject({ crew: CrewRecordSchema, profile: ProfileRecordSchema, name: z.string().min(1).max(128), scopes: z.array(z.string().max(64)).max(64).optional() }).meta({ id: "HostMemberRequest" })) },
       responses: { 201: jsonContent(AgentSchema, "The member, READY"), ...errorResponses(400, 401, 404, 413, 415, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       if (body.crew.id !== id) throw new FactoryError("VALIDATION_FAILED", `crew.id must be the path's crew, '${id}'`, { field: "crew.id" });
-      return c.json(await factory.hostCrewMember(body.crew, body.profile, body.name), 201);
+      return c.json(await factory.hostCrewMember(body.crew, body.profile, body.name, body.scopes), 201);
     },
   );
   app.openapi(

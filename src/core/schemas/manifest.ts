@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NameSchema, ProfileSchema } from "./profile.ts";
+import { NameSchema, ProfileSchema, SCOPES } from "./profile.ts";
 
 export const CrewMemberSchema = z
   .strictObject({
@@ -8,6 +8,8 @@ export const CrewMemberSchema = z
     /** An inline profile (same as giving an object as `profile`). */
     config: ProfileSchema.optional(),
     count: z.number().int().min(1).max(10_000).default(1),
+    /** Fewer scopes than the profile gives, for these members (a manifest narrows scopes, never widens them). */
+    scopes: z.array(z.enum(SCOPES, { error: (issue) => `unknown scope ${JSON.stringify(issue.input)} (known: ${SCOPES.join(", ")})` })).max(64).optional(),
   })
   .refine((m) => (m.profile === undefined) !== (m.config === undefined), {
     message: "give exactly one of 'profile' (a name or an inline profile) and 'config'",

@@ -109,7 +109,8 @@ export class ProcessRuntime implements AgentRuntime {
     let handle: ProcessAgentHandle;
     let key: string | undefined;
     // `reviewer` (without `coder`): the workspace is mounted read-only by the sandbox.
-    const readOnly = profile.scopes.includes("reviewer") && !profile.scopes.includes("coder");
+    // The agent's scopes (a crew manifest may have narrowed its profile's).
+    const readOnly = agent.scopes.includes("reviewer") && !agent.scopes.includes("coder");
     if (readOnly && spec.kind === "none") {
       for (const { fd } of opened) closeSync(fd);
       throw new FactoryError("AGENT_START_FAILED", "scopes: a reviewer's workspace is read-only, which only a sandbox can enforce; this profile has sandbox.kind none", { field: "scopes" });
