@@ -28,3 +28,18 @@ async function reachable(): Promise<string | false> {
   if (process.env.AGENT_FACTORY_REQUIRE_REDIS === "1") throw new Error(`AGENT_FACTORY_REQUIRE_REDIS=1 but no Redis answers at ${REDIS_URL}: ${said}`);
   return `no Redis at ${REDIS_URL} (${said}): start one, or point AGENT_FACTORY_TEST_REDIS_URL at one; CI sets AGENT_FACTORY_REQUIRE_REDIS=1 so these never skip there`;
 }
+
+/** Deletes every key of a test's clusters (`af:<cluster>:*`): what their nodes left behind, such as a killed node's record. */
+export async function dropRedisClusters(...clusters: string[]): Promise<void> {
+  if (REDIS_SKIP !== false) return;
+  const { Redis } = await import("ioredis");
+  const admin = new Redis(REDIS_URL);
+  try {
+    for (const cluster of clusters) {
+      const keys = await admin.keys(`af:${cluster}:*`);
+      if (keys.length > 0) await admin.del(...keys);
+    }
+  } finally {
+    admin.disconnect();
+  }
+}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
 import { alive, until } from "../helpers.ts";
 import { BIN, ENV, ROOT, startServe, type Server } from "./serve.ts";
 
@@ -202,6 +202,8 @@ describe("agent-factory cluster on PostgreSQL and Redis", { timeout: 120_000, sk
       admin.disconnect();
     }
     rmSync(data, { recursive: true, force: true });
+    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
+    await dropRedisClusters(cluster, other);
   });
 
   it("starts 2 nodes that list each other, reports a node killed with SIGKILL while the other answers, and stops the rest on SIGINT with exit 0", async () => {

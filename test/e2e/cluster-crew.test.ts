@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
 import { startServe, type Server } from "./serve.ts";
 import { until } from "../helpers.ts";
 
@@ -51,6 +51,8 @@ describe("a crew spread over three nodes", T, () => {
     await Promise.all(servers.map((s) => s.exited));
     await schema?.drop();
     rmSync(data, { recursive: true, force: true });
+    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
+    await dropRedisClusters(cluster);
   });
 
   it("runs members on every node, answers from any, broadcasts to all, pays model calls at its node, and survives a member node's kill -9", async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
 import { cli, startServe, type Server } from "./serve.ts";
 import { until } from "../helpers.ts";
 
@@ -41,6 +41,8 @@ describe("a cluster of two nodes: one is killed mid-load", T, () => {
     await Promise.all(servers.map((s) => s.exited));
     await schema?.drop();
     rmSync(data, { recursive: true, force: true });
+    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
+    await dropRedisClusters(cluster);
   });
 
   it("the survivor brings the dead node's agents back under their ids and runs every task it had accepted to SUCCEEDED, once", async () => {

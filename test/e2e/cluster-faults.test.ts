@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { PG_SKIP, PG_URL, PostgresRelay, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
 import { cli, startServe, type Server } from "./serve.ts";
 import { until } from "../helpers.ts";
 
@@ -28,12 +28,15 @@ describe("a cluster whose Redis goes away", T, () => {
   const servers: Server[] = [];
   const relays: PostgresRelay[] = [];
   const data = join(tmpdir(), `af-test-faults-${randomBytes(4).toString("hex")}`);
+  const clusters: string[] = [];
   after(async () => {
     for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGTERM");
     await Promise.all(servers.map((s) => s.exited));
     await Promise.all(relays.map((r) => r.close()));
     await Promise.all(schemas.map((s) => s.drop()));
     rmSync(data, { recursive: true, force: true });
+    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
+    await dropRedisClusters(...clusters);
   });
 
   const redisRelay = async (): Promise<{ relay: PostgresRelay; url: string }> => {
@@ -49,6 +52,7 @@ describe("a cluster whose Redis goes away", T, () => {
     const schema = await testSchema();
     schemas.push(schema);
     const cluster = `af-test-${randomBytes(6).toString("hex")}`;
+    clusters.push(cluster);
     const { relay, url } = await redisRelay();
     const a = await startNode(schema, cluster, "a", url);
     const b = await startNode(schema, cluster, "b", url);
@@ -78,6 +82,7 @@ describe("a cluster whose Redis goes away", T, () => {
     const schema = await testSchema();
     schemas.push(schema);
     const cluster = `af-test-${randomBytes(6).toString("hex")}`;
+    clusters.push(cluster);
     const { relay, url } = await redisRelay();
     const cutOff = await startNode(schema, cluster, "cut", url);
     const other = await startNode(schema, cluster, "other", `${REDIS_URL}/0`);
@@ -117,6 +122,7 @@ describe("a cluster whose Redis goes away", T, () => {
     const schema = await testSchema();
     schemas.push(schema);
     const cluster = `af-test-${randomBytes(6).toString("hex")}`;
+    clusters.push(cluster);
     const pg = await PostgresRelay.start();
     relays.push(pg);
     const node = (id: string): Promise<Server> =>

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
 import { until } from "../helpers.ts";
 import { cli, startServe, type Server } from "./serve.ts";
 
@@ -28,6 +28,8 @@ describe("operator keys on a cluster", { timeout: 90_000, skip: PG_SKIP || REDIS
     }
     await schema?.drop();
     rmSync(data, { recursive: true, force: true });
+    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
+    await dropRedisClusters(cluster);
   });
 
   it("a key made on node 1 works on node 2; revoked on node 1 it is refused there at once and on node 2 within a second", async () => {

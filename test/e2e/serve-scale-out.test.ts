@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL } from "../adapters/redis-test-server.ts";
+import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
 import { BIN, cli, ENV, ROOT, startServe, type Server } from "./serve.ts";
 import { until } from "../helpers.ts";
 
@@ -38,6 +38,8 @@ describe("serve on PostgreSQL and Redis", T, () => {
     await stop(server);
     await schema?.drop();
     rmSync(data, { recursive: true, force: true });
+    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
+    await dropRedisClusters(cluster);
   });
 
   it("keeps its store in the URL's schema and its bus on the cluster's channels; a restart on the same schema brings the task back", async () => {
