@@ -55,15 +55,12 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
       if (key !== undefined) principal = { keyId: key.id, role: key.role, crews: key.crews };
     }
     if (principal === undefined && token.length > 0) {
-      // Another node of the cluster, with a credential signed by the store's shared key.
-      const node = await factory.verifyNodeCredential(token);
-      if (node !== undefined) principal = { keyId: `node:${node}`, role: "admin", crews: null };
-    }
-    if (principal === undefined && token.length > 0) {
-      // An agent, with its token: the agent-facing operations, in its own crew only (none without a crew).
-      const agent = await factory.verifyAgentToken(token);
-      if (agent !== undefined) {
-        principal = { keyId: `agent:${agent.agentId}`, role: "operator", crews: agent.crewId === null ? [] : [agent.crewId] };
+      // Signed with the factory's keys: another node of the cluster (admin), or an agent — the
+      // agent-facing operations, in its own crew only (none without a crew).
+      const bearer = await factory.identifyBearer(token);
+      if (bearer?.kind === "node") principal = { keyId: `node:${bearer.node}`, role: "admin", crews: null };
+      else if (bearer?.kind === "agent") {
+        principal = { keyId: `agent:${bearer.agentId}`, role: "operator", crews: bearer.crewId === null ? [] : [bearer.crewId] };
         if (operationId === undefined || !AGENT_OPERATIONS.has(operationId)) {
           const reason = `an agent's token may call only the agent-facing operations (${[...AGENT_OPERATIONS].join(", ")})`;
           deny(c, factory, principal, operationId, "FORBIDDEN", reason);

@@ -430,20 +430,15 @@ export class Factory {
   }
 
   /**
-   * The agent an agent token names, while that agent lives (a terminated agent's token is refused
-   * before it expires), or undefined for anything that is not a valid agent token.
+   * Who a bearer token signed with the factory's keys is: another node of the cluster, or an agent
+   * while it lives (a terminated agent's token is refused before it expires); undefined otherwise.
    */
-  async verifyAgentToken(token: string): Promise<{ agentId: string; crewId: string | null } | undefined> {
-    const claims = await this.#p.tokens.verify(token);
-    if (claims === undefined) return undefined;
-    const live = this.#p.registry.get(claims.agentId) ?? (await this.#p.journal.read(() => this.#p.deps.store.getAgent(claims.agentId)));
-    if (live === undefined || live.state === "TERMINATED" || live.crewId !== claims.crewId) return undefined;
-    return { agentId: claims.agentId, crewId: claims.crewId };
-  }
-
-  /** The node a cluster credential names (another node calling this one), or undefined when it is none. */
-  verifyNodeCredential(token: string): Promise<string | undefined> {
-    return this.#p.tokens.verifyNode(token);
+  async identifyBearer(token: string): Promise<{ kind: "node"; node: string } | { kind: "agent"; agentId: string; crewId: string | null } | undefined> {
+    const bearer = await this.#p.tokens.identify(token);
+    if (bearer?.kind !== "agent") return bearer;
+    const live = this.#p.registry.get(bearer.agentId) ?? (await this.#p.journal.read(() => this.#p.deps.store.getAgent(bearer.agentId)));
+    if (live === undefined || live.state === "TERMINATED" || live.crewId !== bearer.crewId) return undefined;
+    return { kind: "agent", agentId: bearer.agentId, crewId: bearer.crewId };
   }
 
   /** Which node runs an agent, crew or task: this one, another (with its URL), or none known. */

@@ -62,32 +62,39 @@ export class AgentTokens {
 
   /** The node a credential from `issueNode` names, or undefined for anything else (not a JWT, another audience, expired, not ours). */
   async verifyNode(token: string): Promise<string | undefined> {
+    const bearer = await this.identify(token);
+    return bearer?.kind === "node" ? bearer.node : undefined;
+  }
+
+  /** What an agent token names (its agent, crew and scopes), or undefined for anything else (a node's credential included). */
+  async verify(token: string): Promise<{ agentId: string; crewId: string | null; scopes: string[] } | undefined> {
+    const bearer = await this.identify(token);
+    return bearer?.kind === "agent" ? bearer : undefined;
+  }
+
+  /**
+   * Who a bearer signed with the factory's keys is — a node of the cluster (its credential's
+   * audience is the nodes') or an agent (the agents' audience) — checked with one verification;
+   * undefined for anything else (not a JWT, expired, signed by another key, another audience).
+   */
+  async identify(token: string): Promise<{ kind: "node"; node: string } | { kind: "agent"; agentId: string; crewId: string | null; scopes: string[] } | undefined> {
     if (token.split(".").length !== 3) return undefined;
+    const { issuer, audience, keys } = this.#options;
+    let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];
     try {
-      const jwks = { keys: await this.#options.keys.published() };
-      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: this.#options.issuer, audience: NODES_AUDIENCE, algorithms: ["EdDSA"] });
-      return typeof payload.node === "string" ? payload.node : undefined;
+      ({ payload } = await jwtVerify(token, createLocalJWKSet({ keys: await keys.published() }), { issuer, audience: [audience, NODES_AUDIENCE], algorithms: ["EdDSA"] }));
     } catch {
       return undefined;
     }
+    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (audiences.includes(NODES_AUDIENCE)) return typeof payload.node === "string" ? { kind: "node", node: payload.node } : undefined;
+    if (typeof payload.sub !== "string" || payload.sub.startsWith("node:")) return undefined;
+    const crewId = typeof payload.crew === "string" ? payload.crew : null;
+    const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((x): x is string => typeof x === "string") : [];
+    return { kind: "agent", agentId: payload.sub, crewId, scopes };
   }
 
   #nodeToken: { nodeId: string; token: AgentToken } | undefined;
-
-  /** The agent an agent token names (with its crew and scopes), or undefined for anything else (not ours, expired, a node's). */
-  async verify(token: string): Promise<{ agentId: string; crewId: string | null; scopes: string[] } | undefined> {
-    if (token.split(".").length !== 3) return undefined;
-    try {
-      const jwks = { keys: await this.#options.keys.published() };
-      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: this.#options.issuer, audience: this.#options.audience, algorithms: ["EdDSA"] });
-      if (typeof payload.sub !== "string" || payload.sub.startsWith("node:")) return undefined;
-      const crewId = typeof payload.crew === "string" ? payload.crew : null;
-      const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((x): x is string => typeof x === "string") : [];
-      return { agentId: payload.sub, crewId, scopes };
-    } catch {
-      return undefined;
-    }
-  }
 
   async issue(agent: { id: string; crewId: string | null; scopes: readonly string[] }): Promise<AgentToken> {
     const { keys, issuer, audience, lifetimeMs } = this.#options;
