@@ -1,12 +1,8 @@
-import type { NodeInfo } from "../core/ports/membership.ts";
 import type { OwnedKind } from "../core/ports/store.ts";
 import type { FactoryParts } from "./wiring.ts";
 
 /** Where an agent, crew or task lives: here, on another node (and whether that node answers), or nowhere known. */
 export type Location = { on: "here" } | { on: "node"; node: string; url: string | null; alive: boolean } | { on: "unknown" };
-
-/** How long a read of the cluster's nodes is reused: requests for remote things come in bursts. */
-const NODES_TTL_MS = 500;
 
 /**
  * Finds the node that owns an agent, crew or task, so a request for it made to any node is
@@ -15,7 +11,6 @@ const NODES_TTL_MS = 500;
  */
 export class Locator {
   readonly #parts: FactoryParts;
-  #nodes: { at: number; list: Promise<NodeInfo[]> } | undefined;
 
   constructor(parts: FactoryParts) {
     this.#parts = parts;
@@ -30,7 +25,7 @@ export class Locator {
     const owner = await deps.store.ownerOf(kind, id);
     if (owner === undefined) return { on: "unknown" };
     if (owner === null || owner === node.id) return { on: "here" };
-    const info = (await this.nodes()).find((n) => n.id === owner);
+    const info = (await this.#parts.recentNodes()).find((n) => n.id === owner);
     return { on: "node", node: owner, url: info?.url ?? null, alive: info?.alive === true };
   }
 
@@ -58,23 +53,11 @@ export class Locator {
       ...(crewId === null ? {} : { crewId }),
       limit: 1000,
     });
-    const alive = new Map((await this.nodes()).filter((n) => n.alive && n.url !== null).map((n) => [n.id, n.url as string]));
+    const alive = new Map((await this.#parts.recentNodes()).filter((n) => n.alive && n.url !== null).map((n) => [n.id, n.url as string]));
     for (const agent of elsewhere) {
       const url = alive.get(agent.nodeId);
       if (agent.nodeId !== node.id && url !== undefined && fits(agent)) return { on: "node", node: agent.nodeId, url, alive: true };
     }
     return crewId === null ? { on: "here" } : this.locate("crew", crewId);
-  }
-
-  /** The cluster's nodes, read at most every NODES_TTL_MS. */
-  nodes(): Promise<NodeInfo[]> {
-    const now = Date.now();
-    if (this.#nodes === undefined || now - this.#nodes.at > NODES_TTL_MS) {
-      const list = this.#parts.node.list();
-      // A failed read is not kept: the next request asks again.
-      list.catch(() => (this.#nodes = undefined));
-      this.#nodes = { at: now, list };
-    }
-    return this.#nodes.list;
   }
 }

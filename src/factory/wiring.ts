@@ -41,6 +41,8 @@ import { Spawner } from "../agents/spawner.ts";
 import { CrewManager } from "../crews/crew-manager.ts";
 import { ClusterNode } from "../cluster/cluster-node.ts";
 import { Peers } from "../cluster/peers.ts";
+import type { NodeInfo } from "../core/ports/membership.ts";
+import { recentNodes as recentNodesOf } from "../cluster/recent-nodes.ts";
 import { crewHomeOver, crewPeersOver } from "./crew-peers.ts";
 import { CrewHost } from "../crews/crew-host.ts";
 import { SigningKeys } from "../security/signing-keys.ts";
@@ -92,6 +94,8 @@ export interface FactoryParts {
   signingKeys: SigningKeys;
   /** Agents' tokens and nodes' credentials. */
   tokens: AgentTokens;
+  /** The cluster's nodes as read at most half a second ago (where another node answers). */
+  recentNodes: () => Promise<NodeInfo[]>;
   crewHost: CrewHost;
   phase: FactoryPhase;
   journal: Journal;
@@ -188,11 +192,12 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   // Agents' identities: tokens signed with keys kept in the store (a cluster's nodes share them).
   const signingKeys = new SigningKeys({ store, rotateAfterMs: deps.tokens.rotateAfterMs, keepMs: deps.tokens.lifetimeMs + 60_000 });
   const tokens = new AgentTokens({ keys: signingKeys, issuer: deps.tokens.issuer, audience: deps.tokens.audience, lifetimeMs: deps.tokens.lifetimeMs });
+  const recentNodes = recentNodesOf(() => node.list());
   const peers = new Peers({
     self: deps.node.id,
     // The cluster's key if it has one; else a credential signed with the store's key, which every node verifies.
     credential: async () => deps.node.apiKey ?? (await tokens.issueNode(deps.node.id)).token,
-    nodes: () => node.list(),
+    nodes: recentNodes,
   });
   const crewPeers = crewPeersOver(peers, store);
   const crewManager = new CrewManager({
@@ -351,5 +356,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   const keys = new OperatorKeys({ store, crews });
-  return { keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }
