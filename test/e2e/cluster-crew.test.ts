@@ -1,13 +1,10 @@
 // A crew that spans three real `serve` nodes (`placement: spread`): its members run on every node, any node answers for it, its broadcast reaches every member, its tasks run on members of several nodes, its model calls are paid from its wallet at its own node, and when a node that runs some of its members is killed with SIGKILL under load, those members come back on a survivor under their ids and every accepted task ends SUCCEEDED once. When the crew's own node dies too, a node that ran members of it owns it; disbanding there ends every member and the crew reads DISBANDED.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
-import { startServe, type Server } from "./serve.ts";
+import { PG_SKIP } from "../adapters/postgres-test-schema.ts";
+import { REDIS_SKIP } from "../adapters/redis-test-server.ts";
+import type { Server } from "./serve.ts";
+import { clusterRun } from "./cluster-run.ts";
 import { until } from "../helpers.ts";
 
 const T = { timeout: 120_000, skip: PG_SKIP || REDIS_SKIP };
@@ -42,23 +39,12 @@ async function call<T>(url: string, method = "GET", body?: unknown): Promise<{ s
 }
 
 describe("a crew spread over three nodes", T, () => {
-  let schema: TestSchema | undefined;
-  const servers: Server[] = [];
-  const cluster = `af-test-${randomBytes(6).toString("hex")}`;
-  const data = join(tmpdir(), cluster);
-  after(async () => {
-    for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGTERM");
-    await Promise.all(servers.map((s) => s.exited));
-    await schema?.drop();
-    rmSync(data, { recursive: true, force: true });
-    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
-    await dropRedisClusters(cluster);
-  });
+  const run = clusterRun();
+  after(() => run.close());
 
   it("runs members on every node, answers from any, broadcasts to all, pays model calls at its node, and survives a member node's kill -9", async () => {
-    schema = await testSchema();
-    const node = (id: string) =>
-      startServe(["--postgres", `${PG_URL}?schema=${schema?.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", cluster, "--node-id", id, "--data", join(data, id)], (s) => servers.push(s));
+    const schema = await run.schema();
+    const node = (id: string) => run.node(id);
     const [n1, n2, n3] = [await node("n1"), await node("n2"), await node("n3")];
     await until(async () => (await call<{ items: Array<{ alive: boolean }> }>(`${n1.url}/v1/nodes`)).body.items.filter((n) => n.alive).length === 3, "three nodes alive", 10_000);
 

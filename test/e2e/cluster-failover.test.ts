@@ -1,13 +1,10 @@
 // Two real `serve` nodes on one PostgreSQL schema and one Redis cluster. Either node answers for the whole fleet (lists, requests passed to the owner, tasks placed where an agent can take them). A node killed with SIGKILL mid-load loses nothing. The survivor notices its lease ran out, takes over its agents under the same ids (restarts + 1, nodeId now the survivor's), and runs every task it had accepted to SUCCEEDED, each recorded SUCCEEDED once.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
-import { cli, startServe, type Server } from "./serve.ts";
+import { PG_SKIP } from "../adapters/postgres-test-schema.ts";
+import { REDIS_SKIP } from "../adapters/redis-test-server.ts";
+import { cli } from "./serve.ts";
+import { clusterRun } from "./cluster-run.ts";
 import { until } from "../helpers.ts";
 
 const T = { timeout: 90_000, skip: PG_SKIP || REDIS_SKIP };
@@ -32,26 +29,12 @@ async function json<T>(url: string, init?: RequestInit): Promise<{ status: numbe
 }
 
 describe("a cluster of two nodes: one is killed mid-load", T, () => {
-  let schema: TestSchema | undefined;
-  const servers: Server[] = [];
-  const cluster = `af-test-${randomBytes(6).toString("hex")}`;
-  const data = join(tmpdir(), cluster);
-  after(async () => {
-    for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGTERM");
-    await Promise.all(servers.map((s) => s.exited));
-    await schema?.drop();
-    rmSync(data, { recursive: true, force: true });
-    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
-    await dropRedisClusters(cluster);
-  });
+  const run = clusterRun();
+  after(() => run.close());
 
   it("the survivor brings the dead node's agents back under their ids and runs every task it had accepted to SUCCEEDED, once", async () => {
-    schema = await testSchema();
-    const node = (id: string) =>
-      startServe(
-        ["--postgres", `${PG_URL}?schema=${schema?.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", cluster, "--node-id", id, "--data", join(data, id), "--agent-files", "examples/agents"],
-        (s) => servers.push(s),
-      );
+    const schema = await run.schema();
+    const node = (id: string) => run.node(id, ["--agent-files", "examples/agents"]);
     const [victim, survivor] = [await node("n1"), await node("n2")];
     await until(async () => (await json<{ items: Array<{ id: string; alive: boolean }> }>(`${survivor.url}/v1/nodes`)).body.items.filter((n) => n.alive).length === 2, "both nodes listed alive", 10_000);
 

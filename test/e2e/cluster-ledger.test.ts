@@ -1,13 +1,10 @@
 // Two real `serve` nodes on one PostgreSQL schema and Redis: one ledger. Credits granted through either node reach the wallet's balance on every node; a transfer asked of the node that does not own the paying wallet is passed to the node that does (the only one that debits it), and an overdraft is refused there with 402. A budget set or removed through one node is every node's, and so is a profile registered through one.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { PG_SKIP, PG_URL, testSchema, type TestSchema } from "../adapters/postgres-test-schema.ts";
-import { REDIS_SKIP, REDIS_URL, dropRedisClusters } from "../adapters/redis-test-server.ts";
-import { cli, startServe, type Server } from "./serve.ts";
+import { PG_SKIP } from "../adapters/postgres-test-schema.ts";
+import { REDIS_SKIP } from "../adapters/redis-test-server.ts";
+import { cli, type Server } from "./serve.ts";
+import { clusterRun } from "./cluster-run.ts";
 import { until } from "../helpers.ts";
 
 const T = { timeout: 60_000, skip: PG_SKIP || REDIS_SKIP };
@@ -21,23 +18,12 @@ async function balance(server: Server, address: string): Promise<number> {
 }
 
 describe("a cluster's ledger", T, () => {
-  let schema: TestSchema | undefined;
-  const servers: Server[] = [];
-  const cluster = `af-test-${randomBytes(6).toString("hex")}`;
-  const data = join(tmpdir(), cluster);
-  after(async () => {
-    for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGTERM");
-    await Promise.all(servers.map((s) => s.exited));
-    await schema?.drop();
-    rmSync(data, { recursive: true, force: true });
-    // Last, once every node is gone: what they left on Redis (a killed node never leaves).
-    await dropRedisClusters(cluster);
-  });
+  const run = clusterRun();
+  after(() => run.close());
 
   it("grants through either node reach every node's balance; a transfer goes to the paying wallet's node, which refuses an overdraft", async () => {
-    schema = await testSchema();
-    const node = (id: string) =>
-      startServe(["--postgres", `${PG_URL}?schema=${schema?.name}`, "--redis", `${REDIS_URL}/0`, "--cluster", cluster, "--node-id", id, "--data", join(data, id)], (s) => servers.push(s));
+    const schema = await run.schema();
+    const node = (id: string) => run.node(id);
     const [a, b] = [await node("a"), await node("b")];
     const payer = JSON.parse((await cli(a.url, "--json", "spawn", "-f", "examples/profiles/coder.yaml")).stdout) as { walletAddress: string; nodeId: string };
     const payee = JSON.parse((await cli(b.url, "--json", "spawn", "-f", "examples/profiles/coder.yaml")).stdout) as { walletAddress: string; nodeId: string };
