@@ -55,12 +55,14 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   cloneAgent: { role: "operator", crews: "agentPath" },
   hibernateAgent: { role: "operator", crews: "agentPath" },
   wakeAgent: { role: "operator", crews: "agentPath" },
+  callAgentModel: { role: "operator", crews: "agentPath" },
   getWallet: { role: "viewer", crews: "walletPath" },
   // crews
   assembleCrew: { role: "operator", crews: "crewless" },
   listCrews: { role: "viewer", crews: "crewList" },
   getCrew: { role: "viewer", crews: "crewPath" },
   disbandCrew: { role: "operator", crews: "crewPath" },
+  spawnCrewMember: { role: "operator", crews: "crewPath" },
   broadcastToCrew: { role: "operator", crews: "crewPath" },
   listCrewMessages: { role: "viewer", crews: "crewPath" },
   publishCrewMessage: { role: "operator", crews: "crewPath" },
@@ -104,22 +106,39 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   callModelForMember: { role: "admin", crews: "crewless" },
 };
 
+/** What an agent's token needs, beyond its own crew, to call an agent-facing operation. */
+export interface AgentAccess {
+  /** A scope the agent's profile must have (`admin`: spawn and terminate). */
+  scope?: "admin";
+  /** Only about itself: the path's `{id}` must be the agent's own (its model calls). */
+  self?: true;
+}
+
 /**
- * What an agent may call over HTTP with its token as bearer: its crew's context and bus, tasks
- * (submitted into its crew, read if they are its crew's) — the stdio channel's operations. Any
- * other operation is FORBIDDEN to an agent's token; the crews these name must be its own.
+ * What an agent may call over HTTP with its token as bearer — the stdio channel's operations:
+ * its crew's context and bus, tasks (submitted into its crew, read if they are its crew's),
+ * model calls as itself, and with the `admin` scope spawning into and terminating in its crew.
+ * Any other operation is FORBIDDEN to an agent's token; the crews these name must be its own.
  */
-export const AGENT_OPERATIONS: ReadonlySet<string> = new Set([
-  "getCrew",
-  "getCrewContext",
-  "getCrewContextKey",
-  "setCrewContextKey",
-  "deleteCrewContextKey",
-  "listCrewMessages",
-  "publishCrewMessage",
-  "submitTask",
-  "getTask",
-]);
+export const AGENT_OPERATIONS: Readonly<Record<string, AgentAccess>> = {
+  getCrew: {},
+  getCrewContext: {},
+  getCrewContextKey: {},
+  setCrewContextKey: {},
+  deleteCrewContextKey: {},
+  listCrewMessages: {},
+  publishCrewMessage: {},
+  submitTask: {},
+  getTask: {},
+  callAgentModel: { self: true },
+  spawnCrewMember: { scope: "admin" },
+  terminateAgent: { scope: "admin" },
+};
+
+/** What an agent's token needs for an operation; undefined: no agent may call it. */
+export function agentAccessOf(operationId: string | undefined): AgentAccess | undefined {
+  return operationId !== undefined && Object.hasOwn(AGENT_OPERATIONS, operationId) ? AGENT_OPERATIONS[operationId] : undefined;
+}
 
 /** Fail closed: an operation the table does not name needs admin, and no crew-limited key reaches it. */
 export const UNLISTED: Access = { role: "admin", crews: "crewless" };

@@ -5,7 +5,7 @@ import { matchedRoutes } from "hono/route";
 import { FactoryError } from "../core/errors.ts";
 import { roleAllows, type OperatorRole } from "../core/operator-key.ts";
 import type { Factory } from "../factory/factory.ts";
-import { accessOf, AGENT_OPERATIONS, type Access } from "./access.ts";
+import { accessOf, agentAccessOf, AGENT_OPERATIONS, type Access } from "./access.ts";
 import { HttpError } from "./http-error.ts";
 
 /** Who made a request: a stored key, the environment's admin key, or nobody on a server with no key at all. */
@@ -61,11 +61,15 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
       if (bearer?.kind === "node") principal = { keyId: `node:${bearer.node}`, role: "admin", crews: null };
       else if (bearer?.kind === "agent") {
         principal = { keyId: `agent:${bearer.agentId}`, role: "operator", crews: bearer.crewId === null ? [] : [bearer.crewId] };
-        if (operationId === undefined || !AGENT_OPERATIONS.has(operationId)) {
-          const reason = `an agent's token may call only the agent-facing operations (${[...AGENT_OPERATIONS].join(", ")})`;
-          deny(c, factory, principal, operationId, "FORBIDDEN", reason);
-          throw new FactoryError("FORBIDDEN", `${operationId ?? `${c.req.method} ${c.req.path}`}: ${reason}`);
-        }
+        const what = operationId ?? `${c.req.method} ${c.req.path}`;
+        const refuse = (reason: string, details?: Record<string, unknown>): never => {
+          deny(c, factory, principal as Principal, operationId, "FORBIDDEN", reason);
+          throw new FactoryError("FORBIDDEN", `${what}: ${reason}`, details === undefined ? {} : { details });
+        };
+        const needs = agentAccessOf(operationId);
+        if (needs === undefined) refuse(`an agent's token may call only the agent-facing operations (${Object.keys(AGENT_OPERATIONS).join(", ")})`);
+        else if (needs.scope !== undefined && !bearer.scopes.includes(needs.scope)) refuse(`needs the agent scope '${needs.scope}'; agent ${bearer.agentId} has ${bearer.scopes.length === 0 ? "none" : bearer.scopes.join(", ")}`, { required: needs.scope, scopes: bearer.scopes });
+        else if (needs.self === true && params.id !== bearer.agentId) refuse(`an agent makes this call only as itself (agent ${bearer.agentId})`);
       }
     }
     if (principal === undefined) {

@@ -178,3 +178,20 @@ export type AgentSchemaMatchesCore = MustHold<Same<z.output<typeof AgentSchema>,
 export type CrewSchemaMatchesCore = MustHold<Same<z.output<typeof CrewSchema>, Flat<Crew & { agents: Agent[] }>>>;
 export type TaskSchemaMatchesCore = MustHold<Same<z.output<typeof TaskSchema>, Task>>;
 export type NodeSchemaMatchesCore = MustHold<Same<z.output<typeof NodeSchema>, NodeInfo>>;
+
+/** A model call as an agent asks for it over HTTP, or a member's node sends it to the crew's node (the router's request, without its abort signal). */
+export const ModelRequestSchema = z
+  .object({
+    system: z.string().optional(),
+    messages: z.array(z.unknown()).max(10_000),
+    tools: z.record(z.string(), z.object({ description: z.string(), inputSchema: z.unknown() })).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    model: z.string().optional(),
+    maxOutputTokens: z.number().int().positive().optional(),
+  })
+  .meta({ id: "ModelCallRequest" });
+
+export const ModelResultSchema = z
+  .object({ model: z.string(), rule: z.string(), text: z.string(), usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }), cost: z.number() })
+  .passthrough()
+  .meta({ id: "ModelCallResult" });

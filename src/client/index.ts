@@ -14,7 +14,7 @@ import type { LedgerEntrySchema, LedgerReportSchema } from "../api/routes/ledger
 import type { ModelsInfoSchema, RouteDecisionSchema, RouteRequestSchema } from "../api/routes/models.ts";
 import type { PoolSchema, WaitingSchema } from "../api/routes/pools.ts";
 import type { SpawnSchema } from "../api/routes/agents.ts";
-import type { AgentSchema, CrewMessageSchema, CrewSchema, NodeSchema, ProfileRecordSchema, TaskSchema, WalletSchema } from "../api/schemas.ts";
+import type { AgentSchema, CrewMessageSchema, CrewSchema, ModelResultSchema, NodeSchema, ProfileRecordSchema, TaskSchema, WalletSchema } from "../api/schemas.ts";
 import type { HttpErrorCode } from "../api/http-error.ts";
 import type { ErrorCode } from "../core/errors.ts";
 import type { FactoryEvent } from "../core/events.ts";
@@ -36,6 +36,7 @@ export type SpawnRequest = z.input<typeof SpawnSchema>;
 export type CrewManifest = z.input<typeof AssembleSchema>["manifest"];
 export type TaskSubmit = z.input<typeof TaskSubmitSchema>;
 export type Wallet = z.output<typeof WalletSchema>;
+export type ModelCallResult = z.output<typeof ModelResultSchema>;
 export type Pool = z.output<typeof PoolSchema>;
 /** One node of the cluster, with its lease, agents and load. */
 export type ClusterNode = z.output<typeof NodeSchema>;
@@ -184,6 +185,8 @@ export class FactoryClient {
   cloneAgent(id: string): Promise<Agent> { return this.#post(`/v1/agents/${enc(id)}/clone`); }
   hibernateAgent(id: string): Promise<Agent> { return this.#post(`/v1/agents/${enc(id)}/hibernate`); }
   wakeAgent(id: string): Promise<Agent> { return this.#post(`/v1/agents/${enc(id)}/wake`); }
+  /** A model call for one of the agent's attempts (`taskId`): its crew's wallet pays. With an agent's token, only as itself. */
+  callAgentModel(id: string, request: { taskId: string; messages: unknown[]; system?: string; metadata?: Record<string, unknown>; model?: string; maxOutputTokens?: number }): Promise<ModelCallResult> { return this.#post(`/v1/agents/${enc(id)}/model-calls`, request); }
   getWallet(address: string): Promise<Wallet> { return this.#get(`/v1/wallets/${enc(address)}`); }
 
   /** Answers when every member is READY; `requestId` is echoed in the `crew.assembly.progress` events. */
@@ -192,6 +195,8 @@ export class FactoryClient {
   listCrews(query: CrewListQuery = {}): Promise<Page<Crew>> { return this.#get("/v1/crews", { ...query }); }
   getCrew(id: string): Promise<Crew> { return this.#get(`/v1/crews/${enc(id)}`); }
   /** Cancels its queued tasks, drains and terminates its members. */
+  /** A new member of a live crew, READY. With an agent's token: an `admin` agent, its own crew. */
+  spawnCrewMember(id: string, profile: string): Promise<Agent> { return this.#post(`/v1/crews/${enc(id)}/members`, { profile }); }
   disbandCrew(id: string): Promise<Crew> { return this.#post(`/v1/crews/${enc(id)}`, undefined, "DELETE"); }
   broadcast(id: string, signal: string, payload?: unknown): Promise<{ delivered: number; message: CrewMessage }> { return this.#post(`/v1/crews/${enc(id)}/broadcast`, { signal, payload }); }
   publish(id: string, topic: string, payload?: unknown): Promise<CrewMessage> { return this.#post(`/v1/crews/${enc(id)}/messages`, { topic, payload }); }

@@ -25,6 +25,7 @@ import type { Ledger } from "../economics/ledger.ts";
 import type { AgentFilter, SpawnRequest } from "../agents/agents.ts";
 import type { CrewFilter } from "../crews/crews.ts";
 import type { TaskFilter, WaitingView } from "../tasks/task-intake.ts";
+import { FactoryError } from "../core/errors.ts";
 import { startFactory } from "./restore.ts";
 import type { FactoryParts } from "./wiring.ts";
 import { Locator, type Location } from "./locator.ts";
@@ -232,6 +233,18 @@ export class Factory {
     return this.#p.budgets.route(request);
   }
 
+  /**
+   * A model call an agent makes for one of its attempts — over HTTP with its token, as on its
+   * stdio channel: the crew's wallet pays (its own without a crew), under the crew's and its
+   * budgets. A task that is not one of its attempts is NOT_YOUR_TASK; the agent must run here.
+   */
+  async callModelAsAgent(agentId: string, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
+    this.#p.phase.assertOpen();
+    const agent = this.#p.registry.get(agentId);
+    if (agent === undefined) throw new FactoryError("AGENT_NOT_FOUND", `no live agent ${agentId} on this node`, { field: "id" });
+    return this.#p.agentCalls.callModel(agent, taskId, request);
+  }
+
   /** Every budget limit as it stands. */
   listBudgets(): BudgetView[] {
     return this.#p.budgets.list();
@@ -292,6 +305,12 @@ export class Factory {
   }
 
   // ---------------------------------------------------------------- crews
+
+  /** Spawns an agent of a registered profile into a live crew, as a new member; resolves when it is READY. */
+  async spawnCrewMember(crewId: string, profile: string): Promise<Agent> {
+    this.#p.phase.assertOpen();
+    return this.#p.spawnIntoCrew(crewId, profile, "spawned into its crew");
+  }
 
   /** Spawns every member; resolves when all are READY. On any failure nothing of the crew remains. */
   async assembleCrew(manifest: CrewManifestInput | CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
@@ -433,12 +452,13 @@ export class Factory {
    * Who a bearer token signed with the factory's keys is: another node of the cluster, or an agent
    * while it lives (a terminated agent's token is refused before it expires); undefined otherwise.
    */
-  async identifyBearer(token: string): Promise<{ kind: "node"; node: string } | { kind: "agent"; agentId: string; crewId: string | null } | undefined> {
+  async identifyBearer(token: string): Promise<{ kind: "node"; node: string } | { kind: "agent"; agentId: string; crewId: string | null; scopes: readonly string[] } | undefined> {
     const bearer = await this.#p.tokens.identify(token);
     if (bearer?.kind !== "agent") return bearer;
     const live = this.#p.registry.get(bearer.agentId) ?? (await this.#p.journal.read(() => this.#p.deps.store.getAgent(bearer.agentId)));
     if (live === undefined || live.state === "TERMINATED" || live.crewId !== bearer.crewId) return undefined;
-    return { kind: "agent", agentId: bearer.agentId, crewId: bearer.crewId };
+    // The agent's scopes as the factory keeps them (a token's claim is a copy, never wider).
+    return { kind: "agent", agentId: bearer.agentId, crewId: bearer.crewId, scopes: live.scopes };
   }
 
   /** Which node runs an agent, crew or task: this one, another (with its URL), or none known. */

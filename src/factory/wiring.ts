@@ -122,6 +122,8 @@ export interface FactoryParts {
   book: TaskBook;
   intake: TaskIntake;
   agentCalls: AgentCalls;
+  /** Spawns an agent of a registered profile into a live crew of this node, as a member. */
+  spawnIntoCrew(crewId: string, profile: string, reason: string): Promise<Agent>;
   chaos: Chaos;
   node: ClusterNode;
   keys: OperatorKeys;
@@ -278,6 +280,20 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
   const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
   const crewHome = crewHomeOver(peers, store, crewManager, journal);
+  // A new member of a live crew (an admin agent's spawn, or an operator's): as a clone joins a
+  // crew — spawn, then add the member; ended if the crew cannot take it.
+  async function spawnIntoCrew(crewId: string, profileName: string, reason: string): Promise<Agent> {
+    crewManager.requireOpen(crewId);
+    if (crewManager.isMirror(crewId)) throw new FactoryError("VALIDATION_FAILED", `crew ${crewId} is run by another node of the cluster: spawn its members through that node`);
+    const agent = await spawner.spawn(profileRegistry.require(profileName, "profile"), { crewId, reason });
+    try {
+      crewManager.addMember(crewId, agent.id);
+    } catch (error) {
+      spawner.terminate(agent, "its crew could not take it");
+      throw error;
+    }
+    return agent;
+  }
   const agentCalls = new AgentCalls({
     runner,
     book,
@@ -289,19 +305,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     agentLog,
     tokens,
     ...(crewHome === undefined ? {} : { crewHome }),
-    // An admin agent's spawn: as a clone joins a crew (spawn, then add the member; ended if the crew cannot take it).
-    async spawnIntoCrew(crewId, profileName, reason) {
-      crewManager.requireOpen(crewId);
-      if (crewManager.isMirror(crewId)) throw new FactoryError("VALIDATION_FAILED", `crew ${crewId} is run by another node of the cluster: spawn its members through that node`);
-      const agent = await spawner.spawn(profileRegistry.require(profileName, "profile"), { crewId, reason });
-      try {
-        crewManager.addMember(crewId, agent.id);
-      } catch (error) {
-        spawner.terminate(agent, "its crew could not take it");
-        throw error;
-      }
-      return agent;
-    },
+    spawnIntoCrew,
     terminateAgent: (agentId) => agents.terminate(agentId),
     liveAgent: (agentId) => registry.get(agentId),
   });
@@ -356,5 +360,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   const keys = new OperatorKeys({ store, crews });
-  return { recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -1,8 +1,13 @@
-// Pins operator keys in-process: the /v1/keys contract, and a role × route matrix generated from the OpenAPI document and the one access table, with zero cross-crew successes.
+// Pins operator keys and agents' tokens in-process: the /v1/keys contract, and a caller × route matrix generated from the OpenAPI document and the one access table — every operation × {own crew, another crew, no crew} × {agent token (plain, admin scope, in no crew), crew-limited key, viewer, operator, admin, no key, revoked key, expired token, token signed by another key} — with zero cross-crew successes.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { ACCESS, accessOf } from "../../src/api/access.ts";
+import { generateKeyPair, SignJWT } from "jose";
+import { ACCESS, accessOf, agentAccessOf } from "../../src/api/access.ts";
+import { createMemoryStore } from "../../src/adapters/store/memory/memory-store.ts";
+import type { Store } from "../../src/core/ports/store.ts";
+import { AgentTokens } from "../../src/security/agent-tokens.ts";
+import { SigningKeys } from "../../src/security/signing-keys.ts";
 import { createApp } from "../../src/api/app.ts";
 import { OPERATOR_ROLES, roleAllows, type OperatorRole } from "../../src/core/operator-key.ts";
 import type { Factory } from "../../src/factory/factory.ts";
@@ -159,11 +164,13 @@ const SAMPLES: Record<string, Sample> = {
   cloneAgent: (s) => ({ path: `/v1/agents/${s.agent}/clone`, init: { method: "POST" } }),
   hibernateAgent: (s) => ({ path: `/v1/agents/${s.agent}/hibernate`, init: { method: "POST" } }),
   wakeAgent: (s) => ({ path: `/v1/agents/${s.agent}/wake`, init: { method: "POST" } }),
+  callAgentModel: (s) => ({ path: `/v1/agents/${s.agent}/model-calls`, init: json("POST", { taskId: s.task, messages: [{ role: "user", content: "hi" }] }) }),
   getWallet: (s) => ({ path: `/v1/wallets/${s.wallet}` }),
   assembleCrew: () => ({ path: "/v1/crews/assemble", init: json("POST", { manifest: { name: "n", members: [{ profile: "w" }] } }) }),
   listCrews: () => ({ path: "/v1/crews" }),
   getCrew: (s) => ({ path: `/v1/crews/${s.crew}` }),
   disbandCrew: (s) => ({ path: `/v1/crews/${s.crew}`, init: { method: "DELETE" } }),
+  spawnCrewMember: (s) => ({ path: `/v1/crews/${s.crew}/members`, init: json("POST", { profile: "w" }) }),
   broadcastToCrew: (s) => ({ path: `/v1/crews/${s.crew}/broadcast`, init: json("POST", { signal: "PING" }) }),
   listCrewMessages: (s) => ({ path: `/v1/crews/${s.crew}/messages` }),
   publishCrewMessage: (s) => ({ path: `/v1/crews/${s.crew}/messages`, init: json("POST", { topic: "t", payload: 1 }) }),
@@ -200,19 +207,42 @@ const SAMPLES: Record<string, Sample> = {
   callModelForMember: () => ({ path: "/v1/cluster/model-calls", init: json("POST", {}) }),
 };
 
-/** A caller of the matrix: its key, and whether it acts on its own crew's things (A) or another's (B). */
+/**
+ * A caller of the matrix: an operator key (its role, whether crew-limited), an agent's token
+ * (a plain member, an admin-scoped member, an agent in no crew), or a token that must not pass
+ * (expired, signed by another key); and whether it acts on its own crew's things (A) or another's (B).
+ */
 interface Caller {
   name: string;
   role: OperatorRole | null;
   limited: boolean;
   side: "A" | "B";
   key: (k: Keys) => string | undefined;
+  /** An agent's token: its agent and that agent's scopes. */
+  agent?: { id: (k: Keys) => string; scopes: readonly string[] };
 }
-interface Keys { env: string; admin: string; operator: string; viewer: string; revoked: string; crewOperator: string; crewViewer: string }
+interface Keys {
+  env: string; admin: string; operator: string; viewer: string; revoked: string; crewOperator: string; crewViewer: string;
+  /** Agents' tokens: a member of crew A, an admin-scoped member of crew A, an agent in no crew; an expired one; one signed by a key the factory never had. */
+  member: string; adminAgent: string; crewless: string; expired: string; foreign: string;
+  memberId: string; adminAgentId: string; crewlessId: string;
+}
+
+const AGENT_CALLERS: Caller[] = [
+  { name: "expired agent token", role: null, limited: false, side: "A", key: (k) => k.expired },
+  { name: "agent token signed by another key", role: null, limited: false, side: "A", key: (k) => k.foreign },
+  { name: "agent token, own crew", role: "operator", limited: true, side: "A", key: (k) => k.member, agent: { id: (k) => k.memberId, scopes: [] } },
+  { name: "agent token, another crew", role: "operator", limited: true, side: "B", key: (k) => k.member, agent: { id: (k) => k.memberId, scopes: [] } },
+  { name: "admin agent token, own crew", role: "operator", limited: true, side: "A", key: (k) => k.adminAgent, agent: { id: (k) => k.adminAgentId, scopes: ["admin"] } },
+  { name: "admin agent token, another crew", role: "operator", limited: true, side: "B", key: (k) => k.adminAgent, agent: { id: (k) => k.adminAgentId, scopes: ["admin"] } },
+  { name: "agent token, no crew", role: "operator", limited: true, side: "A", key: (k) => k.crewless, agent: { id: (k) => k.crewlessId, scopes: ["admin"] } },
+];
 
 const CALLERS: Caller[] = [
   { name: "no key", role: null, limited: false, side: "A", key: () => undefined },
   { name: "revoked key", role: null, limited: false, side: "A", key: (k) => k.revoked },
+  // Agents first: what operators do later (disband a crew, terminate its agents) would end their tokens.
+  ...AGENT_CALLERS,
   { name: "crew-limited operator, another crew", role: "operator", limited: true, side: "B", key: (k) => k.crewOperator },
   { name: "crew-limited viewer, another crew", role: "viewer", limited: true, side: "B", key: (k) => k.crewViewer },
   { name: "viewer", role: "viewer", limited: false, side: "A", key: (k) => k.viewer },
@@ -226,9 +256,17 @@ const CALLERS: Caller[] = [
 type Expected = { status: 401 | 403; code: string } | "allowed" | "own-crews-only";
 
 /** What the access table says a caller gets. */
-function expected(operationId: string, caller: Caller): Expected {
+function expected(operationId: string, caller: Caller, keys: Keys, side: Side): Expected {
   const access = accessOf(operationId);
   if (caller.role === null) return { status: 401, code: "UNAUTHORIZED" };
+  if (caller.agent !== undefined) {
+    const needs = agentAccessOf(operationId);
+    if (needs === undefined) return { status: 403, code: "FORBIDDEN" };
+    if (needs.scope !== undefined && !caller.agent.scopes.includes(needs.scope)) return { status: 403, code: "FORBIDDEN" };
+    if (needs.self === true && side.agent !== caller.agent.id(keys)) return { status: 403, code: "FORBIDDEN" };
+    // Otherwise limited to its own crew (none for an agent in no crew).
+    if (caller.name === "agent token, no crew") return { status: 403, code: "CROSS_CREW" };
+  }
   if (!roleAllows(caller.role, access.role)) return { status: 403, code: "FORBIDDEN" };
   if (!caller.limited) return "allowed";
   if (access.crews === "crewless") return { status: 403, code: "CROSS_CREW" };
@@ -236,7 +274,10 @@ function expected(operationId: string, caller: Caller): Expected {
   return caller.side === "A" ? "allowed" : { status: 403, code: "CROSS_CREW" };
 }
 
-describe("operator keys: the role × route matrix, from the access table", () => {
+/** A refusal by who the caller is (not by what the operation found: NOT_YOUR_TASK, a 409, a 404 are answers). */
+const refusedByAccess = (status: number, code: unknown): boolean => status === 401 || (status === 403 && (code === "FORBIDDEN" || code === "CROSS_CREW"));
+
+describe("operator keys and agents' tokens: the caller × route matrix, from the access table", () => {
   let operations: Array<{ method: string; path: string; operationId: string; role: string }>;
   const results: Array<{ operationId: string; caller: string; status: number; crossCrewSuccess: boolean }> = [];
 
@@ -268,10 +309,12 @@ describe("operator keys: the role × route matrix, from the access table", () =>
 
   it("answers every caller of every operation as the table says, with zero cross-crew successes", async () => {
     for (const op of operations.filter((o) => o.path.startsWith("/v1/"))) {
-      const { factory, close } = await testFactory({ chaos: true });
+      const store = createMemoryStore();
+      const { factory, close } = await testFactory({ chaos: true, store });
       try {
         const app = createApp(factory, { apiKey: ROOT });
         const fx = await fixtures(factory, app);
+        await agentTokens(factory, store, fx);
         for (const caller of CALLERS) {
           const side = caller.side === "A" ? fx.a : fx.b;
           const sample = (SAMPLES[op.operationId] as Sample)(side, fx);
@@ -282,11 +325,11 @@ describe("operator keys: the role × route matrix, from the access table", () =>
           const init = sample.init ?? {};
           const headers = { ...(init.headers as Record<string, string> | undefined), ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) };
           const answer = await call(app, path, { ...init, method: init.method ?? "GET", headers });
-          const want = expected(op.operationId, caller);
+          const want = expected(op.operationId, caller, fx.keys, side);
           const where = `${op.operationId} as ${caller.name}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`;
           let crossCrewSuccess = false;
           if (want === "allowed") {
-            assert.ok(answer.status !== 401 && answer.status !== 403, where);
+            assert.ok(!refusedByAccess(answer.status, answer.body.error?.code), where);
           } else if (want === "own-crews-only") {
             if (caller.side === "B" && path.includes("crewId=")) assert.deepEqual([answer.status, answer.body.error?.code], [403, "CROSS_CREW"], where);
             else {
@@ -311,6 +354,12 @@ describe("operator keys: the role × route matrix, from the access table", () =>
     // Not a matrix of refusals only: a crew-limited key does real work in its own crew.
     const ownOk = (id: string) => results.find((r) => r.operationId === id && r.caller === "crew-limited operator, own crew")?.status;
     assert.deepEqual(["getAgent", "getCrew", "getTask", "getWallet", "submitTask", "setCrewContextKey", "listAgents", "listTasks", "setBudget", "grantCredits"].map(ownOk), [200, 200, 200, 200, 202, 200, 200, 200, 200, 201]);
+    // And an agent in its own crew: context, bus, tasks; with the admin scope, members.
+    const agentOk = (id: string, caller = "agent token, own crew") => results.find((r) => r.operationId === id && r.caller === caller)?.status;
+    assert.deepEqual(["getCrew", "setCrewContextKey", "publishCrewMessage", "submitTask", "getTask"].map((id) => agentOk(id)), [200, 200, 202, 202, 200]);
+    assert.deepEqual(["spawnCrewMember", "terminateAgent"].map((id) => agentOk(id, "admin agent token, own crew")), [201, 200]);
+    // The matrix's size, for the closing note.
+    if (process.env.KEYS_MATRIX_DUMP === "1") console.log(`matrix: ${results.length} calls, ${results.filter((r) => refusedByAccess(r.status, "FORBIDDEN")).length} refused`);
   });
 });
 
@@ -340,6 +389,36 @@ async function fixtures(factory: Factory, app: OpenAPIHono): Promise<{ a: Side; 
     revoked: revoked.secret,
     crewOperator: await make("operator", [a.crew]),
     crewViewer: await make("viewer", [a.crew]),
+    // Filled by agentTokens (the matrix only: other tests count crew A's members).
+    member: "", adminAgent: "", crewless: "", expired: "", foreign: "", memberId: "", adminAgentId: "", crewlessId: "",
   };
   return { a, b, keys, spareKey: spare.id };
+}
+
+/**
+ * Agents' tokens for the matrix, signed with the factory's own stored key (as it signs them):
+ * crew A's member; an admin-scoped member spawned into crew A; an agent in no crew (admin-scoped:
+ * its scope takes it no further than its crew, which it has not); crew A's member's token issued
+ * an hour ago (expired); and one signed by a key the factory never had.
+ */
+async function agentTokens(factory: Factory, store: Store, fx: { a: Side; keys: Keys }): Promise<void> {
+  factory.registerProfile({ name: "wa", role: "WA", scopes: ["admin"], runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } });
+  const admin = await factory.spawnCrewMember(fx.a.crew, "wa");
+  const crewless = await factory.spawnAgent({ profile: "wa" });
+  await factory.jwks(); // the factory makes its signing key
+  const keys = new SigningKeys({ store, rotateAfterMs: 24 * 3_600_000, keepMs: 3_600_000 });
+  const options = { keys, issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 15 * 60_000 };
+  const now = new AgentTokens(options);
+  const hourAgo = new AgentTokens({ ...options, now: () => Date.now() - 3_600_000 });
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  Object.assign(fx.keys, {
+    member: (await now.issue({ id: fx.a.agent, crewId: fx.a.crew, scopes: [] })).token,
+    adminAgent: (await now.issue({ id: admin.id, crewId: fx.a.crew, scopes: ["admin"] })).token,
+    crewless: (await now.issue({ id: crewless.id, crewId: null, scopes: ["admin"] })).token,
+    expired: (await hourAgo.issue({ id: fx.a.agent, crewId: fx.a.crew, scopes: [] })).token,
+    foreign: await new SignJWT({ crew: fx.a.crew, scopes: [] }).setProtectedHeader({ alg: "EdDSA", kid: "foreign" }).setSubject(fx.a.agent).setIssuer("agent-factory").setAudience("agent-factory").setIssuedAt().setExpirationTime("10m").sign(privateKey),
+    memberId: fx.a.agent,
+    adminAgentId: admin.id,
+    crewlessId: crewless.id,
+  });
 }

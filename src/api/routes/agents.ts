@@ -5,7 +5,8 @@ import { NameSchema, ProfileSchema, RoleSchema } from "../../core/schemas/profil
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
 import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
-import { AgentSchema, IdParam, LimitQuery, WalletSchema } from "../schemas.ts";
+import { AgentSchema, IdParam, LimitQuery, ModelRequestSchema, ModelResultSchema, WalletSchema } from "../schemas.ts";
+import type { AgentModelRequest } from "../../core/model-call.ts";
 
 const tags = ["agents"];
 
@@ -91,6 +92,24 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
       },
     }),
     async (c) => c.json(await factory.terminateAgent(c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/agents/{id}/model-calls",
+      operationId: "callAgentModel",
+      tags,
+      summary: "Make a model call for one of this agent's attempts, through the router: its crew's wallet pays (its own without a crew), under the budgets",
+      description:
+        "The HTTP form of the `model/call` method on a process agent's channel. An agent calls with its token as bearer, and only as itself (another agent's id is 403 FORBIDDEN); an operator key acts for the agent. `taskId` must be a task the agent is running (else 403 NOT_YOUR_TASK); the usage counts on that task.",
+      request: { params: IdParam, ...jsonBody(ModelRequestSchema.extend({ taskId: z.string().min(1).max(128) }).meta({ id: "AgentModelCall" })) },
+      responses: { 200: jsonContent(ModelResultSchema, "The model's answer and what it cost"), ...errorResponses(400, 401, 402, 403, 404, 413, 415, 503) },
+    }),
+    async (c) => {
+      const { taskId, ...request } = c.req.valid("json");
+      return c.json(await factory.callModelAsAgent(c.req.valid("param").id, taskId, request as AgentModelRequest), 200);
+    },
   );
 
   app.openapi(

@@ -3,29 +3,12 @@ import { FactoryError } from "../../core/errors.ts";
 import type { AgentModelRequest } from "../../core/model-call.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
-import { AgentSchema, CrewSchema, IdParam, ProfileRecordSchema } from "../schemas.ts";
+import { AgentSchema, CrewSchema, IdParam, ModelRequestSchema, ModelResultSchema, ProfileRecordSchema } from "../schemas.ts";
 
 const tags = ["cluster"];
 /** A crew as its node sends it along (its record, without the members' views). */
 const CrewRecordSchema = CrewSchema.omit({ agents: true }).meta({ id: "CrewRecord" });
 const description = "Node to node: one node of a cluster asks another, with the cluster's API key. Not for operators.";
-
-/** A model call as a member's node sends it to the crew's node (the router's request, without its abort signal). */
-const ModelRequestSchema = z
-  .object({
-    system: z.string().optional(),
-    messages: z.array(z.unknown()).max(10_000),
-    tools: z.record(z.string(), z.object({ description: z.string(), inputSchema: z.unknown() })).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-    model: z.string().optional(),
-    maxOutputTokens: z.number().int().positive().optional(),
-  })
-  .meta({ id: "MemberModelRequest" });
-
-const ModelResultSchema = z
-  .object({ model: z.string(), rule: z.string(), text: z.string(), usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }), cost: z.number() })
-  .passthrough()
-  .meta({ id: "MemberModelResult" });
 
 /** The routes nodes of a cluster call on each other for crews whose members run on several nodes. */
 export function clusterRoutes(app: OpenAPIHono, factory: Factory): void {

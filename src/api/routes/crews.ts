@@ -7,7 +7,8 @@ import { FactoryError } from "../../core/errors.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
-import { CrewMessageSchema, CrewSchema, CrewStateSchema, IdParam, itemsOf, LimitQuery } from "../schemas.ts";
+import { AgentSchema, CrewMessageSchema, CrewSchema, CrewStateSchema, IdParam, itemsOf, LimitQuery } from "../schemas.ts";
+import { NameSchema } from "../../core/schemas/profile.ts";
 
 const tags = ["crews"];
 
@@ -47,6 +48,21 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
       const { crew, agents } = await factory.assembleCrew(body.manifest, { requestId: body.requestId });
       return c.json({ ...crew, agents }, 201);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/crews/{id}/members",
+      operationId: "spawnCrewMember",
+      tags,
+      summary: "Spawn an agent of a registered profile into a live crew, as a new member; answers when it is READY",
+      description:
+        "The HTTP form of the `agent/spawn` method on a process agent's channel: an agent whose profile has the `admin` scope may call it for its own crew with its token as bearer (any other agent: 403 FORBIDDEN; another crew: 403 CROSS_CREW).",
+      request: { params: IdParam, ...jsonBody(z.strictObject({ profile: NameSchema.meta({ description: "A registered profile's name" }) }).meta({ id: "CrewMemberRequest" })) },
+      responses: { 201: jsonContent(AgentSchema, "The READY member"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 503) },
+    }),
+    async (c) => c.json(await factory.spawnCrewMember(c.req.valid("param").id, c.req.valid("json").profile), 201),
   );
 
   app.openapi(
