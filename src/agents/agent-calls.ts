@@ -13,6 +13,7 @@ import type { EventLog } from "../state/event-log.ts";
 import type { Crew } from "../core/crew.ts";
 import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { AgentLog } from "./agent-log.ts";
+import type { DenialLog } from "../security/denial-log.ts";
 import type { AgentCallHandler } from "./spawner.ts";
 
 /**
@@ -44,6 +45,8 @@ export interface AgentCallsDeps {
   crews: CrewDesk;
   events: EventLog;
   agentLog: AgentLog;
+  /** Records agents' refused requests as `security.denied` events (absent: only logged and counted). */
+  denials?: Pick<DenialLog, "record">;
   /** Signs each agent's token (its identity for whoever it calls); absent: agents get none. */
   tokens?: Pick<AgentTokens, "issue">;
   /** Spawns an agent of a registered profile into a crew (the wiring's: spawn, then add the member); absent: admin agents may not. */
@@ -110,6 +113,18 @@ export class AgentCalls implements AgentCallHandler {
   #deny(agent: Agent, taskId: string, action: string): void {
     this.#denied++;
     this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
+    this.recordDenied(agent, action, "NOT_YOUR_TASK", `task ${taskId} is not one of its attempts`);
+  }
+
+  /**
+   * Records a refusal of something an agent asked (on its channel, or of these calls) as a
+   * `security.denied` event: the agent (`keyId` `agent:<id>`), its crew, what and why.
+   */
+  recordDenied(agent: Agent, operation: string, code: string, reason: string): void {
+    this.#deps.denials?.record(`agent:${agent.id}`, {
+      ...(agent.crewId === null ? {} : { crewId: agent.crewId }),
+      data: { code, keyId: `agent:${agent.id}`, role: null, agentId: agent.id, operation, method: "agent", path: null, reason },
+    });
   }
 
   #notYours(agent: Agent, taskId: string): FactoryError {
@@ -171,6 +186,7 @@ export class AgentCalls implements AgentCallHandler {
       // Not told apart from a missing one: another crew's agents are not the caller's to know of.
       this.#denied++;
       this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} tried to terminate agent ${agentId}, which is not in its crew ${crewId}; refused`);
+      this.recordDenied(agent, "agent/terminate", "CROSS_CREW", `agent ${agentId} is not a live member of its crew ${crewId}`);
       throw new FactoryError("CROSS_CREW", `agent ${agentId} is not a live member of crew ${crewId}`, { field: "id" });
     }
     if (this.#deps.terminateAgent === undefined) throw new FactoryError("FORBIDDEN", "this factory lets no agent terminate agents");
@@ -178,8 +194,14 @@ export class AgentCalls implements AgentCallHandler {
   }
 
   #requireAdmin(agent: Agent, what: string): string {
-    if (!agent.scopes.includes("admin")) throw new FactoryError("FORBIDDEN", `agent ${agent.id} may not ${what}: that needs the admin scope`, { details: { required: "admin", scopes: agent.scopes } });
-    if (agent.crewId === null) throw new FactoryError("CROSS_CREW", `agent ${agent.id} is in no crew: an admin agent ${what} only in its own crew`);
+    if (!agent.scopes.includes("admin")) {
+      this.recordDenied(agent, what, "FORBIDDEN", "needs the admin scope");
+      throw new FactoryError("FORBIDDEN", `agent ${agent.id} may not ${what}: that needs the admin scope`, { details: { required: "admin", scopes: agent.scopes } });
+    }
+    if (agent.crewId === null) {
+      this.recordDenied(agent, what, "CROSS_CREW", "the agent is in no crew");
+      throw new FactoryError("CROSS_CREW", `agent ${agent.id} is in no crew: an admin agent ${what} only in its own crew`);
+    }
     return agent.crewId;
   }
 

@@ -40,6 +40,8 @@ export interface AgentCallHandler {
   spawnForAgent?(agent: Agent, profile: string): Promise<Agent>;
   /** An `admin` agent terminates a member of its crew; absent: none may. */
   terminateForAgent?(agent: Agent, agentId: string): Promise<Agent>;
+  /** Records a refusal of something the agent asked as a `security.denied` event. */
+  recordDenied?(agent: Agent, operation: string, code: string, reason: string): void;
 }
 
 /** What the spawner's agents report, for whoever listens (healing, the watchdog, the dispatcher, logs). */
@@ -292,5 +294,9 @@ class AgentServicesFor implements AgentServices {
 
   log(level: "debug" | "info" | "warn" | "error", message: string): void {
     this.#shared.hooks.log.emit(this.#agent, level, message);
+  }
+
+  denied(operation: string, code: string, reason: string): void {
+    this.#shared.calls.recordDenied?.(this.#agent, operation, code, reason);
   }
 }

@@ -298,10 +298,15 @@ export class Factory {
     return this.#p.keys.any();
   }
 
-  /** Records a refused request as a `security.denied` event (nothing while the factory is closing). */
+  /**
+   * Records a refused request as a `security.denied` event (nothing while the factory is closing),
+   * at most 5 a second per caller (`data.keyId`; everyone without a key is one caller) after a
+   * burst of 20: the next one recorded counts those left out in `data.suppressed`.
+   */
   recordDenied(denied: { crewId?: string | undefined; data: Record<string, unknown> }): void {
     if (!this.isOpen) return;
-    this.#p.events.emit({ type: "security.denied", ...(denied.crewId === undefined ? {} : { crewId: denied.crewId }), data: denied.data });
+    const caller = denied.data.keyId;
+    this.#p.denials.record(typeof caller === "string" ? caller : "no key", denied);
   }
 
   // ---------------------------------------------------------------- crews

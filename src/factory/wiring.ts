@@ -52,6 +52,7 @@ import { TaskBook } from "../tasks/task-book.ts";
 import { TaskIntake } from "../tasks/task-intake.ts";
 import { Targets } from "../tasks/targets.ts";
 import { Chaos } from "./chaos.ts";
+import { DenialLog } from "../security/denial-log.ts";
 
 /** The ready parts `createFactory` hands to the wiring: adapters chosen, options resolved. */
 export interface FactoryDeps {
@@ -122,6 +123,8 @@ export interface FactoryParts {
   book: TaskBook;
   intake: TaskIntake;
   agentCalls: AgentCalls;
+  /** Records refusals as `security.denied` events, each caller under a rate. */
+  denials: DenialLog;
   /** Spawns an agent of a registered profile into a live crew of this node, as a member. */
   spawnIntoCrew(crewId: string, profile: string, reason: string): Promise<Agent>;
   chaos: Chaos;
@@ -147,6 +150,8 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     (error) => void node.fence(error.message),
   );
   const events = new EventLog(journal, bus, deps.node.id);
+  // Refusals become security.denied events, each caller under a rate (a storm is counted, not stored).
+  const denials = new DenialLog({ emit: (denied) => events.emit({ type: "security.denied", ...(denied.crewId === undefined ? {} : { crewId: denied.crewId }), data: denied.data }) });
   const registry = new AgentRegistry(journal, events);
   const profileRegistry = new ProfileRegistry();
   const retention = new Retention({
@@ -303,6 +308,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     crews: crewManager,
     events,
     agentLog,
+    denials,
     tokens,
     ...(crewHome === undefined ? {} : { crewHome }),
     spawnIntoCrew,
@@ -360,5 +366,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   const keys = new OperatorKeys({ store, crews });
-  return { spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { denials, spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -70,7 +70,19 @@ describe("the agent-facing API on stdio", () => {
     assert.deepEqual(await factory.getContext(crewB), {});
     assert.deepEqual(await factory.listMessages(crewB, { topic: "updates" }), []);
     assert.equal((await factory.listTasks({ crewId: crewB })).length, 1, "no task was submitted into crew B");
-    assert.ok(agentA.length > 0);
+    // Each refusal is an audit event naming the agent, what it asked and why.
+    const denied = (await factory.listEvents({ types: ["security.denied"] })).map((e) => e.data as Record<string, unknown>).filter((d) => d.agentId === agentA);
+    assert.deepEqual(
+      denied.map((d) => [d.code, d.operation, d.keyId]),
+      [
+        ["CROSS_CREW", "crew/context/get", `agent:${agentA}`],
+        ["CROSS_CREW", "crew/context/set", `agent:${agentA}`],
+        ["CROSS_CREW", "crew/publish", `agent:${agentA}`],
+        ["CROSS_CREW", "task/submit", `agent:${agentA}`],
+        ["NOT_YOUR_TASK", "a wait", `agent:${agentA}`],
+        ["NOT_YOUR_TASK", "a model call", `agent:${agentA}`],
+      ],
+    );
   });
 
   it("an admin agent spawns into its own crew and terminates its members; another crew's agent is CROSS_CREW; without the admin scope both are FORBIDDEN", async () => {

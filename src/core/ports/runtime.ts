@@ -66,6 +66,8 @@ export interface AgentServices {
   progress(taskId: string, message: string | undefined, fraction: number | undefined): void;
   /** A line of the agent's log (its stderr, or `log` notifications); counts as output for stuck detection. */
   log(level: "debug" | "info" | "warn" | "error", message: string): void;
+  /** Something the agent asked was refused for who it is (`CROSS_CREW`, `FORBIDDEN`): recorded as a `security.denied` event. */
+  denied?(operation: string, code: string, reason: string): void;
 }
 
 export interface RunContext {

@@ -293,12 +293,16 @@ export function initializeParams(agent: Readonly<Agent>, profile: ProfileRecord,
  */
 export function agentRequest(services: AgentServices, method: string, params: unknown): Promise<unknown> | undefined {
   const p = (typeof params === "object" && params !== null ? params : {}) as Record<string, unknown>;
+  const refuse = (code: "CROSS_CREW" | "FORBIDDEN", reason: string, field?: string): never => {
+    services.denied?.(method, code, reason);
+    throw new FactoryError(code, reason, field === undefined ? {} : { field });
+  };
   const crewOf = (): NonNullable<AgentServices["crew"]> => {
     const crew = services.crew;
     if (typeof p.crewId === "string" && p.crewId !== crew?.crewId) {
-      throw new FactoryError("CROSS_CREW", `crewId: the agent is ${crew === null ? "in no crew" : `in crew ${crew.crewId}`}, not in ${p.crewId}`, { field: "crewId" });
+      refuse("CROSS_CREW", `crewId: the agent is ${crew === null ? "in no crew" : `in crew ${crew.crewId}`}, not in ${p.crewId}`, "crewId");
     }
-    if (crew === null) throw new FactoryError("CROSS_CREW", "the agent is in no crew: it has no crew context or bus", { field: "crewId" });
+    if (crew === null) return refuse("CROSS_CREW", "the agent is in no crew: it has no crew context or bus", "crewId");
     return crew;
   };
   const text = (field: string): string => {
@@ -343,13 +347,13 @@ export function agentRequest(services: AgentServices, method: string, params: un
       });
     case "agent/spawn":
       return run(async () => {
-        if (services.agents === undefined) throw new FactoryError("FORBIDDEN", "this agent may not spawn agents");
+        if (services.agents === undefined) return refuse("FORBIDDEN", "this agent may not spawn agents");
         if (typeof p.crewId === "string") crewOf();
         return services.agents.spawn(text("profile"));
       });
     case "agent/terminate":
       return run(async () => {
-        if (services.agents === undefined) throw new FactoryError("FORBIDDEN", "this agent may not terminate agents");
+        if (services.agents === undefined) return refuse("FORBIDDEN", "this agent may not terminate agents");
         if (typeof p.crewId === "string") crewOf();
         return services.agents.terminate(text("id"));
       });
