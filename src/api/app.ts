@@ -31,6 +31,12 @@ import { keyRoutes } from "./routes/keys.ts";
 export interface AppOptions {
   /** When set, every `/v1` route needs `Authorization: Bearer <key>`: this one (an admin key) or a stored operator key. */
   apiKey?: string;
+  /**
+   * `/v1` never answers without a key, even while no key exists at all (by default it is open
+   * until the first key is made): for a server reachable beyond loopback on stored keys only, so
+   * revoking the last one does not open it. Default false.
+   */
+  requireKey?: boolean;
   /** Largest request body; default 1 MiB. */
   bodyLimitBytes?: number;
   /** Aborted when the server shuts down: open event streams end. */
@@ -154,7 +160,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   });
 
   // Who asks, and whether its role may call the operation: before the body is read.
-  app.use("/v1/*", authenticate(app, factory, options.apiKey));
+  app.use("/v1/*", authenticate(app, factory, options.apiKey, options.requireKey === true));
   // Declared even when no key is set, so clients generated from the document can send one.
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
@@ -197,7 +203,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   app.get("/openapi.json", async (c) => {
     const document = withAccess(app.getOpenAPI31Document(config));
     // No key at all (none in the environment, none stored): a key is optional (`{}` — none — or one, which is not checked); /health and /ready never need one.
-    const keyed = envKeySet || (await factory.hasOperatorKeys());
+    const keyed = envKeySet || options.requireKey === true || (await factory.hasOperatorKeys());
     return c.json({ ...document, security: keyed ? [{ apiKey: [] }] : [{}, { apiKey: [] }] });
   });
   return app;

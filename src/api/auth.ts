@@ -34,9 +34,10 @@ const NO_ROUTE: Access = { role: "viewer", crews: "crewless" };
 /**
  * Before the body is read: who is asking (401 `UNAUTHORIZED` for a missing, unknown or revoked
  * key once any key exists), and whether its role may call this operation (403 `FORBIDDEN`).
- * With no key configured at all — no AGENT_FACTORY_API_KEY, none stored — `/v1` is open as before.
+ * With no key configured at all — no AGENT_FACTORY_API_KEY, none stored — `/v1` is open as before
+ * (unless `requireKey`: a server reachable beyond loopback).
  */
-export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string | undefined): MiddlewareHandler {
+export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string | undefined, requireKey = false): MiddlewareHandler {
   const expected = envKey === undefined || envKey.length === 0 ? undefined : Buffer.from(envKey);
   const operations = operationTable(app);
   return async function authenticateRequest(c, next) {
@@ -73,7 +74,7 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
       }
     }
     if (principal === undefined) {
-      if (expected === undefined && !(await factory.hasOperatorKeys())) principal = { keyId: null, role: "admin", crews: null };
+      if (expected === undefined && !requireKey && !(await factory.hasOperatorKeys())) principal = { keyId: null, role: "admin", crews: null };
       else {
         const reason = token.length === 0 ? "no key given" : "unknown or revoked key";
         deny(c, factory, { keyId: null, role: null }, operationId, "UNAUTHORIZED", reason);

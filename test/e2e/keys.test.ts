@@ -9,6 +9,8 @@ import { cli, startServe, type Server } from "./serve.ts";
 describe("CLI: keys against a real server", { timeout: 90_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), "af-keys-"));
   let server: Server | undefined;
+  /** The admin key the first test makes (and keeps). */
+  let rootSecret = "";
   before(async () => {
     server = await startServe(["--data", dataDir], (s) => (server = s));
   });
@@ -26,6 +28,7 @@ describe("CLI: keys against a real server", { timeout: 90_000 }, () => {
     const root = await cli(url, "--json", "keys", "create", "--name", "root", "--role", "admin");
     assert.equal(root.code, 0, root.stderr);
     const rootKey = (JSON.parse(root.stdout) as { secret: string }).secret;
+    rootSecret = rootKey;
     assert.match(rootKey, /^afk_k[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
 
     const made = await cli(url, "--api-key", rootKey, "keys", "create", "--name", "dashboard", "--role", "viewer");
@@ -69,5 +72,32 @@ describe("CLI: keys against a real server", { timeout: 90_000 }, () => {
       assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
       assert.ok(result.stderr.includes(flag), `${args.join(" ")}: ${result.stderr}`);
     }
+  });
+
+  test("beyond loopback: refused on a store with no key; with stored keys it starts, and /v1 stays closed even once every key is revoked", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "af-keys-empty-"));
+    try {
+      const refused = await cli("http://127.0.0.1:1", "serve", "--port", "0", "--host", "0.0.0.0", "--data", empty);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /refusing to bind 0\.0\.0\.0 without a key: .*Set AGENT_FACTORY_API_KEY, or make an operator key first/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+    // The first test's server holds one key, an admin: restart it on every interface.
+    const first = server as Server;
+    first.child.kill("SIGTERM");
+    await first.exited;
+    server = await startServe(["--data", dataDir, "--host", "0.0.0.0"], (s) => (server = s));
+    assert.match(server.stdout(), /\/v1 needs one of 1 operator key\(s\) \(bound to 0\.0\.0\.0: \/v1 stays closed even if every key is revoked\)/);
+    const none = await cli(server.url, "--json", "agents", "list");
+    assert.equal((JSON.parse(none.stderr) as { error: { code: string } }).error.code, "UNAUTHORIZED");
+    const listed = await cli(server.url, "--api-key", rootSecret, "--json", "keys", "list");
+    assert.equal(listed.code, 0, listed.stderr);
+    const [only] = JSON.parse(listed.stdout) as Array<{ id: string }>;
+    assert.equal((await cli(server.url, "--api-key", rootSecret, "keys", "revoke", (only as { id: string }).id)).code, 0);
+    // No key left: a loopback server would be open again; this one is not.
+    const still = await cli(server.url, "--json", "agents", "list");
+    assert.equal(still.code, 1);
+    assert.equal((JSON.parse(still.stderr) as { error: { code: string } }).error.code, "UNAUTHORIZED");
   });
 });

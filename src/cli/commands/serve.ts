@@ -72,9 +72,9 @@ export function serveCommand(program: Command): void {
       if (opts.allowEgress === true && !secured) {
         throw new UsageError("--allow-egress needs AGENT_FACTORY_API_KEY: an agent with egress shares this host's loopback and could drive a keyless API");
       }
-      if (!secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
-        throw new Error(`refusing to bind ${host} without AGENT_FACTORY_API_KEY: anyone on the network could drive the factory`);
-      }
+      // Beyond loopback /v1 must never be open: an environment key, or operator keys already stored
+      // (checked once the store is open; the server then never opens /v1, even if every key is revoked).
+      const exposed = !secured && host !== "127.0.0.1" && host !== "localhost" && host !== "::1";
       const { startServer, createFactory, loadProfileFolder, readDocument, parseWith, RouteRulesSchema, retentionSettings, consoleLogger, createPostgresStore, createRedisBus, createRedisMembership } = await serverModules();
       const routingRules = opts.rules === undefined ? undefined : parseWith(RouteRulesSchema, await readDocument(opts.rules), `routing rules in ${opts.rules}`);
       const models = await modelsConfig(opts);
@@ -157,6 +157,10 @@ export function serveCommand(program: Command): void {
         await membership?.close();
         throw error;
       });
+      if (exposed && !(await factory.hasOperatorKeys())) {
+        await factory.close({ force: true });
+        throw new Error(`refusing to bind ${host} without a key: anyone on the network could drive the factory. Set AGENT_FACTORY_API_KEY, or make an operator key first (agent-factory keys create --role admin, against this server on 127.0.0.1)`);
+      }
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p as ProfileInput)); // a file's content: registerProfile validates it and names the field
@@ -166,7 +170,7 @@ export function serveCommand(program: Command): void {
           throw error;
         }
       }
-      const server = await startServer(factory, { port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}) }).catch(async (error: unknown) => {
+      const server = await startServer(factory, { port, host, allowedHosts: opts.allowedHost, corsOrigins: opts.corsOrigin, ...(secured ? { apiKey } : {}), requireKey: exposed }).catch(async (error: unknown) => {
         // No API, no factory: a port in use must not leave it running with its store, lock and lease.
         await factory.close({ force: true });
         throw error;
@@ -180,7 +184,7 @@ export function serveCommand(program: Command): void {
         secured
           ? `API key required on /v1 (AGENT_FACTORY_API_KEY${stored > 0 ? ` or one of ${stored} operator key(s)` : ""}); bound to ${host}`
           : stored > 0
-            ? `no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs one of ${stored} operator key(s)`
+            ? `no AGENT_FACTORY_API_KEY set: /v1 needs one of ${stored} operator key(s)${exposed ? ` (bound to ${host}: /v1 stays closed even if every key is revoked)` : ""}`
             : "no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs no key until one is made (agent-factory keys create)",
       );
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
