@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { until } from "../helpers.ts";
 import { cli, startServe, type Server } from "./serve.ts";
 
 describe("CLI: keys against a real server", { timeout: 90_000 }, () => {
@@ -88,7 +89,10 @@ describe("CLI: keys against a real server", { timeout: 90_000 }, () => {
     first.child.kill("SIGTERM");
     await first.exited;
     server = await startServe(["--data", dataDir, "--host", "0.0.0.0"], (s) => (server = s));
-    assert.match(server.stdout(), /\/v1 needs one of 1 operator key\(s\) \(bound to 0\.0\.0\.0: \/v1 stays closed even if every key is revoked\)/);
+    const restarted = server;
+    // The lines after "listening on" arrive a moment later.
+    await until(() => /\/v1 needs one of/.test(restarted.stdout()), "the key line", 5_000);
+    assert.match(restarted.stdout(), /\/v1 needs one of 1 operator key\(s\) \(bound to 0\.0\.0\.0: \/v1 stays closed even if every key is revoked\)/);
     const none = await cli(server.url, "--json", "agents", "list");
     assert.equal((JSON.parse(none.stderr) as { error: { code: string } }).error.code, "UNAUTHORIZED");
     const listed = await cli(server.url, "--api-key", rootSecret, "--json", "keys", "list");
