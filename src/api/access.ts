@@ -92,8 +92,9 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   listBudgets: { role: "viewer", crews: "budgetList" },
   setBudget: { role: "operator", crews: "budgetPath" },
   removeBudget: { role: "operator", crews: "budgetPath" },
-  // events
+  // events and metrics
   streamEvents: { role: "viewer", crews: "crewQuery" },
+  getMetrics: { role: "viewer", crews: "crewless" },
   // keys, chaos, node to node: admin only (an admin key is never crew-limited)
   createKey: { role: "admin", crews: "crewless" },
   listKeys: { role: "admin", crews: "crewless" },

@@ -1,5 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
+import { matchedRoutes } from "hono/route";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ErrorCode } from "../core/errors.ts";
 import { describeIssue } from "../core/schemas/parse.ts";
@@ -94,6 +96,13 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   });
   // Before every route: a refused Host or Origin learns nothing and changes nothing.
   app.use("*", hostGuard(options));
+  // Every answer counts in the metrics, under its route's template (never the raw path: ids would explode the series).
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = matchedRoutes(c as Context).findLast((r) => r.method !== "ALL")?.path.replace(/:(\w+)/g, "{$1}") ?? "unmatched";
+    factory.recordHttpRequest(c.req.method, route, c.res.status, (performance.now() - started) / 1000);
+  });
   const origins = allowedOrigins(options.corsOrigins);
   if (origins.size > 0) {
     app.use(
@@ -160,7 +169,24 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   });
 
   // Who asks, and whether its role may call the operation: before the body is read.
-  app.use("/v1/*", authenticate(app, factory, options.apiKey, options.requireKey === true));
+  const authenticated = authenticate(app, factory, options.apiKey, options.requireKey === true);
+  app.use("/v1/*", authenticated);
+  // Metrics tell about the whole node: a viewer key when keys are set (a crew-limited key: no).
+  app.use("/metrics", authenticated);
+  app.use("/metrics", crewGuard(factory));
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/metrics",
+    operationId: "getMetrics",
+    tags: ["health"],
+    summary: "This node's metrics in the Prometheus exposition format (agent_factory_*, each with a `node` label)",
+    description: "See docs/observability.md for the list. Needs a viewer key once keys exist; a crew-limited key is refused (the metrics are the whole node's).",
+    responses: { 200: { description: "Prometheus text exposition format 0.0.4", content: { "text/plain": { schema: z.string() } } }, ...errorResponses(401, 403) },
+  });
+  app.get("/metrics", async (c) => {
+    const { contentType, body } = await factory.scrapeMetrics();
+    return c.body(body, 200, { "content-type": contentType });
+  });
   // Declared even when no key is set, so clients generated from the document can send one.
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
@@ -212,7 +238,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
 /** The document with each `/v1` operation's access from ACCESS: `x-required-role`, `x-crew-scope`, and a line in its description. */
 function withAccess<T extends { paths?: object }>(document: T): T {
   for (const [path, item] of Object.entries((document.paths ?? {}) as Record<string, object>)) {
-    if (!path.startsWith("/v1/")) continue;
+    if (!path.startsWith("/v1/") && path !== "/metrics") continue;
     for (const operation of Object.values(item) as Array<{ operationId?: string; description?: string } & Record<string, unknown>>) {
       const access = accessOf(operation.operationId);
       operation["x-required-role"] = access.role;

@@ -29,6 +29,15 @@ export const EVENT_TYPES = [
    * at stake.
    */
   "security.denied",
+  /**
+   * Alerts (thresholds as data; see `createFactory({ alerts })`): `data.state` `firing` when a
+   * threshold is crossed, `resolved` when back under — once each; `subject` (a profile, a budget
+   * key, a node), `value` and `threshold`. `alert.node_lost` fires when another node's lease runs out.
+   */
+  "alert.queue_depth",
+  "alert.error_rate",
+  "alert.budget_low",
+  "alert.node_lost",
 ] as const;
 
 export type FactoryEventType = (typeof EVENT_TYPES)[number];

@@ -106,6 +106,7 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
     retention,
     node: { id: nodeId, url: o.nodeUrl ?? null, apiKey: o.nodeApiKey, membership, ...o.nodeLease },
     tokens: o.tokens,
+    alerts: o.alerts,
     }),
   );
   starting.reached = true;

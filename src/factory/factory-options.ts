@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_ALERTS } from "../health/alerts.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
 import type { Bus } from "../core/ports/bus.ts";
 import { NODE_ID_PATTERN, type Membership } from "../core/ports/membership.ts";
@@ -84,6 +85,7 @@ export const FACTORY_DEFAULTS = {
   chaos: false,
   nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
   tokens: { issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 15 * 60_000, rotateAfterMs: 24 * 3_600_000 },
+  alerts: DEFAULT_ALERTS,
 } as const;
 
 const AffinitySchema = z.strictObject({
@@ -114,6 +116,16 @@ const TokensSchema = z.strictObject({
   audience: z.string().min(1).max(256).default(FACTORY_DEFAULTS.tokens.audience),
   lifetimeMs: timerMs(1_000).default(FACTORY_DEFAULTS.tokens.lifetimeMs),
   rotateAfterMs: timerMs(60_000).default(FACTORY_DEFAULTS.tokens.rotateAfterMs),
+});
+
+const fraction = z.number({ error: (issue) => `must be a number from 0 to 1, got ${shown(issue.input)}` }).min(0).max(1);
+const AlertsSchema = z.strictObject({
+  queueDepth: wholeNumber(0, "tasks").default(FACTORY_DEFAULTS.alerts.queueDepth),
+  errorRate: fraction.default(FACTORY_DEFAULTS.alerts.errorRate),
+  errorRateMinTasks: wholeNumber(1, "tasks").default(FACTORY_DEFAULTS.alerts.errorRateMinTasks),
+  windowMs: timerMs(1_000).default(FACTORY_DEFAULTS.alerts.windowMs),
+  budgetFraction: fraction.default(FACTORY_DEFAULTS.alerts.budgetFraction),
+  checkMs: wholeNumber(0, "ms", MAX_TIMER_MS).default(FACTORY_DEFAULTS.alerts.checkMs),
 });
 
 /** `FactoryOptions` as a schema: checks the numbers and flags and fills in every default. Strict: an unknown key (a typo) is refused. */
@@ -150,6 +162,7 @@ export const FactoryOptionsSchema = z.strictObject({
   membership: liveWith<Membership>("a Membership", ["join", "renew", "leave", "list", "close"]).optional(),
   nodeLease: NodeLeaseSchema.prefault({}),
   tokens: TokensSchema.prefault({}),
+  alerts: AlertsSchema.prefault({}),
 });
 
 /** The public options of `createFactory`; every one optional, each default documented on it. */
@@ -248,6 +261,14 @@ export interface FactoryOptions {
    * cluster's nodes).
    */
   tokens?: { issuer?: string; audience?: string; lifetimeMs?: number; rotateAfterMs?: number };
+  /**
+   * Thresholds that raise `alert.*` events (`firing`, then `resolved`), counted in
+   * `agent_factory_alerts_total` and shown on the dashboard: `queueDepth` tasks queued for one
+   * pool (1,000), `errorRate` share of tasks ending FAILED or DEAD (0.5) over `windowMs`
+   * (60,000) once `errorRateMinTasks` (20) ended, `budgetFraction` of a budget left (0.1); checked
+   * every `checkMs` (5,000; 0: never). 0 turns a threshold off. A lost node alerts at once.
+   */
+  alerts?: { queueDepth?: number; errorRate?: number; errorRateMinTasks?: number; windowMs?: number; budgetFraction?: number; checkMs?: number };
 }
 
 /** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers`, `nodeId`, `nodeUrl`, `nodeApiKey`, `membership` stay optional: their absence means "build the default"). */

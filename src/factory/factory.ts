@@ -499,6 +499,23 @@ export class Factory {
     return this.#p.node.list();
   }
 
+  // ---------------------------------------------------------------- metrics and alerts
+
+  /** This node's metrics in the Prometheus exposition format (`GET /metrics`). */
+  scrapeMetrics(): Promise<{ contentType: string; body: string }> {
+    return this.#p.metrics.scrape();
+  }
+
+  /** An answered HTTP request, for the metrics: the route's template, never the raw path. */
+  recordHttpRequest(method: string, route: string, status: number, seconds: number): void {
+    this.#p.metrics.httpRequest(method, route, status, seconds);
+  }
+
+  /** Alerts firing on this node now (`alert.* subject`). */
+  firingAlerts(): string[] {
+    return this.#p.alerts.firing();
+  }
+
   // ---------------------------------------------------------------- events
 
   /** Calls `listener` with every event from now on that passes the filter. */
@@ -580,6 +597,7 @@ export class Factory {
     const wasStarted = phase.started;
     phase.close();
     watchdog.stop();
+    this.#p.alerts.stop();
     await retention.stop();
     if (wasStarted) {
       pools.stop();

@@ -82,6 +82,7 @@ async function restoreAll(parts: FactoryParts): Promise<{ agents: number; tasks:
   pools.start();
   watchdog.start();
   retention.start();
+  parts.alerts.start();
   return restored;
 }
 

@@ -53,6 +53,8 @@ import { TaskIntake } from "../tasks/task-intake.ts";
 import { Targets } from "../tasks/targets.ts";
 import { Chaos } from "./chaos.ts";
 import { DenialLog } from "../security/denial-log.ts";
+import { Alerts, type AlertThresholds } from "../health/alerts.ts";
+import { FactoryMetrics } from "./metrics.ts";
 
 /** The ready parts `createFactory` hands to the wiring: adapters chosen, options resolved. */
 export interface FactoryDeps {
@@ -86,6 +88,8 @@ export interface FactoryDeps {
   node: { id: string; url: string | null; apiKey?: string | undefined; membership: Membership; leaseMs: number; renewMs: number };
   /** Agents' tokens: who signs (`iss`), who accepts (`aud`), how long one is valid, how long a key signs. */
   tokens: { issuer: string; audience: string; lifetimeMs: number; rotateAfterMs: number };
+  /** The thresholds that raise `alert.*` events. */
+  alerts: AlertThresholds;
 }
 
 /** Every service of one factory, built and connected. */
@@ -125,6 +129,10 @@ export interface FactoryParts {
   agentCalls: AgentCalls;
   /** Records refusals as `security.denied` events, each caller under a rate. */
   denials: DenialLog;
+  /** This node's Prometheus metrics. */
+  metrics: FactoryMetrics;
+  /** Thresholds that raise `alert.*` events. */
+  alerts: Alerts;
   /** Spawns an agent of a registered profile into a live crew of this node, as a member. */
   spawnIntoCrew(crewId: string, profile: string, reason: string): Promise<Agent>;
   chaos: Chaos;
@@ -145,7 +153,10 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const phase = new FactoryPhase();
   const journal = new Journal(
     store,
-    (error) => logger.error(isFactoryError(error) && error.code === "NODE_FENCED" ? "store write refused for good" : "store write failed; will retry", error),
+    (error) => {
+      metrics.storeError();
+      logger.error(isFactoryError(error) && error.code === "NODE_FENCED" ? "store write refused for good" : "store write failed; will retry", error);
+    },
     // Another node took this node's agents and tasks over: it stops taking part (the node is made below).
     (error) => void node.fence(error.message),
   );
@@ -246,6 +257,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     onFinal: dispatched.final.emit,
     onWaiting: dispatched.waiting.emit,
     onAssigned: dispatched.assigned.emit,
+    onDispatched: (us) => metrics.dispatched(us),
     onOutcome: dispatched.outcome.emit,
     isAsleep: (agentId) => asleep.has(agentId),
     wake: dispatched.wake.emit,
@@ -366,5 +378,31 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   const keys = new OperatorKeys({ store, crews });
-  return { denials, spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  // What operators watch: metrics (GET /metrics) and alerts, fed by this node's events and hooks.
+  const metrics = new FactoryMetrics({
+    nodeId: deps.node.id,
+    agents: () => registry.values(),
+    crews: () => [...crewManager.values()].filter((crew) => !crewManager.isMirror(crew.id)),
+    pools: () => pools.views(),
+    healing: () => ({ watched: watchdog.watched, ...healer.stats(), ...hibernation.stats() }),
+    budgets: () => budgets.list(),
+    hibernatedAtStart: async () => (await store.listAgents({ states: ["HIBERNATING"] })).filter((a) => a.nodeId === deps.node.id || a.nodeId === undefined).length,
+  });
+  const alerts = new Alerts({
+    thresholds: deps.alerts,
+    emit: (event) => events.emit(event),
+    queueDepths: () => pools.views().map((v) => ({ profile: v.profile, queued: v.queued })),
+    budgets: () => budgets.list(),
+  });
+  events.emitted.add((event) => metrics.onEvent(event));
+  dispatched.final.add((task) => {
+    metrics.taskFinished(task);
+    alerts.taskFinished(task.state);
+  });
+  dispatched.assigned.add((_task, agent, waitedMs) => metrics.taskAssigned(agent, waitedMs));
+  router.called.add((call) => metrics.modelCall(call));
+  ledger.posted.add((entry) => metrics.ledgerPosted(entry));
+  node.hooks.expired.add((dead) => alerts.nodeLost(dead.id, dead.leaseUntil));
+
+  return { metrics, alerts, denials, spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -6,6 +6,7 @@ import type { BudgetGuard, SizedHold } from "./budget-guard.ts";
 import { OutputEstimate } from "./output-estimate.ts";
 import { route, type RouteDecision, type RouteRule } from "./policy.ts";
 import { MockProvider } from "./providers/mock-provider.ts";
+import { Hook } from "../core/hook.ts";
 // Types only: the SDK itself is loaded on the first call (import("ai") below), not at start.
 import type * as Ai from "ai";
 
@@ -72,6 +73,8 @@ export class ModelRouter {
   #uncoveredMicro = 0;
   /** How long each model's answers usually are, for sizing holds under a tight budget. */
   readonly #outputs = new OutputEstimate();
+  /** Each call's outcome, once it is decided. */
+  readonly called = new Hook<[call: { model: string; outcome: string; inputTokens: number; outputTokens: number; cost: number; ms: number }]>();
 
   constructor(options: ModelRouterOptions) {
     this.#options = options;
@@ -156,7 +159,25 @@ export class ModelRouter {
     return Math.ceil(chars / 3) + 8 * request.messages.length;
   }
 
+  /**
+   * One model call: routed by the rules (or pinned), budget held, fallbacks tried in order, the
+   * payer charged. Each call's outcome goes to `called` (metrics): the model that answered (the
+   * first asked, when none did), `ok` or the error code, tokens, credits and how long it took.
+   */
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
+    const started = this.#now();
+    try {
+      const result = await this.#call(request);
+      this.called.emit({ model: result.model, outcome: "ok", inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, cost: result.cost, ms: this.#now() - started });
+      return result;
+    } catch (error) {
+      const model = request.model ?? (error instanceof FactoryError && typeof error.details?.attempts === "object" ? String((error.details.attempts as Array<{ model: string }>)[0]?.model ?? "none") : "none");
+      this.called.emit({ model, outcome: isFactoryError(error) ? error.code : "ERROR", inputTokens: 0, outputTokens: 0, cost: 0, ms: this.#now() - started });
+      throw error;
+    }
+  }
+
+  async #call(request: ModelCallRequest): Promise<ModelCallResult> {
     const estimatedInputTokens = this.estimateInputTokens(request);
     const decision: RouteDecision =
       request.model !== undefined

@@ -30,6 +30,8 @@ export interface DispatcherDeps {
   onWaiting?(task: Task, lane: Lane): void;
   /** A task went to an agent after waiting `waitedMs` (for pool metrics). */
   onAssigned?(task: Task, agent: Agent, waitedMs: number): void;
+  /** A direct dispatch (a free agent at once) took this long: choosing, assigning, starting, µs. */
+  onDispatched?(us: number): void;
   /** An attempt ended with this outcome after `latencyMs` (for quality trends). */
   onOutcome?: (agent: Agent, ok: boolean, latencyMs: number) => void;
   affinity?: { ttlMs: number; maxBindings: number };
@@ -200,7 +202,9 @@ export class Dispatcher {
       if (agent !== undefined) {
         this.#assign(task, agent, 0);
         // #assign starts the handler synchronously, so this spans choosing, assigning and starting.
-        this.#dispatchUs[this.#dispatchCount++ % this.#dispatchUs.length] = (performance.now() - started) * 1000;
+        const us = (performance.now() - started) * 1000;
+        this.#dispatchUs[this.#dispatchCount++ % this.#dispatchUs.length] = us;
+        this.#deps.onDispatched?.(us);
         return;
       }
     }

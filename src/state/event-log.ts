@@ -2,6 +2,7 @@ import type { FactoryEvent, FactoryEventInput } from "../core/events.ts";
 import type { Bus } from "../core/ports/bus.ts";
 import type { Journal } from "./journal.ts";
 import { StoredFeed } from "./stored-feed.ts";
+import { Hook } from "../core/hook.ts";
 
 /** The bus channel every factory event is published on. */
 export const EVENTS_CHANNEL = "factory:events";
@@ -22,6 +23,8 @@ export class EventLog {
   /** Set once the store numbers events: they are published from it once stored. */
   #feed: StoredFeed<FactoryEvent> | undefined;
   #lastPublished = 0;
+  /** Each event this node emits, at once (metrics, alerts and logs follow it; other nodes' events come over the bus). */
+  readonly emitted = new Hook<[event: FactoryEvent]>();
 
   /** `nodeId` stamps every event, so that a subscriber on a shared bus can tell this node's from another's. */
   constructor(journal: Journal, bus: Bus, nodeId?: string) {
@@ -55,6 +58,7 @@ export class EventLog {
     this.#journal.put({ kind: "event", value: event });
     if (this.#feed === undefined) this.#bus.publish(EVENTS_CHANNEL, event);
     else this.#feed.push(event);
+    this.emitted.emit(event);
     return event;
   }
 }

@@ -31,6 +31,8 @@ async function call(app: OpenAPIHono, path: string, init?: RequestInit): Promise
     return { status: response.status, body: {} };
   }
   const text = await response.text();
+  // The metrics are text: their status is the answer.
+  if (!(response.headers.get("content-type") ?? "").includes("json")) return { status: response.status, body: {} };
   return { status: response.status, body: text.length === 0 ? {} : (JSON.parse(text) as Json) };
 }
 
@@ -196,6 +198,7 @@ const SAMPLES: Record<string, Sample> = {
   setBudget: (s) => ({ path: `/v1/budgets/crew:${s.crew}`, init: json("PUT", { credits: 5 }) }),
   removeBudget: (s) => ({ path: `/v1/budgets/crew:${s.crew}`, init: { method: "DELETE" } }),
   streamEvents: (s) => ({ path: `/v1/events?crewId=${s.crew}` }),
+  getMetrics: () => ({ path: "/metrics" }),
   createKey: () => ({ path: "/v1/keys", init: json("POST", { name: "x", role: "viewer" }) }),
   listKeys: () => ({ path: "/v1/keys" }),
   revokeKey: (_s, fx) => ({ path: `/v1/keys/${fx.spareKey}`, init: { method: "DELETE" } }),
@@ -253,6 +256,9 @@ const CALLERS: Caller[] = [
   { name: "AGENT_FACTORY_API_KEY", role: "admin", limited: false, side: "A", key: (k) => k.env },
 ];
 
+/** The routes behind the keys: /v1 and the metrics. */
+const keyed = (path: string): boolean => path.startsWith("/v1/") || path === "/metrics";
+
 type Expected = { status: 401 | 403; code: string } | "allowed" | "own-crews-only";
 
 /** What the access table says a caller gets. */
@@ -294,7 +300,7 @@ describe("operator keys and agents' tokens: the caller × route matrix, from the
   });
 
   it("every /v1 operation in the document declares the role the table gives it, and the table names no operation the app lacks", () => {
-    const v1 = operations.filter((o) => o.path.startsWith("/v1/"));
+    const v1 = operations.filter((o) => keyed(o.path));
     for (const o of v1) {
       assert.ok(Object.hasOwn(ACCESS, o.operationId), `${o.operationId} is not in ACCESS`);
       assert.ok((OPERATOR_ROLES as readonly string[]).includes(o.role), `${o.operationId}: x-required-role ${o.role}`);
@@ -308,7 +314,7 @@ describe("operator keys and agents' tokens: the caller × route matrix, from the
   });
 
   it("answers every caller of every operation as the table says, with zero cross-crew successes", async () => {
-    for (const op of operations.filter((o) => o.path.startsWith("/v1/"))) {
+    for (const op of operations.filter((o) => keyed(o.path))) {
       const store = createMemoryStore();
       const { factory, close } = await testFactory({ chaos: true, store });
       try {
@@ -348,7 +354,7 @@ describe("operator keys and agents' tokens: the caller × route matrix, from the
         await close();
       }
     }
-    assert.equal(results.length, operations.filter((o) => o.path.startsWith("/v1/")).length * CALLERS.length);
+    assert.equal(results.length, operations.filter((o) => keyed(o.path)).length * CALLERS.length);
     assert.deepEqual(results.filter((r) => r.crossCrewSuccess), []);
     if (process.env.KEYS_MATRIX_DUMP === "1") for (const r of results) console.log(`${r.operationId}\t${r.caller}\t${r.status}`);
     // Not a matrix of refusals only: a crew-limited key does real work in its own crew.
