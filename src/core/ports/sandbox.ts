@@ -21,6 +21,12 @@ export interface SandboxRequest {
   /** Host folders the agent must not see at all (the factory's data). */
   hidden: readonly string[];
   spec: SandboxSpec;
+  /**
+   * The crew whose network the agent joins (one loopback-only namespace per crew on this node,
+   * shared by its members); absent: a network of its own (nothing in it unless `spec.allowEgress`).
+   * A sandbox that cannot share one refuses to launch (SANDBOX_UNAVAILABLE, field `network`).
+   */
+  network?: { crewId: string };
   /** A warm sandbox: /agent is a private writable tmpfs (the code arrives later), and these host files are mounted read-only. */
   warm?: { readOnly: ReadonlyArray<{ host: string; path: string }> };
 }
@@ -34,6 +40,8 @@ export interface SandboxLaunch {
   cwd: string;
   /** Host descriptors the launcher inherits, as its descriptors 3, 4, … in order. */
   fds?: number[];
+  /** Gives back what this launch holds (its place in a crew network); called once, when the launched process has exited or could not start. */
+  release?(): void;
 }
 
 /** Isolation for process agents: turns a request into the host command that runs it isolated. */

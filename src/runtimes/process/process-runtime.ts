@@ -115,9 +115,15 @@ export class ProcessRuntime implements AgentRuntime {
       for (const { fd } of opened) closeSync(fd);
       throw new FactoryError("AGENT_START_FAILED", "scopes: a reviewer's workspace is read-only, which only a sandbox can enforce; this profile has sandbox.kind none", { field: "scopes" });
     }
+    // A member of a `network: crew` crew joins its crew's namespace; one on the host's network (unsandboxed, or egress) would be outside it.
+    const crewNetwork = agent.network === "crew" && agent.crewId !== null ? { crewId: agent.crewId } : undefined;
+    if (crewNetwork !== undefined && (spec.kind === "none" || spec.allowEgress)) {
+      for (const { fd } of opened) closeSync(fd);
+      throw new FactoryError("AGENT_START_FAILED", `network: agent ${agent.id} is a member of crew ${crewNetwork.crewId}, whose members share a crew network; profile ${profile.name} ${spec.kind === "none" ? "is unsandboxed (sandbox.kind none)" : "allows egress (sandbox.allowEgress)"}, which would put it on the host's network instead`, { field: "network" });
+    }
     try {
-      // A warm sandbox was started with a writable workspace: a reviewer starts cold.
-      key = readOnly ? undefined : warmKey(runtime, spec, files);
+      // A warm sandbox was started with a writable workspace and a network of its own: a reviewer, or a crew network's member, starts cold.
+      key = readOnly || crewNetwork !== undefined ? undefined : warmKey(runtime, spec, files);
       if (key !== undefined && !existsSync(workspace)) {
         const leased = await this.#warm.lease(key, { sandbox, spec }, agent, profile, services, workspace, files, runtime);
         if (leased !== undefined) return leased;
@@ -133,6 +139,7 @@ export class ProcessRuntime implements AgentRuntime {
         ...(readOnly ? { workspaceReadOnly: true } : {}),
         hidden: this.#options.hidden,
         spec,
+        ...(crewNetwork === undefined ? {} : { network: crewNetwork }),
       });
       handle = this.#launch(launch, workspace, services);
     } finally {
@@ -151,14 +158,24 @@ export class ProcessRuntime implements AgentRuntime {
 
   /** Starts a launched program and keeps track of it until it exits. */
   #launch(launch: SandboxLaunch, workspace: string, services: AgentServices): ProcessAgentHandle {
-    // Its own process group: a Ctrl-C at the factory's terminal reaches the factory, which
-    // drains and shuts agents down in order, not every agent at once.
-    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe", ...(launch.fds ?? [])], detached: true });
+    let child;
+    try {
+      // Its own process group: a Ctrl-C at the factory's terminal reaches the factory, which
+      // drains and shuts agents down in order, not every agent at once.
+      child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe", ...(launch.fds ?? [])], detached: true });
+    } catch (error) {
+      launch.release?.();
+      throw error;
+    }
     const handle: ProcessAgentHandle = new ProcessAgentHandle(child, workspace, services, {
       maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
       shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
       onMalformed: () => this.malformedLines++,
-      onExit: () => this.#live.delete(handle),
+      onExit: () => {
+        this.#live.delete(handle);
+        // Its place in a crew network: the last member's exit ends the namespace.
+        launch.release?.();
+      },
     });
     this.#live.add(handle);
     track(handle);
