@@ -10,7 +10,7 @@ export interface SandboxRequest {
   cwd: string | undefined;
   /**
    * Host files or folders (checked, real paths) mounted read-only where the agent sees them
-   * (`/agent/<name>`); `fd`, when given, is an open descriptor of `host` to mount instead of the
+   * (`/agent/<name>`, a skill pack's `/skills/<name>`); `fd`, when given, is an open descriptor of `host` to mount instead of the
    * name, so that what was checked is what is mounted.
    */
   files: ReadonlyArray<{ host: string; path: string; fd?: number }>;

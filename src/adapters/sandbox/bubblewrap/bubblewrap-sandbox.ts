@@ -141,6 +141,8 @@ export class BubblewrapSandbox implements Sandbox {
     if (request.warm !== undefined) args.push("--perms", "1777", "--tmpfs", "/agent");
     else args.push("--perms", "0755", "--dir", "/agent");
     for (const { host, path, fd } of request.files) {
+      // A mount point outside /agent (a skill pack's /skills/<name>) needs its folder made on the root before it goes read-only.
+      if (dirname(path) !== "/agent") args.push("--perms", "0755", "--dir", dirname(path));
       if (fd === undefined) args.push("--ro-bind", host, path);
       else args.push("--ro-bind-fd", inherit(fd), path);
     }
