@@ -1,14 +1,15 @@
 // Pins what a crew manifest's `network: crew` gives, in real bubblewrap sandboxes: a member reaches another member's port on 127.0.0.1; a member of another crew, an agent with the default private network, and the host's own 127.0.0.1 stay unreachable both ways; the crew's namespace is gone once the crew is disbanded; manifests that would break the promise are refused with a 400 naming the field.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chownSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../../src/api/app.ts";
 import type { Agent } from "../../src/core/agent.ts";
 import type { Factory } from "../../src/factory/factory.ts";
-import { testFactory, until } from "../helpers.ts";
+import { tempDir, testFactory, until } from "../helpers.ts";
 
 const fixtures = resolve(import.meta.dirname, "../fixtures");
 const agentFile = resolve(fixtures, "net-agent.mjs");
@@ -113,6 +114,19 @@ describe("crew networks (network: crew)", { skip: process.getuid?.() !== 0 ? "a 
     await until(() => !held(net), "no process or descriptor holding the crew's namespace", 10_000);
   });
 
+  it("members that hibernate give the namespace back; woken, they share a new one", async () => {
+    const { crew, agents } = await factory.assembleCrew({ name: "sleepy", network: "crew", members: [{ profile: "net", count: 2 }] });
+    const [a, b] = agents as [Agent, Agent];
+    const net = netOf(a.pid as number);
+    await factory.hibernateAgent(a.id);
+    await factory.hibernateAgent(b.id);
+    await until(() => !held(net), "the namespace ended with both members asleep", 10_000);
+    const [wokeA, wokeB] = [await factory.wakeAgent(a.id), await factory.wakeAgent(b.id)];
+    assert.equal(netOf(wokeA.pid as number), netOf(wokeB.pid as number));
+    assert.deepEqual(await run(wokeB, { connect: await listen(wokeA) }), { reached: true, said: a.id });
+    await factory.disbandCrew(crew.id);
+  });
+
   it("refuses at assemble, naming the field: an unknown network, network crew with placement spread, a member with egress or no sandbox", async () => {
     factory.registerProfile({ name: "net-egress", role: "NetEgress", sandbox: { allowEgress: true }, runtime: { kind: "process", command: ["node", "/agent/net-agent.mjs"], files: [agentFile] }, pool: { spawnStrategy: "manual" } });
     factory.registerProfile({ name: "net-bare", role: "NetBare", sandbox: { kind: "none" }, runtime: { kind: "process", command: ["node", agentFile] }, pool: { spawnStrategy: "manual" } });
@@ -144,5 +158,26 @@ describe("crew networks (network: crew)", { skip: process.getuid?.() !== 0 ? "a 
     assert.equal(netOf(clone.pid as number), netOf(a.pid as number));
     assert.deepEqual(await run(clone, { connect: await listen(a) }), { reached: true, said: a.id });
     await factory.disbandCrew(crew.id);
+  });
+});
+
+describe("crew networks on a factory that is not root", { skip: process.getuid?.() !== 0 ? "needs root to start a factory as another user" : false }, () => {
+  it("assembling a network: crew crew fails naming `network` (its member cannot join a namespace the factory made); a private agent still starts", () => {
+    const dir = tempDir();
+    try {
+      chownSync(dir.path, 65534, 65534);
+      const run = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, "--conditions=agent-factory-source", "--disable-warning=ExperimentalWarning", resolve(fixtures, "non-root-crew-network.ts"), join(dir.path, "data")], {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir.path },
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const [refused, lone] = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, string>);
+      assert.deepEqual([refused?.code, refused?.field], ["CREW_ASSEMBLY_FAILED", "network"]);
+      assert.match(refused?.message ?? "", /cannot join crew crew_\w+'s network: the factory does not run as root .* use network 'private'/);
+      assert.deepEqual(lone, { private: "READY" });
+    } finally {
+      dir.cleanup();
+    }
   });
 });
