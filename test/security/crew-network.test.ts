@@ -110,8 +110,10 @@ describe("crew networks (network: crew)", { skip: process.getuid?.() !== 0 ? "a 
     const again = await factory.getAgent(a.id);
     assert.equal(netOf(again.pid as number), net);
     assert.deepEqual(await run(b, { connect: await listen(again) }), { reached: true, said: a.id });
+    assert.equal((factory.stats().runtimes.process as { crewNetworks: number }).crewNetworks, 1);
     await factory.disbandCrew(crew.id);
     await until(() => !held(net), "no process or descriptor holding the crew's namespace", 10_000);
+    assert.equal((factory.stats().runtimes.process as { crewNetworks: number }).crewNetworks, 0);
   });
 
   it("members that hibernate give the namespace back; woken, they share a new one", async () => {

@@ -52,6 +52,8 @@ export interface Sandbox {
   launch(request: SandboxRequest): SandboxLaunch;
   /** The uid the agent's processes have on the host, once known (for /ready). */
   readonly agentHostUid?: number | undefined;
+  /** Crew networks (`SandboxRequest.network`) it holds now, for /ready; absent where it makes none. */
+  readonly crewNetworks?: number;
   /** Releases what the sandbox holds between launches; called once no agent runs. */
   close?(): void;
 }

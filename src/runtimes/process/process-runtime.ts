@@ -222,6 +222,8 @@ export class ProcessRuntime implements AgentRuntime {
       malformedLines: this.malformedLines,
       // Who a sandboxed agent is on the host: 65534 when the factory is root, otherwise the factory's own uid.
       agentHostUid: this.#sandboxes.get("bubblewrap")?.agentHostUid ?? null,
+      // Shared network namespaces of `network: crew` crews with members here.
+      crewNetworks: this.#sandboxes.get("bubblewrap")?.crewNetworks ?? 0,
     };
   }
 }

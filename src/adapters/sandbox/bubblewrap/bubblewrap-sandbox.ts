@@ -57,11 +57,11 @@ export class BubblewrapSandbox implements Sandbox {
   /** The prepared user namespace (a root factory), null when there is none (bubblewrap maps the agent to the factory's uid). */
   #userns: AgentUserNamespace | null | undefined;
   /** The network namespaces of `network: crew` crews, shared by their members on this node. */
-  readonly crewNetworks: CrewNetworks;
+  readonly #crewNetworks: CrewNetworks;
 
   constructor(options: { bwrapPath?: string } = {}) {
     this.#bwrap = options.bwrapPath ?? "bwrap";
-    this.crewNetworks = new CrewNetworks(this.#bwrap);
+    this.#crewNetworks = new CrewNetworks(this.#bwrap);
   }
 
   check(): void {
@@ -81,6 +81,11 @@ export class BubblewrapSandbox implements Sandbox {
     }
   }
 
+  /** Crew networks held now (one per `network: crew` crew with a member running here). */
+  get crewNetworks(): number {
+    return this.#crewNetworks.held().size;
+  }
+
   /** The agent's uid on the host: 65534 when the factory is root (a prepared user namespace), otherwise the factory's own. */
   get agentHostUid(): number | undefined {
     return this.#userns instanceof AgentUserNamespace ? SANDBOX_UID : process.getuid?.();
@@ -88,7 +93,7 @@ export class BubblewrapSandbox implements Sandbox {
 
   /** Ends the user namespace's helper and lets go of the crew networks. */
   close(): void {
-    this.crewNetworks.close();
+    this.#crewNetworks.close();
     if (this.#userns instanceof AgentUserNamespace) this.#userns.close();
     this.#userns = undefined;
   }
@@ -159,12 +164,12 @@ export class BubblewrapSandbox implements Sandbox {
     const hostEnv = { PATH: process.env.PATH ?? PATH };
     if (crewNetwork === undefined) return { file: this.#bwrap, args, env: hostEnv, cwd: "/", fds };
     // Last, so nothing above can throw with the place taken: nsenter (as root, in the host's user namespace) joins the crew's network, then runs bubblewrap there.
-    const netFd = inherit(this.crewNetworks.acquire(crewNetwork.crewId));
+    const netFd = inherit(this.#crewNetworks.acquire(crewNetwork.crewId));
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
-      this.crewNetworks.release(crewNetwork.crewId);
+      this.#crewNetworks.release(crewNetwork.crewId);
     };
     return { file: "nsenter", args: [`--net=/proc/self/fd/${netFd}`, "--", this.#bwrap, ...args], env: hostEnv, cwd: "/", fds, release };
   }
