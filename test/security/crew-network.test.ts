@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../../src/api/app.ts";
 import type { Agent } from "../../src/core/agent.ts";
+import { isFactoryError } from "../../src/core/errors.ts";
 import type { Factory } from "../../src/factory/factory.ts";
 import { tempDir, testFactory, until } from "../helpers.ts";
 
@@ -152,13 +153,24 @@ describe("crew networks (network: crew)", { skip: process.getuid?.() !== 0 ? "a 
     assert.deepEqual((await factory.listCrews()).filter((c) => c.name === "x" && c.state !== "DISBANDED"), []);
   });
 
-  it("a clone of a member (as the pools make them) joins the crew network too", async () => {
+  it("a clone of a member (as the pools make them) and a member spawned into the crew later join the crew network too; one with egress is refused, naming network", async () => {
     const { crew, agents } = await factory.assembleCrew({ name: "blue2", network: "crew", members: [{ profile: "net" }] });
     const [a] = agents as [Agent];
     const clone = await factory.cloneAgent(a.id);
-    assert.equal(clone.network, "crew");
+    const added = await factory.spawnCrewMember(crew.id, "net");
+    assert.deepEqual([clone.network, added.network], ["crew", "crew"]);
     assert.equal(netOf(clone.pid as number), netOf(a.pid as number));
-    assert.deepEqual(await run(clone, { connect: await listen(a) }), { reached: true, said: a.id });
+    assert.equal(netOf(added.pid as number), netOf(a.pid as number));
+    const port = await listen(a);
+    assert.deepEqual(await run(clone, { connect: port }), { reached: true, said: a.id });
+    assert.deepEqual(await run(added, { connect: port }), { reached: true, said: a.id });
+    factory.registerProfile({ name: "net-egress2", role: "NetEgress2", sandbox: { allowEgress: true }, runtime: { kind: "process", command: ["node", "/agent/net-agent.mjs"], files: [agentFile] }, pool: { spawnStrategy: "manual" } });
+    await assert.rejects(factory.spawnCrewMember(crew.id, "net-egress2"), (error: unknown) => {
+      assert.ok(isFactoryError(error));
+      assert.deepEqual([error.code, error.field], ["AGENT_START_FAILED", "network"]);
+      assert.match(error.message, /allows egress \(sandbox.allowEgress\), which would put it on the host's network instead/);
+      return true;
+    });
     await factory.disbandCrew(crew.id);
   });
 });
