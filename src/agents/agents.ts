@@ -180,7 +180,7 @@ export class Agents {
         throw new FactoryError("VALIDATION_FAILED", `agent ${source.id} is a member of crew ${source.crewId}, which another node of the cluster runs: members of a crew spread over nodes are not cloned`, { field: "id" });
       }
     }
-    const clone = await this.#deps.spawner.spawn(profile, { crewId: source.crewId, reason, context: source.context, name: `${source.name}-clone` });
+    const clone = await this.#deps.spawner.spawn(profile, { crewId: source.crewId, reason, context: source.context, name: `${source.name}-clone`, ...(source.network === undefined ? {} : { network: source.network }) });
     if (source.crewId !== null) {
       try {
         this.#deps.crews.addMember(source.crewId, clone.id);

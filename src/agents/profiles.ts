@@ -30,6 +30,10 @@ export class Profiles {
   /** Registers a parsed profile; `fieldPrefix` names where it came from (`config`, `members.0.profile`) in errors. */
   registerValidated(profile: Profile, fieldPrefix: string | undefined): { profile: ProfileRecord; created: boolean } {
     try {
+      // Skill packs are mounted into a sandbox: function and llm agents run inside the factory and have none.
+      if ((profile.skills?.length ?? 0) > 0 && profile.runtime.kind !== "process") {
+        throw new FactoryError("VALIDATION_FAILED", `skills: skill packs are mounted into a process agent's sandbox at /skills/<name>; a ${profile.runtime.kind} agent has no sandbox`, { field: "skills" });
+      }
       this.#deps.runtimeFor(profile).validate(profile);
     } catch (error) {
       if (fieldPrefix !== undefined && error instanceof FactoryError && error.field !== undefined) {

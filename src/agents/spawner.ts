@@ -65,6 +65,8 @@ export interface SpawnOptions {
   context?: Record<string, unknown>;
   /** Fewer scopes than its profile gives (a crew manifest narrowing them); never more. */
   scopes?: readonly string[];
+  /** `crew`: its sandbox joins its crew's network (a crew manifest's `network: crew`). */
+  network?: "crew";
 }
 
 /**
@@ -118,6 +120,7 @@ export class Spawner {
       cognitiveLoadLimit: profile.cognitiveLoadLimit,
       state: "PROVISIONING",
       crewId: options.crewId ?? null,
+      ...(options.network === "crew" ? { network: "crew" as const } : {}),
       nodeId: this.#deps.nodeId,
       walletAddress: newWalletAddress(profile.role),
       spawnedAt: now,

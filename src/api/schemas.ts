@@ -35,6 +35,7 @@ export const AgentSchema = z
     cognitiveLoadLimit: z.number().int(),
     state: z.enum(AGENT_STATES),
     crewId: z.string().nullable(),
+    network: z.literal("crew").optional().meta({ description: "Present when its sandbox shares its crew's network (a crew manifest's network: crew); absent: a network of its own" }),
     nodeId: z.string().meta({
       description: "The node that runs it (for a hibernated or terminated agent, the node that last ran it); empty for an agent stored before nodes existed and not run since",
       example: "node-1a2b3c4d",
@@ -72,6 +73,7 @@ export const CrewSchema = z
     agentIds: z.array(z.string()),
     budget: z.number().nullable(),
     walletAddress: z.string(),
+    network: z.literal("crew").optional().meta({ description: "Present when its members share one loopback-only network namespace per node (manifest network: crew)" }),
     createdAt: z.string(),
     updatedAt: z.string(),
     agents: z.array(AgentSchema),

@@ -13,6 +13,8 @@ export interface Agent {
   cognitiveLoadLimit: number;
   state: AgentState;
   crewId: string | null;
+  /** `crew`: its sandbox joins its crew's network on its node (a crew manifest's `network: crew`); absent: a private one. */
+  network?: "crew";
   /**
    * The node that runs it; for a hibernated or terminated agent, the node that last ran it.
    * `""` for an agent stored before nodes existed and not run since.

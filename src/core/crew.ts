@@ -12,6 +12,8 @@ export interface Crew {
   agentIds: string[];
   budget: number | null;
   walletAddress: string;
+  /** `crew`: its members share one loopback-only network namespace per node; absent: each member has its own (the default, `private`). */
+  network?: "crew";
   createdAt: string;
   updatedAt: string;
 }

@@ -190,6 +190,10 @@ export class CrewManager {
       });
     }
     // Named profiles first, so a bad name leaves no inline profile registered.
+    // One namespace is one node's: members on several nodes could not share it.
+    if (manifest.network === "crew" && manifest.placement === "spread") {
+      throw new FactoryError("VALIDATION_FAILED", "network: 'crew' shares one network namespace among members on one node; placement 'spread' would put them on several (use placement 'local', or network 'private')", { field: "network" });
+    }
     const named = manifest.members.map((m, i) => (typeof m.profile === "string" ? this.#deps.resolveProfile(m, `members.${i}.profile`) : undefined));
     const plan = manifest.members.map((m, i) => {
       const profile = named[i] ?? this.#deps.resolveProfile(m, `members.${i}`);
@@ -198,6 +202,7 @@ export class CrewManager {
       if (wider.length > 0) {
         throw new FactoryError("VALIDATION_FAILED", `members.${i}.scopes: ${wider.map((x) => `'${x}'`).join(", ")} not among profile ${profile.name}'s scopes (${profile.scopes.join(", ") || "none"}); a manifest may narrow scopes, not widen them`, { field: `members.${i}.scopes` });
       }
+      if (manifest.network === "crew") refuseOutsideCrewNetwork(profile, i);
       return { profile, count: m.count, scopes: m.scopes };
     });
     const now = new Date().toISOString();
@@ -209,6 +214,7 @@ export class CrewManager {
       agentIds: [],
       budget: manifest.budget ?? null,
       walletAddress: newWalletAddress("CREW"),
+      ...(manifest.network === "crew" ? { network: "crew" as const } : {}),
       createdAt: now,
       updatedAt: now,
     };
@@ -241,7 +247,7 @@ export class CrewManager {
         const node = slots[i % slots.length] ?? null;
         const agent =
           node === null || peers === undefined
-            ? await spawner.spawn(spec.profile, { crewId: crew.id, name: spec.name, ...(spec.scopes === undefined ? {} : { scopes: spec.scopes }) })
+            ? await spawner.spawn(spec.profile, { crewId: crew.id, name: spec.name, ...(spec.scopes === undefined ? {} : { scopes: spec.scopes }), ...(crew.network === undefined ? {} : { network: crew.network }) })
             : await peers.spawnMember(node, snapshot, spec.profile, spec.name, spec.scopes);
         ready++;
         events.emit({ type: "crew.assembly.progress", crewId: crew.id, data: { requestId: options.requestId ?? null, ready, total } });
@@ -471,4 +477,17 @@ export class CrewManager {
   #persist(crew: Crew): void {
     this.#deps.journal.put({ kind: "crew", value: crew });
   }
+}
+
+/**
+ * A member of a `network: crew` crew whose process leaves the crew's namespace some other way
+ * is refused: egress (the host's network) or no sandbox (the host's network, as the factory)
+ * would make the crew network a fence with a gate in it. Function and llm agents run inside the
+ * factory and have no namespace to join: the crew network is about its process agents.
+ */
+function refuseOutsideCrewNetwork(profile: ProfileRecord, i: number): void {
+  if (profile.runtime.kind !== "process") return;
+  const why = profile.sandbox?.kind === "none" ? "is unsandboxed (sandbox.kind none)" : profile.sandbox?.allowEgress === true ? "allows egress (sandbox.allowEgress)" : undefined;
+  if (why === undefined) return;
+  throw new FactoryError("VALIDATION_FAILED", `members.${i}: profile ${profile.name} ${why}, so it would be on the host's network, outside the crew network that network: 'crew' promises its members`, { field: `members.${i}.profile` });
 }

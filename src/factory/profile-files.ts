@@ -1,15 +1,19 @@
 import { isAbsolute, resolve } from "node:path";
 
 /**
- * A profile document with its relative `runtime.files` resolved against `folder`, the folder of
+ * A profile document with its relative `runtime.files` (and `skills[].path`) resolved against `folder`, the folder of
  * the file that declared them: the one place a relative path means something. Whoever reads the
  * file (the server for `serve --profiles`, the CLI for `profiles apply -f`) resolves them; the
  * server refuses relative paths that arrive any other way. Anything else is left to the schema.
  */
 export function resolveProfileFiles(doc: unknown, folder: string): unknown {
-  if (!isObject(doc) || !isObject(doc.runtime) || !Array.isArray(doc.runtime.files)) return doc;
-  const files = doc.runtime.files.map((file: unknown) => (typeof file === "string" && file !== "" && !isAbsolute(file) ? resolve(folder, file) : file));
-  return { ...doc, runtime: { ...doc.runtime, files } };
+  if (!isObject(doc)) return doc;
+  const near = (file: unknown): unknown => (typeof file === "string" && file !== "" && !isAbsolute(file) ? resolve(folder, file) : file);
+  let out: Record<string, unknown> = doc;
+  if (isObject(doc.runtime) && Array.isArray(doc.runtime.files)) out = { ...out, runtime: { ...doc.runtime, files: doc.runtime.files.map(near) } };
+  // Skill packs' folders, the same way.
+  if (Array.isArray(doc.skills)) out = { ...out, skills: doc.skills.map((skill: unknown) => (isObject(skill) ? { ...skill, path: near(skill.path) } : skill)) };
+  return out;
 }
 
 /** A crew manifest with each inline member profile (`profile: {…}` or `config`) resolved as `resolveProfileFiles` does. */

@@ -300,9 +300,10 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   // A new member of a live crew (an admin agent's spawn, or an operator's): as a clone joins a
   // crew — spawn, then add the member; ended if the crew cannot take it.
   async function spawnIntoCrew(crewId: string, profileName: string, reason: string): Promise<Agent> {
-    crewManager.requireOpen(crewId);
+    const crew = crewManager.requireOpen(crewId);
     if (crewManager.isMirror(crewId)) throw new FactoryError("VALIDATION_FAILED", `crew ${crewId} is run by another node of the cluster: spawn its members through that node`);
-    const agent = await spawner.spawn(profileRegistry.require(profileName, "profile"), { crewId, reason });
+    // A member added later joins the crew's network as its first members did.
+    const agent = await spawner.spawn(profileRegistry.require(profileName, "profile"), { crewId, reason, ...(crew.network === undefined ? {} : { network: crew.network }) });
     try {
       crewManager.addMember(crewId, agent.id);
     } catch (error) {

@@ -10,7 +10,7 @@ export interface SandboxRequest {
   cwd: string | undefined;
   /**
    * Host files or folders (checked, real paths) mounted read-only where the agent sees them
-   * (`/agent/<name>`); `fd`, when given, is an open descriptor of `host` to mount instead of the
+   * (`/agent/<name>`, a skill pack's `/skills/<name>`); `fd`, when given, is an open descriptor of `host` to mount instead of the
    * name, so that what was checked is what is mounted.
    */
   files: ReadonlyArray<{ host: string; path: string; fd?: number }>;
@@ -21,6 +21,12 @@ export interface SandboxRequest {
   /** Host folders the agent must not see at all (the factory's data). */
   hidden: readonly string[];
   spec: SandboxSpec;
+  /**
+   * The crew whose network the agent joins (one loopback-only namespace per crew on this node,
+   * shared by its members); absent: a network of its own (nothing in it unless `spec.allowEgress`).
+   * A sandbox that cannot share one refuses to launch (SANDBOX_UNAVAILABLE, field `network`).
+   */
+  network?: { crewId: string };
   /** A warm sandbox: /agent is a private writable tmpfs (the code arrives later), and these host files are mounted read-only. */
   warm?: { readOnly: ReadonlyArray<{ host: string; path: string }> };
 }
@@ -34,6 +40,8 @@ export interface SandboxLaunch {
   cwd: string;
   /** Host descriptors the launcher inherits, as its descriptors 3, 4, … in order. */
   fds?: number[];
+  /** Gives back what this launch holds (its place in a crew network); called once, when the launched process has exited or could not start. */
+  release?(): void;
 }
 
 /** Isolation for process agents: turns a request into the host command that runs it isolated. */
@@ -44,6 +52,8 @@ export interface Sandbox {
   launch(request: SandboxRequest): SandboxLaunch;
   /** The uid the agent's processes have on the host, once known (for /ready). */
   readonly agentHostUid?: number | undefined;
+  /** Crew networks (`SandboxRequest.network`) it holds now, for /ready; absent where it makes none. */
+  readonly crewNetworks?: number;
   /** Releases what the sandbox holds between launches; called once no agent runs. */
   close?(): void;
 }

@@ -1,6 +1,10 @@
 import { z } from "zod";
 import { NameSchema, ProfileSchema, SCOPES } from "./profile.ts";
 
+/** What network a crew's members get: their own (`private`) or one shared by the crew (`crew`). */
+export const CREW_NETWORKS = ["private", "crew"] as const;
+export type CrewNetwork = (typeof CREW_NETWORKS)[number];
+
 export const CrewMemberSchema = z
   .strictObject({
     /** A registered profile's name, or an inline profile. */
@@ -28,6 +32,13 @@ export const CrewManifestSchema = z
      * round-robin over the cluster's live nodes, this one first (on a single node: all here).
      */
     placement: z.enum(["local", "spread"]).default("local"),
+    /**
+     * The members' network (process agents in bubblewrap): `private` (default) one network
+     * namespace per agent with nothing in it; `crew` one namespace per crew and node, loopback
+     * only, shared by the crew's members there, so they reach each other's ports on 127.0.0.1
+     * and nothing else (docs/process-agents.md).
+     */
+    network: z.enum(CREW_NETWORKS, { error: (issue) => `unknown network ${JSON.stringify(issue.input)} (known: ${CREW_NETWORKS.join(", ")})` }).default("private"),
   })
   .meta({ id: "CrewManifest" });
 

@@ -141,6 +141,19 @@ export const SandboxSchema = z.strictObject({
 });
 export type SandboxSpec = z.output<typeof SandboxSchema>;
 
+/**
+ * A skill pack: a host folder (scripts, binaries, data) mounted read-only into a process agent's
+ * sandbox at `/skills/<name>`. The path follows `runtime.files`' rules (absolute, under a folder
+ * the operator allows; relative ones are resolved against the profile file's folder by whoever
+ * reads it) and must be a folder, not a system one.
+ */
+export const SkillPackSchema = z.strictObject({
+  /** Its folder's name under /skills: one path segment, so it cannot climb out of /skills. */
+  name: NameSchema,
+  path: z.string().min(1).max(4_096),
+});
+export type SkillPack = z.output<typeof SkillPackSchema>;
+
 export const ProfileSchema = z
   .strictObject({
     name: NameSchema,
@@ -160,6 +173,19 @@ export const ProfileSchema = z
     health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
     /** For process agents: how they are isolated (bubblewrap, no egress, when absent). */
     sandbox: SandboxSchema.optional(),
+    /** Skill packs mounted read-only at `/skills/<name>` (process agents in a sandbox only); absent: none. */
+    skills: z
+      .array(SkillPackSchema)
+      .max(64)
+      .superRefine((skills, ctx) => {
+        // Two packs of one name would be mounted one over the other.
+        const seen = new Set<string>();
+        for (const [i, skill] of skills.entries()) {
+          if (seen.has(skill.name)) ctx.addIssue({ code: "custom", message: `skill name '${skill.name}' is given twice: each pack needs a name of its own under /skills`, path: [i, "name"] });
+          seen.add(skill.name);
+        }
+      })
+      .optional(),
   })
   .meta({ id: "Profile" });
 

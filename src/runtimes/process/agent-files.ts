@@ -33,10 +33,10 @@ export class AgentFiles {
     this.#forbidden = [...NEVER, ...forbidden];
   }
 
-  /** Each file's real path, or a FactoryError (`code`) naming `runtime.files.N`, the path and why. */
-  resolve(files: readonly string[], code: ErrorCode = "VALIDATION_FAILED"): string[] {
+  /** Each file's real path, or a FactoryError (`code`) naming the field (`runtime.files.N`, or what `fieldOf` says), the path and why. */
+  resolve(files: readonly string[], code: ErrorCode = "VALIDATION_FAILED", fieldOf: (i: number) => string = filesField): string[] {
     return files.map((file, i) => {
-      const field = `runtime.files.${i}`;
+      const field = fieldOf(i);
       const fail = (why: string): never => {
         throw new FactoryError(code, `${field}: ${file} ${why}`, { field });
       };
@@ -69,12 +69,12 @@ export class AgentFiles {
    * mounted or read, so a swap between the check and the use changes nothing. The caller closes
    * the descriptors (all are closed when this throws).
    */
-  open(files: readonly string[], code: ErrorCode): OpenAgentFile[] {
-    const real = this.resolve(files, code);
+  open(files: readonly string[], code: ErrorCode, fieldOf: (i: number) => string = filesField): OpenAgentFile[] {
+    const real = this.resolve(files, code, fieldOf);
     const opened: OpenAgentFile[] = [];
     try {
       for (const [i, path] of real.entries()) {
-        const field = `runtime.files.${i}`;
+        const field = fieldOf(i);
         const changed = new FactoryError(code, `${field}: ${files[i]} changed while it was being checked`, { field });
         let fd: number;
         try {
@@ -108,6 +108,9 @@ export function agentFileFolders(dirs: readonly string[]): string[] {
     return real;
   });
 }
+
+/** Where a profile names its agent files. */
+const filesField = (i: number): string => `runtime.files.${i}`;
 
 /** Whether `path` is `dir` or lies under it (both resolved). */
 function within(path: string, dir: string): boolean {

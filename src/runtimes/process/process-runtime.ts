@@ -7,7 +7,8 @@ import type { AgentHandle, AgentRuntime, AgentServices } from "../../core/ports/
 import type { Sandbox, SandboxLaunch } from "../../core/ports/sandbox.ts";
 import { SandboxSchema, type ProfileRecord, type SandboxSpec } from "../../core/schemas/profile.ts";
 import type { Samples } from "../../core/samples.ts";
-import type { AgentFiles } from "./agent-files.ts";
+import type { AgentFiles, OpenAgentFile } from "./agent-files.ts";
+import { SkillPacks } from "./skill-packs.ts";
 import { initializeParams, ProcessAgentHandle, track } from "./process-agent-handle.ts";
 import { WarmPool, warmKey } from "./warm-pool.ts";
 
@@ -46,6 +47,7 @@ export class ProcessRuntime implements AgentRuntime {
   readonly #sandboxes: ReadonlyMap<string, Sandbox>;
   readonly #live = new Set<ProcessAgentHandle>();
   readonly #warm: WarmPool;
+  readonly #skills: SkillPacks;
   /** Lines agents sent that were not JSON-RPC (all agents). */
   malformedLines = 0;
   /** Milliseconds each warm lease took: take a ready sandbox, send it the code. */
@@ -56,6 +58,7 @@ export class ProcessRuntime implements AgentRuntime {
   constructor(options: ProcessRuntimeOptions) {
     this.#options = options;
     this.#sandboxes = new Map(options.sandboxes.map((s) => [s.kind, s]));
+    this.#skills = new SkillPacks(options.agentFiles);
     this.#warm = new WarmPool({
       sandboxes: this.#sandboxes,
       workspaceRoot: options.workspaceRoot,
@@ -67,10 +70,12 @@ export class ProcessRuntime implements AgentRuntime {
     this.specializeMs = this.#warm.specializeMs;
   }
 
-  validate(profile: Pick<ProfileRecord, "runtime" | "sandbox">): void {
+  validate(profile: Pick<ProfileRecord, "runtime" | "sandbox" | "skills">): void {
     if (profile.runtime.kind !== "process") throw new FactoryError("VALIDATION_FAILED", "runtime.kind: not a process runtime", { field: "runtime.kind" });
-    this.#permit(SandboxSchema.parse(profile.sandbox ?? {}), "VALIDATION_FAILED");
+    const spec = SandboxSchema.parse(profile.sandbox ?? {});
+    this.#permit(spec, "VALIDATION_FAILED");
     this.#options.agentFiles.resolve(profile.runtime.files);
+    this.#skills.check(profile.skills ?? [], spec);
   }
 
   /** Unsandboxed agents run on the host as the factory's user, and egress shares the host's network: only when the operator said so. */
@@ -115,9 +120,19 @@ export class ProcessRuntime implements AgentRuntime {
       for (const { fd } of opened) closeSync(fd);
       throw new FactoryError("AGENT_START_FAILED", "scopes: a reviewer's workspace is read-only, which only a sandbox can enforce; this profile has sandbox.kind none", { field: "scopes" });
     }
+    // A member of a `network: crew` crew joins its crew's namespace; one on the host's network (unsandboxed, or egress) would be outside it.
+    const crewNetwork = agent.network === "crew" && agent.crewId !== null ? { crewId: agent.crewId } : undefined;
+    if (crewNetwork !== undefined && (spec.kind === "none" || spec.allowEgress)) {
+      for (const { fd } of opened) closeSync(fd);
+      throw new FactoryError("AGENT_START_FAILED", `network: agent ${agent.id} is a member of crew ${crewNetwork.crewId}, whose members share a crew network; profile ${profile.name} ${spec.kind === "none" ? "is unsandboxed (sandbox.kind none)" : "allows egress (sandbox.allowEgress)"}, which would put it on the host's network instead`, { field: "network" });
+    }
+    const skills = profile.skills ?? [];
+    let packs: OpenAgentFile[] = [];
     try {
-      // A warm sandbox was started with a writable workspace: a reviewer starts cold.
-      key = readOnly ? undefined : warmKey(runtime, spec, files);
+      // Checked and opened at every start, as the files are: the open folders are mounted.
+      packs = this.#skills.open(skills, spec, "AGENT_START_FAILED");
+      // A warm sandbox was started with a writable workspace, a network of its own and no skill packs: a reviewer, a crew network's member, or an agent with packs starts cold.
+      key = readOnly || crewNetwork !== undefined || packs.length > 0 ? undefined : warmKey(runtime, spec, files);
       if (key !== undefined && !existsSync(workspace)) {
         const leased = await this.#warm.lease(key, { sandbox, spec }, agent, profile, services, workspace, files, runtime);
         if (leased !== undefined) return leased;
@@ -128,16 +143,20 @@ export class ProcessRuntime implements AgentRuntime {
         command: runtime.command,
         env: runtime.env,
         cwd: runtime.cwd,
-        files: files.map(({ fd, host, name }) => ({ fd, host, path: join("/agent", name) })),
+        files: [
+          ...files.map(({ fd, host, name }) => ({ fd, host, path: join("/agent", name) })),
+          ...packs.map(({ fd, real }, i) => ({ fd, host: real, path: join("/skills", skills[i]?.name ?? String(i)) })),
+        ],
         workspace,
         ...(readOnly ? { workspaceReadOnly: true } : {}),
         hidden: this.#options.hidden,
         spec,
+        ...(crewNetwork === undefined ? {} : { network: crewNetwork }),
       });
       handle = this.#launch(launch, workspace, services);
     } finally {
       // The child has its own copies by now.
-      for (const { fd } of opened) closeSync(fd);
+      for (const { fd } of [...opened, ...packs]) closeSync(fd);
     }
     try {
       await handle.initialize(initializeParams(agent, profile, sandbox.kind === "none" ? workspace : "/workspace"), runtime.initializeTimeoutMs);
@@ -151,14 +170,24 @@ export class ProcessRuntime implements AgentRuntime {
 
   /** Starts a launched program and keeps track of it until it exits. */
   #launch(launch: SandboxLaunch, workspace: string, services: AgentServices): ProcessAgentHandle {
-    // Its own process group: a Ctrl-C at the factory's terminal reaches the factory, which
-    // drains and shuts agents down in order, not every agent at once.
-    const child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe", ...(launch.fds ?? [])], detached: true });
+    let child;
+    try {
+      // Its own process group: a Ctrl-C at the factory's terminal reaches the factory, which
+      // drains and shuts agents down in order, not every agent at once.
+      child = spawn(launch.file, launch.args, { env: launch.env, cwd: launch.cwd, stdio: ["pipe", "pipe", "pipe", ...(launch.fds ?? [])], detached: true });
+    } catch (error) {
+      launch.release?.();
+      throw error;
+    }
     const handle: ProcessAgentHandle = new ProcessAgentHandle(child, workspace, services, {
       maxLineBytes: this.#options.maxLineBytes ?? 8 * 1024 * 1024,
       shutdownGraceMs: this.#options.shutdownGraceMs ?? 2_000,
       onMalformed: () => this.malformedLines++,
-      onExit: () => this.#live.delete(handle),
+      onExit: () => {
+        this.#live.delete(handle);
+        // Its place in a crew network: the last member's exit ends the namespace.
+        launch.release?.();
+      },
     });
     this.#live.add(handle);
     track(handle);
@@ -193,6 +222,8 @@ export class ProcessRuntime implements AgentRuntime {
       malformedLines: this.malformedLines,
       // Who a sandboxed agent is on the host: 65534 when the factory is root, otherwise the factory's own uid.
       agentHostUid: this.#sandboxes.get("bubblewrap")?.agentHostUid ?? null,
+      // Shared network namespaces of `network: crew` crews with members here.
+      crewNetworks: this.#sandboxes.get("bubblewrap")?.crewNetworks ?? 0,
     };
   }
 }

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { FactoryError } from "../../../core/errors.ts";
 import type { Sandbox, SandboxLaunch, SandboxRequest } from "../../../core/ports/sandbox.ts";
 import { AgentUserNamespace } from "./agent-user-namespace.ts";
+import { CrewNetworks } from "./crew-networks.ts";
 
 /** The system folders programs need to run, mounted read-only (a symlink such as /bin → usr/bin stays a symlink). */
 const SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -45,7 +46,8 @@ const PATH = "/usr/local/bin:/usr/bin:/bin";
  * host's system folders (/usr, /bin, /lib*) and a short /etc allow-list, read-only, on an empty
  * tmpfs root; a private writable /workspace; private /tmp and /run (so no host unix socket is
  * reachable); its own PID, IPC, UTS, cgroup and network namespaces (no network at all unless
- * the profile allows egress); killed with the factory; resource limits through prlimit.
+ * the profile allows egress; a member of a `network: crew` crew shares its crew's loopback-only
+ * namespace instead: `CrewNetworks`); killed with the factory; resource limits through prlimit.
  */
 export class BubblewrapSandbox implements Sandbox {
   readonly kind = "bubblewrap";
@@ -54,9 +56,12 @@ export class BubblewrapSandbox implements Sandbox {
   #systemMounts: string[] | undefined;
   /** The prepared user namespace (a root factory), null when there is none (bubblewrap maps the agent to the factory's uid). */
   #userns: AgentUserNamespace | null | undefined;
+  /** The network namespaces of `network: crew` crews, shared by their members on this node. */
+  readonly #crewNetworks: CrewNetworks;
 
   constructor(options: { bwrapPath?: string } = {}) {
     this.#bwrap = options.bwrapPath ?? "bwrap";
+    this.#crewNetworks = new CrewNetworks(this.#bwrap);
   }
 
   check(): void {
@@ -76,13 +81,19 @@ export class BubblewrapSandbox implements Sandbox {
     }
   }
 
+  /** Crew networks held now (one per `network: crew` crew with a member running here). */
+  get crewNetworks(): number {
+    return this.#crewNetworks.held().size;
+  }
+
   /** The agent's uid on the host: 65534 when the factory is root (a prepared user namespace), otherwise the factory's own. */
   get agentHostUid(): number | undefined {
     return this.#userns instanceof AgentUserNamespace ? SANDBOX_UID : process.getuid?.();
   }
 
-  /** Ends the user namespace's helper. */
+  /** Ends the user namespace's helper and lets go of the crew networks. */
   close(): void {
+    this.#crewNetworks.close();
     if (this.#userns instanceof AgentUserNamespace) this.#userns.close();
     this.#userns = undefined;
   }
@@ -113,6 +124,12 @@ export class BubblewrapSandbox implements Sandbox {
     const { spec } = request;
     this.#prepareUserNamespace();
     const userns = this.#userns instanceof AgentUserNamespace ? this.#userns : undefined;
+    const crewNetwork = request.network;
+    if (crewNetwork !== undefined && (userns === undefined || spec.allowEgress)) {
+      // Without the prepared namespace bubblewrap makes the agent's user namespace itself, and a network it joins must be that namespace's.
+      const why = spec.allowEgress ? "the profile allows egress, which would put the agent on the host's network instead" : "the factory does not run as root (with a prepared user namespace for its agents), which joining a shared network namespace needs";
+      throw new FactoryError("SANDBOX_UNAVAILABLE", `network: agent ${request.agentId} cannot join crew ${crewNetwork.crewId}'s network: ${why}; use network 'private' (the default)`, { field: "network" });
+    }
     // Descriptors the launcher inherits as 3, 4, … (SandboxLaunch.fds).
     const fds: number[] = [];
     const inherit = (fd: number): string => String(2 + fds.push(fd));
@@ -129,19 +146,32 @@ export class BubblewrapSandbox implements Sandbox {
     if (request.warm !== undefined) args.push("--perms", "1777", "--tmpfs", "/agent");
     else args.push("--perms", "0755", "--dir", "/agent");
     for (const { host, path, fd } of request.files) {
+      // A mount point outside /agent (a skill pack's /skills/<name>) needs its folder made on the root before it goes read-only.
+      if (dirname(path) !== "/agent") args.push("--perms", "0755", "--dir", dirname(path));
       if (fd === undefined) args.push("--ro-bind", host, path);
       else args.push("--ro-bind-fd", inherit(fd), path);
     }
     for (const { host, path } of request.warm?.readOnly ?? []) args.push("--perms", "0755", "--dir", dirname(path), "--ro-bind", host, path);
     // The tmpfs root too, once everything is mounted on it: only /workspace, /tmp, /run (and a warm /agent) are writable.
     args.push("--remount-ro", "/");
-    if (userns !== undefined) args.push("--userns", inherit(userns.fd), ...UNSHARE_BUT_USER, ...(spec.allowEgress ? [] : ["--unshare-net"]));
+    // A crew network member keeps the namespace nsenter put it in (below); others get one of their own, or the host's with egress.
+    if (userns !== undefined) args.push("--userns", inherit(userns.fd), ...UNSHARE_BUT_USER, ...(spec.allowEgress || crewNetwork !== undefined ? [] : ["--unshare-net"]));
     else args.push("--unshare-all", ...UNPRIVILEGED, ...(spec.allowEgress ? ["--share-net"] : []));
     args.push("--die-with-parent", "--new-session", "--chdir", request.cwd ?? "/workspace", "--clearenv");
     const env: Record<string, string> = { PATH, HOME: "/workspace", TMPDIR: "/tmp", AGENT_ID: request.agentId, ...request.env };
     for (const [key, value] of Object.entries(env)) args.push("--setenv", key, value);
     args.push("--", ...(userns === undefined ? [] : DROP), "prlimit", ...limits(spec), "--", ...request.command);
-    return { file: this.#bwrap, args, env: { PATH: process.env.PATH ?? PATH }, cwd: "/", fds };
+    const hostEnv = { PATH: process.env.PATH ?? PATH };
+    if (crewNetwork === undefined) return { file: this.#bwrap, args, env: hostEnv, cwd: "/", fds };
+    // Last, so nothing above can throw with the place taken: nsenter (as root, in the host's user namespace) joins the crew's network, then runs bubblewrap there.
+    const netFd = inherit(this.#crewNetworks.acquire(crewNetwork.crewId));
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#crewNetworks.release(crewNetwork.crewId);
+    };
+    return { file: "nsenter", args: [`--net=/proc/self/fd/${netFd}`, "--", this.#bwrap, ...args], env: hostEnv, cwd: "/", fds, release };
   }
 
   /** Mounts of the system folders and the /etc allow-list that exist on this host, read once. */
