@@ -511,6 +511,11 @@ export class Factory {
     this.#p.metrics.httpRequest(method, route, status, seconds);
   }
 
+  /** The bus reported an error (a networked bus's connection): counted in `agent_factory_bus_errors_total`. */
+  recordBusError(): void {
+    this.#p.metrics.busError();
+  }
+
   /** Alerts firing on this node now (`alert.* subject`). */
   firingAlerts(): string[] {
     return this.#p.alerts.firing();

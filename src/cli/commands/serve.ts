@@ -114,10 +114,19 @@ export function serveCommand(program: Command): void {
       // start then fails with "address in use" and is simply retried.
       const port = opts.port === 0 && redisUrl !== undefined ? await freePort(host) : opts.port;
       let bus: Awaited<ReturnType<typeof createRedisBus>> | undefined;
+      // Bus errors count in the metrics once the factory exists (the bus is opened before it).
+      const busErrors = { count: (): void => {} };
       let membership: Awaited<ReturnType<typeof createRedisMembership>> | undefined;
       try {
         if (redisUrl !== undefined) {
-          bus = await createRedisBus({ url: redisUrl, cluster, onError: (error) => logger.error("Redis bus", error) });
+          bus = await createRedisBus({
+            url: redisUrl,
+            cluster,
+            onError: (error) => {
+              logger.error("Redis bus", error);
+              busErrors.count();
+            },
+          });
           // The nodes of a cluster hold their leases where they share their bus.
           membership = await createRedisMembership({ url: redisUrl, cluster, onError: (error) => logger.error("node lease", error) });
         }
@@ -157,6 +166,7 @@ export function serveCommand(program: Command): void {
         await membership?.close();
         throw error;
       });
+      busErrors.count = () => factory.recordBusError();
       if (exposed && !(await factory.hasOperatorKeys())) {
         await factory.close({ force: true });
         throw new Error(`refusing to bind ${host} without a key: anyone on the network could drive the factory. Set AGENT_FACTORY_API_KEY, or make an operator key first (agent-factory keys create --role admin, against this server on 127.0.0.1)`);
