@@ -27,6 +27,7 @@ import { accessOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
 import { crewGuard } from "./crew-guard.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { mcpEndpoint } from "./mcp/mcp-endpoint.ts";
 
 export interface AppOptions {
   /** When set, every `/v1` route needs `Authorization: Bearer <key>`: this one (an admin key) or a stored operator key. */
@@ -180,6 +181,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   keyRoutes(app, factory);
   if (factory.chaosEnabled) chaosRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
+  // Not a REST route (JSON-RPC over POST): outside /v1 and the OpenAPI document; docs/mcp-server.md describes it.
+  mcpEndpoint(app, factory, { apiKey: options.apiKey, maxBodyBytes: limit, onError: onUnexpected });
 
   const config = {
     openapi: "3.1.0",

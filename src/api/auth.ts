@@ -37,44 +37,17 @@ const NO_ROUTE: Access = { role: "viewer", crews: "crewless" };
  * With no key configured at all — no AGENT_FACTORY_API_KEY, none stored — `/v1` is open as before.
  */
 export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string | undefined): MiddlewareHandler {
-  const expected = envKey === undefined || envKey.length === 0 ? undefined : Buffer.from(envKey);
+  const expected = envKeyBytes(envKey);
   const operations = operationTable(app);
   return async function authenticateRequest(c, next) {
     const { matched, operationId, params } = operations.match(c);
     // No route at all: any valid key learns only that (404).
     const access = matched ? accessOf(operationId) : NO_ROUTE;
-    const header = c.req.header("authorization") ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-    let principal: Principal | undefined;
-    if (expected !== undefined && token.length > 0) {
-      const given = Buffer.from(token);
-      if (given.length === expected.length && timingSafeEqual(given, expected)) principal = { keyId: "env", role: "admin", crews: null };
-    }
-    if (principal === undefined && token.length > 0) {
-      const key = await factory.authenticateOperatorKey(token);
-      if (key !== undefined) principal = { keyId: key.id, role: key.role, crews: key.crews };
-    }
-    if (principal === undefined && token.length > 0) {
-      // Signed with the factory's keys: another node of the cluster (admin), or an agent — the
-      // agent-facing operations, in its own crew only (none without a crew).
-      const bearer = await factory.identifyBearer(token);
-      if (bearer?.kind === "node") principal = { keyId: `node:${bearer.node}`, role: "admin", crews: null };
-      else if (bearer?.kind === "agent") {
-        principal = { keyId: `agent:${bearer.agentId}`, role: "operator", crews: bearer.crewId === null ? [] : [bearer.crewId] };
-        if (operationId === undefined || !AGENT_OPERATIONS.has(operationId)) {
-          const reason = `an agent's token may call only the agent-facing operations (${[...AGENT_OPERATIONS].join(", ")})`;
-          deny(c, factory, principal, operationId, "FORBIDDEN", reason);
-          throw new FactoryError("FORBIDDEN", `${operationId ?? `${c.req.method} ${c.req.path}`}: ${reason}`);
-        }
-      }
-    }
-    if (principal === undefined) {
-      if (expected === undefined && !(await factory.hasOperatorKeys())) principal = { keyId: null, role: "admin", crews: null };
-      else {
-        const reason = token.length === 0 ? "no key given" : "unknown or revoked key";
-        deny(c, factory, { keyId: null, role: null }, operationId, "UNAUTHORIZED", reason);
-        throw new HttpError("UNAUTHORIZED", `this route needs 'Authorization: Bearer <key>' with an operator key or the server's AGENT_FACTORY_API_KEY (${reason})`);
-      }
+    const { principal, agent } = await identifyCaller(c, factory, expected, operationId);
+    if (agent && (operationId === undefined || !AGENT_OPERATIONS.has(operationId))) {
+      const reason = `an agent's token may call only the agent-facing operations (${[...AGENT_OPERATIONS].join(", ")})`;
+      deny(c, factory, principal, operationId, "FORBIDDEN", reason);
+      throw new FactoryError("FORBIDDEN", `${operationId ?? `${c.req.method} ${c.req.path}`}: ${reason}`);
     }
     if (!roleAllows(principal.role, access.role)) {
       const reason = `needs role '${access.role}', the key is '${principal.role}'`;
@@ -84,6 +57,39 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
     resolved.set(c, { principal, matched, operationId, access, params });
     await next();
   };
+}
+
+/** The environment's admin key as bytes for a constant-time comparison; undefined when none is set. */
+export function envKeyBytes(envKey: string | undefined): Buffer | undefined {
+  return envKey === undefined || envKey.length === 0 ? undefined : Buffer.from(envKey);
+}
+
+/**
+ * Who sends the request's `Authorization: Bearer` — the environment's admin key, a stored operator
+ * key, another node, or an agent (`agent: true`, held to the agent-facing operations by the caller) —
+ * or, with no key configured at all, an admin nobody. Anything else is 401 `UNAUTHORIZED`, recorded
+ * as `security.denied` against `operationId`. Shared by `/v1` and `/mcp`, so both know callers alike.
+ */
+export async function identifyCaller(c: Context, factory: Factory, expected: Buffer | undefined, operationId: string | undefined): Promise<{ principal: Principal; agent: boolean }> {
+  const header = c.req.header("authorization") ?? "";
+  const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  if (expected !== undefined && token.length > 0) {
+    const given = Buffer.from(token);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return { principal: { keyId: "env", role: "admin", crews: null }, agent: false };
+  }
+  if (token.length > 0) {
+    const key = await factory.authenticateOperatorKey(token);
+    if (key !== undefined) return { principal: { keyId: key.id, role: key.role, crews: key.crews }, agent: false };
+    // Signed with the factory's keys: another node of the cluster (admin), or an agent — the
+    // agent-facing operations, in its own crew only (none without a crew).
+    const bearer = await factory.identifyBearer(token);
+    if (bearer?.kind === "node") return { principal: { keyId: `node:${bearer.node}`, role: "admin", crews: null }, agent: false };
+    if (bearer?.kind === "agent") return { principal: { keyId: `agent:${bearer.agentId}`, role: "operator", crews: bearer.crewId === null ? [] : [bearer.crewId] }, agent: true };
+  }
+  if (expected === undefined && !(await factory.hasOperatorKeys())) return { principal: { keyId: null, role: "admin", crews: null }, agent: false };
+  const reason = token.length === 0 ? "no key given" : "unknown or revoked key";
+  deny(c, factory, { keyId: null, role: null }, operationId, "UNAUTHORIZED", reason);
+  throw new HttpError("UNAUTHORIZED", `this route needs 'Authorization: Bearer <key>' with an operator key or the server's AGENT_FACTORY_API_KEY (${reason})`);
 }
 
 /** The request's operation, as `authenticate` matched it. */

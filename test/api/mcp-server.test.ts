@@ -1,0 +1,245 @@
+// Pins /mcp, the factory as an MCP server: the official SDK clients (v2 on 2025-11-25 and on 2026-07-28, v1 on 2025-11-25) over real HTTP drive a crew from assembly to a finished task, and keys are held per tool to the roles and crews of the HTTP operations each tool calls.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startServer, type RunningServer } from "../../src/api/server.ts";
+import type { Factory } from "../../src/factory/factory.ts";
+import { testFactory } from "../helpers.ts";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const ROOT = "mcp-root-key";
+const TEAM = { name: "team", members: [{ profile: { name: "coder", role: "Coder" }, count: 2 }, { profile: { name: "reviewer", role: "Reviewer" } }] };
+
+/** What the tests need of either SDK's client. */
+interface McpClient {
+  listTools(): Promise<{ tools: Array<{ name: string; description?: string | undefined; inputSchema: Json }> }>;
+  callTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<Json>;
+  close(): Promise<void>;
+}
+
+type Flavour = "v2-2025-11-25" | "v2-2026-07-28" | "v1-2025-11-25";
+const FLAVOURS: readonly Flavour[] = ["v2-2025-11-25", "v2-2026-07-28", "v1-2025-11-25"];
+
+/** Connects the official client of `flavour` to `url` with `key`; returns it with the protocol version it negotiated. */
+async function connect(url: string, flavour: Flavour, key?: string): Promise<{ client: McpClient; protocolVersion: string | undefined }> {
+  const requestInit = { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } };
+  const endpoint = new URL("/mcp", url);
+  if (flavour === "v1-2025-11-25") {
+    const client = new V1Client({ name: "test-v1", version: "1" });
+    await client.connect(new V1Transport(endpoint, { requestInit }));
+    return { client: client as unknown as McpClient, protocolVersion: (client.transport as V1Transport).protocolVersion };
+  }
+  const client = new Client({ name: "test-v2", version: "1" }, flavour === "v2-2026-07-28" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {});
+  await client.connect(new StreamableHTTPClientTransport(endpoint, { requestInit }));
+  return { client: client as unknown as McpClient, protocolVersion: client.getNegotiatedProtocolVersion() };
+}
+
+/** The one text block of a result, parsed when it is JSON. */
+function textOf(result: Json): string {
+  assert.equal(result.content.length, 1);
+  assert.equal(result.content[0].type, "text");
+  return result.content[0].text as string;
+}
+
+/** A successful result: its structuredContent, checked to be the same JSON as its text. */
+function ok(result: Json): Json {
+  assert.notEqual(result.isError, true, `tool error: ${JSON.stringify(result.content)}`);
+  assert.deepEqual(JSON.parse(textOf(result)), result.structuredContent);
+  return result.structuredContent as Json;
+}
+
+describe("/mcp: the factory as an MCP server", () => {
+  let factory: Factory;
+  let close: () => Promise<void>;
+  let server: RunningServer;
+  const keys: Record<"viewer" | "operator", string> = { viewer: "", operator: "" };
+  before(async () => {
+    ({ factory, close } = await testFactory());
+    server = await startServer(factory, { port: 0, host: "127.0.0.1", apiKey: ROOT });
+    keys.viewer = (await factory.createOperatorKey({ name: "mcp-viewer", role: "viewer" })).secret;
+    keys.operator = (await factory.createOperatorKey({ name: "mcp-operator", role: "operator" })).secret;
+  });
+  after(async () => {
+    await server.close({ force: true });
+    await close();
+  });
+
+  for (const flavour of FLAVOURS) {
+    it(`${flavour}: initializes on its protocol version and lists the tools with their input schemas`, async () => {
+      const { client, protocolVersion } = await connect(server.url, flavour, keys.operator);
+      try {
+        assert.equal(protocolVersion, flavour.slice(3));
+        const { tools } = await client.listTools();
+        const byName = new Map(tools.map((t) => [t.name, t]));
+        for (const name of ["assemble_crew", "submit_task", "get_task", "list_agents", "spawn_agent", "terminate_agent", "disband_crew", "broadcast", "get_crew_context", "set_crew_context", "get_wallet", "list_pools", "ask_role"]) {
+          assert.ok(byName.has(name), `tools/list lacks ${name}`);
+          assert.equal(byName.get(name)?.inputSchema.type, "object", name);
+        }
+        assert.deepEqual(byName.get("assemble_crew")?.inputSchema.required, ["manifest"]);
+        assert.deepEqual(byName.get("get_task")?.inputSchema.required, ["id"]);
+        const submit = byName.get("submit_task")?.inputSchema.properties as Json;
+        for (const field of ["input", "role", "crewId", "priority", "idempotencyKey", "waitMs"]) assert.ok(field in submit, `submit_task lacks ${field}`);
+        assert.equal(submit.waitMs.maximum, 600_000);
+        assert.match(byName.get("spawn_agent")?.description ?? "", /Needs role 'operator'/);
+        assert.match(byName.get("list_agents")?.description ?? "", /Needs role 'viewer'/);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it(`${flavour}: assemble_crew, then submit_task with waitMs returns the final task; get_task and list_agents agree`, async () => {
+      const { client } = await connect(server.url, flavour, keys.operator);
+      try {
+        const crew = ok(await client.callTool({ name: "assemble_crew", arguments: { manifest: { ...TEAM, name: `team-${flavour}` } } }));
+        assert.deepEqual([crew.state, crew.agents.length], ["ACTIVE", 3]);
+        const task = ok(await client.callTool({ name: "submit_task", arguments: { crewId: crew.id, role: "Coder", input: { ask: "hello" }, waitMs: 10_000 } }));
+        assert.deepEqual([task.state, task.crewId, task.role], ["SUCCEEDED", crew.id, "Coder"]);
+        const coders = new Set(crew.agents.filter((a: Json) => a.role === "Coder").map((a: Json) => a.id));
+        assert.ok(coders.has(task.agentId), `ran on ${task.agentId}, not a Coder of the crew`);
+        // The same JSON as the HTTP API gives for the task.
+        const http = await fetch(`${server.url}/v1/tasks/${task.id}`, { headers: { authorization: `Bearer ${ROOT}` } });
+        const read = ok(await client.callTool({ name: "get_task", arguments: { id: task.id } }));
+        assert.deepEqual(read, await http.json());
+        const agents = ok(await client.callTool({ name: "list_agents", arguments: { crewId: crew.id } }));
+        assert.deepEqual(agents.items.map((a: Json) => a.id).sort(), crew.agents.map((a: Json) => a.id).sort());
+        const asked = ok(await client.callTool({ name: "ask_role", arguments: { crewId: crew.id, role: "Reviewer", input: "review this" } }));
+        assert.deepEqual([asked.state, asked.agentId], ["SUCCEEDED", crew.agents.find((a: Json) => a.role === "Reviewer").id]);
+        const disbanded = ok(await client.callTool({ name: "disband_crew", arguments: { id: crew.id } }));
+        assert.equal(disbanded.id, crew.id);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  it("the other operations: spawn, wallet, crew context, broadcast, pools, terminate — each the HTTP API's JSON", async () => {
+    const { client } = await connect(server.url, "v2-2026-07-28", keys.operator);
+    try {
+      const agent = ok(await client.callTool({ name: "spawn_agent", arguments: { config: { name: "solo", role: "Solo" } } }));
+      assert.equal(agent.state, "READY");
+      const wallet = ok(await client.callTool({ name: "get_wallet", arguments: { address: agent.walletAddress } }));
+      assert.deepEqual([wallet.address, typeof wallet.balance], [agent.walletAddress, "number"]);
+      const crew = ok(await client.callTool({ name: "assemble_crew", arguments: { manifest: { ...TEAM, name: "context-team" } } }));
+      assert.deepEqual(ok(await client.callTool({ name: "set_crew_context", arguments: { crewId: crew.id, key: "plan", value: [1, 2] } })), { key: "plan", value: [1, 2] });
+      assert.deepEqual(ok(await client.callTool({ name: "get_crew_context", arguments: { crewId: crew.id, key: "plan" } })), { key: "plan", value: [1, 2] });
+      assert.deepEqual(ok(await client.callTool({ name: "get_crew_context", arguments: { crewId: crew.id } })), { context: { plan: [1, 2] } });
+      assert.equal(ok(await client.callTool({ name: "broadcast", arguments: { crewId: crew.id, signal: "MISSION_START" } })).delivered, 3);
+      const pools = ok(await client.callTool({ name: "list_pools", arguments: {} }));
+      assert.ok(pools.items.some((p: Json) => p.profile === "solo"));
+      const terminated = ok(await client.callTool({ name: "terminate_agent", arguments: { id: agent.id } }));
+      assert.equal(terminated.id, agent.id);
+      const again = await client.callTool({ name: "terminate_agent", arguments: { id: agent.id } });
+      assert.equal(again.isError, true);
+      assert.equal(again.structuredContent.error.code, "ILLEGAL_TRANSITION");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a viewer key reads (list_agents, get_task) but spawn_agent and submit_task are tool errors naming the role, recorded as security.denied", async () => {
+    const before = (await factory.listAgents({})).length;
+    for (const flavour of ["v2-2026-07-28", "v1-2025-11-25"] as const) {
+      const { client } = await connect(server.url, flavour, keys.viewer);
+      try {
+        assert.equal(ok(await client.callTool({ name: "list_agents", arguments: {} })).items.length, before);
+        const missing = await client.callTool({ name: "get_task", arguments: { id: "task_nope" } });
+        assert.deepEqual([missing.isError, missing.structuredContent.error.code], [true, "TASK_NOT_FOUND"]);
+        for (const [name, args, operation] of [
+          ["spawn_agent", { config: { name: "sneaky", role: "Sneaky" } }, "spawnAgent"],
+          ["submit_task", { role: "Coder", input: 1 }, "submitTask"],
+        ] as const) {
+          const refused = await client.callTool({ name, arguments: args });
+          assert.equal(refused.isError, true);
+          assert.equal(textOf(refused), `FORBIDDEN (HTTP 403): ${name} (${operation}) needs role 'operator', the key is 'viewer'`);
+          assert.deepEqual(refused.structuredContent.error.details, { tool: name, operation, required: "operator", role: "viewer" });
+        }
+      } finally {
+        await client.close();
+      }
+    }
+    assert.equal((await factory.listAgents({})).length, before, "a refused spawn spawned nothing");
+    assert.equal((await factory.listTasks({})).filter((t) => t.input === 1).length, 0, "a refused submit queued nothing");
+    const denied = (await factory.listEvents({ types: ["security.denied"] })).map((e) => e.data as Json).filter((d) => d.path === "/mcp" && d.role === "viewer");
+    assert.deepEqual(denied.map((d) => [d.code, d.operation, d.method]).sort(), [
+      ["FORBIDDEN", "spawnAgent", "POST"],
+      ["FORBIDDEN", "spawnAgent", "POST"],
+      ["FORBIDDEN", "submitTask", "POST"],
+      ["FORBIDDEN", "submitTask", "POST"],
+    ]);
+    assert.match(denied[0]?.reason as string, /^MCP tool (spawn_agent|submit_task): needs role 'operator', the key is 'viewer'$/);
+    assert.equal(JSON.stringify(denied).includes(keys.viewer), false);
+  });
+
+  it("a crew-limited key sees and touches only its crew's agents and tasks", async () => {
+    const admin = await connect(server.url, "v2-2025-11-25", ROOT);
+    const mine = ok(await admin.client.callTool({ name: "assemble_crew", arguments: { manifest: { ...TEAM, name: "mine" } } }));
+    const theirs = ok(await admin.client.callTool({ name: "assemble_crew", arguments: { manifest: { ...TEAM, name: "theirs" } } }));
+    const theirTask = ok(await admin.client.callTool({ name: "submit_task", arguments: { crewId: theirs.id, role: "Coder", input: "secret", waitMs: 10_000 } }));
+    await admin.client.close();
+    const limited = (await factory.createOperatorKey({ name: "mine-only", role: "operator", crews: [mine.id] })).secret;
+    const { client } = await connect(server.url, "v2-2026-07-28", limited);
+    try {
+      const agents = ok(await client.callTool({ name: "list_agents", arguments: {} }));
+      assert.deepEqual(agents.items.map((a: Json) => a.id).sort(), mine.agents.map((a: Json) => a.id).sort());
+      const read = await client.callTool({ name: "get_task", arguments: { id: theirTask.id } });
+      assert.deepEqual([read.isError, read.structuredContent.error.code], [true, "CROSS_CREW"]);
+      assert.equal(JSON.stringify(read).includes("secret"), false);
+      const theirAgent = await client.callTool({ name: "get_agent", arguments: { id: theirs.agents[0].id } });
+      assert.deepEqual([theirAgent.isError, theirAgent.structuredContent.error.code], [true, "CROSS_CREW"]);
+      const submit = await client.callTool({ name: "submit_task", arguments: { crewId: theirs.id, role: "Coder", input: 2 } });
+      assert.deepEqual([submit.isError, submit.structuredContent.error.code], [true, "CROSS_CREW"]);
+      const tasks = ok(await client.callTool({ name: "list_tasks", arguments: {} }));
+      assert.equal(tasks.items.some((t: Json) => t.crewId !== mine.id), false);
+      const own = ok(await client.callTool({ name: "submit_task", arguments: { crewId: mine.id, role: "Coder", input: 3, waitMs: 10_000 } }));
+      assert.equal(own.state, "SUCCEEDED");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("no key, or an unknown one, when keys are set → 401 UNAUTHORIZED before any MCP; recorded as security.denied", async () => {
+    const init = { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) };
+    for (const authorization of [undefined, "Bearer afk_nope"]) {
+      const response = await fetch(`${server.url}/mcp`, { ...init, headers: { ...init.headers, ...(authorization === undefined ? {} : { authorization }) } });
+      assert.equal(response.status, 401);
+      assert.equal(((await response.json()) as Json).error.code, "UNAUTHORIZED");
+    }
+    await assert.rejects(connect(server.url, "v2-2025-11-25"));
+    await assert.rejects(connect(server.url, "v1-2025-11-25", "afk_wrong"));
+    const denied = (await factory.listEvents({ types: ["security.denied"] })).map((e) => e.data as Json).filter((d) => d.path === "/mcp" && d.code === "UNAUTHORIZED");
+    assert.ok(denied.some((d) => d.reason === "no key given"));
+    assert.ok(denied.some((d) => d.reason === "unknown or revoked key"));
+  });
+
+  it("bad arguments are tool errors naming the field; an unknown tool is a JSON-RPC error; the server keeps serving", async () => {
+    const { client } = await connect(server.url, "v2-2026-07-28", keys.operator);
+    try {
+      const wrongType = await client.callTool({ name: "submit_task", arguments: { role: "Coder", priority: "high" } });
+      assert.equal(wrongType.isError, true);
+      assert.match(textOf(wrongType), /submit_task: priority: /);
+      // Cross-field rules are the route's: its 400 names the field.
+      const nobody = await client.callTool({ name: "submit_task", arguments: { input: 1 } });
+      assert.deepEqual([nobody.isError, nobody.structuredContent.error.code, nobody.structuredContent.error.field], [true, "VALIDATION_FAILED", "role"]);
+      const noId = await client.callTool({ name: "get_task", arguments: {} });
+      assert.equal(noId.isError, true);
+      assert.match(textOf(noId), /get_task: id: /);
+      const extra = await client.callTool({ name: "list_agents", arguments: { colour: "red" } });
+      assert.equal(extra.isError, true);
+      assert.match(textOf(extra), /colour/);
+      const badManifest = await client.callTool({ name: "assemble_crew", arguments: { manifest: { name: "t", members: [{ profile: "c", count: "many" }] } } });
+      assert.equal(badManifest.isError, true);
+      assert.match(textOf(badManifest), /manifest\.members\[0\]\.count|manifest\.members\.0\.count/);
+      const ghost = await client.callTool({ name: "assemble_crew", arguments: { manifest: { name: "t", members: [{ profile: "ghost" }] } } });
+      assert.deepEqual([ghost.isError, ghost.structuredContent.error.code, ghost.structuredContent.error.field], [true, "PROFILE_NOT_FOUND", "members.0.profile"]);
+      const sneaky = await client.callTool({ name: "get_agent", arguments: { id: "../crews" } });
+      assert.deepEqual([sneaky.isError, sneaky.structuredContent.error.code], [true, "AGENT_NOT_FOUND"]);
+      await assert.rejects(client.callTool({ name: "no_such_tool", arguments: {} }), /no_such_tool/);
+      assert.equal(ok(await client.callTool({ name: "list_pools", arguments: {} })).items.length > 0, true);
+    } finally {
+      await client.close();
+    }
+  });
+});
