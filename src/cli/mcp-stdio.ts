@@ -13,18 +13,25 @@ export interface McpStdioOptions {
 /** A tool call may wait for a task this long, plus a margin for the answer to arrive; progress from the server keeps it alive meanwhile. */
 const CALL_TIMEOUT_MS = MAX_TOOL_WAIT_MS + 30_000;
 
+/** The innermost cause of a failed fetch (`connect ECONNREFUSED 127.0.0.1:7371`): the SDK and fetch wrap it twice as "fetch failed". */
+function rootCause(error: unknown): string {
+  let inner = error;
+  for (let depth = 0; depth < 8 && inner instanceof Error && inner.cause !== undefined; depth++) inner = inner.cause;
+  return inner instanceof Error ? inner.message : String(inner);
+}
+
 /** What went wrong talking to the server, in words a person reading a desktop client's log can act on. */
 function explain(error: unknown, endpoint: string): string {
   if (UnauthorizedError.isInstance(error) || (SdkHttpError.isInstance(error) && error.status === 401)) {
     return `${endpoint} refused the key (401): give an operator key with --key, --api-key or AGENT_FACTORY_API_KEY`;
   }
   if (SdkHttpError.isInstance(error) && error.status === 403) return `${endpoint} refused the request (403): ${error.message}`;
-  const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
   const message = error instanceof Error ? error.message : String(error);
-  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET/i.test(`${message}${cause}`)) {
-    return `cannot reach the factory at ${endpoint}${cause || ` (${message})`}: is 'agent-factory serve' running there?`;
+  const cause = rootCause(error);
+  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|ETIMEDOUT/i.test(`${message} ${cause}`)) {
+    return `cannot reach the factory at ${endpoint} (${cause}): is 'agent-factory serve' running there?`;
   }
-  return `${endpoint}: ${message}${cause}`;
+  return `${endpoint}: ${message}${cause === message ? "" : ` (${cause})`}`;
 }
 
 /**
