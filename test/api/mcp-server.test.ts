@@ -139,6 +139,26 @@ describe("/mcp: the factory as an MCP server", () => {
     }
   });
 
+  it("submit_task with waitMs reports progress while the task runs; a wait shorter than the task returns it unfinished", async () => {
+    const client = new Client({ name: "test-v2", version: "1" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", server.url), { requestInit: { headers: { authorization: `Bearer ${keys.operator}` } } }));
+    try {
+      const sleeper = { config: { name: "sleeper", role: "Sleeper", runtime: { kind: "function", handler: "sleep" } } };
+      assert.equal(ok(await client.callTool({ name: "spawn_agent", arguments: sleeper })).state, "READY");
+      const progress: Array<{ progress: number; total?: number | undefined; message?: string | undefined }> = [];
+      const done = ok(await client.callTool({ name: "submit_task", arguments: { role: "Sleeper", input: { ms: 2_500 }, waitMs: 20_000 } }, { onprogress: (p) => progress.push(p) }));
+      assert.deepEqual([done.state, done.result], ["SUCCEEDED", { ms: 2_500 }]);
+      assert.ok(progress.length >= 1, "no progress while waiting");
+      assert.ok(progress.every((p) => p.total === 20_000 && /^task task_\w+ is (QUEUED|ASSIGNED|RUNNING)$/.test(p.message ?? "")), JSON.stringify(progress));
+      const early = ok(await client.callTool({ name: "submit_task", arguments: { role: "Sleeper", input: { ms: 3_000 }, waitMs: 300 } }));
+      assert.ok(["QUEUED", "ASSIGNED", "RUNNING"].includes(early.state), early.state);
+      const cancelled = ok(await client.callTool({ name: "cancel_task", arguments: { id: early.id } }));
+      assert.equal(cancelled.state, "CANCELLED");
+    } finally {
+      await client.close();
+    }
+  });
+
   it("a viewer key reads (list_agents, get_task) but spawn_agent and submit_task are tool errors naming the role, recorded as security.denied", async () => {
     const before = (await factory.listAgents({})).length;
     for (const flavour of ["v2-2026-07-28", "v1-2025-11-25"] as const) {

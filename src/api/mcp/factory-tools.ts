@@ -44,8 +44,10 @@ export interface FactoryTool {
 
 /** Longest `waitMs` a tool accepts: waits longer than one long-poll (MAX_WAIT_MS) are several, with progress between them. */
 export const MAX_TOOL_WAIT_MS = 600_000;
-/** One long-poll while a tool waits: short enough that progress reaches the client before its request timeout (60 s by default). */
+/** The longest long-poll while a tool waits: short enough that progress reaches the client before its request timeout (60 s by default). */
 const WAIT_SLICE_MS = Math.min(15_000, MAX_WAIT_MS);
+/** The first long-poll: a client hears within a second that its task is still running; later ones double up to WAIT_SLICE_MS. */
+const FIRST_WAIT_SLICE_MS = 1_000;
 
 const WaitMs = z
   .number()
@@ -91,8 +93,8 @@ async function forward(api: ApiCall, method: Parameters<ApiCall>[0], path: strin
  */
 async function waitForTask(api: ApiCall, id: string, waitMs: number, run: ToolRun): Promise<ToolResult> {
   const deadline = Date.now() + waitMs;
-  for (;;) {
-    const slice = Math.max(0, Math.min(WAIT_SLICE_MS, deadline - Date.now()));
+  for (let longest = FIRST_WAIT_SLICE_MS; ; longest = Math.min(longest * 2, WAIT_SLICE_MS)) {
+    const slice = Math.max(0, Math.min(longest, deadline - Date.now()));
     const answer = await api("GET", `/v1/tasks/${seg(id)}?waitMs=${slice}`);
     if (answer.status >= 400) return toToolResult(answer.status, answer.body);
     const state = (answer.body as { state?: TaskState }).state;
