@@ -6,6 +6,7 @@ import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startServer, type RunningServer } from "../../src/api/server.ts";
 import type { Factory } from "../../src/factory/factory.ts";
+import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { testFactory } from "../helpers.ts";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -232,6 +233,8 @@ describe("/mcp: the factory as an MCP server", () => {
     const denied = (await factory.listEvents({ types: ["security.denied"] })).map((e) => e.data as Json).filter((d) => d.path === "/mcp" && d.code === "UNAUTHORIZED");
     assert.ok(denied.some((d) => d.reason === "no key given"));
     assert.ok(denied.some((d) => d.reason === "unknown or revoked key"));
+    // Stateless serving: no session to open a stream on or to delete.
+    for (const method of ["GET", "DELETE"]) assert.equal((await fetch(`${server.url}/mcp`, { method, headers: { authorization: `Bearer ${keys.operator}`, accept: "text/event-stream" } })).status, 405, method);
   });
 
   it("bad arguments are tool errors naming the field; an unknown tool is a JSON-RPC error; the server keeps serving", async () => {
@@ -260,6 +263,43 @@ describe("/mcp: the factory as an MCP server", () => {
       assert.equal(ok(await client.callTool({ name: "list_pools", arguments: {} })).items.length > 0, true);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe("/mcp with an agent's token", () => {
+  it("an agent reaches only the agent-facing tools, in its own crew; other tools are refused naming why, recorded as security.denied", async () => {
+    const { factory, close } = await testFactory({ handlers: { whoami: (_input: unknown, ctx: HandlerContext) => ctx.token() } });
+    const server = await startServer(factory, { port: 0, host: "127.0.0.1", apiKey: ROOT });
+    try {
+      const admin = await connect(server.url, "v2-2026-07-28", ROOT);
+      const manifest = { name: "tokened", members: [{ config: { name: "holder", role: "Holder", runtime: { kind: "function", handler: "whoami" } } }] };
+      const crew = ok(await admin.client.callTool({ name: "assemble_crew", arguments: { manifest } }));
+      const other = ok(await admin.client.callTool({ name: "assemble_crew", arguments: { manifest: { ...manifest, name: "other" } } }));
+      const minted = ok(await admin.client.callTool({ name: "submit_task", arguments: { crewId: crew.id, role: "Holder", waitMs: 10_000 } }));
+      const foreign = ok(await admin.client.callTool({ name: "submit_task", arguments: { crewId: other.id, role: "Holder", waitMs: 10_000 } }));
+      await admin.client.close();
+      assert.equal(typeof minted.result, "string");
+      const { client } = await connect(server.url, "v2-2025-11-25", minted.result as string);
+      try {
+        assert.equal(ok(await client.callTool({ name: "get_task", arguments: { id: minted.id } })).id, minted.id);
+        assert.equal(ok(await client.callTool({ name: "set_crew_context", arguments: { crewId: crew.id, key: "k", value: 1 } })).value, 1);
+        const theirs = await client.callTool({ name: "get_task", arguments: { id: foreign.id } });
+        assert.deepEqual([theirs.isError, theirs.structuredContent.error.code], [true, "CROSS_CREW"]);
+        const listing = await client.callTool({ name: "list_agents", arguments: {} });
+        assert.equal(listing.isError, true);
+        assert.match(textOf(listing), /^FORBIDDEN \(HTTP 403\): list_agents \(listAgents\): an agent's token may call only the agent-facing operations/);
+      } finally {
+        await client.close();
+      }
+      const denied = (await factory.listEvents({ types: ["security.denied"] })).map((e) => e.data as Json).filter((d) => d.path === "/mcp");
+      assert.deepEqual(
+        denied.map((d) => [d.operation, (d.keyId as string).startsWith("agent:")]),
+        [["listAgents", true]],
+      );
+    } finally {
+      await server.close({ force: true });
+      await close();
     }
   });
 });

@@ -43,14 +43,15 @@ function refusal(tool: FactoryTool, args: Record<string, unknown>, caller: Calle
     const needed = accessOf(operationId).role;
     let reason: string | undefined;
     let details: Record<string, unknown> = { tool: tool.name, operation: operationId };
-    if (caller.agent && !AGENT_OPERATIONS.has(operationId)) reason = `an agent's token may call only the agent-facing operations (${[...AGENT_OPERATIONS].join(", ")})`;
+    // As on /v1: "needs role …" follows the operation, the agent's reason follows a colon.
+    if (caller.agent && !AGENT_OPERATIONS.has(operationId)) reason = `: an agent's token may call only the agent-facing operations (${[...AGENT_OPERATIONS].join(", ")})`;
     else if (!roleAllows(principal.role, needed)) {
-      reason = `needs role '${needed}', the key is '${principal.role}'`;
+      reason = ` needs role '${needed}', the key is '${principal.role}'`;
       details = { ...details, required: needed, role: principal.role };
     }
     if (reason === undefined) continue;
-    caller.deny(operationId, `MCP tool ${tool.name}: ${reason}`);
-    return toToolResult(403, { error: { code: "FORBIDDEN", message: `${tool.name} (${operationId}) ${reason}`, details } });
+    caller.deny(operationId, `MCP tool ${tool.name}:${reason.replace(/^:/, "")}`);
+    return toToolResult(403, { error: { code: "FORBIDDEN", message: `${tool.name} (${operationId})${reason}`, details } });
   }
   return undefined;
 }
