@@ -16,7 +16,7 @@ const TEAM = { name: "team", members: [{ profile: { name: "coder", role: "Coder"
 
 /** What the tests need of either SDK's client. */
 interface McpClient {
-  listTools(): Promise<{ tools: Array<{ name: string; description?: string | undefined; inputSchema: Json }> }>;
+  listTools(): Promise<{ tools: Array<{ name: string; description?: string | undefined; inputSchema: Json; annotations?: Json | undefined }> }>;
   callTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<Json>;
   close(): Promise<void>;
 }
@@ -86,6 +86,9 @@ describe("/mcp: the factory as an MCP server", () => {
         assert.equal(submit.waitMs.maximum, 600_000);
         assert.match(byName.get("spawn_agent")?.description ?? "", /Needs role 'operator'/);
         assert.match(byName.get("list_agents")?.description ?? "", /Needs role 'viewer'/);
+        assert.deepEqual(byName.get("list_agents")?.annotations, { readOnlyHint: true, openWorldHint: false });
+        assert.deepEqual(byName.get("disband_crew")?.annotations, { readOnlyHint: false, destructiveHint: true, openWorldHint: false });
+        assert.deepEqual(byName.get("submit_task")?.annotations, { readOnlyHint: false, destructiveHint: false, openWorldHint: false });
       } finally {
         await client.close();
       }

@@ -37,6 +37,8 @@ export interface FactoryTool {
   inputSchema: z.ZodObject;
   /** Whether it changes nothing (MCP's `readOnlyHint`). */
   readOnly: boolean;
+  /** Whether it ends something (an agent, a crew, a task): MCP's `destructiveHint`, which clients may confirm with the user. */
+  destructive?: boolean;
   /** The HTTP operations it calls (their operationIds): a caller needs the roles ACCESS gives each of them. */
   operations(args: Record<string, unknown>): readonly string[];
   run(args: Record<string, unknown>, api: ApiCall, run: ToolRun): Promise<ToolResult>;
@@ -157,6 +159,7 @@ export const FACTORY_TOOLS: readonly FactoryTool[] = [
     description: "Drain and terminate an agent (DELETE /v1/agents/{id}).",
     inputSchema: z.strictObject({ id: Id }),
     readOnly: false,
+    destructive: true,
     operations: () => ["terminateAgent"],
     run: (args, api) => forward(api, "DELETE", `/v1/agents/${seg(String(args.id))}`),
   },
@@ -193,6 +196,7 @@ export const FACTORY_TOOLS: readonly FactoryTool[] = [
     description: "Terminate every member of a crew and mark it DISBANDED (DELETE /v1/crews/{id}).",
     inputSchema: z.strictObject({ id: CrewId }),
     readOnly: false,
+    destructive: true,
     operations: () => ["disbandCrew"],
     run: (args, api) => forward(api, "DELETE", `/v1/crews/${seg(String(args.id))}`),
   },
@@ -266,6 +270,7 @@ export const FACTORY_TOOLS: readonly FactoryTool[] = [
     description: "Cancel a queued or running task (POST /v1/tasks/{id}/cancel).",
     inputSchema: z.strictObject({ id: Id }),
     readOnly: false,
+    destructive: true,
     operations: () => ["cancelTask"],
     run: ({ id }, api) => forward(api, "POST", `/v1/tasks/${seg(String(id))}/cancel`),
   },

@@ -68,7 +68,7 @@ function serverFor(context: McpRequestContext): McpServer {
         title: tool.title,
         description: `${tool.description} Needs role '${role}'.`,
         inputSchema: tool.inputSchema,
-        annotations: { readOnlyHint: tool.readOnly, openWorldHint: false },
+        annotations: { readOnlyHint: tool.readOnly, ...(tool.readOnly ? {} : { destructiveHint: tool.destructive === true }), openWorldHint: false },
       },
       async (args: Record<string, unknown>, ctx) => {
         // Only the route below builds servers, always with a caller: without one, nothing is allowed.
@@ -128,6 +128,12 @@ function apiFor(app: OpenAPIHono, c: Context): ApiCall {
     if (body !== undefined) headers.set("content-type", "application/json");
     const response = await app.request(new URL(path, c.req.url).toString(), { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const text = await response.text();
-    return { status: response.status, body: text.length === 0 ? null : (JSON.parse(text) as unknown) };
+    if (text.length === 0) return { status: response.status, body: null };
+    try {
+      return { status: response.status, body: JSON.parse(text) as unknown };
+    } catch {
+      // Every route the tools call answers JSON; anything else is passed on as text, never a crash.
+      return { status: response.status, body: { value: text } };
+    }
   };
 }
