@@ -95,7 +95,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
       "*",
       cors({
         origin: (origin) => (origins.has(origin.toLowerCase()) ? origin : null),
-        allowHeaders: ["authorization", "content-type", "last-event-id"],
+        // The MCP headers: a browser MCP client (an inspector) on an allowed site sends them to /mcp (its Mcp-Param-* ones only for tools that declare them; ours do not).
+        allowHeaders: ["authorization", "content-type", "last-event-id", "mcp-protocol-version", "mcp-session-id", "mcp-method", "mcp-name"],
         allowMethods: ["GET", "POST", "PUT", "DELETE"],
         exposeHeaders: ["retry-after"],
         maxAge: 600,

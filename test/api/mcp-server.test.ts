@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { createApp } from "../../src/api/app.ts";
 import { startServer, type RunningServer } from "../../src/api/server.ts";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
@@ -302,6 +303,32 @@ describe("/mcp with an agent's token", () => {
       );
     } finally {
       await server.close({ force: true });
+      await close();
+    }
+  });
+});
+
+describe("/mcp from a browser page", () => {
+  it("an allowed site's MCP client passes the CORS preflight with the MCP headers; another site is refused 403 FORBIDDEN_ORIGIN", async () => {
+    const { factory, close } = await testFactory();
+    try {
+      const app = createApp(factory, { corsOrigins: ["https://inspector.example"] });
+      const preflight = await app.request("/mcp", {
+        method: "OPTIONS",
+        headers: { origin: "https://inspector.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, mcp-protocol-version, mcp-method, mcp-name" },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "https://inspector.example");
+      const allowed = (preflight.headers.get("access-control-allow-headers") ?? "").split(",").map((h) => h.trim());
+      for (const header of ["authorization", "content-type", "mcp-protocol-version", "mcp-method", "mcp-name"]) assert.ok(allowed.includes(header), `${header} not in ${allowed.join(",")}`);
+      const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "page", version: "1" } } });
+      const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+      const fromPage = await app.request("/mcp", { method: "POST", headers: { ...headers, origin: "https://inspector.example" }, body });
+      assert.equal(fromPage.status, 200);
+      assert.equal(fromPage.headers.get("access-control-allow-origin"), "https://inspector.example");
+      const elsewhere = await app.request("/mcp", { method: "POST", headers: { ...headers, origin: "https://evil.example" }, body });
+      assert.deepEqual([elsewhere.status, ((await elsewhere.json()) as Json).error.code], [403, "FORBIDDEN_ORIGIN"]);
+    } finally {
       await close();
     }
   });
