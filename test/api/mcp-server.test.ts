@@ -127,11 +127,15 @@ describe("/mcp: the factory as an MCP server", () => {
       assert.equal(agent.state, "READY");
       const wallet = ok(await client.callTool({ name: "get_wallet", arguments: { address: agent.walletAddress } }));
       assert.deepEqual([wallet.address, typeof wallet.balance], [agent.walletAddress, "number"]);
-      const crew = ok(await client.callTool({ name: "assemble_crew", arguments: { manifest: { ...TEAM, name: "context-team" } } }));
+      const crew = ok(await client.callTool({ name: "assemble_crew", arguments: { manifest: { ...TEAM, name: "context-team", budget: 25 } } }));
       assert.deepEqual(ok(await client.callTool({ name: "set_crew_context", arguments: { crewId: crew.id, key: "plan", value: [1, 2] } })), { key: "plan", value: [1, 2] });
       assert.deepEqual(ok(await client.callTool({ name: "get_crew_context", arguments: { crewId: crew.id, key: "plan" } })), { key: "plan", value: [1, 2] });
       assert.deepEqual(ok(await client.callTool({ name: "get_crew_context", arguments: { crewId: crew.id } })), { context: { plan: [1, 2] } });
       assert.equal(ok(await client.callTool({ name: "broadcast", arguments: { crewId: crew.id, signal: "MISSION_START" } })).delivered, 3);
+      const report = ok(await client.callTool({ name: "get_ledger_report", arguments: { by: "crew", kind: "grant" } }));
+      const http = await fetch(`${server.url}/v1/ledger/report?by=crew&kind=grant`, { headers: { authorization: `Bearer ${ROOT}` } });
+      assert.deepEqual(report, await http.json());
+      assert.ok(JSON.stringify(report.rows ?? report).includes(crew.id), JSON.stringify(report));
       const pools = ok(await client.callTool({ name: "list_pools", arguments: {} }));
       assert.ok(pools.items.some((p: Json) => p.profile === "solo"));
       const terminated = ok(await client.callTool({ name: "terminate_agent", arguments: { id: agent.id } }));

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AGENT_STATES } from "../../core/lifecycle.ts";
 import { JsonValueSchema } from "../../core/schemas/json-value.ts";
+import { LedgerReportQuerySchema } from "../../core/schemas/ledger-report.ts";
 import { NameSchema, RoleSchema } from "../../core/schemas/profile.ts";
 import { TaskSubmitSchema } from "../../core/schemas/task.ts";
 import { FINAL_TASK_STATES, TASK_STATES, type TaskState } from "../../core/task-states.ts";
@@ -282,6 +283,16 @@ export const FACTORY_TOOLS: readonly FactoryTool[] = [
     readOnly: true,
     operations: () => ["getWallet"],
     run: ({ address }, api) => forward(api, "GET", `/v1/wallets/${seg(String(address))}`),
+  },
+  {
+    name: "get_ledger_report",
+    title: "Ledger report",
+    description:
+      "Sums of one kind of ledger entry (usage by default: credits and tokens of model calls) per agent, crew, model or UTC hour/day/month, with the total (GET /v1/ledger/report). A crew-limited key must give its crewId.",
+    inputSchema: LedgerReportQuerySchema,
+    readOnly: true,
+    operations: () => ["getLedgerReport"],
+    run: (args, api) => forward(api, "GET", `/v1/ledger/report${query(args, ["by", "kind", "crewId", "agentId", "model", "from", "to"])}`),
   },
   {
     name: "list_pools",
