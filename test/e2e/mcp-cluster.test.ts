@@ -32,6 +32,9 @@ describe("/mcp on a cluster", { timeout: 120_000, skip: PG_SKIP || REDIS_SKIP },
       const manifest = { name: "cluster-desk", members: [{ config: { name: "desk-writer", role: "Writer", runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } }, count: 2 }] };
       const crew = structured(await one.callTool({ name: "assemble_crew", arguments: { manifest } }));
       assert.ok(crew.agents.every((a: Json) => a.nodeId === "n1"), JSON.stringify(crew.agents.map((a: Json) => a.nodeId)));
+      // Right after n1's 201 another node may not know the crew yet (CREW_NOT_FOUND, or CREW_NOT_ACTIVE
+      // "is ACTIVE", over plain HTTP too: a cluster issue outside /mcp, reported); wait until n2 does.
+      await until(async () => ((await two.callTool({ name: "get_crew", arguments: { id: crew.id } })).structuredContent as Json | undefined)?.state === "ACTIVE", "n2 knows the crew", 10_000);
       const task = structured(await two.callTool({ name: "submit_task", arguments: { crewId: crew.id, role: "Writer", input: { from: "n2" }, waitMs: 20_000 } }));
       assert.deepEqual([task.state, task.result], ["SUCCEEDED", { from: "n2" }]);
       assert.ok(crew.agentIds.includes(task.agentId));
