@@ -29,6 +29,7 @@ import { accessOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
 import { crewGuard } from "./crew-guard.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { mcpEndpoint } from "./mcp/mcp-endpoint.ts";
 
 export interface AppOptions {
   /** When set, every `/v1` route needs `Authorization: Bearer <key>`: this one (an admin key) or a stored operator key. */
@@ -109,7 +110,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
       "*",
       cors({
         origin: (origin) => (origins.has(origin.toLowerCase()) ? origin : null),
-        allowHeaders: ["authorization", "content-type", "last-event-id"],
+        // The MCP headers: a browser MCP client (an inspector) on an allowed site sends them to /mcp (its Mcp-Param-* ones only for tools that declare them; ours do not).
+        allowHeaders: ["authorization", "content-type", "last-event-id", "mcp-protocol-version", "mcp-session-id", "mcp-method", "mcp-name"],
         allowMethods: ["GET", "POST", "PUT", "DELETE"],
         exposeHeaders: ["retry-after"],
         maxAge: 600,
@@ -212,6 +214,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   keyRoutes(app, factory);
   if (factory.chaosEnabled) chaosRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
+  // Not a REST route (JSON-RPC over POST): outside /v1 and the OpenAPI document; docs/mcp-server.md describes it.
+  mcpEndpoint(app, factory, { apiKey: options.apiKey, requireKey: options.requireKey === true, maxBodyBytes: limit, onError: onUnexpected });
 
   const config = {
     openapi: "3.1.0",

@@ -38,48 +38,24 @@ const NO_ROUTE: Access = { role: "viewer", crews: "crewless" };
  * (unless `requireKey`: a server reachable beyond loopback).
  */
 export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string | undefined, requireKey = false): MiddlewareHandler {
-  const expected = envKey === undefined || envKey.length === 0 ? undefined : Buffer.from(envKey);
+  const expected = envKeyBytes(envKey);
   const operations = operationTable(app);
   return async function authenticateRequest(c, next) {
     const { matched, operationId, params } = operations.match(c);
     // No route at all: any valid key learns only that (404).
     const access = matched ? accessOf(operationId) : NO_ROUTE;
-    const header = c.req.header("authorization") ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-    let principal: Principal | undefined;
-    if (expected !== undefined && token.length > 0) {
-      const given = Buffer.from(token);
-      if (given.length === expected.length && timingSafeEqual(given, expected)) principal = { keyId: "env", role: "admin", crews: null };
-    }
-    if (principal === undefined && token.length > 0) {
-      const key = await factory.authenticateOperatorKey(token);
-      if (key !== undefined) principal = { keyId: key.id, role: key.role, crews: key.crews };
-    }
-    if (principal === undefined && token.length > 0) {
-      // Signed with the factory's keys: another node of the cluster (admin), or an agent — the
-      // agent-facing operations, in its own crew only (none without a crew).
-      const bearer = await factory.identifyBearer(token);
-      if (bearer?.kind === "node") principal = { keyId: `node:${bearer.node}`, role: "admin", crews: null };
-      else if (bearer?.kind === "agent") {
-        principal = { keyId: `agent:${bearer.agentId}`, role: "operator", crews: bearer.crewId === null ? [] : [bearer.crewId] };
-        const what = operationId ?? `${c.req.method} ${c.req.path}`;
-        const refuse = (reason: string, details?: Record<string, unknown>): never => {
-          deny(c, factory, principal as Principal, operationId, "FORBIDDEN", reason);
-          throw new FactoryError("FORBIDDEN", `${what}: ${reason}`, details === undefined ? {} : { details });
-        };
-        const needs = agentAccessOf(operationId);
-        if (needs === undefined) refuse(`an agent's token may call only the agent-facing operations (${Object.keys(AGENT_OPERATIONS).join(", ")})`);
-        else if (needs.scope !== undefined && !bearer.scopes.includes(needs.scope)) refuse(`needs the agent scope '${needs.scope}'; agent ${bearer.agentId} has ${bearer.scopes.length === 0 ? "none" : bearer.scopes.join(", ")}`, { required: needs.scope, scopes: bearer.scopes });
-        else if (needs.self === true && params.id !== bearer.agentId) refuse(`an agent makes this call only as itself (agent ${bearer.agentId})`);
-      }
-    }
-    if (principal === undefined) {
-      if (expected === undefined && !requireKey && !(await factory.hasOperatorKeys())) principal = { keyId: null, role: "admin", crews: null };
-      else {
-        const reason = token.length === 0 ? "no key given" : "unknown or revoked key";
-        deny(c, factory, { keyId: null, role: null }, operationId, "UNAUTHORIZED", reason);
-        throw new HttpError("UNAUTHORIZED", `this route needs 'Authorization: Bearer <key>' with an operator key or the server's AGENT_FACTORY_API_KEY (${reason})`);
-      }
+    const { principal, agent } = await identifyCaller(c, factory, expected, operationId, requireKey);
+    if (agent !== null) {
+      // An agent's token: the agent-facing operations only, with the scope they need, some only about itself.
+      const what = operationId ?? `${c.req.method} ${c.req.path}`;
+      const refuse = (reason: string, details?: Record<string, unknown>): never => {
+        deny(c, factory, principal, operationId, "FORBIDDEN", reason);
+        throw new FactoryError("FORBIDDEN", `${what}: ${reason}`, details === undefined ? {} : { details });
+      };
+      const needs = agentAccessOf(operationId);
+      if (needs === undefined) refuse(`an agent's token may call only the agent-facing operations (${Object.keys(AGENT_OPERATIONS).join(", ")})`);
+      else if (needs.scope !== undefined && !agent.scopes.includes(needs.scope)) refuse(`needs the agent scope '${needs.scope}'; agent ${agent.agentId} has ${agent.scopes.length === 0 ? "none" : agent.scopes.join(", ")}`, { required: needs.scope, scopes: agent.scopes });
+      else if (needs.self === true && params.id !== agent.agentId) refuse(`an agent makes this call only as itself (agent ${agent.agentId})`);
     }
     if (!roleAllows(principal.role, access.role)) {
       const reason = `needs role '${access.role}', the key is '${principal.role}'`;
@@ -89,6 +65,45 @@ export function authenticate(app: OpenAPIHono, factory: Factory, envKey: string 
     resolved.set(c, { principal, matched, operationId, access, params });
     await next();
   };
+}
+
+/** The environment's admin key as bytes for a constant-time comparison; undefined when none is set. */
+export function envKeyBytes(envKey: string | undefined): Buffer | undefined {
+  return envKey === undefined || envKey.length === 0 ? undefined : Buffer.from(envKey);
+}
+
+/**
+ * Who sends the request's `Authorization: Bearer` — the environment's admin key, a stored operator
+ * key, another node, or an agent (`agent`: its id and scopes, held to the agent-facing operations by the caller) —
+ * or, with no key configured at all, an admin nobody. Anything else is 401 `UNAUTHORIZED`, recorded
+ * as `security.denied` against `operationId`. Shared by `/v1` and `/mcp`, so both know callers alike.
+ */
+/** The agent behind an agent's token: its id and scopes as the factory keeps them. */
+export interface CallerAgent {
+  agentId: string;
+  scopes: readonly string[];
+}
+
+export async function identifyCaller(c: Context, factory: Factory, expected: Buffer | undefined, operationId: string | undefined, requireKey = false): Promise<{ principal: Principal; agent: CallerAgent | null }> {
+  const header = c.req.header("authorization") ?? "";
+  const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  if (expected !== undefined && token.length > 0) {
+    const given = Buffer.from(token);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return { principal: { keyId: "env", role: "admin", crews: null }, agent: null };
+  }
+  if (token.length > 0) {
+    const key = await factory.authenticateOperatorKey(token);
+    if (key !== undefined) return { principal: { keyId: key.id, role: key.role, crews: key.crews }, agent: null };
+    // Signed with the factory's keys: another node of the cluster (admin), or an agent — the
+    // agent-facing operations, in its own crew only (none without a crew).
+    const bearer = await factory.identifyBearer(token);
+    if (bearer?.kind === "node") return { principal: { keyId: `node:${bearer.node}`, role: "admin", crews: null }, agent: null };
+    if (bearer?.kind === "agent") return { principal: { keyId: `agent:${bearer.agentId}`, role: "operator", crews: bearer.crewId === null ? [] : [bearer.crewId] }, agent: { agentId: bearer.agentId, scopes: bearer.scopes } };
+  }
+  if (expected === undefined && !requireKey && !(await factory.hasOperatorKeys())) return { principal: { keyId: null, role: "admin", crews: null }, agent: null };
+  const reason = token.length === 0 ? "no key given" : "unknown or revoked key";
+  deny(c, factory, { keyId: null, role: null }, operationId, "UNAUTHORIZED", reason);
+  throw new HttpError("UNAUTHORIZED", `this route needs 'Authorization: Bearer <key>' with an operator key or the server's AGENT_FACTORY_API_KEY (${reason})`);
 }
 
 /** The request's operation, as `authenticate` matched it. */

@@ -11,6 +11,7 @@ import { crewCommands } from "./commands/crews.ts";
 import { eventCommands } from "./commands/events.ts";
 import { keyCommands } from "./commands/keys.ts";
 import { ledgerCommands } from "./commands/ledger.ts";
+import { mcpCommand } from "./commands/mcp.ts";
 import { modelCommands } from "./commands/models.ts";
 import { nodeCommands } from "./commands/nodes.ts";
 import { poolCommands } from "./commands/pools.ts";
@@ -63,6 +64,7 @@ eventCommands(program);
 ledgerCommands(program);
 modelCommands(program);
 keyCommands(program);
+mcpCommand(program);
 chaosCommand(program);
 
 try {

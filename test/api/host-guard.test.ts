@@ -101,7 +101,7 @@ describe("Host and Origin guard on a real server (127.0.0.1)", () => {
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers["access-control-allow-origin"], "http://app.example");
     assert.equal(preflight.headers["access-control-allow-methods"], "GET,POST,PUT,DELETE");
-    assert.equal(preflight.headers["access-control-allow-headers"], "authorization,content-type,last-event-id");
+    assert.equal(preflight.headers["access-control-allow-headers"], "authorization,content-type,last-event-id,mcp-protocol-version,mcp-session-id,mcp-method,mcp-name");
     const foreign = await send(server.url, "OPTIONS", "/v1/tasks", { host: own, origin: "http://evil.example", "access-control-request-method": "POST" });
     assert.deepEqual([foreign.status, foreign.body.error.code, foreign.headers["access-control-allow-origin"]], [403, "FORBIDDEN_ORIGIN", undefined]);
     const listed = await send(server.url, "GET", "/v1/profiles", { host: own, origin: "http://app.example" });
