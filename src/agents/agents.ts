@@ -66,7 +66,10 @@ export class Agents {
       request.config !== undefined
         ? this.#deps.profiles.registerValidated(parseWith(ProfileSchema, request.config, "config"), "config").profile
         : this.#deps.profileRegistry.require(request.profile as string);
-    return snapshotAgent(await this.#deps.spawner.spawn(profile, request.name === undefined ? {} : { name: request.name }));
+    const agent = await this.#deps.spawner.spawn(profile, request.name === undefined ? {} : { name: request.name });
+    // Stored before the answer, so another node of a cluster finds the agent a next request names.
+    await this.#deps.journal.commit();
+    return snapshotAgent(agent);
   }
 
   /** Agents in memory (all but TERMINATED and HIBERNATING), newest first (`spawnedAt`, id); those two states are read from the store. */

@@ -62,10 +62,10 @@ export class Crews {
   async assemble(manifest: CrewManifestInput | CrewManifest, options: { requestId?: string } = {}): Promise<{ crew: Crew; agents: Agent[] }> {
     const { crew, agents } = await this.#deps.manager.assemble(parseWith(CrewManifestSchema, manifest, "manifest"), options);
     // The manifest's budget becomes the crew wallet's credits once the crew stands.
-    if (crew.budget !== null && crew.budget > 0) {
-      this.#deps.ledger.grant(crew.walletAddress, crew.budget, { crewId: crew.id, memo: "crew budget (manifest)" });
-      await this.#deps.journal.commit();
-    }
+    if (crew.budget !== null && crew.budget > 0) this.#deps.ledger.grant(crew.walletAddress, crew.budget, { crewId: crew.id, memo: "crew budget (manifest)" });
+    // Stored before the answer: a task for the crew sent next through another node of a cluster
+    // must find it there (ACTIVE, on this node), not miss it in a write batch not yet flushed.
+    await this.#deps.journal.commit();
     return { crew: snapshotCrew(crew), agents: agents.map(snapshotAgent) };
   }
 
