@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
 import type { Factory } from "../factory/factory.ts";
 import { deny, resolvedOf } from "./auth.ts";
+import { jsonObjectBody } from "./json-object-body.ts";
 
 /** No such thing: the route answers (404, or the owner node does, which checks again). */
 const ABSENT = Symbol("absent");
@@ -54,8 +55,9 @@ export function crewGuard(factory: Factory): MiddlewareHandler {
       }
       case "taskBody":
       case "routeBody": {
-        const body = await jsonObject(c);
-        if (body === undefined) return next(); // not a body the route takes: it answers 400/415
+        const body = await jsonObjectBody(c);
+        // Fail closed: a body this guard cannot read is not let through to a route that might.
+        if (body === undefined) throw new FactoryError("VALIDATION_FAILED", "the body must be a JSON object", { field: "body" });
         const crewId = typeof body.crewId === "string" ? body.crewId : null;
         check(crewId, crewId === null ? `${operationId} without crewId` : `crewId ${crewId}`);
         if (typeof body.agentId === "string") check(await owners.agent(body.agentId), `agent ${body.agentId}`);
@@ -66,8 +68,9 @@ export function crewGuard(factory: Factory): MiddlewareHandler {
       }
       case "grantBody":
       case "transferBody": {
-        const body = await jsonObject(c);
-        if (body === undefined) return next();
+        const body = await jsonObjectBody(c);
+        // Fail closed: a body this guard cannot read is not let through to a route that might.
+        if (body === undefined) throw new FactoryError("VALIDATION_FAILED", "the body must be a JSON object", { field: "body" });
         for (const field of access.crews === "grantBody" ? ["wallet"] : ["from", "to"]) {
           const address = body[field];
           if (typeof address === "string") check(await owners.wallet(address), `wallet ${address}`);
@@ -160,15 +163,3 @@ async function absentIfNotFound<T>(read: () => Promise<T>): Promise<T | typeof A
     throw error;
   }
 }
-
-/** The request's JSON body when it is an object, else undefined (the route's validator then refuses it). Hono keeps the body for the validator. */
-async function jsonObject(c: Context): Promise<Record<string, unknown> | undefined> {
-  if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) return undefined;
-  try {
-    const body = (await c.req.json()) as unknown;
-    return typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-

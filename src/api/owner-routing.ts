@@ -5,6 +5,7 @@ import type { Factory } from "../factory/factory.ts";
 import type { Location } from "../factory/locator.ts";
 
 import { FORWARDED_BY } from "../cluster/peers.ts";
+import { jsonObjectBody } from "./json-object-body.ts";
 /** Set on an answer that another node gave: which node. */
 export const ANSWERED_BY = "x-agent-factory-node";
 
@@ -78,20 +79,10 @@ export function ownerRouting(factory: Factory): MiddlewareHandler {
 async function jsonBody(
   c: Context,
 ): Promise<{ role?: string | undefined; profile?: string | undefined; crewId?: string | undefined; agentId?: string | undefined; from?: string | undefined; wallet?: string | undefined; reward?: unknown } | undefined> {
-  if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) return undefined;
-  try {
-    // Hono keeps the body: the route's validator reads it again.
-    const body = (await c.req.json()) as unknown;
-    if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
-    const pick = (key: string): string | undefined => {
-      const value = (body as Record<string, unknown>)[key];
-      return typeof value === "string" ? value : undefined;
-    };
-    const reward = (body as Record<string, unknown>).reward;
-    return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId"), from: pick("from"), wallet: pick("wallet"), ...(reward === undefined ? {} : { reward }) };
-  } catch {
-    return undefined;
-  }
+  const body = await jsonObjectBody(c);
+  if (body === undefined) return undefined;
+  const pick = (key: string): string | undefined => (typeof body[key] === "string" ? body[key] : undefined);
+  return { role: pick("role"), profile: pick("profile"), crewId: pick("crewId"), agentId: pick("agentId"), from: pick("from"), wallet: pick("wallet"), ...(body.reward === undefined ? {} : { reward: body.reward }) };
 }
 
 /** Passes the request to the owner's API and returns its answer (status, body, the headers that matter); rejects when the owner cannot be reached. */

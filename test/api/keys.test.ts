@@ -349,12 +349,21 @@ describe("operator keys and agents' tokens: the caller × route matrix, from the
             assert.deepEqual([answer.status, answer.body.error?.code], [want.status, want.code], where);
           }
           results.push({ operationId: op.operationId, caller: caller.name, status: answer.status, crossCrewSuccess });
+          // The same body under other media types (the validator takes any application/<x>+json): refused just the same.
+          if (caller.side === "B" && caller.limited && init.body !== undefined) {
+            for (const type of ["application/vnd.evil+json", "application/json-patch+json", "text/plain"]) {
+              const again = await call(app, path, { ...init, method: init.method ?? "GET", headers: { ...headers, "content-type": type } });
+              const sneaked = again.status < 300;
+              assert.equal(sneaked, false, `${op.operationId} as ${caller.name} with content-type ${type}: ${again.status} ${JSON.stringify(again.body).slice(0, 200)}`);
+              results.push({ operationId: op.operationId, caller: `${caller.name} (${type})`, status: again.status, crossCrewSuccess: sneaked });
+            }
+          }
         }
       } finally {
         await close();
       }
     }
-    assert.equal(results.length, operations.filter((o) => keyed(o.path)).length * CALLERS.length);
+    assert.ok(results.length > operations.filter((o) => keyed(o.path)).length * CALLERS.length);
     assert.deepEqual(results.filter((r) => r.crossCrewSuccess), []);
     if (process.env.KEYS_MATRIX_DUMP === "1") for (const r of results) console.log(`${r.operationId}\t${r.caller}\t${r.status}`);
     // Not a matrix of refusals only: a crew-limited key does real work in its own crew.
