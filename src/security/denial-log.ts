@@ -49,7 +49,34 @@ export class DenialLog {
     bucket.tokens--;
     const suppressed = bucket.suppressed;
     bucket.suppressed = 0;
-    this.#options.emit(suppressed === 0 ? denial : { ...denial, data: { ...denial.data, suppressed } });
+    const data = clipped(denial.data);
+    this.#options.emit({ ...(denial.crewId === undefined ? {} : { crewId: clip(denial.crewId) }), data: suppressed === 0 ? data : { ...data, suppressed } });
     return true;
   }
+}
+
+/** Longest string a refusal keeps of what the caller sent (a path, an id, a reason quoting them). */
+const MAX_STRING = 300;
+/** Most items of a list it keeps (a key's crews). */
+const MAX_ITEMS = 20;
+
+/**
+ * A refusal's data, cut to size: the caller chooses much of it (a 1 MB crew id, a path), and a
+ * rate on the number of events alone would still let it store megabytes a second.
+ */
+function clipped(data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data).slice(0, 30)) {
+    if (typeof value === "string") out[key] = clip(value);
+    else if (Array.isArray(value)) out[key] = (value as unknown[]).slice(0, MAX_ITEMS).map((v): unknown => (typeof v === "string" ? clip(v) : v));
+    else if (typeof value === "object" && value !== null) {
+      const text = JSON.stringify(value);
+      out[key] = text.length <= MAX_STRING * 4 ? value : `[${text.length} characters left out]`;
+    } else out[key] = value;
+  }
+  return out;
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_STRING ? text : `${text.slice(0, MAX_STRING)}… (${text.length} characters)`;
 }

@@ -24,3 +24,17 @@ describe("the denial log", () => {
     assert.equal(recorded.at(-1)?.suppressed, 5);
   });
 });
+
+describe("the denial log's size", () => {
+  it("keeps at most 300 characters of any string the caller chose, 20 items of a list", () => {
+    const recorded: Denial[] = [];
+    const log = new DenialLog({ emit: (d) => recorded.push(d) });
+    log.record("k", { crewId: "c".repeat(1_000_000), data: { keyId: "k", reason: `crewId ${"x".repeat(4_000_000)} is not yours`, crews: Array.from({ length: 100 }, (_, i) => `crew_${i}`), details: { blob: "y".repeat(10_000) } } });
+    const [d] = recorded as [Denial];
+    assert.ok(JSON.stringify(d).length < 2_500, `kept ${JSON.stringify(d).length} characters`);
+    assert.match(String(d.data.reason), /^crewId x{293}… \(4000020 characters\)$/);
+    assert.equal((d.data.crews as string[]).length, 20);
+    assert.equal(d.data.details, "[10011 characters left out]");
+    assert.equal(d.crewId?.length, 300 + "… (1000000 characters)".length);
+  });
+});
