@@ -50,7 +50,7 @@ export interface AgentCallsDeps {
   /** Signs each agent's token (its identity for whoever it calls); absent: agents get none. */
   tokens?: Pick<AgentTokens, "issue">;
   /** Spawns an agent of a registered profile into a crew (the wiring's: spawn, then add the member); absent: admin agents may not. */
-  spawnIntoCrew?(crewId: string, profile: string, reason: string): Promise<Agent>;
+  spawnIntoCrew?(crewId: string, profile: string, reason: string, within?: readonly string[]): Promise<Agent>;
   /** Terminates an agent by id (drains it first). */
   terminateAgent?(agentId: string, reason: string): Promise<Agent>;
   /** A live agent by id (to check whose crew it is in). */
@@ -175,7 +175,8 @@ export class AgentCalls implements AgentCallHandler {
   async spawnForAgent(agent: Agent, profile: string): Promise<Agent> {
     const crewId = this.#requireAdmin(agent, "spawn agents");
     if (this.#deps.spawnIntoCrew === undefined) throw new FactoryError("FORBIDDEN", "this factory lets no agent spawn agents");
-    return this.#deps.spawnIntoCrew(crewId, profile, `spawned by admin agent ${agent.id}`);
+    // The new member gets no scope its spawner lacks.
+    return this.#deps.spawnIntoCrew(crewId, profile, `spawned by admin agent ${agent.id}`, agent.scopes);
   }
 
   /** An `admin` agent terminates a member of its own crew (another crew's agent is CROSS_CREW). */

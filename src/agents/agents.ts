@@ -183,7 +183,8 @@ export class Agents {
         throw new FactoryError("VALIDATION_FAILED", `agent ${source.id} is a member of crew ${source.crewId}, which another node of the cluster runs: members of a crew spread over nodes are not cloned`, { field: "id" });
       }
     }
-    const clone = await this.#deps.spawner.spawn(profile, { crewId: source.crewId, reason, context: source.context, name: `${source.name}-clone`, ...(source.network === undefined ? {} : { network: source.network }) });
+    // The source's scopes, not its profile's: a member its crew's manifest narrowed stays narrowed.
+    const clone = await this.#deps.spawner.spawn(profile, { crewId: source.crewId, reason, context: source.context, name: `${source.name}-clone`, scopes: source.scopes, ...(source.network === undefined ? {} : { network: source.network }) });
     if (source.crewId !== null) {
       try {
         this.#deps.crews.addMember(source.crewId, clone.id);

@@ -74,6 +74,7 @@ export const CrewSchema = z
     budget: z.number().nullable(),
     walletAddress: z.string(),
     network: z.literal("crew").optional().meta({ description: "Present when its members share one loopback-only network namespace per node (manifest network: crew)" }),
+    memberScopes: z.record(z.string(), z.array(z.string())).optional().meta({ description: "The scopes its manifest narrowed, by profile: members of that profile added later get no more" }),
     createdAt: z.string(),
     updatedAt: z.string(),
     agents: z.array(AgentSchema),

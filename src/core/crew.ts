@@ -14,6 +14,11 @@ export interface Crew {
   walletAddress: string;
   /** `crew`: its members share one loopback-only network namespace per node; absent: each member has its own (the default, `private`). */
   network?: "crew";
+  /**
+   * Scopes its manifest narrowed, by profile name: a member of that profile added later (an admin
+   * agent's spawn, `POST /v1/crews/{id}/members`) gets no more than its first members got.
+   */
+  memberScopes?: Record<string, string[]>;
   createdAt: string;
   updatedAt: string;
 }

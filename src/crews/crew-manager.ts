@@ -215,6 +215,7 @@ export class CrewManager {
       budget: manifest.budget ?? null,
       walletAddress: newWalletAddress("CREW"),
       ...(manifest.network === "crew" ? { network: "crew" as const } : {}),
+      ...memberScopesOf(plan),
       createdAt: now,
       updatedAt: now,
     };
@@ -490,4 +491,17 @@ function refuseOutsideCrewNetwork(profile: ProfileRecord, i: number): void {
   const why = profile.sandbox?.kind === "none" ? "is unsandboxed (sandbox.kind none)" : profile.sandbox?.allowEgress === true ? "allows egress (sandbox.allowEgress)" : undefined;
   if (why === undefined) return;
   throw new FactoryError("VALIDATION_FAILED", `members.${i}: profile ${profile.name} ${why}, so it would be on the host's network, outside the crew network that network: 'crew' promises its members`, { field: `members.${i}.profile` });
+}
+
+/** The narrowest scopes the manifest gave each profile's members (several entries of one profile: what all of them allow). */
+function memberScopesOf(plan: ReadonlyArray<{ profile: { name: string; scopes: readonly string[] }; scopes?: readonly string[] | undefined }>): { memberScopes?: Record<string, string[]> } {
+  const narrowed: Record<string, string[]> = {};
+  for (const { profile, scopes } of plan) {
+    const given = scopes ?? profile.scopes;
+    const before = narrowed[profile.name];
+    narrowed[profile.name] = before === undefined ? [...given] : before.filter((s) => given.includes(s));
+  }
+  // Only profiles whose members got fewer scopes than the profile gives need remembering.
+  const kept = Object.fromEntries(Object.entries(narrowed).filter(([name, scopes]) => plan.some((p) => p.profile.name === name && p.profile.scopes.some((s) => !scopes.includes(s)))));
+  return Object.keys(kept).length === 0 ? {} : { memberScopes: kept };
 }

@@ -311,10 +311,16 @@ export class Factory {
 
   // ---------------------------------------------------------------- crews
 
-  /** Spawns an agent of a registered profile into a live crew, as a new member; resolves when it is READY. */
-  async spawnCrewMember(crewId: string, profile: string): Promise<Agent> {
+  /**
+   * Spawns an agent of a registered profile into a live crew, as a new member; resolves when it is
+   * READY. It gets no more scopes than the crew's manifest gave that profile's members and, asked
+   * by an agent (`byAgent`), none that agent lacks.
+   */
+  async spawnCrewMember(crewId: string, profile: string, options: { byAgent?: string } = {}): Promise<Agent> {
     this.#p.phase.assertOpen();
-    return this.#p.spawnIntoCrew(crewId, profile, "spawned into its crew");
+    if (options.byAgent === undefined) return this.#p.spawnIntoCrew(crewId, profile, "spawned into its crew");
+    const asker = this.#p.registry.get(options.byAgent) ?? (await this.getAgent(options.byAgent));
+    return this.#p.spawnIntoCrew(crewId, profile, `spawned by agent ${asker.id}`, asker.scopes);
   }
 
   /** Spawns every member; resolves when all are READY. On any failure nothing of the crew remains. */

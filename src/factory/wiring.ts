@@ -134,7 +134,7 @@ export interface FactoryParts {
   /** Thresholds that raise `alert.*` events. */
   alerts: Alerts;
   /** Spawns an agent of a registered profile into a live crew of this node, as a member. */
-  spawnIntoCrew(crewId: string, profile: string, reason: string): Promise<Agent>;
+  spawnIntoCrew(crewId: string, profile: string, reason: string, within?: readonly string[]): Promise<Agent>;
   chaos: Chaos;
   node: ClusterNode;
   keys: OperatorKeys;
@@ -299,11 +299,15 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const crewHome = crewHomeOver(peers, store, crewManager, journal);
   // A new member of a live crew (an admin agent's spawn, or an operator's): as a clone joins a
   // crew — spawn, then add the member; ended if the crew cannot take it.
-  async function spawnIntoCrew(crewId: string, profileName: string, reason: string): Promise<Agent> {
+  async function spawnIntoCrew(crewId: string, profileName: string, reason: string, within?: readonly string[]): Promise<Agent> {
     const crew = crewManager.requireOpen(crewId);
     if (crewManager.isMirror(crewId)) throw new FactoryError("VALIDATION_FAILED", `crew ${crewId} is run by another node of the cluster: spawn its members through that node`);
+    const profile = profileRegistry.require(profileName, "profile");
+    // No more scopes than the manifest gave this profile's members, nor than the agent that asks has.
+    let scopes: readonly string[] | undefined = crew.memberScopes?.[profile.name];
+    if (within !== undefined) scopes = (scopes ?? profile.scopes).filter((scope) => within.includes(scope));
     // A member added later joins the crew's network as its first members did.
-    const agent = await spawner.spawn(profileRegistry.require(profileName, "profile"), { crewId, reason, ...(crew.network === undefined ? {} : { network: crew.network }) });
+    const agent = await spawner.spawn(profile, { crewId, reason, ...(scopes === undefined ? {} : { scopes }), ...(crew.network === undefined ? {} : { network: crew.network }) });
     try {
       crewManager.addMember(crewId, agent.id);
     } catch (error) {

@@ -9,6 +9,7 @@ import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
 import { AgentSchema, CrewMessageSchema, CrewSchema, CrewStateSchema, IdParam, itemsOf, LimitQuery } from "../schemas.ts";
 import { NameSchema } from "../../core/schemas/profile.ts";
+import { resolvedOf } from "../auth.ts";
 
 const tags = ["crews"];
 
@@ -62,7 +63,12 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
       request: { params: IdParam, ...jsonBody(z.strictObject({ profile: NameSchema.meta({ description: "A registered profile's name" }) }).meta({ id: "CrewMemberRequest" })) },
       responses: { 201: jsonContent(AgentSchema, "The READY member"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     }),
-    async (c) => c.json(await factory.spawnCrewMember(c.req.valid("param").id, c.req.valid("json").profile), 201),
+    async (c) => {
+      // An agent's token: the new member gets no scope the agent lacks.
+      const keyId = resolvedOf(c)?.principal.keyId ?? null;
+      const byAgent = keyId?.startsWith("agent:") === true ? keyId.slice("agent:".length) : undefined;
+      return c.json(await factory.spawnCrewMember(c.req.valid("param").id, c.req.valid("json").profile, byAgent === undefined ? {} : { byAgent }), 201);
+    },
   );
 
   app.openapi(
