@@ -22,7 +22,7 @@ describe("scopes after assembly", () => {
     const { crew, agents } = await factory.assembleCrew({ name: "narrow", members: [{ profile: "coder", scopes: ["reviewer"] }] });
     assert.deepEqual(agents[0]?.scopes, ["reviewer"]);
     assert.deepEqual(crew.memberScopes, { coder: ["reviewer"] });
-    const clone = await factory.cloneAgent(agents[0]?.id as string);
+    const clone = await factory.cloneAgent(agents[0]?.id);
     assert.deepEqual(clone.scopes, ["reviewer"]);
     const added = await app.request(`/v1/crews/${crew.id}/members`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ profile: "coder" }) });
     assert.equal(added.status, 201);
