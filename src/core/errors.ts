@@ -21,7 +21,7 @@ export const ERROR_FAMILIES = {
    * Not allowed in the thing's current state (409). NODE_ID_TAKEN: a live node of the cluster
    * holds the lease of this node id (two nodes started with one `--node-id`).
    */
-  state: ["ILLEGAL_TRANSITION", "CREW_NOT_ACTIVE", "TASK_ALREADY_FINAL", "TASK_NOT_DEAD", "AGENT_BUSY", "NODE_ID_TAKEN"],
+  state: ["ILLEGAL_TRANSITION", "CREW_NOT_ACTIVE", "TASK_ALREADY_FINAL", "TASK_NOT_DEAD", "AGENT_BUSY", "NODE_ID_TAKEN", "IDEMPOTENCY_KEY_REUSED"],
   /** The factory takes no more work now: try again later. */
   capacity: ["QUEUE_FULL", "SHUTTING_DOWN"],
   /** How a task ended when it did not succeed, or why it cannot be run at all. */

@@ -76,7 +76,20 @@ export class TaskIntake {
     const request = parseWith(TaskSubmitSchema, input, "task");
     if (request.idempotencyKey !== undefined) {
       const known = book.byIdempotencyKey(request.idempotencyKey) ?? (await store.getTaskByIdempotencyKey(request.idempotencyKey));
-      if (known !== undefined) return { task: { ...known }, created: false };
+      if (known !== undefined) {
+        // A key one crew used never hands its task to a submit for another crew (or for none).
+        if (known.crewId !== (request.crewId ?? null)) {
+          throw new FactoryError("IDEMPOTENCY_KEY_REUSED", "idempotencyKey: already used for a task of another crew (or of no crew); choose another key", { field: "idempotencyKey" });
+        }
+        return { task: { ...known }, created: false };
+      }
+    }
+    if (request.parentTaskId !== undefined) {
+      // A sub-task belongs to its parent's crew: naming another crew's task would link the two.
+      const parentId = request.parentTaskId;
+      const parent = book.find(parentId) ?? (await journal.read(() => store.getTask(parentId)));
+      if (parent === undefined) throw new FactoryError("TASK_NOT_FOUND", `parentTaskId: no task with id '${parentId}'`, { field: "parentTaskId" });
+      if (parent.crewId !== (request.crewId ?? null)) throw new FactoryError("CROSS_CREW", "parentTaskId: the parent task is of another crew (or of none) than this task", { field: "parentTaskId" });
     }
     if (request.crewId !== undefined) await this.#deps.crews.requireOpen(request.crewId);
     if (request.reward !== undefined && request.crewId !== undefined && this.#deps.crewManager.isMirror(request.crewId)) {

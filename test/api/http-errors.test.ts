@@ -32,6 +32,7 @@ const ALWAYS: Record<string, number> = {
   AGENT_BUSY: 409, // test/health/hibernation.test.ts
   TASK_CANCELLED: 409,
   NODE_ID_TAKEN: 409, // test/adapters/redis-membership.test.ts, test/factory/nodes.test.ts
+  IDEMPOTENCY_KEY_REUSED: 409, // test/api/keys.test.ts
   QUEUE_FULL: 429, // test/api/http.test.ts
   PAYLOAD_TOO_LARGE: 413, // test/api/http.test.ts, test/api/body-limit.test.ts
   UNSUPPORTED_MEDIA_TYPE: 415, // test/api/http.test.ts

@@ -107,7 +107,7 @@ describe("operator keys: the contract", () => {
 });
 
 describe("operator keys: a crew-limited key and what is shared between crews", () => {
-  it("reusing another crew's idempotency key does not hand back its task: 403 CROSS_CREW", async () => {
+  it("reusing another crew's idempotency key does not hand back its task: 409 IDEMPOTENCY_KEY_REUSED, for a crew-limited key and an unlimited one alike", async () => {
     const { factory, close } = await testFactory();
     try {
       const app = createApp(factory, { apiKey: ROOT });
@@ -115,7 +115,15 @@ describe("operator keys: a crew-limited key and what is shared between crews", (
       const theirs = await call(app, "/v1/tasks", json("POST", { crewId: fx.b.crew, role: "W", idempotencyKey: "shared-key" }, ROOT));
       assert.equal(theirs.status, 202);
       const mine = await call(app, "/v1/tasks", json("POST", { crewId: fx.a.crew, role: "W", idempotencyKey: "shared-key" }, fx.keys.crewOperator));
-      assert.deepEqual([mine.status, mine.body.error?.code, JSON.stringify(mine.body).includes(theirs.body.id)], [403, "CROSS_CREW", false]);
+      assert.deepEqual([mine.status, mine.body.error?.code, JSON.stringify(mine.body).includes(theirs.body.id)], [409, "IDEMPOTENCY_KEY_REUSED", false]);
+      const unlimited = await call(app, "/v1/tasks", json("POST", { crewId: fx.a.crew, role: "W", idempotencyKey: "shared-key" }, ROOT));
+      assert.deepEqual([unlimited.status, unlimited.body.error?.code, JSON.stringify(unlimited.body).includes(theirs.body.id)], [409, "IDEMPOTENCY_KEY_REUSED", false]);
+      // The same crew replaying its own key gets its task back.
+      const again = await call(app, "/v1/tasks", json("POST", { crewId: fx.b.crew, role: "W", idempotencyKey: "shared-key" }, ROOT));
+      assert.deepEqual([again.status, again.body.id], [200, theirs.body.id]);
+      // A sub-task names a parent of its own crew only.
+      const parent = await call(app, "/v1/tasks", json("POST", { crewId: fx.a.crew, role: "W", parentTaskId: theirs.body.id }, fx.keys.crewOperator));
+      assert.deepEqual([parent.status, parent.body.error?.code, parent.body.error?.field], [403, "CROSS_CREW", "parentTaskId"]);
     } finally {
       await close();
     }

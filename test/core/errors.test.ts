@@ -36,10 +36,10 @@ describe("error code families", () => {
     assert.equal(disjoint, true);
   });
 
-  it("keeps the codes the factory has always had, now grouped (the HTTP-only six moved to api/), BUS_UNAVAILABLE for the Redis bus, NODE_ID_TAKEN and MEMBERSHIP_UNAVAILABLE for node membership, NODE_FENCED for a node whose rows were taken over", () => {
+  it("keeps the codes the factory has always had, now grouped (the HTTP-only six moved to api/), BUS_UNAVAILABLE for the Redis bus, NODE_ID_TAKEN and MEMBERSHIP_UNAVAILABLE for node membership, NODE_FENCED for a node whose rows were taken over, IDEMPOTENCY_KEY_REUSED for a key another crew used", () => {
     assert.deepEqual([...CODES].sort(), [
       "AGENT_BUSY", "AGENT_LOST", "AGENT_NOT_FOUND", "AGENT_START_FAILED", "BUDGET_EXCEEDED", "BUS_UNAVAILABLE", "CHAOS_DISABLED",
-      "CREW_ASSEMBLY_FAILED", "CREW_NOT_ACTIVE", "CREW_NOT_FOUND", "CROSS_CREW", "FORBIDDEN", "ILLEGAL_TRANSITION", "INSUFFICIENT_CREDITS", "INTERNAL",
+      "CREW_ASSEMBLY_FAILED", "CREW_NOT_ACTIVE", "CREW_NOT_FOUND", "CROSS_CREW", "FORBIDDEN", "IDEMPOTENCY_KEY_REUSED", "ILLEGAL_TRANSITION", "INSUFFICIENT_CREDITS", "INTERNAL",
       "LLM_MAX_STEPS", "MEMBERSHIP_UNAVAILABLE", "MODEL_UNAVAILABLE", "MODEL_UNKNOWN", "NODE_FENCED", "NODE_ID_TAKEN", "NODE_UNAVAILABLE", "NOT_FOUND", "NOT_YOUR_TASK", "NO_SUCH_TARGET",
       "PROFILE_NOT_FOUND", "PROTOCOL_ERROR", "QUEUE_FULL", "RESULT_NOT_SERIALIZABLE", "RESULT_TOO_LARGE", "SANDBOX_UNAVAILABLE",
       "SHUTTING_DOWN", "STORE_DAMAGED", "STORE_LOCKED", "STORE_UNAVAILABLE", "TASK_ALREADY_FINAL", "TASK_CANCELLED",
