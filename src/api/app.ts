@@ -27,6 +27,7 @@ import { accessOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
 import { crewGuard } from "./crew-guard.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { statsRoutes } from "./routes/stats.ts";
 
 export interface AppOptions {
   /** When set, every `/v1` route needs `Authorization: Bearer <key>`: this one (an admin key) or a stored operator key. */
@@ -179,6 +180,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   taskRoutes(app, factory);
   poolRoutes(app, factory);
   nodeRoutes(app, factory);
+  statsRoutes(app, factory);
   clusterRoutes(app, factory);
   ledgerRoutes(app, factory);
   modelRoutes(app, factory);
