@@ -28,6 +28,7 @@ import { authenticate } from "./auth.ts";
 import { crewGuard } from "./crew-guard.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 
 export interface AppOptions {
   /** When set, every `/v1` route needs `Authorization: Bearer <key>`: this one (an admin key) or a stored operator key. */
@@ -188,6 +189,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   keyRoutes(app, factory);
   if (factory.chaosEnabled) chaosRoutes(app, factory);
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
+  dashboardRoutes(app);
 
   const config = {
     openapi: "3.1.0",
