@@ -22,6 +22,8 @@ export function TimeChart({ title, x, series, height = 220, bars = false, testId
       height,
       // One point alone makes uPlot span a day (1,000 days for time in seconds) around it: keep a window of padSec.
       scales: { x: { time: true, range: (u, min, max) => padded(u.data[0], min, max, padSec) } },
+      // The y axis as wide as its longest label ("100,000" does not fit uPlot's default 50 px).
+      axes: [{}, { size: (_u, values) => (values == null ? 50 : Math.max(40, ...values.map((v) => String(v).length * 8 + 18))) }],
       series: [
         {},
         ...series.map((s, i) => ({
