@@ -47,6 +47,9 @@ function profilesIn(dir: string): string {
 /** Waits (2 s at most) until the page shows `n` live agents. */
 const countIs = (page: Page, n: number, timeoutMs = 2000): Promise<void> => page.getByTestId("agent-count").filter({ hasText: new RegExp(`^${n.toLocaleString("en-US")}$`) }).waitFor({ timeout: timeoutMs });
 
+/** An id as the page abbreviates it. */
+const short = (id: string): string => id.slice(0, 14);
+
 const text = async (page: Page, testId: string): Promise<string> => ((await page.getByTestId(testId).textContent()) ?? "").trim();
 
 describe("the dashboard in headless Chromium", () => {
@@ -246,6 +249,37 @@ describe("the dashboard in headless Chromium", () => {
         assert.deepEqual(sentKeyInUrl, []);
         await page.screenshot({ path: join(SHOTS, "signed-in-with-key.png") });
         assert.deepEqual(errors, []);
+      } finally {
+        await page.close();
+      }
+    });
+
+    it("with a crew-limited key shows that key's crews and their events, not the fleet's counts", async () => {
+      const s = server as Server;
+      const crew = await api(s, "/v1/crews/assemble", { method: "POST", body: JSON.stringify({ manifest: { name: "limited-crew", members: [{ profile: "planner", count: 1 }] } }) }, KEY);
+      assert.equal(crew.status, 201);
+      const other = await api(s, "/v1/crews/assemble", { method: "POST", body: JSON.stringify({ manifest: { name: "other-crew", members: [{ profile: "planner", count: 1 }] } }) }, KEY);
+      assert.equal(other.status, 201);
+      const key = await api(s, "/v1/keys", { method: "POST", body: JSON.stringify({ name: "crew-viewer", role: "viewer", crews: [crew.body.id] }) }, KEY);
+      assert.equal(key.status, 201);
+      const { page, errors } = await openPage(browser);
+      try {
+        await page.goto(`${s.url}/ui#key=${key.body.secret}`);
+        await page.getByTestId("limited").waitFor({ timeout: 2000 });
+        await page.getByTestId("live").filter({ hasText: "live" }).waitFor({ timeout: 2000 });
+        // Its crew's events arrive live; the other crew's do not.
+        await api(s, `/v1/crews/${crew.body.id}/context/note`, { method: "PUT", body: JSON.stringify({ value: "mine" }) }, KEY);
+        await api(s, `/v1/crews/${other.body.id}/context/note`, { method: "PUT", body: JSON.stringify({ value: "theirs" }) }, KEY);
+        await page.getByTestId("event-feed").locator("tr", { hasText: "crew.context" }).first().waitFor({ timeout: 2000 });
+        await page.waitForTimeout(500);
+        assert.equal(await page.getByTestId("event-feed").locator("tr", { hasText: short(other.body.id) }).count(), 0);
+        await page.locator('nav button[data-tab="crews"]').click();
+        await page.locator("tr.clickable", { hasText: "limited-crew" }).waitFor({ timeout: 2000 });
+        assert.equal(await page.locator("tr.clickable", { hasText: "other-crew" }).count(), 0);
+        await page.screenshot({ path: join(SHOTS, "crew-limited-key.png") });
+        // The one console line: the browser reporting the refused fleet count (403), which the page expects.
+        assert.deepEqual(errors.filter((e) => !/status of 403/.test(e)), []);
+        assert.equal(errors.length, 1);
       } finally {
         await page.close();
       }

@@ -40,7 +40,7 @@ export async function get(path) {
   const response = await fetch(path, { headers: headers({ accept: "application/json" }) });
   if (response.status === 401) throw new Unauthorized("the key was refused");
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body?.error?.message ?? `${response.status} ${response.statusText}`);
+  if (!response.ok) throw Object.assign(new Error(body?.error?.message ?? `${response.status} ${response.statusText}`), { status: response.status, code: body?.error?.code });
   return body;
 }
 

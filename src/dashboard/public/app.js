@@ -44,35 +44,53 @@ function Dashboard({ onUnauthorized }) {
   const [tick, setTick] = useState(0);
   const [connected, setConnected] = useState(false);
   const [error, setError] = useState(undefined);
+  const [limited, setLimited] = useState(false);
   const pending = useRef([]);
   const statsDue = useRef(false);
   const viewDue = useRef(false);
 
   const fail = (e) => (e instanceof Unauthorized ? onUnauthorized() : setError(e.message));
-  const loadStats = () =>
-    get("/v1/stats").then((s) => {
-      setStats(s);
-      setError(undefined);
-      setHistory((h) => {
-        const keep = (a, v) => [...a, v].slice(-HISTORY);
-        return { x: keep(h.x, Date.parse(s.at) / 1000), agents: keep(h.agents, s.agents.total), busy: keep(h.busy, s.agents.byState.BUSY ?? 0), queued: keep(h.queued, s.tasks.queued), running: keep(h.running, s.tasks.running) };
-      });
-      return s;
-    }, fail);
+  const limitedRef = useRef(false);
+  const applyStats = (s) => {
+    setStats(s);
+    setError(undefined);
+    setHistory((h) => {
+      const keep = (a, v) => [...a, v].slice(-HISTORY);
+      return { x: keep(h.x, Date.parse(s.at) / 1000), agents: keep(h.agents, s.agents.total), busy: keep(h.busy, s.agents.byState.BUSY ?? 0), queued: keep(h.queued, s.tasks.queued), running: keep(h.running, s.tasks.running) };
+    });
+  };
+  const loadStats = () => (limitedRef.current ? Promise.resolve() : get("/v1/stats").then(applyStats, fail));
 
   useEffect(() => {
     let stopStream = () => {};
     let stopped = false;
     const timers = [];
-    void loadStats().then((s) => {
-      if (s === undefined || stopped) return;
-      // Start the feed with the last few hundred events (a replay), then follow live.
-      stopStream = streamEvents(`?after=${Math.max(0, s.lastEventSeq - FEED)}`, {
+    const follow = (query) => {
+      const stop = streamEvents(query, {
         onEvent: (event) => pending.current.push(event),
         onReady: () => setConnected(true),
         onError: (e) => (setConnected(false), fail(e)),
       });
-    });
+      const previous = stopStream;
+      stopStream = () => (previous(), stop());
+    };
+    void get("/v1/stats").then(
+      (s) => {
+        if (stopped) return;
+        applyStats(s);
+        // Start the feed with the last few hundred events (a replay), then follow live.
+        follow(`?after=${Math.max(0, s.lastEventSeq - FEED)}`);
+      },
+      async (e) => {
+        if (e.status !== 403) return fail(e);
+        // A crew-limited key: the fleet's counts span every crew, so they are not its to read; its
+        // crews' events are, one stream per crew (the stream needs a crewId for such a key).
+        limitedRef.current = true;
+        setLimited(true);
+        const crews = await get("/v1/crews?limit=20").catch(() => ({ items: [] }));
+        if (!stopped) for (const crew of crews.items) follow(`?crewId=${encodeURIComponent(crew.id)}`);
+      },
+    );
     timers.push(
       setInterval(() => {
         const batch = pending.current;
@@ -119,7 +137,7 @@ function Dashboard({ onUnauthorized }) {
   }, []);
 
   const view =
-    tab === "fleet" ? html`<${FleetView} stats=${stats} history=${history} feed=${feed} alerts=${alerts} />`
+    tab === "fleet" ? html`<${FleetView} stats=${stats} history=${history} feed=${feed} alerts=${alerts} limited=${limited} />`
     : tab === "crews" ? html`<${CrewsView} tick=${tick} />`
     : tab === "tasks" ? html`<${TasksView} tick=${tick} progress=${progress} />`
     : tab === "pools" ? html`<${PoolsView} tick=${tick} />`
@@ -134,7 +152,7 @@ function Dashboard({ onUnauthorized }) {
       ${getKey() !== null ? html`<button class="link" onClick=${() => (clearKey(), location.reload())}>sign out</button>` : null}
       <a href="/docs" target="_blank" rel="noopener">API</a>
     </header>
-    ${error === undefined ? null : html`<p class="error" role="alert">${error}</p>`}
+    ${error === undefined || limited ? null : html`<p class="error" role="alert">${error}</p>`}
     <main>${view}</main>
   </div>`;
 }

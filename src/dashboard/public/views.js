@@ -48,7 +48,10 @@ export function EventRow({ event }) {
   </tr>`;
 }
 
-export function FleetView({ stats, history, feed, alerts }) {
+export function FleetView({ stats, history, feed, alerts, limited }) {
+  if (limited)
+    return html`<div class="view"><p class="muted" data-testid="limited">This key is limited to crews: the fleet's counts span every crew, so they are not shown. The Crews and Tasks tabs show your crews' things; their events follow below.</p>
+      <section class="panel feed"><h3>Live events of your crews</h3><table data-testid="event-feed"><tbody>${feed.slice(0, 100).map((e, i) => html`<${EventRow} key=${i} event=${e} />`)}</tbody></table></section></div>`;
   if (stats === undefined) return html`<p class="muted">Counting the fleet…</p>`;
   const alive = stats.nodes.filter((n) => n.alive).length;
   const busy = stats.agents.byState.BUSY ?? 0;
