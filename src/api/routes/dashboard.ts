@@ -18,7 +18,7 @@ export function dashboardRoutes(app: OpenAPIHono): void {
 
   const send = async (c: Context, name: string): Promise<Response> => {
     const loading = assets.get(name);
-    if (loading === undefined) throw new FactoryError("NOT_FOUND", `file: no dashboard file '${name}' (known: ${ASSET_NAMES.join(", ")})`, { field: "file" });
+    if (loading === undefined) throw new FactoryError("NOT_FOUND", `file: no such dashboard file '${c.req.param("file") ?? name}' (known: ${ASSET_NAMES.join(", ")})`, { field: "file" });
     const asset = await loading;
     const headers: Record<string, string> = {
       "content-type": asset.contentType,
@@ -70,7 +70,8 @@ export function dashboardRoutes(app: OpenAPIHono): void {
       ...errorResponses(403, 404),
     },
   });
-  app.get("/ui/assets/:file", (c) => send(c, c.req.param("file")));
+  // The pages have their own paths; under /ui/assets/ only the listed scripts and stylesheets.
+  app.get("/ui/assets/:file", (c) => send(c, ASSET_NAMES.includes(c.req.param("file")) ? c.req.param("file") : ""));
 
   app.openAPIRegistry.registerPath({
     method: "get",
