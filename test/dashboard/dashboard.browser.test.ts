@@ -70,7 +70,7 @@ describe("the dashboard in headless Chromium", () => {
     let errors: string[];
     before(async () => {
       data = tempDir();
-      server = await startServe(["--data", join(data.path, "data"), "--profiles", profilesIn(data.path)], (s) => (server = s));
+      server = await startServe(["--data", join(data.path, "data"), "--profiles", profilesIn(data.path), "--chaos"], (s) => (server = s));
       for (let i = 0; i < 3; i++) assert.equal((await api(server, "/v1/agents", { method: "POST", body: JSON.stringify({ profile: "planner" }) })).status, 201);
       ({ page, errors } = await openPage(browser));
     });
@@ -149,7 +149,7 @@ describe("the dashboard in headless Chromium", () => {
     it("renders the crews, pools, ledger and healing views with no console error", async () => {
       const s = server as Server;
       assert.equal((await api(s, "/v1/crews/assemble", { method: "POST", body: JSON.stringify({ manifest: { name: "ui-crew", budget: 20, members: [{ profile: "planner", count: 2 }] } }) })).status, 201);
-      for (const [tab, shot] of [["crews", "crews"], ["pools", "pools"], ["ledger", "ledger"], ["healing", "healing"]] as const) {
+      for (const [tab, shot] of [["crews", "crews"], ["pools", "pools"], ["ledger", "ledger"], ["healing", "healing-empty"]] as const) {
         await page.locator(`nav button[data-tab="${tab}"]`).click();
         await page.waitForTimeout(400);
         if (tab === "crews") {
@@ -162,6 +162,24 @@ describe("the dashboard in headless Chromium", () => {
         if (tab === "healing") await page.getByTestId("heal-chart").locator("canvas").waitFor({ timeout: 2000 });
         await page.screenshot({ path: join(SHOTS, `${shot}.png`), fullPage: true });
       }
+      assert.deepEqual(errors, []);
+    });
+
+    it("shows a heal without reload within 2 s: the chart, the list and the replacement count", async () => {
+      const s = server as Server;
+      await page.locator('nav button[data-tab="healing"]').click();
+      const chart = page.getByTestId("heal-chart");
+      await chart.locator("canvas").waitFor({ timeout: 2000 });
+      const agent = (await api(s, "/v1/agents?limit=1")).body.items[0];
+      const killed = Date.now();
+      assert.equal((await api(s, "/v1/chaos/kill", { method: "POST", body: JSON.stringify({ agentId: agent.id }) })).status, 200);
+      const row = page.getByTestId("heal-list").locator("tr", { hasText: short(agent.id) }).first();
+      await row.waitFor({ timeout: 2000 });
+      assert.ok(Date.now() - killed < 2000);
+      assert.match((await row.textContent()) ?? "", /→ UNHEALTHY/);
+      await page.getByTestId("replaced-lost").filter({ hasText: /^1$/ }).waitFor({ timeout: 2000 });
+      assert.deepEqual(await chart.locator(".u-legend .u-series th").allTextContents().then((labels) => labels.map((l) => l.trim()).filter((l) => l !== "Time")), ["agent unhealthy"]);
+      await page.screenshot({ path: join(SHOTS, "healing.png"), fullPage: true });
       assert.deepEqual(errors, []);
     });
 

@@ -274,7 +274,7 @@ export function HealingView({ stats, heals }) {
   return html`<div class="view">
     ${h === undefined ? null : html`<div class="cards">
       <${Card} label="watched" value=${h.watched} />
-      <${Card} label="replaced: lost" value=${h.replaced.lost} />
+      <${Card} label="replaced: lost" value=${h.replaced.lost} testId="replaced-lost" />
       <${Card} label="replaced: silent" value=${h.replaced.silent} />
       <${Card} label="replaced: stuck" value=${h.replaced.stuck} />
       <${Card} label="replaced: quality" value=${h.replaced.quality} />
@@ -284,6 +284,6 @@ export function HealingView({ stats, heals }) {
       <${Card} label="hibernated / woken" value=${`${h.hibernated} / ${h.woken}`} />
     </div>`}
     <section class="panel"><${TimeChart} title="Heals per minute (last hour, from the event stream)" x=${chart.x} series=${chart.series.length > 0 ? chart.series : [{ label: "heals", values: chart.x.map(() => 0) }]} bars=${true} testId="heal-chart" /></section>
-    <section class="panel"><h3>Recent heals</h3><table><tbody>${heals.slice(-50).reverse().map((e, i) => html`<${EventRow} key=${i} event=${e} />`)}</tbody></table></section>
+    <section class="panel"><h3>Recent heals</h3><table data-testid="heal-list"><tbody>${heals.slice(-50).reverse().map((e, i) => html`<${EventRow} key=${i} event=${e} />`)}</tbody></table></section>
   </div>`;
 }
