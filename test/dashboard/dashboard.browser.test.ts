@@ -36,11 +36,11 @@ async function api(server: Server, path: string, init: RequestInit = {}, key?: s
   return { status: response.status, body: text.length > 0 && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text };
 }
 
-/** A profiles folder with the three function-runtime examples (no process agent: nothing to sandbox here). */
+/** A profiles folder with three function-runtime examples and the llm writer (no process agent: nothing to sandbox here). */
 function profilesIn(dir: string): string {
   const profiles = join(dir, "profiles");
   mkdirSync(profiles);
-  for (const name of ["planner", "coder", "reviewer"]) copyFileSync(join(ROOT, "examples", "profiles", `${name}.yaml`), join(profiles, `${name}.yaml`));
+  for (const name of ["planner", "coder", "reviewer", "writer"]) copyFileSync(join(ROOT, "examples", "profiles", `${name}.yaml`), join(profiles, `${name}.yaml`));
   return profiles;
 }
 
@@ -148,17 +148,28 @@ describe("the dashboard in headless Chromium", () => {
 
     it("renders the crews, pools, ledger and healing views with no console error", async () => {
       const s = server as Server;
-      assert.equal((await api(s, "/v1/crews/assemble", { method: "POST", body: JSON.stringify({ manifest: { name: "ui-crew", budget: 20, members: [{ profile: "planner", count: 2 }] } }) })).status, 201);
+      const crew = await api(s, "/v1/crews/assemble", { method: "POST", body: JSON.stringify({ manifest: { name: "ui-crew", budget: 20, members: [{ profile: "planner", count: 2 }, { profile: "writer", count: 1 }] } }) });
+      assert.equal(crew.status, 201);
+      // A model call (the offline mock provider), paid by the crew: spend for the ledger's charts.
+      const task = (await api(s, "/v1/tasks", { method: "POST", body: JSON.stringify({ role: "Writer", crewId: crew.body.id, input: "a haiku" }) })).body;
+      assert.equal((await api(s, `/v1/tasks/${task.id}?waitMs=10000`)).body.state, "SUCCEEDED");
+      const byModel = (await api(s, "/v1/ledger/report?by=model")).body;
+      assert.ok(byModel.rows.length >= 1 && byModel.total.amount > 0, JSON.stringify(byModel));
       for (const [tab, shot] of [["crews", "crews"], ["pools", "pools"], ["ledger", "ledger"], ["healing", "healing-empty"]] as const) {
         await page.locator(`nav button[data-tab="${tab}"]`).click();
         await page.waitForTimeout(400);
         if (tab === "crews") {
           await page.locator("tr.clickable", { hasText: "ui-crew" }).click();
           await page.locator("h3", { hasText: "ui-crew" }).waitFor({ timeout: 2000 });
-          assert.equal(await page.locator(".detail table").first().locator("tbody tr").count(), 2);
+          assert.equal(await page.locator(".detail table").first().locator("tbody tr").count(), 3);
         }
         if (tab === "pools") await page.getByTestId("pool-table").locator("tr", { hasText: "coder" }).waitFor({ timeout: 2000 });
-        if (tab === "ledger") await page.getByTestId("spend-chart").locator("canvas").waitFor({ timeout: 2000 });
+        if (tab === "ledger") {
+          await page.getByTestId("spend-by-model-chart").locator("canvas").waitFor({ timeout: 2000 });
+          assert.ok(Number(await page.getByTestId("spend-by-model-chart").getAttribute("data-points")) >= 1);
+          assert.ok(Number(await page.getByTestId("spend-chart").getAttribute("data-points")) >= 1);
+          assert.equal(await text(page, "spent-total"), byModel.total.amount.toLocaleString("en-US", { maximumFractionDigits: 4 }));
+        }
         if (tab === "healing") await page.getByTestId("heal-chart").locator("canvas").waitFor({ timeout: 2000 });
         await page.screenshot({ path: join(SHOTS, `${shot}.png`), fullPage: true });
       }

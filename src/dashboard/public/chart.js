@@ -63,7 +63,8 @@ export function Bars({ title, counts, limit = 12, extra, testId }) {
   const rows = Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]);
   const shown = rows.slice(0, limit);
   const rest = rows.slice(limit).reduce((sum, [, n]) => sum + n, 0) + (extra ?? 0);
-  const max = Math.max(1, ...shown.map(([, n]) => n), rest);
+  // Scaled to the largest row, whatever its unit (counts, or credits well below 1).
+  const max = Math.max(0, ...shown.map(([, n]) => n), rest) || 1;
   return html`<section class="panel bars" data-testid=${testId}>
     <h3>${title}</h3>
     ${shown.length === 0 && rest === 0 ? html`<p class="muted">none</p>` : null}
