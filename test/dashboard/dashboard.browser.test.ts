@@ -5,7 +5,7 @@
 // a request without it; with 100,000 agents the counts come from the server in milliseconds and the
 // page never lists agents. Screenshots go to test-artifacts/dashboard/ (CI keeps them).
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium, type Browser, type ConsoleMessage, type Page } from "playwright-core";
@@ -55,6 +55,7 @@ const text = async (page: Page, testId: string): Promise<string> => ((await page
 describe("the dashboard in headless Chromium", () => {
   let browser: Browser;
   before(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: these tests drive Debian's Chromium (apt-get install -y chromium; .ci/run installs it)`);
     mkdirSync(SHOTS, { recursive: true });
     // As root Chromium refuses its own sandbox; the page is our own, served from 127.0.0.1.
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
