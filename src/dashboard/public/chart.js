@@ -8,12 +8,13 @@ const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2"
 /**
  * A chart over time. `x`: seconds since the epoch, ascending; `series`: [{ label, values }] of the
  * same length (null where a series has no point). `bars` draws columns (counts per bucket).
+ * `stepped` holds each value until the next (a pool's target between scaling decisions).
  * The box carries `data-points` (how many x values it plots) so a test can tell a drawn chart from an empty one.
  */
-export function TimeChart({ title, x, series, height = 220, bars = false, testId, padSec = 60 }) {
+export function TimeChart({ title, x, series, height = 220, bars = false, stepped = false, testId, padSec = 60 }) {
   const box = useRef(null);
   const plot = useRef(null);
-  const shape = `${title}|${bars}|${series.map((s) => s.label).join(",")}`;
+  const shape = `${title}|${bars}|${stepped}|${series.map((s) => s.label).join(",")}`;
   useEffect(() => {
     const width = Math.max(320, (box.current?.clientWidth ?? 640) - 8);
     const options = {
@@ -31,6 +32,7 @@ export function TimeChart({ title, x, series, height = 220, bars = false, testId
           stroke: COLORS[i % COLORS.length],
           width: 2,
           spanGaps: true,
+          ...(stepped ? { paths: uPlot.paths.stepped({ align: 1 }) } : {}),
           ...(bars ? { fill: `${COLORS[i % COLORS.length]}55`, paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } } : {}),
         })),
       ],

@@ -194,8 +194,16 @@ export function PoolsView({ tick }) {
   const items = pools?.items ?? [];
   const chart = useMemo(() => {
     const decisions = items.flatMap((p) => p.decisions.map((d) => ({ ...d, profile: p.profile, t: Date.parse(d.at) / 1000 })));
-    const x = [...new Set(decisions.map((d) => d.t))].sort((a, b) => a - b);
-    const series = items.filter((p) => p.decisions.length > 0).map((p) => ({ label: `${p.profile} target`, values: x.map((t) => p.decisions.find((d) => Date.parse(d.at) / 1000 === t)?.to ?? null) }));
+    const scaled = items.filter((p) => p.decisions.length > 0);
+    // Each pool's target as steps: its size before its first decision, each decision's new size,
+    // and the target now — so even one decision draws as a change.
+    const now = Date.now() / 1000;
+    const points = scaled.map((p) => {
+      const own = decisions.filter((d) => d.profile === p.profile).sort((a, b) => a.t - b.t);
+      return new Map([[own[0].t - 1, own[0].from], ...own.map((d) => [d.t, d.to]), [now, p.target]]);
+    });
+    const x = [...new Set(points.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+    const series = scaled.map((p, i) => ({ label: `${p.profile} target`, values: x.map((t) => points[i].get(t) ?? null) }));
     return { x, series, decisions: decisions.sort((a, b) => b.t - a.t) };
   }, [pools]);
   return html`<div class="view">
@@ -205,7 +213,7 @@ export function PoolsView({ tick }) {
         <td><span class="bar small"><span style=${{ width: `${Math.round(100 * p.utilization)}%` }}></span></span> ${Math.round(100 * p.utilization)} %</td><td>${p.wait.p50Ms} / ${p.wait.p99Ms} ms</td></tr>`)}</tbody></table>
     </section>
     <section class="panel">
-      ${chart.series.length > 0 ? html`<${TimeChart} title="Scaling decisions: target size over time" x=${chart.x} series=${chart.series} testId="scaling-chart" />` : html`<p class="muted">No scaling decision yet.</p>`}
+      ${chart.series.length > 0 ? html`<${TimeChart} title="Scaling decisions: target size over time" x=${chart.x} series=${chart.series} stepped=${true} testId="scaling-chart" />` : html`<p class="muted">No scaling decision yet.</p>`}
       <table><tbody>${chart.decisions.slice(0, 30).map((d, i) => html`<tr key=${i}><td class="nowrap">${time(d.at)}</td><td>${d.profile}</td><td>${d.policy}</td><td>${d.from} → ${d.to}</td><td>${d.reason}</td></tr>`)}</tbody></table>
     </section>
   </div>`;
