@@ -45,3 +45,26 @@ function bump(counts: Map<string, number>, key: string): void {
 function sorted(counts: Map<string, number>): Record<string, number> {
   return Object.fromEntries([...counts].sort((a, b) => a[0].localeCompare(b[0])));
 }
+
+/**
+ * Several nodes' counts as one fleet's: sums per key; crews cut again to the largest `topCrews`
+ * (a crew cut from one node's top lands in `otherCrews`, so the totals always add up).
+ */
+export function mergeFleetCounts(parts: readonly FleetCounts[], topCrews: number): FleetCounts {
+  const sum = (pick: (c: FleetCounts) => Record<string, number>): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const part of parts) for (const [key, n] of Object.entries(pick(part))) out.set(key, (out.get(key) ?? 0) + n);
+    return out;
+  };
+  const ranked = [...sum((c) => c.byCrew)].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const top = ranked.slice(0, Math.max(0, topCrews));
+  const cut = ranked.slice(top.length).reduce((total, [, n]) => total + n, 0);
+  return {
+    total: parts.reduce((total, c) => total + c.total, 0),
+    byState: sorted(sum((c) => c.byState)),
+    byProfile: sorted(sum((c) => c.byProfile)),
+    byNode: sorted(sum((c) => c.byNode)),
+    byCrew: Object.fromEntries(top),
+    otherCrews: cut + parts.reduce((total, c) => total + c.otherCrews, 0),
+  };
+}

@@ -3,10 +3,10 @@ import type { HealingStats } from "./stats.ts";
 
 /** What `GET /v1/stats` answers: the fleet aggregated server-side, for the dashboard. */
 export interface FleetStats {
-  /** The node that answered (its agents are the ones counted in `agents`). */
+  /** The node that answered. */
   nodeId: string;
   at: string;
-  /** This node's live agents (every state but TERMINATED and HIBERNATING), counted. */
+  /** Live agents (every state but TERMINATED and HIBERNATING), counted: this node's, or on a cluster every node's that answered. */
   agents: FleetCounts;
   crews: { total: number; byState: Record<string, number> };
   tasks: { queued: number; running: number };
@@ -16,4 +16,6 @@ export interface FleetStats {
   /** Recent direct dispatches, enqueue → handler started, µs. */
   dispatch: { samples: number; p50Us: number; p99Us: number };
   lastEventSeq: number;
+  /** Nodes alive in the cluster whose counts could not be read (their agents are missing from `agents`). */
+  unreachable: string[];
 }

@@ -565,6 +565,7 @@ export class Factory {
       health: stats.health,
       dispatch: stats.dispatch,
       lastEventSeq: stats.lastEventSeq,
+      unreachable: [],
     };
   }
 

@@ -45,6 +45,7 @@ describe("GET /v1/stats", () => {
     assert.deepEqual(stats.body.tasks, { queued: 0, running: 0 });
     assert.deepEqual(stats.body.nodes.map((n: Json) => [n.id, n.alive]), [[factory.nodeId, true]]);
     assert.equal(stats.body.lastEventSeq, factory.stats().lastEventSeq);
+    assert.deepEqual(stats.body.unreachable, []);
     // No crew named at all: the five agents summed in otherCrews.
     const top = await call("/v1/stats?topCrews=0");
     assert.deepEqual([top.body.agents.byCrew, top.body.agents.otherCrews], [{}, 5]);

@@ -1,7 +1,7 @@
 // Pins countAgents: exact counts four ways, crews cut to the largest with the rest summed, and one pass fast enough for 100,000 agents.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { countAgents } from "../../src/core/fleet-counts.ts";
+import { countAgents, mergeFleetCounts } from "../../src/core/fleet-counts.ts";
 import type { AgentState } from "../../src/core/lifecycle.ts";
 
 const agent = (state: AgentState, profile: string, nodeId: string, crewId: string | null) => ({ state, profile, nodeId, crewId });
@@ -25,6 +25,21 @@ describe("countAgents", () => {
     assert.deepEqual(counts.byCrew, { big: 3, a: 1 });
     assert.equal(counts.otherCrews, 2);
     assert.equal(countAgents(agents, 0).otherCrews, 6);
+  });
+
+  it("merges several nodes' counts into one fleet's, crews cut again with the totals adding up", () => {
+    const a = countAgents([agent("READY", "coder", "n1", "c1"), agent("BUSY", "coder", "n1", "c2"), agent("READY", "coder", "n1", "c2")], 1);
+    const b = countAgents([agent("IDLE", "planner", "n2", "c1"), agent("IDLE", "planner", "n2", "c1"), agent("READY", "planner", "n2", "c3")], 1);
+    const merged = mergeFleetCounts([a, b], 1);
+    assert.deepEqual(merged, {
+      total: 6,
+      byState: { BUSY: 1, IDLE: 2, READY: 3 },
+      byProfile: { coder: 3, planner: 3 },
+      byNode: { n1: 3, n2: 3 },
+      // c1 (2 on b) and c2 (2 on a) tie; a's own cut left c1's one agent there in its otherCrews, b's left c3's.
+      byCrew: { c1: 2 },
+      otherCrews: 4,
+    });
   });
 
   it("counts 100,000 agents in one pass, well under 100 ms, into an answer of a few hundred bytes", () => {

@@ -65,6 +65,7 @@ export function FleetView({ stats, history, feed, alerts, limited }) {
       <${Card} label="nodes alive" value=${`${alive} / ${stats.nodes.length}`} />
       <${Card} label="alerts" value=${alerts.length} tone=${alerts.length > 0 ? "warn" : ""} testId="alert-count" />
     </div>
+    ${stats.unreachable.length > 0 ? html`<p class="error" role="alert" data-testid="unreachable">Not counted: node${stats.unreachable.length > 1 ? "s" : ""} ${stats.unreachable.join(", ")} did not answer.</p>` : null}
     ${alerts.length > 0
       ? html`<section class="panel alerts" data-testid="alerts"><h3>Alerts</h3><table><tbody>${alerts.slice(0, 10).map((e) => html`<${EventRow} key=${e.seq ?? e.at} event=${e} />`)}</tbody></table></section>`
       : null}
