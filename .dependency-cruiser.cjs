@@ -2,7 +2,7 @@
 // Imports point down only; type-only imports count too, since they are dependencies of the design
 // even though they vanish from the emitted JavaScript.
 //
-//   core ← state ← scheduler / health / economics / models / runtimes / cluster / security ← agents / crews / tasks ← factory ← api / cli ← index.ts
+//   core ← state ← scheduler / health / economics / models / runtimes / cluster / security ← agents / crews / tasks ← factory ← api / cli / dashboard ← index.ts
 //
 // adapters/ implement core's ports: they import core only, and only the wiring (factory) and
 // what sits above it import them. client/ is the HTTP client published as `agent-factory/client`:
@@ -15,7 +15,7 @@ const layers = [
   ["scheduler", "health", "economics", "models", "runtimes", "cluster", "security"],
   ["agents", "crews", "tasks"],
   ["factory"],
-  ["api", "cli"],
+  ["api", "cli", "dashboard"],
 ];
 
 /**
@@ -30,6 +30,8 @@ const sideways = {
   crews: ["agents"],
   tasks: ["crews"],
   cli: ["api"],
+  // The api serves the dashboard's files; the dashboard (static pages and their table) imports nothing of ours.
+  api: ["dashboard"],
 };
 
 /** Whom, beyond the layers below, each folder may import. */

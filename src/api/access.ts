@@ -80,6 +80,8 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   listPools: { role: "viewer", crews: "crewless" },
   getPool: { role: "viewer", crews: "crewless" },
   listNodes: { role: "viewer", crews: "crewless" },
+  // the whole fleet counted (the dashboard's overview): every crew's agents, so not a crew-limited key's
+  getFleetStats: { role: "viewer", crews: "crewless" },
   // ledger
   listLedgerEntries: { role: "viewer", crews: "itemList" },
   getLedgerReport: { role: "viewer", crews: "crewQuery" },

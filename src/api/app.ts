@@ -30,6 +30,8 @@ import { authenticate } from "./auth.ts";
 import { crewGuard } from "./crew-guard.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { mcpEndpoint } from "./mcp/mcp-endpoint.ts";
+import { statsRoutes } from "./routes/stats.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 
 export interface AppOptions {
   /** When set, every `/v1` route needs `Authorization: Bearer <key>`: this one (an admin key) or a stored operator key. */
@@ -207,6 +209,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   taskRoutes(app, factory);
   poolRoutes(app, factory);
   nodeRoutes(app, factory);
+  statsRoutes(app, factory);
   clusterRoutes(app, factory);
   ledgerRoutes(app, factory);
   modelRoutes(app, factory);
@@ -216,6 +219,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   eventRoutes(app, factory, options.closing ?? new AbortController().signal);
   // Not a REST route (JSON-RPC over POST): outside /v1 and the OpenAPI document; docs/mcp-server.md describes it.
   mcpEndpoint(app, factory, { apiKey: options.apiKey, requireKey: options.requireKey === true, maxBodyBytes: limit, onError: onUnexpected });
+  dashboardRoutes(app);
 
   const config = {
     openapi: "3.1.0",

@@ -101,6 +101,13 @@ export class Crews {
     return this.#deps.manager.size;
   }
 
+  /** Live crews (not yet disbanded) counted by state. */
+  countByState(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const crew of this.#deps.manager.values()) counts[crew.state] = (counts[crew.state] ?? 0) + 1;
+    return counts;
+  }
+
   /** The crew's members as they are now (live or as last stored). */
   members(crew: Crew): Promise<Agent[]> {
     return Promise.all(crew.agentIds.map((id) => this.#deps.agents.get(id)));

@@ -14,6 +14,8 @@ import type { Wallet } from "../core/wallet.ts";
 import type { OperatorKey, OperatorRole } from "../core/operator-key.ts";
 import type { CreatedOperatorKey } from "../security/operator-keys.ts";
 import type { FactoryStats } from "../core/stats.ts";
+import { countAgents } from "../core/fleet-counts.ts";
+import type { FleetStats } from "../core/fleet-stats.ts";
 import type { NodeInfo } from "../core/ports/membership.ts";
 import type { NodeState } from "../cluster/cluster-node.ts";
 import type { BudgetView } from "../models/budget-guard.ts";
@@ -570,6 +572,29 @@ export class Factory {
   /** False while the store refuses writes; `/ready` reports it. */
   get storeHealthy(): boolean {
     return this.#p.journal.healthy;
+  }
+
+  /**
+   * The fleet at a glance for the dashboard: this node's live agents counted by state, profile,
+   * node and crew (the largest `topCrews`), crews by state, the queue, healing, and every node of
+   * the cluster with its agents — aggregated here so a page never lists 100,000 agents.
+   */
+  async fleetStats(topCrews = 20): Promise<FleetStats> {
+    const { registry, crews } = this.#p;
+    const stats = this.stats();
+    const nodes = await this.listNodes();
+    return {
+      nodeId: this.nodeId,
+      at: new Date().toISOString(),
+      agents: countAgents(registry.values(), topCrews),
+      crews: { total: crews.size, byState: crews.countByState() },
+      tasks: { queued: stats.queuedTasks, running: stats.runningTasks },
+      nodes: nodes.map((n) => ({ id: n.id, alive: n.alive, agents: n.agents, load: n.load, capacity: n.capacity })),
+      health: stats.health,
+      dispatch: stats.dispatch,
+      lastEventSeq: stats.lastEventSeq,
+      unreachable: [],
+    };
   }
 
   stats(): FactoryStats {

@@ -108,7 +108,7 @@ describe("HTTP API", () => {
       assert.equal(doc.openapi, "3.1.0");
       const documented = Object.entries(doc.paths as Record<string, Json>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
       const served = app.routes
-        .filter((r) => (r.path.startsWith("/v1/") || r.path === "/health" || r.path === "/ready" || r.path === "/metrics" || r.path === "/.well-known/jwks.json") && r.method !== "ALL")
+        .filter((r) => (r.path.startsWith("/v1/") || r.path === "/health" || r.path === "/ready" || r.path === "/metrics" || r.path === "/.well-known/jwks.json" || r.path === "/ui" || r.path.startsWith("/ui/") || r.path === "/docs") && r.method !== "ALL")
         .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
       assert.deepEqual([...new Set(documented)].sort(), [...new Set(served)].sort());
       assert.ok(doc.components.schemas.Profile, "Profile schema is documented");

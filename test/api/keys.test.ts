@@ -196,6 +196,7 @@ const SAMPLES: Record<string, Sample> = {
   listPools: () => ({ path: "/v1/pools" }),
   getPool: () => ({ path: "/v1/pools/w" }),
   listNodes: () => ({ path: "/v1/nodes" }),
+  getFleetStats: () => ({ path: "/v1/stats" }),
   listLedgerEntries: () => ({ path: "/v1/ledger" }),
   getLedgerReport: (s) => ({ path: `/v1/ledger/report?by=crew&crewId=${s.crew}` }),
   grantCredits: (s) => ({ path: "/v1/ledger/grants", init: json("POST", { wallet: s.wallet, amount: 1 }) }),

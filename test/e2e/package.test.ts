@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ENV, ROOT } from "./serve.ts";
+import { ASSET_NAMES } from "../../src/dashboard/dashboard-assets.ts";
 
 const T = { timeout: 300_000 };
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { name: string; version: string; exports: Record<string, unknown>; devDependencies: Record<string, string> };
@@ -110,6 +111,10 @@ describe("the packed package installed into a new project", T, () => {
       // The README links them, and serve's banner names docs/storage.md.
       "docs/storage.md",
       "docs/cluster.md",
+      // The dashboard's own page files, copied beside the built code (its libraries come from the dependencies).
+      "dist/dashboard/public/index.html",
+      "dist/dashboard/public/app.js",
+      "docs/dashboard.md",
     ]) {
       assert.ok(existsSync(join(installed, file)), `${file} is missing from the installed package`);
     }
@@ -169,6 +174,13 @@ describe("the packed package installed into a new project", T, () => {
       });
       void exited.then((code) => fail(new Error(`serve exited (${code}) before listening\nstdout: ${out}\nstderr: ${err}`)));
     });
+    // The dashboard and /docs, with every file they load, served from the installed package and its dependencies: no build step.
+    for (const path of ["/ui", "/docs", ...ASSET_NAMES.map((name) => `/ui/assets/${name}`)]) {
+      const response = await fetch(`${url}${path}`);
+      const body = Buffer.from(await response.arrayBuffer());
+      assert.equal(response.status, 200, `${path} from the installed package: ${response.status} ${body.toString("utf8", 0, 300)}`);
+      assert.ok(body.byteLength > 0, path);
+    }
     const listed = ok(await run(bin, ["--url", url, "--json", "agents", "list"], project), "agents list");
     assert.deepEqual(JSON.parse(listed.stdout), []);
     process.kill(child.pid as number, "SIGTERM");

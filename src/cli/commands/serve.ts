@@ -197,6 +197,7 @@ export function serveCommand(program: Command): void {
             ? `no AGENT_FACTORY_API_KEY set: /v1 needs one of ${stored} operator key(s)${exposed ? ` (bound to ${host}: /v1 stays closed even if every key is revoked)` : ""}`
             : "no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs no key until one is made (agent-factory keys create)",
       );
+      console.log(`dashboard: ${server.url}/ui   API reference: ${server.url}/docs`);
       console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
       console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
       console.log(`retention: ${describeRetention(retentionSettings(retention))} (--retain-*; docs/storage.md)`);
