@@ -29,6 +29,12 @@ export const EVENT_TYPES = [
    * at stake.
    */
   "security.denied",
+  /**
+   * An MCP tool call went through the executor (docs/mcp.md). `agentId`, `crewId`; `data`:
+   * `server`, `tool`, `caller` (`agent`, or `operator:<key id>`), `durationMs`, `outcome`
+   * (`ok`, `tool-error`, `timeout`, `failed`) and, unless ok, `error`.
+   */
+  "tool.called",
 ] as const;
 
 export type FactoryEventType = (typeof EVENT_TYPES)[number];

@@ -1,3 +1,5 @@
+import { McpRuntime } from "../tools/mcp-runtime.ts";
+import { ToolHost, type ToolHostDeps } from "../tools/tool-host.ts";
 import type { Agent } from "../core/agent.ts";
 import { Hook } from "../core/hook.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
@@ -58,6 +60,8 @@ export interface FactoryDeps {
   store: Store;
   bus: Bus;
   runtimes: readonly AgentRuntime[];
+  /** Where agents' MCP servers run and what they may mount (the process runtime's sandboxes and rules). */
+  tools: Omit<ToolHostDeps, "events" | "log">;
   /** Balancers by name (the built-in three and any the caller adds). */
   balancers: ReadonlyMap<BalancerName, LoadBalancer>;
   /** Affinity bindings: how long one lives unused, and how many are kept (least recently used go first). */
@@ -125,6 +129,8 @@ export interface FactoryParts {
   chaos: Chaos;
   node: ClusterNode;
   keys: OperatorKeys;
+  /** Agents' MCP servers on this node: the tool registry and the executor. */
+  tools: ToolHost;
 }
 
 /**
@@ -134,7 +140,6 @@ export interface FactoryParts {
  */
 export function wireFactory(deps: FactoryDeps): FactoryParts {
   const { store, bus, logger, models } = deps;
-  const runtimesByKind = new Map(deps.runtimes.map((r) => [r.kind, r]));
 
   // state
   const phase = new FactoryPhase();
@@ -146,6 +151,10 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   );
   const events = new EventLog(journal, bus, deps.node.id);
   const registry = new AgentRegistry(journal, events);
+  // Every runtime's agents get their profile's MCP servers, started and stopped with them.
+  const tools = new ToolHost({ ...deps.tools, events, log: (agentId, level, message) => logger[level](`agent ${agentId}: ${message}`) });
+  const runtimes = deps.runtimes.map((r) => new McpRuntime(r, tools, deps.tools.workspaceRoot));
+  const runtimesByKind = new Map(runtimes.map((r) => [r.kind, r]));
   const profileRegistry = new ProfileRegistry();
   const retention = new Retention({
     store,
@@ -255,7 +264,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     waker: spawner,
     journal,
     store,
-    runtimes: deps.runtimes,
+    runtimes,
     crewAcceptsWork: (crewId) => crewManager.acceptsWork(crewId),
     asleep,
     maxBindings: deps.affinity.maxBindings,
@@ -356,5 +365,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
 
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   const keys = new OperatorKeys({ store, crews });
-  return { recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { tools, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }
