@@ -64,6 +64,12 @@ export function crewGuard(factory: Factory): MiddlewareHandler {
         if (access.crews === "taskBody") await cutSingle(c, crews, refuse);
         return;
       }
+      case "agentBody": {
+        const body = await jsonObject(c);
+        if (body === undefined || typeof body.agentId !== "string") return next(); // the route answers 400 naming agentId
+        check(await owners.agent(body.agentId), `agent ${body.agentId}`);
+        return next();
+      }
       case "grantBody":
       case "transferBody": {
         const body = await jsonObject(c);

@@ -1,15 +1,21 @@
 import { isAbsolute, resolve } from "node:path";
 
 /**
- * A profile document with its relative `runtime.files` resolved against `folder`, the folder of
+ * A profile document with its relative `runtime.files` (and `mcpServers.N.files`) resolved against `folder`, the folder of
  * the file that declared them: the one place a relative path means something. Whoever reads the
  * file (the server for `serve --profiles`, the CLI for `profiles apply -f`) resolves them; the
  * server refuses relative paths that arrive any other way. Anything else is left to the schema.
  */
 export function resolveProfileFiles(doc: unknown, folder: string): unknown {
-  if (!isObject(doc) || !isObject(doc.runtime) || !Array.isArray(doc.runtime.files)) return doc;
-  const files = doc.runtime.files.map((file: unknown) => (typeof file === "string" && file !== "" && !isAbsolute(file) ? resolve(folder, file) : file));
-  return { ...doc, runtime: { ...doc.runtime, files } };
+  if (!isObject(doc)) return doc;
+  const absolute = (files: unknown[]): unknown[] => files.map((file) => (typeof file === "string" && file !== "" && !isAbsolute(file) ? resolve(folder, file) : file));
+  let out: Record<string, unknown> = doc;
+  if (isObject(doc.runtime) && Array.isArray(doc.runtime.files)) out = { ...out, runtime: { ...doc.runtime, files: absolute(doc.runtime.files) } };
+  // MCP servers' `files` are mounted by the same rules, so they resolve the same way.
+  if (Array.isArray(doc.mcpServers)) {
+    out = { ...out, mcpServers: doc.mcpServers.map((server: unknown) => (isObject(server) && Array.isArray(server.files) ? { ...server, files: absolute(server.files) } : server)) };
+  }
+  return out;
 }
 
 /** A crew manifest with each inline member profile (`profile: {…}` or `config`) resolved as `resolveProfileFiles` does. */
