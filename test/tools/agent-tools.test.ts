@@ -1,10 +1,12 @@
-// Pins how each kind of agent reaches its MCP tools: a process agent on its stdio channel (tools/list, tools/call), a function agent through ctx.tools — the same executor, allow-list and events.
+// Pins how each kind of agent reaches its MCP tools: a process agent on its stdio channel (tools/list, tools/call), a function agent through ctx.tools, an llm agent in its tool loop beside the built-ins — the same executor, allow-list and events.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
+import { MockProvider } from "../../src/models/providers/mock-provider.ts";
+import { MockScriptSchema } from "../../src/models/providers/mock-script.ts";
 import { testFactory, until } from "../helpers.ts";
 
 const NODE_MODULES = resolve(import.meta.dirname, "../../node_modules");
@@ -90,5 +92,62 @@ describe("agents calling their MCP tools", () => {
     const task = await factory.waitForTask((await factory.submitTask({ agentId: agent.id, input: {} })).id, 5_000);
     assert.deepEqual(task.result, { list: [], call: "TOOL_NOT_FOUND" });
     await factory.terminateAgent(agent.id);
+  });
+});
+
+describe("an llm agent's MCP tools in its tool loop", () => {
+  const MEMORY = { name: "memory", command: ["node", "/agent/node_modules/@modelcontextprotocol/server-memory/dist/index.js"], files: [NODE_MODULES], env: { MEMORY_FILE_PATH: "/workspace/memory.jsonl" } };
+  const script = MockScriptSchema.parse({
+    rules: [
+      {
+        name: "archivist",
+        when: { system: "^You keep records" },
+        steps: [
+          { toolCalls: [{ name: "memory__create_entities", input: { entities: [{ name: "{{input}}", entityType: "topic", observations: ["asked about"] }] } }] },
+          { toolCalls: [{ name: "memory__search_nodes", input: { query: "{{input}}" } }] },
+          { toolCalls: [{ name: "memory__delete_entities", input: { entityNames: ["{{input}}"] } }] },
+          { text: "refused: {{lastToolResult}}" },
+        ],
+      },
+      { name: "reader", when: { system: "^You read" }, steps: [{ toolCalls: [{ name: "memory__search_nodes", input: { query: 5 } }] }, { text: "said: {{lastToolResult}}" }] },
+    ],
+  });
+  let t: Awaited<ReturnType<typeof testFactory>>;
+  const toolResults: string[] = [];
+
+  before(async () => {
+    const mock = new MockProvider({ script });
+    t = await testFactory({ agentFiles: [NODE_MODULES], providers: [mock], models: { providers: [{ name: "mock", kind: "mock", serves: "*" }] } });
+    t.factory.onEvent((e) => toolResults.push(`${String(e.data?.tool)}:${String(e.data?.outcome)}`), { types: ["tool.called"] });
+    t.factory.registerProfile({
+      name: "archivist",
+      role: "Archivist",
+      runtime: { kind: "llm", systemPrompt: "You keep records in your memory graph.", maxSteps: 6 },
+      mcpServers: [MEMORY],
+      tools: { allow: ["memory.create_entities", "memory.search_nodes"] },
+    });
+    t.factory.registerProfile({ name: "reader", role: "Reader", runtime: { kind: "llm", systemPrompt: "You read.", maxSteps: 3 }, mcpServers: [MEMORY] });
+  });
+  after(() => t.close());
+
+  it("calls MCP tools as server__tool, uses their answers, and a tool outside its allow-list is not even offered", async () => {
+    const { crew } = await t.factory.assembleCrew({ name: "records", budget: 100, members: [{ profile: "archivist" }] });
+    const done = await t.factory.waitForTask((await t.factory.submitTask({ role: "Archivist", crewId: crew.id, input: "tides" })).id, 15_000);
+    assert.equal(done.state, "SUCCEEDED", JSON.stringify(done.error));
+    const result = done.result as { output: string; steps: number };
+    assert.equal(result.steps, 4);
+    // delete_entities is outside the allow-list: the model was never offered it, so the loop says so.
+    assert.equal(result.output, "refused: VALIDATION_FAILED: no tool named 'memory__delete_entities' (tools: context_read, context_write, submit_task, memory__create_entities, memory__search_nodes)");
+    const searched = toolResults.filter((r) => r.startsWith("search_nodes"));
+    assert.deepEqual([toolResults[0], searched], ["create_entities:ok", ["search_nodes:ok"]]);
+    const graph = await t.factory.callTool({ agentId: (await t.factory.crewAgents(crew))[0]!.id, server: "memory", tool: "search_nodes", arguments: { query: "tides" } });
+    assert.deepEqual((graph.structuredContent as { entities: Array<{ name: string }> }).entities.map((e) => e.name), ["tides"]);
+  });
+
+  it("gives the model a tool's error (malformed arguments) as an error result, and the task still ends", async () => {
+    const { crew } = await t.factory.assembleCrew({ name: "readers", budget: 100, members: [{ profile: "reader" }] });
+    const done = await t.factory.waitForTask((await t.factory.submitTask({ role: "Reader", crewId: crew.id, input: "x" })).id, 15_000);
+    assert.equal(done.state, "SUCCEEDED", JSON.stringify(done.error));
+    assert.match((done.result as { output: string }).output, /^said: .*query/);
   });
 });
