@@ -1,3 +1,4 @@
+import { McpServerSchema } from "../core/schemas/mcp-server.ts";
 import { z } from "zod";
 import type { Agent } from "../core/agent.ts";
 import type { Crew } from "../core/crew.ts";
@@ -71,6 +72,7 @@ export const CrewSchema = z
     state: CrewStateSchema,
     agentIds: z.array(z.string()),
     budget: z.number().nullable(),
+    mcpServers: z.array(McpServerSchema).optional().meta({ description: "Its manifest's crew-wide MCP servers" }),
     walletAddress: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -1,3 +1,4 @@
+import type { Crew } from "../core/crew.ts";
 import { McpRuntime } from "../tools/mcp-runtime.ts";
 import { ToolHost, type ToolHostDeps } from "../tools/tool-host.ts";
 import type { Agent } from "../core/agent.ts";
@@ -152,8 +153,17 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const events = new EventLog(journal, bus, deps.node.id);
   const registry = new AgentRegistry(journal, events);
   // Every runtime's agents get their profile's MCP servers, started and stopped with them.
-  const tools = new ToolHost({ ...deps.tools, events, log: (agentId, level, message) => logger[level](`agent ${agentId}: ${message}`) });
-  const runtimes = deps.runtimes.map((r) => new McpRuntime(r, tools, deps.tools.workspaceRoot));
+  const tools: ToolHost = new ToolHost({
+    ...deps.tools,
+    events,
+    log: (ownerId, level, message) => logger[level](`${ownerId.startsWith("crew") ? "crew" : "agent"} ${ownerId}: ${message}`),
+    // Read when a member starts (the crew manager is built below, before any agent starts).
+    crewServers: (crewId) => {
+      const crew: Crew | undefined = crewManager.get(crewId);
+      return crew === undefined ? undefined : { servers: crew.mcpServers ?? [], active: crew.state !== "DISBANDING" && crew.state !== "DISBANDED" };
+    },
+  });
+  const runtimes: AgentRuntime[] = deps.runtimes.map((r) => new McpRuntime(r, tools, deps.tools.workspaceRoot));
   const runtimesByKind = new Map(runtimes.map((r) => [r.kind, r]));
   const profileRegistry = new ProfileRegistry();
   const retention = new Retention({

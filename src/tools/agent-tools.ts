@@ -21,23 +21,26 @@ export class AgentTools {
   readonly agentId: string;
   readonly crewId: string | null;
   readonly connections: readonly McpConnection[];
+  /** The crew's servers among `connections`: shared with the other members here, started and closed by the host, not by this agent. */
+  readonly #shared: ReadonlySet<McpConnection>;
   readonly policy: ToolPolicy;
   readonly #allow: RegExp[] | undefined;
   readonly #onCollision: (message: string) => void;
   #entries = new Map<string, Entry>();
 
-  constructor(options: { agentId: string; crewId: string | null; connections: readonly McpConnection[]; policy: ToolPolicy; onCollision: (message: string) => void }) {
+  constructor(options: { agentId: string; crewId: string | null; connections: readonly McpConnection[]; shared?: readonly McpConnection[]; policy: ToolPolicy; onCollision: (message: string) => void }) {
     this.agentId = options.agentId;
     this.crewId = options.crewId;
-    this.connections = options.connections;
+    this.connections = [...options.connections, ...(options.shared ?? [])];
+    this.#shared = new Set(options.shared ?? []);
     this.policy = options.policy;
     this.#allow = options.policy.allow?.map(globToRegExp);
     this.#onCollision = options.onCollision;
   }
 
-  /** Starts every server (in parallel) and builds the registry; the first failure (or a collision) throws, after all are closed. */
+  /** Starts its own servers (in parallel; the crew's are started already) and builds the registry; the first failure (or a collision) throws, after all are closed. */
   async start(): Promise<void> {
-    const results = await Promise.allSettled(this.connections.map((c) => c.start()));
+    const results = await Promise.allSettled(this.connections.filter((c) => !this.#shared.has(c)).map((c) => c.start()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed !== undefined) {
       await this.close();
@@ -100,7 +103,8 @@ export class AgentTools {
     return this.connections.find((c) => c.name === server);
   }
 
+  /** Closes its own servers; the crew's stay for the other members. */
   async close(): Promise<void> {
-    await Promise.all(this.connections.map((c) => c.close()));
+    await Promise.all(this.connections.filter((c) => !this.#shared.has(c)).map((c) => c.close()));
   }
 }

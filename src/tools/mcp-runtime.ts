@@ -33,7 +33,7 @@ export class McpRuntime implements AgentRuntime {
   }
 
   async start(agent: Readonly<Agent>, profile: ProfileRecord, services: AgentServices): Promise<AgentHandle> {
-    if ((profile.mcpServers ?? []).length === 0) return this.#inner.start(agent, profile, services);
+    if (!this.#host.declares(agent, profile)) return this.#inner.start(agent, profile, services);
     const host = this.#host;
     const handle = await this.#inner.start(agent, profile, new ServicesWithTools(services, { list: () => host.of(agent.id)?.list() ?? [], call: (server, tool, args, signal) => host.call(agent.id, server, tool, args, { kind: "agent" }, signal) }));
     try {

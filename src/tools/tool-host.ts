@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
 import type { Agent } from "../core/agent.ts";
@@ -26,6 +26,8 @@ export interface ToolHostDeps {
   allowUnsandboxed?: boolean;
   allowEgress?: boolean;
   events: EventLog;
+  /** A crew's manifest servers, and whether it still runs (its servers' workspace is wiped once it does not). */
+  crewServers?: (crewId: string) => { servers: readonly McpServerSpec[]; active: boolean } | undefined;
   /** Where `${env:NAME}` in a url server's headers is read from. */
   env?: NodeJS.ProcessEnv;
   log(agentId: string, level: "info" | "warn" | "error", message: string): void;
@@ -47,6 +49,8 @@ export interface ToolFilter {
 export class ToolHost {
   readonly #deps: ToolHostDeps;
   readonly #agents = new Map<string, AgentTools>();
+  /** Crews' servers on this node: started with the first member here, closed with the last. */
+  readonly #crews = new Map<string, CrewServers>();
 
   constructor(deps: ToolHostDeps) {
     this.#deps = deps;
@@ -85,26 +89,45 @@ export class ToolHost {
   }
 
   /** Starts an agent's servers (replacing any it had here); a server that fails to start fails the start, quoting its stderr. */
+  /** Whether an agent of this profile, in this crew, has any MCP server (its profile's or its crew's). */
+  declares(agent: Readonly<Agent>, profile: ProfileRecord): boolean {
+    return (profile.mcpServers ?? []).length > 0 || (agent.crewId !== null && (this.#deps.crewServers?.(agent.crewId)?.servers.length ?? 0) > 0);
+  }
+
   async start(agent: Readonly<Agent>, profile: ProfileRecord): Promise<AgentTools> {
     await this.stop(agent.id);
     const spec = SandboxSchema.parse(profile.sandbox ?? {});
     const readOnly = agent.scopes.includes("reviewer") && !agent.scopes.includes("coder");
-    const connections = (profile.mcpServers ?? []).map((server, i) => {
+    const own = profile.mcpServers ?? [];
+    const crewServers = agent.crewId === null ? [] : (this.#deps.crewServers?.(agent.crewId)?.servers ?? []);
+    // Names namespace the tools: a profile server and a crew server of one name would give two tools each name.
+    for (const server of own) {
+      if (crewServers.some((s) => s.name === server.name)) {
+        throw new FactoryError(
+          "AGENT_START_FAILED",
+          `mcpServers: tool name collision: server '${server.name}' is declared by both profile '${profile.name}' and crew ${agent.crewId}'s manifest ('${server.name}.*' would name the tools of both); rename one`,
+          { field: "mcpServers" },
+        );
+      }
+    }
+    const connections = own.map((server, i) => {
       const label = `MCP server '${server.name}' of agent ${agent.id}`;
       return new McpConnection({
         label,
         spec: server,
-        transport: () => (server.url !== undefined ? httpTransport(server, this.#deps.env ?? process.env, `mcpServers.${i}`) : this.#stdio(agent, server, i, spec, readOnly)),
+        transport: () => (server.url !== undefined ? httpTransport(server, this.#deps.env ?? process.env, `mcpServers.${i}`) : this.#stdio(agent.id, join(resolve(this.#deps.workspaceRoot), agent.id), server, i, spec, readOnly)),
         onToolsChanged: () => {
           if (this.#agents.get(agent.id) === tools) tools.rebuild();
         },
         log: (level, message) => this.#deps.log(agent.id, level, message),
       });
     });
+    const shared = crewServers.length === 0 ? [] : await this.#joinCrew(agent.crewId!, agent.id, crewServers);
     const tools: AgentTools = new AgentTools({
       agentId: agent.id,
       crewId: agent.crewId,
       connections,
+      shared,
       policy: ToolPolicySchema.parse(profile.tools ?? {}),
       onCollision: (message) => this.#deps.log(agent.id, "error", `tool name collision: ${message}`),
     });
@@ -113,23 +136,70 @@ export class ToolHost {
       await tools.start();
     } catch (error) {
       if (this.#agents.get(agent.id) === tools) this.#agents.delete(agent.id);
+      await this.#leaveCrew(agent.crewId, agent.id);
       throw error;
     }
     return tools;
   }
 
-  /** A stdio server in the agent's sandbox: a second sandboxed process on the agent's workspace. */
-  #stdio(agent: Readonly<Agent>, server: McpServerSpec, index: number, spec: SandboxSpec, readOnly: boolean): StartedTransport {
+  /** The crew's servers on this node, started by its first member here; the member is counted until it stops. */
+  async #joinCrew(crewId: string, agentId: string, servers: readonly McpServerSpec[]): Promise<McpConnection[]> {
+    let crew = this.#crews.get(crewId);
+    if (crew === undefined) {
+      const workspace = join(resolve(this.#deps.workspaceRoot), crewId);
+      // A crew's servers run as its agents' would by default: bubblewrap, no network.
+      const spec = SandboxSchema.parse({});
+      const connections = servers.map(
+        (server, i) =>
+          new McpConnection({
+            label: `MCP server '${server.name}' of crew ${crewId}`,
+            spec: server,
+            transport: () => (server.url !== undefined ? httpTransport(server, this.#deps.env ?? process.env, `mcpServers.${i}`) : this.#stdio(crewId, workspace, server, i, spec, false)),
+            onToolsChanged: () => {
+              for (const member of this.#crews.get(crewId)?.members ?? []) this.#agents.get(member)?.rebuild();
+            },
+            log: (level, message) => this.#deps.log(crewId, level, message),
+          }),
+      );
+      const created: CrewServers = { connections, members: new Set(), started: Promise.all(connections.map((c) => c.start())).then(() => undefined) };
+      crew = created;
+      this.#crews.set(crewId, created);
+      created.started.catch(() => {
+        if (this.#crews.get(crewId) === created) this.#crews.delete(crewId);
+        void Promise.all(connections.map((c) => c.close()));
+      });
+    }
+    crew.members.add(agentId);
+    try {
+      await crew.started;
+    } catch (error) {
+      crew.members.delete(agentId);
+      throw error;
+    }
+    return crew.connections;
+  }
+
+  /** A member stopped here: the last one closes the crew's servers (and, once the crew has ended, wipes their workspace). */
+  async #leaveCrew(crewId: string | null, agentId: string): Promise<void> {
+    if (crewId === null) return;
+    const crew = this.#crews.get(crewId);
+    if (crew === undefined || !crew.members.delete(agentId) || crew.members.size > 0) return;
+    this.#crews.delete(crewId);
+    await Promise.all(crew.connections.map((c) => c.close()));
+    if (this.#deps.crewServers?.(crewId)?.active !== true && /^[A-Za-z0-9_-]+$/.test(crewId)) rmSync(join(resolve(this.#deps.workspaceRoot), crewId), { recursive: true, force: true });
+  }
+
+  /** A stdio server in its owner's sandbox: for an agent, a second sandboxed process on the agent's workspace. */
+  #stdio(ownerId: string, workspace: string, server: McpServerSpec, index: number, spec: SandboxSpec, readOnly: boolean): StartedTransport {
     const sandbox = this.#deps.sandboxes.get(spec.kind);
     if (sandbox === undefined) throw new FactoryError("SANDBOX_UNAVAILABLE", `sandbox.kind: no '${spec.kind}' sandbox in this factory`, { field: "sandbox.kind" });
     this.#permit(spec, "AGENT_START_FAILED");
     sandbox.check();
-    const workspace = join(resolve(this.#deps.workspaceRoot), agent.id);
     mkdirSync(workspace, { recursive: true });
     const files = this.#files(server, index, "AGENT_START_FAILED", true);
     try {
       const launch = sandbox.launch({
-        agentId: agent.id,
+        agentId: ownerId,
         command: server.command!,
         env: server.env ?? {},
         cwd: undefined,
@@ -159,6 +229,7 @@ export class ToolHost {
     if (tools === undefined) return;
     this.#agents.delete(agentId);
     await tools.close();
+    await this.#leaveCrew(tools.crewId, agentId);
   }
 
   /** The agent's tools here, if it has servers on this node. */
@@ -236,8 +307,10 @@ export class ToolHost {
   /** Ends every server (factory shutdown). */
   async close(): Promise<void> {
     const all = [...this.#agents.values()];
+    const crews = [...this.#crews.values()];
     this.#agents.clear();
-    await Promise.all(all.map((t) => t.close()));
+    this.#crews.clear();
+    await Promise.all([...all.map((t) => t.close()), ...crews.flatMap((c) => c.connections.map((x) => x.close()))]);
   }
 
   stats(): Record<string, unknown> {
@@ -249,6 +322,14 @@ export class ToolHost {
     }
     return { mcpServers: servers, mcpRestarts: restarts };
   }
+}
+
+/** One crew's servers on this node. */
+interface CrewServers {
+  connections: McpConnection[];
+  /** Its members on this node whose tools use them. */
+  members: Set<string>;
+  started: Promise<void>;
 }
 
 /** The text of a result's text blocks, for an event's `error`. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { McpServersSchema } from "./mcp-server.ts";
 import { NameSchema, ProfileSchema, SCOPES } from "./profile.ts";
 
 export const CrewMemberSchema = z
@@ -28,6 +29,12 @@ export const CrewManifestSchema = z
      * round-robin over the cluster's live nodes, this one first (on a single node: all here).
      */
     placement: z.enum(["local", "spread"]).default("local"),
+    /**
+     * Crew-wide MCP servers (docs/mcp.md): one instance per crew on each node that runs members,
+     * in a sandbox of the crew's own (a crew workspace), whose tools every member sees beside its
+     * profile's. A name a member's profile also uses fails that member's start, naming both.
+     */
+    mcpServers: McpServersSchema.optional(),
   })
   .meta({ id: "CrewManifest" });
 
