@@ -1,5 +1,6 @@
-// Pins the agent-facing operations over HTTP with an agent's token as bearer: its own crew's context, bus and tasks answer; another crew is 403 CROSS_CREW; any other route is 403 FORBIDDEN; a token from another key, no token and the token of a terminated agent are 401 (an expired one: agent-tokens.test.ts) — generated over every operation × crew, with zero cross-crew successes.
+// Pins the agent-facing operations over HTTP with an agent's token as bearer: its own crew's context, bus, tasks and its crew's agents' MCP tools answer; another crew is 403 CROSS_CREW; any other route is 403 FORBIDDEN; a token from another key, no token and the token of a terminated agent are 401 (an expired one: agent-tokens.test.ts) — generated over every operation × crew, with zero cross-crew successes.
 import assert from "node:assert/strict";
+import { resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { generateKeyPair, SignJWT } from "jose";
 import { createApp } from "../../src/api/app.ts";
@@ -8,6 +9,9 @@ import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { testFactory } from "../helpers.ts";
 
+/** The project's node_modules, for the crews' MCP server (server-memory). */
+const NODE_MODULES = resolve(import.meta.dirname, "../../node_modules");
+
 describe("agents over HTTP with their tokens", () => {
   let factory: Factory;
   let close: () => Promise<void>;
@@ -15,13 +19,18 @@ describe("agents over HTTP with their tokens", () => {
   const crews: Record<"own" | "other", string> = { own: "", other: "" };
   let token = "";
   let agentId = "";
+  const agents: Record<"own" | "other", string> = { own: "", other: "" };
   before(async () => {
-    ({ factory, close } = await testFactory({ handlers: { whoami: (_i: unknown, ctx: HandlerContext) => ctx.token() } }));
+    ({ factory, close } = await testFactory({ agentFiles: [NODE_MODULES], handlers: { whoami: (_i: unknown, ctx: HandlerContext) => ctx.token() } }));
     // A key exists, so /v1 is closed to callers without one.
     app = createApp(factory, { apiKey: "operator-secret-for-the-test" });
     factory.registerProfile({ name: "fn", role: "Fn", runtime: { kind: "function", handler: "whoami" }, pool: { spawnStrategy: "manual" } });
-    const own = await factory.assembleCrew({ name: "own", members: [{ profile: "fn" }] });
-    const other = await factory.assembleCrew({ name: "other", members: [{ profile: "fn" }] });
+    // Each crew has an MCP server, so its agents have tools an agent's token may list and call.
+    const mcpServers = [{ name: "memory", command: ["node", "/agent/node_modules/@modelcontextprotocol/server-memory/dist/index.js"], files: [NODE_MODULES], env: { MEMORY_FILE_PATH: "/workspace/m.jsonl" } }];
+    const own = await factory.assembleCrew({ name: "own", members: [{ profile: "fn" }], mcpServers });
+    const other = await factory.assembleCrew({ name: "other", members: [{ profile: "fn" }], mcpServers });
+    agents.own = own.agents[0]?.id as string;
+    agents.other = other.agents[0]?.id as string;
     crews.own = own.crew.id;
     crews.other = other.crew.id;
     agentId = own.agents[0]?.id as string;
@@ -49,6 +58,8 @@ describe("agents over HTTP with their tokens", () => {
       ["listCrewMessages", "GET", `/v1/crews/${crews[crew]}/messages`],
       ["submitTask", "POST", "/v1/tasks", { role: "Fn", crewId: crews[crew], input: {} }],
       ["getTask", "GET", `/v1/tasks/${crew === "own" ? ownTask.id : otherTask.id}`],
+      ["listTools", "GET", `/v1/tools?crewId=${crews[crew]}`],
+      ["callTool", "POST", "/v1/tools/call", { agentId: agents[crew], server: "memory", tool: "read_graph", arguments: {} }],
     ];
     assert.deepEqual(new Set(cases("own").map(([op]) => op)), AGENT_OPERATIONS, "every agent operation is tried");
     let crossCrewSuccesses = 0;

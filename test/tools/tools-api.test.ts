@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp } from "../../src/api/app.ts";
 import type { Factory } from "../../src/factory/factory.ts";
+import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { testFactory } from "../helpers.ts";
 
 const NODE_MODULES = resolve(import.meta.dirname, "../../node_modules");
@@ -25,7 +26,8 @@ describe("the tool registry and executor over HTTP", () => {
   let viewerA: string;
 
   before(async () => {
-    ({ factory, close } = await testFactory({ agentFiles: [NODE_MODULES] }));
+    ({ factory, close } = await testFactory({ agentFiles: [NODE_MODULES], handlers: { whoami: (_input: unknown, ctx: HandlerContext) => ctx.token() } }));
+    factory.registerProfile({ name: "tokener", role: "Tokener", runtime: { kind: "function", handler: "whoami" } });
     app = createApp(factory, { apiKey: ROOT });
     const profile = {
       name: "keeper",
@@ -35,7 +37,7 @@ describe("the tool registry and executor over HTTP", () => {
     };
     assert.equal((await call(app, "/v1/profiles", "POST", profile)).status, 201);
     for (const side of ["a", "b"] as const) {
-      const assembled = await call(app, "/v1/crews/assemble", "POST", { manifest: { name: `crew-${side}`, members: [{ profile: "keeper" }] } });
+      const assembled = await call(app, "/v1/crews/assemble", "POST", { manifest: { name: `crew-${side}`, members: [{ profile: "keeper" }, { profile: "tokener" }] } });
       assert.equal(assembled.status, 201, JSON.stringify(assembled.body));
       crews[side] = { crew: assembled.body.id, agent: assembled.body.agents[0].id };
     }
@@ -75,6 +77,18 @@ describe("the tool registry and executor over HTTP", () => {
     assert.deepEqual([cross.status, cross.body.error.code], [403, "CROSS_CREW"]);
     const viewer = await call(app, "/v1/tools/call", "POST", { agentId: crews.a.agent, server: "memory", tool: "read_graph", arguments: {} }, viewerA);
     assert.deepEqual([viewer.status, viewer.body.error.code], [403, "FORBIDDEN"]);
+  });
+
+  it("an agent's token lists and calls its own crew's agents' tools, and gets 403 CROSS_CREW for another crew's", async () => {
+    const task = await factory.waitForTask((await factory.submitTask({ role: "Tokener", crewId: crews.a.crew, input: null })).id, 5_000);
+    const token = task.result as string;
+    const listed = await call(app, "/v1/tools", "GET", undefined, token);
+    assert.equal(listed.status, 200);
+    assert.deepEqual([...new Set(listed.body.items.map((t: Json) => t.agentId))], [crews.a.agent]);
+    const own = await call(app, "/v1/tools/call", "POST", { agentId: crews.a.agent, server: "memory", tool: "search_nodes", arguments: { query: "nothing" } }, token);
+    assert.deepEqual([own.status, own.body.isError], [200, false]);
+    const other = await call(app, "/v1/tools/call", "POST", { agentId: crews.b.agent, server: "memory", tool: "read_graph", arguments: {} }, token);
+    assert.deepEqual([other.status, other.body.error.code], [403, "CROSS_CREW"]);
   });
 
   it("refuses a tool outside the allow-list with 403 FORBIDDEN naming the tool, and bad input with 400/404 naming the field", async () => {
