@@ -36,14 +36,16 @@ export class McpRuntime implements AgentRuntime {
     if (!this.#host.declares(agent, profile)) return this.#inner.start(agent, profile, services);
     const host = this.#host;
     const handle = await this.#inner.start(agent, profile, new ServicesWithTools(services, { list: () => host.of(agent.id)?.list() ?? [], call: (server, tool, args, signal) => host.call(agent.id, server, tool, args, { kind: "agent" }, signal) }));
+    let tools;
     try {
-      await host.start(agent, profile);
+      tools = await host.start(agent, profile);
     } catch (error) {
       await handle.stop().catch(() => {});
       this.#wipe(agent.id);
       throw error;
     }
-    return new HandleWithTools(handle, () => host.stop(agent.id), () => this.#wipe(agent.id));
+    // A late stop of a replaced start wipes nothing its replacement uses.
+    return new HandleWithTools(handle, () => host.release(tools), () => host.of(agent.id) === undefined && this.#wipe(agent.id));
   }
 
   /** A process agent's own stop wipes its workspace; for the others, the servers' workspace goes here. */
@@ -70,10 +72,10 @@ export class McpRuntime implements AgentRuntime {
 class HandleWithTools implements AgentHandle {
   readonly #inner: AgentHandle;
   readonly #stopTools: () => Promise<void>;
-  readonly #wipe: () => void;
+  readonly #wipe: () => unknown;
   readonly liveness?: "heartbeat" | "probe";
 
-  constructor(inner: AgentHandle, stopTools: () => Promise<void>, wipe: () => void) {
+  constructor(inner: AgentHandle, stopTools: () => Promise<void>, wipe: () => unknown) {
     this.#inner = inner;
     this.#stopTools = stopTools;
     this.#wipe = wipe;

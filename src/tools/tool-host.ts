@@ -223,6 +223,15 @@ export class ToolHost {
     }
   }
 
+  /**
+   * Stops the servers of one start of an agent: a replaced runtime's handle, stopped late, must not
+   * stop the servers its replacement started under the same id.
+   */
+  async release(tools: AgentTools): Promise<void> {
+    if (this.#agents.get(tools.agentId) === tools) await this.stop(tools.agentId);
+    else await tools.close();
+  }
+
   /** Stops an agent's servers, if it has any here. */
   async stop(agentId: string): Promise<void> {
     const tools = this.#agents.get(agentId);

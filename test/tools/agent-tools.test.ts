@@ -76,6 +76,20 @@ describe("agents calling their MCP tools", () => {
     await factory.terminateAgent(agent.id);
   });
 
+  it("a process agent replaced after a crash gets its servers again, and its tools answer", async () => {
+    const agent = await factory.spawnAgent({ profile: "rpc-fs" });
+    await factory.callTool({ agentId: agent.id, server: "fs", tool: "write_file", arguments: { path: "/workspace/before.txt", content: "x" } });
+    process.kill(agent.pid!, "SIGKILL");
+    await until(async () => {
+      const now = await factory.getAgent(agent.id);
+      return now.restarts === 1 && now.state === "READY";
+    }, "the agent replaced", 15_000);
+    const listing = await factory.callTool({ agentId: agent.id, server: "fs", tool: "list_directory", arguments: { path: "/workspace" } });
+    assert.equal(listing.isError, false, JSON.stringify(listing.content));
+    assert.equal(factory.listTools({ agentId: agent.id }).length, 3);
+    await factory.terminateAgent(agent.id);
+  });
+
   it("a function agent calls its tools through ctx.tools", async () => {
     const agent = await factory.spawnAgent({ profile: "fn-fs" });
     const task = await factory.waitForTask((await factory.submitTask({ agentId: agent.id, input: { content: "round trip" } })).id, 15_000);

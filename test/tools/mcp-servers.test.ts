@@ -144,6 +144,21 @@ describe("MCP servers declared by a profile", () => {
     await until(() => processesWith(marker).length === 0, "the server stopped with its agent", 5_000);
   });
 
+  it("stops an agent's servers while it hibernates and starts them again when it wakes, its workspace (and the memory graph in it) kept", async () => {
+    const marker = `marker-${randomUUID()}`;
+    factory.registerProfile({ name: "sleeper", role: "Coder", mcpServers: [{ name: "memory", command: [...MEMORY_SERVER, marker], files: [NODE_MODULES], env: { MEMORY_FILE_PATH: "/workspace/memory.jsonl" } }] });
+    const agent = await factory.spawnAgent({ profile: "sleeper" });
+    await factory.callTool({ agentId: agent.id, server: "memory", tool: "create_entities", arguments: { entities: [{ name: "Dream", entityType: "note", observations: ["kept"] }] } });
+    await factory.hibernateAgent(agent.id);
+    await until(() => processesWith(marker).length === 0, "the server stopped while the agent sleeps", 5_000);
+    assert.deepEqual(factory.listTools({ agentId: agent.id }), []);
+    await assert.rejects(factory.callTool({ agentId: agent.id, server: "memory", tool: "read_graph", arguments: {} }), { code: "TOOL_NOT_FOUND" });
+    await factory.wakeAgent(agent.id);
+    const graph = await factory.callTool({ agentId: agent.id, server: "memory", tool: "read_graph", arguments: {} });
+    assert.deepEqual((graph.structuredContent as { entities: Array<{ name: string }> }).entities.map((e) => e.name), ["Dream"]);
+    await factory.terminateAgent(agent.id);
+  });
+
   it("fails the spawn with the server's stderr when a declared server cannot start", async () => {
     factory.registerProfile({ name: "broken", role: "Coder", mcpServers: [{ name: "bad", command: ["node", "-e", "console.error('no config file: /workspace/bad.json'); process.exit(3)"] }] });
     await assert.rejects(factory.spawnAgent({ profile: "broken" }), (error: { code?: string; message: string }) => {
