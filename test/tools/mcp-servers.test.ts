@@ -1,7 +1,7 @@
 // Pins the MCP client side: declared stdio servers from npm, run in each agent's sandbox, listed in the registry, called through the one executor.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { randomUUID } from "node:crypto";
 import type { FactoryEvent } from "../../src/core/events.ts";
@@ -157,6 +157,24 @@ describe("MCP servers declared by a profile", () => {
     const graph = await factory.callTool({ agentId: agent.id, server: "memory", tool: "read_graph", arguments: {} });
     assert.deepEqual((graph.structuredContent as { entities: Array<{ name: string }> }).entities.map((e) => e.name), ["Dream"]);
     await factory.terminateAgent(agent.id);
+  });
+
+  it("re-lists a server's tools when it says they changed (tools/list_changed)", async () => {
+    const fixture = resolve(import.meta.dirname, "../fixtures/mcp-growing-server.mjs");
+    const growing = await testFactory({ agentFiles: [NODE_MODULES, dirname(fixture)] });
+    try {
+      // The fixture is mounted at /agent/, node_modules beside it: its imports resolve as on the host.
+      growing.factory.registerProfile({ name: "grower", role: "Coder", mcpServers: [{ name: "grow", command: ["node", "/agent/mcp-growing-server.mjs"], files: [fixture, NODE_MODULES] }] });
+      const agent = await growing.factory.spawnAgent({ profile: "grower" });
+      assert.deepEqual(growing.factory.listTools({ agentId: agent.id }).map((t) => t.name), ["grow.grow"]);
+      await growing.factory.callTool({ agentId: agent.id, server: "grow", tool: "grow", arguments: { name: "sprout" } });
+      await until(() => growing.factory.listTools({ agentId: agent.id }).length === 2, "the new tool listed", 5_000);
+      assert.deepEqual(growing.factory.listTools({ agentId: agent.id }).map((t) => t.name), ["grow.grow", "grow.sprout"]);
+      const sprout = await growing.factory.callTool({ agentId: agent.id, server: "grow", tool: "sprout", arguments: {} });
+      assert.deepEqual(sprout.content, [{ type: "text", text: "sprout here" }]);
+    } finally {
+      await growing.close();
+    }
   });
 
   it("fails the spawn with the server's stderr when a declared server cannot start", async () => {
