@@ -20,6 +20,8 @@ export interface McpConnectionOptions {
   log(level: "info" | "warn" | "error", message: string): void;
   /** Restarts in a row before the server is given up (its tools then answer errors); default 5. */
   maxRestarts?: number;
+  /** How long a (re)started server must stay up for its earlier failures to be forgotten; default 10 s. */
+  stableAfterMs?: number;
 }
 
 /** Connection states: `ready` serves calls; `restarting` after the server died; `failed` once restarts ran out. */
@@ -36,6 +38,8 @@ export class McpConnection {
   #state: McpConnectionState = "starting";
   #tools: Tool[] = [];
   #failures = 0;
+  /** When the server last became ready: one that stays up this long has its failures forgiven. */
+  #readyAt = 0;
   #timer: NodeJS.Timeout | undefined;
   /** Times the server was started again after it died. */
   restarts = 0;
@@ -92,7 +96,7 @@ export class McpConnection {
     if (client !== this.#client) return;
     this.#tools = listed.tools;
     this.#state = "ready";
-    this.#failures = 0;
+    this.#readyAt = Date.now();
     this.#options.onToolsChanged();
   }
 
@@ -108,6 +112,8 @@ export class McpConnection {
     if (client !== this.#client || this.#state !== "ready") return;
     const said = this.#started?.stderr?.() ?? "";
     this.#options.log("warn", `${this.#options.label} stopped${said === "" ? "" : ` (it said: ${said.slice(-300)})`}; restarting it`);
+    // A server that starts and dies soon after, again and again, is a crash loop: it is given up, not restarted forever.
+    if (Date.now() - this.#readyAt >= (this.#options.stableAfterMs ?? 10_000)) this.#failures = 0;
     this.#retry();
   }
 
@@ -142,7 +148,10 @@ export class McpConnection {
    */
   async call(tool: string, args: Record<string, unknown>, options: { timeoutMs: number; maxTotalTimeoutMs: number; signal?: AbortSignal }): Promise<ToolCallResult> {
     const client = this.#client;
-    if (client === undefined || this.#state !== "ready") throw new Error(`the server is ${this.#state === "restarting" ? "restarting after it stopped" : this.#state}`);
+    if (client === undefined || this.#state !== "ready") {
+      const why = this.#state === "restarting" ? "is restarting after it stopped" : this.#state === "failed" ? `was given up: it stopped again after ${this.#options.maxRestarts ?? 5} restarts in a row` : `is ${this.#state}`;
+      throw new Error(`the server ${why}`);
+    }
     const result = await client.callTool(
       { name: tool, arguments: args },
       {

@@ -177,6 +177,25 @@ describe("MCP servers declared by a profile", () => {
     }
   });
 
+  it("gives up a server in a crash loop: after 5 restarts in a row its tools are gone and calls answer a tool error", async () => {
+    const fixture = resolve(import.meta.dirname, "../fixtures/mcp-growing-server.mjs");
+    const looping = await testFactory({ agentFiles: [NODE_MODULES, dirname(fixture)] });
+    try {
+      looping.factory.registerProfile({ name: "looper", role: "Coder", mcpServers: [{ name: "grow", command: ["node", "/agent/mcp-growing-server.mjs"], files: [fixture, NODE_MODULES], env: { GROW_EXIT_AFTER_MS: "400" } }] });
+      const agent = await looping.factory.spawnAgent({ profile: "looper" });
+      await until(() => looping.factory.listTools({ agentId: agent.id }).length === 0, "the server given up", 20_000);
+      // Still given up a while later: not restarted again.
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.deepEqual(looping.factory.listTools({ agentId: agent.id }), []);
+      const answer = await looping.factory.callTool({ agentId: agent.id, server: "grow", tool: "grow", arguments: { name: "x" } });
+      assert.deepEqual(answer, { content: [{ type: "text", text: "grow.grow failed: the server was given up: it stopped again after 5 restarts in a row" }], isError: true });
+      // The agent itself lives on.
+      assert.equal((await looping.factory.getAgent(agent.id)).state, "READY");
+    } finally {
+      await looping.close();
+    }
+  });
+
   it("fails the spawn with the server's stderr when a declared server cannot start", async () => {
     factory.registerProfile({ name: "broken", role: "Coder", mcpServers: [{ name: "bad", command: ["node", "-e", "console.error('no config file: /workspace/bad.json'); process.exit(3)"] }] });
     await assert.rejects(factory.spawnAgent({ profile: "broken" }), (error: { code?: string; message: string }) => {
