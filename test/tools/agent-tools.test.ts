@@ -131,7 +131,7 @@ describe("an llm agent's MCP tools in its tool loop", () => {
 
   before(async () => {
     const mock = new MockProvider({ script });
-    t = await testFactory({ agentFiles: [NODE_MODULES], providers: [mock], models: { providers: [{ name: "mock", kind: "mock", serves: "*" }] } });
+    t = await testFactory({ agentFiles: [NODE_MODULES, dirname(RPC_AGENT)], providers: [mock], models: { providers: [{ name: "mock", kind: "mock", serves: "*" }] } });
     t.factory.onEvent((e) => toolResults.push(`${String(e.data?.tool)}:${String(e.data?.outcome)}`), { types: ["tool.called"] });
     t.factory.registerProfile({
       name: "archivist",
@@ -156,6 +156,19 @@ describe("an llm agent's MCP tools in its tool loop", () => {
     assert.deepEqual([toolResults[0], searched], ["create_entities:ok", ["search_nodes:ok"]]);
     const graph = await t.factory.callTool({ agentId: (await t.factory.crewAgents(crew))[0]!.id, server: "memory", tool: "search_nodes", arguments: { query: "tides" } });
     assert.deepEqual((graph.structuredContent as { entities: Array<{ name: string }> }).entities.map((e) => e.name), ["tides"]);
+  });
+
+  it("fails the task naming both tools when two MCP tools would share one model name (grow.x.y and grow.x_y are both grow__x_y)", async () => {
+    const fixture = resolve(import.meta.dirname, "../fixtures/mcp-growing-server.mjs");
+    t.factory.registerProfile({ name: "grower", role: "Grower", runtime: { kind: "llm", systemPrompt: "You read.", maxSteps: 3 }, mcpServers: [{ name: "grow", command: ["node", "/agent/mcp-growing-server.mjs"], files: [fixture, NODE_MODULES] }] });
+    const { crew, agents } = await t.factory.assembleCrew({ name: "growers", budget: 100, members: [{ profile: "grower" }] });
+    const agentId = agents[0]!.id;
+    for (const name of ["x.y", "x_y"]) await t.factory.callTool({ agentId, server: "grow", tool: "grow", arguments: { name } });
+    await until(() => t.factory.listTools({ agentId }).length === 3, "both grown tools listed", 5_000);
+    const done = await t.factory.waitForTask((await t.factory.submitTask({ role: "Grower", crewId: crew.id, input: "x" })).id, 15_000);
+    assert.equal(done.state, "FAILED");
+    assert.equal(done.error?.code, "VALIDATION_FAILED");
+    assert.equal(done.error?.message, "tool name collision: 'grow__x_y' would be both grow.x.y and grow.x_y");
   });
 
   it("gives the model a tool's error (malformed arguments) as an error result, and the task still ends", async () => {
