@@ -1,7 +1,17 @@
-import { Client, StreamableHTTPClientTransport, type Tool, type Transport } from "@modelcontextprotocol/client";
+import type * as McpSdkModule from "@modelcontextprotocol/client";
+import type { Client, Tool, Transport } from "@modelcontextprotocol/client";
 import { FactoryError } from "../core/errors.ts";
 import type { McpServerSpec } from "../core/schemas/mcp-server.ts";
 import type { ToolCallResult } from "../core/tool.ts";
+
+/** The official SDK's client module. */
+export type McpSdk = typeof McpSdkModule;
+
+/** The SDK, loaded at the first server start (about 0.2 s): a factory whose profiles declare no server never pays for it. */
+let sdk: Promise<McpSdk> | undefined;
+function loadSdk(): Promise<McpSdk> {
+  return (sdk ??= import("@modelcontextprotocol/client"));
+}
 
 /** A transport for one start of a server, and what it said on stderr (stdio servers). */
 export interface StartedTransport {
@@ -14,7 +24,7 @@ export interface McpConnectionOptions {
   label: string;
   spec: McpServerSpec;
   /** A fresh transport for each start (a stdio server is a new sandboxed process each time). */
-  transport(): StartedTransport;
+  transport(sdk: McpSdk): StartedTransport;
   /** The server's tools changed (a restart, or its `tools/list_changed`). */
   onToolsChanged(): void;
   log(level: "info" | "warn" | "error", message: string): void;
@@ -72,9 +82,10 @@ export class McpConnection {
 
   async #connect(): Promise<void> {
     const { spec } = this.#options;
-    const started = this.#options.transport();
+    const mcp = await loadSdk();
+    const started = this.#options.transport(mcp);
     this.#started = started;
-    const client = new Client(
+    const client = new mcp.Client(
       { name: "agent-factory", version: "1" },
       {
         listChanged: {
@@ -182,7 +193,7 @@ export class McpConnection {
 }
 
 /** A Streamable HTTP transport for a `url` server, its headers' `${env:NAME}` read from `env`. */
-export function httpTransport(spec: McpServerSpec, env: NodeJS.ProcessEnv, field: string): StartedTransport {
+export function httpTransport(mcp: McpSdk, spec: McpServerSpec, env: NodeJS.ProcessEnv, field: string): StartedTransport {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(spec.headers ?? {})) {
     headers[name] = value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, variable: string) => {
@@ -191,5 +202,5 @@ export function httpTransport(spec: McpServerSpec, env: NodeJS.ProcessEnv, field
       return found;
     });
   }
-  return { transport: new StreamableHTTPClientTransport(new URL(spec.url!), { requestInit: { headers } }) };
+  return { transport: new mcp.StreamableHTTPClientTransport(new URL(spec.url!), { requestInit: { headers } }) };
 }

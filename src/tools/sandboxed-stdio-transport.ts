@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { ReadBuffer, serializeMessage, type JSONRPCMessage, type Transport } from "@modelcontextprotocol/client";
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/client";
 import type { SandboxLaunch } from "../core/ports/sandbox.ts";
 
 /** How much of a server's stderr is kept, to quote when it fails to start or dies. */
@@ -9,11 +9,13 @@ const STDERR_KEEP = 4_000;
  * The MCP SDK's stdio transport, for a program started through a `Sandbox` launch: the SDK's own
  * `StdioClientTransport` spawns a plain command and cannot hand the launcher the descriptors
  * bubblewrap needs (the prepared user namespace, the opened files), so this spawns the launch as
- * the process runtime does and speaks the SDK's newline-delimited JSON-RPC over its stdio.
+ * the process runtime does and speaks MCP's stdio framing (one JSON-RPC message per line) over
+ * its stdio. Only the SDK's types are imported here: the SDK itself loads when a server starts.
  */
 export class SandboxedStdioTransport implements Transport {
   readonly #launch: SandboxLaunch;
-  readonly #read = new ReadBuffer();
+  /** What arrived after the last newline. */
+  #pending = "";
   #child: ChildProcess | undefined;
   #stderr = "";
   #closed = false;
@@ -52,18 +54,22 @@ export class SandboxedStdioTransport implements Transport {
         this.onclose?.();
       });
       child.stdin!.on("error", (error) => this.onerror?.(error));
-      child.stdout!.on("data", (chunk: Buffer) => {
-        this.#read.append(chunk);
-        for (;;) {
-          let message: JSONRPCMessage | null;
+      child.stdout!.setEncoding("utf8");
+      child.stdout!.on("data", (text: string) => {
+        const lines = (this.#pending + text).split("\n");
+        this.#pending = lines.pop() ?? "";
+        for (const line of lines) {
+          if (line.trim() === "") continue;
+          let message: unknown;
           try {
-            message = this.#read.readMessage();
+            message = JSON.parse(line);
           } catch (error) {
+            // A server that prints anything else on stdout is misbehaving; the client hears of it, the line goes.
             this.onerror?.(error as Error);
             continue;
           }
-          if (message === null) break;
-          this.onmessage?.(message);
+          if (typeof message === "object" && message !== null && (message as { jsonrpc?: unknown }).jsonrpc === "2.0") this.onmessage?.(message as JSONRPCMessage);
+          else this.onerror?.(new Error(`not a JSON-RPC 2.0 message: ${line.slice(0, 200)}`));
         }
       });
       child.stderr!.setEncoding("utf8");
@@ -80,7 +86,7 @@ export class SandboxedStdioTransport implements Transport {
         reject(new Error("the MCP server is not running"));
         return;
       }
-      if (stdin.write(serializeMessage(message))) resolve();
+      if (stdin.write(`${JSON.stringify(message)}\n`)) resolve();
       else stdin.once("drain", () => resolve());
     });
   }
@@ -90,7 +96,7 @@ export class SandboxedStdioTransport implements Transport {
     const child = this.#child;
     if (this.#closed) return;
     this.#closed = true;
-    this.#read.clear();
+    this.#pending = "";
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise<void>((resolve) => child.once("close", () => resolve()));
       child.stdin?.end();

@@ -1,6 +1,5 @@
 import { closeSync, mkdirSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
 import type { Agent } from "../core/agent.ts";
 import { closestNames } from "../core/closest-names.ts";
 import { FactoryError, isFactoryError } from "../core/errors.ts";
@@ -115,7 +114,7 @@ export class ToolHost {
       return new McpConnection({
         label,
         spec: server,
-        transport: () => (server.url !== undefined ? httpTransport(server, this.#deps.env ?? process.env, `mcpServers.${i}`) : this.#stdio(agent.id, join(resolve(this.#deps.workspaceRoot), agent.id), server, i, spec, readOnly)),
+        transport: (mcp) => (server.url !== undefined ? httpTransport(mcp, server, this.#deps.env ?? process.env, `mcpServers.${i}`) : this.#stdio(agent.id, join(resolve(this.#deps.workspaceRoot), agent.id), server, i, spec, readOnly)),
         onToolsChanged: () => {
           if (this.#agents.get(agent.id) === tools) tools.rebuild();
         },
@@ -154,7 +153,7 @@ export class ToolHost {
           new McpConnection({
             label: `MCP server '${server.name}' of crew ${crewId}`,
             spec: server,
-            transport: () => (server.url !== undefined ? httpTransport(server, this.#deps.env ?? process.env, `mcpServers.${i}`) : this.#stdio(crewId, workspace, server, i, spec, false)),
+            transport: (mcp) => (server.url !== undefined ? httpTransport(mcp, server, this.#deps.env ?? process.env, `mcpServers.${i}`) : this.#stdio(crewId, workspace, server, i, spec, false)),
             onToolsChanged: () => {
               for (const member of this.#crews.get(crewId)?.members ?? []) this.#agents.get(member)?.rebuild();
             },
@@ -306,7 +305,8 @@ export class ToolHost {
       record(result.isError ? "tool-error" : "ok", result.isError ? textOf(result) : undefined);
       return result;
     } catch (error) {
-      const timeout = error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout;
+      // The SDK's SdkError with SdkErrorCode.RequestTimeout, told by its code (the SDK is loaded lazily, so no instanceof here).
+      const timeout = (error as { code?: unknown } | null)?.code === "REQUEST_TIMEOUT";
       const message = timeout ? `${name} timed out (no answer or progress for ${tools.policy.timeoutMs} ms, or over ${tools.policy.maxTotalTimeoutMs} ms in all)` : `${name} failed: ${error instanceof Error ? error.message : String(error)}`;
       record(timeout ? "timeout" : "failed", message);
       return { content: [{ type: "text", text: message }], isError: true };
