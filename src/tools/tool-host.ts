@@ -321,16 +321,6 @@ export class ToolHost {
     this.#crews.clear();
     await Promise.all([...all.map((t) => t.close()), ...crews.flatMap((c) => c.connections.map((x) => x.close()))]);
   }
-
-  stats(): Record<string, unknown> {
-    let servers = 0;
-    let restarts = 0;
-    for (const tools of this.#agents.values()) for (const c of tools.connections) {
-      servers++;
-      restarts += c.restarts;
-    }
-    return { mcpServers: servers, mcpRestarts: restarts };
-  }
 }
 
 /** One crew's servers on this node. */
