@@ -17,7 +17,9 @@ export type { FactoryEvent, FactoryEventType } from "./core/events.ts";
 export type { Profile, ProfileInput, ProfileRecord, PoolSettings, HealthSettings } from "./core/schemas/profile.ts";
 export type { CrewManifest, CrewManifestInput } from "./core/schemas/manifest.ts";
 export type { TaskSubmitInput } from "./core/schemas/task.ts";
-export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHandlerFn, HandlerContext } from "./runtimes/function/function-handler.ts";
+export type { AgentContext, FunctionAgentDefinition, FunctionHandler, FunctionHandlerFn, HandlerContext, HandlerTools } from "./runtimes/function/function-handler.ts";
+export type { ToolCallResult, ToolCaller, ToolInfo } from "./core/tool.ts";
+export type { McpServerSpec, ToolPolicy } from "./core/schemas/mcp-server.ts";
 export type { PruneKind, PruneQuery, Store, StoreWrite } from "./core/ports/store.ts";
 /** A Store in this process's memory, for tests and embedding (`createFactory({ store: createMemoryStore() })`); nothing survives the process. */
 export { createMemoryStore } from "./adapters/store/memory/memory-store.ts";

@@ -9,6 +9,7 @@ import type { OperatorRole } from "../core/operator-key.ts";
  *   cut to the key's crews (a `crewId` query must be one of them);
  * - `crewQuery`: a read across things that must name one of the key's crews in `crewId` (the event stream, the ledger report);
  * - `taskBody` / `routeBody`: the body's `crewId` must be one of the key's crews (and its `agentId`, if any, in one);
+ * - `agentBody`: the body's `agentId` must be an agent of one of the key's crews (a tool call with that agent's rights);
  * - `grantBody` / `transferBody`: every wallet in the body must be of the key's crews or their agents;
  * - `budgetPath` / `budgetList`: a budget of one of the key's crews or their agents (never `global`).
  */
@@ -22,6 +23,7 @@ export type CrewScope =
   | "itemList"
   | "crewQuery"
   | "taskBody"
+  | "agentBody"
   | "routeBody"
   | "grantBody"
   | "transferBody"
@@ -76,6 +78,9 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   getTask: { role: "viewer", crews: "taskPath" },
   retryTask: { role: "operator", crews: "taskPath" },
   cancelTask: { role: "operator", crews: "taskPath" },
+  // MCP tools: an agent's, with its rights
+  listTools: { role: "viewer", crews: "itemList" },
+  callTool: { role: "operator", crews: "agentBody" },
   // pools and nodes: the whole factory's
   listPools: { role: "viewer", crews: "crewless" },
   getPool: { role: "viewer", crews: "crewless" },
@@ -136,6 +141,9 @@ export const AGENT_OPERATIONS: Readonly<Record<string, AgentAccess>> = {
   callAgentModel: { self: true },
   spawnCrewMember: { scope: "admin" },
   terminateAgent: { scope: "admin" },
+  // Its crew's agents' MCP tools (its own too, though its stdio channel is the shorter way).
+  listTools: {},
+  callTool: {},
 };
 
 /** What an agent's token needs for an operation; undefined: no agent may call it. */

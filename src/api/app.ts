@@ -24,6 +24,7 @@ import { clusterRoutes } from "./routes/cluster.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { toolRoutes } from "./routes/tools.ts";
 import { ownerRouting } from "./owner-routing.ts";
 import { accessOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
@@ -207,6 +208,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
   agentRoutes(app, factory);
   crewRoutes(app, factory);
   taskRoutes(app, factory);
+  toolRoutes(app, factory);
   poolRoutes(app, factory);
   nodeRoutes(app, factory);
   statsRoutes(app, factory);

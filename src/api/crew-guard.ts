@@ -66,6 +66,13 @@ export function crewGuard(factory: Factory): MiddlewareHandler {
         if (access.crews === "taskBody") await cutSingle(c, crews, refuse);
         return;
       }
+      case "agentBody": {
+        const body = await jsonObjectBody(c);
+        // Fail closed, as for every body the guard decides by.
+        if (body === undefined || typeof body.agentId !== "string") throw new FactoryError("VALIDATION_FAILED", "agentId: the agent whose tools to use is required", { field: "agentId" });
+        check(await owners.agent(body.agentId), `agent ${body.agentId}`);
+        return next();
+      }
       case "grantBody":
       case "transferBody": {
         const body = await jsonObjectBody(c);

@@ -48,6 +48,12 @@ export function ownerRouting(factory: Factory): MiddlewareHandler {
       if (wallet === undefined) return next();
       what = `wallet ${wallet}`;
       where = await factory.locate("wallet", wallet);
+    } else if ((c.req.path === "/v1/tools/call" && c.req.method === "POST") || (c.req.path === "/v1/tools" && c.req.method === "GET" && c.req.query("agentId") !== undefined)) {
+      // An agent's MCP servers run on the node that runs it: that node lists and calls its tools.
+      const agentId = c.req.method === "GET" ? c.req.query("agentId") : (await jsonBody(c))?.agentId;
+      if (agentId === undefined) return next();
+      what = `agent ${agentId}`;
+      where = await factory.locate("agent", agentId);
     } else if (c.req.path === "/v1/tasks" && c.req.method === "POST") {
       const body = await jsonBody(c);
       // A body that is not a task is this node's to refuse (400, naming what is wrong).

@@ -1,3 +1,4 @@
+import { McpServerSchema } from "../core/schemas/mcp-server.ts";
 import { z } from "zod";
 import type { Agent } from "../core/agent.ts";
 import type { Crew } from "../core/crew.ts";
@@ -72,6 +73,7 @@ export const CrewSchema = z
     state: CrewStateSchema,
     agentIds: z.array(z.string()),
     budget: z.number().nullable(),
+    mcpServers: z.array(McpServerSchema).optional().meta({ description: "Its manifest's crew-wide MCP servers" }),
     walletAddress: z.string(),
     network: z.literal("crew").optional().meta({ description: "Present when its members share one loopback-only network namespace per node (manifest network: crew)" }),
     memberScopes: z.record(z.string(), z.array(z.string())).optional().meta({ description: "The scopes its manifest narrowed, by profile: members of that profile added later get no more" }),

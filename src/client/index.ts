@@ -13,6 +13,7 @@ import type { CreatedKeySchema, CreateKeySchema, OperatorKeySchema } from "../ap
 import type { LedgerEntrySchema, LedgerReportSchema } from "../api/routes/ledger.ts";
 import type { ModelsInfoSchema, RouteDecisionSchema, RouteRequestSchema } from "../api/routes/models.ts";
 import type { PoolSchema, WaitingSchema } from "../api/routes/pools.ts";
+import type { ToolCallSchema, ToolResultSchema, ToolSchema } from "../api/routes/tools.ts";
 import type { SpawnSchema } from "../api/routes/agents.ts";
 import type { AgentSchema, CrewMessageSchema, CrewSchema, ModelResultSchema, NodeSchema, ProfileRecordSchema, TaskSchema, WalletSchema } from "../api/schemas.ts";
 import type { HttpErrorCode } from "../api/http-error.ts";
@@ -38,6 +39,9 @@ export type TaskSubmit = z.input<typeof TaskSubmitSchema>;
 export type Wallet = z.output<typeof WalletSchema>;
 export type ModelCallResult = z.output<typeof ModelResultSchema>;
 export type Pool = z.output<typeof PoolSchema>;
+export type Tool = z.output<typeof ToolSchema>;
+export type ToolCall = z.input<typeof ToolCallSchema>;
+export type ToolResult = z.output<typeof ToolResultSchema>;
 /** One node of the cluster, with its lease, agents and load. */
 export type ClusterNode = z.output<typeof NodeSchema>;
 /** Tasks waiting for an agent, counted by target. */
@@ -232,6 +236,11 @@ export class FactoryClient {
   /** Every pool, and the tasks waiting for an agent by target (accepted work no agent runs yet). */
   pools(): Promise<{ items: Pool[]; waiting: Waiting[] }> { return this.#get("/v1/pools"); }
   getPool(profile: string): Promise<Pool> { return this.#get(`/v1/pools/${enc(profile)}`); }
+
+  /** Agents' MCP tools (the registry), filtered by agent, crew or server. */
+  listTools(query: { agentId?: string; crewId?: string; server?: string } = {}): Promise<Tool[]> { return this.#items(this.#get("/v1/tools", { ...query })); }
+  /** Calls an agent's MCP tool with its rights; a failing tool answers `isError: true`. */
+  callTool(call: ToolCall): Promise<ToolResult> { return this.#post("/v1/tools/call", call); }
 
   /** The nodes of the cluster, oldest join first (a single node lists itself). */
   listNodes(): Promise<ClusterNode[]> { return this.#items(this.#get("/v1/nodes")); }

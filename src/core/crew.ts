@@ -1,4 +1,5 @@
 import type { CrewState } from "./crew-states.ts";
+import type { McpServerSpec } from "./schemas/mcp-server.ts";
 
 /** ASSEMBLING → ACTIVE ⇄ PAUSED → DISBANDING → DISBANDED; the table is `CREW_TRANSITIONS` in crew-states.ts. */
 export type { CrewState };
@@ -11,6 +12,8 @@ export interface Crew {
   /** Member agent ids, in manifest order. */
   agentIds: string[];
   budget: number | null;
+  /** Its manifest's crew-wide MCP servers; absent when it declares none. */
+  mcpServers?: McpServerSpec[];
   walletAddress: string;
   /** `crew`: its members share one loopback-only network namespace per node; absent: each member has its own (the default, `private`). */
   network?: "crew";

@@ -15,8 +15,8 @@ export const ERROR_FAMILIES = {
    * CROSS_CREW: the thing belongs to a crew the caller is not limited to (or to none).
    */
   permission: ["NOT_YOUR_TASK", "FORBIDDEN", "CROSS_CREW"],
-  /** No such thing (404); CHAOS_DISABLED: the chaos actions do not exist on this factory. */
-  notFound: ["NOT_FOUND", "PROFILE_NOT_FOUND", "AGENT_NOT_FOUND", "CREW_NOT_FOUND", "TASK_NOT_FOUND", "CHAOS_DISABLED"],
+  /** No such thing (404); CHAOS_DISABLED: the chaos actions do not exist on this factory; TOOL_NOT_FOUND: no such MCP server or tool for that agent. */
+  notFound: ["NOT_FOUND", "PROFILE_NOT_FOUND", "AGENT_NOT_FOUND", "CREW_NOT_FOUND", "TASK_NOT_FOUND", "CHAOS_DISABLED", "TOOL_NOT_FOUND"],
   /**
    * Not allowed in the thing's current state (409). NODE_ID_TAKEN: a live node of the cluster
    * holds the lease of this node id (two nodes started with one `--node-id`).

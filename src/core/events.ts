@@ -38,6 +38,12 @@ export const EVENT_TYPES = [
   "alert.error_rate",
   "alert.budget_low",
   "alert.node_lost",
+  /**
+   * An MCP tool call went through the executor (docs/mcp.md). `agentId`, `crewId`; `data`:
+   * `server`, `tool`, `caller` (`agent`, or `operator:<key id>`), `durationMs`, `outcome`
+   * (`ok`, `tool-error`, `timeout`, `failed`) and, unless ok, `error`.
+   */
+  "tool.called",
 ] as const;
 
 export type FactoryEventType = (typeof EVENT_TYPES)[number];

@@ -213,6 +213,7 @@ export class CrewManager {
       state: "ASSEMBLING",
       agentIds: [],
       budget: manifest.budget ?? null,
+      ...(manifest.mcpServers === undefined || manifest.mcpServers.length === 0 ? {} : { mcpServers: manifest.mcpServers }),
       walletAddress: newWalletAddress("CREW"),
       ...(manifest.network === "crew" ? { network: "crew" as const } : {}),
       ...memberScopesOf(plan),

@@ -71,20 +71,21 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
   // A bus is a live object made per factory, so it is built here rather than in the schema.
   const bus = o.bus ?? new MemoryBus();
   const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
+  // One set of sandboxes and rules for process agents and every agent's stdio MCP servers.
+  const sandboxes = [new BubblewrapSandbox(), new NoSandbox()];
+  const isolation = {
+    workspaceRoot: join(dataRoot, "workspaces"),
+    // Agents never see the factory's own data (the store, other agents' workspaces).
+    hidden: [dataRoot],
+    // The data folder resolved (tmp dirs are often symlinked), so a path to it by another name is caught too.
+    agentFiles: new AgentFiles(agentFolders, [existsSync(dataRoot) ? realpathSync(dataRoot) : dataRoot]),
+    allowUnsandboxed: o.allowUnsandboxed,
+    allowEgress: o.allowEgress,
+  };
   const runtimes: AgentRuntime[] = [
     new FunctionRuntime(o.handlers),
     new LlmRuntime(),
-    new ProcessRuntime({
-      sandboxes: [new BubblewrapSandbox(), new NoSandbox()],
-      workspaceRoot: join(dataRoot, "workspaces"),
-      // Agents never see the factory's own data (the store, other agents' workspaces).
-      hidden: [dataRoot],
-      // The data folder resolved (tmp dirs are often symlinked), so a path to it by another name is caught too.
-      agentFiles: new AgentFiles(agentFolders, [existsSync(dataRoot) ? realpathSync(dataRoot) : dataRoot]),
-      allowUnsandboxed: o.allowUnsandboxed,
-      allowEgress: o.allowEgress,
-      warmPerKind: o.processes.warmPerKind,
-    }),
+    new ProcessRuntime({ sandboxes, ...isolation, warmPerKind: o.processes.warmPerKind }),
     ...o.runtimes,
   ];
   const factory = new Factory(
@@ -92,6 +93,7 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
     store,
     bus,
     runtimes,
+    tools: { sandboxes: new Map(sandboxes.map((s) => [s.kind, s])), ...isolation },
     balancers: new Map([new RoundRobin(), new LeastLoaded(), new SkillAware(), ...o.balancers].map((b) => [b.name as BalancerName, b] as const)),
     affinity: o.affinity,
     scaling: o.scaling,

@@ -9,6 +9,8 @@ import type { LedgerReportQueryInput } from "../core/schemas/ledger-report.ts";
 import type { ProfileInput, ProfileRecord } from "../core/schemas/profile.ts";
 import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { Task } from "../core/task.ts";
+import type { ToolCallResult, ToolCaller, ToolInfo } from "../core/tool.ts";
+import type { ToolFilter } from "../tools/tool-host.ts";
 import type { AgentModelRequest, ModelCallResult } from "../core/model-call.ts";
 import type { Wallet } from "../core/wallet.ts";
 import type { OperatorKey, OperatorRole } from "../core/operator-key.ts";
@@ -158,6 +160,22 @@ export class Factory {
   async terminateAgent(id: string): Promise<Agent> {
     this.#p.phase.assertOpen();
     return this.#p.agents.terminate(id);
+  }
+
+  /** The tool registry of this node's agents (their MCP servers' tools, namespaced `server.tool`), as far as each agent's allow-list goes. */
+  listTools(filter: ToolFilter = {}): ToolInfo[] {
+    return this.#p.tools.list(filter);
+  }
+
+  /**
+   * Calls one of an agent's MCP tools with that agent's rights (its allow-list), through the one
+   * executor; the agent must run on this node. Tool failures are results with `isError: true`.
+   */
+  async callTool(request: { agentId: string; server: string; tool: string; arguments?: unknown }, caller: ToolCaller = { kind: "operator", keyId: "library" }, signal?: AbortSignal): Promise<ToolCallResult> {
+    this.#p.phase.assertOpen();
+    // AGENT_NOT_FOUND for an agent that does not exist, rather than "no servers".
+    await this.#p.agents.get(request.agentId);
+    return this.#p.tools.call(request.agentId, request.server, request.tool, request.arguments, caller, signal);
   }
 
   /**
@@ -642,6 +660,8 @@ export class Factory {
       const abandoned = runner.abandonRunning("factory shut down before the task finished");
       // Stats change without a state transition and are written with the next one; write the unwritten now.
       registry.persistDirty();
+      // Agents' MCP servers first: a process agent's stop would pull its workspace from under them.
+      await this.#p.tools.close();
       // End agent processes (their workspaces stay for the next start).
       await Promise.all(
         deps.runtimes.map(async (r) => {

@@ -1,3 +1,6 @@
+import type { Crew } from "../core/crew.ts";
+import { McpRuntime } from "../tools/mcp-runtime.ts";
+import { ToolHost, type ToolHostDeps } from "../tools/tool-host.ts";
 import type { Agent } from "../core/agent.ts";
 import { Hook } from "../core/hook.ts";
 import type { LoadBalancer } from "../core/ports/balancer.ts";
@@ -61,6 +64,8 @@ export interface FactoryDeps {
   store: Store;
   bus: Bus;
   runtimes: readonly AgentRuntime[];
+  /** Where agents' MCP servers run and what they may mount (the process runtime's sandboxes and rules). */
+  tools: Omit<ToolHostDeps, "events" | "log">;
   /** Balancers by name (the built-in three and any the caller adds). */
   balancers: ReadonlyMap<BalancerName, LoadBalancer>;
   /** Affinity bindings: how long one lives unused, and how many are kept (least recently used go first). */
@@ -138,6 +143,8 @@ export interface FactoryParts {
   chaos: Chaos;
   node: ClusterNode;
   keys: OperatorKeys;
+  /** Agents' MCP servers on this node: the tool registry and the executor. */
+  tools: ToolHost;
 }
 
 /**
@@ -147,7 +154,6 @@ export interface FactoryParts {
  */
 export function wireFactory(deps: FactoryDeps): FactoryParts {
   const { store, bus, logger, models } = deps;
-  const runtimesByKind = new Map(deps.runtimes.map((r) => [r.kind, r]));
 
   // state
   const phase = new FactoryPhase();
@@ -164,6 +170,19 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   // Refusals become security.denied events, each caller under a rate (a storm is counted, not stored).
   const denials = new DenialLog({ emit: (denied) => events.emit({ type: "security.denied", ...(denied.crewId === undefined ? {} : { crewId: denied.crewId }), data: denied.data }) });
   const registry = new AgentRegistry(journal, events);
+  // Every runtime's agents get their profile's MCP servers, started and stopped with them.
+  const tools: ToolHost = new ToolHost({
+    ...deps.tools,
+    events,
+    log: (ownerId, level, message) => logger[level](`${ownerId.startsWith("crew") ? "crew" : "agent"} ${ownerId}: ${message}`),
+    // Read when a member starts (the crew manager is built below, before any agent starts).
+    crewServers: (crewId) => {
+      const crew: Crew | undefined = crewManager.get(crewId);
+      return crew === undefined ? undefined : { servers: crew.mcpServers ?? [], active: crew.state !== "DISBANDING" && crew.state !== "DISBANDED" };
+    },
+  });
+  const runtimes: AgentRuntime[] = deps.runtimes.map((r) => new McpRuntime(r, tools, deps.tools.workspaceRoot));
+  const runtimesByKind = new Map(runtimes.map((r) => [r.kind, r]));
   const profileRegistry = new ProfileRegistry();
   const retention = new Retention({
     store,
@@ -274,7 +293,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     waker: spawner,
     journal,
     store,
-    runtimes: deps.runtimes,
+    runtimes,
     crewAcceptsWork: (crewId) => crewManager.acceptsWork(crewId),
     asleep,
     maxBindings: deps.affinity.maxBindings,
@@ -409,5 +428,5 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   ledger.posted.add((entry) => metrics.ledgerPosted(entry));
   node.hooks.expired.add((dead) => alerts.nodeLost(dead.id, dead.leaseUntil));
 
-  return { metrics, alerts, denials, spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { tools, metrics, alerts, denials, spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -24,6 +24,7 @@ const ALWAYS: Record<string, number> = {
   AGENT_NOT_FOUND: 404, // test/api/http.test.ts
   CREW_NOT_FOUND: 404, // test/api/http.test.ts
   TASK_NOT_FOUND: 404, // test/api/http.test.ts, test/client/client.test.ts
+  TOOL_NOT_FOUND: 404, // test/tools/tools-api.test.ts
   CHAOS_DISABLED: 404,
   ILLEGAL_TRANSITION: 409, // test/api/http.test.ts
   CREW_NOT_ACTIVE: 409,

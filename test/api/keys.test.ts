@@ -193,6 +193,8 @@ const SAMPLES: Record<string, Sample> = {
   getTask: (s) => ({ path: `/v1/tasks/${s.task}` }),
   retryTask: (s) => ({ path: `/v1/tasks/${s.task}/retry`, init: { method: "POST" } }),
   cancelTask: (s) => ({ path: `/v1/tasks/${s.task}/cancel`, init: { method: "POST" } }),
+  listTools: () => ({ path: "/v1/tools" }),
+  callTool: (s) => ({ path: "/v1/tools/call", init: json("POST", { agentId: s.agent, server: "fs", tool: "read_file", arguments: {} }) }),
   listPools: () => ({ path: "/v1/pools" }),
   getPool: () => ({ path: "/v1/pools/w" }),
   listNodes: () => ({ path: "/v1/nodes" }),
@@ -279,13 +281,13 @@ function expected(operationId: string, caller: Caller, keys: Keys, side: Side): 
     if (needs === undefined) return { status: 403, code: "FORBIDDEN" };
     if (needs.scope !== undefined && !caller.agent.scopes.includes(needs.scope)) return { status: 403, code: "FORBIDDEN" };
     if (needs.self === true && side.agent !== caller.agent.id(keys)) return { status: 403, code: "FORBIDDEN" };
-    // Otherwise limited to its own crew (none for an agent in no crew).
-    if (caller.name === "agent token, no crew") return { status: 403, code: "CROSS_CREW" };
   }
   if (!roleAllows(caller.role, access.role)) return { status: 403, code: "FORBIDDEN" };
   if (!caller.limited) return "allowed";
   if (access.crews === "crewless") return { status: 403, code: "CROSS_CREW" };
   if (["crewList", "itemList", "budgetList"].includes(access.crews)) return "own-crews-only";
+  // An agent in no crew has no crew's things to reach.
+  if (caller.name === "agent token, no crew") return { status: 403, code: "CROSS_CREW" };
   return caller.side === "A" ? "allowed" : { status: 403, code: "CROSS_CREW" };
 }
 
@@ -350,7 +352,9 @@ describe("operator keys and agents' tokens: the caller × route matrix, from the
             else {
               assert.equal(answer.status, 200, where);
               const crewOf = (item: Json): string | null => (op.operationId === "listCrews" ? item.id : op.operationId === "listBudgets" ? String(item.key).replace(/^crew:/, "") : item.crewId);
-              crossCrewSuccess = (answer.body.items as Json[]).some((item) => crewOf(item) !== fx.a.crew);
+              // An agent in no crew may see nothing of any crew's.
+              const own = caller.name === "agent token, no crew" ? null : fx.a.crew;
+              crossCrewSuccess = (answer.body.items as Json[]).some((item) => crewOf(item) !== own);
               assert.equal(crossCrewSuccess, false, where);
             }
           } else {

@@ -36,14 +36,14 @@ describe("error code families", () => {
     assert.equal(disjoint, true);
   });
 
-  it("keeps the codes the factory has always had, now grouped (the HTTP-only six moved to api/), BUS_UNAVAILABLE for the Redis bus, NODE_ID_TAKEN and MEMBERSHIP_UNAVAILABLE for node membership, NODE_FENCED for a node whose rows were taken over, IDEMPOTENCY_KEY_REUSED for a key another crew used", () => {
+  it("keeps the codes the factory has always had, now grouped (the HTTP-only six moved to api/), BUS_UNAVAILABLE for the Redis bus, NODE_ID_TAKEN and MEMBERSHIP_UNAVAILABLE for node membership, NODE_FENCED for a node whose rows were taken over, IDEMPOTENCY_KEY_REUSED for a key another crew used, TOOL_NOT_FOUND for MCP tools", () => {
     assert.deepEqual([...CODES].sort(), [
       "AGENT_BUSY", "AGENT_LOST", "AGENT_NOT_FOUND", "AGENT_START_FAILED", "BUDGET_EXCEEDED", "BUS_UNAVAILABLE", "CHAOS_DISABLED",
       "CREW_ASSEMBLY_FAILED", "CREW_NOT_ACTIVE", "CREW_NOT_FOUND", "CROSS_CREW", "FORBIDDEN", "IDEMPOTENCY_KEY_REUSED", "ILLEGAL_TRANSITION", "INSUFFICIENT_CREDITS", "INTERNAL",
       "LLM_MAX_STEPS", "MEMBERSHIP_UNAVAILABLE", "MODEL_UNAVAILABLE", "MODEL_UNKNOWN", "NODE_FENCED", "NODE_ID_TAKEN", "NODE_UNAVAILABLE", "NOT_FOUND", "NOT_YOUR_TASK", "NO_SUCH_TARGET",
       "PROFILE_NOT_FOUND", "PROTOCOL_ERROR", "QUEUE_FULL", "RESULT_NOT_SERIALIZABLE", "RESULT_TOO_LARGE", "SANDBOX_UNAVAILABLE",
       "SHUTTING_DOWN", "STORE_DAMAGED", "STORE_LOCKED", "STORE_UNAVAILABLE", "TASK_ALREADY_FINAL", "TASK_CANCELLED",
-      "TASK_FAILED", "TASK_NOT_DEAD", "TASK_NOT_FOUND", "TASK_STUCK", "TASK_TIMEOUT", "UNKNOWN_HANDLER",
+      "TASK_FAILED", "TASK_NOT_DEAD", "TASK_NOT_FOUND", "TASK_STUCK", "TASK_TIMEOUT", "TOOL_NOT_FOUND", "UNKNOWN_HANDLER",
       "VALIDATION_FAILED",
     ]);
     assert.deepEqual([...HTTP_ERROR_CODES].sort(), ["FORBIDDEN_HOST", "FORBIDDEN_ORIGIN", "MALFORMED_JSON", "PAYLOAD_TOO_LARGE", "UNAUTHORIZED", "UNSUPPORTED_MEDIA_TYPE"]);

@@ -1,5 +1,6 @@
-// Pins the agent-facing operations over HTTP with an agent's token as bearer: its own crew's context, bus and tasks answer, an admin agent spawns and terminates members of its own crew, an agent makes model calls for its attempts as itself; another crew is 403 CROSS_CREW; a missing scope, another agent's id and any other route are 403 FORBIDDEN; a token from another key, no token and the token of a terminated agent are 401 (an expired one: agent-tokens.test.ts and the keys matrix) — over every operation × crew, with zero cross-crew successes.
+// Pins the agent-facing operations over HTTP with an agent's token as bearer: its own crew's context, bus, tasks and its crew's agents' MCP tools answer, an admin agent spawns and terminates members of its own crew, an agent makes model calls for its attempts as itself; another crew is 403 CROSS_CREW; a missing scope, another agent's id and any other route are 403 FORBIDDEN; a token from another key, no token and the token of a terminated agent are 401 (an expired one: agent-tokens.test.ts and the keys matrix) — over every operation × crew, with zero cross-crew successes.
 import assert from "node:assert/strict";
+import { resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { generateKeyPair, SignJWT } from "jose";
 import { createApp } from "../../src/api/app.ts";
@@ -7,6 +8,9 @@ import { AGENT_OPERATIONS } from "../../src/api/access.ts";
 import type { Factory } from "../../src/factory/factory.ts";
 import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { testFactory } from "../helpers.ts";
+
+/** The project's node_modules, for the crews' MCP server (server-memory). */
+const NODE_MODULES = resolve(import.meta.dirname, "../../node_modules");
 
 describe("agents over HTTP with their tokens", () => {
   let factory: Factory;
@@ -17,8 +21,11 @@ describe("agents over HTTP with their tokens", () => {
   let agentId = "";
   /** A worker member of each crew, for the admin agent to terminate. */
   const victims: Record<"own" | "other", string> = { own: "", other: "" };
+  /** The token holder of each crew (its tools are its crew's MCP server's). */
+  const agents: Record<"own" | "other", string> = { own: "", other: "" };
   before(async () => {
     ({ factory, close } = await testFactory({
+      agentFiles: [NODE_MODULES],
       handlers: {
         whoami: (_i: unknown, ctx: HandlerContext) => ctx.token(),
         // During its attempt: model calls over HTTP with its token, as itself, as another agent, for another task.
@@ -41,8 +48,12 @@ describe("agents over HTTP with their tokens", () => {
     factory.registerProfile({ name: "fn", role: "Fn", scopes: ["admin"], runtime: { kind: "function", handler: "whoami" }, pool: { spawnStrategy: "manual" } });
     factory.registerProfile({ name: "worker", role: "Worker", runtime: { kind: "function", handler: "whoami" }, pool: { spawnStrategy: "manual" } });
     factory.registerProfile({ name: "modeler", role: "Modeler", runtime: { kind: "function", handler: "modeler" }, pool: { spawnStrategy: "manual" } });
-    const own = await factory.assembleCrew({ name: "own", members: [{ profile: "fn" }, { profile: "worker" }] });
-    const other = await factory.assembleCrew({ name: "other", members: [{ profile: "fn" }, { profile: "worker" }] });
+    // Each crew has an MCP server, so its agents have tools an agent's token may list and call.
+    const mcpServers = [{ name: "memory", command: ["node", "/agent/node_modules/@modelcontextprotocol/server-memory/dist/index.js"], files: [NODE_MODULES], env: { MEMORY_FILE_PATH: "/workspace/m.jsonl" } }];
+    const own = await factory.assembleCrew({ name: "own", members: [{ profile: "fn" }, { profile: "worker" }], mcpServers });
+    const other = await factory.assembleCrew({ name: "other", members: [{ profile: "fn" }, { profile: "worker" }], mcpServers });
+    agents.own = own.agents[0]?.id as string;
+    agents.other = other.agents[0]?.id as string;
     victims.own = own.agents[1]?.id as string;
     victims.other = other.agents[1]?.id as string;
     crews.own = own.crew.id;
@@ -72,6 +83,8 @@ describe("agents over HTTP with their tokens", () => {
       ["listCrewMessages", "GET", `/v1/crews/${crews[crew]}/messages`],
       ["submitTask", "POST", "/v1/tasks", { role: "Fn", crewId: crews[crew], input: {} }],
       ["getTask", "GET", `/v1/tasks/${crew === "own" ? ownTask.id : otherTask.id}`],
+      ["listTools", "GET", `/v1/tools?crewId=${crews[crew]}`],
+      ["callTool", "POST", "/v1/tools/call", { agentId: agents[crew], server: "memory", tool: "read_graph", arguments: {} }],
       ["spawnCrewMember", "POST", `/v1/crews/${crews[crew]}/members`, { profile: "worker" }],
       ["terminateAgent", "DELETE", `/v1/agents/${victims[crew]}`],
     ];

@@ -2,6 +2,7 @@ import type { Agent } from "../agent.ts";
 import type { AgentModelRequest, ModelCallResult } from "../model-call.ts";
 import type { ProfileRecord } from "../schemas/profile.ts";
 import type { Task } from "../task.ts";
+import type { ToolAccess } from "../tool.ts";
 
 /** The crew's shared context as a running agent sees it; null for an agent in no crew. */
 export interface CrewAccess {
@@ -56,6 +57,8 @@ export interface AgentServices {
   /** Model calls (the llm runtime's loop); absent where the factory lends none. */
   models?: ModelAccess;
   tasks?: TaskAccess;
+  /** The tools of its MCP servers (profile `mcpServers`); absent for an agent that has none. */
+  tools?: ToolAccess;
   /** Replaces the agent's saved context (what a replacement or a woken agent starts from). */
   saveContext(context: Record<string, unknown>): void;
   /** The agent is gone (its process exited or crashed): the factory replaces it. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { McpServersSchema } from "./mcp-server.ts";
 import { NameSchema, ProfileSchema, SCOPES } from "./profile.ts";
 
 /** What network a crew's members get: their own (`private`) or one shared by the crew (`crew`). */
@@ -39,6 +40,12 @@ export const CrewManifestSchema = z
      * and nothing else (docs/process-agents.md).
      */
     network: z.enum(CREW_NETWORKS, { error: (issue) => `unknown network ${JSON.stringify(issue.input)} (known: ${CREW_NETWORKS.join(", ")})` }).default("private"),
+    /**
+     * Crew-wide MCP servers (docs/mcp.md): one instance per crew on each node that runs members,
+     * in a sandbox of the crew's own (a crew workspace), whose tools every member sees beside its
+     * profile's. A name a member's profile also uses fails that member's start, naming both.
+     */
+    mcpServers: McpServersSchema.optional(),
   })
   .meta({ id: "CrewManifest" });
 

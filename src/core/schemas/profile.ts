@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { McpServersSchema, ToolPolicySchema } from "./mcp-server.ts";
 
 /** The scopes a profile may ask for (docs/process-agents.md says what each allows). */
 export const SCOPES = ["coder", "reviewer", "admin"] as const;
@@ -186,6 +187,10 @@ export const ProfileSchema = z
         }
       })
       .optional(),
+    /** MCP servers its agents use (docs/mcp.md): stdio servers start in each agent's sandbox, with it. */
+    mcpServers: McpServersSchema.optional(),
+    /** Which of those servers' tools may be called, and how long a call may take. */
+    tools: ToolPolicySchema.optional(),
   })
   .meta({ id: "Profile" });
 

@@ -1,6 +1,7 @@
 import type { Agent } from "../../core/agent.ts";
 import type { CrewAccess } from "../../core/ports/runtime.ts";
 import type { Task } from "../../core/task.ts";
+import type { ToolCallResult, ToolInfo } from "../../core/tool.ts";
 
 /** What a function handler is given besides the task's input. */
 export interface HandlerContext {
@@ -27,6 +28,18 @@ export interface HandlerContext {
    * `/.well-known/jwks.json`), for whatever the handler calls; undefined when the factory gives none.
    */
   token: () => Promise<string | undefined>;
+  /**
+   * The agent's MCP tools (its profile's `mcpServers`, docs/mcp.md): `list()` them, `call(server,
+   * tool, args)` one through the factory's executor (its allow-list, timeout and `tool.called`
+   * event; aborted with the task). A failing tool answers `isError: true`; a refused call throws.
+   */
+  tools: HandlerTools;
+}
+
+/** A function agent's MCP tools. */
+export interface HandlerTools {
+  list: () => ToolInfo[];
+  call: (server: string, tool: string, args?: Record<string, unknown>) => Promise<ToolCallResult>;
 }
 
 /** What a function agent's optional hooks are given. */

@@ -93,6 +93,13 @@ class FunctionAgentHandle implements AgentHandle {
       saveContext: (context) => services.saveContext(context),
       progress: (message, fraction) => services.progress(task.id, message, fraction),
       token: async () => (await services.token?.())?.token,
+      tools: {
+        list: () => services.tools?.list() ?? [],
+        call: (server, tool, args) => {
+          if (services.tools === undefined) return Promise.reject(new FactoryError("TOOL_NOT_FOUND", `agent ${this.#agent.id} has no MCP servers (its profile declares no mcpServers)`, { field: "server" }));
+          return services.tools.call(server, tool, args ?? {}, signal);
+        },
+      },
     });
   }
 

@@ -108,9 +108,31 @@ class LlmAgentHandle implements AgentHandle {
     }
   }
 
+  /**
+   * The built-in tools and the agent's MCP tools (its profile's `mcpServers`, as far as its
+   * allow-list goes), read at each task: servers start after the handle and re-list their tools.
+   * An MCP tool is offered as `server__tool` (providers allow no dots in tool names; server names
+   * hold no `_`, so the split is unambiguous); two that would share a name are an error naming both.
+   */
+  #toolsNow(): { definitions: Record<string, ModelTool>; mcp: Map<string, { server: string; tool: string }> } {
+    const definitions: Record<string, ModelTool> = { ...this.#tools };
+    const mcp = new Map<string, { server: string; tool: string }>();
+    for (const info of this.#services.tools?.list() ?? []) {
+      const name = `${info.server}__${info.tool.replace(/[^A-Za-z0-9_-]/g, "_")}`.slice(0, 64);
+      const first = mcp.get(name);
+      if (first !== undefined || name in this.#tools) {
+        throw new FactoryError("VALIDATION_FAILED", `tool name collision: '${name}' would be both ${first === undefined ? `the built-in ${name}` : `${first.server}.${first.tool}`} and ${info.name}`, { nonRetryable: true });
+      }
+      mcp.set(name, { server: info.server, tool: info.tool });
+      definitions[name] = { description: info.description, inputSchema: info.inputSchema };
+    }
+    return { definitions, mcp };
+  }
+
   async #loop(input: unknown, { task, signal }: RunContext): Promise<LlmResult> {
     const models = this.#services.models;
     if (models === undefined) throw new FactoryError("AGENT_START_FAILED", "no model router");
+    const tools = this.#toolsNow();
     const { prompt, metadata } = readInput(input);
     const messages: ModelMessage[] = [{ role: "user", content: prompt }];
     const usage = { calls: 0, inputTokens: 0, outputTokens: 0 };
@@ -124,7 +146,7 @@ class LlmAgentHandle implements AgentHandle {
         models.call(task.id, {
           system: this.#spec.systemPrompt,
           messages,
-          ...(Object.keys(this.#tools).length === 0 ? {} : { tools: this.#tools }),
+          ...(Object.keys(tools.definitions).length === 0 ? {} : { tools: tools.definitions }),
           // The profile's metadata wins: a task cannot lift its agent's `confidential: true`.
           metadata: { ...metadata, ...this.#spec.metadata },
           ...(this.#spec.model === undefined ? {} : { model: this.#spec.model }),
@@ -145,22 +167,36 @@ class LlmAgentHandle implements AgentHandle {
       }
       this.#services.progress(task.id, `step ${step}: ${answer.model} called ${answer.toolCalls.map((c) => c.toolName).join(", ")}`, fraction);
       const results = [];
-      for (const call of answer.toolCalls) results.push(await this.#runTool(call, task.id, signal));
+      for (const call of answer.toolCalls) results.push(await this.#runTool(call, task.id, signal, tools.mcp));
       messages.push({ role: "tool", content: results });
     }
     throw new FactoryError("LLM_MAX_STEPS", `no answer after ${this.#spec.maxSteps} model calls (runtime.maxSteps)`, { nonRetryable: true, details: { usage, cost } });
   }
 
   /** Runs one tool call; a failure goes back to the model as an error result, it does not end the task. */
-  async #runTool(call: ToolCall, taskId: string, signal: AbortSignal): Promise<{ type: "tool-result"; toolCallId: string; toolName: string; output: { type: "json"; value: never } | { type: "error-text"; value: string } }> {
+  async #runTool(call: ToolCall, taskId: string, signal: AbortSignal, mcp: ReadonlyMap<string, { server: string; tool: string }>): Promise<{ type: "tool-result"; toolCallId: string; toolName: string; output: { type: "json"; value: never } | { type: "error-text"; value: string } }> {
     const result = (output: { type: "json"; value: never } | { type: "error-text"; value: string }) => ({ type: "tool-result" as const, toolCallId: call.toolCallId, toolName: call.toolName, output });
     try {
+      const target = mcp.get(call.toolName);
+      if (target !== undefined) return result(await this.#mcpTool(target, call, signal));
+      if (!(call.toolName in this.#tools)) throw new FactoryError("VALIDATION_FAILED", `no tool named '${call.toolName}' (tools: ${[...Object.keys(this.#tools), ...mcp.keys()].join(", ") || "none"})`);
       const value = await this.#tool(call, taskId, signal);
       return result({ type: "json", value: (value === undefined ? null : JSON.parse(JSON.stringify(value))) as never });
     } catch (error) {
       if (signal.aborted) throw error;
       return result({ type: "error-text", value: isFactoryError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error) });
     }
+  }
+
+  /** An MCP tool through the factory's executor: its structured output (or its content) as JSON; a tool error as an error text the model reads. */
+  async #mcpTool(target: { server: string; tool: string }, call: ToolCall, signal: AbortSignal): Promise<{ type: "json"; value: never } | { type: "error-text"; value: string }> {
+    const tools = this.#services.tools;
+    if (tools === undefined) throw new FactoryError("TOOL_NOT_FOUND", "this agent has no MCP servers");
+    const args = call.input === undefined || call.input === null ? {} : call.input;
+    const answer = await tools.call(target.server, target.tool, args, signal);
+    const text = answer.content.map((c) => (c.type === "text" && typeof c.text === "string" ? c.text : JSON.stringify(c))).join("\n");
+    if (answer.isError) return { type: "error-text", value: text };
+    return { type: "json", value: JSON.parse(JSON.stringify(answer.structuredContent ?? { content: text })) as never };
   }
 
   async #tool(call: ToolCall, taskId: string, signal: AbortSignal): Promise<unknown> {

@@ -357,6 +357,16 @@ export function agentRequest(services: AgentServices, method: string, params: un
         if (typeof p.crewId === "string") crewOf();
         return services.agents.terminate(text("id"));
       });
+    case "tools/list":
+      return run(async () => ({ tools: services.tools?.list() ?? [] }));
+    case "tools/call":
+      return run(async () => {
+        if (services.tools === undefined) throw new FactoryError("TOOL_NOT_FOUND", "this agent has no MCP servers (its profile declares no mcpServers)", { field: "server" });
+        if (p.arguments !== undefined && (typeof p.arguments !== "object" || p.arguments === null || Array.isArray(p.arguments))) {
+          throw new FactoryError("VALIDATION_FAILED", "params.arguments: must be an object of the tool's arguments", { field: "arguments" });
+        }
+        return services.tools.call(text("server"), text("tool"), p.arguments ?? {});
+      });
     default:
       return undefined;
   }
