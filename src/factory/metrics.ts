@@ -138,32 +138,59 @@ export class FactoryMetrics {
     perPool("agent_factory_pool_target", "The size each pool is kept at (warm size, forecast or the autoscaler's)", (v) => v.target);
     perPool("agent_factory_pool_utilization_ratio", "Busy share of each pool's agents, 0-1", (v) => v.utilization);
 
-    const healCounter = new Counter({ name: "agent_factory_heals_total", help: "Agents replaced under the same id, by cause", labelNames: ["kind"] as const, registers });
-    const givenUp = new Counter({ name: "agent_factory_agents_given_up_total", help: "Agents given up on (a crash loop)", registers });
-    const sleeps = new Counter({ name: "agent_factory_hibernations_total", help: "Agents put to sleep", registers });
-    const wakes = new Counter({ name: "agent_factory_wakes_total", help: "Agents woken", registers });
-    const detection = new Gauge({ name: "agent_factory_heal_detection_seconds", help: "A silent agent's last sign of life to UNHEALTHY, recent quantiles", labelNames: ["quantile"] as const, registers });
-    const replacement = new Gauge({ name: "agent_factory_heal_replacement_seconds", help: "UNHEALTHY to the replacement READY, recent quantiles", labelNames: ["quantile"] as const, registers });
-    // Counters from the healer's own tallies, brought up to date at each scrape.
+    // One read of the healer's tallies per scrape, shared by the metrics that show it; each
+    // brings itself up to date in its own collect, so the first scrape is already complete.
+    let healRead: { at: number; stats: HealingStats } | undefined;
+    const healing = (): HealingStats => {
+      const now = Date.now();
+      if (healRead === undefined || now - healRead.at > 500) healRead = { at: now, stats: sources.healing() };
+      return healRead.stats;
+    };
+    const tally = (name: string, help: string, value: (h: HealingStats) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value(healing()));
+        },
+      });
+    };
+    new Counter({
+      name: "agent_factory_heals_total",
+      help: "Agents replaced under the same id, by cause",
+      labelNames: ["kind"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [kind, n] of Object.entries(healing().replaced)) this.inc({ kind }, n);
+      },
+    });
+    tally("agent_factory_agents_given_up_total", "Agents given up on (a crash loop)", (h) => h.givenUp);
+    tally("agent_factory_hibernations_total", "Agents put to sleep", (h) => h.hibernated);
+    tally("agent_factory_wakes_total", "Agents woken", (h) => h.woken);
+    // Recent quantiles the healer keeps, as gauges: a `quantile` label belongs to summaries only.
+    const recent = (name: string, help: string, value: (h: HealingStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value(healing()) / 1000);
+        },
+      });
+    };
+    recent("agent_factory_heal_detection_p50_seconds", "A silent agent's last sign of life to UNHEALTHY: median of recent heals", (h) => h.detectionMs.p50);
+    recent("agent_factory_heal_detection_p99_seconds", "A silent agent's last sign of life to UNHEALTHY: 99th percentile of recent heals", (h) => h.detectionMs.p99);
+    recent("agent_factory_heal_replacement_p50_seconds", "UNHEALTHY to the replacement READY: median of recent heals", (h) => h.replacementMs.p50);
+    recent("agent_factory_heal_replacement_p99_seconds", "UNHEALTHY to the replacement READY: 99th percentile of recent heals", (h) => h.replacementMs.p99);
     new Gauge({
       name: "agent_factory_agents_watched",
       help: "Agents watched for heartbeats or probes",
       registers,
-      async collect() {
-        const h = sources.healing();
-        this.set(h.watched);
-        healCounter.reset();
-        for (const [kind, n] of Object.entries(h.replaced)) healCounter.inc({ kind }, n);
-        givenUp.reset();
-        givenUp.inc(h.givenUp);
-        sleeps.reset();
-        sleeps.inc(h.hibernated);
-        wakes.reset();
-        wakes.inc(h.woken);
-        detection.set({ quantile: "0.5" }, h.detectionMs.p50 / 1000);
-        detection.set({ quantile: "0.99" }, h.detectionMs.p99 / 1000);
-        replacement.set({ quantile: "0.5" }, h.replacementMs.p50 / 1000);
-        replacement.set({ quantile: "0.99" }, h.replacementMs.p99 / 1000);
+      collect() {
+        this.set(healing().watched);
       },
     });
     new Gauge({

@@ -67,9 +67,17 @@ describe("GET /metrics", () => {
       assert.equal(all.some((s) => s.labels.route?.includes("task_")), false, "no raw ids in labels");
       assert.ok(value("agent_factory_process_resident_memory_bytes") > 0, "the process's own metrics too");
 
+      // Every metric has its samples from the first scrape on (none waits for another's collect).
+      for (const name of ["agent_factory_heal_detection_p50_seconds", "agent_factory_heals_total", "agent_factory_agents_watched", "agent_factory_wakes_total"]) {
+        assert.ok(all.some((s) => s.name === name), `${name} in the first scrape`);
+      }
       if (promtool) {
-        const checked = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
-        assert.equal(checked.status, 0, `promtool: ${checked.stdout}${checked.stderr}`);
+        // The first scrape and a later one: both pass.
+        const later = await (await app.request("/metrics")).text();
+        for (const scrape of [text, later]) {
+          const checked = spawnSync("promtool", ["check", "metrics"], { input: scrape, encoding: "utf8" });
+          assert.equal(checked.status, 0, `promtool: ${checked.stdout}${checked.stderr}`);
+        }
       }
     } finally {
       await close();
