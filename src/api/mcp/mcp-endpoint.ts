@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createMcpHandler, McpServer, type McpRequestContext } from "@modelcontextprotocol/server";
+import type { createMcpHandler, McpRequestContext, McpServer } from "@modelcontextprotocol/server";
 import type { Context } from "hono";
 import { OPERATOR_ROLES, roleAllows, type OperatorRole } from "../../core/operator-key.ts";
 import type { Factory } from "../../factory/factory.ts";
@@ -60,9 +60,9 @@ function refusal(tool: FactoryTool, args: Record<string, unknown>, caller: Calle
 }
 
 /** One MCP server for one request (the SDK's stateless serving): every tool, checked against this caller. */
-function serverFor(context: McpRequestContext): McpServer {
+function serverFor(context: McpRequestContext, Server: typeof McpServer): McpServer {
   const caller = context.authInfo?.extra?.caller as Caller | undefined;
-  const server = new McpServer({ name: "agent-factory", version: VERSION }, { capabilities: { tools: {} } });
+  const server = new Server({ name: "agent-factory", version: VERSION }, { capabilities: { tools: {} } });
   for (const tool of FACTORY_TOOLS) {
     const role = roleOf(tool, {});
     server.registerTool(
@@ -103,10 +103,16 @@ function serverFor(context: McpRequestContext): McpServer {
  */
 export function mcpEndpoint(app: OpenAPIHono, factory: Factory, options: McpEndpointOptions): void {
   const expected = envKeyBytes(options.apiKey);
-  const handler = createMcpHandler((context) => serverFor(context), {
-    maxRequestBodySize: options.maxBodyBytes,
-    onerror: options.onError,
-  });
+  // The SDK loads at the first /mcp request: a factory nobody drives over MCP never pays its import.
+  type Handler = ReturnType<typeof createMcpHandler>;
+  let handler: Promise<Handler> | undefined;
+  const handlerOnce = (): Promise<Handler> =>
+    (handler ??= import("@modelcontextprotocol/server").then(({ createMcpHandler, McpServer: Server }) =>
+      createMcpHandler((context) => serverFor(context, Server), {
+        maxRequestBodySize: options.maxBodyBytes,
+        onerror: options.onError,
+      }),
+    ));
   app.all("/mcp", async (c) => {
     const { principal, agent } = await identifyCaller(c, factory, expected, undefined, options.requireKey === true);
     const caller: Caller = {
@@ -116,7 +122,7 @@ export function mcpEndpoint(app: OpenAPIHono, factory: Factory, options: McpEndp
       deny: (operationId, reason) => deny(c, factory, principal, operationId, "FORBIDDEN", reason),
     };
     // The key itself stays out of authInfo: the tools reach the API through `api`, which forwards the header.
-    return handler.fetch(c.req.raw, { authInfo: { token: "", clientId: principal.keyId ?? "anonymous", scopes: [principal.role], extra: { caller } } });
+    return (await handlerOnce()).fetch(c.req.raw, { authInfo: { token: "", clientId: principal.keyId ?? "anonymous", scopes: [principal.role], extra: { caller } } });
   });
 }
 
