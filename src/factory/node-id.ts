@@ -19,7 +19,14 @@ export function defaultNodeId(dataRoot: string | null): string {
     privateFolder(dataRoot);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    const why = code === "EEXIST" || code === "ENOTDIR" ? "a file (not a folder) is in the way" : code === "EACCES" || code === "EPERM" ? "no permission" : code;
+    const why =
+      code === "EEXIST" || code === "ENOTDIR"
+        ? "a file (not a folder) is in the way"
+        : code === "EACCES" || code === "EPERM"
+          ? "no permission"
+          : code === "EINVAL"
+            ? "it is under /proc, /sys or /dev (the kernel's file systems, not a disk's)"
+            : code;
     throw new FactoryError("VALIDATION_FAILED", `dataDir: cannot use ${dataRoot} as the data folder: ${why} (${code})`, { field: "dataDir", cause: error });
   }
   try {

@@ -84,6 +84,14 @@ describe("serve: one server per data dir, damaged stores refused, retention flag
     assert.equal((await next.exited).code, 0);
   });
 
+  test("a data dir under /proc, /sys or /dev is refused at once (exit 1, naming dataDir) — under /proc it used to hang the start", T, async () => {
+    for (const dir of ["/proc/agent-factory-data", "/sys/agent-factory-data", "/dev/shm/../agent-factory-data"]) {
+      const refused = await serveRefused(["--data", dir]);
+      assert.equal(refused.code, 1, `${dir}: ${refused.stderr}`);
+      assert.match(refused.stderr, /dataDir: cannot use .* as the data folder: it is under \/proc, \/sys or \/dev/, dir);
+    }
+  });
+
   test("a 0-byte factory.db is refused (exit 1, file named) unless --allow-empty-store is given", T, async () => {
     const data = fresh();
     const db = join(data, "factory.db");

@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Kysely, SqliteDialect } from "kysely";
 import type { Store } from "../../../core/ports/store.ts";
@@ -75,6 +75,11 @@ class SqliteStore extends SqlStore {
  * if it was looser; one it does not own is left as it is.
  */
 export function privateFolder(dir: string): void {
+  // The kernel's own file systems hold no data folder; and a recursive mkdir under /proc loops
+  // for ever in Node (each level answers ENOENT), so the start would hang instead of failing.
+  if (/^\/(proc|sys|dev)(\/|$)/.test(resolve(dir))) {
+    throw Object.assign(new Error(`${dir} is under /proc, /sys or /dev: the kernel's file systems, not a disk's`), { code: "EINVAL" });
+  }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stat = statSync(dir);
   if (stat.uid === process.getuid?.() && (stat.mode & 0o077) !== 0) chmodSync(dir, stat.mode & 0o700);
