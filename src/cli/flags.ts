@@ -78,3 +78,12 @@ export function parseJsonArg(text: string, flag: string): unknown {
     return text;
   }
 }
+
+/** Parses a fraction from 0 to 1, naming the flag when it is not one. */
+export function fractionOption(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${flag} must be a number from 0 to 1, got '${value}'`);
+    return n;
+  };
+}

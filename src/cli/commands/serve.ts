@@ -11,7 +11,7 @@ import { ECHO_AGENT_PATH } from "../chaos/profile.ts";
 import { describeRetention, retentionRuleOption } from "../retention-option.ts";
 import type { RetentionOptions, RetentionRule } from "../../state/retention.ts";
 import type { ProfileInput } from "../../core/schemas/profile.ts";
-import { intOption } from "../flags.ts";
+import { fractionOption, intOption } from "../flags.ts";
 import { redactUrl } from "../../core/redact-url.ts";
 
 /** The server's code, loaded when `serve` runs: client commands would otherwise spend most of their start loading it. */
@@ -41,6 +41,9 @@ export function serveCommand(program: Command): void {
     .command("serve")
     .description("run the factory server (embedded SQLite store and in-memory bus, or PostgreSQL and Redis for several nodes)")
     .option("--port <port>", "port to listen on (0 picks a free one)", intOption("--port", 0, 65_535), DEFAULT_PORT)
+    .option("--alert-queue-depth <tasks>", "raise alert.queue_depth when this many tasks wait for one pool (default 1000; 0: off)", intOption("--alert-queue-depth", 0, 100_000_000))
+    .option("--alert-error-rate <fraction>", "raise alert.error_rate when this share of the last minute's tasks failed (default 0.5; 0: off)", fractionOption("--alert-error-rate"))
+    .option("--alert-budget-fraction <fraction>", "raise alert.budget_low when a budget has this share or less left (default 0.1; 0: off)", fractionOption("--alert-budget-fraction"))
     .option("--host <host>", "address to bind (default 127.0.0.1; 0.0.0.0 when AGENT_FACTORY_API_KEY is set)")
     .option("--data <dir>", "data folder (the SQLite file lives here)", DEFAULT_DATA_DIR)
     .option("--postgres <url>", "keep the store in PostgreSQL instead of <data>/factory.db: postgres://user:password@host:port/db, ?schema=NAME for a schema of its own (also AGENT_FACTORY_POSTGRES_URL)")
@@ -65,7 +68,7 @@ export function serveCommand(program: Command): void {
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
     .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string; nodeId?: string; advertiseUrl?: string }) => {
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string; nodeId?: string; advertiseUrl?: string; alertQueueDepth?: number; alertErrorRate?: number; alertBudgetFraction?: number }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -159,6 +162,11 @@ export function serveCommand(program: Command): void {
         agentFiles,
         allowUnsandboxed: opts.allowUnsandboxed === true,
         allowEgress: opts.allowEgress === true,
+        alerts: {
+          ...(opts.alertQueueDepth === undefined ? {} : { queueDepth: opts.alertQueueDepth }),
+          ...(opts.alertErrorRate === undefined ? {} : { errorRate: opts.alertErrorRate }),
+          ...(opts.alertBudgetFraction === undefined ? {} : { budgetFraction: opts.alertBudgetFraction }),
+        },
         ...(routingRules === undefined ? {} : { routingRules }),
       }).catch(async (error: unknown) => {
         // createFactory closes a store it could not start on; the bus and the leases are ours to close.
