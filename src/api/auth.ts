@@ -103,7 +103,14 @@ export async function identifyCaller(c: Context, factory: Factory, expected: Buf
   if (expected === undefined && !requireKey && !(await factory.hasOperatorKeys())) return { principal: { keyId: null, role: "admin", crews: null }, agent: null };
   const reason = token.length === 0 ? "no key given" : "unknown or revoked key";
   deny(c, factory, { keyId: null, role: null }, operationId, "UNAUTHORIZED", reason);
-  throw new HttpError("UNAUTHORIZED", `this route needs 'Authorization: Bearer <key>' with an operator key or the server's AGENT_FACTORY_API_KEY (${reason})`);
+  // A JWT-shaped bearer is an agent's token: say what may be wrong with one of those.
+  const jwt = /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
+  throw new HttpError(
+    "UNAUTHORIZED",
+    jwt
+      ? "this route needs 'Authorization: Bearer <key>': an agent's token that has expired, is not signed by this factory, or names an agent that has ended (or moved crews) is refused"
+      : `this route needs 'Authorization: Bearer <key>' with an operator key or the server's AGENT_FACTORY_API_KEY (${reason})`,
+  );
 }
 
 /** The request's operation, as `authenticate` matched it. */

@@ -60,6 +60,11 @@ describe("the tool registry and executor over HTTP", () => {
     assert.deepEqual([...new Set(filtered.body.items.map((t: Json) => t.agentId))], [crews.b.agent]);
     const other = await call(app, `/v1/tools?crewId=${crews.b.crew}`, "GET", undefined, viewerA);
     assert.deepEqual([other.status, other.body.error.code], [403, "CROSS_CREW"]);
+    // A filter naming no agent or crew is a 404 naming it, not an empty list.
+    const nobody = await call(app, "/v1/tools?agentId=agent_nope");
+    assert.deepEqual([nobody.status, nobody.body.error.code], [404, "AGENT_NOT_FOUND"]);
+    const nocrew = await call(app, "/v1/tools?crewId=crew_nope");
+    assert.deepEqual([nocrew.status, nocrew.body.error.code], [404, "CREW_NOT_FOUND"]);
   });
 
   it("calls a tool with the agent's rights: one crew's memory graph is invisible to the other's", async () => {

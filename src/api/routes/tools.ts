@@ -47,10 +47,13 @@ export function toolRoutes(app: OpenAPIHono, factory: Factory): void {
       summary: "The tools of agents' MCP servers on this node, namespaced `server.tool`, with their JSON Schemas",
       description: "Only the tools each agent's allow-list lets be called. With `agentId`, the node that runs that agent answers.",
       request: { query: z.strictObject({ agentId: z.string().min(1).max(128).optional(), crewId: z.string().min(1).max(128).optional(), server: z.string().min(1).max(64).optional() }) },
-      responses: { 200: jsonContent(itemsOf(ToolSchema), "Tools"), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonContent(itemsOf(ToolSchema), "Tools"), ...errorResponses(400, 401, 403, 404) },
     }),
-    (c) => {
+    async (c) => {
       const { agentId, crewId, server } = c.req.valid("query");
+      // A filter naming nothing that exists is a mistake to say, not an empty list.
+      if (agentId !== undefined) await factory.getAgent(agentId);
+      if (crewId !== undefined) await factory.getCrew(crewId);
       return c.json({ items: factory.listTools({ ...(agentId === undefined ? {} : { agentId }), ...(crewId === undefined ? {} : { crewId }), ...(server === undefined ? {} : { server }) }) }, 200);
     },
   );
