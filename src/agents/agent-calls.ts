@@ -15,6 +15,19 @@ import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { AgentLog } from "./agent-log.ts";
 import type { DenialLog } from "../security/denial-log.ts";
 import type { AgentCallHandler } from "./spawner.ts";
+import { Hook } from "../core/hook.ts";
+
+/** One model call an agent of this node made for one of its tasks, as it ended (tracing listens). */
+export interface AgentModelCall {
+  agent: Agent;
+  taskId: string;
+  /** The model the agent pinned, if it did (else the rules chose). */
+  requestedModel: string | undefined;
+  startMs: number;
+  endMs: number;
+  result?: ModelCallResult;
+  error?: unknown;
+}
 
 /**
  * What agent calls need of tasks and crews, one folder over and built later: declared here so
@@ -77,6 +90,8 @@ export interface CrewHome {
  */
 export class AgentCalls implements AgentCallHandler {
   readonly #deps: AgentCallsDeps;
+  /** Each model call of this node's agents, answered or failed, once it ends (made here or at the crew's node). */
+  readonly modelCalled = new Hook<[call: AgentModelCall]>();
   /** Agent messages refused because they named a task that is not one of the agent's attempts. */
   #denied = 0;
 
@@ -154,10 +169,18 @@ export class AgentCalls implements AgentCallHandler {
   async callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
     if (this.#attemptOf(agent, taskId, "a model call") === undefined) throw this.#notYours(agent, taskId);
     const home = this.#deps.crewHome;
-    const result =
-      agent.crewId !== null && home?.isRemote(agent.crewId) === true
-        ? await home.callModel(agent.crewId, agent.id, taskId, request)
-        : await this.callModelFor(agent.crewId, agent.id, agent.walletAddress, taskId, request);
+    const startMs = Date.now();
+    let result: ModelCallResult;
+    try {
+      result =
+        agent.crewId !== null && home?.isRemote(agent.crewId) === true
+          ? await home.callModel(agent.crewId, agent.id, taskId, request)
+          : await this.callModelFor(agent.crewId, agent.id, agent.walletAddress, taskId, request);
+    } catch (error) {
+      this.modelCalled.emit({ agent, taskId, requestedModel: request.model, startMs, endMs: Date.now(), error });
+      throw error;
+    }
+    this.modelCalled.emit({ agent, taskId, requestedModel: request.model, startMs, endMs: Date.now(), result });
     const task = this.#deps.book.live(taskId);
     if (task !== undefined) {
       const usage = task.usage ?? { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };

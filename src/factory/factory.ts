@@ -503,12 +503,13 @@ export class Factory {
 
   /** This node's metrics in the Prometheus exposition format (`GET /metrics`). */
   scrapeMetrics(): Promise<{ contentType: string; body: string }> {
-    return this.#p.metrics.scrape();
+    // Turned off (createFactory({ metrics: false })): a valid exposition with nothing in it.
+    return this.#p.metrics?.scrape() ?? Promise.resolve({ contentType: "text/plain; version=0.0.4; charset=utf-8", body: "# metrics are off on this node\n" });
   }
 
   /** An answered HTTP request, for the metrics: the route's template, never the raw path. */
   recordHttpRequest(method: string, route: string, status: number, seconds: number): void {
-    this.#p.metrics.httpRequest(method, route, status, seconds);
+    this.#p.metrics?.httpRequest(method, route, status, seconds);
   }
 
   /** Alerts firing on this node now (`alert.* subject`). */
@@ -627,6 +628,8 @@ export class Factory {
     await deps.node.membership.close().catch((error: unknown) => deps.logger.error("closing the membership failed", error));
     await deps.store.close();
     await deps.bus.close();
+    // Last: the spans of tasks that ended during the shutdown are sent before the process goes.
+    await deps.tracer?.close().catch((error: unknown) => deps.logger.error("closing the tracer failed", error));
     phase.closed();
   }
 }

@@ -1,0 +1,125 @@
+// Pins tracing: one trace per task (root → queue wait, attempt → model call with GenAI attributes) posted over OTLP/HTTP JSON, the trace id on the task and its events; off (no ids, nothing sent) by default; bad tracing options name the field.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { describe, it } from "node:test";
+import { isFactoryError } from "../../src/core/errors.ts";
+import { testFactory, until } from "../helpers.ts";
+import { otlpReceiver, type ReceivedSpan } from "../otlp-receiver.ts";
+
+const byName = (spans: ReceivedSpan[], name: string): ReceivedSpan[] => spans.filter((s) => s.name === name);
+
+describe("tracing", () => {
+  it("a task's trace: root, queue wait, attempt and its model call, under the trace id the task carries", async () => {
+    const receiver = await otlpReceiver();
+    const { factory, dir, close } = await testFactory({ nodeId: "trace-node", tracing: { endpoint: receiver.url } });
+    try {
+      factory.registerProfile({ name: "thinker", role: "Thinker", runtime: { kind: "llm", systemPrompt: "You plan.", maxSteps: 1, maxOutputTokens: 40 }, pool: { spawnStrategy: "manual" } });
+      const agent = await factory.spawnAgent({ profile: "thinker" });
+      await factory.grantCredits(agent.walletAddress, 10);
+      const submitted = await factory.submitTask({ role: "Thinker", input: "plan a trip" });
+      assert.match(submitted.traceId ?? "", /^[0-9a-f]{32}$/);
+      const task = await factory.waitForTask(submitted.id, 10_000);
+      assert.equal(task.state, "SUCCEEDED", JSON.stringify(task.error));
+      assert.equal(task.traceId, submitted.traceId);
+      const events = await factory.listEvents({ taskId: task.id, limit: 100 });
+      const states = events.filter((e) => e.type === "task.state");
+      assert.deepEqual(states.map((e) => e.to), ["QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED"]);
+      assert.ok(states.every((e) => e.data?.traceId === task.traceId), "every task.state event carries the trace id");
+
+      await until(() => receiver.spans.some((s) => s.name === "task Thinker"), "the root span is exported", 5_000);
+      const spans = receiver.spans.filter((s) => s.traceId === task.traceId);
+      const chatName = spans.find((s) => s.name.startsWith("chat "))?.name ?? "no chat span";
+      assert.deepEqual(spans.map((s) => s.name).sort(), ["attempt 1", chatName, "queue wait", "task Thinker"].sort());
+      const [root] = byName(spans, "task Thinker");
+      const [wait] = byName(spans, "queue wait");
+      const [attempt] = byName(spans, "attempt 1");
+      const chat = spans.find((s) => s.name.startsWith("chat "));
+      assert.ok(root !== undefined && wait !== undefined && attempt !== undefined && chat !== undefined);
+      assert.equal(root.parentSpanId, "", "the root has no parent");
+      assert.equal(wait.parentSpanId, root.spanId);
+      assert.equal(attempt.parentSpanId, root.spanId);
+      assert.equal(chat.parentSpanId, attempt.spanId);
+      assert.equal(root.attributes["agent_factory.task.id"], task.id);
+      assert.equal(root.attributes["agent_factory.task.state"], "SUCCEEDED");
+      assert.equal(root.resource["service.name"], "agent-factory");
+      assert.equal(root.resource["service.instance.id"], "trace-node");
+      assert.equal(attempt.attributes["agent_factory.agent.id"], agent.id);
+      assert.equal(attempt.status.code ?? 0, 0, "a successful attempt is not an error");
+      assert.equal(chat.attributes["gen_ai.operation.name"], "chat");
+      assert.equal(chat.attributes["agent_factory.task.id"], task.id);
+      assert.equal(chat.attributes["agent_factory.agent.id"], agent.id);
+      assert.equal(chat.attributes["gen_ai.response.model"], chat.name.slice("chat ".length));
+      assert.equal(typeof chat.attributes["gen_ai.request.model"], "string");
+      assert.equal(chat.attributes["gen_ai.provider.name"], "mock");
+      assert.equal(chat.attributes["gen_ai.usage.input_tokens"], task.usage?.inputTokens);
+      assert.equal(chat.attributes["gen_ai.usage.output_tokens"], task.usage?.outputTokens);
+      assert.ok((task.usage?.inputTokens ?? 0) > 0);
+      // Nested in time as in structure.
+      assert.ok(root.startMs <= wait.startMs && wait.endMs <= attempt.startMs + 1 && chat.startMs >= attempt.startMs && chat.endMs <= attempt.endMs && attempt.endMs <= root.endMs + 1);
+      // The store keeps the trace id in a column of its own (migration 0011), to find a trace's task.
+      await factory.close();
+      const db = new DatabaseSync(join(dir, "factory.db"), { readOnly: true });
+      try {
+        assert.deepEqual({ ...db.prepare("select id from tasks where trace_id = ?").get(task.traceId) }, { id: task.id });
+      } finally {
+        db.close();
+      }
+    } finally {
+      await close();
+      await receiver.close();
+    }
+  });
+
+  it("a task that fails every attempt: one error span per attempt, each after its own wait, and an error root", async () => {
+    const receiver = await otlpReceiver();
+    const { factory, close } = await testFactory({ tracing: { url: `${receiver.url}/v1/traces` } });
+    try {
+      factory.registerProfile({ name: "failer", role: "Failer", runtime: { kind: "function", handler: "fail" }, pool: { spawnStrategy: "manual" } });
+      await factory.spawnAgent({ profile: "failer" });
+      const submitted = await factory.submitTask({ role: "Failer", input: null, maxAttempts: 2, retryBackoffMs: 1 });
+      const task = await factory.waitForTask(submitted.id, 10_000);
+      assert.equal(task.state, "DEAD");
+      await until(() => receiver.spans.some((s) => s.name === "task Failer"), "the root span is exported", 5_000);
+      const spans = receiver.spans.filter((s) => s.traceId === task.traceId);
+      assert.deepEqual(spans.map((s) => s.name).sort(), ["attempt 1", "attempt 2", "queue wait", "queue wait", "task Failer"]);
+      const root = byName(spans, "task Failer")[0] as ReceivedSpan;
+      assert.equal(root.status.code, 2, "ERROR");
+      assert.equal(root.attributes["agent_factory.task.state"], "DEAD");
+      for (const s of spans.filter((x) => x !== root)) assert.equal(s.parentSpanId, root.spanId, s.name);
+      for (const a of spans.filter((x) => x.name.startsWith("attempt"))) assert.equal(a.status.code, 2, `${a.name} is an error`);
+    } finally {
+      await close();
+      await receiver.close();
+    }
+  });
+
+  it("is off by default: tasks carry no trace id and their events none", async () => {
+    const { factory, close } = await testFactory();
+    try {
+      factory.registerProfile({ name: "fn", role: "Fn", runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } });
+      await factory.spawnAgent({ profile: "fn" });
+      const task = await factory.waitForTask((await factory.submitTask({ role: "Fn", input: 1 })).id, 5_000);
+      assert.equal(task.state, "SUCCEEDED");
+      assert.equal(task.traceId, null);
+      const events = await factory.listEvents({ taskId: task.id, limit: 100 });
+      assert.ok(events.length > 0 && events.every((e) => e.data?.traceId === undefined));
+    } finally {
+      await close();
+    }
+  });
+
+  for (const [tracing, field] of [
+    [{ endpoint: "not a url" }, "tracing.endpoint"],
+    [{ url: "ftp://x/v1/traces" }, "tracing.url"],
+    [{}, "tracing.endpoint"],
+    [{ endpoint: "http://127.0.0.1:4318", protocol: "grpc" }, "tracing.protocol"],
+  ] as const) {
+    it(`refuses tracing ${JSON.stringify(tracing)}, naming ${field}`, async () => {
+      await assert.rejects(
+        testFactory({ tracing: tracing as never }),
+        (error: unknown) => isFactoryError(error) && error.code === "VALIDATION_FAILED" && error.message.includes(field),
+      );
+    });
+  }
+});
