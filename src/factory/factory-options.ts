@@ -87,6 +87,7 @@ export const FACTORY_DEFAULTS = {
   nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
   tokens: { issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 15 * 60_000, rotateAfterMs: 24 * 3_600_000 },
   alerts: DEFAULT_ALERTS,
+  metrics: true,
 } as const;
 
 const AffinitySchema = z.strictObject({
@@ -183,7 +184,7 @@ export const FactoryOptionsSchema = z.strictObject({
   tokens: TokensSchema.prefault({}),
   alerts: AlertsSchema.prefault({}),
   tracing: TracingSchema.optional(),
-  metrics: flag.default(true),
+  metrics: flag.default(FACTORY_DEFAULTS.metrics),
 });
 
 /** The public options of `createFactory`; every one optional, each default documented on it. */

@@ -1,3 +1,4 @@
+import type { Logger } from "../core/ports/logger.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Crew, CrewMessage } from "../core/crew.ts";
 import type { FactoryEvent } from "../core/events.ts";
@@ -500,6 +501,11 @@ export class Factory {
   }
 
   // ---------------------------------------------------------------- metrics and alerts
+
+  /** Where this factory logs (the API logs failed requests here, with their request ids). */
+  get logger(): Logger {
+    return this.#p.deps.logger;
+  }
 
   /** This node's metrics in the Prometheus exposition format (`GET /metrics`). */
   scrapeMetrics(): Promise<{ contentType: string; body: string }> {

@@ -58,6 +58,7 @@ import { FactoryMetrics } from "./metrics.ts";
 import type { Tracer } from "../core/ports/tracer.ts";
 import { newTraceId } from "../core/ids.ts";
 import { TaskTracing } from "./task-tracing.ts";
+import { IncidentLog } from "./incident-log.ts";
 
 /** The ready parts `createFactory` hands to the wiring: adapters chosen, options resolved. */
 export interface FactoryDeps {
@@ -201,11 +202,9 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     cooldown: models.cooldown,
     maxOutputTokens: models.maxOutputTokens,
     budgetWaitMs: models.budgetWaitMs,
+    // The operator's log hears of fallbacks and cooldowns through these events (IncidentLog, below).
     onNotice: (notice) => {
-      // The operator's log says which model and provider failed and what the provider said.
       const d = notice.data;
-      if (notice.type === "model.fallback") logger.warn(`model call failed: model ${String(d.model)}, provider ${String(d.provider)}${d.baseURL == null ? "" : ` (${String(d.baseURL)})`}: ${String(d.error)}${d.taskId == null ? "" : ` (task ${String(d.taskId)})`}`);
-      else logger.warn(`model provider ${String(d.provider)} cools down until ${String(d.until)} after failures in a row; last: ${String(d.lastError)}`);
       events.emit({ type: notice.type, ...(typeof d.taskId === "string" ? { taskId: d.taskId } : {}), data: d });
     },
   });
@@ -416,6 +415,10 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   }
   dispatched.final.add((task) => alerts.taskFinished(task.state));
   node.hooks.expired.add((dead) => alerts.nodeLost(dead.id, dead.leaseUntil));
+  // Failed tasks, heals, budget refusals, provider failures and security refusals: logged once each.
+  const incidents = new IncidentLog(logger, (id) => book.find(id));
+  events.emitted.add((event) => incidents.onEvent(event));
+  router.called.add((call) => incidents.onModelCall(call));
   // Traces, only when a tracer is given: otherwise no listener is added and nothing is paid.
   let tracing: TaskTracing | undefined;
   if (deps.tracer !== undefined) {
