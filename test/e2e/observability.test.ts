@@ -137,6 +137,44 @@ describe("serve: traces and JSON logs", () => {
     }
   });
 
+  it("a node killed mid-task: the restarted node ends the same trace, the interrupted attempt marked as such", async () => {
+    const receiver = await otlpReceiver();
+    try {
+      const dir = dataDir();
+      const args = ["--data", dir, "--otlp-endpoint", receiver.url, "--node-id", "crash-node"];
+      const first = await startServe(args, (s) => servers.push(s));
+      await call(first, "POST", "/v1/profiles", { name: "sleeper", role: "Sleeper", runtime: { kind: "function", handler: "sleep" }, pool: { spawnStrategy: "manual" } });
+      await call(first, "POST", "/v1/agents", { profile: "sleeper" });
+      const submitted = (await call(first, "POST", "/v1/tasks", { role: "Sleeper", input: { ms: 1_500 }, maxAttempts: 3 })).json;
+      const traceId = String(submitted.traceId);
+      // RUNNING in the store (the list reads it after a commit), not only in memory: what the restart finds.
+      await until(async () => ((await call(first, "GET", "/v1/tasks?state=RUNNING")).json.items as Array<{ id: string }> | undefined)?.some((t) => t.id === submitted.id) === true, "the task runs, stored", 5_000);
+      first.child.kill("SIGKILL");
+      await first.exited;
+
+      const second = await startServe(args, (s) => servers.push(s));
+      const done = (await call(second, "GET", `/v1/tasks/${String(submitted.id)}?waitMs=15000`)).json;
+      assert.equal(done.state, "SUCCEEDED");
+      assert.equal(done.traceId, traceId, "the same trace after the restart");
+      await until(() => receiver.spans.some((s) => s.traceId === traceId && s.name === "task Sleeper"), "the root span arrives", 5_000);
+      const spans = receiver.spans.filter((s) => s.traceId === traceId);
+      const root = spans.find((s) => s.name === "task Sleeper");
+      const interrupted = spans.filter((s) => s.attributes["agent_factory.attempt.interrupted"] === true);
+      assert.equal(interrupted.length, 1, JSON.stringify(spans.map((s) => s.name)));
+      assert.equal(interrupted[0]?.name, "attempt 1");
+      assert.equal(interrupted[0]?.status.code, 2, "an interrupted attempt is an error");
+      const second2 = spans.find((s) => s.name === "attempt 2");
+      assert.equal(second2?.status.code ?? 0, 0);
+      assert.equal(second2?.attributes["agent_factory.attempt.outcome"], "SUCCEEDED");
+      for (const s of [interrupted[0], second2]) assert.equal(s?.parentSpanId, root?.spanId);
+      assert.equal(root?.attributes["agent_factory.task.attempts"], 2);
+      // The root spans the whole task, from its submit before the kill.
+      assert.ok(root !== undefined && interrupted[0] !== undefined && root.startMs <= interrupted[0].startMs && root.startMs <= Date.parse(String(submitted.createdAt)) + 1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   for (const [args, env, named] of [
     [["--otlp-endpoint", "not-a-url"], {}, "--otlp-endpoint"],
     [[], { OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT"],
