@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { isFactoryError } from "../../src/core/errors.ts";
 import { testFactory, until } from "../helpers.ts";
@@ -104,6 +105,41 @@ describe("tracing", () => {
       assert.equal(task.traceId, null);
       const events = await factory.listEvents({ taskId: task.id, limit: 100 });
       assert.ok(events.length > 0 && events.every((e) => e.data?.traceId === undefined));
+    } finally {
+      await close();
+    }
+  });
+
+  it("off, it loads none of the OpenTelemetry SDK or exporters; on, it does", () => {
+    // A child process records every module it resolves (Node's synchronous module hooks). The
+    // API package itself is loaded anyway: prom-client imports it (for exemplars).
+    const script = (tracing: boolean): string => `
+      import { registerHooks } from "node:module";
+      const seen = new Set();
+      registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); if (r.url.includes("/@opentelemetry/") && !r.url.includes("/@opentelemetry/api/")) seen.add(r.url); return r; } });
+      const { createFactory } = await import("./src/index.ts");
+      const factory = await createFactory({ dataDir: ":memory:", ${tracing ? 'tracing: { endpoint: "http://127.0.0.1:9" },' : ""} logger: { info() {}, warn() {}, error() {} } });
+      factory.registerProfile({ name: "fn", role: "Fn", runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } });
+      await factory.spawnAgent({ profile: "fn" });
+      await factory.waitForTask((await factory.submitTask({ role: "Fn", input: 1 })).id, 5000);
+      await factory.close({ force: true });
+      console.log(seen.size);
+    `;
+    const run = (tracing: boolean): number => {
+      const child = spawnSync(process.execPath, ["--conditions=agent-factory-source", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script(tracing)], { cwd: join(import.meta.dirname, "..", ".."), encoding: "utf8", timeout: 30_000 });
+      assert.equal(child.status, 0, child.stderr);
+      return Number(child.stdout.trim().split("\n").at(-1));
+    };
+    assert.equal(run(false), 0, "no OpenTelemetry SDK module without tracing");
+    assert.ok(run(true) > 0, "the SDK is loaded when tracing is on");
+  });
+
+  it("metrics: false counts nothing, and /metrics says they are off", async () => {
+    const { factory, close } = await testFactory({ metrics: false });
+    try {
+      const scraped = await factory.scrapeMetrics();
+      assert.equal(scraped.body, "# metrics are off on this node\n");
+      assert.match(scraped.contentType, /^text\/plain; version=0\.0\.4/);
     } finally {
       await close();
     }
