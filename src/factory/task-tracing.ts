@@ -19,6 +19,8 @@ export interface TaskTracingDeps {
 interface Traced {
   traceId: string;
   queuedAtMs: number | undefined;
+  /** Set when it was re-driven out of the dead letters: its new life ends in a span of its own. */
+  redrivenAtMs: number | undefined;
   attempt: { spanId: string; startMs: number; agentId: string; number: number } | undefined;
 }
 
@@ -53,7 +55,7 @@ export class TaskTracing {
     const taskId = event.taskId;
     let traced = this.#live.get(taskId);
     if (traced === undefined) {
-      traced = { traceId, queuedAtMs: undefined, attempt: undefined };
+      traced = { traceId, queuedAtMs: undefined, redrivenAtMs: undefined, attempt: undefined };
       this.#live.set(taskId, traced);
     }
     const task = this.#deps.taskOf(taskId);
@@ -63,6 +65,7 @@ export class TaskTracing {
     if ((from === "RUNNING" || from === "ASSIGNED") && to !== "RUNNING") this.#endAttempt(traced, taskId, task, to ?? "", String(event.data?.reason ?? ""), now);
     if (to === "QUEUED") {
       traced.queuedAtMs = now;
+      if (from !== undefined && isFinalTaskState(from as Task["state"])) traced.redrivenAtMs = now;
       if (event.data?.reason === "submitted" && task?.parentTaskId !== undefined) this.#subtaskSubmitted(task.parentTaskId, taskId, traceId, now);
     } else if (to === "ASSIGNED") {
       this.#queueWait(traced, taskId, task, now);
@@ -179,12 +182,15 @@ export class TaskTracing {
   #root(traced: Traced, taskId: string, task: Task | undefined, state: string, reason: string, now: number): void {
     const created = task === undefined ? Number.NaN : Date.parse(task.createdAt);
     const target = task?.role ?? task?.profile ?? (task?.targetAgentId == null ? "task" : "agent");
+    // A re-driven task's root ended with its first life: each later life is a span under it,
+    // from the re-drive to its new final state (never a second span with the root's id).
+    const redriven = traced.redrivenAtMs;
     this.#deps.tracer.record({
-      name: `task ${target}`,
+      name: redriven === undefined ? `task ${target}` : `re-drive ${task?.redrives ?? "?"} of task ${target}`,
       kind: "consumer",
       traceId: traced.traceId,
-      spanId: rootSpanIdOf(traced.traceId),
-      startMs: Number.isFinite(created) ? created : now,
+      ...(redriven === undefined ? { spanId: rootSpanIdOf(traced.traceId) } : { spanId: newSpanId(), parentSpanId: rootSpanIdOf(traced.traceId) }),
+      startMs: redriven ?? (Number.isFinite(created) ? created : now),
       endMs: now,
       attributes: {
         ...this.#ids(taskId, task?.agentId ?? null, task?.crewId ?? null),

@@ -95,6 +95,31 @@ describe("tracing", () => {
     }
   });
 
+  it("a re-driven task: its new life is a span under its first root, never a second root", async () => {
+    const receiver = await otlpReceiver();
+    const { factory, close } = await testFactory({ tracing: { endpoint: receiver.url } });
+    try {
+      factory.registerProfile({ name: "failer", role: "Failer", runtime: { kind: "function", handler: "fail" }, pool: { spawnStrategy: "manual" } });
+      await factory.spawnAgent({ profile: "failer" });
+      const first = await factory.waitForTask((await factory.submitTask({ role: "Failer", input: null, maxAttempts: 1 })).id, 5_000);
+      assert.equal(first.state, "DEAD");
+      await factory.retryTask(first.id);
+      await until(async () => (await factory.getTask(first.id)).state === "DEAD" && (await factory.getTask(first.id)).redrives === 1, "dead again", 5_000);
+      await until(() => receiver.spans.some((s) => s.name === "re-drive 1 of task Failer"), "the re-drive's span is exported", 5_000);
+      const spans = receiver.spans.filter((s) => s.traceId === first.traceId);
+      const roots = spans.filter((s) => s.parentSpanId === "");
+      assert.deepEqual(roots.map((s) => s.name), ["task Failer"]);
+      const redrive = spans.find((s) => s.name === "re-drive 1 of task Failer");
+      assert.equal(redrive?.parentSpanId, roots[0]?.spanId);
+      assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, "no span id twice");
+      // A re-drive gives the task a fresh set of attempts: its new life starts again at attempt 1.
+      assert.deepEqual(spans.map((s) => s.name).sort(), ["attempt 1", "attempt 1", "queue wait", "queue wait", "re-drive 1 of task Failer", "task Failer"]);
+    } finally {
+      await close();
+      await receiver.close();
+    }
+  });
+
   it("is off by default: tasks carry no trace id and their events none", async () => {
     const { factory, close } = await testFactory();
     try {
