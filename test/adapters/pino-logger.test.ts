@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { pinoLogger } from "../../src/adapters/logger/pino-logger.ts";
 import { createApp } from "../../src/api/app.ts";
+import { createSqliteStore } from "../../src/adapters/store/sqlite/sqlite-store.ts";
 import { testFactory } from "../helpers.ts";
 
 /** A stream that keeps each JSON line pino writes. */
@@ -98,6 +99,27 @@ describe("JSON logs (pino)", () => {
           { level: "debug", requestId: madeId, status: 404, path: "/v1/tasks/task_nope", method: "GET" },
         ],
       );
+    } finally {
+      await close();
+    }
+  });
+
+  it("a request answered 500 is logged once, at error, with its request id and the error", async () => {
+    const out = lines();
+    const store = await createSqliteStore({ filename: ":memory:" });
+    const { factory, close } = await testFactory({ store, logger: pinoLogger("info", out.stream) });
+    try {
+      // Once started, the store fails to list (a broken disk, say): the API answers 500 INTERNAL.
+      store.listTasks = () => Promise.reject(new Error("the disk is on fire"));
+      const app = createApp(factory);
+      const res = await app.request("/v1/tasks?limit=5", { headers: { "x-request-id": "req-500" } });
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get("x-request-id"), "req-500");
+      const logged = out.read().filter((l) => l.requestId === "req-500");
+      assert.equal(logged.length, 1, JSON.stringify(out.read()));
+      assert.deepEqual({ level: logged[0]?.level, status: logged[0]?.status, path: logged[0]?.path, method: logged[0]?.method }, { level: "error", status: 500, path: "/v1/tasks", method: "GET" });
+      assert.equal((logged[0]?.err as { message?: string } | undefined)?.message, "the disk is on fire");
+      assert.equal(String(logged[0]?.msg).includes("limit=5"), false, "no query string in the log");
     } finally {
       await close();
     }
