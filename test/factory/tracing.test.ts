@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
+import { writeFileSync } from "node:fs";
 import { isFactoryError } from "../../src/core/errors.ts";
-import { testFactory, until } from "../helpers.ts";
+import { tempDir, testFactory, until } from "../helpers.ts";
 import { otlpReceiver, type ReceivedSpan } from "../otlp-receiver.ts";
 
 const byName = (spans: ReceivedSpan[], name: string): ReceivedSpan[] => spans.filter((s) => s.name === name);
@@ -117,6 +118,40 @@ describe("tracing", () => {
     } finally {
       await close();
       await receiver.close();
+    }
+  });
+
+  it("a sub-task is a trace of its own: the parent's attempt shows its submit, linked to the sub-task's root", async () => {
+    const receiver = await otlpReceiver();
+    const scripts = tempDir();
+    const script = join(scripts.path, "script.json");
+    // The planner's first step submits a sub-task to the Fn role and waits for it; its second answers.
+    writeFileSync(script, JSON.stringify({ rules: [{ when: { system: "^You plan" }, steps: [{ toolCalls: [{ name: "submit_task", input: { role: "Fn", input: "sub" } }] }, { text: "done" }] }] }));
+    const { factory, close } = await testFactory({ tracing: { endpoint: receiver.url }, models: { providers: [{ name: "mock", kind: "mock", script, serves: "*" }] } });
+    try {
+      factory.registerProfile({ name: "fn", role: "Fn", runtime: { kind: "function", handler: "echo" }, pool: { spawnStrategy: "manual" } });
+      factory.registerProfile({ name: "planner", role: "Planner", runtime: { kind: "llm", systemPrompt: "You plan.", tools: ["submit_task"], maxSteps: 3 }, pool: { spawnStrategy: "manual" } });
+      await factory.spawnAgent({ profile: "fn" });
+      const planner = await factory.spawnAgent({ profile: "planner" });
+      await factory.grantCredits(planner.walletAddress, 10);
+      const parent = await factory.waitForTask((await factory.submitTask({ role: "Planner", input: "plan" })).id, 10_000);
+      assert.equal(parent.state, "SUCCEEDED", JSON.stringify(parent.error));
+      await until(() => receiver.spans.some((s) => s.name === "task Fn") && receiver.spans.some((s) => s.name === "task Planner"), "both roots exported", 5_000);
+      const submitSpan = receiver.spans.find((s) => s.name === "submit sub-task");
+      assert.ok(submitSpan !== undefined);
+      const sub = await factory.getTask(String(submitSpan.attributes["agent_factory.subtask.id"]));
+      assert.equal(sub.parentTaskId, parent.id);
+      assert.notEqual(sub.traceId, parent.traceId, "one trace per task");
+      const attempt = receiver.spans.find((s) => s.traceId === parent.traceId && s.name === "attempt 1");
+      assert.equal(submitSpan.traceId, parent.traceId);
+      assert.equal(submitSpan.parentSpanId, attempt?.spanId, "under the attempt that submitted it");
+      const subRoot = receiver.spans.find((s) => s.traceId === sub.traceId && s.name === "task Fn");
+      assert.deepEqual(submitSpan.links, [{ traceId: sub.traceId, spanId: subRoot?.spanId }]);
+      assert.equal(subRoot?.attributes["agent_factory.task.parent_id"], parent.id);
+    } finally {
+      await close();
+      await receiver.close();
+      scripts.cleanup();
     }
   });
 
