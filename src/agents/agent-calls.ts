@@ -127,7 +127,15 @@ export class AgentCalls implements AgentCallHandler {
 
   #deny(agent: Agent, taskId: string, action: string): void {
     this.#denied++;
-    this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
+    // The operator's log line of this refusal (the security.denied event is not logged again).
+    this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`, {
+      event: "security.denied",
+      code: "NOT_YOUR_TASK",
+      agentId: agent.id,
+      crewId: agent.crewId ?? undefined,
+      taskId,
+      operation: action,
+    });
     this.recordDenied(agent, action, "NOT_YOUR_TASK", `task ${taskId} is not one of its attempts`);
   }
 
@@ -208,7 +216,13 @@ export class AgentCalls implements AgentCallHandler {
     if (target === undefined || target.crewId !== crewId) {
       // Not told apart from a missing one: another crew's agents are not the caller's to know of.
       this.#denied++;
-      this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} tried to terminate agent ${agentId}, which is not in its crew ${crewId}; refused`);
+      this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} tried to terminate agent ${agentId}, which is not in its crew ${crewId}; refused`, {
+        event: "security.denied",
+        code: "CROSS_CREW",
+        agentId: agent.id,
+        crewId,
+        operation: "agent/terminate",
+      });
       this.recordDenied(agent, "agent/terminate", "CROSS_CREW", `agent ${agentId} is not a live member of its crew ${crewId}`);
       throw new FactoryError("CROSS_CREW", `agent ${agentId} is not a live member of crew ${crewId}`, { field: "id" });
     }

@@ -58,6 +58,8 @@ export class IncidentLog {
         this.#logger.warn(`model provider ${String(d.provider)} cools down until ${String(d.until)} after failures in a row; last: ${String(d.lastError)}`, { ...ids, provider: String(d.provider) });
         return;
       case "security.denied": {
+        // An agent's refusals that its own log already told of (AgentCalls, with their ids) are not told twice.
+        if (d.code === "NOT_YOUR_TASK" || (d.code === "CROSS_CREW" && d.operation === "agent/terminate")) return;
         const suppressed = Number(d.suppressed ?? 0);
         this.#logger.warn(
           `security: ${String(d.code)} for ${String(d.keyId ?? "no key")} on ${String(d.operation ?? d.path ?? "?")}: ${String(d.reason ?? "")}${suppressed > 0 ? ` (${suppressed} more from this caller not recorded)` : ""}`,
