@@ -58,6 +58,8 @@ function plan(quick: boolean): Step[] {
     { script: "scheduler", name: "http-tasks", args: mode },
     // Quick: 100,000 agents; full: on to 1,000,000 (within a time budget).
     { script: "scheduler", name: "resident", args: mode },
+    // Issue 16: dispatch with metrics and tracing on and off.
+    { script: "scheduler", name: "observability", args: mode },
     { script: "process", name: "process", args: mode },
     // Issue 5: quick puts 100,000 agents to sleep, full 1,000,000.
     { script: "health", name: "hibernation", args: mode },

@@ -15,13 +15,14 @@ import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Piscina } from "piscina";
-import { createFactory, type Agent, type Factory, type ProfileInput, type Task } from "../src/index.ts";
+import { createFactory, type Agent, type Factory, type FactoryOptions, type ProfileInput, type Task } from "../src/index.ts";
+import { spawn } from "node:child_process";
 import { startServer } from "../src/api/server.ts";
 import { dispatchTasks, IN_FLIGHT, SCHEDULER_CLAIMS } from "./scheduler-claims.ts";
 import { memory, withTempDir, type MemorySample } from "./spawn.ts";
 import { check, formatNumber, metric, MiB, perSecond, summarize, type Metric, type Summary } from "./stats.ts";
 
-export const SCHEDULER_CASE_NAMES = ["dispatch", "piscina", "http-tasks", "resident"] as const;
+export const SCHEDULER_CASE_NAMES = ["dispatch", "piscina", "http-tasks", "resident", "observability"] as const;
 export type SchedulerCaseName = (typeof SCHEDULER_CASE_NAMES)[number];
 
 export interface SchedulerCaseOptions {
@@ -81,9 +82,9 @@ const log = (message: string): void => void process.stderr.write(`  · ${message
 // ------------------------------------------------------------------ helpers
 
 /** A factory on a fresh SQLite file with `agents` echo agents of the given load limit; closed and deleted afterwards. */
-async function withEchoFactory<T>(shape: Shape, fn: (factory: Factory, dir: string) => Promise<T>): Promise<T> {
+async function withEchoFactory<T>(shape: Shape, fn: (factory: Factory, dir: string) => Promise<T>, options: FactoryOptions = {}): Promise<T> {
   return withTempDir(async (dir) => {
-    const factory = await createFactory({ dataDir: dir });
+    const factory = await createFactory({ dataDir: dir, ...options });
     try {
       factory.registerProfile(echoProfile(shape.limit));
       for (let i = 0; i < shape.agents; i++) await factory.spawnAgent({ profile: ECHO });
@@ -560,6 +561,98 @@ async function resident({ quick }: SchedulerCaseOptions): Promise<CaseBody> {
   });
 }
 
+// ------------------------------------------------------------------ (5) the cost of metrics and tracing
+
+/** An OTLP/HTTP sink in a process of its own (a collector elsewhere): reads each POST and answers 200; prints its port. */
+const SINK = `
+const http = require("node:http");
+let posts = 0;
+const server = http.createServer((req, res) => { let n = 0; req.on("data", (c) => (n += c.length)); req.on("end", () => { posts++; res.writeHead(200, { "content-type": "application/json" }); res.end("{}"); }); });
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
+`;
+
+async function startSink(): Promise<{ url: string; stop(): void }> {
+  const child = spawn(process.execPath, ["-e", SINK], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding("utf8");
+    child.stdout.once("data", (line: string) => resolve(line.trim()));
+    child.once("exit", (code) => reject(new Error(`the OTLP sink exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => void child.kill("SIGTERM") };
+}
+
+/**
+ * Dispatch throughput (the dispatch case's first shape, windowed, echo tasks on a SQLite file)
+ * with metrics and tracing on and off: metrics on (the default) or off (`metrics: false`);
+ * tracing off (the default), on to a Tracer that drops every span (what the factory's own
+ * bookkeeping costs), and on over OTLP/HTTP JSON to a sink in another process (the SDK's batching
+ * and encoding too). The configurations take turns, round after round (each round starting with
+ * the next one), so a busy moment of the machine falls on all of them; each one's median round is reported.
+ */
+async function observability({ quick }: SchedulerCaseOptions): Promise<CaseBody> {
+  const n = quick ? 5_000 : 20_000;
+  const rounds = quick ? 3 : 5;
+  const shape = SHAPES[0] as Shape;
+  const sink = await startSink();
+  const dropping = { record() {}, flush: async () => {}, close: async () => {} };
+  const configs: Array<{ id: string; label: string; options: () => FactoryOptions }> = [
+    { id: "default", label: "metrics on, tracing off (the default)", options: () => ({}) },
+    { id: "bare", label: "metrics off, tracing off", options: () => ({ metrics: false }) },
+    { id: "dropped", label: "metrics on, tracing to a Tracer that drops spans", options: () => ({ tracing: { tracer: dropping } }) },
+    { id: "otlp", label: "metrics on, tracing over OTLP/HTTP JSON (sink in another process)", options: () => ({ tracing: { endpoint: sink.url } }) },
+  ];
+  const rates = new Map<string, number[]>(configs.map((c) => [c.id, []]));
+  // CPU time of this process per task: far less sensitive than wall time to a machine others share.
+  const cpu = new Map<string, number[]>(configs.map((c) => [c.id, []]));
+  try {
+    for (let round = 0; round < rounds; round++) {
+      // Each round starts with another configuration, so none always runs after the same one.
+      for (const config of [...configs.slice(round % configs.length), ...configs.slice(0, round % configs.length)]) {
+        log(`observability: round ${round + 1}/${rounds}, ${config.label}: ${formatNumber(n)} tasks, ${formatNumber(IN_FLIGHT)} in flight`);
+        const { rate, cpuUs } = await withEchoFactory(
+          shape,
+          async (factory) => {
+            const completions = new Completions(factory);
+            const one = submitAndWait(factory, completions);
+            await windowed(Math.min(2_000, n), IN_FLIGHT, one);
+            gc?.();
+            const before = process.cpuUsage();
+            const measured = await windowed(n, IN_FLIGHT, one);
+            const used = process.cpuUsage(before);
+            completions.close();
+            return { rate: perSecond(n, measured.totalMs), cpuUs: (used.user + used.system) / n };
+          },
+          config.options(),
+        );
+        rates.get(config.id)?.push(rate);
+        cpu.get(config.id)?.push(cpuUs);
+      }
+    }
+  } finally {
+    sink.stop();
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const base = median(rates.get("default") as number[]);
+  const baseCpu = median(cpu.get("default") as number[]);
+  const metrics: Metric[] = [];
+  for (const config of configs) {
+    const m = median(rates.get(config.id) as number[]);
+    const c = median(cpu.get(config.id) as number[]);
+    metrics.push(metric(`observability.${config.id}.rate`, `${config.label}: submit → SUCCEEDED`, m, "tasks/s"));
+    metrics.push(metric(`observability.${config.id}.cpu`, "  CPU time of the process per task", c, "µs"));
+    if (config.id !== "default") {
+      metrics.push(metric(`observability.${config.id}.vsDefault`, "  throughput against the default", (m / base - 1) * 100, "%"));
+      metrics.push(metric(`observability.${config.id}.cpuVsDefault`, "  CPU per task against the default", (c / baseCpu - 1) * 100, "%"));
+    }
+  }
+  return {
+    title: `The cost of metrics and tracing on dispatch (library, ${shapeLabel(shape)}, ${formatNumber(n)} echo tasks × ${rounds} rounds, medians)`,
+    metrics,
+    details: { tasks: n, rounds, shape, rates: Object.fromEntries(rates), cpuUsPerTask: Object.fromEntries(cpu) },
+  };
+}
+
 // ------------------------------------------------------------------ entry
 
 const CASES: Record<SchedulerCaseName, (options: SchedulerCaseOptions) => Promise<CaseBody>> = {
@@ -567,6 +660,7 @@ const CASES: Record<SchedulerCaseName, (options: SchedulerCaseOptions) => Promis
   piscina,
   "http-tasks": httpTasks,
   resident,
+  observability,
 };
 
 export async function runSchedulerCase(name: SchedulerCaseName, options: SchedulerCaseOptions): Promise<SchedulerCaseResult> {

@@ -107,6 +107,7 @@ export function formatValue(value: number, unit: string): string {
   if (unit === "ms") return formatMs(value);
   if (unit === "µs") return `${value >= 100 ? formatNumber(value) : value.toFixed(1)} µs`;
   if (unit === "×") return `${value.toFixed(2)}×`;
+  if (unit === "%") return `${value >= 0 ? "+" : ""}${value.toFixed(1)} %`;
   if (unit === "MiB") return `${value.toFixed(1)} MiB`;
   if (unit === "bytes") return `${formatNumber(value)} bytes`;
   return `${formatNumber(value)} ${unit}`;

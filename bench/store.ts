@@ -45,6 +45,7 @@ function task(id: string, state: Task["state"]): Task {
     retryBackoffMs: 200,
     retryAt: null,
     redrives: 0,
+    traceId: null,
     affinityKey: null,
     idempotencyKey: null,
     balancer: null,

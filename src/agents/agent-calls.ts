@@ -15,6 +15,19 @@ import type { TaskSubmitInput } from "../core/schemas/task.ts";
 import type { AgentLog } from "./agent-log.ts";
 import type { DenialLog } from "../security/denial-log.ts";
 import type { AgentCallHandler } from "./spawner.ts";
+import { Hook } from "../core/hook.ts";
+
+/** One model call an agent of this node made for one of its tasks, as it ended (tracing listens). */
+export interface AgentModelCall {
+  agent: Agent;
+  taskId: string;
+  /** The model the agent pinned, if it did (else the rules chose). */
+  requestedModel: string | undefined;
+  startMs: number;
+  endMs: number;
+  result?: ModelCallResult;
+  error?: unknown;
+}
 
 /**
  * What agent calls need of tasks and crews, one folder over and built later: declared here so
@@ -77,6 +90,8 @@ export interface CrewHome {
  */
 export class AgentCalls implements AgentCallHandler {
   readonly #deps: AgentCallsDeps;
+  /** Each model call of this node's agents, answered or failed, once it ends (made here or at the crew's node). */
+  readonly modelCalled = new Hook<[call: AgentModelCall]>();
   /** Agent messages refused because they named a task that is not one of the agent's attempts. */
   #denied = 0;
 
@@ -112,7 +127,15 @@ export class AgentCalls implements AgentCallHandler {
 
   #deny(agent: Agent, taskId: string, action: string): void {
     this.#denied++;
-    this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`);
+    // The operator's log line of this refusal (the security.denied event is not logged again).
+    this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} named task ${taskId} (${action}), which is not one of its attempts; ignored`, {
+      event: "security.denied",
+      code: "NOT_YOUR_TASK",
+      agentId: agent.id,
+      crewId: agent.crewId ?? undefined,
+      taskId,
+      operation: action,
+    });
     this.recordDenied(agent, action, "NOT_YOUR_TASK", `task ${taskId} is not one of its attempts`);
   }
 
@@ -154,10 +177,18 @@ export class AgentCalls implements AgentCallHandler {
   async callModel(agent: Agent, taskId: string, request: AgentModelRequest): Promise<ModelCallResult> {
     if (this.#attemptOf(agent, taskId, "a model call") === undefined) throw this.#notYours(agent, taskId);
     const home = this.#deps.crewHome;
-    const result =
-      agent.crewId !== null && home?.isRemote(agent.crewId) === true
-        ? await home.callModel(agent.crewId, agent.id, taskId, request)
-        : await this.callModelFor(agent.crewId, agent.id, agent.walletAddress, taskId, request);
+    const startMs = Date.now();
+    let result: ModelCallResult;
+    try {
+      result =
+        agent.crewId !== null && home?.isRemote(agent.crewId) === true
+          ? await home.callModel(agent.crewId, agent.id, taskId, request)
+          : await this.callModelFor(agent.crewId, agent.id, agent.walletAddress, taskId, request);
+    } catch (error) {
+      this.modelCalled.emit({ agent, taskId, requestedModel: request.model, startMs, endMs: Date.now(), error });
+      throw error;
+    }
+    this.modelCalled.emit({ agent, taskId, requestedModel: request.model, startMs, endMs: Date.now(), result });
     const task = this.#deps.book.live(taskId);
     if (task !== undefined) {
       const usage = task.usage ?? { calls: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
@@ -186,7 +217,13 @@ export class AgentCalls implements AgentCallHandler {
     if (target === undefined || target.crewId !== crewId) {
       // Not told apart from a missing one: another crew's agents are not the caller's to know of.
       this.#denied++;
-      this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} tried to terminate agent ${agentId}, which is not in its crew ${crewId}; refused`);
+      this.#deps.agentLog.warn(agent.id, `security: agent ${agent.id} tried to terminate agent ${agentId}, which is not in its crew ${crewId}; refused`, {
+        event: "security.denied",
+        code: "CROSS_CREW",
+        agentId: agent.id,
+        crewId,
+        operation: "agent/terminate",
+      });
       this.recordDenied(agent, "agent/terminate", "CROSS_CREW", `agent ${agentId} is not a live member of its crew ${crewId}`);
       throw new FactoryError("CROSS_CREW", `agent ${agentId} is not a live member of crew ${crewId}`, { field: "id" });
     }

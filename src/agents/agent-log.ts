@@ -1,5 +1,5 @@
 import { TokenBucket } from "../scheduler/token-bucket.ts";
-import { LOG_LEVELS, type Logger } from "../core/ports/logger.ts";
+import { LOG_LEVELS, type Logger, type LogFields } from "../core/ports/logger.ts";
 
 /** Characters of one agent log line that are kept; the rest is cut, saying how much. */
 export const AGENT_LOG_LINE_CHARS = 2_000;
@@ -37,8 +37,8 @@ export class AgentLog {
   }
 
   /** A warning of the factory's about the agent (a denied message), under the same budget. */
-  warn(agentId: string, message: string): void {
-    if (this.#allow(agentId)) this.#logger.warn(truncate(message));
+  warn(agentId: string, message: string, fields?: LogFields): void {
+    if (this.#allow(agentId)) this.#logger.warn(truncate(message), fields);
   }
 
   /** The agent ended: its budget goes. */

@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { HttpErrorCode } from "./http-error.ts";
 import { toErrorResponse } from "./http-errors.ts";
 import { bodyLimit } from "./body-limit.ts";
+import { requestLog } from "./request-log.ts";
 import { allowedOrigins, hostGuard } from "./host-guard.ts";
 import { errorResponses, jsonContent } from "./openapi-helpers.ts";
 import { agentRoutes } from "./routes/agents.ts";
@@ -63,7 +64,8 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  */
 export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHono {
   const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
-  const onUnexpected = options.onUnexpectedError ?? ((error) => console.error("[agent-factory] unexpected error", error));
+  // Unexpected errors are logged with their request (requestLog, below); a caller may also hear of them here.
+  const onUnexpected = options.onUnexpectedError ?? (() => {});
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (result.success) return;
@@ -98,6 +100,8 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
     else if (status === 503) c.header("Retry-After", "1");
     return c.json(body, status);
   });
+  // First: every request gets its id (x-request-id, echoed or made), and a failed one is logged with it.
+  app.use("*", requestLog(factory.logger));
   // Before every route: a refused Host or Origin learns nothing and changes nothing.
   app.use("*", hostGuard(options));
   // Every answer counts in the metrics, under its route's template (never the raw path: ids would explode the series).
@@ -116,7 +120,7 @@ export function createApp(factory: Factory, options: AppOptions = {}): OpenAPIHo
         // The MCP headers: a browser MCP client (an inspector) on an allowed site sends them to /mcp (its Mcp-Param-* ones only for tools that declare them; ours do not).
         allowHeaders: ["authorization", "content-type", "last-event-id", "mcp-protocol-version", "mcp-session-id", "mcp-method", "mcp-name"],
         allowMethods: ["GET", "POST", "PUT", "DELETE"],
-        exposeHeaders: ["retry-after"],
+        exposeHeaders: ["retry-after", "x-request-id"],
         maxAge: 600,
       }),
     );

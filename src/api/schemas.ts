@@ -125,6 +125,7 @@ export const TaskSchema = z
       .meta({ description: "What the task's model calls used and cost, over all its attempts" }),
     parentTaskId: z.string().optional().meta({ description: "The task whose agent submitted this one" }),
     reward: z.number().optional().meta({ description: "Credits attributed from the crew's wallet to the agent that completes it" }),
+    traceId: z.string().nullable().meta({ description: "Its OpenTelemetry trace id (32 hex digits) when the factory traces (serve --otlp-endpoint); null otherwise" }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),

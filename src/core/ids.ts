@@ -33,3 +33,25 @@ export const newWalletAddress = (role: string): string => `0x371_${roleSegment(r
 
 /** The pattern every wallet address matches. */
 export const WALLET_ADDRESS_PATTERN = /^0x371_[A-Z0-9]+_[0-9a-f]{32}$/;
+
+/** A W3C trace id: 32 hex digits, not all zero (the lower half is the task's root span id, see `rootSpanIdOf`). */
+export function newTraceId(): string {
+  for (;;) {
+    const id = randomHex(16);
+    if (!/^0+$/.test(id.slice(16)) && !/^0+$/.test(id.slice(0, 16))) return id;
+  }
+}
+
+/** A W3C span id: 16 hex digits, not all zero. */
+export function newSpanId(): string {
+  for (;;) {
+    const id = randomHex(8);
+    if (!/^0+$/.test(id)) return id;
+  }
+}
+
+/**
+ * A task's root span id, derived from its trace id (its lower 64 bits): any node that ends the
+ * task, or records a child of its root, knows the root's id from the one field the task carries.
+ */
+export const rootSpanIdOf = (traceId: string): string => traceId.slice(16);

@@ -53,8 +53,16 @@ export interface Task {
   parentTaskId?: string;
   /** Credits the crew attributes to the agent that completes it. */
   reward?: number;
+  /** Its OpenTelemetry trace (32 hex digits) when the factory traces; null otherwise (docs/observability.md). */
+  traceId: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   updatedAt: string;
+}
+
+/** Brings a stored task written by an older version up to this shape (`traceId` was added later). */
+export function upgradeTask(task: Task): Task {
+  if (task.traceId === undefined) task.traceId = null;
+  return task;
 }

@@ -70,6 +70,19 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
     (await createSqliteStore({ filename: dataDir === ":memory:" ? ":memory:" : join(resolve(dataDir), "factory.db"), allowEmpty: o.allowEmptyStore }));
   // A bus is a live object made per factory, so it is built here rather than in the schema.
   const bus = o.bus ?? new MemoryBus();
+  // Tracing only when asked for: the OpenTelemetry SDK is loaded here or never.
+  const t = o.tracing;
+  const tracer =
+    t === undefined
+      ? undefined
+      : (t.tracer ??
+        (await (await import("../adapters/tracing/otlp-tracer.ts")).createOtlpTracer({
+          url: t.url ?? `${(t.endpoint as string).replace(/\/+$/, "")}/v1/traces`,
+          protocol: t.protocol,
+          resource: { "service.instance.id": nodeId },
+          ...(t.headers === undefined ? {} : { headers: t.headers }),
+          ...(t.serviceName === undefined ? {} : { serviceName: t.serviceName }),
+        })));
   const dataRoot = dataDir === ":memory:" ? mkdtempSync(join(tmpdir(), "agent-factory-")) : resolve(dataDir);
   // One set of sandboxes and rules for process agents and every agent's stdio MCP servers.
   const sandboxes = [new BubblewrapSandbox(), new NoSandbox()];
@@ -109,6 +122,8 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
     node: { id: nodeId, url: o.nodeUrl ?? null, apiKey: o.nodeApiKey, membership, ...o.nodeLease },
     tokens: o.tokens,
     alerts: o.alerts,
+    tracer,
+    metrics: o.metrics,
     }),
   );
   starting.reached = true;
@@ -119,6 +134,7 @@ async function build(options: FactoryOptions, starting: { reached: boolean }): P
     await store.close().catch(() => {});
     await bus.close().catch(() => {});
     await membership.close().catch(() => {});
+    await tracer?.close().catch(() => {});
     throw error;
   }
   return factory;

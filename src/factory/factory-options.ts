@@ -15,6 +15,7 @@ import { consoleLogger } from "../adapters/logger/console-logger.ts";
 import { DEFAULT_DATA_DIR } from "./default-data-dir.ts";
 import type { Logger } from "../core/ports/logger.ts";
 import type { RetentionOptions } from "../state/retention.ts";
+import type { Tracer } from "../core/ports/tracer.ts";
 
 /** The longest delay a Node timer keeps; a longer one fires after 1 ms instead. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -86,6 +87,7 @@ export const FACTORY_DEFAULTS = {
   nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
   tokens: { issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 15 * 60_000, rotateAfterMs: 24 * 3_600_000 },
   alerts: DEFAULT_ALERTS,
+  metrics: true,
 } as const;
 
 const AffinitySchema = z.strictObject({
@@ -128,6 +130,24 @@ const AlertsSchema = z.strictObject({
   checkMs: wholeNumber(0, "ms", MAX_TIMER_MS).default(FACTORY_DEFAULTS.alerts.checkMs),
 });
 
+/** An http(s) URL, or a message naming what was given. */
+const httpUrl = z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { error: (issue) => `must be an http(s) URL, got ${shown(issue.input)}` });
+
+/** Tracing: where spans go (exactly one of a collector's base URL, its traces URL, or a ready Tracer). */
+const TracingSchema = z
+  .strictObject({
+    endpoint: httpUrl.optional(),
+    url: httpUrl.optional(),
+    tracer: liveWith<Tracer>("a Tracer", ["record", "flush", "close"]).optional(),
+    protocol: z.enum(["http/json", "http/protobuf"]).default("http/json"),
+    headers: z.record(z.string(), z.string()).optional(),
+    serviceName: z.string().min(1).max(256).optional(),
+  })
+  .refine((t) => [t.endpoint, t.url, t.tracer].filter((v) => v !== undefined).length === 1, {
+    error: "give exactly one of endpoint (a collector's base URL: spans go to <endpoint>/v1/traces), url (the full traces URL) or tracer",
+    path: ["endpoint"],
+  });
+
 /** `FactoryOptions` as a schema: checks the numbers and flags and fills in every default. Strict: an unknown key (a typo) is refused. */
 export const FactoryOptionsSchema = z.strictObject({
   dataDir: z.string({ error: (issue) => `must be a folder path, got ${shown(issue.input)}` }).min(1, "must not be empty").default(FACTORY_DEFAULTS.dataDir),
@@ -163,6 +183,8 @@ export const FactoryOptionsSchema = z.strictObject({
   nodeLease: NodeLeaseSchema.prefault({}),
   tokens: TokensSchema.prefault({}),
   alerts: AlertsSchema.prefault({}),
+  tracing: TracingSchema.optional(),
+  metrics: flag.default(FACTORY_DEFAULTS.metrics),
 });
 
 /** The public options of `createFactory`; every one optional, each default documented on it. */
@@ -269,6 +291,16 @@ export interface FactoryOptions {
    * every `checkMs` (5,000; 0: never). 0 turns a threshold off. A lost node alerts at once.
    */
   alerts?: { queueDepth?: number; errorRate?: number; errorRateMinTasks?: number; windowMs?: number; budgetFraction?: number; checkMs?: number };
+  /**
+   * OpenTelemetry traces, one per task (docs/observability.md "Traces"); default off, and then
+   * free: no SDK is loaded, no id made. Give one of `endpoint` (a collector's base URL; spans go
+   * to `<endpoint>/v1/traces`), `url` (the full traces URL) or `tracer` (a ready `Tracer`), and
+   * optionally the OTLP `protocol` (`http/json`, the default, or `http/protobuf`), `headers`, and
+   * `serviceName` (default `agent-factory`).
+   */
+  tracing?: { endpoint?: string; url?: string; tracer?: Tracer; protocol?: "http/json" | "http/protobuf"; headers?: Record<string, string>; serviceName?: string };
+  /** Prometheus metrics (`GET /metrics`); default true. false: nothing is counted (the bench's "metrics off"). */
+  metrics?: boolean;
 }
 
 /** The options with every default applied (`store`, `bus`, `routingRules`, `models`, `retention`, `providers`, `nodeId`, `nodeUrl`, `nodeApiKey`, `membership` stay optional: their absence means "build the default"). */

@@ -1,3 +1,4 @@
+import type { Logger } from "../core/ports/logger.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Crew, CrewMessage } from "../core/crew.ts";
 import type { FactoryEvent } from "../core/events.ts";
@@ -527,19 +528,25 @@ export class Factory {
 
   // ---------------------------------------------------------------- metrics and alerts
 
+  /** Where this factory logs (the API logs failed requests here, with their request ids). */
+  get logger(): Logger {
+    return this.#p.deps.logger;
+  }
+
   /** This node's metrics in the Prometheus exposition format (`GET /metrics`). */
   scrapeMetrics(): Promise<{ contentType: string; body: string }> {
-    return this.#p.metrics.scrape();
+    // Turned off (createFactory({ metrics: false })): a valid exposition with nothing in it.
+    return this.#p.metrics?.scrape() ?? Promise.resolve({ contentType: "text/plain; version=0.0.4; charset=utf-8", body: "# metrics are off on this node\n" });
   }
 
   /** An answered HTTP request, for the metrics: the route's template, never the raw path. */
   recordHttpRequest(method: string, route: string, status: number, seconds: number): void {
-    this.#p.metrics.httpRequest(method, route, status, seconds);
+    this.#p.metrics?.httpRequest(method, route, status, seconds);
   }
 
   /** The bus reported an error (a networked bus's connection): counted in `agent_factory_bus_errors_total`. */
   recordBusError(): void {
-    this.#p.metrics.busError();
+    this.#p.metrics?.busError();
   }
 
   /** Alerts firing on this node now (`alert.* subject`). */
@@ -683,6 +690,8 @@ export class Factory {
     await deps.node.membership.close().catch((error: unknown) => deps.logger.error("closing the membership failed", error));
     await deps.store.close();
     await deps.bus.close();
+    // Last: the spans of tasks that ended during the shutdown are sent before the process goes.
+    await deps.tracer?.close().catch((error: unknown) => deps.logger.error("closing the tracer failed", error));
     phase.closed();
   }
 }

@@ -102,7 +102,7 @@ async function restoreLive(parts: FactoryParts, crews: readonly Crew[], agents: 
       task.agentId = null;
       task.updatedAt = new Date().toISOString();
       journal.put({ kind: "task", value: { ...task } });
-      events.emit({ type: "task.state", taskId: task.id, from, to: "QUEUED", data: { reason: why, attempts: task.attempts } });
+      events.emit({ type: "task.state", taskId: task.id, from, to: "QUEUED", data: { reason: why, attempts: task.attempts, ...(task.traceId == null ? {} : { traceId: task.traceId }) } });
     }
   }
   // Members of a crew caught mid-assembly or mid-disband are not brought back: assembly is

@@ -58,6 +58,10 @@ import { Chaos } from "./chaos.ts";
 import { DenialLog } from "../security/denial-log.ts";
 import { Alerts, type AlertThresholds } from "../health/alerts.ts";
 import { FactoryMetrics } from "./metrics.ts";
+import type { Tracer } from "../core/ports/tracer.ts";
+import { newTraceId } from "../core/ids.ts";
+import { TaskTracing } from "./task-tracing.ts";
+import { IncidentLog } from "./incident-log.ts";
 
 /** The ready parts `createFactory` hands to the wiring: adapters chosen, options resolved. */
 export interface FactoryDeps {
@@ -95,6 +99,10 @@ export interface FactoryDeps {
   tokens: { issuer: string; audience: string; lifetimeMs: number; rotateAfterMs: number };
   /** The thresholds that raise `alert.*` events. */
   alerts: AlertThresholds;
+  /** Where trace spans go; absent: nothing is traced (no ids made, nothing recorded). */
+  tracer?: Tracer | undefined;
+  /** Prometheus metrics on (default); false: nothing is counted and `/metrics` says so. */
+  metrics?: boolean;
 }
 
 /** Every service of one factory, built and connected. */
@@ -134,10 +142,12 @@ export interface FactoryParts {
   agentCalls: AgentCalls;
   /** Records refusals as `security.denied` events, each caller under a rate. */
   denials: DenialLog;
-  /** This node's Prometheus metrics. */
-  metrics: FactoryMetrics;
+  /** This node's Prometheus metrics (undefined: turned off). */
+  metrics: FactoryMetrics | undefined;
   /** Thresholds that raise `alert.*` events. */
   alerts: Alerts;
+  /** Each task's trace, when the factory traces. */
+  tracing: TaskTracing | undefined;
   /** Spawns an agent of a registered profile into a live crew of this node, as a member. */
   spawnIntoCrew(crewId: string, profile: string, reason: string, within?: readonly string[]): Promise<Agent>;
   chaos: Chaos;
@@ -160,7 +170,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const journal = new Journal(
     store,
     (error) => {
-      metrics.storeError();
+      metrics?.storeError();
       logger.error(isFactoryError(error) && error.code === "NODE_FENCED" ? "store write refused for good" : "store write failed; will retry", error);
     },
     // Another node took this node's agents and tasks over: it stops taking part (the node is made below).
@@ -211,11 +221,9 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     cooldown: models.cooldown,
     maxOutputTokens: models.maxOutputTokens,
     budgetWaitMs: models.budgetWaitMs,
+    // The operator's log hears of fallbacks and cooldowns through these events (IncidentLog, below).
     onNotice: (notice) => {
-      // The operator's log says which model and provider failed and what the provider said.
       const d = notice.data;
-      if (notice.type === "model.fallback") logger.warn(`model call failed: model ${String(d.model)}, provider ${String(d.provider)}${d.baseURL == null ? "" : ` (${String(d.baseURL)})`}: ${String(d.error)}${d.taskId == null ? "" : ` (task ${String(d.taskId)})`}`);
-      else logger.warn(`model provider ${String(d.provider)} cools down until ${String(d.until)} after failures in a row; last: ${String(d.lastError)}`);
       events.emit({ type: notice.type, ...(typeof d.taskId === "string" ? { taskId: d.taskId } : {}), data: d });
     },
   });
@@ -276,7 +284,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
     onFinal: dispatched.final.emit,
     onWaiting: dispatched.waiting.emit,
     onAssigned: dispatched.assigned.emit,
-    onDispatched: (us) => metrics.dispatched(us),
+    ...(deps.metrics === false ? {} : { onDispatched: (us: number) => metrics?.dispatched(us) }),
     onOutcome: dispatched.outcome.emit,
     isAsleep: (agentId) => asleep.has(agentId),
     wake: dispatched.wake.emit,
@@ -314,7 +322,7 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   // services operators and agents call
   const agents = new Agents({ profiles, profileRegistry, spawner, registry, hibernation, crews: crewManager, journal, store });
   const crews = new Crews({ manager: crewManager, registry, spawner, hibernation, ledger, journal, store, agents });
-  const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger });
+  const intake = new TaskIntake({ book, dispatcher, targets, crews, crewManager, registry, ledger, journal, store, events, phase, logger, ...(deps.tracer === undefined ? {} : { newTraceId }) });
   const crewHome = crewHomeOver(peers, store, crewManager, journal);
   // A new member of a live crew (an admin agent's spawn, or an operator's): as a clone joins a
   // crew — spawn, then add the member; ended if the crew cannot take it.
@@ -403,30 +411,56 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
   const crewHost = new CrewHost({ store, crewManager, profileRegistry, spawner, agentCalls });
   const keys = new OperatorKeys({ store, crews });
   // What operators watch: metrics (GET /metrics) and alerts, fed by this node's events and hooks.
-  const metrics = new FactoryMetrics({
-    nodeId: deps.node.id,
-    agents: () => registry.values(),
-    crews: () => [...crewManager.values()].filter((crew) => !crewManager.isMirror(crew.id)),
-    pools: () => pools.views(),
-    healing: () => ({ watched: watchdog.watched, ...healer.stats(), ...hibernation.stats() }),
-    budgets: () => budgets.list(),
-    hibernatedAtStart: async () => (await store.listAgents({ states: ["HIBERNATING"] })).filter((a) => a.nodeId === deps.node.id || a.nodeId === undefined).length,
-  });
+  const metrics =
+    deps.metrics === false
+      ? undefined
+      : new FactoryMetrics({
+          nodeId: deps.node.id,
+          agents: () => registry.values(),
+          crews: () => [...crewManager.values()].filter((crew) => !crewManager.isMirror(crew.id)),
+          pools: () => pools.views(),
+          healing: () => ({ watched: watchdog.watched, ...healer.stats(), ...hibernation.stats() }),
+          budgets: () => budgets.list(),
+          hibernatedAtStart: async () => (await store.listAgents({ states: ["HIBERNATING"] })).filter((a) => a.nodeId === deps.node.id || a.nodeId === undefined).length,
+        });
   const alerts = new Alerts({
     thresholds: deps.alerts,
     emit: (event) => events.emit(event),
     queueDepths: () => pools.views().map((v) => ({ profile: v.profile, queued: v.queued })),
     budgets: () => budgets.list(),
   });
-  events.emitted.add((event) => metrics.onEvent(event));
-  dispatched.final.add((task) => {
-    metrics.taskFinished(task);
-    alerts.taskFinished(task.state);
-  });
-  dispatched.assigned.add((_task, agent, waitedMs) => metrics.taskAssigned(agent, waitedMs));
-  router.called.add((call) => metrics.modelCall(call));
-  ledger.posted.add((entry) => metrics.ledgerPosted(entry));
+  if (metrics !== undefined) {
+    events.emitted.add((event) => metrics.onEvent(event));
+    dispatched.final.add((task) => metrics.taskFinished(task));
+    dispatched.assigned.add((_task, agent, waitedMs) => metrics.taskAssigned(agent, waitedMs));
+    router.called.add((call) => metrics.modelCall(call));
+    ledger.posted.add((entry) => metrics.ledgerPosted(entry));
+  }
+  dispatched.final.add((task) => alerts.taskFinished(task.state));
   node.hooks.expired.add((dead) => alerts.nodeLost(dead.id, dead.leaseUntil));
+  // Failed tasks, heals, budget refusals, provider failures and security refusals: logged once each.
+  const incidents = new IncidentLog(logger, (id) => book.find(id));
+  events.emitted.add((event) => incidents.onEvent(event));
+  router.called.add((call) => incidents.onModelCall(call));
+  // Traces, only when a tracer is given: otherwise no listener is added and nothing is paid.
+  let tracing: TaskTracing | undefined;
+  if (deps.tracer !== undefined) {
+    const traces = new TaskTracing({
+      tracer: deps.tracer,
+      nodeId: deps.node.id,
+      taskOf: (id) => book.find(id),
+      providerOf: (model) => {
+        try {
+          return router.resolve(model).provider.name;
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    events.emitted.add((event) => traces.onEvent(event));
+    agentCalls.modelCalled.add((call) => traces.onModelCall(call));
+    tracing = traces;
+  }
 
-  return { tools, metrics, alerts, denials, spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
+  return { tools, tracing, metrics, alerts, denials, spawnIntoCrew, recentNodes, keys, signingKeys, tokens, deps, phase, journal, events, registry, profileRegistry, retention, ledger, router, budgets, accounts, spawner, profiles, crewManager, targets, dispatcher, runner, pools, healer, hibernation, watchdog, agents, crews, book, intake, agentCalls, chaos, node, crewHost };
 }

@@ -74,7 +74,9 @@ export class ModelRouter {
   /** How long each model's answers usually are, for sizing holds under a tight budget. */
   readonly #outputs = new OutputEstimate();
   /** Each call's outcome, once it is decided. */
-  readonly called = new Hook<[call: { model: string; outcome: string; inputTokens: number; outputTokens: number; cost: number; ms: number }]>();
+  readonly called = new Hook<
+    [call: { model: string; outcome: string; inputTokens: number; outputTokens: number; cost: number; ms: number; taskId: string | null; agentId: string | null; crewId: string | null }]
+  >();
 
   constructor(options: ModelRouterOptions) {
     this.#options = options;
@@ -166,13 +168,14 @@ export class ModelRouter {
    */
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
     const started = this.#now();
+    const who = { taskId: request.taskId ?? null, agentId: request.scope.agentId, crewId: request.scope.crewId };
     try {
       const result = await this.#call(request);
-      this.called.emit({ model: result.model, outcome: "ok", inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, cost: result.cost, ms: this.#now() - started });
+      this.called.emit({ model: result.model, outcome: "ok", inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, cost: result.cost, ms: this.#now() - started, ...who });
       return result;
     } catch (error) {
       const model = request.model ?? (error instanceof FactoryError && typeof error.details?.attempts === "object" ? String((error.details.attempts as Array<{ model: string }>)[0]?.model ?? "none") : "none");
-      this.called.emit({ model, outcome: isFactoryError(error) ? error.code : "ERROR", inputTokens: 0, outputTokens: 0, cost: 0, ms: this.#now() - started });
+      this.called.emit({ model, outcome: isFactoryError(error) ? error.code : "ERROR", inputTokens: 0, outputTokens: 0, cost: 0, ms: this.#now() - started, ...who });
       throw error;
     }
   }

@@ -45,7 +45,8 @@ export class TaskTransitions {
       ...(task.agentId === null ? {} : { agentId: task.agentId }),
       from,
       to: state,
-      data: { reason, attempts: task.attempts },
+      // The trace id rides on every state event, so a listener (tracing, a log reader) needs no lookup.
+      data: { reason, attempts: task.attempts, ...(task.traceId === null || task.traceId === undefined ? {} : { traceId: task.traceId }) },
     });
   }
 }

@@ -52,6 +52,8 @@ export interface TaskIntakeDeps {
   events: EventLog;
   phase: FactoryPhase;
   logger: Logger;
+  /** Makes each new task's trace id when the factory traces; absent: tasks carry none (null). */
+  newTraceId?: () => string;
 }
 
 /**
@@ -146,6 +148,7 @@ export class TaskIntake {
       agentId: null,
       ...(request.parentTaskId === undefined ? {} : { parentTaskId: request.parentTaskId }),
       ...(request.reward === undefined ? {} : { reward: request.reward }),
+      traceId: this.#deps.newTraceId?.() ?? null,
       createdAt: now,
       startedAt: null,
       finishedAt: null,
@@ -167,7 +170,7 @@ export class TaskIntake {
       // Its write was stored after all (in a batch a shutdown drain applied meanwhile): accepted.
     }
     // Announced once accepted, so no subscriber hears of a task that was refused.
-    events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0 } });
+    events.emit({ type: "task.state", taskId: task.id, ...(task.crewId === null ? {} : { crewId: task.crewId }), to: "QUEUED", data: { reason: "submitted", attempts: 0, ...(task.traceId === null ? {} : { traceId: task.traceId }) } });
     if (phase.started) dispatcher.enqueue(task);
     else dispatcher.unreserve(task);
     return { task: { ...task }, created: true };

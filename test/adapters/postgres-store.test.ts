@@ -373,12 +373,12 @@ describe("postgres store", { skip: PG_SKIP }, () => {
         const opened = await Promise.all([s.open(), s.open(), s.open()]);
         const store = opened[0];
         const done = await s.schema.query<{ name: string }>("select name from kysely_migration order by name");
-        assert.deepEqual(done.map((r) => r.name), ["0001_init", "0002_task_idempotency", "0003_ledger", "0004_ledger_usage", "0005_budgets", "0006_list_pages", "0007_retention", "0008_cluster", "0009_operator_keys", "0010_signing_keys"]);
+        assert.deepEqual(done.map((r) => r.name), ["0001_init", "0002_task_idempotency", "0003_ledger", "0004_ledger_usage", "0005_budgets", "0006_list_pages", "0007_retention", "0008_cluster", "0009_operator_keys", "0010_signing_keys", "0011_task_trace"]);
         const collations = await s.schema.query<{ collation: string | null; n: string }>(
           "select collation_name as collation, count(*) as n from information_schema.columns where table_schema = $1 and data_type = 'text' and table_name not like 'kysely%' group by collation_name",
           [s.schema.name],
         );
-        assert.deepEqual(collations.map((r) => [r.collation, Number(r.n)]), [["C", 66]]);
+        assert.deepEqual(collations.map((r) => [r.collation, Number(r.n)]), [["C", 67]]);
         // Byte order: upper case before lower, '-' (0x2d) before '0' (0x30) before '_' (0x5f).
         await store.apply(["a_1", "a-1", "A1", "a01"].map((id) => ({ kind: "task" as const, value: task(id) })));
         assert.deepEqual((await store.listTasks({})).map((t) => t.id), ["A1", "a-1", "a01", "a_1"]);

@@ -168,6 +168,7 @@ function taskFor(agent: Agent, input: unknown): Task {
     retryBackoffMs: 0,
     retryAt: null,
     redrives: 0,
+    traceId: null,
     affinityKey: null,
     idempotencyKey: null,
     balancer: null,

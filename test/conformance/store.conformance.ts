@@ -59,6 +59,7 @@ export function task(id: string, patch: Partial<Task> = {}): Task {
     retryBackoffMs: 200,
     retryAt: null,
     redrives: 0,
+    traceId: null,
     affinityKey: null,
     idempotencyKey: null,
     balancer: null,

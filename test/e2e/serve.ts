@@ -13,6 +13,7 @@ delete ENV.AGENT_FACTORY_POSTGRES_URL;
 delete ENV.AGENT_FACTORY_REDIS_URL;
 delete ENV.AGENT_FACTORY_CLUSTER;
 delete ENV.AGENT_FACTORY_NODE_ID;
+for (const name of Object.keys(ENV)) if (name.startsWith("OTEL_")) delete ENV[name];
 
 export interface Server {
   child: ChildProcess;

@@ -61,6 +61,7 @@ describe("factory options", () => {
       nodeLease: { leaseMs: 3_000, renewMs: 1_000 },
       tokens: { issuer: "agent-factory", audience: "agent-factory", lifetimeMs: 900_000, rotateAfterMs: 86_400_000 },
       alerts: { queueDepth: 1_000, errorRate: 0.5, errorRateMinTasks: 20, windowMs: 60_000, budgetFraction: 0.1, checkMs: 5_000 },
+      metrics: true,
     });
     assert.equal(resolved.scaling.policies, DEFAULT_POLICIES);
     // consoleLogger("warn"): warnings and errors only.

@@ -361,7 +361,11 @@ describe("model router", () => {
           seen.map((s) => s.body.model),
           ["llama3.2"],
         );
-        assert.deepEqual(warnings, [`model call failed: model openai:llama3.2, provider openai (${base}): HTTP 500: upstream exploded (task ${done.id})`]);
+        // Each logged once: the provider's failure, then the task it left DEAD.
+        assert.deepEqual(warnings, [
+          `model call failed: model openai:llama3.2, provider openai (${base}): HTTP 500: upstream exploded (task ${done.id})`,
+          `task ${done.id} DEAD after 1 attempt(s): ${done.error?.message}`,
+        ]);
       } finally {
         await factory.close();
       }

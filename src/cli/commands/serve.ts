@@ -68,7 +68,9 @@ export function serveCommand(program: Command): void {
     .option("--allowed-host <name>", "also answer requests whose Host is this name (a DNS name, a proxy's); repeatable", collectHost, [])
     .option("--cors-origin <origin>", "let pages of this site (e.g. https://app.example) call the API from a browser; repeatable", collectOrigin, [])
     .addOption(new Option("--log-level <level>", "least severe log line printed, the factory's and its agents' (`log`, stderr)").choices(LOG_LEVELS).default("info"))
-    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; postgres?: string; redis?: string; cluster?: string; nodeId?: string; advertiseUrl?: string; alertQueueDepth?: number; alertErrorRate?: number; alertBudgetFraction?: number }) => {
+    .addOption(new Option("--log-format <format>", "text: lines for a person (the default); json: one JSON object a line on stdout (level, time, msg, node, ids), for a log shipper").choices(["text", "json"]).default("text"))
+    .option("--otlp-endpoint <url>", "send OpenTelemetry traces (one per task) over OTLP/HTTP to <url>/v1/traces, JSON unless OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (also OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as the full URL); default off")
+    .action(async (opts: { port: number; host?: string; data: string; profiles?: string; chaos?: boolean; allowEmptyStore?: boolean; retainTasks?: RetentionRule; retainEvents?: RetentionRule; retainMessages?: RetentionRule; rules?: string; config?: string; openaiBaseUrl?: string; openaiModel?: string; mockScript?: string; agentFiles: string[]; allowUnsandboxed?: boolean; allowEgress?: boolean; allowedHost: string[]; corsOrigin: string[]; logLevel: LogLevel; logFormat: "text" | "json"; otlpEndpoint?: string; postgres?: string; redis?: string; cluster?: string; nodeId?: string; advertiseUrl?: string; alertQueueDepth?: number; alertErrorRate?: number; alertBudgetFraction?: number }) => {
       const apiKey = process.env.AGENT_FACTORY_API_KEY;
       const secured = apiKey !== undefined && apiKey.length > 0;
       const host = opts.host ?? (secured ? "0.0.0.0" : "127.0.0.1");
@@ -86,7 +88,12 @@ export function serveCommand(program: Command): void {
         ...(opts.retainEvents === undefined ? {} : { events: opts.retainEvents }),
         ...(opts.retainMessages === undefined ? {} : { messages: opts.retainMessages }),
       };
-      const logger = consoleLogger(opts.logLevel);
+      const tracing = tracingOption(opts.otlpEndpoint);
+      const json = opts.logFormat === "json" ? (await import("../../adapters/logger/pino-logger.ts")).pinoLogger(opts.logLevel) : undefined;
+      const logger = json ?? consoleLogger(opts.logLevel);
+      // JSON logs: every line on stdout is a JSON object, the start-up lines too.
+      const say = (line: string): void => (json === undefined ? console.log(line) : json.info(line));
+      const sayError = (line: string): void => (json === undefined ? console.error(line) : json.error(line));
       // Checked before anything is opened: a bad folder must not leave a store or a lease behind.
       const agentFiles = agentFolders(opts);
       const postgresUrl = opts.postgres ?? nonEmpty(process.env.AGENT_FACTORY_POSTGRES_URL);
@@ -168,6 +175,7 @@ export function serveCommand(program: Command): void {
           ...(opts.alertBudgetFraction === undefined ? {} : { budgetFraction: opts.alertBudgetFraction }),
         },
         ...(routingRules === undefined ? {} : { routingRules }),
+        ...(tracing === undefined ? {} : { tracing }),
       }).catch(async (error: unknown) => {
         // createFactory closes a store it could not start on; the bus and the leases are ours to close.
         await bus?.close();
@@ -182,7 +190,7 @@ export function serveCommand(program: Command): void {
       if (opts.profiles !== undefined) {
         try {
           const { files, created } = await loadProfileFolder(opts.profiles, (p) => factory.registerProfile(p as ProfileInput)); // a file's content: registerProfile validates it and names the field
-          console.log(`profiles: ${files} file(s) in ${opts.profiles}, ${created} new version(s)`);
+          say(`profiles: ${files} file(s) in ${opts.profiles}, ${created} new version(s)`);
         } catch (error) {
           await factory.close();
           throw error;
@@ -193,45 +201,46 @@ export function serveCommand(program: Command): void {
         await factory.close({ force: true });
         throw error;
       });
+      json?.setNode(factory.nodeId);
       const { agents, tasks } = factory.restored;
       const where = postgresUrl === undefined ? `data: ${opts.data}` : `store: PostgreSQL ${redactUrl(postgresUrl)}`;
-      console.log(`agent-factory listening on ${server.url} (${where}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);
-      if (redisUrl !== undefined) console.log(`bus: Redis ${redactUrl(redisUrl)}, cluster ${cluster}; node ${factory.nodeId}`);
+      say(`agent-factory listening on ${server.url} (${where}; ${agents} agent(s), ${tasks} unfinished task(s) restored)`);
+      if (redisUrl !== undefined) say(`bus: Redis ${redactUrl(redisUrl)}, cluster ${cluster}; node ${factory.nodeId}`);
       const stored = (await factory.listOperatorKeys().catch(() => [])).length;
-      console.log(
+      say(
         secured
           ? `API key required on /v1 (AGENT_FACTORY_API_KEY${stored > 0 ? ` or one of ${stored} operator key(s)` : ""}); bound to ${host}`
           : stored > 0
             ? `no AGENT_FACTORY_API_KEY set: /v1 needs one of ${stored} operator key(s)${exposed ? ` (bound to ${host}: /v1 stays closed even if every key is revoked)` : ""}`
             : "no AGENT_FACTORY_API_KEY set: listening on 127.0.0.1 only, /v1 needs no key until one is made (agent-factory keys create)",
       );
-      console.log(`dashboard: ${server.url}/ui   API reference: ${server.url}/docs`);
-      console.log(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
-      console.log(`models: ${describeProviders(factory.modelsInfo().providers)}`);
-      console.log(`retention: ${describeRetention(retentionSettings(retention))} (--retain-*; docs/storage.md)`);
-      if (opts.chaos === true) console.log(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
-      if (opts.allowEgress === true) console.log("agents with egress allowed (--allow-egress): profiles with sandbox.allowEgress share this host's network");
-      if (opts.allowUnsandboxed === true) console.log("unsandboxed agents allowed (--allow-unsandboxed): profiles with sandbox.kind none run on this host as this server's user");
+      say(`dashboard: ${server.url}/ui   API reference: ${server.url}/docs`);
+      say(`OpenAPI: ${server.url}/openapi.json   events: ${server.url}/v1/events`);
+      say(`models: ${describeProviders(factory.modelsInfo().providers)}`);
+      say(`retention: ${describeRetention(retentionSettings(retention))} (--retain-*; docs/storage.md)`);
+      if (opts.chaos === true) say(`chaos actions ON: ${server.url}/v1/chaos (kill, freeze, latency)`);
+      if (opts.allowEgress === true) say("agents with egress allowed (--allow-egress): profiles with sandbox.allowEgress share this host's network");
+      if (opts.allowUnsandboxed === true) say("unsandboxed agents allowed (--allow-unsandboxed): profiles with sandbox.kind none run on this host as this server's user");
       let signals = 0;
       let forced = false;
       const shutdown = (signal: string): void => {
         signals++;
         if (signals === 1) {
-          console.log(`${signal}: shutting down — draining running tasks (send it again to force)`);
+          say(`${signal}: shutting down — draining running tasks (send it again to force)`);
           void server.close().then(() => {
-            console.log("stopped; queued tasks and agents are kept for the next start");
+            say("stopped; queued tasks and agents are kept for the next start");
             // 128 + signal number, as shells report a process ended by a signal, when forced.
             process.exit(forced ? 128 + (signal === "SIGINT" ? 2 : 15) : 0);
           });
         } else {
           forced = true;
-          console.log(`${signal}: forcing shutdown — running tasks go back to the queue`);
+          say(`${signal}: forcing shutdown — running tasks go back to the queue`);
           void server.close({ force: true });
         }
       };
       factory.onFenced((reason) => {
         // Its agents run on another node now; a supervisor (systemd, Kubernetes, `agent-factory cluster`) starts it again as a new member.
-        console.error(`error: node ${factory.nodeId} was fenced out of its cluster: ${reason}. Exiting (75) to be restarted [NODE_FENCED]`);
+        sayError(`error: node ${factory.nodeId} was fenced out of its cluster: ${reason}. Exiting (75) to be restarted [NODE_FENCED]`);
         void server.close({ force: true }).finally(() => process.exit(75));
       });
       process.on("SIGINT", () => shutdown("SIGINT"));
@@ -299,6 +308,32 @@ function describeProviders(providers: ReadonlyArray<{ name: string; kind: Provid
 }
 
 /** An environment variable's value, or undefined when it is unset or empty. */
+/**
+ * Tracing from the flag or the standard OpenTelemetry variables (the flag wins): a base URL whose
+ * `/v1/traces` gets the spans, or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as the full URL; the
+ * protocol from `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL` (http/json by
+ * default; gRPC is not offered). A bad value is the user's to fix: exit 2, naming where it came from.
+ */
+function tracingOption(flag: string | undefined): { endpoint: string; protocol: "http/json" | "http/protobuf" } | { url: string; protocol: "http/json" | "http/protobuf" } | undefined {
+  const env = process.env;
+  const source =
+    flag !== undefined
+      ? { name: "--otlp-endpoint", value: flag, full: false }
+      : nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) !== undefined
+        ? { name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as string, full: true }
+        : nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT) !== undefined
+          ? { name: "OTEL_EXPORTER_OTLP_ENDPOINT", value: env.OTEL_EXPORTER_OTLP_ENDPOINT as string, full: false }
+          : undefined;
+  if (source === undefined) return undefined;
+  if (!URL.canParse(source.value) || !/^https?:$/.test(new URL(source.value).protocol)) {
+    throw new UsageError(`${source.name} must be an http(s) URL (an OTLP/HTTP collector, e.g. http://127.0.0.1:4318), not '${source.value}'`);
+  }
+  const protocolVar = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) !== undefined ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const protocol = nonEmpty(env[protocolVar]) ?? "http/json";
+  if (protocol !== "http/json" && protocol !== "http/protobuf") throw new UsageError(`${protocolVar} must be http/json or http/protobuf (OTLP over HTTP), not '${protocol}'`);
+  return source.full ? { url: source.value, protocol } : { endpoint: source.value, protocol };
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }

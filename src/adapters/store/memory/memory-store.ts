@@ -5,7 +5,7 @@ import type { FactoryEvent } from "../../../core/events.ts";
 import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../../../core/ledger.ts";
 import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoredSigningKey, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
-import type { Task } from "../../../core/task.ts";
+import { upgradeTask, type Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
 import { ledgerReport, ledgerTotals, listLedger, openReservations } from "./memory-ledger-reads.ts";
 import { pruneTables } from "./memory-prune.ts";
@@ -83,14 +83,14 @@ class MemoryStore implements Store {
   async getTask(id: string): Promise<Task | undefined> {
     this.#open();
     const row = this.#tables.tasks.get(id);
-    return row === undefined ? undefined : parse<Task>(row);
+    return row === undefined ? undefined : upgradeTask(parse<Task>(row));
   }
 
   async getTaskByIdempotencyKey(key: string): Promise<Task | undefined> {
     this.#open();
     const id = this.#tables.taskKeys.get(key);
     const row = id === undefined ? undefined : this.#tables.tasks.get(id);
-    return row === undefined ? undefined : parse<Task>(row);
+    return row === undefined ? undefined : upgradeTask(parse<Task>(row));
   }
 
   async listTasks(query: TaskQuery): Promise<Task[]> {
@@ -104,7 +104,7 @@ class MemoryStore implements Store {
     );
     const sign = newest ? -1 : 1;
     rows.sort((a, b) => sign * (compare(a.createdAt, b.createdAt) || compare(a.id, b.id)));
-    return take(rows, query.limit ?? 1_000_000).map(parse<Task>);
+    return take(rows, query.limit ?? 1_000_000).map((row) => upgradeTask(parse<Task>(row)));
   }
 
   async getWallet(address: string): Promise<Wallet | undefined> {

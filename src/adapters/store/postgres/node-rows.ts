@@ -3,7 +3,7 @@ import { upgradeAgent, type Agent } from "../../../core/agent.ts";
 import type { Crew } from "../../../core/crew.ts";
 import { FactoryError } from "../../../core/errors.ts";
 import type { OwnedRows, StoreNode, StoreWrite } from "../../../core/ports/store.ts";
-import type { Task } from "../../../core/task.ts";
+import { upgradeTask, type Task } from "../../../core/task.ts";
 import { parse, type SqlDatabase } from "../sql/sql-database.ts";
 
 /** The attached node and the fence it was given: every write proves the fence still stands. */
@@ -80,7 +80,7 @@ export async function adoptNode(trx: Kysely<SqlDatabase>, adopter: string, dead:
       .filter((row) => row.state !== "HIBERNATING")
       .map((row) => upgradeAgent(parse<Agent>(row)))
       .sort(bySpawn),
-    tasks: tasks.map(parse<Task>).sort(byCreation),
+    tasks: tasks.map((row) => upgradeTask(parse<Task>(row))).sort(byCreation),
   };
 }
 
@@ -101,7 +101,7 @@ async function ownedBy(trx: Kysely<SqlDatabase>, node: string): Promise<OwnedRow
   return {
     crews: crews.map(parse<Crew>),
     agents: agents.map((row) => upgradeAgent(parse<Agent>(row))),
-    tasks: tasks.map(parse<Task>),
+    tasks: tasks.map((row) => upgradeTask(parse<Task>(row))),
   };
 }
 

@@ -91,6 +91,9 @@ const MIGRATIONS: Record<string, ReadonlyArray<string | Step>> = {
   ],
   // The keys agents' tokens are signed with: shared by the nodes of a cluster, rotated by age.
   "0010_signing_keys": [`create table signing_keys (kid text primary key, created_at text not null, public_jwk text not null, private_jwk text not null)`],
+  // A task's OpenTelemetry trace id, so the task a trace shows can be found from the trace
+  // (`select id from tasks where trace_id = …`). Older tasks have none (null: not traced).
+  "0011_task_trace": [`alter table tasks add column trace_id text`, `create index tasks_trace on tasks (trace_id) where trace_id is not null`],
 };
 
 /** Tasks written before 0007 carry `finishedAt` only in `data`. */

@@ -3,7 +3,7 @@ export interface SqlDatabase {
   profiles: { name: string; version: number; created_at: string; data: string };
   agents: { id: string; state: string; role: string; profile: string; crew_id: string | null; spawned_at: string; node_id: string | null; data: string };
   crews: { id: string; state: string; name: string; created_at: string; node_id: string | null; data: string };
-  tasks: { id: string; state: string; crew_id: string | null; created_at: string; idempotency_key: string | null; finished_at: string | null; node_id: string | null; data: string };
+  tasks: { id: string; state: string; crew_id: string | null; created_at: string; idempotency_key: string | null; finished_at: string | null; trace_id: string | null; node_id: string | null; data: string };
   wallets: { address: string; owner_id: string; data: string };
   events: { seq: number; type: string; at: string; agent_id: string | null; crew_id: string | null; task_id: string | null; data: string };
   crew_context: { crew_id: string; key: string; updated_at: string; value: string };

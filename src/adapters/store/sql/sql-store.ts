@@ -7,7 +7,7 @@ import { fromMicro, toMicro, type LedgerEntry, type LedgerReportRow } from "../.
 import type { OperatorRole, StoredOperatorKey } from "../../../core/operator-key.ts";
 import type { AgentQuery, CrewQuery, EventQuery, LedgerQuery, LedgerReportQuery, OpenReservation, PruneQuery, Store, StoredBudget, StoredSigningKey, StoreWrite, TaskQuery } from "../../../core/ports/store.ts";
 import type { ProfileRecord } from "../../../core/schemas/profile.ts";
-import type { Task } from "../../../core/task.ts";
+import { upgradeTask, type Task } from "../../../core/task.ts";
 import type { Wallet } from "../../../core/wallet.ts";
 import { FactoryError } from "../../../core/errors.ts";
 import { migrationProvider, type SqlDialectName } from "./migrations.ts";
@@ -117,12 +117,12 @@ export class SqlStore implements Store {
 
   async getTask(id: string): Promise<Task | undefined> {
     const row = await this.#db.selectFrom("tasks").select("data").where("id", "=", id).executeTakeFirst();
-    return row === undefined ? undefined : parse<Task>(row);
+    return row === undefined ? undefined : upgradeTask(parse<Task>(row));
   }
 
   async getTaskByIdempotencyKey(key: string): Promise<Task | undefined> {
     const row = await this.#db.selectFrom("tasks").select("data").where("idempotency_key", "=", key).executeTakeFirst();
-    return row === undefined ? undefined : parse<Task>(row);
+    return row === undefined ? undefined : upgradeTask(parse<Task>(row));
   }
 
   async listTasks(query: TaskQuery): Promise<Task[]> {
@@ -133,7 +133,7 @@ export class SqlStore implements Store {
     if (query.after !== undefined) q = q.where(past("created_at", query.after, newest));
     const order = newest ? "desc" : "asc";
     const rows = await q.orderBy("created_at", order).orderBy("id", order).limit(rowLimit(query.limit, 1_000_000)).execute();
-    return rows.map(parse<Task>);
+    return rows.map((row) => upgradeTask(parse<Task>(row)));
   }
 
   async getWallet(address: string): Promise<Wallet | undefined> {

@@ -80,6 +80,8 @@ export async function writeBatch(trx: Kysely<SqlDatabase>, writes: readonly Stor
           created_at: t.createdAt,
           idempotency_key: t.idempotencyKey ?? null,
           finished_at: t.finishedAt,
+          // Set once, when the task is made: an update never changes it.
+          trace_id: t.traceId ?? null,
           node_id: owner,
           data: JSON.stringify(t),
         })),
