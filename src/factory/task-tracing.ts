@@ -121,8 +121,11 @@ export class TaskTracing {
    * A tool call made during an attempt: an `execute_tool <name>` span under it. Nothing calls
    * this yet — the tool executor (MCP) is to report each call here, as the model calls are.
    */
-  onToolCall(call: { taskId: string; agentId: string; crewId: string | null; tool: string; startMs: number; endMs: number; error?: string }): void {
-    const traced = this.#live.get(call.taskId);
+  onToolCall(call: { taskId?: string; agentId: string; crewId: string | null; tool: string; startMs: number; endMs: number; error?: string }): void {
+    // Without a task named (the executor knows the agent only): the one attempt that agent runs now.
+    const taskId = call.taskId ?? this.#onlyAttemptOf(call.agentId);
+    if (taskId === undefined) return;
+    const traced = this.#live.get(taskId);
     const attempt = traced?.attempt;
     if (traced === undefined || attempt === undefined) return;
     this.#deps.tracer.record({
@@ -132,9 +135,20 @@ export class TaskTracing {
       parentSpanId: attempt.spanId,
       startMs: call.startMs,
       endMs: call.endMs,
-      attributes: { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.tool, ...this.#ids(call.taskId, call.agentId, call.crewId) },
+      attributes: { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.tool, ...this.#ids(taskId, call.agentId, call.crewId) },
       ...(call.error === undefined ? {} : { error: call.error }),
     });
+  }
+
+  /** The task whose attempt `agentId` runs now, if it runs exactly one (an agent running several cannot say which a tool call was for). */
+  #onlyAttemptOf(agentId: string): string | undefined {
+    let found: string | undefined;
+    for (const [taskId, traced] of this.#live) {
+      if (traced.attempt?.agentId !== agentId) continue;
+      if (found !== undefined) return undefined;
+      found = taskId;
+    }
+    return found;
   }
 
   #queueWait(traced: Traced, taskId: string, task: Task | undefined, now: number): void {

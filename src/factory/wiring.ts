@@ -457,7 +457,23 @@ export function wireFactory(deps: FactoryDeps): FactoryParts {
         }
       },
     });
-    events.emitted.add((event) => traces.onEvent(event));
+    events.emitted.add((event) => {
+      traces.onEvent(event);
+      // An MCP tool call becomes a span under the attempt its agent runs.
+      const data = event.data;
+      if (event.type === "tool.called" && event.agentId !== undefined && data !== undefined && data.outcome !== "refused") {
+        const endMs = Date.parse(event.at);
+        const ms = Number(data.durationMs ?? 0);
+        traces.onToolCall({
+          agentId: event.agentId,
+          crewId: event.crewId ?? null,
+          tool: `${String(data.server)}.${String(data.tool)}`,
+          startMs: endMs - ms,
+          endMs,
+          ...(data.outcome === "ok" ? {} : { error: String(data.error ?? data.outcome) }),
+        });
+      }
+    });
     agentCalls.modelCalled.add((call) => traces.onModelCall(call));
     tracing = traces;
   }

@@ -1,11 +1,12 @@
 // Pins tracing: one trace per task (root → queue wait, attempt → model call with GenAI attributes) posted over OTLP/HTTP JSON, the trace id on the task and its events; off (no ids, nothing sent) by default; bad tracing options name the field.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { writeFileSync } from "node:fs";
 import { isFactoryError } from "../../src/core/errors.ts";
+import type { HandlerContext } from "../../src/runtimes/function/function-handler.ts";
 import { tempDir, testFactory, until } from "../helpers.ts";
 import { otlpReceiver, type ReceivedSpan } from "../otlp-receiver.ts";
 
@@ -152,6 +153,40 @@ describe("tracing", () => {
       await close();
       await receiver.close();
       scripts.cleanup();
+    }
+  });
+
+  it("an MCP tool call is a span under the attempt that made it (execute_tool, GenAI attributes)", async () => {
+    const receiver = await otlpReceiver();
+    const nodeModules = resolve(import.meta.dirname, "../../node_modules");
+    const { factory, close } = await testFactory({
+      agentFiles: [nodeModules],
+      tracing: { endpoint: receiver.url },
+      handlers: { remember: (_input: unknown, ctx: HandlerContext) => ctx.tools.call("memory", "read_graph", {}) },
+    });
+    try {
+      factory.registerProfile({
+        name: "keeper",
+        role: "Keeper",
+        runtime: { kind: "function", handler: "remember" },
+        mcpServers: [{ name: "memory", command: ["node", "/agent/node_modules/@modelcontextprotocol/server-memory/dist/index.js"], files: [nodeModules], env: { MEMORY_FILE_PATH: "/workspace/m.jsonl" } }],
+        pool: { spawnStrategy: "manual" },
+      });
+      await factory.spawnAgent({ profile: "keeper" });
+      const task = await factory.waitForTask((await factory.submitTask({ role: "Keeper", input: {} })).id, 15_000);
+      assert.equal(task.state, "SUCCEEDED", JSON.stringify(task.error));
+      await until(() => receiver.spans.some((s) => s.traceId === task.traceId && s.name === "task Keeper"), "the root span is exported", 5_000);
+      const spans = receiver.spans.filter((s) => s.traceId === task.traceId);
+      const [attempt] = byName(spans, "attempt 1");
+      const [tool] = byName(spans, "execute_tool memory.read_graph");
+      assert.ok(attempt !== undefined && tool !== undefined, spans.map((s) => s.name).join(", "));
+      assert.equal(tool.parentSpanId, attempt.spanId);
+      assert.equal(tool.attributes["gen_ai.operation.name"], "execute_tool");
+      assert.equal(tool.attributes["gen_ai.tool.name"], "memory.read_graph");
+      assert.equal(tool.attributes["agent_factory.task.id"], task.id);
+    } finally {
+      await close();
+      await receiver.close();
     }
   });
 
