@@ -197,7 +197,20 @@ describe("postgres store", { skip: PG_SKIP }, () => {
         const ended = await s.schema.query<{ ok: boolean }>("select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1", [s.schema.name]);
         assert.ok(ended.length >= 1 && ended.every((r) => r.ok), `ended ${ended.length} connections`);
         await until(async () => (await s.schema.query("select 1 from pg_stat_activity where application_name = $1", [s.schema.name])).length === 0, "the ended connections to go");
-        await store.apply([{ kind: "task", value: task("after") }]);
+        // A pooled client may learn of its end only when next used: that write fails (STORE_UNAVAILABLE,
+        // which the journal retries) and the pool drops it; at most one failure per ended client.
+        const failures: string[] = [];
+        await until(async () => {
+          try {
+            await store.apply([{ kind: "task", value: task("after") }]);
+            return true;
+          } catch (error) {
+            failures.push((error as { code?: string }).code ?? String(error));
+            return false;
+          }
+        }, "a write once the pool has new connections");
+        assert.ok(failures.length <= ended.length, `failed ${failures.length} times for ${ended.length} ended connections`);
+        assert.ok(failures.every((code) => code === "STORE_UNAVAILABLE"), failures.join(", "));
         assert.equal((await store.getTask("after"))?.state, "QUEUED");
         assert.equal(await count(s.schema, "tasks"), 4);
       } finally {
