@@ -150,6 +150,43 @@ describe("operator keys: a crew-limited key and what is shared between crews", (
   });
 });
 
+describe("operator keys: paging with a crew-limited key", () => {
+  it("every page and every cursor of its lists is of its own crew: filtered before paging, not cut after", async () => {
+    const { factory, close } = await testFactory();
+    try {
+      const app = createApp(factory, { apiKey: ROOT });
+      const fx = await fixtures(factory, app);
+      // Interleaved: newest first, another crew's items sit between the key's own.
+      for (let i = 0; i < 3; i++) {
+        for (const crew of [fx.a.crew, fx.b.crew]) {
+          assert.equal((await call(app, "/v1/tasks", json("POST", { crewId: crew, role: "W", input: { i } }, ROOT))).status, 202);
+          await factory.spawnCrewMember(crew, "w");
+        }
+      }
+      const key = fx.keys.crewViewer;
+      const decode = (cursor: string): [string, string] => JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [string, string];
+      for (const [path, ownIds] of [
+        ["/v1/tasks", new Set((await factory.listTasks({ crewId: fx.a.crew })).map((t) => t.id))],
+        ["/v1/agents", new Set((await factory.listAgents({ crewId: fx.a.crew })).map((a) => a.id))],
+        ["/v1/crews", new Set([fx.a.crew])],
+      ] as const) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await call(app, `${path}?limit=1${cursor === null ? "" : `&cursor=${cursor}`}`, get(key));
+          assert.equal(page.status, 200, JSON.stringify(page.body));
+          seen.push(...(page.body.items as Json[]).map((item) => item.id as string));
+          cursor = page.body.nextCursor as string | null;
+          if (cursor !== null) assert.ok(ownIds.has(decode(cursor)[1]), `${path}: a cursor names ${decode(cursor)[1]}, not one of the key's crew's`);
+        } while (cursor !== null);
+        assert.deepEqual(new Set(seen), ownIds, path);
+      }
+    } finally {
+      await close();
+    }
+  });
+});
+
 /** The things of one crew a request is about. */
 interface Side {
   crew: string;

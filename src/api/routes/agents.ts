@@ -5,6 +5,7 @@ import { NameSchema, ProfileSchema, RoleSchema } from "../../core/schemas/profil
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
 import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
+import { onlyCrewOf } from "../caller-crews.ts";
 import { AgentSchema, IdParam, LimitQuery, ModelRequestSchema, ModelResultSchema, WalletSchema } from "../schemas.ts";
 import type { AgentModelRequest } from "../../core/model-call.ts";
 
@@ -60,7 +61,9 @@ export function agentRoutes(app: OpenAPIHono, factory: Factory): void {
     }),
     async (c) => {
       const { cursor, limit = 1000, ...filter } = c.req.valid("query");
-      const fetched = await factory.listAgents({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      // A caller held to one crew lists that crew's: filtered before paging, so no cursor names another crew's agent.
+      const only = filter.crewId === undefined ? onlyCrewOf(c) : undefined;
+      const fetched = await factory.listAgents({ ...filter, ...(only === undefined ? {} : { crewId: only }), ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
       return c.json(toPage(fetched, limit, (a) => ({ at: a.spawnedAt, id: a.id })), 200);
     },
   );

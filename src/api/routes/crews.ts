@@ -3,7 +3,9 @@ import { z } from "zod";
 import type { Crew } from "../../core/crew.ts";
 import { JsonValueSchema } from "../../core/schemas/json-value.ts";
 import { CrewManifestSchema } from "../../core/schemas/manifest.ts";
-import { FactoryError } from "../../core/errors.ts";
+import { FactoryError, isFactoryError } from "../../core/errors.ts";
+import { isPast, newestFirst, type ListPosition } from "../../core/list-position.ts";
+import { callerCrews } from "../caller-crews.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi-helpers.ts";
 import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
@@ -31,6 +33,24 @@ const KeyParams = z.object({ id: z.string().min(1).max(128), key: z.string().min
 const ContextEntrySchema = z.object({ key: z.string(), value: z.unknown() }).meta({ id: "ContextEntry" });
 
 export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
+  /** The caller's crews as a page of the list: newest first, past `after`, not disbanded unless asked for. */
+  const heldCrews = async (ids: readonly string[], state: Crew["state"] | undefined, after: ListPosition | undefined, limit: number): Promise<Crew[]> => {
+    const crews: Crew[] = [];
+    for (const id of ids) {
+      try {
+        crews.push(await factory.getCrew(id));
+      } catch (error) {
+        if (!isFactoryError(error) || error.code !== "CREW_NOT_FOUND") throw error;
+      }
+    }
+    const place = (crew: Crew): ListPosition => ({ at: crew.createdAt, id: crew.id });
+    return crews
+      .filter((crew) => (state === undefined ? crew.state !== "DISBANDED" : crew.state === state))
+      .filter((crew) => after === undefined || isPast(place(crew), after))
+      .sort((a, b) => newestFirst(place(a), place(b)))
+      .slice(0, limit);
+  };
+
   const view = async (crew: Crew) => ({ ...crew, agents: await factory.crewAgents(crew) });
 
   app.openapi(
@@ -84,7 +104,10 @@ export function crewRoutes(app: OpenAPIHono, factory: Factory): void {
     }),
     async (c) => {
       const { cursor, limit = 1000, ...filter } = c.req.valid("query");
-      const fetched = await factory.listCrews({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      const held = callerCrews(c);
+      // A crew-limited caller's crews are few and known: listed from them, so no cursor names another crew.
+      const fetched = held === null ? await factory.listCrews({ ...filter, ...(after === undefined ? {} : { after }), limit: limit + 1 }) : await heldCrews(held, filter.state, after, limit + 1);
       const page = toPage(fetched, limit, (crew) => ({ at: crew.createdAt, id: crew.id }));
       return c.json({ items: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor }, 200);
     },

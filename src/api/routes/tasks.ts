@@ -5,6 +5,7 @@ import { TASK_STATES } from "../../core/task-states.ts";
 import type { Factory } from "../../factory/factory.ts";
 import { errorResponses, jsonBody, jsonContent, noBody } from "../openapi-helpers.ts";
 import { CursorQuery, decodeCursor, pageOf, toPage } from "../cursor.ts";
+import { onlyCrewOf } from "../caller-crews.ts";
 import { IdParam, LimitQuery, TaskSchema } from "../schemas.ts";
 
 const tags = ["tasks"];
@@ -47,7 +48,9 @@ export function taskRoutes(app: OpenAPIHono, factory: Factory): void {
     }),
     async (c) => {
       const { cursor, limit = 100, ...filter } = c.req.valid("query");
-      const fetched = await factory.listTasks({ ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
+      // A caller held to one crew lists that crew's: filtered before paging, so no cursor names another crew's task.
+      const only = filter.crewId === undefined ? onlyCrewOf(c) : undefined;
+      const fetched = await factory.listTasks({ ...filter, ...(only === undefined ? {} : { crewId: only }), ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }), limit: limit + 1 });
       return c.json(toPage(fetched, limit, (t) => ({ at: t.createdAt, id: t.id })), 200);
     },
   );
