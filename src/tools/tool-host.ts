@@ -87,12 +87,12 @@ export class ToolHost {
     }
   }
 
-  /** Starts an agent's servers (replacing any it had here); a server that fails to start fails the start, quoting its stderr. */
   /** Whether an agent of this profile, in this crew, has any MCP server (its profile's or its crew's). */
   declares(agent: Readonly<Agent>, profile: ProfileRecord): boolean {
     return (profile.mcpServers ?? []).length > 0 || (agent.crewId !== null && (this.#deps.crewServers?.(agent.crewId)?.servers.length ?? 0) > 0);
   }
 
+  /** Starts an agent's servers (replacing any it had here); a server that fails to start fails the start, quoting its stderr. */
   async start(agent: Readonly<Agent>, profile: ProfileRecord): Promise<AgentTools> {
     await this.stop(agent.id);
     const spec = SandboxSchema.parse(profile.sandbox ?? {});
