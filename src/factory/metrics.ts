@@ -115,12 +115,7 @@ export class FactoryMetrics {
       },
     });
     // One read of the pools per scrape, shared by the gauges that show it.
-    let poolsRead: { at: number; views: PoolView[] } | undefined;
-    const pools = (): PoolView[] => {
-      const now = Date.now();
-      if (poolsRead === undefined || now - poolsRead.at > 500) poolsRead = { at: now, views: sources.pools() };
-      return poolsRead.views;
-    };
+    const pools = perScrape(() => sources.pools());
     const perPool = (name: string, help: string, value: (view: PoolView) => number): void => {
       new Gauge({
         name,
@@ -140,12 +135,7 @@ export class FactoryMetrics {
 
     // One read of the healer's tallies per scrape, shared by the metrics that show it; each
     // brings itself up to date in its own collect, so the first scrape is already complete.
-    let healRead: { at: number; stats: HealingStats } | undefined;
-    const healing = (): HealingStats => {
-      const now = Date.now();
-      if (healRead === undefined || now - healRead.at > 500) healRead = { at: now, stats: sources.healing() };
-      return healRead.stats;
-    };
+    const healing = perScrape(() => sources.healing());
     const tally = (name: string, help: string, value: (h: HealingStats) => number): void => {
       new Counter({
         name,
@@ -303,4 +293,14 @@ export class FactoryMetrics {
   busError(): void {
     this.#busErrors.inc();
   }
+}
+
+/** `read`, called at most once per scrape (reused for 500 ms): the metrics of one scrape that show it share one read. */
+function perScrape<T>(read: () => T): () => T {
+  let last: { at: number; value: T } | undefined;
+  return () => {
+    const now = Date.now();
+    if (last === undefined || now - last.at > 500) last = { at: now, value: read() };
+    return last.value;
+  };
 }
